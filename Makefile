@@ -1,0 +1,88 @@
+# bpfpush — `make` builds build/bpfpush; `sudo make run` and `sudo make test` are the whole set-up.
+VERSION := $(shell cat VERSION)
+CC ?= gcc
+CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+BUILD := build
+OBJ := $(BUILD)/obj
+GEN := $(BUILD)/gen
+
+PKGS := libbpf libuv yaml-0.1
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -I$(GEN) -Iagent -Iprobes -DBPFPUSH_VERSION='"$(VERSION)"' \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -luv -lyaml) -lelf -lz -lm
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(GEN) -Iprobes -Wall -Werror
+
+PROBES := $(notdir $(basename $(basename $(wildcard probes/*.bpf.c))))
+SKELS := $(patsubst %,$(GEN)/%.skel.h,$(PROBES))
+AGENT_SRCS := $(wildcard agent/*.c agent/sink/*.c agent/modules/*.c)
+AGENT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(AGENT_SRCS))
+LIB_OBJS := $(filter-out $(OBJ)/agent/main.o,$(AGENT_OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+INTEG_SRCS := $(wildcard tests/integration/*.c)
+INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRCS))
+HARNESS_SRCS := $(wildcard tests/lib/*.c)
+
+.PHONY: all deps run test unit integration clean
+.SECONDARY:
+all: $(BUILD)/bpfpush
+
+# Generated from the running kernel when it has BTF; the committed header
+# (from a 6.18 kernel) keeps hosts without BTF building. CO-RE relocates either.
+$(GEN)/vmlinux.h:
+	@mkdir -p $(GEN)
+	@if [ -r /sys/kernel/btf/vmlinux ] && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp 2>/dev/null; then \
+		mv $@.tmp $@; echo "  GEN     $@ (from /sys/kernel/btf/vmlinux)"; \
+	else rm -f $@.tmp; zcat probes/vmlinux/vmlinux_$(ARCH).h.gz > $@; echo "  GEN     $@ (committed fallback)"; fi
+
+$(GEN)/%.bpf.o: probes/%.bpf.c $(GEN)/vmlinux.h $(wildcard probes/*.h)
+	@echo "  BPF     $@"
+	@$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp.o
+	@$(LLVM_STRIP) -g $@.tmp.o -o $@ && rm -f $@.tmp.o
+
+$(GEN)/%.skel.h: $(GEN)/%.bpf.o
+	@echo "  SKEL    $@"
+	@$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(OBJ)/%.o: %.c $(SKELS) $(wildcard agent/*.h agent/*/*.h probes/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/bpfpush: $(AGENT_OBJS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS) -Wno-unused-parameter $< $(LIB_OBJS) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka \
+		$(shell sed -n 's/^\/\/ LDWRAP: //p' $<)
+
+# Integration tests drive the real agent binary and real workloads.
+$(BUILD)/tests/%: tests/integration/%.c $(HARNESS_SRCS) $(wildcard tests/lib/*.h) $(BUILD)/bpfpush
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS) -Itests/lib -Wno-unused-parameter $< $(HARNESS_SRCS) -o $@ $(LDFLAGS) -lcmocka -lpthread
+
+deps:
+	@scripts/install-deps.sh --if-missing
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@chmod go-w config/*.yaml  # as root the agent refuses config files others may write
+	./$(BUILD)/bpfpush -c config/run.yaml
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(INTEG_BINS)
+	@scripts/run-tests.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
+-include mk/vm.mk

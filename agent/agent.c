@@ -1,0 +1,355 @@
+#include "agent.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/*
+ * Module timers fire on interval boundaries; the flush follows a little
+ * later, so that the collections of the same boundary are in the batch.
+ */
+#define FLUSH_LAG_MS 25
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Arm a one-shot timer for the next multiple of interval_ms on the wall clock, plus lag. */
+static void arm_aligned(uv_timer_t *timer, uv_timer_cb cb, uint64_t interval_ms, uint64_t lag_ms)
+{
+	uv_update_time(timer->loop);
+	uint64_t now = wall_ms();
+	uint64_t delay = interval_ms - now % interval_ms + lag_ms;
+	if (delay > interval_ms + lag_ms) /* exactly on a boundary already passed */
+		delay -= interval_ms;
+	uv_timer_start(timer, cb, delay, 0);
+}
+
+void agent_resolve_hostname(const struct config *cfg, char *hostname, size_t hcap, char *fqdn, size_t fcap)
+{
+	char name[256] = "localhost";
+	if (cfg->global.hostname && strcmp(cfg->global.hostname, "auto"))
+		snprintf(name, sizeof(name), "%s", cfg->global.hostname);
+	else if (gethostname(name, sizeof(name) - 1))
+		snprintf(name, sizeof(name), "localhost");
+	name[sizeof(name) - 1] = '\0';
+	snprintf(fqdn, fcap, "%s", name);
+	if (!cfg->global.hostname || !strcmp(cfg->global.hostname, "auto")) {
+		/* Resolved once at start: a host's own name does not move under a running agent. */
+		struct addrinfo hints = { .ai_flags = AI_CANONNAME }, *res = NULL;
+		if (!getaddrinfo(name, NULL, &hints, &res) && res && res->ai_canonname)
+			snprintf(fqdn, fcap, "%s", res->ai_canonname);
+		if (res)
+			freeaddrinfo(res);
+	}
+	char *dot = strchr(name, '.');
+	if (dot && (!cfg->global.hostname || !strcmp(cfg->global.hostname, "auto")))
+		*dot = '\0';
+	snprintf(hostname, hcap, "%s", name);
+}
+
+static void collect_module(struct agent *a, struct module *m)
+{
+	uint64_t t0 = mono_ns();
+	int rc = m->ops->collect(m, a->store);
+	m->collect_us = (mono_ns() - t0) / 1000u;
+	if (rc)
+		log_warn(m->ops->name, "collect failed: %s", strerror(-rc));
+}
+
+static void module_timer_cb(uv_timer_t *timer)
+{
+	struct module *m = timer->data;
+	struct agent *a = m->agent;
+	collect_module(a, m);
+	arm_aligned(timer, module_timer_cb, config_module_interval_ms(a->cfg, m->ops->id), 0);
+}
+
+static uint64_t read_rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long long pages = 0, resident = 0;
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &pages, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static uint64_t read_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* agent.*: the agent's own health, fed into the store like any module's metrics. */
+static void collect_agent_metrics(struct agent *a)
+{
+	uint64_t total_us = 0;
+	for (int id = 0; id < MODULE_COUNT; id++) {
+		if (!a->running[id])
+			continue;
+		struct metric_tag tag = { "module", a->modules[id].ops->name };
+		series_gauge_set(a->store, "agent.module.collect_us", &tag, 1, (double)a->modules[id].collect_us, false);
+		total_us += a->modules[id].collect_us;
+	}
+	series_gauge_set(a->store, "agent.collect.duration_us", NULL, 0, (double)total_us, false);
+	series_gauge_set(a->store, "agent.modules.enabled", NULL, 0, a->modules_enabled, false);
+	series_gauge_set(a->store, "agent.modules.failed", NULL, 0, a->modules_failed, false);
+	series_gauge_set(a->store, "agent.flush.duration_us", NULL, 0, (double)a->flush_us, false);
+	for (size_t i = 0; i < a->nsinks; i++) {
+		struct sink_stats st;
+		sink_get_stats(a->sinks[i], &st);
+		struct metric_tag tags[2] = { { "sink", sink_name(a->sinks[i]) }, { "reason", NULL } };
+		series_counter_observe(a->store, "agent.sink.sent", tags, 1, st.sent);
+		for (int r = 0; r < DROP_REASON_COUNT; r++) {
+			tags[1].value = sink_drop_reason_names[r];
+			series_counter_observe(a->store, "agent.sink.dropped", tags, 2, st.dropped[r]);
+		}
+		series_counter_observe(a->store, "agent.sink.errors", tags, 1, st.errors);
+		series_counter_observe(a->store, "agent.sink.reconnects", tags, 1, st.reconnects);
+		series_gauge_set(a->store, "agent.sink.buffered", tags, 1, (double)st.buffered, false);
+	}
+	series_gauge_set(a->store, "agent.rss_bytes", NULL, 0, (double)read_rss_bytes(), false);
+	series_counter_observe(a->store, "agent.cpu_ns", NULL, 0, read_cpu_ns());
+}
+
+static void flush(struct agent *a, int64_t timestamp)
+{
+	uint64_t t0 = mono_ns();
+	collect_agent_metrics(a);
+	const struct metric_batch *batch = series_store_flush(a->store, timestamp, mono_ns());
+	for (size_t i = 0; i < a->nsinks; i++)
+		sink_send_batch(a->sinks[i], batch);
+	a->flush_us = (mono_ns() - t0) / 1000u;
+}
+
+static void flush_timer_cb(uv_timer_t *timer)
+{
+	struct agent *a = timer->data;
+	uint64_t interval = a->cfg->global.interval_ms;
+	/* The boundary this flush follows: the end of the interval the values describe. */
+	uint64_t boundary_ms = (wall_ms() - FLUSH_LAG_MS / 2) / interval * interval;
+	flush(a, (int64_t)(boundary_ms / 1000u));
+	arm_aligned(timer, flush_timer_cb, interval, FLUSH_LAG_MS);
+}
+
+static void on_sink_closed(void *arg)
+{
+	struct agent *a = arg;
+	a->sinks_open--;
+}
+
+static void close_handle(uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* A last collect and flush, then every handle closed; the loop then ends by itself. */
+static void agent_stop(struct agent *a)
+{
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	for (int id = 0; id < MODULE_COUNT; id++)
+		if (a->running[id]) {
+			uv_timer_stop(&a->modules[id].timer);
+			collect_module(a, &a->modules[id]);
+		}
+	uint64_t interval = a->cfg->global.interval_ms;
+	/* A partial interval is stamped with the boundary that ends it. */
+	uint64_t end_ms = (wall_ms() + interval - 1) / interval * interval;
+	flush(a, (int64_t)(end_ms / 1000u));
+	for (int id = 0; id < MODULE_COUNT; id++)
+		if (a->running[id])
+			close_handle((uv_handle_t *)&a->modules[id].timer);
+	close_handle((uv_handle_t *)&a->flush_timer);
+	close_handle((uv_handle_t *)&a->duration_timer);
+	close_handle((uv_handle_t *)&a->sig_term);
+	close_handle((uv_handle_t *)&a->sig_int);
+	close_handle((uv_handle_t *)&a->sig_hup);
+	for (size_t i = 0; i < a->nsinks; i++)
+		sink_close(a->sinks[i], on_sink_closed, a);
+}
+
+static void signal_cb(uv_signal_t *handle, int signum)
+{
+	struct agent *a = handle->data;
+	if (signum == SIGHUP) {
+		struct config *next = NULL;
+		struct config_errors errs = { 0 };
+		if (config_load(a->cfg->path, &next, &errs)) {
+			log_error("config", "reload refused, keeping the running config:");
+			config_errors_print(&errs, stderr);
+		} else {
+			/* Live application of changes comes with the reload work (issue 20). */
+			log_warn("config", "reload: %s is valid; restart the agent to apply changes", a->cfg->path);
+			config_free(next);
+		}
+		config_errors_free(&errs);
+		return;
+	}
+	log_info("agent", "received %s: flushing and exiting", strsignal(signum));
+	agent_stop(a);
+}
+
+static void duration_cb(uv_timer_t *timer)
+{
+	struct agent *a = timer->data;
+	log_info("agent", "--duration reached: flushing and exiting");
+	agent_stop(a);
+}
+
+static void start_modules(struct agent *a)
+{
+	char unbuilt[256] = "";
+	for (int id = 0; id < MODULE_COUNT; id++) {
+		if (!a->cfg->modules[id].enabled)
+			continue;
+		const struct module_ops *ops = module_registry_get((enum module_id)id);
+		if (!ops) {
+			size_t len = strlen(unbuilt);
+			snprintf(unbuilt + len, sizeof(unbuilt) - len, "%s%s", len ? ", " : "", config_module_names[id]);
+			continue;
+		}
+		a->modules_enabled++;
+		struct module *m = &a->modules[id];
+		m->ops = ops;
+		m->cfg = a->cfg;
+		m->probes = &a->probes;
+		m->agent = a;
+		if (attach_module(m)) {
+			a->modules_failed++;
+			log_error(ops->name, "cannot run: %s (the other modules go on)", m->failure);
+			continue;
+		}
+		for (size_t e = 0; e < ops->nevents; e++) {
+			const struct event_state *st = &m->events[e];
+			char way[64] = "-";
+			if (st->chosen >= 0)
+				attach_way_describe(&ops->events[e].ways[st->chosen], way, sizeof(way));
+			if (st->wanted && st->chosen < 0)
+				log_warn(ops->name, "event %s cannot attach on this kernel; %s not sent (see --probe)",
+					 ops->events[e].name, ops->events[e].gives);
+			else if (st->wanted)
+				log_debug(ops->name, "event %s attached via %s", ops->events[e].name, way);
+		}
+		if (ops->start && ops->start(m))
+			log_warn(ops->name, "start-up baseline failed");
+		uv_timer_init(&a->loop, &m->timer);
+		m->timer.data = m;
+		a->running[id] = true;
+		arm_aligned(&m->timer, module_timer_cb, config_module_interval_ms(a->cfg, (enum module_id)id), 0);
+		log_info(ops->name, "running");
+	}
+	if (unbuilt[0])
+		log_info("agent", "enabled in the config but not built into this version, skipped: %s", unbuilt);
+}
+
+static int start_sinks(struct agent *a)
+{
+	a->sink_env.hostname = a->hostname;
+	a->sink_env.fqdn = a->fqdn;
+	a->sink_env.global_tags = &a->cfg->global.tags;
+	a->sinks = calloc(a->cfg->nsinks, sizeof(*a->sinks));
+	if (!a->sinks)
+		return -1;
+	for (size_t i = 0; i < a->cfg->nsinks; i++) {
+		struct sink *s = sink_create(&a->loop, &a->cfg->sinks[i], &a->sink_env);
+		if (!s) {
+			log_error("agent", "sink %s could not be created", a->cfg->sinks[i].name);
+			continue;
+		}
+		a->sinks[a->nsinks++] = s;
+		a->sinks_open++;
+	}
+	return 0;
+}
+
+static void stop_modules(struct agent *a)
+{
+	for (int id = 0; id < MODULE_COUNT; id++)
+		if (a->modules[id].ops)
+			detach_module(&a->modules[id]);
+}
+
+int agent_run(struct config *cfg, uint64_t duration_ms)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	if (!a) {
+		config_free(cfg);
+		return 1;
+	}
+	a->cfg = cfg;
+	a->duration_ms = duration_ms;
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&a->loop);
+	agent_resolve_hostname(cfg, a->hostname, sizeof(a->hostname), a->fqdn, sizeof(a->fqdn));
+	a->store = series_store_new(cfg->global.series_ttl_ms * 1000000u);
+	probe_cache_init(&a->probes);
+	start_modules(a);
+	int rc = 0;
+	if (!a->modules_enabled || a->modules_failed == a->modules_enabled) {
+		log_error("agent", "no module can run%s%s", a->probes.privileged ? "" : ": ",
+			  a->probes.privileged ? " (see bpfpush --probe)" : a->probes.privilege_why);
+		rc = 2;
+	} else if (!a->store || start_sinks(a)) {
+		log_error("agent", "out of memory at start-up");
+		rc = 1;
+	}
+	if (rc) {
+		for (int id = 0; id < MODULE_COUNT; id++)
+			if (a->running[id])
+				close_handle((uv_handle_t *)&a->modules[id].timer);
+		uv_run(&a->loop, UV_RUN_DEFAULT);
+	} else {
+		uv_timer_init(&a->loop, &a->flush_timer);
+		a->flush_timer.data = a;
+		arm_aligned(&a->flush_timer, flush_timer_cb, cfg->global.interval_ms, FLUSH_LAG_MS);
+		uv_timer_init(&a->loop, &a->duration_timer);
+		a->duration_timer.data = a;
+		if (duration_ms)
+			uv_timer_start(&a->duration_timer, duration_cb, duration_ms, 0);
+		uv_signal_t *sigs[] = { &a->sig_term, &a->sig_int, &a->sig_hup };
+		int signums[] = { SIGTERM, SIGINT, SIGHUP };
+		for (int i = 0; i < 3; i++) {
+			uv_signal_init(&a->loop, sigs[i]);
+			sigs[i]->data = a;
+			uv_signal_start(sigs[i], signal_cb, signums[i]);
+		}
+		log_info("agent", "bpfpush %s started: %u module(s) running, %zu sink(s), interval %llu ms", BPFPUSH_VERSION,
+			 a->modules_enabled - a->modules_failed, a->nsinks, (unsigned long long)cfg->global.interval_ms);
+		uv_run(&a->loop, UV_RUN_DEFAULT);
+		rc = a->exit_code;
+	}
+	stop_modules(a);
+	if (uv_loop_close(&a->loop) == UV_EBUSY)
+		log_error("agent", "internal: a libuv handle was left open at exit");
+	probe_cache_free(&a->probes);
+	series_store_free(a->store);
+	free(a->sinks);
+	config_free(a->cfg);
+	free(a);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/*
+ * The running agent: one libuv loop, one timer per module, one flush timer
+ * aligned to the wall clock, the sinks, and the agent's own health metrics.
+ */
+#ifndef BPFPUSH_AGENT_H
+#define BPFPUSH_AGENT_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "attach.h"
+#include "config.h"
+#include "module.h"
+#include "sink/sink.h"
+
+struct agent {
+	uv_loop_t loop;
+	struct config *cfg;
+	struct probe_cache probes;
+	struct module modules[MODULE_COUNT];
+	bool running[MODULE_COUNT]; /* attached, timer started */
+	unsigned modules_enabled, modules_failed;
+	struct series_store *store;
+	struct sink **sinks;
+	size_t nsinks;
+	size_t sinks_open; /* closes still pending at shutdown */
+	struct sink_env sink_env;
+	char hostname[256];
+	char fqdn[256];
+	uv_timer_t flush_timer;
+	uv_timer_t duration_timer;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uint64_t duration_ms; /* 0: run until a signal */
+	uint64_t flush_us;    /* how long the last flush took */
+	bool stopping;
+	int exit_code;
+};
+
+/* Take ownership of cfg and run until SIGTERM/SIGINT or --duration; returns the exit code. */
+int agent_run(struct config *cfg, uint64_t duration_ms);
+
+/* Fill hostname/fqdn from config (hostname: auto -> the system's). */
+void agent_resolve_hostname(const struct config *cfg, char *hostname, size_t hcap, char *fqdn, size_t fcap);
+
+#endif

@@ -1,0 +1,442 @@
+#include "attach.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define TRACEFS_MOUNT "/sys/kernel/tracing"
+
+static const char *const layer_names[] = { "", "dispatcher", "tracepoints" };
+
+static void reason(char *dst, const char *fmt, ...) LOG_PRINTF(2, 3);
+static void reason(char *dst, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(dst, REASON_MAX, fmt, ap);
+	va_end(ap);
+}
+
+static bool path_exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* A tiny program: r0 = 0; exit. */
+static int load_trivial(enum bpf_prog_type type, enum bpf_attach_type attach, __u32 btf_id)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach, .attach_btf_id = btf_id);
+	int fd = bpf_prog_load(type, "bpfpush_probe", "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static void find_tracefs(struct probe_cache *pc)
+{
+	static const char *const candidates[] = { TRACEFS_MOUNT, "/sys/kernel/debug/tracing" };
+	for (size_t i = 0; i < 2; i++) {
+		char events[96];
+		snprintf(events, sizeof(events), "%s/events", candidates[i]);
+		if (path_exists(events)) {
+			snprintf(pc->tracefs, sizeof(pc->tracefs), "%s", candidates[i]);
+			return;
+		}
+	}
+	/* Mounting needs CAP_SYS_ADMIN: only root tries; raw_tp and tp_btf need no tracefs. */
+	if (geteuid() == 0 && path_exists(TRACEFS_MOUNT) && mount("nodev", TRACEFS_MOUNT, "tracefs", 0, NULL) == 0) {
+		log_info("attach", "mounted tracefs at %s for classic tracepoints", TRACEFS_MOUNT);
+		snprintf(pc->tracefs, sizeof(pc->tracefs), "%s", TRACEFS_MOUNT);
+		return;
+	}
+	pc->tracefs[0] = '\0';
+}
+
+static void read_lockdown(struct probe_cache *pc)
+{
+	snprintf(pc->lockdown, sizeof(pc->lockdown), "unknown");
+	FILE *f = fopen("/sys/kernel/security/lockdown", "r");
+	if (!f)
+		return;
+	char line[128];
+	if (fgets(line, sizeof(line), f)) {
+		char *open = strchr(line, '['), *close_ = open ? strchr(open, ']') : NULL;
+		if (open && close_) {
+			*close_ = '\0';
+			snprintf(pc->lockdown, sizeof(pc->lockdown), "%s", open + 1);
+		}
+	}
+	fclose(f);
+}
+
+static void probe_privilege(struct probe_cache *pc)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bpfpush_probe", 4, 4, 1, NULL);
+	if (fd >= 0) {
+		close(fd);
+		pc->privileged = true;
+		return;
+	}
+	int err = errno;
+	if (err == EPERM || err == EACCES)
+		reason(pc->privilege_why, "the bpf() syscall refused us (%s): run as root or with CAP_BPF and CAP_PERFMON",
+		       strerror(err));
+	else
+		reason(pc->privilege_why, "the bpf() syscall is not available (%s)", strerror(err));
+}
+
+static void probe_tiers(struct probe_cache *pc)
+{
+	char(*why)[REASON_MAX] = pc->tier_why;
+	if (!pc->privileged) {
+		for (int t = ATTACH_FENTRY; t < ATTACH_TIER_COUNT; t++)
+			reason(why[t], "%s", pc->privilege_why);
+		return;
+	}
+	int rc = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL);
+	pc->tier_ok[ATTACH_RAW_TP] = rc == 1;
+	if (rc != 1)
+		reason(why[ATTACH_RAW_TP], "raw tracepoint programs do not load here (%s)", rc < 0 ? strerror(-rc) : "unsupported");
+
+	if (!pc->vmlinux_btf) {
+		reason(why[ATTACH_TP_BTF], "no kernel BTF (/sys/kernel/btf/vmlinux)");
+		reason(why[ATTACH_FENTRY], "no kernel BTF (/sys/kernel/btf/vmlinux)");
+	} else {
+		int id = btf__find_by_name_kind(pc->vmlinux_btf, "btf_trace_sched_switch", BTF_KIND_TYPEDEF);
+		rc = id > 0 ? load_trivial(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, id) : -ENOENT;
+		pc->tier_ok[ATTACH_TP_BTF] = rc == 0;
+		if (rc)
+			reason(why[ATTACH_TP_BTF], "BTF tracepoint programs do not load here (%s)", strerror(-rc));
+		/* bpf_fentry_test1 exists for exactly this kind of check; vfs_read is a fallback. */
+		id = btf__find_by_name_kind(pc->vmlinux_btf, "bpf_fentry_test1", BTF_KIND_FUNC);
+		if (id <= 0)
+			id = btf__find_by_name_kind(pc->vmlinux_btf, "vfs_read", BTF_KIND_FUNC);
+		rc = id > 0 ? load_trivial(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, id) : -ENOENT;
+		pc->tier_ok[ATTACH_FENTRY] = rc == 0;
+		if (rc)
+			reason(why[ATTACH_FENTRY], "fentry programs do not load here (%s)", strerror(-rc));
+	}
+
+	if (path_exists("/sys/bus/event_source/devices/kprobe/type") ||
+	    (pc->tracefs[0] && path_exists(TRACEFS_MOUNT "/kprobe_events")))
+		pc->tier_ok[ATTACH_KPROBE] = true;
+	else
+		reason(why[ATTACH_KPROBE], "no kprobe PMU and no kprobe_events (kernel built without CONFIG_KPROBES?)");
+
+	rc = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACEPOINT, NULL);
+	if (rc != 1)
+		reason(why[ATTACH_TRACEPOINT], "tracepoint programs do not load here (%s)", rc < 0 ? strerror(-rc) : "unsupported");
+	else if (!pc->tracefs[0])
+		reason(why[ATTACH_TRACEPOINT], "tracefs is not mounted and we may not mount it (needs CAP_SYS_ADMIN)");
+	else
+		pc->tier_ok[ATTACH_TRACEPOINT] = true;
+}
+
+void probe_cache_init(struct probe_cache *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->vmlinux_btf = btf__load_vmlinux_btf();
+	if (!pc->vmlinux_btf)
+		pc->vmlinux_btf = NULL;
+	probe_privilege(pc);
+	find_tracefs(pc);
+	read_lockdown(pc);
+	probe_tiers(pc);
+	if (!strcmp(pc->lockdown, "confidentiality"))
+		log_warn("attach", "kernel lockdown is 'confidentiality': BPF may not read kernel memory, "
+				   "programs that do will be refused");
+}
+
+void probe_cache_free(struct probe_cache *pc)
+{
+	btf__free(pc->vmlinux_btf);
+	pc->vmlinux_btf = NULL;
+}
+
+void attach_way_describe(const struct attach_way *way, char *out, size_t cap)
+{
+	if (way->layer != SYSCALL_LAYER_AUTO)
+		snprintf(out, cap, "%s (syscall %s)", config_attach_tier_name(way->tier), layer_names[way->layer]);
+	else
+		snprintf(out, cap, "%s", config_attach_tier_name(way->tier));
+}
+
+static bool kallsyms_has(const char *sym)
+{
+	FILE *f = fopen("/proc/kallsyms", "r");
+	if (!f)
+		return true; /* unknown: let the load decide */
+	char line[512];
+	size_t n = strlen(sym);
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *name = strchr(line, ' ');
+		name = name ? strchr(name + 1, ' ') : NULL;
+		if (name && !strncmp(name + 1, sym, n) && (name[1 + n] == '\n' || name[1 + n] == '\t'))
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Does the kernel have what this program's section names? "" when it does (or we cannot tell). */
+static bool target_missing(const struct probe_cache *pc, const struct bpf_program *prog, char *why)
+{
+	const char *sec = bpf_program__section_name(prog);
+	const char *slash = strchr(sec, '/');
+	if (!slash)
+		return false;
+	const char *target = slash + 1;
+	size_t kind_len = (size_t)(slash - sec);
+	char name[160];
+	if (!strncmp(sec, "tp_btf", kind_len) || !strncmp(sec, "raw_tp", kind_len)) {
+		snprintf(name, sizeof(name), "btf_trace_%s", target);
+		if (pc->vmlinux_btf && btf__find_by_name_kind(pc->vmlinux_btf, name, BTF_KIND_TYPEDEF) <= 0) {
+			reason(why, "no tracepoint %s in this kernel", target);
+			return true;
+		}
+	} else if (!strncmp(sec, "tracepoint", kind_len) || !strncmp(sec, "tp", kind_len)) {
+		snprintf(name, sizeof(name), "%s/events/%s", pc->tracefs, target);
+		if (pc->tracefs[0] && !path_exists(name) && errno == ENOENT) {
+			reason(why, "no tracepoint %s in this kernel", target);
+			return true;
+		}
+	} else if (!strncmp(sec, "fentry", kind_len) || !strncmp(sec, "fexit", kind_len)) {
+		if (pc->vmlinux_btf && btf__find_by_name_kind(pc->vmlinux_btf, target, BTF_KIND_FUNC) <= 0) {
+			reason(why, "no traceable function %s in this kernel's BTF", target);
+			return true;
+		}
+	} else if (!strncmp(sec, "kprobe", kind_len) || !strncmp(sec, "kretprobe", kind_len)) {
+		if (!kallsyms_has(target)) {
+			reason(why, "no kernel symbol %s", target);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A forced syscall layer narrows a syscall-derived event to that layer's ways
+ * first; a forced tier then applies among what is left, and only where one
+ * of those ways has that tier (the others keep their automatic choice).
+ */
+static bool layer_allows(enum syscall_layer forced, const struct attach_way *way)
+{
+	return forced == SYSCALL_LAYER_AUTO || way->layer == SYSCALL_LAYER_AUTO || way->layer == forced;
+}
+
+static bool way_allowed(const struct module *m, const struct event_desc *ev, const struct attach_way *way, char *why)
+{
+	enum attach_tier forced = config_module_attach(m->cfg, m->ops->id);
+	enum syscall_layer layer = config_module_syscall_layer(m->cfg, m->ops->id);
+	if (!layer_allows(layer, way)) {
+		reason(why, "not tried: syscall_layer %s is forced", layer_names[layer]);
+		return false;
+	}
+	if (forced != ATTACH_AUTO && way->tier != forced) {
+		for (int i = 0; i < EVENT_MAX_WAYS && ev->ways[i].tier; i++)
+			if (ev->ways[i].tier == forced && layer_allows(layer, &ev->ways[i])) {
+				reason(why, "not tried: attach %s is forced", config_attach_tier_name(forced));
+				return false;
+			}
+	}
+	return true;
+}
+
+static struct bpf_program *find_prog(struct bpf_object *obj, const char *name, char *why)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(obj, name);
+	if (!prog)
+		reason(why, "internal: program %s is not in the object", name);
+	return prog;
+}
+
+/* Pick the first usable way of every wanted event that has no way yet. */
+static void choose_ways(struct module *m)
+{
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		const struct event_desc *ev = &m->ops->events[e];
+		struct event_state *st = &m->events[e];
+		st->chosen = -1;
+		if (!st->wanted)
+			continue;
+		for (int w = 0; w < EVENT_MAX_WAYS && ev->ways[w].tier; w++) {
+			const struct attach_way *way = &ev->ways[w];
+			char *why = st->refused[w];
+			if (why[0])
+				continue; /* refused in an earlier round */
+			if (!way_allowed(m, ev, way, why))
+				continue;
+			if (!m->probes->tier_ok[way->tier]) {
+				reason(why, "%s", m->probes->tier_why[way->tier]);
+				continue;
+			}
+			bool usable = true;
+			for (int p = 0; usable && p < WAY_MAX_PROGS && way->progs[p]; p++) {
+				struct bpf_program *prog = find_prog(m->obj, way->progs[p], why);
+				usable = prog && !target_missing(m->probes, prog, why);
+			}
+			if (usable) {
+				st->chosen = w;
+				break;
+			}
+		}
+	}
+}
+
+static void set_autoload(struct module *m, int only_event)
+{
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, m->obj) bpf_program__set_autoload(prog, false);
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		struct event_state *st = &m->events[e];
+		if (st->chosen < 0 || (only_event >= 0 && (size_t)only_event != e))
+			continue;
+		const struct attach_way *way = &m->ops->events[e].ways[st->chosen];
+		for (int p = 0; p < WAY_MAX_PROGS && way->progs[p]; p++)
+			bpf_program__set_autoload(bpf_object__find_program_by_name(m->obj, way->progs[p]), true);
+	}
+}
+
+static void close_object(struct module *m)
+{
+	if (m->obj && m->ops->destroy)
+		m->ops->destroy(m);
+	m->obj = NULL;
+}
+
+static int open_object(struct module *m)
+{
+	m->obj = m->ops->open(m);
+	if (!m->obj) {
+		snprintf(m->failure, sizeof(m->failure), "cannot open its BPF object (%s)", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The object failed to load: find which events' programs fail on their own,
+ * so that only they fall back to their next way.
+ */
+static int blame_load_failure(struct module *m, int load_err)
+{
+	int blamed = 0;
+	int chosen[8];
+	for (size_t e = 0; e < m->ops->nevents; e++)
+		chosen[e] = m->events[e].chosen;
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		if (chosen[e] < 0)
+			continue;
+		close_object(m);
+		if (open_object(m))
+			return -1;
+		for (size_t k = 0; k < m->ops->nevents; k++)
+			m->events[k].chosen = chosen[k];
+		set_autoload(m, (int)e);
+		int err = bpf_object__load(m->obj);
+		if (err) {
+			reason(m->events[e].refused[chosen[e]], "load failed: %s", strerror(-err));
+			blamed++;
+		}
+	}
+	close_object(m);
+	if (!blamed) {
+		snprintf(m->failure, sizeof(m->failure), "its BPF object does not load: %s", strerror(-load_err));
+		return -1;
+	}
+	return 0;
+}
+
+static void unlink_all(struct module *m)
+{
+	for (size_t e = 0; e < m->ops->nevents; e++)
+		for (int p = 0; p < WAY_MAX_PROGS; p++) {
+			bpf_link__destroy(m->events[e].links[p]);
+			m->events[e].links[p] = NULL;
+		}
+}
+
+/* Attach every chosen way; the first failure is recorded against its way. */
+static int attach_chosen(struct module *m)
+{
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		struct event_state *st = &m->events[e];
+		if (st->chosen < 0)
+			continue;
+		const struct attach_way *way = &m->ops->events[e].ways[st->chosen];
+		for (int p = 0; p < WAY_MAX_PROGS && way->progs[p]; p++) {
+			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
+			struct bpf_link *link = bpf_program__attach(prog);
+			if (!link) {
+				int err = errno;
+				reason(st->refused[st->chosen], "attach failed: %s", strerror(err));
+				return -1;
+			}
+			st->links[p] = link;
+		}
+	}
+	return 0;
+}
+
+int attach_module(struct module *m)
+{
+	m->failure[0] = '\0';
+	if (!m->probes->privileged) {
+		snprintf(m->failure, sizeof(m->failure), "%s", m->probes->privilege_why);
+		return -1;
+	}
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		memset(m->events[e].refused, 0, sizeof(m->events[e].refused));
+		m->events[e].wanted = !m->ops->events[e].return_mode_only || m->cfg->global.load_mode == LOAD_MODE_RETURN;
+	}
+	/* Each round refuses at least one more way, so this ends. */
+	for (int round = 0; round < EVENT_MAX_WAYS * 8; round++) {
+		if (open_object(m))
+			return -1;
+		choose_ways(m);
+		size_t chosen = 0;
+		for (size_t e = 0; e < m->ops->nevents; e++)
+			chosen += m->events[e].chosen >= 0;
+		if (!chosen) {
+			close_object(m);
+			snprintf(m->failure, sizeof(m->failure), "no way to attach any of its events on this kernel");
+			return -1;
+		}
+		set_autoload(m, -1);
+		int err = bpf_object__load(m->obj);
+		if (err) {
+			if (blame_load_failure(m, err))
+				return -1;
+			continue;
+		}
+		if (attach_chosen(m)) {
+			unlink_all(m);
+			close_object(m);
+			continue;
+		}
+		m->attached = true;
+		return 0;
+	}
+	snprintf(m->failure, sizeof(m->failure), "gave up after too many load attempts");
+	return -1;
+}
+
+void detach_module(struct module *m)
+{
+	unlink_all(m);
+	close_object(m);
+	m->attached = false;
+}

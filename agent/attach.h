@@ -1,0 +1,45 @@
+/*
+ * Feature probing and the ordered attach tiers (DESIGN.md §3).
+ *
+ * probe_cache_init asks the kernel once per run what it offers; attach_module
+ * picks, for every event of a module, the first way that the config allows,
+ * the kernel has, and that loads and attaches, remembering why the others
+ * were refused.
+ */
+#ifndef BPFPUSH_ATTACH_H
+#define BPFPUSH_ATTACH_H
+
+#include <stdbool.h>
+
+#include "module.h"
+
+struct btf;
+
+struct probe_cache {
+	bool privileged;         /* bpf() accepted a map: root or CAP_BPF */
+	char privilege_why[REASON_MAX];
+	struct btf *vmlinux_btf; /* NULL without BTF */
+	bool tier_ok[ATTACH_TIER_COUNT];
+	char tier_why[ATTACH_TIER_COUNT][REASON_MAX];
+	char tracefs[64];        /* where events/ lives, "" when unreachable */
+	char lockdown[32];       /* none | integrity | confidentiality | unknown */
+};
+
+/* Probe once; never fails (what is missing is recorded with its reason). */
+void probe_cache_init(struct probe_cache *pc);
+void probe_cache_free(struct probe_cache *pc);
+
+/*
+ * Open, load and attach a module, choosing a way for each wanted event.
+ * Returns 0 when at least one event is attached; otherwise -1 with
+ * m->failure saying why. Either way m->events say what was chosen and why
+ * the other ways were refused.
+ */
+int attach_module(struct module *m);
+/* Destroy links and the BPF object; safe to call twice. */
+void detach_module(struct module *m);
+
+/* Text for --probe: "tp_btf", "raw_tp + dispatcher", ... */
+void attach_way_describe(const struct attach_way *way, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * The module interface. A module is one probes/NAME.bpf.c plus one
+ * agent/modules/NAME.c that fills a const struct module_ops: its metric
+ * catalogue, the kernel events it hooks with their ordered ways of attaching,
+ * and callbacks to open its skeleton and collect its maps. attach.c does the
+ * rest (choosing ways, loading, attaching, falling back), so a module never
+ * repeats that logic.
+ */
+#ifndef BPFPUSH_MODULE_H
+#define BPFPUSH_MODULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "config.h"
+#include "metric.h"
+
+struct bpf_object;
+struct bpf_link;
+struct probe_cache;
+
+#define WAY_MAX_PROGS 4
+#define REASON_MAX 160
+
+/* One way of observing an event: programs of one tier, attached together. */
+struct attach_way {
+	enum attach_tier tier;
+	enum syscall_layer layer; /* SYSCALL_LAYER_AUTO: not a syscall-layer way */
+	const char *progs[WAY_MAX_PROGS]; /* program names in the BPF object; NULL-terminated */
+};
+
+#define EVENT_MAX_WAYS 6
+
+struct event_desc {
+	const char *name;
+	const char *gives;       /* the metrics this event feeds, for --probe */
+	bool return_mode_only;   /* hooked only in load_mode: return */
+	struct attach_way ways[EVENT_MAX_WAYS]; /* cheapest first; tier 0 ends the list */
+};
+
+struct event_state {
+	bool wanted;
+	int chosen; /* index into ways, -1 when none attached */
+	char refused[EVENT_MAX_WAYS][REASON_MAX]; /* "" when not tried */
+	struct bpf_link *links[WAY_MAX_PROGS];
+};
+
+struct module;
+
+struct module_ops {
+	enum module_id id;
+	const char *name;
+	const struct metric_desc *metrics;
+	size_t nmetrics;
+	const struct event_desc *events;
+	size_t nevents;
+	/* Open (not load) the skeleton and set its read-only knobs; keep it in m->priv. */
+	struct bpf_object *(*open)(struct module *m);
+	/* Destroy the skeleton (links are attach.c's and are gone already). */
+	void (*destroy)(struct module *m);
+	/* Optional: after attach, before the first collect (baselines from /proc). */
+	int (*start)(struct module *m);
+	/* Read the maps into the store. */
+	int (*collect)(struct module *m, struct series_store *store);
+};
+
+struct module {
+	const struct module_ops *ops;
+	const struct config *cfg;
+	const struct probe_cache *probes;
+	void *priv;
+	struct bpf_object *obj;
+	struct event_state events[8];
+	bool attached;
+	char failure[256]; /* why the module does not run, "" when it does */
+	uv_timer_t timer;
+	uint64_t collect_us; /* duration of the last collect */
+	void *agent; /* back-pointer for the timer callback */
+};
+
+/* The registry: every module of enum module_id, NULL where not built yet. */
+const struct module_ops *module_registry_get(enum module_id id);
+/* The agent's own metric catalogue (agent.*). */
+extern const struct metric_desc agent_metrics[];
+extern const size_t agent_metrics_count;
+
+#endif

@@ -1,0 +1,29 @@
+/* Every module of enum module_id, NULL where it is not built yet. */
+#include "../module.h"
+
+extern const struct module_ops process_module;
+
+static const struct module_ops *const registry[MODULE_COUNT] = {
+	[MODULE_PROCESS] = &process_module,
+};
+
+const struct module_ops *module_registry_get(enum module_id id)
+{
+	return (unsigned)id < MODULE_COUNT ? registry[id] : NULL;
+}
+
+const struct metric_desc agent_metrics[] = {
+	{ "agent.collect.duration_us", METRIC_GAUGE, false, "", "time the last collection of all modules took" },
+	{ "agent.module.collect_us", METRIC_GAUGE, false, "module", "time the module's last collect took" },
+	{ "agent.modules.enabled", METRIC_GAUGE, false, "", "modules enabled in the config and built" },
+	{ "agent.modules.failed", METRIC_GAUGE, false, "", "enabled modules that could not attach" },
+	{ "agent.flush.duration_us", METRIC_GAUGE, false, "", "time the last flush (encode + hand-off to every sink) took" },
+	{ "agent.sink.sent", METRIC_COUNTER, false, "sink", "lines handed to the transport" },
+	{ "agent.sink.dropped", METRIC_COUNTER, false, "sink,reason", "lines dropped: overflow, too_long, invalid, send_error" },
+	{ "agent.sink.errors", METRIC_COUNTER, false, "sink", "send/connect errors" },
+	{ "agent.sink.reconnects", METRIC_COUNTER, false, "sink", "reconnections after the first connect" },
+	{ "agent.sink.buffered", METRIC_GAUGE, false, "sink", "lines waiting in the sink's buffer" },
+	{ "agent.rss_bytes", METRIC_GAUGE, false, "", "the agent's resident memory" },
+	{ "agent.cpu_ns", METRIC_COUNTER, false, "", "the agent's own CPU time" },
+};
+const size_t agent_metrics_count = sizeof(agent_metrics) / sizeof(agent_metrics[0]);

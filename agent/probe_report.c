@@ -1,0 +1,223 @@
+#include "probe_report.h"
+
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "attach.h"
+#include "module.h"
+
+/* Minimal JSON string escaping: our texts are ASCII we wrote or strerror() gave. */
+static void json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', out);
+		if ((unsigned char)*s < 0x20)
+			fprintf(out, "\\u%04x", *s);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static bool metric_given(const struct module *m, const char *metric)
+{
+	for (size_t e = 0; e < m->ops->nevents; e++)
+		if (m->events[e].chosen >= 0 && strstr(m->ops->events[e].gives, metric))
+			return true;
+	return false;
+}
+
+static const char *metric_missing_why(const struct module *m, const char *metric)
+{
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		if (!strstr(m->ops->events[e].gives, metric))
+			continue;
+		if (!m->events[e].wanted)
+			return "needs load_mode: return";
+		if (m->events[e].chosen < 0)
+			return "no way to attach its event on this kernel";
+	}
+	return m->failure[0] ? m->failure : "not measured";
+}
+
+static void print_text_module(FILE *out, const struct module *m)
+{
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		const struct event_desc *ev = &m->ops->events[e];
+		const struct event_state *st = &m->events[e];
+		char way[64] = "";
+		if (!st->wanted)
+			snprintf(way, sizeof(way), "not hooked (load_mode: entry)");
+		else if (st->chosen >= 0)
+			attach_way_describe(&ev->ways[st->chosen], way, sizeof(way));
+		else
+			snprintf(way, sizeof(way), "CANNOT ATTACH");
+		fprintf(out, "  %-10s %-15s %-32s %s\n", m->ops->name, ev->name, way, ev->gives);
+		for (int w = 0; w < EVENT_MAX_WAYS && ev->ways[w].tier; w++) {
+			if (!st->refused[w][0])
+				continue;
+			char desc[64];
+			attach_way_describe(&ev->ways[w], desc, sizeof(desc));
+			fprintf(out, "  %-10s %-15s   refused %s: %s\n", "", "", desc, st->refused[w]);
+		}
+	}
+	fprintf(out, "  %-10s metrics sent: ", m->ops->name);
+	for (size_t i = 0; i < m->ops->nmetrics; i++)
+		if (metric_given(m, m->ops->metrics[i].name))
+			fprintf(out, "%s ", m->ops->metrics[i].name);
+	fputc('\n', out);
+	for (size_t i = 0; i < m->ops->nmetrics; i++)
+		if (!metric_given(m, m->ops->metrics[i].name))
+			fprintf(out, "  %-10s not sent: %s (%s)\n", "", m->ops->metrics[i].name,
+				metric_missing_why(m, m->ops->metrics[i].name));
+}
+
+static void print_json_module(FILE *out, const struct module *m, bool enabled, bool first)
+{
+	fprintf(out, "%s\n    {\"module\": ", first ? "" : ",");
+	json_str(out, m->ops->name);
+	fprintf(out, ", \"built\": true, \"enabled\": %s, \"runs\": %s, \"failure\": ", enabled ? "true" : "false",
+		m->attached ? "true" : "false");
+	json_str(out, m->failure);
+	fprintf(out, ", \"events\": [");
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		const struct event_desc *ev = &m->ops->events[e];
+		const struct event_state *st = &m->events[e];
+		char way[64] = "";
+		if (st->chosen >= 0)
+			attach_way_describe(&ev->ways[st->chosen], way, sizeof(way));
+		fprintf(out, "%s{\"event\": ", e ? ", " : "");
+		json_str(out, ev->name);
+		fprintf(out, ", \"hooked\": %s, \"way\": ", st->wanted ? "true" : "false");
+		json_str(out, way);
+		fprintf(out, ", \"refused\": [");
+		bool any = false;
+		for (int w = 0; w < EVENT_MAX_WAYS && ev->ways[w].tier; w++) {
+			if (!st->refused[w][0])
+				continue;
+			char desc[64];
+			attach_way_describe(&ev->ways[w], desc, sizeof(desc));
+			fprintf(out, "%s{\"way\": ", any ? ", " : "");
+			json_str(out, desc);
+			fprintf(out, ", \"reason\": ");
+			json_str(out, st->refused[w]);
+			fputc('}', out);
+			any = true;
+		}
+		fprintf(out, "]}");
+	}
+	fprintf(out, "], \"metrics_sent\": [");
+	bool any = false;
+	for (size_t i = 0; i < m->ops->nmetrics; i++)
+		if (metric_given(m, m->ops->metrics[i].name)) {
+			fprintf(out, "%s", any ? ", " : "");
+			json_str(out, m->ops->metrics[i].name);
+			any = true;
+		}
+	fprintf(out, "], \"metrics_missing\": {");
+	any = false;
+	for (size_t i = 0; i < m->ops->nmetrics; i++)
+		if (!metric_given(m, m->ops->metrics[i].name)) {
+			fprintf(out, "%s", any ? ", " : "");
+			json_str(out, m->ops->metrics[i].name);
+			fprintf(out, ": ");
+			json_str(out, metric_missing_why(m, m->ops->metrics[i].name));
+			any = true;
+		}
+	fprintf(out, "}}");
+}
+
+int probe_report(const struct config *cfg, bool json, FILE *out)
+{
+	struct probe_cache pc;
+	probe_cache_init(&pc);
+	struct utsname uts;
+	uname(&uts);
+	if (json) {
+		fprintf(out, "{\"kernel\": ");
+		json_str(out, uts.release);
+		fprintf(out, ", \"btf\": %s, \"privileged\": %s, \"tracefs\": ", pc.vmlinux_btf ? "true" : "false",
+			pc.privileged ? "true" : "false");
+		json_str(out, pc.tracefs);
+		fprintf(out, ", \"lockdown\": ");
+		json_str(out, pc.lockdown);
+		fprintf(out, ", \"tiers\": {");
+		for (int t = ATTACH_FENTRY; t < ATTACH_TIER_COUNT; t++) {
+			fprintf(out, "%s", t > ATTACH_FENTRY ? ", " : "");
+			json_str(out, config_attach_tier_name((enum attach_tier)t));
+			fprintf(out, ": {\"ok\": %s, \"reason\": ", pc.tier_ok[t] ? "true" : "false");
+			json_str(out, pc.tier_why[t]);
+			fputc('}', out);
+		}
+		fprintf(out, "},\n  \"modules\": [");
+	} else {
+		fprintf(out, "kernel %s: BTF %s, BPF %s, tracefs %s, lockdown %s\n", uts.release,
+			pc.vmlinux_btf ? "yes" : "no", pc.privileged ? "allowed" : "REFUSED",
+			pc.tracefs[0] ? pc.tracefs : "unavailable", pc.lockdown);
+		if (!pc.privileged)
+			fprintf(out, "  %s\n", pc.privilege_why);
+		for (int t = ATTACH_FENTRY; t < ATTACH_TIER_COUNT; t++)
+			fprintf(out, "tier %-10s %s%s\n", config_attach_tier_name((enum attach_tier)t),
+				pc.tier_ok[t] ? "yes" : "no: ", pc.tier_ok[t] ? "" : pc.tier_why[t]);
+		fprintf(out, "load_mode %s\n\n  %-10s %-15s %-32s %s\n", cfg->global.load_mode == LOAD_MODE_RETURN ? "return" : "entry",
+			"MODULE", "EVENT", "WAY", "GIVES");
+	}
+	int runnable = 0;
+	for (int id = 0; id < MODULE_COUNT; id++) {
+		const struct module_ops *ops = module_registry_get((enum module_id)id);
+		bool enabled = cfg->modules[id].enabled;
+		if (!ops) {
+			if (json) {
+				fprintf(out, "%s\n    {\"module\": ", id ? "," : "");
+				json_str(out, config_module_names[id]);
+				fprintf(out, ", \"built\": false, \"enabled\": %s, \"runs\": false, \"failure\": \"not built into this version\"}",
+					enabled ? "true" : "false");
+			} else {
+				fprintf(out, "  %-10s %-15s not built into this version%s\n", config_module_names[id], "-",
+					enabled ? "" : " (disabled)");
+			}
+			continue;
+		}
+		struct module m = { .ops = ops, .cfg = cfg, .probes = &pc };
+		int rc = attach_module(&m);
+		if (!rc && enabled)
+			runnable++;
+		if (json)
+			print_json_module(out, &m, enabled, id == 0);
+		else if (rc)
+			fprintf(out, "  %-10s %-15s CANNOT RUN: %s%s\n", ops->name, "-", m.failure, enabled ? "" : " (disabled)");
+		if (!json) {
+			print_text_module(out, &m);
+			if (!enabled)
+				fprintf(out, "  %-10s (disabled in the config)\n", ops->name);
+		}
+		detach_module(&m);
+	}
+	if (json)
+		fprintf(out, "\n  ],\n  \"runnable_modules\": %d}\n", runnable);
+	else
+		fprintf(out, "\n%d enabled module(s) can run\n", runnable);
+	probe_cache_free(&pc);
+	return runnable ? 0 : 2;
+}
+
+static void list_catalogue(FILE *out, const char *module, const struct metric_desc *md, size_t n)
+{
+	static const char *const types[] = { "c", "g" };
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%-28s %-4s %-12s %-10s %s\n", md[i].name, md[i].needs_result ? (md[i].type ? "g(R)" : "c(R)") : types[md[i].type],
+			md[i].tags[0] ? md[i].tags : "-", module, md[i].help);
+}
+
+void list_metrics(FILE *out)
+{
+	fprintf(out, "%-28s %-4s %-12s %-10s %s\n", "NAME", "TYPE", "TAGS", "MODULE", "MEANING");
+	for (int id = 0; id < MODULE_COUNT; id++) {
+		const struct module_ops *ops = module_registry_get((enum module_id)id);
+		if (ops)
+			list_catalogue(out, ops->name, ops->metrics, ops->nmetrics);
+	}
+	list_catalogue(out, "agent", agent_metrics, agent_metrics_count);
+}

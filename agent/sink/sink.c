@@ -1,0 +1,199 @@
+/*
+ * A sink: include/exclude filter, encoder, and one transport. The transport
+ * keeps the delivery counters; this file counts what never reaches it
+ * (invalid values, lines too long).
+ */
+#include "sink/sink.h"
+
+#include <fnmatch.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sink/format.h"
+#include "sink/transport.h"
+
+const char *const sink_drop_reason_names[DROP_REASON_COUNT] = { "overflow", "too_long", "invalid", "send_error" };
+
+#define SINK_PREFIX_MAX 256
+
+struct sink {
+	struct sink_core core;
+	struct sink_transport *transport;
+	struct format_ctx fmt;
+	char prefix[SINK_PREFIX_MAX];
+	char *line; /* one encoded entry */
+	size_t line_cap;
+	bool closing;
+	void (*on_closed)(void *arg);
+	void *on_closed_arg;
+	struct log_complaint too_long_complaint;
+	struct log_complaint invalid_complaint;
+};
+
+static const char *format_name(enum sink_type type)
+{
+	switch (type) {
+	case SINK_STATSD:
+		return "statsd";
+	case SINK_DOGSTATSD:
+		return "dogstatsd";
+	case SINK_GRAPHITE:
+		return "graphite";
+	case SINK_GRAPHITE_TAGGED:
+		return "graphite-tagged";
+	case SINK_STDOUT:
+		return "stdout";
+	}
+	return "?";
+}
+
+static struct sink_transport *open_transport(struct sink_core *core)
+{
+	const struct config_sink *cfg = core->cfg;
+	if (cfg->type == SINK_STDOUT)
+		return sink_stdout_open(core);
+	switch (cfg->address.transport) {
+	case TRANSPORT_UDP:
+		return udp_transport_open(core);
+	case TRANSPORT_TCP:
+		return tcp_transport_open(core);
+	case TRANSPORT_UNIX:
+	case TRANSPORT_TLS:
+		log_error("sink", "%s: unix:// and tls:// addresses are not supported by this build", core->name);
+		return NULL;
+	case TRANSPORT_NONE:
+		break;
+	}
+	log_error("sink", "%s: a %s sink needs an address", core->name, format_name(cfg->type));
+	return NULL;
+}
+
+struct sink *sink_create(uv_loop_t *loop, const struct config_sink *cfg, const struct sink_env *env)
+{
+	const char *name = cfg->name ? cfg->name : "?";
+	enum sink_type format = cfg->type == SINK_STDOUT ? cfg->format : cfg->type;
+	if (format == SINK_STDOUT || (unsigned)format > SINK_STDOUT) {
+		log_error("sink", "%s: no wire format for a stdout sink", name);
+		return NULL;
+	}
+	struct sink *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		log_error("sink", "%s: out of memory", name);
+		return NULL;
+	}
+	s->core.loop = loop;
+	s->core.cfg = cfg;
+	s->core.name = name;
+	if (format_expand_prefix(cfg->prefix, format, env->hostname, env->fqdn, s->prefix, sizeof(s->prefix)) < 0) {
+		log_error("sink", "%s: prefix longer than %d bytes once expanded", name, SINK_PREFIX_MAX - 1);
+		free(s);
+		return NULL;
+	}
+	s->fmt.format = format;
+	s->fmt.prefix = s->prefix;
+	s->fmt.global_tags = env->global_tags;
+	s->fmt.sink_tags = &cfg->tags;
+	s->transport = open_transport(&s->core);
+	if (s->transport == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->line_cap = s->transport->ops->max_line(s->transport);
+	s->line = malloc(s->line_cap);
+	if (s->line == NULL) {
+		/* The transport frees itself and then the sink, from the loop. */
+		log_error("sink", "%s: out of memory", name);
+		s->closing = true;
+		s->transport->ops->close(s->transport);
+		return NULL;
+	}
+	return s;
+}
+
+const char *sink_name(const struct sink *sink) { return sink->core.name; }
+
+static bool glob_any(char *const *globs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fnmatch(globs[i], name, 0) == 0)
+			return true;
+	return false;
+}
+
+static bool passes_filter(const struct config_sink *cfg, const char *name)
+{
+	if (cfg->ninclude > 0 && !glob_any(cfg->include, cfg->ninclude, name))
+		return false;
+	return !glob_any(cfg->exclude, cfg->nexclude, name);
+}
+
+void sink_send_batch(struct sink *sink, const struct metric_batch *batch)
+{
+	if (sink->closing)
+		return;
+	const struct config_sink *cfg = sink->core.cfg;
+	bool filtered = cfg->ninclude > 0 || cfg->nexclude > 0;
+	/* Series of one name come together (tags vary): match each name once. */
+	const char *last_name = NULL;
+	bool last_pass = true;
+	struct sink_transport *t = sink->transport;
+	void (*push)(struct sink_transport *, const char *, size_t) = t->ops->push;
+	for (size_t i = 0; i < batch->len; i++) {
+		const struct metric *m = &batch->items[i];
+		if (filtered) {
+			if (last_name == NULL || (m->name != last_name && strcmp(m->name, last_name) != 0)) {
+				last_name = m->name;
+				last_pass = passes_filter(cfg, m->name);
+			}
+			if (!last_pass)
+				continue;
+		}
+		size_t len;
+		switch (format_line(&sink->fmt, m, batch->timestamp, sink->line, sink->line_cap, &len)) {
+		case FORMAT_OK:
+			push(t, sink->line, len);
+			break;
+		case FORMAT_TOO_LONG:
+			sink->core.stats.dropped[DROP_TOO_LONG]++;
+			log_complain(&sink->too_long_complaint, LOG_WARNING, "sink",
+				     "%s: dropped a %s line longer than %zu bytes", sink->core.name, m->name,
+				     sink->line_cap);
+			break;
+		case FORMAT_INVALID:
+			sink->core.stats.dropped[DROP_INVALID]++;
+			log_complain(&sink->invalid_complaint, LOG_WARNING, "sink", "%s: dropped %s: value is NaN or Inf",
+				     sink->core.name, m->name);
+			break;
+		}
+	}
+	t->ops->flush(t);
+}
+
+void sink_get_stats(const struct sink *sink, struct sink_stats *out)
+{
+	*out = sink->core.stats;
+	out->buffered = sink->transport->ops->buffered(sink->transport);
+}
+
+void sink_close(struct sink *sink, void (*on_closed)(void *arg), void *arg)
+{
+	if (sink->closing)
+		return;
+	sink->closing = true;
+	sink->on_closed = on_closed;
+	sink->on_closed_arg = arg;
+	sink->transport->ops->close(sink->transport);
+}
+
+void sink_transport_closed(struct sink_core *core)
+{
+	struct sink *sink = (struct sink *)((char *)core - offsetof(struct sink, core));
+	void (*on_closed)(void *) = sink->on_closed;
+	void *arg = sink->on_closed_arg;
+	free(sink->line);
+	free(sink);
+	if (on_closed != NULL)
+		on_closed(arg);
+}

@@ -1,0 +1,464 @@
+/*
+ * The TCP transport (graphite, graphite-tagged; statsd over TCP works too).
+ *
+ * Entries wait in a bounded queue (buffer_lines; the oldest go first when it
+ * is full). While connected, one uv_write is in flight at a time, carrying as
+ * many queued entries as fit in the write buffer. A write that fails or makes
+ * no progress for write_timeout puts its entries back at the front of the
+ * queue and the connection is replaced, so whole lines are resent on the new
+ * connection (the peer may see some twice, never half of one). Entries the
+ * kernel accepted before a connection broke are gone: TCP gives no
+ * application-level acknowledgement to resend from.
+ *
+ * Connecting: resolve (every attempt, so DNS changes are followed), try each
+ * address in turn with write_timeout as the connect timeout, then back off
+ * exponentially from reconnect_min to reconnect_max, jittered.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sink/queue.h"
+#include "sink/transport.h"
+
+#define TCP_WRITE_BYTES (256u * 1024u)
+#define TCP_WRITE_ENTRIES 16384u
+#define TCP_KEEPALIVE_S 60u
+
+enum tcp_state {
+	TCP_WAITING,    /* backing off before the next attempt */
+	TCP_RESOLVING,
+	TCP_CONNECTING,
+	TCP_CONNECTED,
+	TCP_DISCONNECTING, /* the handle is closing */
+};
+
+/* What the close callback of the connection handle goes on with. */
+enum tcp_next { TCP_NEXT_RETRY, TCP_NEXT_ADDRESS };
+
+struct tcp_transport {
+	struct sink_transport base;
+	enum tcp_state state;
+
+	uv_tcp_t tcp;
+	bool tcp_open; /* initialised, close callback not yet run */
+	enum tcp_next next;
+	uv_connect_t connect_req;
+	uv_write_t write_req;
+	bool writing;
+	uv_getaddrinfo_t resolve_req;
+	bool resolving;
+	uv_timer_t retry_timer; /* backoff; the close deadline once closing */
+	uv_timer_t io_timer;    /* connect and write timeouts */
+	bool timed_out;         /* the io_timer fired for the current connect or write */
+
+	bool literal;
+	struct sink_addrs addrs;
+	size_t next_addr;
+	struct sockaddr_storage peer;
+
+	struct sink_queue queue;
+	char *wbuf; /* the entries of the write in flight */
+	uint32_t *wlens;
+	size_t wbytes, wcount;
+
+	unsigned failures; /* attempts since the last connection, for the backoff */
+	bool ever_connected;
+	uint64_t rng;
+
+	bool closing;   /* sink_close: deliver what we can until the deadline */
+	bool finishing; /* handles closing; free once they all are */
+	unsigned open_handles;
+	struct log_complaint complaint;
+	char readbuf[256];
+};
+
+static void start_attempt(struct tcp_transport *t);
+static void finish(struct tcp_transport *t);
+static void kick(struct tcp_transport *t);
+
+static struct sink_stats *stats_of(struct tcp_transport *t) { return &t->base.core->stats; }
+static const char *name_of(struct tcp_transport *t) { return t->base.core->name; }
+static const struct config_sink *cfg_of(struct tcp_transport *t) { return t->base.core->cfg; }
+
+static const char *peer_text(struct tcp_transport *t, char *buf, size_t cap)
+{
+	return sink_addr_text(&t->peer, buf, cap);
+}
+
+static void complain(struct tcp_transport *t, const char *what, int err)
+{
+	char addr[80];
+	stats_of(t)->errors++;
+	log_complain(&t->complaint, LOG_WARNING, "sink", "%s: %s %s: %s", name_of(t), what,
+		     peer_text(t, addr, sizeof(addr)), err ? uv_strerror(err) : "timed out");
+}
+
+static void maybe_free(struct tcp_transport *t)
+{
+	if (!t->finishing || t->open_handles > 0 || t->resolving)
+		return;
+	struct sink_core *core = t->base.core;
+	/* Whatever is still waiting at the end of sink_close is lost: counted. */
+	core->stats.dropped[DROP_OVERFLOW] += sink_queue_clear(&t->queue) + t->wcount;
+	sink_queue_free(&t->queue);
+	free(t->wbuf);
+	free(t->wlens);
+	free(t);
+	sink_transport_closed(core);
+}
+
+static void handle_closed(uv_handle_t *handle)
+{
+	struct tcp_transport *t = handle->data;
+	t->open_handles--;
+	maybe_free(t);
+}
+
+static void put_back(struct tcp_transport *t)
+{
+	if (t->wcount == 0)
+		return;
+	stats_of(t)->dropped[DROP_OVERFLOW] += sink_queue_unshift(&t->queue, t->wbuf, t->wlens, t->wcount);
+	t->wcount = 0;
+	t->wbytes = 0;
+}
+
+static void retry_due(uv_timer_t *timer) { start_attempt(timer->data); }
+
+static void schedule_retry(struct tcp_transport *t)
+{
+	if (t->closing) {
+		finish(t);
+		return;
+	}
+	t->state = TCP_WAITING;
+	const struct config_sink *cfg = cfg_of(t);
+	uint64_t delay = sink_backoff_ms(cfg->reconnect_min_ms, cfg->reconnect_max_ms, t->failures++, &t->rng);
+	uv_timer_start(&t->retry_timer, retry_due, delay, 0);
+}
+
+static void connect_next(struct tcp_transport *t);
+
+static void tcp_closed(uv_handle_t *handle)
+{
+	struct tcp_transport *t = handle->data;
+	t->tcp_open = false;
+	t->open_handles--;
+	if (t->finishing) {
+		maybe_free(t);
+		return;
+	}
+	if (t->next == TCP_NEXT_ADDRESS)
+		connect_next(t);
+	else
+		schedule_retry(t);
+}
+
+static void close_connection(struct tcp_transport *t, enum tcp_next next)
+{
+	if (!t->tcp_open || uv_is_closing((uv_handle_t *)&t->tcp))
+		return;
+	uv_timer_stop(&t->io_timer);
+	uv_read_stop((uv_stream_t *)&t->tcp);
+	t->next = next;
+	t->state = TCP_DISCONNECTING;
+	uv_close((uv_handle_t *)&t->tcp, tcp_closed);
+}
+
+static void io_timeout(uv_timer_t *timer)
+{
+	struct tcp_transport *t = timer->data;
+	t->timed_out = true;
+	if (t->state == TCP_CONNECTING) {
+		complain(t, "connecting to", 0);
+		close_connection(t, TCP_NEXT_ADDRESS);
+	} else if (t->state == TCP_CONNECTED && t->writing) {
+		/* A peer that accepts but does not read: its window never opens again. */
+		complain(t, "no write progress to", 0);
+		close_connection(t, TCP_NEXT_RETRY);
+	}
+}
+
+static void start_io_timer(struct tcp_transport *t)
+{
+	t->timed_out = false;
+	if (cfg_of(t)->write_timeout_ms > 0)
+		uv_timer_start(&t->io_timer, io_timeout, cfg_of(t)->write_timeout_ms, 0);
+}
+
+static void read_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+	struct tcp_transport *t = handle->data;
+	(void)suggested;
+	*buf = uv_buf_init(t->readbuf, sizeof(t->readbuf));
+}
+
+/* Peers send nothing; reading is how a closed or reset connection is noticed while idle. */
+static void read_done(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct tcp_transport *t = stream->data;
+	(void)buf;
+	if (nread >= 0)
+		return;
+	complain(t, nread == UV_EOF ? "connection closed by" : "connection to", nread == UV_EOF ? 0 : (int)nread);
+	close_connection(t, TCP_NEXT_RETRY);
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+	struct tcp_transport *t = req->data;
+	t->writing = false;
+	uv_timer_stop(&t->io_timer);
+	if (status == 0) {
+		stats_of(t)->sent += t->wcount;
+		t->wcount = 0;
+		t->wbytes = 0;
+		kick(t);
+		return;
+	}
+	put_back(t);
+	if (status != UV_ECANCELED && !t->timed_out)
+		complain(t, "writing to", status);
+	close_connection(t, TCP_NEXT_RETRY);
+}
+
+static void kick(struct tcp_transport *t)
+{
+	if (t->finishing || t->writing)
+		return;
+	if (t->closing && sink_queue_count(&t->queue) == 0) {
+		finish(t);
+		return;
+	}
+	if (t->state != TCP_CONNECTED || sink_queue_count(&t->queue) == 0)
+		return;
+	t->wcount = sink_queue_take(&t->queue, t->wbuf, TCP_WRITE_BYTES, t->wlens, TCP_WRITE_ENTRIES, &t->wbytes);
+	uv_buf_t buf = uv_buf_init(t->wbuf, (unsigned)t->wbytes);
+	t->write_req.data = t;
+	int err = uv_write(&t->write_req, (uv_stream_t *)&t->tcp, &buf, 1, write_done);
+	if (err < 0) {
+		put_back(t);
+		complain(t, "writing to", err);
+		close_connection(t, TCP_NEXT_RETRY);
+		return;
+	}
+	t->writing = true;
+	start_io_timer(t);
+}
+
+static void connected(uv_connect_t *req, int status)
+{
+	struct tcp_transport *t = req->data;
+	uv_timer_stop(&t->io_timer);
+	if (t->finishing)
+		return;
+	if (status < 0) {
+		if (status != UV_ECANCELED && !t->timed_out)
+			complain(t, "connecting to", status);
+		close_connection(t, TCP_NEXT_ADDRESS);
+		return;
+	}
+	t->state = TCP_CONNECTED;
+	t->failures = 0;
+	if (t->ever_connected)
+		stats_of(t)->reconnects++;
+	t->ever_connected = true;
+	char addr[80], msg[200];
+	snprintf(msg, sizeof(msg), "%s: connected to %s", name_of(t), peer_text(t, addr, sizeof(addr)));
+	log_complaint_clear(&t->complaint, "sink", msg);
+	log_debug("sink", "%s", msg);
+	uv_tcp_nodelay(&t->tcp, 1);
+	uv_tcp_keepalive(&t->tcp, 1, TCP_KEEPALIVE_S);
+	int err = uv_read_start((uv_stream_t *)&t->tcp, read_alloc, read_done);
+	if (err < 0) {
+		complain(t, "reading from", err);
+		close_connection(t, TCP_NEXT_RETRY);
+		return;
+	}
+	kick(t);
+}
+
+static void connect_next(struct tcp_transport *t)
+{
+	if (t->next_addr >= t->addrs.len) {
+		schedule_retry(t);
+		return;
+	}
+	t->peer = t->addrs.items[t->next_addr++];
+	int err = uv_tcp_init(t->base.core->loop, &t->tcp);
+	if (err < 0) {
+		complain(t, "creating a socket for", err);
+		schedule_retry(t);
+		return;
+	}
+	t->tcp.data = t;
+	t->tcp_open = true;
+	t->open_handles++;
+	t->state = TCP_CONNECTING;
+	t->connect_req.data = t;
+	err = uv_tcp_connect(&t->connect_req, &t->tcp, (const struct sockaddr *)&t->peer, connected);
+	if (err < 0) {
+		complain(t, "connecting to", err);
+		t->next = TCP_NEXT_ADDRESS;
+		t->state = TCP_DISCONNECTING;
+		uv_close((uv_handle_t *)&t->tcp, tcp_closed);
+		return;
+	}
+	start_io_timer(t);
+}
+
+static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct tcp_transport *t = req->data;
+	t->resolving = false;
+	if (t->finishing) {
+		if (status == 0)
+			uv_freeaddrinfo(res);
+		maybe_free(t);
+		return;
+	}
+	if (status == 0)
+		sink_addrs_take(&t->addrs, res);
+	if (status < 0 || t->addrs.len == 0) {
+		stats_of(t)->errors++;
+		log_complain(&t->complaint, LOG_WARNING, "sink", "%s: resolving %s: %s", name_of(t),
+			     cfg_of(t)->address.host, uv_strerror(status < 0 ? status : UV_EAI_NONAME));
+		schedule_retry(t);
+		return;
+	}
+	t->next_addr = 0;
+	connect_next(t);
+}
+
+static void start_attempt(struct tcp_transport *t)
+{
+	if (t->finishing)
+		return;
+	t->state = TCP_RESOLVING;
+	if (t->literal) {
+		t->next_addr = 0;
+		connect_next(t);
+		return;
+	}
+	t->resolve_req.data = t;
+	int err = sink_resolve_start(t->base.core->loop, &t->resolve_req, resolved, cfg_of(t)->address.host,
+				     cfg_of(t)->address.port, SOCK_STREAM);
+	if (err < 0) {
+		stats_of(t)->errors++;
+		log_complain(&t->complaint, LOG_WARNING, "sink", "%s: resolving %s: %s", name_of(t),
+			     cfg_of(t)->address.host, uv_strerror(err));
+		schedule_retry(t);
+		return;
+	}
+	t->resolving = true;
+}
+
+/* Stop everything; the entries left are counted dropped once every handle is closed. */
+static void finish(struct tcp_transport *t)
+{
+	if (t->finishing) {
+		maybe_free(t);
+		return;
+	}
+	t->finishing = true;
+	uv_timer_stop(&t->retry_timer);
+	uv_timer_stop(&t->io_timer);
+	uv_close((uv_handle_t *)&t->retry_timer, handle_closed);
+	uv_close((uv_handle_t *)&t->io_timer, handle_closed);
+	if (t->resolving)
+		uv_cancel((uv_req_t *)&t->resolve_req);
+	/* A write in flight is cancelled here: write_done puts its entries back. */
+	if (t->tcp_open && !uv_is_closing((uv_handle_t *)&t->tcp))
+		uv_close((uv_handle_t *)&t->tcp, tcp_closed);
+	maybe_free(t);
+}
+
+static void close_deadline(uv_timer_t *timer) { finish(timer->data); }
+
+static void tcp_close(struct sink_transport *base)
+{
+	struct tcp_transport *t = (struct tcp_transport *)base;
+	t->closing = true;
+	if (sink_queue_count(&t->queue) == 0 && !t->writing) {
+		finish(t);
+		return;
+	}
+	uv_timer_stop(&t->retry_timer);
+	if (cfg_of(t)->write_timeout_ms == 0) {
+		finish(t);
+		return;
+	}
+	uv_timer_start(&t->retry_timer, close_deadline, cfg_of(t)->write_timeout_ms, 0);
+	if (t->state == TCP_WAITING)
+		start_attempt(t); /* one last try instead of waiting out the backoff */
+	else
+		kick(t);
+}
+
+static void tcp_push(struct sink_transport *base, const char *line, size_t len)
+{
+	struct tcp_transport *t = (struct tcp_transport *)base;
+	stats_of(t)->dropped[DROP_OVERFLOW] += sink_queue_push(&t->queue, line, len);
+}
+
+static void tcp_flush(struct sink_transport *base) { kick((struct tcp_transport *)base); }
+
+static size_t tcp_max_line(const struct sink_transport *base)
+{
+	(void)base;
+	return SINK_STREAM_LINE_MAX;
+}
+
+static uint64_t tcp_buffered(const struct sink_transport *base)
+{
+	const struct tcp_transport *t = (const struct tcp_transport *)base;
+	return sink_queue_count(&t->queue) + t->wcount;
+}
+
+static const struct sink_transport_ops tcp_ops = {
+	.max_line = tcp_max_line,
+	.push = tcp_push,
+	.flush = tcp_flush,
+	.buffered = tcp_buffered,
+	.close = tcp_close,
+};
+
+struct sink_transport *tcp_transport_open(struct sink_core *core)
+{
+	const struct config_sink *cfg = core->cfg;
+	if (cfg->address.host == NULL) {
+		log_error("sink", "%s: no host in the address", core->name);
+		return NULL;
+	}
+	struct tcp_transport *t = calloc(1, sizeof(*t));
+	char *wbuf = malloc(TCP_WRITE_BYTES);
+	uint32_t *wlens = malloc(TCP_WRITE_ENTRIES * sizeof(*wlens));
+	if (t == NULL || wbuf == NULL || wlens == NULL) {
+		log_error("sink", "%s: out of memory", core->name);
+		free(t);
+		free(wbuf);
+		free(wlens);
+		return NULL;
+	}
+	t->base.ops = &tcp_ops;
+	t->base.core = core;
+	t->wbuf = wbuf;
+	t->wlens = wlens;
+	t->rng = sink_rng_seed(t);
+	sink_queue_init(&t->queue, cfg->buffer_lines);
+	uv_timer_init(core->loop, &t->retry_timer);
+	uv_timer_init(core->loop, &t->io_timer);
+	t->retry_timer.data = t;
+	t->io_timer.data = t;
+	t->open_handles = 2;
+	struct sockaddr_storage literal;
+	if (sink_addr_literal(cfg->address.host, cfg->address.port, &literal)) {
+		t->literal = true;
+		t->addrs.items[0] = literal;
+		t->addrs.len = 1;
+		t->peer = literal;
+	}
+	start_attempt(t);
+	return &t->base;
+}

@@ -1,0 +1,490 @@
+/*
+ * The UDP transport (statsd, dogstatsd, graphite over UDP).
+ *
+ * Entries are packed into datagrams of at most max_packet bytes, never split,
+ * and sent with sendmmsg on the uv_udp_t's socket, up to UDP_BATCH datagrams
+ * per system call. That bypasses libuv's send queue, which is safe because
+ * nothing is queued there except in the EAGAIN case below, and then every
+ * datagram goes through the queue until it is empty again, so order holds.
+ *
+ * Delivery rules:
+ *  - An address still resolving: entries wait in a bounded queue
+ *    (buffer_lines, oldest dropped as overflow) and go out once it resolves.
+ *  - The kernel refuses a datagram (EACCES, EMSGSIZE, ENETUNREACH, ...): its
+ *    entries are dropped as send_error, errors++.
+ *  - EAGAIN (socket buffer full, a burst on a real NIC): that datagram and the
+ *    rest of the batch are copied into libuv's send queue, which writes them
+ *    when the socket drains; bounded by buffer_lines, overflow beyond that.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "sink/queue.h"
+#include "sink/transport.h"
+
+#define UDP_BATCH 64
+#define UDP_SLOTS_BYTES (256u * 1024u)
+#define UDP_DEFAULT_MAX_PACKET 1432u
+#define UDP_MAX_PACKET 65507u
+#define UDP_LINES_PER_TAKE 256
+#define UDP_SNDBUF (4 * 1024 * 1024)
+/* A failed resolution is retried sooner than resolve_interval, from this step. */
+#define UDP_RESOLVE_RETRY_MIN_MS 1000u
+
+struct udp_transport;
+
+struct udp_socket {
+	uv_udp_t handle;
+	struct udp_transport *owner;
+	int family;
+};
+
+/* A datagram waiting in libuv's send queue; owns its bytes. */
+struct udp_deferred {
+	uv_udp_send_t req;
+	struct udp_transport *owner;
+	uint32_t lines;
+	size_t len;
+	char data[];
+};
+
+struct udp_transport {
+	struct sink_transport base;
+	size_t max_packet;
+	struct udp_socket *sock; /* NULL until the address is known */
+	struct sockaddr_storage dest;
+	bool have_dest;
+	bool literal;
+
+	uv_timer_t timer; /* re-resolution; the close deadline once closing */
+	uv_getaddrinfo_t resolve_req;
+	bool resolving;
+	unsigned resolve_failures;
+	uint64_t rng;
+
+	struct sink_queue waiting; /* entries pushed before the address is known */
+
+	char *slots; /* nslots datagrams of max_packet bytes */
+	size_t nslots;
+	size_t npackets; /* complete datagrams in slots[0..npackets) */
+	size_t cur_len;  /* bytes of the datagram being filled, in slots[npackets] */
+	uint32_t cur_lines;
+	size_t packet_len[UDP_BATCH];
+	uint32_t packet_lines[UDP_BATCH];
+	bool errors_this_flush;
+	bool use_try_send; /* sendmmsg unavailable */
+
+	uint64_t deferred_lines;
+	unsigned deferred_reqs;
+
+	unsigned open_handles;
+	bool closing;
+	bool finishing;
+	bool orphan; /* open failed: free without telling the sink, which is already gone */
+	struct log_complaint send_complaint;
+	struct log_complaint resolve_complaint;
+};
+
+static void send_packets(struct udp_transport *t);
+static void finish(struct udp_transport *t);
+
+static struct sink_stats *stats_of(struct udp_transport *t) { return &t->base.core->stats; }
+
+static char *slot(struct udp_transport *t, size_t i) { return t->slots + i * t->max_packet; }
+
+static void maybe_free(struct udp_transport *t)
+{
+	if (!t->finishing || t->open_handles > 0 || t->resolving || t->deferred_reqs > 0)
+		return;
+	struct sink_core *core = t->base.core;
+	sink_queue_free(&t->waiting);
+	free(t->slots);
+	bool orphan = t->orphan;
+	free(t);
+	if (!orphan)
+		sink_transport_closed(core);
+}
+
+static void socket_closed(uv_handle_t *handle)
+{
+	struct udp_socket *sock = handle->data;
+	struct udp_transport *t = sock->owner;
+	free(sock);
+	t->open_handles--;
+	maybe_free(t);
+}
+
+static void close_socket(struct udp_transport *t)
+{
+	if (t->sock == NULL)
+		return;
+	uv_close((uv_handle_t *)&t->sock->handle, socket_closed);
+	t->sock = NULL;
+}
+
+static int open_socket(struct udp_transport *t, int family)
+{
+	struct udp_socket *sock = calloc(1, sizeof(*sock));
+	if (sock == NULL)
+		return UV_ENOMEM;
+	int err = uv_udp_init_ex(t->base.core->loop, &sock->handle, (unsigned)family);
+	if (err < 0) {
+		free(sock);
+		return err;
+	}
+	sock->handle.data = sock;
+	sock->owner = t;
+	sock->family = family;
+	t->open_handles++;
+	/* Room for a whole flush in flight; the kernel caps it at wmem_max. */
+	int sndbuf = UDP_SNDBUF;
+	uv_send_buffer_size((uv_handle_t *)&sock->handle, &sndbuf);
+	t->sock = sock;
+	return 0;
+}
+
+/* Use dest from now on, on a socket of its family. */
+static int set_dest(struct udp_transport *t, const struct sockaddr_storage *dest)
+{
+	t->dest = *dest;
+	t->have_dest = true;
+	if (t->sock != NULL && t->sock->family == dest->ss_family)
+		return 0;
+	close_socket(t);
+	return open_socket(t, dest->ss_family);
+}
+
+static void count_refused(struct udp_transport *t, uint32_t lines, int err)
+{
+	char addr[80];
+	stats_of(t)->dropped[DROP_SEND_ERROR] += lines;
+	stats_of(t)->errors++;
+	t->errors_this_flush = true;
+	log_complain(&t->send_complaint, LOG_WARNING, "sink", "%s: sending to %s: %s", t->base.core->name,
+		     sink_addr_text(&t->dest, addr, sizeof(addr)), uv_strerror(err));
+}
+
+static void deferred_sent(uv_udp_send_t *req, int status)
+{
+	struct udp_deferred *d = (struct udp_deferred *)req;
+	struct udp_transport *t = d->owner;
+	t->deferred_lines -= d->lines;
+	t->deferred_reqs--;
+	if (status == 0)
+		stats_of(t)->sent += d->lines;
+	else if (status == UV_ECANCELED)
+		stats_of(t)->dropped[DROP_SEND_ERROR] += d->lines; /* the socket closed first */
+	else
+		count_refused(t, d->lines, status);
+	free(d);
+	if (t->closing && t->deferred_reqs == 0)
+		finish(t);
+	else
+		maybe_free(t);
+}
+
+/* Hand datagrams [from, npackets) to libuv's queue: it sends them when the socket drains. */
+static void defer_packets(struct udp_transport *t, size_t from)
+{
+	uint64_t limit = t->base.core->cfg->buffer_lines;
+	for (size_t i = from; i < t->npackets; i++) {
+		uint32_t lines = t->packet_lines[i];
+		if (t->deferred_lines + lines > limit) {
+			stats_of(t)->dropped[DROP_OVERFLOW] += lines;
+			continue;
+		}
+		struct udp_deferred *d = malloc(sizeof(*d) + t->packet_len[i]);
+		if (d == NULL) {
+			stats_of(t)->dropped[DROP_OVERFLOW] += lines;
+			continue;
+		}
+		d->owner = t;
+		d->lines = lines;
+		d->len = t->packet_len[i];
+		memcpy(d->data, slot(t, i), d->len);
+		uv_buf_t buf = uv_buf_init(d->data, (unsigned)d->len);
+		int err = uv_udp_send(&d->req, &t->sock->handle, &buf, 1, (const struct sockaddr *)&t->dest,
+				      deferred_sent);
+		if (err < 0) {
+			free(d);
+			count_refused(t, lines, err);
+			continue;
+		}
+		t->deferred_lines += lines;
+		t->deferred_reqs++;
+	}
+}
+
+/* Send datagrams [i, npackets) now; returns how many the kernel took, or a negative uv error for datagram i. */
+static int send_now(struct udp_transport *t, size_t i)
+{
+	if (!t->use_try_send) {
+		struct mmsghdr msgs[UDP_BATCH];
+		struct iovec iov[UDP_BATCH];
+		size_t n = t->npackets - i;
+		for (size_t k = 0; k < n; k++) {
+			iov[k].iov_base = slot(t, i + k);
+			iov[k].iov_len = t->packet_len[i + k];
+			memset(&msgs[k], 0, sizeof(msgs[k]));
+			msgs[k].msg_hdr.msg_name = &t->dest;
+			msgs[k].msg_hdr.msg_namelen = sink_addr_len(&t->dest);
+			msgs[k].msg_hdr.msg_iov = &iov[k];
+			msgs[k].msg_hdr.msg_iovlen = 1;
+		}
+		uv_os_fd_t fd;
+		if (uv_fileno((uv_handle_t *)&t->sock->handle, &fd) < 0)
+			return UV_EBADF;
+		int r = sendmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT);
+		if (r >= 0 || errno != ENOSYS)
+			return r >= 0 ? r : -errno;
+		t->use_try_send = true;
+	}
+	uv_buf_t buf = uv_buf_init(slot(t, i), (unsigned)t->packet_len[i]);
+	int r = uv_udp_try_send(&t->sock->handle, &buf, 1, (const struct sockaddr *)&t->dest);
+	return r >= 0 ? 1 : r;
+}
+
+static void send_packets(struct udp_transport *t)
+{
+	size_t i = 0;
+	if (t->deferred_reqs > 0) {
+		defer_packets(t, 0);
+		t->npackets = 0;
+		return;
+	}
+	while (i < t->npackets) {
+		int r = send_now(t, i);
+		if (r > 0) {
+			for (int k = 0; k < r; k++)
+				stats_of(t)->sent += t->packet_lines[i + (size_t)k];
+			i += (size_t)r;
+		} else if (r == UV_EINTR) {
+			continue;
+		} else if (r == UV_EAGAIN || r == UV_ENOBUFS) {
+			defer_packets(t, i);
+			break;
+		} else {
+			count_refused(t, t->packet_lines[i], r);
+			i++;
+		}
+	}
+	t->npackets = 0;
+}
+
+static void end_packet(struct udp_transport *t)
+{
+	if (t->cur_lines == 0)
+		return;
+	t->packet_len[t->npackets] = t->cur_len;
+	t->packet_lines[t->npackets] = t->cur_lines;
+	t->npackets++;
+	t->cur_len = 0;
+	t->cur_lines = 0;
+	if (t->npackets == t->nslots)
+		send_packets(t);
+}
+
+static void udp_push(struct sink_transport *base, const char *line, size_t len)
+{
+	struct udp_transport *t = (struct udp_transport *)base;
+	if (t->sock == NULL) {
+		stats_of(t)->dropped[DROP_OVERFLOW] += sink_queue_push(&t->waiting, line, len);
+		return;
+	}
+	if (t->cur_len + len > t->max_packet)
+		end_packet(t);
+	memcpy(slot(t, t->npackets) + t->cur_len, line, len);
+	t->cur_len += len;
+	t->cur_lines++;
+}
+
+static void udp_flush(struct sink_transport *base)
+{
+	struct udp_transport *t = (struct udp_transport *)base;
+	t->errors_this_flush = false;
+	end_packet(t);
+	send_packets(t);
+	if (!t->errors_this_flush)
+		log_complaint_clear(&t->send_complaint, "sink", "udp sends succeed again");
+}
+
+/* Entries that waited for the address go out as datagrams of their own. */
+static void send_waiting(struct udp_transport *t)
+{
+	uint32_t lens[UDP_LINES_PER_TAKE];
+	end_packet(t);
+	while (sink_queue_count(&t->waiting) > 0) {
+		size_t nbytes;
+		size_t n = sink_queue_take(&t->waiting, slot(t, t->npackets), t->max_packet, lens, UDP_LINES_PER_TAKE,
+					   &nbytes);
+		t->cur_len = nbytes;
+		t->cur_lines = (uint32_t)n;
+		end_packet(t);
+	}
+	send_packets(t);
+}
+
+static void resolve_again(uv_timer_t *timer);
+
+static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct udp_transport *t = req->data;
+	const struct config_sink *cfg = t->base.core->cfg;
+	t->resolving = false;
+	if (t->finishing || t->closing) {
+		if (status == 0)
+			uv_freeaddrinfo(res);
+		maybe_free(t);
+		return;
+	}
+	struct sink_addrs addrs = { .len = 0 };
+	if (status == 0)
+		sink_addrs_take(&addrs, res);
+	int err = addrs.len > 0 ? set_dest(t, &addrs.items[0]) : (status < 0 ? status : UV_EAI_NONAME);
+	if (err < 0) {
+		stats_of(t)->errors++;
+		log_complain(&t->resolve_complaint, LOG_WARNING, "sink", "%s: resolving %s: %s%s", t->base.core->name,
+			     cfg->address.host, uv_strerror(err),
+			     t->have_dest ? " (keeping the previous address)" : " (lines wait in the buffer)");
+		uint64_t max = cfg->resolve_interval_ms ? cfg->resolve_interval_ms : UDP_RESOLVE_RETRY_MIN_MS;
+		uint64_t delay = sink_backoff_ms(UDP_RESOLVE_RETRY_MIN_MS, max, t->resolve_failures++, &t->rng);
+		uv_timer_start(&t->timer, resolve_again, delay, 0);
+		return;
+	}
+	t->resolve_failures = 0;
+	log_complaint_clear(&t->resolve_complaint, "sink", "udp address resolved again");
+	if (cfg->resolve_interval_ms > 0)
+		uv_timer_start(&t->timer, resolve_again, cfg->resolve_interval_ms, 0);
+	send_waiting(t);
+}
+
+static void start_resolve(struct udp_transport *t)
+{
+	const struct config_sink *cfg = t->base.core->cfg;
+	if (t->resolving)
+		return;
+	t->resolve_req.data = t;
+	int err = sink_resolve_start(t->base.core->loop, &t->resolve_req, resolved, cfg->address.host,
+				     cfg->address.port, SOCK_DGRAM);
+	if (err < 0) {
+		stats_of(t)->errors++;
+		log_complain(&t->resolve_complaint, LOG_WARNING, "sink", "%s: resolving %s: %s", t->base.core->name,
+			     cfg->address.host, uv_strerror(err));
+		uint64_t max = cfg->resolve_interval_ms ? cfg->resolve_interval_ms : UDP_RESOLVE_RETRY_MIN_MS;
+		uv_timer_start(&t->timer, resolve_again,
+			       sink_backoff_ms(UDP_RESOLVE_RETRY_MIN_MS, max, t->resolve_failures++, &t->rng), 0);
+		return;
+	}
+	t->resolving = true;
+}
+
+static void resolve_again(uv_timer_t *timer) { start_resolve(timer->data); }
+
+static void timer_closed(uv_handle_t *handle)
+{
+	struct udp_transport *t = handle->data;
+	t->open_handles--;
+	maybe_free(t);
+}
+
+/* Close every handle: queued datagrams still in libuv are cancelled (counted in deferred_sent). */
+static void finish(struct udp_transport *t)
+{
+	if (t->finishing) {
+		maybe_free(t);
+		return;
+	}
+	t->finishing = true;
+	uv_timer_stop(&t->timer);
+	uv_close((uv_handle_t *)&t->timer, timer_closed);
+	if (t->resolving)
+		uv_cancel((uv_req_t *)&t->resolve_req);
+	stats_of(t)->dropped[DROP_OVERFLOW] += sink_queue_clear(&t->waiting);
+	close_socket(t);
+	maybe_free(t);
+}
+
+static void close_deadline(uv_timer_t *timer) { finish(timer->data); }
+
+static void udp_close(struct sink_transport *base)
+{
+	struct udp_transport *t = (struct udp_transport *)base;
+	t->closing = true;
+	udp_flush(base);
+	uv_timer_stop(&t->timer);
+	if (t->deferred_reqs > 0 && t->sock != NULL) {
+		/* Give libuv's queue until write_timeout to drain. */
+		uv_timer_start(&t->timer, close_deadline, base->core->cfg->write_timeout_ms, 0);
+		return;
+	}
+	finish(t);
+}
+
+static size_t udp_max_line(const struct sink_transport *base)
+{
+	return ((const struct udp_transport *)base)->max_packet;
+}
+
+static uint64_t udp_buffered(const struct sink_transport *base)
+{
+	const struct udp_transport *t = (const struct udp_transport *)base;
+	return sink_queue_count(&t->waiting) + t->deferred_lines;
+}
+
+static const struct sink_transport_ops udp_ops = {
+	.max_line = udp_max_line,
+	.push = udp_push,
+	.flush = udp_flush,
+	.buffered = udp_buffered,
+	.close = udp_close,
+};
+
+struct sink_transport *udp_transport_open(struct sink_core *core)
+{
+	const struct config_sink *cfg = core->cfg;
+	struct udp_transport *t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		log_error("sink", "%s: out of memory", core->name);
+		return NULL;
+	}
+	t->base.ops = &udp_ops;
+	t->base.core = core;
+	t->max_packet = cfg->max_packet ? cfg->max_packet : UDP_DEFAULT_MAX_PACKET;
+	if (t->max_packet > UDP_MAX_PACKET)
+		t->max_packet = UDP_MAX_PACKET;
+	t->nslots = UDP_SLOTS_BYTES / t->max_packet;
+	if (t->nslots > UDP_BATCH)
+		t->nslots = UDP_BATCH;
+	if (t->nslots == 0)
+		t->nslots = 1;
+	t->slots = malloc(t->nslots * t->max_packet);
+	t->rng = sink_rng_seed(t);
+	sink_queue_init(&t->waiting, cfg->buffer_lines);
+	if (t->slots == NULL || cfg->address.host == NULL) {
+		log_error("sink", "%s: %s", core->name, t->slots ? "no host in the address" : "out of memory");
+		free(t->slots);
+		free(t);
+		return NULL;
+	}
+	uv_timer_init(core->loop, &t->timer);
+	t->timer.data = t;
+	t->open_handles++;
+
+	struct sockaddr_storage literal;
+	if (sink_addr_literal(cfg->address.host, cfg->address.port, &literal)) {
+		t->literal = true;
+		int err = set_dest(t, &literal);
+		if (err < 0) {
+			log_error("sink", "%s: UDP socket: %s", core->name, uv_strerror(err));
+			t->closing = true;
+			t->orphan = true;
+			finish(t);
+			return NULL;
+		}
+	} else {
+		start_resolve(t);
+	}
+	return &t->base;
+}

@@ -1,0 +1,50 @@
+/* Helpers shared by every probe: one copy of per-CPU counting and syscall-exit decoding. */
+#ifndef BPFPUSH_BPF_H
+#define BPFPUSH_BPF_H
+
+#include "syscall_nr.h"
+
+/* Declares the per-CPU array `NAME` holding one `struct TYPE` of counters. */
+#define PERCPU_COUNTERS(NAME, TYPE)                                                                      \
+	struct {                                                                                         \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                                 \
+		__uint(max_entries, 1);                                                                  \
+		__type(key, __u32);                                                                      \
+		__type(value, struct TYPE);                                                              \
+	} NAME SEC(".maps")
+
+static __always_inline void *percpu_slot(void *map)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(map, &zero);
+}
+
+/* The layout of every syscalls:sys_exit_* classic tracepoint (see its format file). */
+struct syscall_exit_args {
+	unsigned long long common;
+	int nr;
+	long ret;
+};
+
+/* A task inside a 32-bit syscall: its numbers are i386 numbers. */
+static __always_inline bool current_in_compat_syscall(void)
+{
+#if HAVE_COMPAT_SYSCALLS
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (bpf_core_field_exists(task->thread_info.status))
+		return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT_FLAG;
+#endif
+	return false;
+}
+
+/* The syscall number at sys_exit, from the registers the tracepoint passes. */
+static __always_inline long syscall_nr_of(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, orig_ax) & ~(long)NR_X32_BIT;
+#else
+	return PT_REGS_SYSCALL_NR_CORE(regs); /* the arch's register holding the number */
+#endif
+}
+
+#endif

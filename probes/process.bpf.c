@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * process: creations (process vs thread), exits, releases, failed forks.
+ *
+ * Every event is written once as an inline handler; each way of attaching is
+ * a thin wrapper, and userspace switches off the wrappers it does not use
+ * before load (DESIGN.md §3, §8).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpfpush.bpf.h"
+#include "process.h"
+
+#define CLONE_THREAD_FLAG 0x00010000
+
+char LICENSE[] SEC("license") = "GPL";
+
+PERCPU_COUNTERS(process_counters, process_counters);
+
+static __always_inline struct process_counters *counters(void) { return percpu_slot(&process_counters); }
+
+static __always_inline void count_new_task(bool is_thread)
+{
+	struct process_counters *c = counters();
+	if (!c)
+		return;
+	if (is_thread)
+		c->thread_create++;
+	else
+		c->create++;
+}
+
+/* A new task is a thread when it joined its parent's thread group. */
+static __always_inline void on_fork(struct task_struct *child)
+{
+	count_new_task(BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid));
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(fork_tp_btf, struct task_struct *parent, struct task_struct *child)
+{
+	on_fork(child);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(fork_raw_tp, struct task_struct *parent, struct task_struct *child)
+{
+	on_fork(child);
+	return 0;
+}
+
+/* The classic sched_process_fork carries no flags: task_newtask does. */
+SEC("tracepoint/task/task_newtask")
+int fork_tracepoint(struct trace_event_raw_task_newtask *ctx)
+{
+	count_new_task(BPF_CORE_READ(ctx, clone_flags) & CLONE_THREAD_FLAG);
+	return 0;
+}
+
+static __always_inline void on_task_exit(void)
+{
+	struct process_counters *c = counters();
+	if (c)
+		c->exit++;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(exit_tp_btf) { on_task_exit(); return 0; }
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(exit_raw_tp) { on_task_exit(); return 0; }
+
+SEC("tracepoint/sched/sched_process_exit")
+int exit_tracepoint(void *ctx) { on_task_exit(); return 0; }
+
+static __always_inline void on_release(void)
+{
+	struct process_counters *c = counters();
+	if (c)
+		c->release++;
+}
+
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(release_tp_btf) { on_release(); return 0; }
+
+SEC("raw_tp/sched_process_free")
+int BPF_PROG(release_raw_tp) { on_release(); return 0; }
+
+SEC("tracepoint/sched/sched_process_free")
+int release_tracepoint(void *ctx) { on_release(); return 0; }
+
+static __always_inline void count_create_error(long ret)
+{
+	if (ret >= 0)
+		return;
+	struct process_counters *c = counters();
+	if (c)
+		c->create_errors++;
+}
+
+static __always_inline bool is_create_syscall(long nr)
+{
+#if HAVE_COMPAT_SYSCALLS
+	if (current_in_compat_syscall())
+		return nr == NR32_FORK || nr == NR32_VFORK || nr == NR32_CLONE || nr == NR32_CLONE3;
+#endif
+	return nr == NR_FORK || nr == NR_VFORK || nr == NR_CLONE || nr == NR_CLONE3;
+}
+
+/* Exit-side dispatcher: one program on sys_exit sees every call's number and result. */
+static __always_inline void on_sys_exit(struct pt_regs *regs, long ret)
+{
+	if (ret < 0 && is_create_syscall(syscall_nr_of(regs)))
+		count_create_error(ret);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(create_errors_tp_btf, struct pt_regs *regs, long ret)
+{
+	on_sys_exit(regs, ret);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(create_errors_raw_tp, struct pt_regs *regs, long ret)
+{
+	on_sys_exit(regs, ret);
+	return 0;
+}
+
+/* Per-syscall tracepoints (they never fire for compat tasks). */
+SEC("tracepoint/syscalls/sys_exit_fork")
+int create_errors_fork(struct syscall_exit_args *ctx) { count_create_error(ctx->ret); return 0; }
+
+SEC("tracepoint/syscalls/sys_exit_vfork")
+int create_errors_vfork(struct syscall_exit_args *ctx) { count_create_error(ctx->ret); return 0; }
+
+SEC("tracepoint/syscalls/sys_exit_clone")
+int create_errors_clone(struct syscall_exit_args *ctx) { count_create_error(ctx->ret); return 0; }
+
+SEC("tracepoint/syscalls/sys_exit_clone3")
+int create_errors_clone3(struct syscall_exit_args *ctx) { count_create_error(ctx->ret); return 0; }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install every build and test dependency of bpfpush from Debian's packages.
+# Idempotent. With --if-missing it does nothing when everything is already there.
+set -euo pipefail
+
+BUILD_PKGS=(make gcc clang llvm pkg-config bpftool libbpf-dev libuv1-dev libyaml-dev libelf-dev zlib1g-dev
+	linux-libc-dev libcmocka-dev)
+
+missing() {
+	local pkg
+	for pkg in "${BUILD_PKGS[@]}"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || echo "$pkg"
+	done
+}
+
+if [[ "${1:-}" == "--if-missing" ]]; then
+	todo=$(missing)
+	[[ -z "$todo" ]] && exit 0
+	echo "install-deps: missing: $(echo $todo)"
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "install-deps: needs root to install packages (run: sudo make run / sudo make test)" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# A machine whose package lists are older than a day (or absent) refreshes them first.
+if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]]; then
+	apt-get update -qq
+fi
+apt-get install -y -qq --no-install-recommends "${BUILD_PKGS[@]}" >/dev/null
+echo "install-deps: build and test dependencies installed"

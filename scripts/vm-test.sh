@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# The kernel matrix: run every integration test inside Debian's newest 6.1 and
+# 6.12 kernels under QEMU (TCG: KVM does not work on the development machine),
+# once per attach tier and syscall layer, and print one table of results.
+#
+#   scripts/vm-test.sh [--build DIR] [--kernels "6.1 6.12"] [--tiers "..."] [--layers "..."]
+#                      [--tests "test_process ..."] [--timeout SECS] [--no-install]
+#   make vm-test       (builds build/static first; same variables as below)
+#
+# Environment (the options win):
+#   VM_KERNELS   kernel series, default "6.1 6.12"
+#   VM_TIERS     default "fentry kprobe tp_btf raw_tp tracepoint"
+#   VM_LAYERS    default "dispatcher tracepoints"
+#   VM_TESTS     test binaries (names in build/static/tests), default all
+#   VM_MODULES   kernel modules added to scripts/vm/modules.list
+#   VM_TIMEOUT   seconds one guest may run, default 900
+#   VM_TEST_TIMEOUT  seconds one test binary may run in the guest, default 300
+#   VM_SMP, VM_MEM   guest CPUs (default 2) and memory (default 1024 MiB)
+#   VM_PARALLEL  1 boots the guests at the same time (default 0: one after the other)
+#   VM_QEMU_ARGS extra qemu arguments (e.g. a -drive for disk tests)
+#
+# Needs root (apt-get, and files owned by root in the initramfs). Installs
+# qemu-system-x86 and busybox-static when missing; downloads the kernel packages
+# with `apt-get download` into build/vm-cache/ (reused; never installed into /boot)
+# and unpacks them with dpkg-deb -x. Exits 0 only when every run of every test in
+# every guest passed and every guest finished.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+build=build
+install=1
+kernels=${VM_KERNELS:-"6.1 6.12"}
+tiers=${VM_TIERS:-"fentry kprobe tp_btf raw_tp tracepoint"}
+layers=${VM_LAYERS:-"dispatcher tracepoints"}
+tests=${VM_TESTS:-}
+timeout_s=${VM_TIMEOUT:-900}
+test_timeout=${VM_TEST_TIMEOUT:-300}
+smp=${VM_SMP:-2}
+mem=${VM_MEM:-1024}
+parallel=${VM_PARALLEL:-0}
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-3}"; }
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--build) build=$2; shift 2 ;;
+	--kernels) kernels=$2; shift 2 ;;
+	--tiers) tiers=$2; shift 2 ;;
+	--layers) layers=$2; shift 2 ;;
+	--tests) tests=$2; shift 2 ;;
+	--timeout) timeout_s=$2; shift 2 ;;
+	--no-install) install=0; shift ;;
+	-h | --help) usage 0 ;;
+	*) echo "vm-test: unknown argument $1" >&2; usage ;;
+	esac
+done
+
+cd "$root"
+case $build in /*) ;; *) build=$root/$build ;; esac
+cache=$build/vm-cache
+work=$build/vm
+mkdir -p "$cache/debs" "$work"
+t_start=$(date +%s)
+say() { printf 'vm-test: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- host tools
+[[ $(id -u) -eq 0 ]] || die "run as root (apt-get, and an initramfs whose files root owns)"
+apt_updated=0
+apt_update_once() {
+	[[ $apt_updated -eq 1 ]] && return 0
+	say "apt-get update"
+	apt-get update -q >/dev/null || say "apt-get update failed; using the lists there are"
+	apt_updated=1
+}
+need_pkgs=()
+command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=(busybox-static)
+if [[ ${#need_pkgs[@]} -gt 0 ]]; then
+	[[ $install -eq 1 ]] || die "missing ${need_pkgs[*]} (and --no-install)"
+	say "installing ${need_pkgs[*]}"
+	apt_update_once
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+busybox=$(dpkg -L busybox-static | grep -m1 -E '/bin/busybox$')
+[[ -x $busybox ]] || die "busybox-static installed but no busybox binary found"
+for tool in qemu-system-x86_64 dpkg-deb objcopy xz ldd gzip; do
+	command -v "$tool" >/dev/null || die "$tool not found"
+done
+
+# ---------------------------------------------------------- static binaries
+agent=$build/static/bpfpush
+[[ -x $agent ]] || die "$agent missing: run 'make static' (or 'make vm-test')"
+if [[ -z $tests ]]; then
+	tests=$(cd "$build/static/tests" 2>/dev/null && ls test_* 2>/dev/null | tr '\n' ' ') || true
+fi
+[[ -n ${tests// /} ]] || die "no test binaries in $build/static/tests: run 'make static'"
+for t in $tests; do [[ -x $build/static/tests/$t ]] || die "$build/static/tests/$t missing"; done
+file -L "$agent" 2>/dev/null | grep -q 'statically linked' || say "warning: $agent is not statically linked"
+
+# ----------------------------------------------------------- kernel packages
+# The newest linux-image-6.1.0-N-amd64 / linux-image-6.12.N+deb12-amd64: no
+# -cloud, -rt or -dbg flavour, no meta-package (the regexes admit only these).
+kernel_regex() {
+	case $1 in
+	6.1) echo '^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
+	6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' ;;
+	*) die "unknown kernel series $1 (known: 6.1 6.12)" ;;
+	esac
+}
+newest_package() { # series -> package name from the apt lists, or nothing
+	apt-cache search --names-only '^linux-image-6\.' 2>/dev/null |
+		awk '{print $1}' | grep -E "$(kernel_regex "$1")" | sort -V | tail -n 1
+}
+candidate_version() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true; }
+
+declare -A kpkg kver kdir
+for series in $kernels; do
+	pkg=$(newest_package "$series")
+	if [[ -z $pkg && $install -eq 1 ]]; then
+		apt_update_once
+		pkg=$(newest_package "$series")
+	fi
+	ver=
+	[[ -n $pkg ]] && ver=$(candidate_version "$pkg")
+	deb=
+	if [[ -n $pkg && -n $ver ]]; then
+		deb=$(ls "$cache/debs/${pkg}_${ver//:/%3a}_amd64.deb" 2>/dev/null || true)
+		if [[ -z $deb ]]; then
+			say "downloading $pkg $ver"
+			(cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >/dev/null) ||
+				die "apt-get download $pkg=$ver failed"
+			deb=$(ls "$cache/debs/${pkg}_"*"_amd64.deb" | grep -F "_${ver//:/%3a}_" | head -n 1)
+		fi
+	else
+		# No apt lists (offline): the newest package already in the cache.
+		deb=$(ls "$cache/debs/"*.deb 2>/dev/null | while read -r f; do
+			n=$(basename "$f"); n=${n%%_*}
+			grep -qE "$(kernel_regex "$series")" <<<"$n" && echo "$f"
+		done | sort -V | tail -n 1)
+		[[ -n $deb ]] || die "no linux-image package for $series in the apt lists or in $cache/debs"
+		pkg=$(dpkg-deb -f "$deb" Package)
+		ver=$(dpkg-deb -f "$deb" Version)
+		say "apt lists have no $series kernel: using the cached $pkg $ver"
+	fi
+	dir=$cache/x/$(basename "$deb" .deb)
+	if [[ ! -f $dir/.unpacked ]]; then
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		dpkg-deb -x "$deb" "$dir"
+		touch "$dir/.unpacked"
+	fi
+	kpkg[$series]=$pkg
+	kver[$series]=$ver
+	kdir[$series]=$dir
+	say "kernel $series: $pkg $ver ($(basename "$(ls "$dir"/boot/vmlinuz-*)"))"
+done
+
+# ------------------------------------------------------------------ modules
+modules=$(sed 's/#.*//' "$here/vm/modules.list" | tr -s ' \t' '\n\n' | grep -v '^$' || true)
+modules="$modules ${VM_MODULES:-}"
+
+# modinfo FIELD of one .ko or .ko.xz (no kmod on the host: read .modinfo directly)
+modinfo_field() {
+	local f=$1 field=$2 tmp
+	tmp=$(mktemp -d)
+	case $f in
+	*.ko.xz) xz -dc "$f" > "$tmp/m.ko" ;;
+	*.ko.zst) zstd -qdc "$f" > "$tmp/m.ko" ;;
+	*.ko.gz) gzip -dc "$f" > "$tmp/m.ko" ;;
+	*) cp "$f" "$tmp/m.ko" ;;
+	esac
+	objcopy -O binary --only-section=.modinfo "$tmp/m.ko" "$tmp/modinfo" 2>/dev/null || true
+	tr '\0' '\n' < "$tmp/modinfo" | sed -n "s/^$field=//p"
+	rm -rf "$tmp"
+}
+
+# Resolve the module list of one kernel into "name file" lines in load order,
+# copy (and decompress) each .ko into $2/lib/modules/.
+pack_modules() {
+	local dir=$1 dest=$2 mdir kv name f
+	mdir=$(ls -d "$dir"/lib/modules/*/ | head -n 1)
+	kv=$(basename "$mdir")
+	declare -A path builtin seen
+	while read -r f; do
+		name=$(basename "$f"); name=${name%%.ko*}; name=${name//-/_}
+		path[$name]=$f
+	done < <(find "$mdir/kernel" -name '*.ko*')
+	while read -r f; do
+		name=$(basename "$f"); name=${name%%.ko*}; name=${name//-/_}
+		builtin[$name]=1
+	done < "$mdir/modules.builtin"
+	mkdir -p "$dest/lib/modules"
+	: > "$dest/lib/modules/load.order"
+	visit() {
+		local m=${1//-/_} d deps pre
+		[[ -n ${seen[$m]:-} ]] && return 0
+		seen[$m]=1
+		if [[ -n ${builtin[$m]:-} ]]; then
+			say "  $kv: $m is built in"
+			return 0
+		fi
+		if [[ -z ${path[$m]:-} ]]; then
+			[[ ${2:-} == soft ]] && return 0
+			die "$kv has no module $m (neither built in nor in its package)"
+		fi
+		deps=$(modinfo_field "${path[$m]}" depends | tr ',' ' ')
+		pre=$(modinfo_field "${path[$m]}" softdep | sed -n '/^pre:/{s/^pre: *//; s/ *post:.*//; p}')
+		for d in $pre; do visit "$d" soft; done
+		for d in $deps; do visit "$d"; done
+		case ${path[$m]} in
+		*.ko.xz) xz -dc "${path[$m]}" > "$dest/lib/modules/$m.ko" ;;
+		*.ko.zst) zstd -qdc "${path[$m]}" > "$dest/lib/modules/$m.ko" ;;
+		*.ko.gz) gzip -dc "${path[$m]}" > "$dest/lib/modules/$m.ko" ;;
+		*) cp "${path[$m]}" "$dest/lib/modules/$m.ko" ;;
+		esac
+		echo "$m $m.ko" >> "$dest/lib/modules/load.order"
+	}
+	for name in $modules; do visit "$name"; done
+	say "  $kv: modules in load order: $(awk '{print $1}' "$dest/lib/modules/load.order" | tr '\n' ' ')"
+}
+
+# --------------------------------------------------------------- initramfs
+# Copy a binary and, when it is dynamic, its loader and libraries (the tests
+# link cmocka dynamically where no libcmocka.a exists).
+copy_with_libs() {
+	local bin=$1 dest=$2 lib
+	if ! file -L "$bin" | grep -q 'statically linked'; then
+		for lib in $(ldd "$bin" | grep -oE '(^|[[:space:]])/[^ ]+' | tr -d ' \t'); do
+			mkdir -p "$dest$(dirname "$lib")"
+			[[ -e $dest$lib ]] || cp -L "$lib" "$dest$lib"
+		done
+	fi
+}
+
+make_initramfs() { # series -> path of the initramfs
+	local series=$1 dir=${kdir[$1]} out=$work/$1 rootfs
+	rootfs=$out/rootfs
+	rm -rf "$rootfs"
+	mkdir -p "$rootfs"/{bin,sbin,dev,proc,sys,tmp,run,etc/bpfpush,bpfpush/tests,root} "$rootfs"/usr/{bin,sbin}
+	cp "$busybox" "$rootfs/bin/busybox"
+	ln -s busybox "$rootfs/bin/sh"
+	cp "$here/vm/init.sh" "$rootfs/init"
+	chmod 755 "$rootfs/init"
+	cp "$agent" "$rootfs/bpfpush/bpfpush"
+	for t in $tests; do
+		cp "$build/static/tests/$t" "$rootfs/bpfpush/tests/$t"
+		copy_with_libs "$build/static/tests/$t" "$rootfs"
+	done
+	copy_with_libs "$agent" "$rootfs"
+	cp config/run.yaml "$rootfs/etc/bpfpush/run.yaml"
+	printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rootfs/etc/passwd"
+	printf 'root:x:0:\n' > "$rootfs/etc/group"
+	printf '127.0.0.1 localhost bpfpush-vm\n::1 localhost\n' > "$rootfs/etc/hosts"
+	{
+		printf 'VM_TIERS=%q\n' "$tiers"
+		printf 'VM_LAYERS=%q\n' "$layers"
+		printf 'VM_TEST_TIMEOUT=%q\n' "$test_timeout"
+	} > "$rootfs/etc/vm-test.env"
+	pack_modules "$dir" "$rootfs"
+	(cd "$rootfs" && find . | LC_ALL=C sort | "$busybox" cpio -o -H newc 2>/dev/null | gzip -1) > "$out/initramfs.cpio.gz"
+	cp "$(ls "$dir"/boot/vmlinuz-* | head -n 1)" "$out/vmlinuz"
+	say "  $series: initramfs $(du -h "$out/initramfs.cpio.gz" | cut -f1)"
+}
+
+for series in $kernels; do
+	mkdir -p "$work/$series"
+	make_initramfs "$series"
+done
+t_prepared=$(date +%s)
+
+# -------------------------------------------------------------------- boot
+# One guest: TCG, no network device, serial console on stdio into the log.
+boot() { # series
+	local series=$1 out=$work/$1 rc=0 t0
+	t0=$(date +%s)
+	say "booting $series (${kpkg[$series]} ${kver[$series]}), log $out/console.log"
+	# shellcheck disable=SC2086
+	timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem" \
+		-kernel "$out/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
+		-append "console=ttyS0 panic=-1" -nographic -no-reboot -nic none ${VM_QEMU_ARGS:-} \
+		< /dev/null 2>&1 | tr -d '\r' > "$out/console.log" || rc=$?
+	echo "$rc $(( $(date +%s) - t0 ))" > "$out/boot.status"
+}
+# Progress while the guests run: each result line as it comes.
+watch_logs() {
+	local series
+	for series in $kernels; do : > "$work/$series/console.log"; done
+	(
+		cd "$work"
+		tail -q -n +1 -F $(for s in $kernels; do echo "$s/console.log"; done) 2>/dev/null |
+			grep --line-buffered -E '^VMTEST (RESULT|BEGIN|DONE|MODULE)' | sed -u 's/^/  /' >&2
+	) &
+	watcher=$!
+}
+watcher=
+rm -f "$work"/*/boot.status
+watch_logs
+if [[ $parallel -eq 1 ]]; then
+	pids=()
+	for series in $kernels; do boot "$series" & pids+=($!); done
+	wait "${pids[@]}"
+else
+	for series in $kernels; do boot "$series"; done
+fi
+sleep 1
+[[ -n $watcher ]] && { kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true; }
+t_end=$(date +%s)
+
+# ------------------------------------------------------------------ report
+status=0
+n_passed=0
+n_failed=0
+results=$work/results.txt
+: > "$results"
+printf '\n%-28s %-11s %-12s %-16s %4s %6s %6s %4s %5s\n' kernel tier layer test run passed failed rc secs
+for series in $kernels; do
+	log=$work/$series/console.log
+	read -r qrc qsecs < "$work/$series/boot.status" || { qrc=?; qsecs=?; }
+	grep '^VMTEST RESULT ' "$log" >> "$results" || true
+	while read -r line; do
+		declare -A r=()
+		for kv in ${line#VMTEST RESULT }; do r[${kv%%=*}]=${kv#*=}; done
+		r_kernel=${r[kernel]:-?} r_tier=${r[tier]:-?} r_layer=${r[layer]:-?} r_test=${r[test]:-?}
+		r_run=${r[run]:--} r_passed=${r[passed]:-0} r_failed=${r[failed]:-0} r_rc=${r[rc]:-?} r_secs=${r[secs]:-?}
+		unset r
+		mark=
+		n_passed=$((n_passed + r_passed))
+		n_failed=$((n_failed + r_failed))
+		if [[ $r_run == - || $r_failed -ne 0 || $r_rc != 0 || $r_passed -ne $r_run ]]; then
+			mark='  <-- FAILED'
+			status=1
+			# a crash, a timeout or a suite that never reported counts once
+			[[ $r_failed -eq 0 ]] && n_failed=$((n_failed + 1))
+		fi
+		printf '%-28s %-11s %-12s %-16s %4s %6s %6s %4s %5s%s\n' "$r_kernel" "$r_tier" "$r_layer" "$r_test" \
+			"$r_run" "$r_passed" "$r_failed" "$r_rc" "$r_secs" "$mark"
+	done < <(grep '^VMTEST RESULT ' "$log" || true)
+	expected=$(( $(wc -w <<<"$tiers") * $(wc -w <<<"$layers") * $(wc -w <<<"$tests") ))
+	got=$(grep -c '^VMTEST RESULT ' "$log" || true)
+	if ! grep -q '^VMTEST DONE ' "$log"; then
+		say "$series: the guest did not finish (qemu exit $qrc after ${qsecs}s; 124 = timeout); last lines of $log:"
+		grep -v '^VMTEST' "$log" | tail -n 20 | sed 's/^/    /' >&2
+		status=1
+		n_failed=$((n_failed + 1))
+	elif [[ $got -ne $expected ]]; then
+		say "$series: $got results, expected $expected"
+		status=1
+		n_failed=$((n_failed + 1))
+	fi
+	if grep -q '^VMTEST MODULE .*status=failed' "$log"; then
+		grep '^VMTEST MODULE .*status=failed' "$log" | sed 's/^/    /' >&2
+		status=1
+	fi
+	# The whole output of each failed run, from the console log.
+	for id in $(awk '/^VMTEST OUT-BEGIN /{id=$3} /^VMTEST RESULT /{ if ($0 ~ / failed=[1-9]/ || $0 !~ / rc=0 / || $0 ~ / run=- /) print id }' "$log"); do
+		say "output of failed run $id ($series):"
+		awk -v id="$id" '$0 ~ "^VMTEST OUT-BEGIN "id" " {p=1} p {print "    " $0} $0 == "VMTEST OUT-END "id {p=0}' "$log" >&2
+	done
+	done_secs=$(sed -n 's/^VMTEST DONE .*secs=\([0-9]*\).*/\1/p' "$log")
+	say "$series: ${kpkg[$series]} ${kver[$series]}: guest ran ${done_secs:-?}s of ${qsecs}s in qemu; probe output in $log"
+done
+say "prepared in $((t_prepared - t_start))s, guests ran $((t_end - t_prepared))s, total $((t_end - t_start))s"
+echo "vm-test: $n_passed passed, $n_failed failed"
+exit $status

@@ -1,0 +1,102 @@
+#!/bin/sh
+# /init of the bpfpush test guest (busybox sh). scripts/vm-test.sh packs it with
+# /etc/vm-test.env, busybox, the static agent, the integration tests and the
+# kernel modules listed in /lib/modules/load.order.
+#
+# What it prints on the console (the host parses only lines starting "VMTEST"):
+#   VMTEST BEGIN kernel=... tiers=... layers=... tests=...
+#   VMTEST MODULE name=... status=ok|failed
+#   VMTEST PROBE-BEGIN name / the --probe output / VMTEST PROBE-END name
+#   VMTEST OUT-BEGIN id / a test's whole output / VMTEST OUT-END id
+#   VMTEST RESULT kernel=K tier=T layer=L test=NAME run=N passed=N failed=N rc=N secs=N
+#   VMTEST DONE kernel=K secs=N
+# and then powers the guest off. Anything going wrong ends in a poweroff too.
+
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+/bin/busybox --install -s /bin 2>/dev/null
+
+finish() {
+	echo "VMTEST DONE kernel=$KVER secs=$(( $(date +%s) - T0 ))"
+	sync
+	poweroff -f
+	sleep 5
+	echo o > /proc/sysrq-trigger
+}
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+echo +pids > /sys/fs/cgroup/cgroup.subtree_control
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+hostname bpfpush-vm
+
+. /etc/vm-test.env
+KVER=$(uname -r)
+T0=$(date +%s)
+trap finish EXIT
+echo "VMTEST BEGIN kernel=$KVER tiers=$(echo $VM_TIERS | tr ' ' ,) layers=$(echo $VM_LAYERS | tr ' ' ,) tests=$(cd /bpfpush/tests && echo test_* | tr ' ' ,) cpus=$(grep -c ^processor /proc/cpuinfo) mem_kb=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
+
+# Modules, in dependency order (the host resolved it from each .ko's .modinfo).
+if [ -s /lib/modules/load.order ]; then
+	while read -r name file; do
+		[ -n "$name" ] || continue
+		if insmod "/lib/modules/$file" 2>/tmp/insmod.err; then
+			echo "VMTEST MODULE name=$name status=ok"
+		elif grep -q 'File exists' /tmp/insmod.err; then
+			echo "VMTEST MODULE name=$name status=ok (already loaded)"
+		else
+			echo "VMTEST MODULE name=$name status=failed: $(cat /tmp/insmod.err)"
+		fi
+	done < /lib/modules/load.order
+fi
+
+AGENT=/bpfpush/bpfpush
+probe() { # name, then the arguments after the config
+	name=$1; shift
+	echo "VMTEST PROBE-BEGIN $name"
+	timeout 300 "$AGENT" --probe -c /tmp/probe-$name.yaml "$@" 2>&1
+	echo "VMTEST PROBE-END $name rc=$?"
+}
+# The shipped `make run` config, with the tier forced for the per-tier probes.
+cp /etc/bpfpush/run.yaml /tmp/probe-auto.yaml
+probe auto
+probe auto-json --json
+for tier in $VM_TIERS; do
+	sed "s/^\(  attach: *\)auto/\1$tier/" /etc/bpfpush/run.yaml > /tmp/probe-$tier.yaml
+	probe "$tier"
+done
+
+# The matrix: every test binary once per (tier, syscall layer).
+cd /tmp
+id=0
+for tier in $VM_TIERS; do
+	for layer in $VM_LAYERS; do
+		for bin in /bpfpush/tests/test_*; do
+			[ -x "$bin" ] || continue
+			id=$((id + 1))
+			test=${bin##*/}
+			start=$(date +%s)
+			echo "VMTEST OUT-BEGIN $id kernel=$KVER tier=$tier layer=$layer test=$test"
+			BPFPUSH_BIN=$AGENT BPFPUSH_TEST_ATTACH=$tier BPFPUSH_TEST_SYSCALL_LAYER=$layer \
+				timeout "$VM_TEST_TIMEOUT" "$bin" > /tmp/out.txt 2>&1
+			rc=$?
+			cat /tmp/out.txt
+			echo "VMTEST OUT-END $id"
+			run=$(sed -n 's/^\[==========\] \([0-9]*\) test(s) run\..*/\1/p' /tmp/out.txt | tail -n 1)
+			passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' /tmp/out.txt | tail -n 1)
+			failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:.*/\1/p' /tmp/out.txt | tail -n 1)
+			echo "VMTEST RESULT kernel=$KVER tier=$tier layer=$layer test=$test run=${run:--} passed=${passed:-0} failed=${failed:-0} rc=$rc secs=$(( $(date +%s) - start ))"
+			# No agent may outlive its test: the next run counts tasks kernel-wide.
+			pkill -9 -x bpfpush 2>/dev/null
+			rm -rf /tmp/bpfpush-test-*
+		done
+	done
+done
+exit 0

@@ -1,0 +1,235 @@
+/*
+ * process module on the running kernel, through the real agent binary.
+ *
+ * Every window is two-sided: [exact, exact + slack]. The slack is measured,
+ * not guessed: /proc/stat "processes" counts every task the kernel created
+ * while the agent ran, so whatever the workload did not create is the
+ * background the agent may also have seen.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define FORKS 200
+#define THREADS 100
+#define FAILED_FORKS 25
+/* Tasks born before the agent attached may end while it runs: a quiet host has a few. */
+#define OLD_TASKS_ENDING 10
+
+static void *thread_body(void *arg) { return arg; }
+
+static int fork_and_thread_workload(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < FORKS; i++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(0);
+		if (pid < 0 || waitpid(pid, NULL, 0) != pid)
+			return 1;
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, thread_body, NULL) || pthread_join(t, NULL))
+			return 2;
+	}
+	return 0;
+}
+
+static void assert_window(const char *what, uint64_t got, uint64_t exact, uint64_t slack)
+{
+	print_message("  %-24s %6llu in [%llu, %llu]\n", what, (unsigned long long)got, (unsigned long long)exact,
+		      (unsigned long long)(exact + slack));
+	assert_in_range(got, exact, exact + slack);
+}
+
+/* The tier the config forces (the test's own, else the matrix's), "" for auto. */
+static void forced_tier(const char *extra_yaml, char *tier, size_t cap)
+{
+	const char *p = strstr(extra_yaml, "attach: ");
+	const char *env = getenv("BPFPUSH_TEST_ATTACH");
+	if (p)
+		snprintf(tier, cap, "%.*s", (int)strcspn(p + 8, " ,}"), p + 8);
+	else
+		snprintf(tier, cap, "%s", env ? env : "");
+}
+
+/* The process module's sched events have tracepoint-family ways only. */
+static void assert_way(const struct agent_proc *ap, const char *event, const char *tier, const char *layer)
+{
+	char way[128] = "";
+	assert_int_equal(harness_probe_way(ap, "process", event, way, sizeof(way)), 0);
+	print_message("  event %-14s attached via %s\n", event, way);
+	assert_true(way[0]);
+	bool tier_exists = !strcmp(tier, "tp_btf") || !strcmp(tier, "raw_tp") || !strcmp(tier, "tracepoint");
+	if (tier[0] && tier_exists)
+		assert_true(!strncmp(way, tier, strlen(tier)));
+	if (layer && layer[0])
+		assert_non_null(strstr(way, layer));
+}
+
+static void run_fork_test(const char *extra_yaml)
+{
+	char global[256], yaml[1024];
+	harness_global(global, sizeof(global), extra_yaml);
+	snprintf(yaml, sizeof(yaml),
+		 "%s"
+		 "modules:\n"
+		 "  process: { enabled: true }\n"
+		 "  fd: { enabled: false }\n  vfs: { enabled: false }\n  sync: { enabled: false }\n"
+		 "  mount: { enabled: false }\n  shm: { enabled: false }\n  socket: { enabled: false }\n"
+		 "  network: { enabled: false }\n  hardirq: { enabled: false }\n  softirq: { enabled: false }\n"
+		 "  oomkill: { enabled: false }\n"
+		 "apps: { enabled: false }\n",
+		 global);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	char tier[32];
+	forced_tier(extra_yaml, tier, sizeof(tier));
+	assert_way(&ap, "fork", tier, NULL);
+	assert_way(&ap, "exit", tier, NULL);
+	assert_way(&ap, "release", tier, NULL);
+	uint64_t forks_before = harness_total_forks();
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpush-forker", fork_and_thread_workload, NULL), 0);
+	usleep(300 * 1000);
+	assert_int_equal(harness_stop(&ap), 0);
+	uint64_t forks = harness_total_forks() - forks_before;
+
+	uint64_t ours = FORKS + 1 + THREADS; /* the workload process, its children, its threads */
+	assert_true(forks >= ours);
+	uint64_t background = forks - ours;
+	print_message("  kernel created %llu tasks while the agent ran; %llu were not the workload's\n",
+		      (unsigned long long)forks, (unsigned long long)background);
+	assert_window("process.create", harness_sum(&ap, "process.create"), FORKS + 1, background);
+	assert_window("process.thread_create", harness_sum(&ap, "process.thread_create"), THREADS, background);
+	assert_window("process.exit", harness_sum(&ap, "process.exit"), ours, background + OLD_TASKS_ENDING);
+	assert_window("process.release", harness_sum(&ap, "process.release"), ours, background + OLD_TASKS_ENDING);
+	assert_true(harness_has(&ap, "process.zombies"));
+	/* entry mode hooks no syscall exit: the metric that needs the result is not sent */
+	if (!strstr(extra_yaml, "return"))
+		assert_false(harness_has(&ap, "process.create_errors"));
+	harness_free(&ap);
+}
+
+static void test_auto_tier(void **state) { run_fork_test(""); }
+static void test_forced_tp_btf(void **state) { run_fork_test(", attach: tp_btf"); }
+static void test_forced_raw_tp(void **state) { run_fork_test(", attach: raw_tp"); }
+static void test_forced_tracepoint(void **state) { run_fork_test(", attach: tracepoint"); }
+
+/* A pids cgroup that holds only the caller: every fork in it fails with EAGAIN. */
+struct pids_cgroup {
+	char dir[128];
+};
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	int rc = fputs(text, f) < 0;
+	return fclose(f) || rc ? -1 : 0;
+}
+
+static int pids_cgroup_create(struct pids_cgroup *cg)
+{
+	struct stat st;
+	if (!stat("/sys/fs/cgroup/pids", &st)) {
+		snprintf(cg->dir, sizeof(cg->dir), "/sys/fs/cgroup/pids/bpfpush-test-%d", getpid());
+	} else {
+		/* cgroup v2: the pids controller must be enabled for the root's children. */
+		write_file("/sys/fs/cgroup/cgroup.subtree_control", "+pids");
+		snprintf(cg->dir, sizeof(cg->dir), "/sys/fs/cgroup/bpfpush-test-%d", getpid());
+	}
+	if (mkdir(cg->dir, 0755) && errno != EEXIST)
+		return -1;
+	char path[192];
+	snprintf(path, sizeof(path), "%s/pids.max", cg->dir);
+	return write_file(path, "1");
+}
+
+static int failing_fork_workload(void *arg)
+{
+	const struct pids_cgroup *cg = arg;
+	char path[192], pid[32];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg->dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_file(path, pid))
+		return 3;
+	for (int i = 0; i < FAILED_FORKS; i++) {
+		pid_t child = fork();
+		if (child == 0)
+			_exit(0);
+		if (child > 0) /* the limit did not hold: the test cannot count exactly */
+			return 4;
+	}
+	return 0;
+}
+
+static void run_fork_failure_test(const char *layer)
+{
+	char global[256], yaml[1024], extra[64];
+	snprintf(extra, sizeof(extra), ", load_mode: return, syscall_layer: %s", layer);
+	harness_global(global, sizeof(global), extra);
+	snprintf(yaml, sizeof(yaml),
+		 "%s"
+		 "modules: { fd: { enabled: false }, vfs: { enabled: false }, sync: { enabled: false },"
+		 " mount: { enabled: false }, shm: { enabled: false }, socket: { enabled: false },"
+		 " network: { enabled: false }, hardirq: { enabled: false }, softirq: { enabled: false },"
+		 " oomkill: { enabled: false } }\n"
+		 "apps: { enabled: false }\n",
+		 global);
+	struct pids_cgroup cg;
+	assert_int_equal(pids_cgroup_create(&cg), 0);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	char tier[32];
+	forced_tier("", tier, sizeof(tier));
+	/* The layer narrows the ways first; a forced tier then applies within it. */
+	const char *expect = "";
+	if (!strcmp(layer, "tracepoints"))
+		expect = "tracepoint";
+	else if (!strcmp(tier, "tp_btf") || !strcmp(tier, "raw_tp"))
+		expect = tier;
+	assert_way(&ap, "create_errors", expect, layer);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpush-forkfail", failing_fork_workload, &cg), 0);
+	usleep(300 * 1000);
+	assert_int_equal(harness_stop(&ap), 0);
+	rmdir(cg.dir);
+	/* Nothing else on a quiet host hits a fork limit: near-zero slack. */
+	assert_window("process.create_errors", harness_sum(&ap, "process.create_errors"), FAILED_FORKS, 2);
+	harness_free(&ap);
+}
+
+static void test_create_errors_dispatcher(void **state) { run_fork_failure_test("dispatcher"); }
+static void test_create_errors_tracepoints(void **state) { run_fork_failure_test("tracepoints"); }
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		/* Not a skip: BPF tests must run, so a non-root run fails loudly. */
+		fprintf(stderr, "test_process: must run as root (BPF)\n");
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_auto_tier),
+		cmocka_unit_test(test_forced_tp_btf),
+		cmocka_unit_test(test_forced_raw_tp),
+		cmocka_unit_test(test_forced_tracepoint),
+		cmocka_unit_test(test_create_errors_dispatcher),
+		cmocka_unit_test(test_create_errors_tracepoints),
+	};
+	return cmocka_run_group_tests_name("process (BPF, real agent)", tests, NULL, NULL);
+}

@@ -1,0 +1,223 @@
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *harness_agent_bin(void)
+{
+	const char *bin = getenv("BPFPUSH_BIN");
+	return bin && *bin ? bin : "build/bpfpush";
+}
+
+void harness_global(char *buf, size_t cap, const char *extra)
+{
+	const char *attach = getenv("BPFPUSH_TEST_ATTACH");
+	const char *layer = getenv("BPFPUSH_TEST_SYSCALL_LAYER");
+	char forced[128] = "";
+	if (attach && *attach && !strstr(extra, "attach:"))
+		snprintf(forced, sizeof(forced), ", attach: %s", attach);
+	if (layer && *layer && !strstr(extra, "syscall_layer:"))
+		snprintf(forced + strlen(forced), sizeof(forced) - strlen(forced), ", syscall_layer: %s", layer);
+	snprintf(buf, cap, "global: { interval: 1s, log_level: warning%s%s }\n", forced, extra);
+}
+
+int harness_config(struct agent_proc *ap, const char *yaml_without_sinks)
+{
+	memset(ap, 0, sizeof(*ap));
+	ap->pid = -1;
+	ap->out_fd = -1;
+	snprintf(ap->dir, sizeof(ap->dir), "/tmp/bpfpush-test-XXXXXX");
+	if (!mkdtemp(ap->dir))
+		return -1;
+	snprintf(ap->config, sizeof(ap->config), "%s/bpfpush.yaml", ap->dir);
+	FILE *f = fopen(ap->config, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%s\nsinks:\n  - { name: test, type: stdout, format: graphite, prefix: \"\" }\n", yaml_without_sinks);
+	return fclose(f);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read what is available within timeout_ms; returns bytes read, 0 on EOF, -1 on timeout. */
+static ssize_t read_some(struct agent_proc *ap, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = ap->out_fd, .events = POLLIN };
+	int rc = poll(&pfd, 1, timeout_ms);
+	if (rc <= 0)
+		return -1;
+	if (ap->out_cap - ap->out_len < 4096) {
+		size_t cap = ap->out_cap ? ap->out_cap * 2 : 65536;
+		char *p = realloc(ap->out, cap + 1);
+		if (!p)
+			return -1;
+		ap->out = p;
+		ap->out_cap = cap;
+	}
+	ssize_t n = read(ap->out_fd, ap->out + ap->out_len, ap->out_cap - ap->out_len);
+	if (n > 0) {
+		ap->out_len += (size_t)n;
+		ap->out[ap->out_len] = '\0';
+	}
+	return n < 0 ? -1 : n;
+}
+
+int harness_start(struct agent_proc *ap, int timeout_ms)
+{
+	int fds[2];
+	if (pipe(fds))
+		return -1;
+	ap->pid = fork();
+	if (ap->pid < 0)
+		return -1;
+	if (ap->pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execl(harness_agent_bin(), "bpfpush", "-c", ap->config, (char *)NULL);
+		perror("exec bpfpush");
+		_exit(127);
+	}
+	close(fds[1]);
+	ap->out_fd = fds[0];
+	int64_t deadline = now_ms() + timeout_ms;
+	while (now_ms() < deadline) {
+		ssize_t n = read_some(ap, (int)(deadline - now_ms()));
+		if (n == 0)
+			return -1; /* the agent exited */
+		if (ap->out_len && memchr(ap->out, '\n', ap->out_len))
+			return 0;
+	}
+	return -1;
+}
+
+int harness_stop(struct agent_proc *ap)
+{
+	if (ap->pid <= 0)
+		return -1;
+	kill(ap->pid, SIGTERM);
+	int64_t deadline = now_ms() + 15000;
+	while (now_ms() < deadline && read_some(ap, 1000) != 0)
+		;
+	int status = 0;
+	if (waitpid(ap->pid, &status, 0) != ap->pid)
+		return -1;
+	ap->pid = -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void harness_free(struct agent_proc *ap)
+{
+	if (ap->pid > 0) {
+		kill(ap->pid, SIGKILL);
+		waitpid(ap->pid, NULL, 0);
+	}
+	if (ap->out_fd >= 0)
+		close(ap->out_fd);
+	free(ap->out);
+	unlink(ap->config);
+	rmdir(ap->dir);
+	memset(ap, 0, sizeof(*ap));
+}
+
+static bool scan(const struct agent_proc *ap, const char *name, uint64_t *sum)
+{
+	bool found = false;
+	size_t n = strlen(name);
+	*sum = 0;
+	for (const char *line = ap->out; line && *line;) {
+		const char *end = strchr(line, '\n');
+		if (!strncmp(line, name, n) && line[n] == ' ') {
+			found = true;
+			*sum += strtoull(line + n + 1, NULL, 10);
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return found;
+}
+
+uint64_t harness_sum(const struct agent_proc *ap, const char *name)
+{
+	uint64_t sum;
+	scan(ap, name, &sum);
+	return sum;
+}
+
+bool harness_has(const struct agent_proc *ap, const char *name)
+{
+	uint64_t sum;
+	return scan(ap, name, &sum);
+}
+
+int harness_probe_way(const struct agent_proc *ap, const char *module, const char *event, char *way, size_t cap)
+{
+	char cmd[512], line[16384], key[128];
+	snprintf(cmd, sizeof(cmd), "%s --probe --json -c %s 2>/dev/null", harness_agent_bin(), ap->config);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	int rc = -1;
+	snprintf(key, sizeof(key), "{\"module\": \"%s\"", module);
+	while (fgets(line, sizeof(line), p)) {
+		char *mod = strstr(line, key);
+		if (!mod)
+			continue;
+		char ev[128];
+		snprintf(ev, sizeof(ev), "{\"event\": \"%s\", ", event);
+		char *e = strstr(mod, ev);
+		char *w = e ? strstr(e, "\"way\": \"") : NULL;
+		if (!w)
+			break;
+		w += strlen("\"way\": \"");
+		char *end = strchr(w, '"');
+		if (!end)
+			break;
+		snprintf(way, cap, "%.*s", (int)(end - w), w);
+		rc = 0;
+		break;
+	}
+	pclose(p);
+	return rc;
+}
+
+uint64_t harness_total_forks(void)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	char line[256];
+	uint64_t forks = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "processes ", 10))
+			forks = strtoull(line + 10, NULL, 10);
+	if (f)
+		fclose(f);
+	return forks;
+}
+
+int harness_run_child(const char *comm, int (*fn)(void *arg), void *arg)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		prctl(PR_SET_NAME, comm);
+		_exit(fn(arg));
+	}
+	int status;
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

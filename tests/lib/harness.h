@@ -1,0 +1,59 @@
+/*
+ * Integration-test harness: run the real agent binary with a test config,
+ * capture what its stdout sink prints (graphite format, empty prefix), and
+ * run known workloads under a unique comm.
+ */
+#ifndef BPFPUSH_TEST_HARNESS_H
+#define BPFPUSH_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct agent_proc {
+	pid_t pid;
+	int out_fd;
+	char *out; /* everything the agent printed on stdout */
+	size_t out_len, out_cap;
+	char dir[64]; /* temp dir holding the config */
+	char config[96];
+};
+
+/*
+ * The global section for a test config: interval 1s, log_level warning, the
+ * given extra keys (", load_mode: return"), and the tier and syscall layer
+ * that $BPFPUSH_TEST_ATTACH / $BPFPUSH_TEST_SYSCALL_LAYER force (the VM
+ * matrix runs every test once per tier this way). A key in extra wins.
+ */
+void harness_global(char *buf, size_t cap, const char *extra);
+
+/* Write a config whose sinks section is one stdout sink in graphite format with no prefix. */
+int harness_config(struct agent_proc *ap, const char *yaml_without_sinks);
+/* Start the agent; returns 0 once it printed its first flush (it is attached). */
+int harness_start(struct agent_proc *ap, int timeout_ms);
+/* SIGTERM, read everything, wait; returns the exit status (or -1). */
+int harness_stop(struct agent_proc *ap);
+void harness_free(struct agent_proc *ap);
+
+/* Sum of every value printed for the series `name` (graphite lines "name value ts"). */
+uint64_t harness_sum(const struct agent_proc *ap, const char *name);
+bool harness_has(const struct agent_proc *ap, const char *name);
+
+/*
+ * The way `bpfpush --probe --json` says an event of a module attaches with
+ * this test's config ("tp_btf", "raw_tp (syscall dispatcher)", ...; "" when
+ * it does not). Returns 0 on success.
+ */
+int harness_probe_way(const struct agent_proc *ap, const char *module, const char *event, char *way, size_t cap);
+
+/* Kernel-wide task creations since boot (/proc/stat "processes"), an independent count. */
+uint64_t harness_total_forks(void);
+
+/* Run fn(arg) in a child process named comm; returns its exit status. */
+int harness_run_child(const char *comm, int (*fn)(void *arg), void *arg);
+
+/* The agent binary: $BPFPUSH_BIN or build/bpfpush. */
+const char *harness_agent_bin(void);
+
+#endif
