@@ -102,7 +102,7 @@ static void probe_tiers(struct probe_cache *pc)
 	char(*why)[REASON_MAX] = pc->tier_why;
 	if (!pc->privileged) {
 		for (int t = ATTACH_FENTRY; t < ATTACH_TIER_COUNT; t++)
-			reason(why[t], "%s", pc->privilege_why);
+			reason(why[t], "unknown: probing needs BPF privileges");
 		return;
 	}
 	int rc = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL);
@@ -394,13 +394,14 @@ static int attach_chosen(struct module *m)
 int attach_module(struct module *m)
 {
 	m->failure[0] = '\0';
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		memset(m->events[e].refused, 0, sizeof(m->events[e].refused));
+		m->events[e].chosen = -1;
+		m->events[e].wanted = !m->ops->events[e].return_mode_only || m->cfg->global.load_mode == LOAD_MODE_RETURN;
+	}
 	if (!m->probes->privileged) {
 		snprintf(m->failure, sizeof(m->failure), "%s", m->probes->privilege_why);
 		return -1;
-	}
-	for (size_t e = 0; e < m->ops->nevents; e++) {
-		memset(m->events[e].refused, 0, sizeof(m->events[e].refused));
-		m->events[e].wanted = !m->ops->events[e].return_mode_only || m->cfg->global.load_mode == LOAD_MODE_RETURN;
 	}
 	/* Each round refuses at least one more way, so this ends. */
 	for (int round = 0; round < EVENT_MAX_WAYS * 8; round++) {

@@ -18,6 +18,8 @@ int percpu_sum_u64(int map_fd, uint32_t key, size_t nfields, uint64_t *out)
 				   : calloc((size_t)ncpus * nfields, sizeof(uint64_t));
 	if (!values)
 		return -ENOMEM;
+	/* Zeroed first: valgrind cannot see the kernel fill the buffer through bpf(). */
+	memset(values, 0, (size_t)ncpus * nfields * sizeof(uint64_t));
 	int rc = 0;
 	if (bpf_map_lookup_elem(map_fd, &key, values)) {
 		rc = -errno;

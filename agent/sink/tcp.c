@@ -14,6 +14,7 @@
  * address in turn with write_timeout as the connect timeout, then back off
  * exponentially from reconnect_min to reconnect_max, jittered.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,12 +87,18 @@ static const char *peer_text(struct tcp_transport *t, char *buf, size_t cap)
 	return sink_addr_text(&t->peer, buf, cap);
 }
 
-static void complain(struct tcp_transport *t, const char *what, int err)
+/* Count one error and log it, rate-limited: "NAME: WHAT ADDRESS: DETAIL". */
+static void complain_detail(struct tcp_transport *t, const char *what, const char *detail)
 {
 	char addr[80];
 	stats_of(t)->errors++;
-	log_complain(&t->complaint, LOG_WARNING, "sink", "%s: %s %s: %s", name_of(t), what,
-		     peer_text(t, addr, sizeof(addr)), err ? uv_strerror(err) : "timed out");
+	log_complain(&t->complaint, LOG_WARNING, "sink", "%s: %s %s%s%s", name_of(t), what,
+		     peer_text(t, addr, sizeof(addr)), detail ? ": " : "", detail ? detail : "");
+}
+
+static void complain(struct tcp_transport *t, const char *what, int err)
+{
+	complain_detail(t, what, uv_strerror(err));
 }
 
 static void maybe_free(struct tcp_transport *t)
@@ -166,16 +173,34 @@ static void close_connection(struct tcp_transport *t, enum tcp_next next)
 	uv_close((uv_handle_t *)&t->tcp, tcp_closed);
 }
 
+/*
+ * A socket the kernel would take bytes on is not stuck: the timer fired
+ * because the loop was busy (a long flush), and the connect or write callback
+ * is about to run. Checked so that a blocked loop is not blamed on the peer.
+ */
+static bool socket_writable(struct tcp_transport *t)
+{
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)&t->tcp, &fd) < 0)
+		return false;
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT);
+}
+
 static void io_timeout(uv_timer_t *timer)
 {
 	struct tcp_transport *t = timer->data;
+	if (socket_writable(t)) {
+		uv_timer_start(&t->io_timer, io_timeout, cfg_of(t)->write_timeout_ms, 0);
+		return;
+	}
 	t->timed_out = true;
 	if (t->state == TCP_CONNECTING) {
-		complain(t, "connecting to", 0);
+		complain_detail(t, "connecting to", "timed out");
 		close_connection(t, TCP_NEXT_ADDRESS);
 	} else if (t->state == TCP_CONNECTED && t->writing) {
 		/* A peer that accepts but does not read: its window never opens again. */
-		complain(t, "no write progress to", 0);
+		complain_detail(t, "writing to", "no progress within write_timeout, reconnecting");
 		close_connection(t, TCP_NEXT_RETRY);
 	}
 }
@@ -183,6 +208,7 @@ static void io_timeout(uv_timer_t *timer)
 static void start_io_timer(struct tcp_transport *t)
 {
 	t->timed_out = false;
+	uv_update_time(t->base.core->loop); /* measure from now, not from when the loop last woke */
 	if (cfg_of(t)->write_timeout_ms > 0)
 		uv_timer_start(&t->io_timer, io_timeout, cfg_of(t)->write_timeout_ms, 0);
 }
@@ -201,7 +227,10 @@ static void read_done(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	(void)buf;
 	if (nread >= 0)
 		return;
-	complain(t, nread == UV_EOF ? "connection closed by" : "connection to", nread == UV_EOF ? 0 : (int)nread);
+	if (nread == UV_EOF)
+		complain_detail(t, "connection closed by", NULL);
+	else
+		complain(t, "connection to", (int)nread);
 	close_connection(t, TCP_NEXT_RETRY);
 }
 
@@ -389,6 +418,7 @@ static void tcp_close(struct sink_transport *base)
 		finish(t);
 		return;
 	}
+	uv_update_time(t->base.core->loop);
 	uv_timer_start(&t->retry_timer, close_deadline, cfg_of(t)->write_timeout_ms, 0);
 	if (t->state == TCP_WAITING)
 		start_attempt(t); /* one last try instead of waiting out the backoff */

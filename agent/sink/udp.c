@@ -56,7 +56,6 @@ struct udp_transport {
 	struct udp_socket *sock; /* NULL until the address is known */
 	struct sockaddr_storage dest;
 	bool have_dest;
-	bool literal;
 
 	uv_timer_t timer; /* re-resolution; the close deadline once closing */
 	uv_getaddrinfo_t resolve_req;
@@ -416,6 +415,7 @@ static void udp_close(struct sink_transport *base)
 	uv_timer_stop(&t->timer);
 	if (t->deferred_reqs > 0 && t->sock != NULL) {
 		/* Give libuv's queue until write_timeout to drain. */
+		uv_update_time(base->core->loop);
 		uv_timer_start(&t->timer, close_deadline, base->core->cfg->write_timeout_ms, 0);
 		return;
 	}
@@ -474,7 +474,6 @@ struct sink_transport *udp_transport_open(struct sink_core *core)
 
 	struct sockaddr_storage literal;
 	if (sink_addr_literal(cfg->address.host, cfg->address.port, &literal)) {
-		t->literal = true;
 		int err = set_dest(t, &literal);
 		if (err < 0) {
 			log_error("sink", "%s: UDP socket: %s", core->name, uv_strerror(err));

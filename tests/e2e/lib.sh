@@ -26,6 +26,7 @@ SYSPY=/usr/bin/python3
 
 E2E_TMP=
 E2E_PIDS=()          # every process we started, stopped in reverse order on exit
+E2E_SHELL=$BASHPID   # the shell that starts (and so parents) every peer
 declare -A CARBON_PORT CARBON_DIR CARBON_PID STATSD_PID RELAY_PID
 STATSD_PORT= STATSD_MGMT_PORT= RELAY_PORT=
 AGENT_PID= AGENT_OUT= AGENT_ERR= AGENT_RC=
@@ -89,28 +90,50 @@ e2e_init() {
 	log "temp dir $E2E_TMP"
 }
 
-# stop_pid PID [GRACE_SECONDS]: SIGTERM, wait, then SIGKILL. Returns the exit status when known.
+# forget_pid PID: drop PID from the clean-up list (once reaped, the number may be reused).
+forget_pid() {
+	local i
+	for i in "${!E2E_PIDS[@]}"; do
+		[[ ${E2E_PIDS[i]} == "$1" ]] && unset 'E2E_PIDS[i]'
+	done
+	E2E_PIDS=("${E2E_PIDS[@]}")
+}
+
+# proc_state PID / proc_ppid PID: from /proc/PID/stat (fields after the parenthesised comm).
+proc_state() { sed -n 's/^.*) \([A-Za-z]\) .*$/\1/p' "/proc/$1/stat" 2>/dev/null; }
+proc_ppid() { sed -n 's/^.*) [A-Za-z] \([0-9]*\) .*$/\1/p' "/proc/$1/stat" 2>/dev/null; }
+
+# stop_pid PID [GRACE_SECONDS]: SIGTERM, wait, then SIGKILL; only for our own children (the
+# ones recorded in E2E_PIDS). Returns the exit status.
 stop_pid() {
-	local pid=$1 grace=${2:-10} i
+	local pid=$1 grace=${2:-10} i rc
 	[[ -n $pid ]] || return 0
-	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return $?; }
+	forget_pid "$pid"
+	# Signal it only while it is still our own child (an exited child's number may be reused).
+	if [[ $(proc_ppid "$pid") != "$E2E_SHELL" ]]; then
+		wait "$pid" 2>/dev/null
+		return $?
+	fi
 	kill -TERM "$pid" 2>/dev/null
 	for ((i = 0; i < grace * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
+		[[ $(proc_state "$pid") =~ ^[RSDTt]$ ]] || break
 		sleep 0.1
 	done
-	if kill -0 "$pid" 2>/dev/null; then
+	if [[ $(proc_state "$pid") =~ ^[RSDTt]$ ]]; then
 		log "pid $pid did not stop in ${grace}s: SIGKILL"
 		kill -KILL "$pid" 2>/dev/null
 	fi
 	wait "$pid" 2>/dev/null
+	rc=$?
+	return $rc
 }
 
 e2e_cleanup() {
 	local rc=$? i
 	trap - EXIT
-	for ((i = ${#E2E_PIDS[@]} - 1; i >= 0; i--)); do
-		stop_pid "${E2E_PIDS[i]}" 5 >/dev/null 2>&1
+	local pids=("${E2E_PIDS[@]}")
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		stop_pid "${pids[i]}" 5 >/dev/null 2>&1
 	done
 	if [[ -n $E2E_TMP && -d $E2E_TMP ]]; then
 		if [[ ${E2E_KEEP:-0} == 1 || ( $rc -ne 0 && ${E2E_KEEP_ON_FAIL:-0} == 1 ) ]]; then
@@ -161,16 +184,20 @@ wait_listen() {
 	return 1
 }
 
-# wait_until TIMEOUT_S CMD...: poll CMD every 0.2 s until it succeeds.
+# wait_until TIMEOUT_S CMD...: poll CMD every 0.2 s until it succeeds or TIMEOUT_S have passed
+# (then CMD runs once more, so its output explains the failure).
 wait_until() {
-	local timeout=$1 i
+	local end=$((SECONDS + $1 + 1))
 	shift
-	for ((i = 0; i < timeout * 5; i++)); do
+	while ((SECONDS < end)); do
 		"$@" && return 0
 		sleep 0.2
 	done
 	"$@"
 }
+
+# quiet CMD...: run CMD with its output discarded (for polling with wait_until).
+quiet() { "$@" >/dev/null 2>&1; }
 
 # sleep_to_boundary [OFFSET]: sleep until OFFSET seconds past the next whole second (default 0.3).
 sleep_to_boundary() {

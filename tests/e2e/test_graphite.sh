@@ -58,7 +58,8 @@ tap_ok "workload counted: sum(process.create) = $total in [$lo, $hi]" check_tota
 # Let carbon write: poll until whisper has the agent's last point (bounded).
 has_last_point() { wsp_points c1 "$P.process.create" "$last" "$last" 2>/dev/null | grep -q .; }
 wait_until 10 has_last_point
-sleep 1 # the tagged sink's points follow the plain ones
+root=$(carbon_whisper_dir c1)
+wait_until 10 quiet $SYSPY "$HERE/whisper_compare.py" "$AGENT_OUT" "$root"
 
 # process.create through whisper-fetch: same timestamps, same values, nothing else.
 wsp_points c1 "$P.process.create" $((first - 30)) $((last + 1)) >"$E2E_TMP/create.wsp"
@@ -76,7 +77,6 @@ tap_ok "graphite-tagged: whisper-fetch process.create;run=e2e == agent stdout, e
 	compare_points "$E2E_TMP/tcreate.agent" "$E2E_TMP/tcreate.wsp"
 
 # Every series of both sinks: the set carbon stored equals the set printed, point for point.
-root=$(carbon_whisper_dir c1)
 tap_ok "graphite: every plain series and point printed is in whisper, nothing extra" \
 	$SYSPY "$HERE/whisper_compare.py" --match "^e2e\\." --extra "$AGENT_OUT" "$root"
 tap_ok "graphite-tagged: every tagged series and point printed is in whisper (under _tagged), nothing extra" \

@@ -38,7 +38,7 @@ union_complete() {
 	return 0
 }
 wait_until 15 union_complete
-sleep 1.5
+wait_until 10 quiet $SYSPY "$HERE/whisper_compare.py" "$AGENT_OUT" "$(carbon_whisper_dir c1)" "$(carbon_whisper_dir c2)"
 
 carbon_series c1 >"$E2E_TMP/series.c1"
 carbon_series c2 >"$E2E_TMP/series.c2"

@@ -963,7 +963,7 @@ static void stdout_sink_and_bad_configs(void **state)
 
 int main(void)
 {
-	log_set_level(LOG_ERROR);
+	log_set_level(getenv("TEST_SINK_LOG") ? LOG_DEBUG : LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(udp_packs_whole_lines),
 		cmocka_unit_test(udp_packing_at_the_boundary),
