@@ -32,23 +32,6 @@ struct sink {
 	struct log_complaint invalid_complaint;
 };
 
-static const char *format_name(enum sink_type type)
-{
-	switch (type) {
-	case SINK_STATSD:
-		return "statsd";
-	case SINK_DOGSTATSD:
-		return "dogstatsd";
-	case SINK_GRAPHITE:
-		return "graphite";
-	case SINK_GRAPHITE_TAGGED:
-		return "graphite-tagged";
-	case SINK_STDOUT:
-		return "stdout";
-	}
-	return "?";
-}
-
 static struct sink_transport *open_transport(struct sink_core *core)
 {
 	const struct config_sink *cfg = core->cfg;
@@ -66,7 +49,7 @@ static struct sink_transport *open_transport(struct sink_core *core)
 	case TRANSPORT_NONE:
 		break;
 	}
-	log_error("sink", "%s: a %s sink needs an address", core->name, format_name(cfg->type));
+	log_error("sink", "%s: a %s sink needs an address", core->name, config_sink_type_name(cfg->type));
 	return NULL;
 }
 
