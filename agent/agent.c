@@ -221,7 +221,26 @@ static void duration_cb(uv_timer_t *timer)
 	agent_stop(a);
 }
 
-static void start_modules(struct agent *a)
+static void log_events(const struct module *m)
+{
+	const struct module_ops *ops = m->ops;
+	for (size_t e = 0; e < ops->nevents; e++) {
+		const struct event_state *st = &m->events[e];
+		if (!st->wanted)
+			continue;
+		if (st->chosen < 0) {
+			log_warn(ops->name, "event %s cannot attach on this kernel; %s not sent (see --probe)",
+				 ops->events[e].name, ops->events[e].gives);
+			continue;
+		}
+		char way[64];
+		attach_way_describe(&ops->events[e].ways[st->chosen], way, sizeof(way));
+		log_debug(ops->name, "event %s attached via %s", ops->events[e].name, st->via[0] ? st->via : way);
+	}
+}
+
+/* Attach every enabled module, then the syscall layer for all of them at once. */
+static void attach_modules(struct agent *a)
 {
 	char unbuilt[256] = "";
 	for (int id = 0; id < MODULE_COUNT; id++) {
@@ -239,32 +258,36 @@ static void start_modules(struct agent *a)
 		m->cfg = a->cfg;
 		m->probes = &a->probes;
 		m->agent = a;
-		if (attach_module(m)) {
+		attach_module(m);
+	}
+	if (unbuilt[0])
+		log_info("agent", "enabled in the config but not built into this version, skipped: %s", unbuilt);
+	a->syscalls = syscall_watch_new(a->cfg, &a->probes);
+	if (a->syscalls)
+		syscall_watch_attach(a->syscalls, a->modules, MODULE_COUNT);
+}
+
+static void start_modules(struct agent *a)
+{
+	attach_modules(a);
+	for (int id = 0; id < MODULE_COUNT; id++) {
+		struct module *m = &a->modules[id];
+		if (!m->ops)
+			continue;
+		if (!m->attached) {
 			a->modules_failed++;
-			log_error(ops->name, "cannot run: %s (the other modules go on)", m->failure);
+			log_error(m->ops->name, "cannot run: %s (the other modules go on)", m->failure);
 			continue;
 		}
-		for (size_t e = 0; e < ops->nevents; e++) {
-			const struct event_state *st = &m->events[e];
-			char way[64] = "-";
-			if (st->chosen >= 0)
-				attach_way_describe(&ops->events[e].ways[st->chosen], way, sizeof(way));
-			if (st->wanted && st->chosen < 0)
-				log_warn(ops->name, "event %s cannot attach on this kernel; %s not sent (see --probe)",
-					 ops->events[e].name, ops->events[e].gives);
-			else if (st->wanted)
-				log_debug(ops->name, "event %s attached via %s", ops->events[e].name, way);
-		}
-		if (ops->start && ops->start(m))
-			log_warn(ops->name, "start-up baseline failed");
+		log_events(m);
+		if (m->ops->start && m->ops->start(m))
+			log_warn(m->ops->name, "start-up baseline failed");
 		uv_timer_init(&a->loop, &m->timer);
 		m->timer.data = m;
 		a->running[id] = true;
 		arm_aligned(&m->timer, module_timer_cb, config_module_interval_ms(a->cfg, (enum module_id)id), 0);
-		log_info(ops->name, "running");
+		log_info(m->ops->name, "running");
 	}
-	if (unbuilt[0])
-		log_info("agent", "enabled in the config but not built into this version, skipped: %s", unbuilt);
 }
 
 static int start_sinks(struct agent *a)
@@ -291,7 +314,9 @@ static void stop_modules(struct agent *a)
 {
 	for (int id = 0; id < MODULE_COUNT; id++)
 		if (a->modules[id].ops)
-			detach_module(&a->modules[id]);
+			module_release(&a->modules[id]);
+	syscall_watch_free(a->syscalls);
+	a->syscalls = NULL;
 }
 
 int agent_run(struct config *cfg, uint64_t duration_ms)

@@ -12,11 +12,13 @@
 #include "config.h"
 #include "module.h"
 #include "sink/sink.h"
+#include "syscall_watch.h"
 
 struct agent {
 	uv_loop_t loop;
 	struct config *cfg;
 	struct probe_cache probes;
+	struct syscall_watch *syscalls;
 	struct module modules[MODULE_COUNT];
 	bool running[MODULE_COUNT]; /* attached, timer started */
 	unsigned modules_enabled, modules_failed;

@@ -167,7 +167,9 @@ void probe_cache_free(struct probe_cache *pc)
 
 void attach_way_describe(const struct attach_way *way, char *out, size_t cap)
 {
-	if (way->layer != SYSCALL_LAYER_AUTO)
+	if (way->syscalls[0])
+		snprintf(out, cap, "syscall layer");
+	else if (way->layer != SYSCALL_LAYER_AUTO)
 		snprintf(out, cap, "%s (syscall %s)", config_attach_tier_name(way->tier), layer_names[way->layer]);
 	else
 		snprintf(out, cap, "%s", config_attach_tier_name(way->tier));
@@ -232,6 +234,17 @@ static bool target_missing(const struct probe_cache *pc, const struct bpf_progra
  * first; a forced tier then applies among what is left, and only where one
  * of those ways has that tier (the others keep their automatic choice).
  */
+/* The module whose config keys govern an event. */
+static enum module_id config_owner(const struct module *m, const struct event_desc *ev)
+{
+	return ev->config_owner ? (enum module_id)(ev->config_owner - 1) : m->ops->id;
+}
+
+/*
+ * A forced syscall layer narrows a syscall-derived event to that layer's ways
+ * first; a forced tier then applies among what is left, and only where one
+ * of those ways has that tier (the others keep their automatic choice).
+ */
 static bool layer_allows(enum syscall_layer forced, const struct attach_way *way)
 {
 	return forced == SYSCALL_LAYER_AUTO || way->layer == SYSCALL_LAYER_AUTO || way->layer == forced;
@@ -239,14 +252,15 @@ static bool layer_allows(enum syscall_layer forced, const struct attach_way *way
 
 static bool way_allowed(const struct module *m, const struct event_desc *ev, const struct attach_way *way, char *why)
 {
-	enum attach_tier forced = config_module_attach(m->cfg, m->ops->id);
-	enum syscall_layer layer = config_module_syscall_layer(m->cfg, m->ops->id);
+	enum module_id owner = config_owner(m, ev);
+	enum attach_tier forced = config_module_attach(m->cfg, owner);
+	enum syscall_layer layer = config_module_syscall_layer(m->cfg, owner);
 	if (!layer_allows(layer, way)) {
 		reason(why, "not tried: syscall_layer %s is forced", layer_names[layer]);
 		return false;
 	}
 	if (forced != ATTACH_AUTO && way->tier != forced) {
-		for (int i = 0; i < EVENT_MAX_WAYS && ev->ways[i].tier; i++)
+		for (int i = 0; i < EVENT_MAX_WAYS && (ev->ways[i].tier || ev->ways[i].syscalls[0]); i++)
 			if (ev->ways[i].tier == forced && layer_allows(layer, &ev->ways[i])) {
 				reason(why, "not tried: attach %s is forced", config_attach_tier_name(forced));
 				return false;
@@ -255,15 +269,37 @@ static bool way_allowed(const struct module *m, const struct event_desc *ev, con
 	return true;
 }
 
-static struct bpf_program *find_prog(struct bpf_object *obj, const char *name, char *why)
+static bool way_exists(const struct attach_way *way) { return way->tier || way->syscalls[0]; }
+
+/* Does the kernel offer what a way needs, as far as probing can tell? */
+static bool way_usable(const struct module *m, const struct attach_way *way, char *why)
 {
-	struct bpf_program *prog = bpf_object__find_program_by_name(obj, name);
-	if (!prog)
-		reason(why, "internal: program %s is not in the object", name);
-	return prog;
+	if (way->syscalls[0]) {
+		/* The layer itself picks and reports a tier; it needs one of these. */
+		const bool *ok = m->probes->tier_ok;
+		if (ok[ATTACH_TP_BTF] || ok[ATTACH_RAW_TP] || ok[ATTACH_TRACEPOINT])
+			return true;
+		reason(why, "the syscall layer needs tp_btf, raw_tp or tracepoint programs: %s",
+		       m->probes->tier_why[ATTACH_RAW_TP]);
+		return false;
+	}
+	if (!m->probes->tier_ok[way->tier]) {
+		reason(why, "%s", m->probes->tier_why[way->tier]);
+		return false;
+	}
+	for (int p = 0; p < WAY_MAX_PROGS && way->progs[p]; p++) {
+		struct bpf_program *prog = m->obj ? bpf_object__find_program_by_name(m->obj, way->progs[p]) : NULL;
+		if (!prog) {
+			reason(why, "internal: program %s is not in the object", way->progs[p]);
+			return false;
+		}
+		if (target_missing(m->probes, prog, why))
+			return false;
+	}
+	return true;
 }
 
-/* Pick the first usable way of every wanted event that has no way yet. */
+/* Pick the first usable way of every wanted event. */
 static void choose_ways(struct module *m)
 {
 	for (size_t e = 0; e < m->ops->nevents; e++) {
@@ -272,23 +308,11 @@ static void choose_ways(struct module *m)
 		st->chosen = -1;
 		if (!st->wanted)
 			continue;
-		for (int w = 0; w < EVENT_MAX_WAYS && ev->ways[w].tier; w++) {
-			const struct attach_way *way = &ev->ways[w];
+		for (int w = 0; w < EVENT_MAX_WAYS && way_exists(&ev->ways[w]); w++) {
 			char *why = st->refused[w];
 			if (why[0])
 				continue; /* refused in an earlier round */
-			if (!way_allowed(m, ev, way, why))
-				continue;
-			if (!m->probes->tier_ok[way->tier]) {
-				reason(why, "%s", m->probes->tier_why[way->tier]);
-				continue;
-			}
-			bool usable = true;
-			for (int p = 0; usable && p < WAY_MAX_PROGS && way->progs[p]; p++) {
-				struct bpf_program *prog = find_prog(m->obj, way->progs[p], why);
-				usable = prog && !target_missing(m->probes, prog, why);
-			}
-			if (usable) {
+			if (way_allowed(m, ev, &ev->ways[w], why) && way_usable(m, &ev->ways[w], why)) {
 				st->chosen = w;
 				break;
 			}
@@ -296,15 +320,20 @@ static void choose_ways(struct module *m)
 	}
 }
 
+static const struct attach_way *chosen_way(const struct module *m, size_t e)
+{
+	int w = m->events[e].chosen;
+	return w < 0 ? NULL : &m->ops->events[e].ways[w];
+}
+
 static void set_autoload(struct module *m, int only_event)
 {
 	struct bpf_program *prog;
 	bpf_object__for_each_program(prog, m->obj) bpf_program__set_autoload(prog, false);
 	for (size_t e = 0; e < m->ops->nevents; e++) {
-		struct event_state *st = &m->events[e];
-		if (st->chosen < 0 || (only_event >= 0 && (size_t)only_event != e))
+		const struct attach_way *way = chosen_way(m, e);
+		if (!way || (only_event >= 0 && (size_t)only_event != e))
 			continue;
-		const struct attach_way *way = &m->ops->events[e].ways[st->chosen];
 		for (int p = 0; p < WAY_MAX_PROGS && way->progs[p]; p++)
 			bpf_program__set_autoload(bpf_object__find_program_by_name(m->obj, way->progs[p]), true);
 	}
@@ -319,12 +348,24 @@ static void close_object(struct module *m)
 
 static int open_object(struct module *m)
 {
+	if (!m->ops->open)
+		return 0;
 	m->obj = m->ops->open(m);
 	if (!m->obj) {
 		snprintf(m->failure, sizeof(m->failure), "cannot open its BPF object (%s)", strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+static int load_object(struct module *m, int only_event)
+{
+	if (!m->obj)
+		return 0;
+	set_autoload(m, only_event);
+	if (m->ops->prepare)
+		m->ops->prepare(m);
+	return bpf_object__load(m->obj);
 }
 
 /*
@@ -334,24 +375,28 @@ static int open_object(struct module *m)
 static int blame_load_failure(struct module *m, int load_err)
 {
 	int blamed = 0;
-	int chosen[8];
+	int *chosen = calloc(m->ops->nevents, sizeof(*chosen));
+	if (!chosen)
+		return -1;
 	for (size_t e = 0; e < m->ops->nevents; e++)
 		chosen[e] = m->events[e].chosen;
 	for (size_t e = 0; e < m->ops->nevents; e++) {
-		if (chosen[e] < 0)
+		if (chosen[e] < 0 || m->ops->events[e].ways[chosen[e]].syscalls[0])
 			continue;
 		close_object(m);
-		if (open_object(m))
+		if (open_object(m)) {
+			free(chosen);
 			return -1;
+		}
 		for (size_t k = 0; k < m->ops->nevents; k++)
 			m->events[k].chosen = chosen[k];
-		set_autoload(m, (int)e);
-		int err = bpf_object__load(m->obj);
+		int err = load_object(m, (int)e);
 		if (err) {
 			reason(m->events[e].refused[chosen[e]], "load failed: %s", strerror(-err));
 			blamed++;
 		}
 	}
+	free(chosen);
 	close_object(m);
 	if (!blamed) {
 		snprintf(m->failure, sizeof(m->failure), "its BPF object does not load: %s", strerror(-load_err));
@@ -362,6 +407,8 @@ static int blame_load_failure(struct module *m, int load_err)
 
 static void unlink_all(struct module *m)
 {
+	if (!m->events)
+		return;
 	for (size_t e = 0; e < m->ops->nevents; e++)
 		for (int p = 0; p < WAY_MAX_PROGS; p++) {
 			bpf_link__destroy(m->events[e].links[p]);
@@ -369,15 +416,27 @@ static void unlink_all(struct module *m)
 		}
 }
 
+/* Was this program attached already for an earlier event (a shared dispatcher)? */
+static bool attached_before(const struct module *m, size_t upto, const char *prog)
+{
+	for (size_t e = 0; e < upto; e++) {
+		const struct attach_way *way = chosen_way(m, e);
+		for (int p = 0; way && p < WAY_MAX_PROGS && way->progs[p]; p++)
+			if (!strcmp(way->progs[p], prog))
+				return true;
+	}
+	return false;
+}
+
 /* Attach every chosen way; the first failure is recorded against its way. */
 static int attach_chosen(struct module *m)
 {
 	for (size_t e = 0; e < m->ops->nevents; e++) {
 		struct event_state *st = &m->events[e];
-		if (st->chosen < 0)
-			continue;
-		const struct attach_way *way = &m->ops->events[e].ways[st->chosen];
-		for (int p = 0; p < WAY_MAX_PROGS && way->progs[p]; p++) {
+		const struct attach_way *way = chosen_way(m, e);
+		for (int p = 0; way && p < WAY_MAX_PROGS && way->progs[p]; p++) {
+			if (attached_before(m, e, way->progs[p]))
+				continue;
 			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
 			struct bpf_link *link = bpf_program__attach(prog);
 			if (!link) {
@@ -391,11 +450,24 @@ static int attach_chosen(struct module *m)
 	return 0;
 }
 
+static size_t count_chosen(const struct module *m)
+{
+	size_t n = 0;
+	for (size_t e = 0; e < m->ops->nevents; e++)
+		n += m->events[e].chosen >= 0;
+	return n;
+}
+
 int attach_module(struct module *m)
 {
 	m->failure[0] = '\0';
+	free(m->events);
+	m->events = calloc(m->ops->nevents ? m->ops->nevents : 1, sizeof(*m->events));
+	if (!m->events) {
+		snprintf(m->failure, sizeof(m->failure), "out of memory");
+		return -1;
+	}
 	for (size_t e = 0; e < m->ops->nevents; e++) {
-		memset(m->events[e].refused, 0, sizeof(m->events[e].refused));
 		m->events[e].chosen = -1;
 		m->events[e].wanted = !m->ops->events[e].return_mode_only || m->cfg->global.load_mode == LOAD_MODE_RETURN;
 	}
@@ -408,22 +480,18 @@ int attach_module(struct module *m)
 		if (open_object(m))
 			return -1;
 		choose_ways(m);
-		size_t chosen = 0;
-		for (size_t e = 0; e < m->ops->nevents; e++)
-			chosen += m->events[e].chosen >= 0;
-		if (!chosen) {
+		if (!count_chosen(m)) {
 			close_object(m);
 			snprintf(m->failure, sizeof(m->failure), "no way to attach any of its events on this kernel");
 			return -1;
 		}
-		set_autoload(m, -1);
-		int err = bpf_object__load(m->obj);
+		int err = load_object(m, -1);
 		if (err) {
 			if (blame_load_failure(m, err))
 				return -1;
 			continue;
 		}
-		if (attach_chosen(m)) {
+		if (m->obj && attach_chosen(m)) {
 			unlink_all(m);
 			close_object(m);
 			continue;
@@ -435,9 +503,29 @@ int attach_module(struct module *m)
 	return -1;
 }
 
+void attach_refuse_event(struct module *m, size_t e, const char *why)
+{
+	struct event_state *st = &m->events[e];
+	if (st->chosen < 0)
+		return;
+	reason(st->refused[st->chosen], "%s", why);
+	st->chosen = -1;
+	if (!count_chosen(m)) {
+		snprintf(m->failure, sizeof(m->failure), "no way to attach any of its events on this kernel");
+		m->attached = false;
+	}
+}
+
 void detach_module(struct module *m)
 {
 	unlink_all(m);
 	close_object(m);
 	m->attached = false;
+}
+
+void module_release(struct module *m)
+{
+	detach_module(m);
+	free(m->events);
+	m->events = NULL;
 }

@@ -36,8 +36,12 @@ void probe_cache_free(struct probe_cache *pc);
  * the other ways were refused.
  */
 int attach_module(struct module *m);
-/* Destroy links and the BPF object; safe to call twice. */
+/* Destroy links and the BPF object; safe to call twice. Event states stay for reports. */
 void detach_module(struct module *m);
+/* detach_module, then free the event states. */
+void module_release(struct module *m);
+/* A chosen way turned out not to work after all (the syscall layer refused it). */
+void attach_refuse_event(struct module *m, size_t e, const char *why);
 
 /* Text for --probe: "tp_btf", "raw_tp + dispatcher", ... */
 void attach_way_describe(const struct attach_way *way, char *out, size_t cap);

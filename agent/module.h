@@ -21,13 +21,19 @@ struct bpf_link;
 struct probe_cache;
 
 #define WAY_MAX_PROGS 4
+#define WAY_MAX_SYSCALLS 6
 #define REASON_MAX 160
 
-/* One way of observing an event: programs of one tier, attached together. */
+/*
+ * One way of observing an event: programs of one tier, attached together;
+ * or, when syscalls[0] is set, the shared syscall layer watching those rows
+ * of probes/syscall_table.h (it then picks dispatcher or tracepoints itself).
+ */
 struct attach_way {
 	enum attach_tier tier;
 	enum syscall_layer layer; /* SYSCALL_LAYER_AUTO: not a syscall-layer way */
 	const char *progs[WAY_MAX_PROGS]; /* program names in the BPF object; NULL-terminated */
+	unsigned char syscalls[WAY_MAX_SYSCALLS]; /* enum syscall_id rows; 0-terminated */
 };
 
 #define EVENT_MAX_WAYS 6
@@ -36,6 +42,7 @@ struct event_desc {
 	const char *name;
 	const char *gives;       /* the metrics this event feeds, for --probe */
 	bool return_mode_only;   /* hooked only in load_mode: return */
+	int config_owner;        /* module_id + 1 whose attach/syscall_layer keys apply; 0: the module's own */
 	struct attach_way ways[EVENT_MAX_WAYS]; /* cheapest first; tier 0 ends the list */
 };
 
@@ -43,6 +50,7 @@ struct event_state {
 	bool wanted;
 	int chosen; /* index into ways, -1 when none attached */
 	char refused[EVENT_MAX_WAYS][REASON_MAX]; /* "" when not tried */
+	char via[64]; /* a syscall-layer way: how the layer attached it */
 	struct bpf_link *links[WAY_MAX_PROGS];
 };
 
@@ -55,8 +63,13 @@ struct module_ops {
 	size_t nmetrics;
 	const struct event_desc *events;
 	size_t nevents;
-	/* Open (not load) the skeleton and set its read-only knobs; keep it in m->priv. */
+	/*
+	 * Open (not load) the skeleton and set its read-only knobs; keep it in
+	 * m->priv. NULL for a module whose events all go through the syscall layer.
+	 */
 	struct bpf_object *(*open)(struct module *m);
+	/* Optional: the ways are chosen, the object is not loaded yet (knobs that depend on them). */
+	void (*prepare)(struct module *m);
 	/* Destroy the skeleton (links are attach.c's and are gone already). */
 	void (*destroy)(struct module *m);
 	/* Optional: after attach, before the first collect (baselines from /proc). */
@@ -65,13 +78,16 @@ struct module_ops {
 	int (*collect)(struct module *m, struct series_store *store);
 };
 
+struct syscall_watch;
+
 struct module {
 	const struct module_ops *ops;
 	const struct config *cfg;
 	const struct probe_cache *probes;
+	const struct syscall_watch *syscalls; /* for modules with syscall-layer ways */
 	void *priv;
 	struct bpf_object *obj;
-	struct event_state events[8];
+	struct event_state *events; /* ops->nevents of them, owned by attach.c */
 	bool attached;
 	char failure[256]; /* why the module does not run, "" when it does */
 	uv_timer_t timer;

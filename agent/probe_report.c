@@ -5,6 +5,7 @@
 
 #include "attach.h"
 #include "module.h"
+#include "syscall_watch.h"
 
 /* Minimal JSON string escaping: our texts are ASCII we wrote or strerror() gave. */
 static void json_str(FILE *out, const char *s)
@@ -50,11 +51,13 @@ static void print_text_module(FILE *out, const struct module *m)
 		char way[64] = "";
 		if (!st->wanted)
 			snprintf(way, sizeof(way), "not hooked (load_mode: entry)");
+		else if (st->chosen >= 0 && st->via[0])
+			snprintf(way, sizeof(way), "%s", st->via);
 		else if (st->chosen >= 0)
 			attach_way_describe(&ev->ways[st->chosen], way, sizeof(way));
 		else
 			snprintf(way, sizeof(way), "CANNOT ATTACH");
-		fprintf(out, "  %-10s %-15s %-32s %s\n", m->ops->name, ev->name, way, ev->gives);
+		fprintf(out, "  %-10s %-15s %-40s %s\n", m->ops->name, ev->name, way, ev->gives);
 		for (int w = 0; w < EVENT_MAX_WAYS && ev->ways[w].tier; w++) {
 			if (!st->refused[w][0])
 				continue;
@@ -63,6 +66,8 @@ static void print_text_module(FILE *out, const struct module *m)
 			fprintf(out, "  %-10s %-15s   refused %s: %s\n", "", "", desc, st->refused[w]);
 		}
 	}
+	if (!m->ops->nmetrics)
+		return;
 	fprintf(out, "  %-10s metrics sent: ", m->ops->name);
 	for (size_t i = 0; i < m->ops->nmetrics; i++)
 		if (metric_given(m, m->ops->metrics[i].name))
@@ -86,7 +91,9 @@ static void print_json_module(FILE *out, const struct module *m, bool enabled, b
 		const struct event_desc *ev = &m->ops->events[e];
 		const struct event_state *st = &m->events[e];
 		char way[64] = "";
-		if (st->chosen >= 0)
+		if (st->chosen >= 0 && st->via[0])
+			snprintf(way, sizeof(way), "%s", st->via);
+		else if (st->chosen >= 0)
 			attach_way_describe(&ev->ways[st->chosen], way, sizeof(way));
 		fprintf(out, "%s{\"event\": ", e ? ", " : "");
 		json_str(out, ev->name);
@@ -161,14 +168,26 @@ int probe_report(const struct config *cfg, bool json, FILE *out)
 		for (int t = ATTACH_FENTRY; t < ATTACH_TIER_COUNT; t++)
 			fprintf(out, "tier %-10s %s%s\n", config_attach_tier_name((enum attach_tier)t),
 				pc.tier_ok[t] ? "yes" : "no: ", pc.tier_ok[t] ? "" : pc.tier_why[t]);
-		fprintf(out, "load_mode %s\n\n  %-10s %-15s %-32s %s\n", cfg->global.load_mode == LOAD_MODE_RETURN ? "return" : "entry",
+		fprintf(out, "load_mode %s\n\n  %-10s %-15s %-40s %s\n", cfg->global.load_mode == LOAD_MODE_RETURN ? "return" : "entry",
 			"MODULE", "EVENT", "WAY", "GIVES");
 	}
-	int runnable = 0;
+	/* Every built module attaches for real (enabled or not: the report says what it would get). */
+	struct module mods[MODULE_COUNT] = { 0 };
 	for (int id = 0; id < MODULE_COUNT; id++) {
 		const struct module_ops *ops = module_registry_get((enum module_id)id);
+		if (!ops)
+			continue;
+		mods[id] = (struct module){ .ops = ops, .cfg = cfg, .probes = &pc };
+		attach_module(&mods[id]);
+	}
+	struct syscall_watch *layer = syscall_watch_new(cfg, &pc);
+	if (layer)
+		syscall_watch_attach(layer, mods, MODULE_COUNT);
+	int runnable = 0;
+	for (int id = 0; id < MODULE_COUNT; id++) {
 		bool enabled = cfg->modules[id].enabled;
-		if (!ops) {
+		const struct module *m = &mods[id];
+		if (!m->ops) {
 			if (json) {
 				fprintf(out, "%s\n    {\"module\": ", id ? "," : "");
 				json_str(out, config_module_names[id]);
@@ -180,21 +199,27 @@ int probe_report(const struct config *cfg, bool json, FILE *out)
 			}
 			continue;
 		}
-		struct module m = { .ops = ops, .cfg = cfg, .probes = &pc };
-		int rc = attach_module(&m);
-		if (!rc && enabled)
+		if (m->attached && enabled)
 			runnable++;
-		if (json)
-			print_json_module(out, &m, enabled, id == 0);
-		else if (rc)
-			fprintf(out, "  %-10s %-15s CANNOT RUN: %s%s\n", ops->name, "-", m.failure, enabled ? "" : " (disabled)");
-		if (!json) {
-			print_text_module(out, &m);
-			if (!enabled)
-				fprintf(out, "  %-10s (disabled in the config)\n", ops->name);
+		if (json) {
+			print_json_module(out, m, enabled, id == 0);
+			continue;
 		}
-		detach_module(&m);
+		if (!m->attached)
+			fprintf(out, "  %-10s %-15s CANNOT RUN: %s%s\n", m->ops->name, "-", m->failure, enabled ? "" : " (disabled)");
+		print_text_module(out, m);
+		if (!enabled)
+			fprintf(out, "  %-10s (disabled in the config)\n", m->ops->name);
 	}
+	const struct module *lm = syscall_watch_module(layer);
+	if (lm && json)
+		print_json_module(out, lm, true, false);
+	else if (lm)
+		print_text_module(out, lm);
+	for (int id = 0; id < MODULE_COUNT; id++)
+		if (mods[id].ops)
+			module_release(&mods[id]);
+	syscall_watch_free(layer);
 	if (json)
 		fprintf(out, "\n  ],\n  \"runnable_modules\": %d}\n", runnable);
 	else

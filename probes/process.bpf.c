@@ -2,6 +2,7 @@
 /*
  * process: creations (process vs thread), exits, releases, failed forks.
  *
+ * Failed forks are counted by the shared syscall layer (syscalls.bpf.c).
  * Every event is written once as an inline handler; each way of attaching is
  * a thin wrapper, and userspace switches off the wrappers it does not use
  * before load (DESIGN.md §3, §8).
@@ -92,55 +93,3 @@ int BPF_PROG(release_raw_tp) { on_release(); return 0; }
 
 SEC("tracepoint/sched/sched_process_free")
 int release_tracepoint(void *ctx) { on_release(); return 0; }
-
-static __always_inline void count_create_error(long ret)
-{
-	if (ret >= 0)
-		return;
-	struct process_counters *c = counters();
-	if (c)
-		c->create_errors++;
-}
-
-static __always_inline bool is_create_syscall(long nr)
-{
-#if HAVE_COMPAT_SYSCALLS
-	if (current_in_compat_syscall())
-		return nr == NR32_FORK || nr == NR32_VFORK || nr == NR32_CLONE || nr == NR32_CLONE3;
-#endif
-	return nr == NR_FORK || nr == NR_VFORK || nr == NR_CLONE || nr == NR_CLONE3;
-}
-
-/* Exit-side dispatcher: one program on sys_exit sees every call's number and result. */
-static __always_inline void on_sys_exit(struct pt_regs *regs, long ret)
-{
-	if (ret < 0 && is_create_syscall(syscall_nr_of(regs)))
-		count_create_error(ret);
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(create_errors_tp_btf, struct pt_regs *regs, long ret)
-{
-	on_sys_exit(regs, ret);
-	return 0;
-}
-
-SEC("raw_tp/sys_exit")
-int BPF_PROG(create_errors_raw_tp, struct pt_regs *regs, long ret)
-{
-	on_sys_exit(regs, ret);
-	return 0;
-}
-
-/* Per-syscall tracepoints (they never fire for compat tasks). */
-SEC("tracepoint/syscalls/sys_exit_fork")
-int create_errors_fork(struct syscall_exit_args *ctx) { count_create_error(ctx->ret); return 0; }
-
-SEC("tracepoint/syscalls/sys_exit_vfork")
-int create_errors_vfork(struct syscall_exit_args *ctx) { count_create_error(ctx->ret); return 0; }
-
-SEC("tracepoint/syscalls/sys_exit_clone")
-int create_errors_clone(struct syscall_exit_args *ctx) { count_create_error(ctx->ret); return 0; }
-
-SEC("tracepoint/syscalls/sys_exit_clone3")
-int create_errors_clone3(struct syscall_exit_args *ctx) { count_create_error(ctx->ret); return 0; }

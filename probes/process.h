@@ -8,7 +8,6 @@ struct process_counters {
 	unsigned long long thread_create;
 	unsigned long long exit;
 	unsigned long long release;
-	unsigned long long create_errors;
 };
 
 #endif

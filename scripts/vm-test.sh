@@ -270,7 +270,8 @@ done
 t_prepared=$(date +%s)
 
 # -------------------------------------------------------------------- boot
-# One guest: TCG, no network device, serial console on stdio into the log.
+# One guest: TCG, no network device, serial console on stdio into the log;
+# the result lines also go to stderr as they come.
 boot() { # series
 	local series=$1 out=$work/$1 rc=0 t0
 	t0=$(date +%s)
@@ -279,23 +280,12 @@ boot() { # series
 	timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem" \
 		-kernel "$out/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1" -nographic -no-reboot -nic none ${VM_QEMU_ARGS:-} \
-		< /dev/null 2>&1 | tr -d '\r' > "$out/console.log" || rc=$?
-	echo "$rc $(( $(date +%s) - t0 ))" > "$out/boot.status"
+		< /dev/null 2>&1 | sed -u 's/\r$//' | tee "$out/console.log" |
+		grep --line-buffered -E '^VMTEST (RESULT|BEGIN|DONE|MODULE .*failed)' | sed -u "s/^/  [$series] /" >&2 ||
+		rc=${PIPESTATUS[0]}
+	echo "${rc:-0} $(( $(date +%s) - t0 ))" > "$out/boot.status"
 }
-# Progress while the guests run: each result line as it comes.
-watch_logs() {
-	local series
-	for series in $kernels; do : > "$work/$series/console.log"; done
-	(
-		cd "$work"
-		tail -q -n +1 -F $(for s in $kernels; do echo "$s/console.log"; done) 2>/dev/null |
-			grep --line-buffered -E '^VMTEST (RESULT|BEGIN|DONE|MODULE)' | sed -u 's/^/  /' >&2
-	) &
-	watcher=$!
-}
-watcher=
 rm -f "$work"/*/boot.status
-watch_logs
 if [[ $parallel -eq 1 ]]; then
 	pids=()
 	for series in $kernels; do boot "$series" & pids+=($!); done
@@ -303,8 +293,6 @@ if [[ $parallel -eq 1 ]]; then
 else
 	for series in $kernels; do boot "$series"; done
 fi
-sleep 1
-[[ -n $watcher ]] && { kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true; }
 t_end=$(date +%s)
 
 # ------------------------------------------------------------------ report

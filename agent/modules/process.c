@@ -11,6 +11,7 @@
 #include "percpu.h"
 #include "process.h"
 #include "process.skel.h"
+#include "../syscall_watch.h"
 
 static const struct metric_desc process_metrics[] = {
 	{ "process.create", METRIC_COUNTER, false, "", "new processes: fork, vfork, clone/clone3 without CLONE_THREAD" },
@@ -40,10 +41,8 @@ static const struct event_desc process_events[] = {
 	{ .name = "create_errors",
 	  .gives = "process.create_errors",
 	  .return_mode_only = true,
-	  .ways = { { ATTACH_TP_BTF, SYSCALL_LAYER_DISPATCHER, { "create_errors_tp_btf" } },
-		    { ATTACH_RAW_TP, SYSCALL_LAYER_DISPATCHER, { "create_errors_raw_tp" } },
-		    { ATTACH_TRACEPOINT, SYSCALL_LAYER_TRACEPOINTS,
-		      { "create_errors_fork", "create_errors_vfork", "create_errors_clone", "create_errors_clone3" } } } },
+	  /* Only a syscall exit sees why a fork failed: costly enough to wait for load_mode: return. */
+	  .ways = { { .syscalls = { SYS_fork, SYS_vfork, SYS_clone, SYS_clone3 } } } },
 };
 
 enum { EVENT_FORK = 0, EVENT_EXIT, EVENT_RELEASE, EVENT_CREATE_ERRORS };
@@ -129,8 +128,18 @@ static int process_collect(struct module *m, struct series_store *store)
 		int64_t zombies = st->zombies_at_start + (int64_t)c->exit - (int64_t)c->release;
 		series_gauge_set(store, "process.zombies", NULL, 0, zombies > 0 ? (double)zombies : 0.0, false);
 	}
-	if (ev[EVENT_CREATE_ERRORS].chosen >= 0)
-		series_counter_observe(store, "process.create_errors", NULL, 0, c->create_errors);
+	if (ev[EVENT_CREATE_ERRORS].chosen >= 0) {
+		static const enum syscall_id creates[] = { SYS_fork, SYS_vfork, SYS_clone, SYS_clone3 };
+		uint64_t errors = 0;
+		struct syscall_stats row;
+		for (size_t i = 0; i < sizeof(creates) / sizeof(creates[0]); i++) {
+			/* A partial sum would look like a counter reset: skip this round instead. */
+			if (syscall_watch_read(m->syscalls, creates[i], &row))
+				return -EIO;
+			errors += row.errors;
+		}
+		series_counter_observe(store, "process.create_errors", NULL, 0, errors);
+	}
 	return 0;
 }
 

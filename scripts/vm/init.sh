@@ -57,21 +57,34 @@ if [ -s /lib/modules/load.order ]; then
 	done < /lib/modules/load.order
 fi
 
+# What the kernel offers, for the record.
+echo "VMTEST INFO btf=$([ -r /sys/kernel/btf/vmlinux ] && echo yes || echo no)" \
+	"kprobe_events=$([ -e /sys/kernel/tracing/kprobe_events ] && echo yes || echo no)" \
+	"syscall_tracepoints=$(ls /sys/kernel/tracing/events/syscalls 2>/dev/null | grep -c '^sys_')" \
+	"lockdown=$(cat /sys/kernel/security/lockdown 2>/dev/null | tr ' ' , || echo unknown)" \
+	"jit=$(cat /proc/sys/net/core/bpf_jit_enable 2>/dev/null)"
+
 AGENT=/bpfpush/bpfpush
-probe() { # name, then the arguments after the config
-	name=$1; shift
+probe() { # name config [--json]
+	name=$1 config=$2; shift 2
 	echo "VMTEST PROBE-BEGIN $name"
-	timeout 300 "$AGENT" --probe -c /tmp/probe-$name.yaml "$@" 2>&1
+	timeout 300 "$AGENT" --probe -c "$config" "$@" 2>&1
 	echo "VMTEST PROBE-END $name rc=$?"
 }
-# The shipped `make run` config, with the tier forced for the per-tier probes.
-cp /etc/bpfpush/run.yaml /tmp/probe-auto.yaml
-probe auto
-probe auto-json --json
+# The shipped `make run` config as it is, then with each tier forced, then with
+# load_mode return (syscall-exit events hooked) and each syscall layer forced.
+probe auto /etc/bpfpush/run.yaml
+probe auto-json /etc/bpfpush/run.yaml --json
 for tier in $VM_TIERS; do
 	sed "s/^\(  attach: *\)auto/\1$tier/" /etc/bpfpush/run.yaml > /tmp/probe-$tier.yaml
-	probe "$tier"
+	probe "attach=$tier" /tmp/probe-$tier.yaml
 done
+for layer in $VM_LAYERS; do
+	sed -e "s/^\(  syscall_layer: *\)auto/\1$layer/" -e "s/^\(  load_mode: *\)entry/\1return/" \
+		/etc/bpfpush/run.yaml > /tmp/probe-$layer.yaml
+	probe "load_mode=return,syscall_layer=$layer" /tmp/probe-$layer.yaml
+done
+rm -f /tmp/probe-*.yaml
 
 # The matrix: every test binary once per (tier, syscall layer).
 cd /tmp

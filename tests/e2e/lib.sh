@@ -43,8 +43,8 @@ tap_fail() {
 	TAP_FAILED=$((TAP_FAILED + 1))
 	printf 'not ok %d - %s\n' "$TAP_N" "$1"
 	shift
-	local line
-	for line in "$@"; do printf '#   %s\n' "$line"; done
+	local arg
+	for arg in "$@"; do sed 's/^/#   /' <<<"$arg"; done
 }
 # tap_ok DESCRIPTION CMD...: runs CMD; its output (e.g. a diff) is shown as diagnostics on failure.
 tap_ok() {
@@ -212,7 +212,7 @@ sleep_to_boundary() {
 # under _tagged/ with readable file names (TAG_HASH_FILENAMES = False); ENABLE_TAGS = False keeps
 # carbon from calling a graphite-web tag database that is not there (tags are still parsed).
 carbon_start() {
-	local name=$1 port=${2:-} dir pickle query
+	local name=$1 port=${2:-} dir p1 pickle query
 	dir=${CARBON_DIR[$name]:-$E2E_TMP/carbon-$name}
 	if [[ -z $port ]]; then
 		port=${CARBON_PORT[$name]:-}

@@ -1,0 +1,206 @@
+#include "syscall_watch.h"
+
+#include <bpf/libbpf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "modules/percpu.h"
+#include "syscalls.skel.h"
+
+struct syscall_row {
+	const char *name;
+	int nr, nr32;
+	const char *exit_prog;
+};
+
+#define ROW(name, nr, nr32, tp, variant) [SYS_##name] = { #name, nr, nr32, "exit_" #name },
+static const struct syscall_row rows[SYS_COUNT] = { SYSCALL_TABLE(ROW) };
+#undef ROW
+
+const char *syscall_name(enum syscall_id id)
+{
+	return id > SYS_NONE && id < SYS_COUNT ? rows[id].name : "?";
+}
+
+struct syscall_watch {
+	const struct config *cfg;
+	const struct probe_cache *probes;
+	struct module module; /* the layer, driven by attach.c like any module */
+	struct module_ops ops;
+	struct event_desc events[SYS_COUNT];
+	enum syscall_id event_row[SYS_COUNT];
+	char gives[SYS_COUNT][48];
+	struct syscalls_bpf *skel;
+	bool attached;
+};
+
+struct syscall_watch *syscall_watch_new(const struct config *cfg, const struct probe_cache *pc)
+{
+	struct syscall_watch *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->cfg = cfg;
+	l->probes = pc;
+	return l;
+}
+
+static struct bpf_object *layer_open(struct module *m)
+{
+	struct syscall_watch *l = m->priv;
+	l->skel = syscalls_bpf__open();
+	return l->skel ? l->skel->obj : NULL;
+}
+
+static void layer_destroy(struct module *m)
+{
+	struct syscall_watch *l = m->priv;
+	syscalls_bpf__destroy(l->skel);
+	l->skel = NULL;
+}
+
+/* Rows whose chosen way is the dispatcher go into its read-only tables. */
+static void layer_prepare(struct module *m)
+{
+	struct syscall_watch *l = m->priv;
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		int w = m->events[e].chosen;
+		if (w < 0 || m->ops->events[e].ways[w].layer != SYSCALL_LAYER_DISPATCHER)
+			continue;
+		const struct syscall_row *row = &rows[l->event_row[e]];
+		if (row->nr >= 0 && row->nr < SYSCALL_NR_MAX)
+			l->skel->rodata->dispatch_native[row->nr] = (unsigned char)l->event_row[e];
+		if (row->nr32 >= 0 && row->nr32 < SYSCALL_NR_MAX)
+			l->skel->rodata->dispatch_compat[row->nr32] = (unsigned char)l->event_row[e];
+	}
+}
+
+static int layer_collect(struct module *m, struct series_store *store)
+{
+	(void)m;
+	(void)store;
+	return 0; /* modules read their rows through syscall_watch_read */
+}
+
+static int find_event(const struct syscall_watch *l, enum syscall_id id)
+{
+	for (size_t e = 0; e < l->ops.nevents; e++)
+		if (l->event_row[e] == id)
+			return (int)e;
+	return -1;
+}
+
+static void request(struct syscall_watch *l, enum syscall_id id, const struct module *owner)
+{
+	int e = find_event(l, id);
+	if (e >= 0) {
+		size_t len = strlen(l->gives[e]);
+		snprintf(l->gives[e] + len, sizeof(l->gives[e]) - len, ", %s", owner->ops->name);
+		return;
+	}
+	e = (int)l->ops.nevents++;
+	l->event_row[e] = id;
+	snprintf(l->gives[e], sizeof(l->gives[e]), "%s", owner->ops->name);
+	struct event_desc *ev = &l->events[e];
+	ev->name = rows[id].name;
+	ev->gives = l->gives[e];
+	/* The first module to ask decides, through its attach / syscall_layer keys. */
+	ev->config_owner = (int)owner->ops->id + 1;
+	ev->ways[0] = (struct attach_way){ ATTACH_TP_BTF, SYSCALL_LAYER_DISPATCHER, { "dispatch_tp_btf" }, { 0 } };
+	ev->ways[1] = (struct attach_way){ ATTACH_RAW_TP, SYSCALL_LAYER_DISPATCHER, { "dispatch_raw_tp" }, { 0 } };
+	ev->ways[2] = (struct attach_way){ ATTACH_TRACEPOINT, SYSCALL_LAYER_TRACEPOINTS, { rows[id].exit_prog }, { 0 } };
+}
+
+static const struct attach_way *syscall_way(const struct module *m, size_t e)
+{
+	int w = m->events ? m->events[e].chosen : -1;
+	if (w < 0 || !m->ops->events[e].ways[w].syscalls[0])
+		return NULL;
+	return &m->ops->events[e].ways[w];
+}
+
+/* Tell a module's event how its rows were attached, or refuse it. */
+static void resolve_event(const struct syscall_watch *l, struct module *m, size_t e, const struct attach_way *way)
+{
+	char via[64] = "";
+	for (int i = 0; i < WAY_MAX_SYSCALLS && way->syscalls[i]; i++) {
+		enum syscall_id id = way->syscalls[i];
+		int le = find_event(l, id);
+		const struct event_state *st = le >= 0 && l->module.events ? &l->module.events[le] : NULL;
+		if (!l->attached || !st || st->chosen < 0) {
+			char why[REASON_MAX];
+			snprintf(why, sizeof(why), "the syscall layer could not watch %s: %.100s", rows[id].name,
+				 l->module.failure[0] ? l->module.failure : "no way on this kernel");
+			attach_refuse_event(m, e, why);
+			return;
+		}
+		if (!via[0])
+			attach_way_describe(&l->ops.events[le].ways[st->chosen], via, sizeof(via));
+	}
+	snprintf(m->events[e].via, sizeof(m->events[e].via), "syscalls: %s", via);
+}
+
+int syscall_watch_attach(struct syscall_watch *l, struct module *modules, size_t nmodules)
+{
+	for (size_t i = 0; i < nmodules; i++) {
+		struct module *m = &modules[i];
+		if (!m->ops || !m->attached)
+			continue;
+		for (size_t e = 0; e < m->ops->nevents; e++) {
+			const struct attach_way *way = syscall_way(m, e);
+			for (int k = 0; way && k < WAY_MAX_SYSCALLS && way->syscalls[k]; k++)
+				request(l, way->syscalls[k], m);
+		}
+	}
+	if (!l->ops.nevents)
+		return 0;
+	l->ops.name = "syscalls";
+	l->ops.id = MODULE_PROCESS; /* unused: every event names its config owner */
+	l->ops.events = l->events;
+	l->ops.open = layer_open;
+	l->ops.destroy = layer_destroy;
+	l->ops.prepare = layer_prepare;
+	l->ops.collect = layer_collect;
+	l->module.ops = &l->ops;
+	l->module.cfg = l->cfg;
+	l->module.probes = l->probes;
+	l->module.priv = l;
+	l->attached = attach_module(&l->module) == 0;
+	if (!l->attached)
+		log_error("syscalls", "the syscall layer cannot run: %s", l->module.failure);
+	for (size_t i = 0; i < nmodules; i++) {
+		struct module *m = &modules[i];
+		if (!m->ops || !m->attached)
+			continue;
+		m->syscalls = l;
+		for (size_t e = 0; e < m->ops->nevents; e++) {
+			const struct attach_way *way = syscall_way(m, e);
+			if (way)
+				resolve_event(l, m, e, way);
+		}
+	}
+	return l->attached ? 0 : -1;
+}
+
+int syscall_watch_read(const struct syscall_watch *l, enum syscall_id id, struct syscall_stats *out)
+{
+	if (!l || !l->attached || !l->skel)
+		return -1;
+	return percpu_sum_u64(bpf_map__fd(l->skel->maps.syscall_stats), id, sizeof(*out) / sizeof(uint64_t),
+			      (uint64_t *)out);
+}
+
+const struct module *syscall_watch_module(const struct syscall_watch *l)
+{
+	return l && l->ops.nevents ? &l->module : NULL;
+}
+
+void syscall_watch_free(struct syscall_watch *l)
+{
+	if (!l)
+		return;
+	if (l->module.ops)
+		module_release(&l->module);
+	free(l);
+}
