@@ -469,7 +469,8 @@ int attach_module(struct module *m)
 	}
 	for (size_t e = 0; e < m->ops->nevents; e++) {
 		m->events[e].chosen = -1;
-		m->events[e].wanted = !m->ops->events[e].return_mode_only || m->cfg->global.load_mode == LOAD_MODE_RETURN;
+		m->events[e].wanted = (!m->ops->events[e].return_mode_only || m->cfg->global.load_mode == LOAD_MODE_RETURN) &&
+				      (!m->ops->wants || m->ops->wants(m, e));
 	}
 	if (!m->probes->privileged) {
 		snprintf(m->failure, sizeof(m->failure), "%s", m->probes->privilege_why);

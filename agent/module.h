@@ -68,6 +68,8 @@ struct module_ops {
 	 * m->priv. NULL for a module whose events all go through the syscall layer.
 	 */
 	struct bpf_object *(*open)(struct module *m);
+	/* Optional: is this event wanted with this config (e.g. one switched off)? Default: yes. */
+	bool (*wants)(const struct module *m, size_t event);
 	/* Optional: the ways are chosen, the object is not loaded yet (knobs that depend on them). */
 	void (*prepare)(struct module *m);
 	/* Destroy the skeleton (links are attach.c's and are gone already). */

@@ -74,12 +74,16 @@ enum syscall_id { SYS_NONE = 0, SYSCALL_TABLE(SYSCALL_ID_ENUM) SYS_COUNT };
 #define O_CREAT_FLAG 0100
 #define AT_REMOVEDIR_FLAG 0x200
 
-/* Per-CPU counters of one watched syscall. */
+/*
+ * Per-CPU counters of one watched syscall. Calls with the variant are not in
+ * calls/errors: a metric is always a sum of monotonic fields, so a collect
+ * that races the kernel never sees a counter go backwards.
+ */
 struct syscall_stats {
-	unsigned long long calls;
-	unsigned long long errors;
-	unsigned long long bytes; /* sum of positive results */
-	unsigned long long variant_calls;
+	unsigned long long calls;          /* without the variant */
+	unsigned long long errors;         /* without the variant, result < 0 */
+	unsigned long long bytes;          /* sum of positive results */
+	unsigned long long variant_calls;  /* with the variant (O_CREAT, AT_REMOVEDIR, creat) */
 	unsigned long long variant_errors;
 };
 

@@ -72,16 +72,18 @@ static __always_inline void count(__u32 id, long ret, bool variant)
 	struct syscall_stats *s = bpf_map_lookup_elem(&syscall_stats, &id);
 	if (!s)
 		return;
-	s->calls++;
-	if (ret < 0)
-		s->errors++;
-	else
-		s->bytes += ret;
+	/* Calls with and without the variant are kept apart so totals are sums, never differences. */
 	if (variant) {
 		s->variant_calls++;
 		if (ret < 0)
 			s->variant_errors++;
+	} else {
+		s->calls++;
+		if (ret < 0)
+			s->errors++;
 	}
+	if (ret > 0)
+		s->bytes += ret;
 }
 
 /* The variant of each row, for the dispatcher (which learns the row at run time). */

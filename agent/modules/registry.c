@@ -1,10 +1,11 @@
 /* Every module of enum module_id, NULL where it is not built yet. */
 #include "../module.h"
 
-extern const struct module_ops process_module;
+extern const struct module_ops process_module, fd_module, vfs_module, sync_module, mount_module, shm_module;
 
 static const struct module_ops *const registry[MODULE_COUNT] = {
-	[MODULE_PROCESS] = &process_module,
+	[MODULE_PROCESS] = &process_module, [MODULE_FD] = &fd_module,       [MODULE_VFS] = &vfs_module,
+	[MODULE_SYNC] = &sync_module,       [MODULE_MOUNT] = &mount_module, [MODULE_SHM] = &shm_module,
 };
 
 const struct module_ops *module_registry_get(enum module_id id)
