@@ -15,6 +15,7 @@
 #   VM_MODULES   kernel modules added to scripts/vm/modules.list
 #   VM_TIMEOUT   seconds one guest may run, default 900
 #   VM_TEST_TIMEOUT  seconds one test binary may run in the guest, default 300
+#   VM_REPEAT   runs of each (tier, layer, test) in a guest, default 1 (for flaky tests)
 #   VM_SMP, VM_MEM   guest CPUs (default 2) and memory (default 1024 MiB)
 #   VM_PARALLEL  1 boots the guests at the same time (default 0: one after the other)
 #   VM_QEMU_ARGS extra qemu arguments (e.g. a -drive for disk tests)
@@ -256,6 +257,7 @@ make_initramfs() { # series -> path of the initramfs
 		printf 'VM_TIERS=%q\n' "$tiers"
 		printf 'VM_LAYERS=%q\n' "$layers"
 		printf 'VM_TEST_TIMEOUT=%q\n' "$test_timeout"
+		printf 'VM_REPEAT=%q\n' "${VM_REPEAT:-1}"
 	} > "$rootfs/etc/vm-test.env"
 	pack_modules "$dir" "$rootfs"
 	(cd "$rootfs" && find . | LC_ALL=C sort | "$busybox" cpio -o -H newc 2>/dev/null | gzip -1) > "$out/initramfs.cpio.gz"
@@ -311,6 +313,7 @@ for series in $kernels; do
 		for kv in ${line#VMTEST RESULT }; do r[${kv%%=*}]=${kv#*=}; done
 		r_kernel=${r[kernel]:-?} r_tier=${r[tier]:-?} r_layer=${r[layer]:-?} r_test=${r[test]:-?}
 		r_run=${r[run]:--} r_passed=${r[passed]:-0} r_failed=${r[failed]:-0} r_rc=${r[rc]:-?} r_secs=${r[secs]:-?}
+		[[ ${VM_REPEAT:-1} -gt 1 ]] && r_test="$r_test#${r[rep]:-?}"
 		unset r
 		mark=
 		n_passed=$((n_passed + r_passed))
@@ -324,7 +327,7 @@ for series in $kernels; do
 		printf '%-28s %-11s %-12s %-16s %4s %6s %6s %4s %5s%s\n' "$r_kernel" "$r_tier" "$r_layer" "$r_test" \
 			"$r_run" "$r_passed" "$r_failed" "$r_rc" "$r_secs" "$mark"
 	done < <(grep '^VMTEST RESULT ' "$log" || true)
-	expected=$(( $(wc -w <<<"$tiers") * $(wc -w <<<"$layers") * $(wc -w <<<"$tests") ))
+	expected=$(( $(wc -w <<<"$tiers") * $(wc -w <<<"$layers") * $(wc -w <<<"$tests") * ${VM_REPEAT:-1} ))
 	got=$(grep -c '^VMTEST RESULT ' "$log" || true)
 	if ! grep -q '^VMTEST DONE ' "$log"; then
 		say "$series: the guest did not finish (qemu exit $qrc after ${qsecs}s; 124 = timeout); last lines of $log:"

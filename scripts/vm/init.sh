@@ -8,7 +8,7 @@
 #   VMTEST MODULE name=... status=ok|failed
 #   VMTEST PROBE-BEGIN name / the --probe output / VMTEST PROBE-END name
 #   VMTEST OUT-BEGIN id / a test's whole output / VMTEST OUT-END id
-#   VMTEST RESULT kernel=K tier=T layer=L test=NAME run=N passed=N failed=N rc=N secs=N
+#   VMTEST RESULT kernel=K tier=T layer=L test=NAME rep=N run=N passed=N failed=N rc=N secs=N
 #   VMTEST DONE kernel=K secs=N
 # and then powers the guest off. Anything going wrong ends in a poweroff too.
 
@@ -32,6 +32,7 @@ mount -t tmpfs tmpfs /run
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 echo +pids > /sys/fs/cgroup/cgroup.subtree_control
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
@@ -92,6 +93,7 @@ id=0
 for tier in $VM_TIERS; do
 	for layer in $VM_LAYERS; do
 		for bin in /bpfpush/tests/test_*; do
+		for rep in $(seq "${VM_REPEAT:-1}"); do
 			[ -x "$bin" ] || continue
 			id=$((id + 1))
 			test=${bin##*/}
@@ -105,10 +107,11 @@ for tier in $VM_TIERS; do
 			run=$(sed -n 's/^\[==========\] \([0-9]*\) test(s) run\..*/\1/p' /tmp/out.txt | tail -n 1)
 			passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' /tmp/out.txt | tail -n 1)
 			failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:.*/\1/p' /tmp/out.txt | tail -n 1)
-			echo "VMTEST RESULT kernel=$KVER tier=$tier layer=$layer test=$test run=${run:--} passed=${passed:-0} failed=${failed:-0} rc=$rc secs=$(( $(date +%s) - start ))"
+			echo "VMTEST RESULT kernel=$KVER tier=$tier layer=$layer test=$test rep=$rep run=${run:--} passed=${passed:-0} failed=${failed:-0} rc=$rc secs=$(( $(date +%s) - start ))"
 			# No agent may outlive its test: the next run counts tasks kernel-wide.
 			pkill -9 -x bpfpush 2>/dev/null
 			rm -rf /tmp/bpfpush-test-*
+		done
 		done
 	done
 done
