@@ -105,6 +105,16 @@ int harness_start(struct agent_proc *ap, int timeout_ms)
 	return -1;
 }
 
+int harness_wait_for(struct agent_proc *ap, const char *name, uint64_t at_least, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	while (harness_sum(ap, name) < at_least) {
+		if (now_ms() >= deadline || read_some(ap, (int)(deadline - now_ms())) == 0)
+			return -1;
+	}
+	return 0;
+}
+
 int harness_stop(struct agent_proc *ap)
 {
 	if (ap->pid <= 0)

@@ -32,6 +32,12 @@ void harness_global(char *buf, size_t cap, const char *extra);
 int harness_config(struct agent_proc *ap, const char *yaml_without_sinks);
 /* Start the agent; returns 0 once it printed its first flush (it is attached). */
 int harness_start(struct agent_proc *ap, int timeout_ms);
+/*
+ * Keep reading the agent's output until the series `name` sums to at least
+ * at_least, or timeout_ms passes (the kernel may finish some events later:
+ * task releases wait for an RCU grace period). Returns 0 when reached.
+ */
+int harness_wait_for(struct agent_proc *ap, const char *name, uint64_t at_least, int timeout_ms);
 /* SIGTERM, read everything, wait; returns the exit status (or -1). */
 int harness_stop(struct agent_proc *ap);
 void harness_free(struct agent_proc *ap);
