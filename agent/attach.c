@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include "kernel_names.h"
 #include "log.h"
 
 #define TRACEFS_MOUNT "/sys/kernel/tracing"
@@ -229,65 +230,44 @@ static bool target_missing(const struct probe_cache *pc, const struct bpf_progra
 	return false;
 }
 
-/*
- * A forced syscall layer narrows a syscall-derived event to that layer's ways
- * first; a forced tier then applies among what is left, and only where one
- * of those ways has that tier (the others keep their automatic choice).
- */
-/* The module whose config keys govern an event. */
-static enum module_id config_owner(const struct module *m, const struct event_desc *ev)
+static bool btf_has_function(const char *name, void *arg)
 {
-	return ev->config_owner ? (enum module_id)(ev->config_owner - 1) : m->ops->id;
+	const struct probe_cache *pc = arg;
+	return pc->vmlinux_btf && btf__find_by_name_kind(pc->vmlinux_btf, name, BTF_KIND_FUNC) > 0;
 }
 
-/*
- * A forced syscall layer narrows a syscall-derived event to that layer's ways
- * first; a forced tier then applies among what is left, and only where one
- * of those ways has that tier (the others keep their automatic choice).
- */
-static bool layer_allows(enum syscall_layer forced, const struct attach_way *way)
+/* kprobes need a symbol, not BTF: functions without BTF (SYSCALL_DEFINE0 wrappers) still qualify. */
+static bool kernel_has_symbol(const char *name, void *arg)
 {
-	return forced == SYSCALL_LAYER_AUTO || way->layer == SYSCALL_LAYER_AUTO || way->layer == forced;
+	return btf_has_function(name, arg) || kallsyms_has(name);
 }
 
-static bool way_allowed(const struct module *m, const struct event_desc *ev, const struct attach_way *way, char *why)
+static bool is_kprobe_tier(enum attach_tier tier) { return tier == ATTACH_KPROBE; }
+
+/* The name this kernel uses for program p's target; false when it has none. */
+static bool resolve_target(const struct probe_cache *pc, const struct attach_way *way, int p, char *out, size_t cap)
 {
-	enum module_id owner = config_owner(m, ev);
-	enum attach_tier forced = config_module_attach(m->cfg, owner);
-	enum syscall_layer layer = config_module_syscall_layer(m->cfg, owner);
-	if (!layer_allows(layer, way)) {
-		reason(why, "not tried: syscall_layer %s is forced", layer_names[layer]);
-		return false;
-	}
-	if (forced != ATTACH_AUTO && way->tier != forced) {
-		for (int i = 0; i < EVENT_MAX_WAYS && (ev->ways[i].tier || ev->ways[i].syscalls[0]); i++)
-			if (ev->ways[i].tier == forced && layer_allows(layer, &ev->ways[i])) {
-				reason(why, "not tried: attach %s is forced", config_attach_tier_name(forced));
-				return false;
-			}
-	}
-	return true;
+	kernel_has_fn has = is_kprobe_tier(way->tier) ? kernel_has_symbol : btf_has_function;
+	return kernel_name_resolve(way->targets[p], has, (void *)pc, out, cap);
 }
 
 static bool way_exists(const struct attach_way *way) { return way->tier || way->syscalls[0]; }
 
-/* Does the kernel offer what a way needs, as far as probing can tell? */
-static bool way_usable(const struct module *m, const struct attach_way *way, char *why)
+/* Are the kernel functions or tracepoints this way hooks present (whatever the tier's support)? */
+static bool way_present(const struct module *m, const struct attach_way *way, char *why)
 {
-	if (way->syscalls[0]) {
-		/* The layer itself picks and reports a tier; it needs one of these. */
-		const bool *ok = m->probes->tier_ok;
-		if (ok[ATTACH_TP_BTF] || ok[ATTACH_RAW_TP] || ok[ATTACH_TRACEPOINT])
-			return true;
-		reason(why, "the syscall layer needs tp_btf, raw_tp or tracepoint programs: %s",
-		       m->probes->tier_why[ATTACH_RAW_TP]);
-		return false;
-	}
-	if (!m->probes->tier_ok[way->tier]) {
-		reason(why, "%s", m->probes->tier_why[way->tier]);
-		return false;
-	}
+	if (way->syscalls[0])
+		return true;
 	for (int p = 0; p < WAY_MAX_PROGS && way->progs[p]; p++) {
+		if (way->targets[p]) {
+			char name[128];
+			if (!resolve_target(m->probes, way, p, name, sizeof(name))) {
+				reason(why, "no %s %s in this kernel", is_kprobe_tier(way->tier) ? "kernel symbol" : "BTF function",
+				       name);
+				return false;
+			}
+			continue;
+		}
 		struct bpf_program *prog = m->obj ? bpf_object__find_program_by_name(m->obj, way->progs[p]) : NULL;
 		if (!prog) {
 			reason(why, "internal: program %s is not in the object", way->progs[p]);
@@ -297,6 +277,68 @@ static bool way_usable(const struct module *m, const struct attach_way *way, cha
 			return false;
 	}
 	return true;
+}
+
+/* The module whose config keys govern an event. */
+static enum module_id config_owner(const struct module *m, const struct event_desc *ev)
+{
+	return ev->config_owner ? (enum module_id)(ev->config_owner - 1) : m->ops->id;
+}
+
+static bool has_layered_ways(const struct event_desc *ev)
+{
+	for (int i = 0; i < EVENT_MAX_WAYS && way_exists(&ev->ways[i]); i++)
+		if (ev->ways[i].layer != SYSCALL_LAYER_AUTO)
+			return true;
+	return false;
+}
+
+/*
+ * Forcing (DESIGN.md §3): a forced syscall layer narrows a syscall-derived
+ * event to that layer's ways; a forced tier then applies among what is left,
+ * and only where one of those ways has that tier and its hooks exist on this
+ * kernel. Everything else keeps its automatic choice.
+ */
+static bool way_allowed(const struct module *m, const struct event_desc *ev, int w, char *why)
+{
+	const struct attach_way *way = &ev->ways[w];
+	enum module_id owner = config_owner(m, ev);
+	enum attach_tier forced = config_module_attach(m->cfg, owner);
+	enum syscall_layer layer = config_module_syscall_layer(m->cfg, owner);
+	bool narrowed = layer != SYSCALL_LAYER_AUTO && has_layered_ways(ev);
+	if (narrowed && way->layer != layer) {
+		reason(why, "not tried: syscall_layer %s is forced", layer_names[layer]);
+		return false;
+	}
+	if (forced == ATTACH_AUTO || way->tier == forced)
+		return true;
+	for (int i = 0; i < EVENT_MAX_WAYS && way_exists(&ev->ways[i]); i++) {
+		char ignored[REASON_MAX];
+		if (ev->ways[i].tier == forced && (!narrowed || ev->ways[i].layer == layer) &&
+		    way_present(m, &ev->ways[i], ignored)) {
+			reason(why, "not tried: attach %s is forced", config_attach_tier_name(forced));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Does the kernel offer what a way needs, as far as probing can tell? */
+static bool way_usable(const struct module *m, const struct attach_way *way, char *why)
+{
+	if (way->syscalls[0]) {
+		/* The layer itself picks and reports a tier; its last resorts are these. */
+		const bool *ok = m->probes->tier_ok;
+		if (ok[ATTACH_TP_BTF] || ok[ATTACH_RAW_TP] || ok[ATTACH_TRACEPOINT] || ok[ATTACH_FENTRY] || ok[ATTACH_KPROBE])
+			return true;
+		reason(why, "the syscall layer needs a working tier: %s", m->probes->tier_why[ATTACH_RAW_TP]);
+		return false;
+	}
+	if (!m->probes->tier_ok[way->tier]) {
+		reason(why, "%s", m->probes->tier_why[way->tier]);
+		return false;
+	}
+	return way_present(m, way, why);
 }
 
 /* Pick the first usable way of every wanted event. */
@@ -312,7 +354,7 @@ static void choose_ways(struct module *m)
 			char *why = st->refused[w];
 			if (why[0])
 				continue; /* refused in an earlier round */
-			if (way_allowed(m, ev, &ev->ways[w], why) && way_usable(m, &ev->ways[w], why)) {
+			if (way_allowed(m, ev, w, why) && way_usable(m, &ev->ways[w], why)) {
 				st->chosen = w;
 				break;
 			}
@@ -334,8 +376,15 @@ static void set_autoload(struct module *m, int only_event)
 		const struct attach_way *way = chosen_way(m, e);
 		if (!way || (only_event >= 0 && (size_t)only_event != e))
 			continue;
-		for (int p = 0; p < WAY_MAX_PROGS && way->progs[p]; p++)
-			bpf_program__set_autoload(bpf_object__find_program_by_name(m->obj, way->progs[p]), true);
+		for (int p = 0; p < WAY_MAX_PROGS && way->progs[p]; p++) {
+			struct bpf_program *chosen = bpf_object__find_program_by_name(m->obj, way->progs[p]);
+			bpf_program__set_autoload(chosen, true);
+			char name[128];
+			/* fentry/fexit bind to their function at load; kprobes at attach. */
+			if (way->targets[p] && !is_kprobe_tier(way->tier) &&
+			    resolve_target(m->probes, way, p, name, sizeof(name)))
+				bpf_program__set_attach_target(chosen, 0, name);
+		}
 	}
 }
 
@@ -438,7 +487,13 @@ static int attach_chosen(struct module *m)
 			if (attached_before(m, e, way->progs[p]))
 				continue;
 			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
-			struct bpf_link *link = bpf_program__attach(prog);
+			struct bpf_link *link;
+			char name[128];
+			if (way->targets[p] && is_kprobe_tier(way->tier) && resolve_target(m->probes, way, p, name, sizeof(name)))
+				link = bpf_program__attach_kprobe(prog, !strncmp(bpf_program__section_name(prog), "kretprobe", 9),
+								  name);
+			else
+				link = bpf_program__attach(prog);
 			if (!link) {
 				int err = errno;
 				reason(st->refused[st->chosen], "attach failed: %s", strerror(err));

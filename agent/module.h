@@ -34,6 +34,12 @@ struct attach_way {
 	enum syscall_layer layer; /* SYSCALL_LAYER_AUTO: not a syscall-layer way */
 	const char *progs[WAY_MAX_PROGS]; /* program names in the BPF object; NULL-terminated */
 	unsigned char syscalls[WAY_MAX_SYSCALLS]; /* enum syscall_id rows; 0-terminated */
+	/*
+	 * For programs whose section names no target (SEC("fentry"), SEC("kprobe")):
+	 * the kernel function, by its canonical name (agent/kernel_names.c).
+	 */
+	const char *targets[WAY_MAX_PROGS];
+	bool no_result; /* sees the call, not its result: (R) metrics are not sent */
 };
 
 #define EVENT_MAX_WAYS 6
@@ -51,6 +57,7 @@ struct event_state {
 	int chosen; /* index into ways, -1 when none attached */
 	char refused[EVENT_MAX_WAYS][REASON_MAX]; /* "" when not tried */
 	char via[64]; /* a syscall-layer way: how the layer attached it */
+	bool no_result; /* the way attached does not see results */
 	struct bpf_link *links[WAY_MAX_PROGS];
 };
 
@@ -96,6 +103,9 @@ struct module {
 	uint64_t collect_us; /* duration of the last collect */
 	void *agent; /* back-pointer for the timer callback */
 };
+
+/* Does the module's catalogue mark this metric (R): measured only where results are seen? */
+bool module_metric_needs_result(const struct module_ops *ops, const char *metric);
 
 /* The registry: every module of enum module_id, NULL where not built yet. */
 const struct module_ops *module_registry_get(enum module_id id);

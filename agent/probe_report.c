@@ -25,7 +25,8 @@ static void json_str(FILE *out, const char *s)
 static bool metric_given(const struct module *m, const char *metric)
 {
 	for (size_t e = 0; e < m->ops->nevents; e++)
-		if (m->events[e].chosen >= 0 && strstr(m->ops->events[e].gives, metric))
+		if (m->events[e].chosen >= 0 && strstr(m->ops->events[e].gives, metric) &&
+		    !(m->events[e].no_result && module_metric_needs_result(m->ops, metric)))
 			return true;
 	return false;
 }
@@ -39,6 +40,8 @@ static const char *metric_missing_why(const struct module *m, const char *metric
 			return "needs load_mode: return";
 		if (m->events[e].chosen < 0)
 			return "no way to attach its event on this kernel";
+		if (m->events[e].no_result)
+			return "the way in use sees calls, not results: needs load_mode: return";
 	}
 	return m->failure[0] ? m->failure : "not measured";
 }

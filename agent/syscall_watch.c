@@ -13,9 +13,13 @@ struct syscall_row {
 	const char *name;
 	int nr, nr32;
 	const char *exit_prog;
+	const char *function; /* canonical kernel function: sys_NAME */
+	const char *fentry, *fexit, *kprobe, *kretprobe;
 };
 
-#define ROW(name, nr, nr32, tp, variant) [SYS_##name] = { #name, nr, nr32, "exit_" #name },
+#define ROW(name, nr, nr32, tp, variant)                                                                            \
+	[SYS_##name] = { #name, nr, nr32, "exit_" #name, "sys_" #tp, "fentry_" #name, "fexit_" #name, "kprobe_" #name, \
+			 "kretprobe_" #name },
 static const struct syscall_row rows[SYS_COUNT] = { SYSCALL_TABLE(ROW) };
 #undef ROW
 
@@ -107,9 +111,23 @@ static void request(struct syscall_watch *l, enum syscall_id id, const struct mo
 	ev->gives = l->gives[e];
 	/* The first module to ask decides, through its attach / syscall_layer keys. */
 	ev->config_owner = (int)owner->ops->id + 1;
-	ev->ways[0] = (struct attach_way){ ATTACH_TP_BTF, SYSCALL_LAYER_DISPATCHER, { "dispatch_tp_btf" }, { 0 } };
-	ev->ways[1] = (struct attach_way){ ATTACH_RAW_TP, SYSCALL_LAYER_DISPATCHER, { "dispatch_raw_tp" }, { 0 } };
-	ev->ways[2] = (struct attach_way){ ATTACH_TRACEPOINT, SYSCALL_LAYER_TRACEPOINTS, { rows[id].exit_prog }, { 0 } };
+	/*
+	 * Cheapest first: a hook on the syscall's own function costs nothing on
+	 * other syscalls; entry mode takes its entry side only (calls, arguments),
+	 * return mode its exit side (results too). Then the layer proper.
+	 */
+	bool ret = l->cfg->global.load_mode == LOAD_MODE_RETURN;
+	const struct syscall_row *row = &rows[id];
+	ev->ways[0] = (struct attach_way){ .tier = ATTACH_FENTRY, .progs = { ret ? row->fexit : row->fentry },
+					   .targets = { row->function }, .no_result = !ret };
+	ev->ways[1] = (struct attach_way){ .tier = ATTACH_KPROBE, .progs = { ret ? row->kretprobe : row->kprobe },
+					   .targets = { row->function }, .no_result = !ret };
+	ev->ways[2] = (struct attach_way){ .tier = ATTACH_TP_BTF, .layer = SYSCALL_LAYER_DISPATCHER,
+					   .progs = { "dispatch_tp_btf" } };
+	ev->ways[3] = (struct attach_way){ .tier = ATTACH_RAW_TP, .layer = SYSCALL_LAYER_DISPATCHER,
+					   .progs = { "dispatch_raw_tp" } };
+	ev->ways[4] = (struct attach_way){ .tier = ATTACH_TRACEPOINT, .layer = SYSCALL_LAYER_TRACEPOINTS,
+					   .progs = { row->exit_prog } };
 }
 
 static const struct attach_way *syscall_way(const struct module *m, size_t e)
@@ -135,8 +153,11 @@ static void resolve_event(const struct syscall_watch *l, struct module *m, size_
 			attach_refuse_event(m, e, why);
 			return;
 		}
+		const struct attach_way *chosen = &l->ops.events[le].ways[st->chosen];
 		if (!via[0])
-			attach_way_describe(&l->ops.events[le].ways[st->chosen], via, sizeof(via));
+			attach_way_describe(chosen, via, sizeof(via));
+		if (chosen->no_result)
+			m->events[e].no_result = true;
 	}
 	snprintf(m->events[e].via, sizeof(m->events[e].via), "syscalls: %s", via);
 }

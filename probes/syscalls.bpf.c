@@ -137,17 +137,56 @@ static __always_inline struct pt_regs *current_regs(void)
 	return NULL;
 }
 
+/* Count a row whose arguments are read from the current task's saved registers. */
+static __always_inline void count_current(__u32 id, long ret, enum syscall_variant variant)
+{
+	bool v = false;
+	if (variant != VARIANT_NONE) {
+		struct pt_regs *regs = current_regs();
+		v = variant == VARIANT_ALWAYS || (regs && variant_of(variant, regs, false));
+	}
+	count(id, ret, v);
+}
+
 /* One classic tracepoint program per row; they never fire for compat tasks. */
 #define EXIT_TRACEPOINT(name, nr, nr32, tp, variant)                                                     \
 	SEC("tracepoint/syscalls/sys_exit_" #tp)                                                         \
 	int exit_##name(struct syscall_exit_args *ctx)                                                   \
 	{                                                                                                \
-		bool v = false;                                                                          \
-		if (variant != VARIANT_NONE) {                                                           \
-			struct pt_regs *regs = current_regs();                                           \
-			v = variant == VARIANT_ALWAYS || (regs && variant_of(variant, regs, false));      \
-		}                                                                                        \
-		count(SYS_##name, ctx->ret, v);                                                          \
+		count_current(SYS_##name, ctx->ret, variant);                                            \
 		return 0;                                                                                \
 	}
 SYSCALL_TABLE(EXIT_TRACEPOINT)
+
+/*
+ * Kernel-function ways on each syscall's own function (__x64_sys_NAME, the
+ * target set at run time from agent/kernel_names.c): they cost nothing on
+ * other syscalls. fentry/kprobe (load_mode: entry) see the call and its
+ * arguments; fexit/kretprobe (return) also see the result.
+ */
+#define KFUNC_WAYS(name, nr, nr32, tp, variant)                                                          \
+	SEC("fentry")                                                                                    \
+	int BPF_PROG(fentry_##name)                                                                      \
+	{                                                                                                \
+		count_current(SYS_##name, 0, variant);                                                   \
+		return 0;                                                                                \
+	}                                                                                                \
+	SEC("fexit")                                                                                     \
+	int BPF_PROG(fexit_##name, struct pt_regs *regs, long ret)                                       \
+	{                                                                                                \
+		count_current(SYS_##name, ret, variant);                                                 \
+		return 0;                                                                                \
+	}                                                                                                \
+	SEC("kprobe")                                                                                    \
+	int BPF_KPROBE(kprobe_##name)                                                                    \
+	{                                                                                                \
+		count_current(SYS_##name, 0, variant);                                                   \
+		return 0;                                                                                \
+	}                                                                                                \
+	SEC("kretprobe")                                                                                 \
+	int BPF_KRETPROBE(kretprobe_##name, long ret)                                                    \
+	{                                                                                                \
+		count_current(SYS_##name, ret, variant);                                                 \
+		return 0;                                                                                \
+	}
+SYSCALL_TABLE(KFUNC_WAYS)

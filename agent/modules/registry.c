@@ -1,4 +1,6 @@
 /* Every module of enum module_id, NULL where it is not built yet. */
+#include <string.h>
+
 #include "../module.h"
 
 extern const struct module_ops process_module, fd_module, vfs_module, sync_module, mount_module, shm_module;
@@ -7,6 +9,14 @@ static const struct module_ops *const registry[MODULE_COUNT] = {
 	[MODULE_PROCESS] = &process_module, [MODULE_FD] = &fd_module,       [MODULE_VFS] = &vfs_module,
 	[MODULE_SYNC] = &sync_module,       [MODULE_MOUNT] = &mount_module, [MODULE_SHM] = &shm_module,
 };
+
+bool module_metric_needs_result(const struct module_ops *ops, const char *metric)
+{
+	for (size_t i = 0; i < ops->nmetrics; i++)
+		if (!strcmp(ops->metrics[i].name, metric))
+			return ops->metrics[i].needs_result;
+	return false;
+}
 
 const struct module_ops *module_registry_get(enum module_id id)
 {

@@ -26,13 +26,20 @@ static uint64_t field_of(const struct syscall_stats *s, enum syscall_field field
 	return 0;
 }
 
+/* Is the metric sent with the ways attached? One that needs results is not, on an entry-only hook. */
+static bool measured(const struct module *m, const struct syscall_metric *metric)
+{
+	const struct event_state *st = &m->events[metric->event];
+	return st->chosen >= 0 && !(st->no_result && module_metric_needs_result(m->ops, metric->name));
+}
+
 int syscall_metrics_collect(struct module *m, const struct syscall_metric *metrics, size_t n,
 			    struct series_store *store)
 {
 	struct syscall_stats rows[SYS_COUNT];
 	bool have[SYS_COUNT] = { false };
 	for (size_t i = 0; i < n; i++) {
-		if (m->events[metrics[i].event].chosen < 0)
+		if (!measured(m, &metrics[i]))
 			continue;
 		for (int t = 0; t < SYSCALL_METRIC_TERMS && metrics[i].terms[t].id; t++) {
 			unsigned id = metrics[i].terms[t].id;
@@ -43,7 +50,7 @@ int syscall_metrics_collect(struct module *m, const struct syscall_metric *metri
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (m->events[metrics[i].event].chosen < 0)
+		if (!measured(m, &metrics[i]))
 			continue;
 		uint64_t sum = 0;
 		for (int t = 0; t < SYSCALL_METRIC_TERMS && metrics[i].terms[t].id; t++)
