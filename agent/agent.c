@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 
 /*
  * Module timers fire on interval boundaries; the flush follows a little
@@ -172,6 +173,7 @@ static void agent_stop(struct agent *a)
 	if (a->stopping)
 		return;
 	a->stopping = true;
+	notify_send("STOPPING=1");
 	for (int id = 0; id < MODULE_COUNT; id++)
 		if (a->running[id]) {
 			uv_timer_stop(&a->modules[id].timer);
@@ -186,6 +188,7 @@ static void agent_stop(struct agent *a)
 			close_handle((uv_handle_t *)&a->modules[id].timer);
 	close_handle((uv_handle_t *)&a->flush_timer);
 	close_handle((uv_handle_t *)&a->duration_timer);
+	close_handle((uv_handle_t *)&a->watchdog_timer);
 	close_handle((uv_handle_t *)&a->sig_term);
 	close_handle((uv_handle_t *)&a->sig_int);
 	close_handle((uv_handle_t *)&a->sig_hup);
@@ -265,6 +268,23 @@ static void attach_modules(struct agent *a)
 	a->syscalls = syscall_watch_new(a->cfg, &a->probes);
 	if (a->syscalls)
 		syscall_watch_attach(a->syscalls, a->modules, MODULE_COUNT);
+}
+
+static void watchdog_cb(uv_timer_t *timer)
+{
+	(void)timer;
+	notify_send("WATCHDOG=1");
+}
+
+/* Ping at half the period the service manager asked for, from the loop itself: a stuck loop stops pinging. */
+static void start_watchdog(struct agent *a)
+{
+	uv_timer_init(&a->loop, &a->watchdog_timer);
+	uint64_t usec = notify_watchdog_usec();
+	if (!usec)
+		return;
+	uint64_t every_ms = usec / 2000 ? usec / 2000 : 1;
+	uv_timer_start(&a->watchdog_timer, watchdog_cb, every_ms, every_ms);
 }
 
 static void start_modules(struct agent *a)
@@ -363,8 +383,11 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 			sigs[i]->data = a;
 			uv_signal_start(sigs[i], signal_cb, signums[i]);
 		}
+		start_watchdog(a);
 		log_info("agent", "bpfpush %s started: %u module(s) running, %zu sink(s), interval %llu ms", BPFPUSH_VERSION,
 			 a->modules_enabled - a->modules_failed, a->nsinks, (unsigned long long)cfg->global.interval_ms);
+		/* Ready means attached: a unit ordered after us starts with metrics flowing. */
+		notify_send("READY=1");
 		uv_run(&a->loop, UV_RUN_DEFAULT);
 		rc = a->exit_code;
 	}
