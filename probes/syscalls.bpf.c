@@ -99,15 +99,31 @@ static __always_inline enum syscall_variant variant_of_id(__u32 id)
 	}
 }
 
-static __always_inline void on_sys_exit(struct pt_regs *regs, long ret)
+/*
+ * btf: the program is tp_btf, so regs and the task are BTF pointers the
+ * verifier lets us load from directly; raw_tp needs probe reads. The
+ * difference is ~35 ns on every syscall (scripts/bench/overhead).
+ */
+static __always_inline void on_sys_exit(struct pt_regs *regs, long ret, const bool btf)
 {
-	long nr = syscall_nr_of(regs);
+	long nr;
+#if defined(__TARGET_ARCH_x86)
+	nr = (btf ? regs->orig_ax : BPF_CORE_READ(regs, orig_ax)) & ~(long)NR_X32_BIT;
+#else
+	nr = syscall_nr_of(regs);
+#endif
 	if ((unsigned long)nr >= SYSCALL_NR_MAX)
 		return;
 	__u32 native = dispatch_native[nr], compat = dispatch_compat[nr];
 	if (!native && !compat)
 		return; /* the common case stays cheap: no task read */
-	bool is_compat = current_in_compat_syscall();
+	bool is_compat = false;
+#if HAVE_COMPAT_SYSCALLS
+	if (btf)
+		is_compat = bpf_get_current_task_btf()->thread_info.status & TS_COMPAT_FLAG;
+	else
+		is_compat = current_in_compat_syscall();
+#endif
 	__u32 id = is_compat ? compat : native;
 	if (!id)
 		return;
@@ -118,14 +134,14 @@ static __always_inline void on_sys_exit(struct pt_regs *regs, long ret)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(dispatch_tp_btf, struct pt_regs *regs, long ret)
 {
-	on_sys_exit(regs, ret);
+	on_sys_exit(regs, ret, true);
 	return 0;
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(dispatch_raw_tp, struct pt_regs *regs, long ret)
 {
-	on_sys_exit(regs, ret);
+	on_sys_exit(regs, ret, false);
 	return 0;
 }
 

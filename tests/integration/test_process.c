@@ -104,8 +104,15 @@ static void run_fork_test(const char *extra_yaml)
 	uint64_t forks_before = harness_total_forks();
 	assert_int_equal(harness_start(&ap, 10000), 0);
 	assert_int_equal(harness_run_child("bpfpush-forker", fork_and_thread_workload, NULL), 0);
-	/* Releases follow exits after an RCU grace period, slow under emulation: wait for them. */
-	harness_wait_for(&ap, "process.release", FORKS + 1 + THREADS, 10000);
+	/*
+	 * A joined thread may reach its exit tracepoint after pthread_join returns,
+	 * and releases follow exits after an RCU grace period (slow under
+	 * emulation): wait until every task seen exiting was also released.
+	 */
+	harness_wait_for(&ap, "process.exit", FORKS + 1 + THREADS, 10000);
+	for (int tries = 0; tries < 20; tries++)
+		if (harness_wait_for(&ap, "process.release", harness_sum(&ap, "process.exit"), 500) == 0)
+			break;
 	assert_int_equal(harness_stop(&ap), 0);
 	uint64_t forks = harness_total_forks() - forks_before;
 
