@@ -29,7 +29,7 @@ INTEG_SRCS := $(wildcard tests/integration/*.c)
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRCS))
 HARNESS_SRCS := $(wildcard tests/lib/*.c)
 
-.PHONY: all deps run test unit integration valgrind clean
+.PHONY: all deps run test unit integration valgrind bench clean
 .SECONDARY:
 all: $(BUILD)/bpfpush
 
@@ -82,6 +82,11 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(INTEG_BINS)
 	@scripts/run-tests.sh $(BUILD)
+
+# Figures, not assertions: ns per syscall (as root) and lines per second per wire format.
+bench: deps all
+	scripts/bench/overhead
+	scripts/bench/encode
 
 # The agent under valgrind for 10 s with every built module: no leak, no invalid access.
 valgrind: deps all

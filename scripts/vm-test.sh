@@ -97,7 +97,7 @@ if [[ -z $tests ]]; then
 fi
 [[ -n ${tests// /} ]] || die "no test binaries in $build/static/tests: run 'make static'"
 for t in $tests; do [[ -x $build/static/tests/$t ]] || die "$build/static/tests/$t missing"; done
-file -L "$agent" 2>/dev/null | grep -q 'statically linked' || say "warning: $agent is not statically linked"
+if ldd "$agent" >/dev/null 2>&1; then say "warning: $agent is not statically linked"; fi
 
 # ----------------------------------------------------------- kernel packages
 # The newest linux-image-6.1.0-N-amd64 / linux-image-6.12.N+deb12-amd64: no
@@ -226,7 +226,7 @@ pack_modules() {
 # link cmocka dynamically where no libcmocka.a exists).
 copy_with_libs() {
 	local bin=$1 dest=$2 lib
-	if ! file -L "$bin" | grep -q 'statically linked'; then
+	if ldd "$bin" >/dev/null 2>&1; then
 		for lib in $(ldd "$bin" | grep -oE '(^|[[:space:]])/[^ ]+' | tr -d ' \t'); do
 			mkdir -p "$dest$(dirname "$lib")"
 			[[ -e $dest$lib ]] || cp -L "$lib" "$dest$lib"
