@@ -112,7 +112,14 @@ static void collect_agent_metrics(struct agent *a)
 			continue;
 		struct metric_tag tag = { "module", a->modules[id].ops->name };
 		series_gauge_set(a->store, "agent.module.collect_us", &tag, 1, (double)a->modules[id].collect_us, false);
+		if (a->modules[id].obj) /* modules without programs of their own miss nothing */
+			series_counter_observe(a->store, "agent.bpf.missed", &tag, 1, attach_missed_events(&a->modules[id]));
 		total_us += a->modules[id].collect_us;
+	}
+	const struct module *layer = syscall_watch_module(a->syscalls);
+	if (layer && layer->attached) {
+		struct metric_tag tag = { "module", "syscalls" };
+		series_counter_observe(a->store, "agent.bpf.missed", &tag, 1, attach_missed_events(layer));
 	}
 	series_gauge_set(a->store, "agent.collect.duration_us", NULL, 0, (double)total_us, false);
 	series_gauge_set(a->store, "agent.modules.enabled", NULL, 0, a->modules_enabled, false);

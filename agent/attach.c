@@ -572,6 +572,27 @@ void attach_refuse_event(struct module *m, size_t e, const char *why)
 	}
 }
 
+uint64_t attach_missed_events(const struct module *m)
+{
+	uint64_t missed = 0;
+	if (!m->obj || !m->events)
+		return 0;
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		const struct attach_way *way = chosen_way(m, e);
+		for (int p = 0; way && p < WAY_MAX_PROGS && way->progs[p]; p++) {
+			if (attached_before(m, e, way->progs[p]))
+				continue;
+			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
+			struct bpf_prog_info info;
+			__u32 len = sizeof(info);
+			memset(&info, 0, sizeof(info));
+			if (prog && !bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+				missed += info.recursion_misses;
+		}
+	}
+	return missed;
+}
+
 void detach_module(struct module *m)
 {
 	unlink_all(m);

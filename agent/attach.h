@@ -10,6 +10,7 @@
 #define BPFPUSH_ATTACH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "module.h"
 
@@ -42,6 +43,14 @@ void detach_module(struct module *m);
 void module_release(struct module *m);
 /* A chosen way turned out not to work after all (the syscall layer refused it). */
 void attach_refuse_event(struct module *m, size_t e, const char *why);
+
+/*
+ * Events the kernel did not run this module's programs for: a kprobe or
+ * classic tracepoint program that fires while another BPF program runs on
+ * the same CPU is skipped (recursion protection) and the kernel counts it in
+ * the program's recursion_misses (where it does: 6.2+).
+ */
+uint64_t attach_missed_events(const struct module *m);
 
 /* Text for --probe: "tp_btf", "raw_tp + dispatcher", ... */
 void attach_way_describe(const struct attach_way *way, char *out, size_t cap);

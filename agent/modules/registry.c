@@ -29,6 +29,8 @@ const struct metric_desc agent_metrics[] = {
 	{ "agent.modules.enabled", METRIC_GAUGE, false, "", "modules enabled in the config and built" },
 	{ "agent.modules.failed", METRIC_GAUGE, false, "", "enabled modules that could not attach" },
 	{ "agent.flush.duration_us", METRIC_GAUGE, false, "", "time the last flush (encode + hand-off to every sink) took" },
+	{ "agent.bpf.missed", METRIC_COUNTER, false, "module",
+	  "events the kernel skipped the module's programs for (recursion protection), where it counts them" },
 	{ "agent.sink.sent", METRIC_COUNTER, false, "sink", "lines handed to the transport" },
 	{ "agent.sink.dropped", METRIC_COUNTER, false, "sink,reason", "lines dropped: overflow, too_long, invalid, send_error" },
 	{ "agent.sink.errors", METRIC_COUNTER, false, "sink", "send/connect errors" },

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,6 +54,16 @@ static void assert_window(const char *what, uint64_t got, uint64_t exact, uint64
 	print_message("  %-24s %6llu in [%llu, %llu]\n", what, (unsigned long long)got, (unsigned long long)exact,
 		      (unsigned long long)(exact + slack));
 	assert_in_range(got, exact, exact + slack);
+}
+
+/* Does this kernel count programs it skipped for recursion (bpf_prog_info.recursion_misses, 6.7+)? */
+static bool kernel_counts_misses(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 7);
 }
 
 /* The tier the config forces (the test's own, else the matrix's), "" for auto. */
@@ -124,7 +135,20 @@ static void run_fork_test(const char *extra_yaml)
 	assert_window("process.create", harness_sum(&ap, "process.create"), FORKS + 1, background);
 	assert_window("process.thread_create", harness_sum(&ap, "process.thread_create"), THREADS, background);
 	assert_window("process.exit", harness_sum(&ap, "process.exit"), ours, background + OLD_TASKS_ENDING);
-	assert_window("process.release", harness_sum(&ap, "process.release"), ours, background + OLD_TASKS_ENDING);
+	/*
+	 * sched_process_free runs from an RCU callback; a classic tracepoint
+	 * program is skipped when that interrupts another BPF program on the CPU.
+	 * Kernels from 6.7 count the skips (agent.bpf.missed); older ones do not,
+	 * so there the classic tier may fall short by a few (measured: up to 2%).
+	 */
+	uint64_t missed = harness_sum(&ap, "agent.bpf.process.missed");
+	uint64_t uncounted = !strcmp(tier, "tracepoint") && !kernel_counts_misses() ? ours / 50 : 0;
+	print_message("  agent.bpf.process.missed %llu, allowance for uncounted skips %llu\n", (unsigned long long)missed,
+		      (unsigned long long)uncounted);
+	uint64_t released = harness_sum(&ap, "process.release") + missed;
+	print_message("  %-24s %6llu in [%llu, %llu]\n", "process.release + missed", (unsigned long long)released,
+		      (unsigned long long)(ours - uncounted), (unsigned long long)(ours + background + OLD_TASKS_ENDING));
+	assert_in_range(released, ours - uncounted, ours + background + OLD_TASKS_ENDING);
 	assert_true(harness_has(&ap, "process.zombies"));
 	/* entry mode hooks no syscall exit: the metric that needs the result is not sent */
 	if (!strstr(extra_yaml, "return"))
