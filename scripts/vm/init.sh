@@ -87,18 +87,25 @@ for layer in $VM_LAYERS; do
 done
 rm -f /tmp/probe-*.yaml
 
-# The matrix: every test binary once per (tier, syscall layer).
+# The matrix: every test binary once per tier forced (syscall layer automatic, so
+# kernel-function ways get their turn), then once per syscall layer forced (tier
+# automatic). "auto" leaves the variable unset.
 cd /tmp
 id=0
-for tier in $VM_TIERS; do
-	for layer in $VM_LAYERS; do
+combos=""
+for tier in $VM_TIERS; do combos="$combos $tier:auto"; done
+for layer in $VM_LAYERS; do combos="$combos auto:$layer"; done
+for combo in $combos; do
+	tier=${combo%%:*} layer=${combo#*:}
+	[ "$tier" = auto ] && tier=
+	[ "$layer" = auto ] && layer=
 		for bin in /bpfpush/tests/test_*; do
 		for rep in $(seq "${VM_REPEAT:-1}"); do
 			[ -x "$bin" ] || continue
 			id=$((id + 1))
 			test=${bin##*/}
 			start=$(date +%s)
-			echo "VMTEST OUT-BEGIN $id kernel=$KVER tier=$tier layer=$layer test=$test"
+			echo "VMTEST OUT-BEGIN $id kernel=$KVER tier=${tier:-auto} layer=${layer:-auto} test=$test"
 			BPFPUSH_BIN=$AGENT BPFPUSH_TEST_ATTACH=$tier BPFPUSH_TEST_SYSCALL_LAYER=$layer \
 				timeout "$VM_TEST_TIMEOUT" "$bin" > /tmp/out.txt 2>&1
 			rc=$?
@@ -107,12 +114,11 @@ for tier in $VM_TIERS; do
 			run=$(sed -n 's/^\[==========\] \([0-9]*\) test(s) run\..*/\1/p' /tmp/out.txt | tail -n 1)
 			passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' /tmp/out.txt | tail -n 1)
 			failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:.*/\1/p' /tmp/out.txt | tail -n 1)
-			echo "VMTEST RESULT kernel=$KVER tier=$tier layer=$layer test=$test rep=$rep run=${run:--} passed=${passed:-0} failed=${failed:-0} rc=$rc secs=$(( $(date +%s) - start ))"
+			echo "VMTEST RESULT kernel=$KVER tier=${tier:-auto} layer=${layer:-auto} test=$test rep=$rep run=${run:--} passed=${passed:-0} failed=${failed:-0} rc=$rc secs=$(( $(date +%s) - start ))"
 			# No agent may outlive its test: the next run counts tasks kernel-wide.
 			pkill -9 -x bpfpush 2>/dev/null
 			rm -rf /tmp/bpfpush-test-*
 		done
 		done
-	done
 done
 exit 0

@@ -349,6 +349,7 @@ static int opens_and_unlinks(const char *dir)
 		CHECK(w_unlink(U_RMDIR, missing, ENOENT));
 		CHECK(w_unlink(U_UNLINKAT_RMDIR, missing, ENOENT));
 		CHECK(w_close(BAD_FD, EBADF));
+		CHECK(w_close(BAD_FD + 1, EBADF));
 	}
 	/* rmdir; mkdir is not counted */
 	for (int i = 0; i < RMDIR_ROUNDS; i++) {
@@ -437,8 +438,10 @@ static int syncs(const char *dir)
 		T->v[M_SYNCFS]++;
 		CHECK(planned(syscall(SYS_syncfs, fd), 0, "syncfs", NULL));
 	}
-	T->v[M_SYNC]++;
-	syscall(SYS_sync); /* cannot fail */
+	for (int i = 0; i < 2; i++) {
+		T->v[M_SYNC]++;
+		syscall(SYS_sync); /* cannot fail */
+	}
 	CHECK(w_close(fd, 0));
 	CHECK(w_unlink(U_UNLINKAT, path, 0));
 	return 0;
@@ -457,6 +460,7 @@ static int mounts(const char *dir)
 	}
 	CHECK(w_mount("bpfpush-test", mnt, "bpfpush-nosuchfs", ENODEV));
 	CHECK(w_umount(mnt, EINVAL)); /* not a mount point */
+	CHECK(w_umount(dir, EINVAL));
 	/* The new mount API: fsopen and fsmount are not counted, move_mount is. */
 	long fsfd = syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
 	CHECK(planned(fsfd, 0, "fsopen", NULL));
@@ -493,7 +497,7 @@ static int shms(void)
 static int files_workload(void *arg)
 {
 	const char *dir = arg;
-	if (fcntl(BAD_FD, F_GETFD) != -1) { /* not counted; BAD_FD must really be bad */
+	if (fcntl(BAD_FD, F_GETFD) != -1 || fcntl(BAD_FD + 1, F_GETFD) != -1) { /* not counted; must be bad */
 		snprintf(T->failed, sizeof(T->failed), "fd %d is open", BAD_FD);
 		return 1;
 	}
@@ -559,15 +563,14 @@ struct run {
 	int64_t workload_ms;
 	uint64_t sum[M_COUNT];
 	bool has[M_COUNT];
-	char way[6][128]; /* fd open, vfs read, vfs create, sync fsync, mount mount, shm shmget */
-	int way_rc[6];
 };
 
+/* One event per module: the layer is chosen for the whole syscall layer, each module shows it. */
+#define WAY_EVENTS 5
 static const struct {
 	const char *module, *event;
-} way_events[6] = {
-	{ "fd", "open" }, { "vfs", "read" }, { "vfs", "create" }, { "sync", "fsync" }, { "mount", "mount" },
-	{ "shm", "shmget" },
+} way_events[WAY_EVENTS] = {
+	{ "vfs", "read" }, { "fd", "open" }, { "sync", "fsync" }, { "mount", "mount" }, { "shm", "shmget" },
 };
 
 static void make_yaml(char *yaml, size_t cap, const char *extra, bool msync_off)
@@ -594,14 +597,7 @@ static void agent_run(const char *yaml, const char *dir, struct run *r)
 	r->workload_status = -1;
 	r->stop_status = -1;
 	struct agent_proc ap;
-	if (harness_config(&ap, yaml)) {
-		harness_free(&ap);
-		return;
-	}
-	for (int i = 0; i < 6; i++)
-		r->way_rc[i] = harness_probe_way(&ap, way_events[i].module, way_events[i].event, r->way[i],
-						 sizeof(r->way[i]));
-	if (harness_start(&ap, 10000) == 0) {
+	if (harness_config(&ap, yaml) == 0 && harness_start(&ap, 10000) == 0) {
 		r->started = true;
 		int64_t t0 = now_ms();
 		if (dir) {
@@ -620,6 +616,26 @@ static void agent_run(const char *yaml, const char *dir, struct run *r)
 	harness_free(&ap);
 }
 
+/* A control run, then the workload run, each from a fresh tally and directory, cleaned up. */
+static void control_and_workload(const char *yaml, struct tally *expect, struct run *control, struct run *work)
+{
+	memset(expect, 0, sizeof(*expect));
+	memset(work, 0, sizeof(*work));
+	T = tally_new();
+	char dir[] = "/tmp/bpfpush-files-XXXXXX";
+	if (!T || !mkdtemp(dir)) {
+		snprintf(expect->failed, sizeof(expect->failed), "set-up: %s", strerror(errno));
+		work->workload_status = -1;
+		return;
+	}
+	agent_run(yaml, NULL, control);
+	agent_run(yaml, dir, work);
+	cleanup(dir, T);
+	*expect = *T;
+	munmap(T, sizeof(*T));
+	T = NULL;
+}
+
 /* The layer and tier the config forces (the test's own key, else the VM matrix's), "" for auto. */
 static void forced(const char *extra, const char *key, const char *env, char *out, size_t cap)
 {
@@ -633,74 +649,115 @@ static void forced(const char *extra, const char *key, const char *env, char *ou
 		snprintf(out, cap, "%s", e ? e : "");
 }
 
+/* Check the ways; returns whether the chosen ways see results (the (R) metrics are sent). */
+static bool assert_ways(const char *yaml, const char *extra)
+{
+	char layer[32], tier[32];
+	forced(extra, "syscall_layer", "BPFPUSH_TEST_SYSCALL_LAYER", layer, sizeof(layer));
+	forced(extra, "attach", "BPFPUSH_TEST_ATTACH", tier, sizeof(tier));
+	/* The layer narrows the ways first; a forced tier then applies within it. */
+	bool tier_applies = !strcmp(layer, "tracepoints") ? !strcmp(tier, "tracepoint")
+			    : !strcmp(layer, "dispatcher") ? (!strcmp(tier, "tp_btf") || !strcmp(tier, "raw_tp"))
+							   : tier[0] != '\0';
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	char way[WAY_EVENTS][128] = { { 0 } };
+	int rc[WAY_EVENTS];
+	for (int i = 0; i < WAY_EVENTS; i++)
+		rc[i] = harness_probe_way(&ap, way_events[i].module, way_events[i].event, way[i], sizeof(way[i]));
+	harness_free(&ap);
+	bool results = true;
+	for (int i = 0; i < WAY_EVENTS; i++) {
+		print_message("  %s/%s attached via %s\n", way_events[i].module, way_events[i].event, way[i]);
+		assert_int_equal(rc[i], 0);
+		assert_true(way[i][0]);
+		if (layer[0])
+			assert_non_null(strstr(way[i], layer));
+		if (tier[0] && tier_applies)
+			assert_non_null(strstr(way[i], tier));
+		/* an entry-only hook (fentry/kprobe in entry mode) sees no result */
+		if (strstr(way[i], "fentry") || strstr(way[i], "kprobe"))
+			results = false;
+	}
+	return results;
+}
+
+enum verdict { ALL_IN, SOME_ABOVE, SOME_BELOW };
+
+/* Print every window; which way did the values miss, if any? */
+static enum verdict judge(const struct tally *expect, const struct run *control, const struct run *work,
+			  bool results, bool msync_off)
+{
+	enum verdict v = ALL_IN;
+	print_message("  workload took %lld ms of the %d ms run\n", (long long)work->workload_ms, RUN_MS);
+	print_message("  %-22s %10s %12s   window [exact, exact + 3*control + c]\n", "metric", "control", "got");
+	for (int m = 0; m < M_COUNT; m++) {
+		if ((spec[m].needs_result && !results) || (msync_off && m == M_MSYNC)) {
+			print_message("  %-22s not sent, as it should not be: %s\n", spec[m].name,
+				      control->has[m] || work->has[m] ? "SENT" : "ok");
+			continue;
+		}
+		uint64_t exact = expect->v[m], slack = 3 * control->sum[m] + slack_floor[spec[m].cls];
+		const char *mark = work->sum[m] < exact ? "  BELOW"
+				   : work->sum[m] > exact + slack ? "  ABOVE"
+				   : exact > slack ? ""
+						   : "  (window wider than exact: a double count would pass)";
+		print_message("  %-22s %10llu %12llu in [%llu, %llu]%s\n", spec[m].name,
+			      (unsigned long long)control->sum[m], (unsigned long long)work->sum[m],
+			      (unsigned long long)exact, (unsigned long long)(exact + slack), mark);
+		if (work->sum[m] < exact)
+			v = SOME_BELOW;
+		else if (work->sum[m] > exact + slack && v == ALL_IN)
+			v = SOME_ABOVE;
+	}
+	return v;
+}
+
+/*
+ * Background only adds: a value below exact is a miss at once. A value above
+ * the window may be a burst of background the control did not see (other
+ * users of this host run builds and VMs): then control and workload run again,
+ * up to ATTEMPTS times, each judged on its own measured window.
+ */
+#define ATTEMPTS 3
+
 static void run_files_test(const char *extra, bool msync_off)
 {
 	char yaml[2048];
 	make_yaml(yaml, sizeof(yaml), extra, msync_off);
-	char layer[32], tier[32];
-	forced(extra, "syscall_layer", "BPFPUSH_TEST_SYSCALL_LAYER", layer, sizeof(layer));
-	forced(extra, "attach", "BPFPUSH_TEST_ATTACH", tier, sizeof(tier));
+	bool results = assert_ways(yaml, extra);
 
-	struct tally *t = tally_new();
-	assert_non_null(t);
-	T = t;
-	char dir[] = "/tmp/bpfpush-files-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-
+	static struct tally expect;
 	static struct run control, work;
-	agent_run(yaml, NULL, &control);
-	agent_run(yaml, dir, &work);
-	cleanup(dir, t);
-	struct tally expect = *t;
-	munmap(t, sizeof(*t));
-	T = NULL;
-
-	/* Everything is cleaned up: assertions from here on may fail. */
-	assert_true(control.started);
-	assert_true(work.started);
-	assert_int_equal(control.stop_status, 0);
-	assert_int_equal(work.stop_status, 0);
-	if (work.workload_status != 0)
-		print_message("  workload failed (%d): %s\n", work.workload_status, expect.failed);
-	assert_int_equal(work.workload_status, 0);
-	print_message("  workload took %lld ms of the %d ms run\n", (long long)work.workload_ms, RUN_MS);
-
-	bool results = true;
-	for (int i = 0; i < 6; i++) {
-		assert_int_equal(work.way_rc[i], 0);
-		print_message("  %s/%-8s attached via %s\n", way_events[i].module, way_events[i].event, work.way[i]);
-		assert_true(work.way[i][0]);
-		if (layer[0])
-			assert_non_null(strstr(work.way[i], layer));
-		/* The layer narrows the ways first; a forced tier then applies within it. */
-		bool tier_in_layer = !strcmp(layer, "tracepoints") ? !strcmp(tier, "tracepoint")
-				   : !strcmp(layer, "dispatcher") ? (!strcmp(tier, "tp_btf") || !strcmp(tier, "raw_tp"))
-								  : tier[0] != '\0';
-		if (tier[0] && tier_in_layer)
-			assert_non_null(strstr(work.way[i], tier));
-		/* an entry-only hook (fentry/kprobe in entry mode) sees no result */
-		if (strstr(work.way[i], "fentry") || strstr(work.way[i], "kprobe"))
-			results = false;
+	enum verdict v = SOME_ABOVE;
+	for (int attempt = 1; attempt <= ATTEMPTS && v == SOME_ABOVE; attempt++) {
+		control_and_workload(yaml, &expect, &control, &work);
+		/* Everything is cleaned up: assertions from here on may fail. */
+		assert_true(control.started);
+		assert_true(work.started);
+		assert_int_equal(control.stop_status, 0);
+		assert_int_equal(work.stop_status, 0);
+		if (work.workload_status != 0)
+			print_message("  workload failed (%d): %s\n", work.workload_status, expect.failed);
+		assert_int_equal(work.workload_status, 0);
+		print_message("  attempt %d\n", attempt);
+		v = judge(&expect, &control, &work, results, msync_off);
+		if (v == SOME_ABOVE && attempt < ATTEMPTS)
+			print_message("  above the window: background rose above the control's; measuring again\n");
 	}
-
-	print_message("  %-22s %12s %12s   window [exact, exact + 3*control + c]\n", "metric", "control", "got");
 	for (int m = 0; m < M_COUNT; m++) {
-		bool sent = !(spec[m].needs_result && !results) && !(msync_off && m == M_MSYNC);
-		if (!sent) {
-			print_message("  %-22s not sent (as configured)\n", spec[m].name);
+		if ((spec[m].needs_result && !results) || (msync_off && m == M_MSYNC)) {
 			assert_false(control.has[m]);
 			assert_false(work.has[m]);
 			continue;
 		}
-		uint64_t exact = expect.v[m], slack = 3 * control.sum[m] + slack_floor[spec[m].cls];
-		print_message("  %-22s %12llu %12llu in [%llu, %llu]%s\n", spec[m].name,
-			      (unsigned long long)control.sum[m], (unsigned long long)work.sum[m],
-			      (unsigned long long)exact, (unsigned long long)(exact + slack),
-			      exact > slack ? "" : "  (noise too high to tell a double count)");
 		assert_true(control.has[m]);
 		assert_true(work.has[m]);
-		assert_in_range(work.sum[m], exact, exact + slack);
+		assert_in_range(work.sum[m], expect.v[m], expect.v[m] + 3 * control.sum[m] + slack_floor[spec[m].cls]);
 	}
+	if (msync_off) /* the other sync calls are still hooked and sent */
+		assert_true(work.has[M_SYNC] && work.has[M_SYNCFS] && work.has[M_SYNC_FSYNC] &&
+			    work.has[M_SYNC_FDATASYNC] && work.has[M_SYNC_FILE_RANGE]);
 }
 
 static void test_auto(void **state) { run_files_test("", false); }

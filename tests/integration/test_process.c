@@ -210,10 +210,14 @@ static int failing_fork_workload(void *arg)
 	return 0;
 }
 
+/* layer "": whatever the matrix forces, else automatic (kernel-function ways first). */
 static void run_fork_failure_test(const char *layer)
 {
 	char global[256], yaml[1024], extra[64];
-	snprintf(extra, sizeof(extra), ", load_mode: return, syscall_layer: %s", layer);
+	if (layer[0])
+		snprintf(extra, sizeof(extra), ", load_mode: return, syscall_layer: %s", layer);
+	else
+		snprintf(extra, sizeof(extra), ", load_mode: return");
 	harness_global(global, sizeof(global), extra);
 	snprintf(yaml, sizeof(yaml),
 		 "%s"
@@ -233,9 +237,15 @@ static void run_fork_failure_test(const char *layer)
 	const char *expect = "";
 	if (!strcmp(layer, "tracepoints"))
 		expect = "tracepoint";
-	else if (!strcmp(tier, "tp_btf") || !strcmp(tier, "raw_tp"))
+	else if (layer[0] && (!strcmp(tier, "tp_btf") || !strcmp(tier, "raw_tp")))
 		expect = tier;
 	assert_way(&ap, "create_errors", expect, layer);
+	if (!layer[0] && (!strcmp(tier, "fentry") || !strcmp(tier, "kprobe"))) {
+		/* a kernel-function way on each syscall's function (fork has no BTF: kprobe there) */
+		char way[128] = "";
+		harness_probe_way(&ap, "process", "create_errors", way, sizeof(way));
+		assert_true(strstr(way, "fentry") || strstr(way, "kprobe"));
+	}
 	assert_int_equal(harness_start(&ap, 10000), 0);
 	assert_int_equal(harness_run_child("bpfpush-forkfail", failing_fork_workload, &cg), 0);
 	usleep(300 * 1000);
@@ -248,6 +258,7 @@ static void run_fork_failure_test(const char *layer)
 
 static void test_create_errors_dispatcher(void **state) { run_fork_failure_test("dispatcher"); }
 static void test_create_errors_tracepoints(void **state) { run_fork_failure_test("tracepoints"); }
+static void test_create_errors_auto_layer(void **state) { run_fork_failure_test(""); }
 
 int main(void)
 {
@@ -262,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_forced_tracepoint),
 		cmocka_unit_test(test_create_errors_dispatcher),
 		cmocka_unit_test(test_create_errors_tracepoints),
+		cmocka_unit_test(test_create_errors_auto_layer),
 	};
 	return cmocka_run_group_tests_name("process (BPF, real agent)", tests, NULL, NULL);
 }
