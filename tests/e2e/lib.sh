@@ -199,10 +199,17 @@ wait_until() {
 # quiet CMD...: run CMD with its output discarded (for polling with wait_until).
 quiet() { "$@" >/dev/null 2>&1; }
 
-# sleep_to_boundary [OFFSET]: sleep until OFFSET seconds past the next whole second (default 0.3).
+# sleep_to_boundary [OFFSET] [PERIOD]: sleep until OFFSET seconds past the next multiple of PERIOD
+# whole seconds on the wall clock (defaults 0.3 and 1: the next whole second), as the agent
+# aligns its flushes to multiples of global.interval.
 sleep_to_boundary() {
-	local off=${1:-0.3}
-	sleep "$($SYSPY -c "import time; t=time.time(); print(max(0.0, int(t) + 1 + $off - t))")"
+	local off=${1:-0.3} period=${2:-1}
+	sleep "$($SYSPY -c "import time; t=time.time(); p=$period; print(max(0.0, (int(t) // p + 1) * p + $off - t))")"
+}
+
+# sleep_until TS: sleep until the wall clock reads TS (seconds, may be fractional); at once if past.
+sleep_until() {
+	sleep "$($SYSPY -c "import time; print(max(0.0, $1 - time.time()))")"
 }
 
 # ---------------------------------------------------------------- carbon-cache
@@ -436,13 +443,14 @@ relay_start() {
 relay_stop() { stop_pid "${RELAY_PID[main]:-}" 10; RELAY_PID[main]=; }
 
 # ---------------------------------------------------------------- the agent
-# agent_config FILE SINK_YAML_LINES: a config with only the process module, 1 s interval, apps off.
+# agent_config FILE SINK_YAML_LINES: a config with only the process module, apps off, and a
+# global.interval of AGENT_INTERVAL seconds (default 1).
 agent_config() {
 	local file=$1
 	shift
 	{
+		printf 'global: { interval: %ss, log_level: info }\n' "${AGENT_INTERVAL:-1}"
 		cat <<-'EOF'
-		global: { interval: 1s, log_level: info }
 		modules:
 		  process: { enabled: true }
 		  fd: { enabled: false }
