@@ -31,13 +31,21 @@ static bool metric_given(const struct module *m, const char *metric)
 	return false;
 }
 
+/* Why an event is not hooked: waiting for return mode, or switched off in the config. */
+static const char *unhooked_why(const struct module *m, size_t e)
+{
+	if (m->ops->events[e].return_mode_only && m->cfg->global.load_mode != LOAD_MODE_RETURN)
+		return "needs load_mode: return";
+	return "switched off in the config";
+}
+
 static const char *metric_missing_why(const struct module *m, const char *metric)
 {
 	for (size_t e = 0; e < m->ops->nevents; e++) {
 		if (!strstr(m->ops->events[e].gives, metric))
 			continue;
 		if (!m->events[e].wanted)
-			return "needs load_mode: return";
+			return unhooked_why(m, e);
 		if (m->events[e].chosen < 0)
 			return "no way to attach its event on this kernel";
 		if (m->events[e].no_result)
@@ -53,7 +61,7 @@ static void print_text_module(FILE *out, const struct module *m)
 		const struct event_state *st = &m->events[e];
 		char way[64] = "";
 		if (!st->wanted)
-			snprintf(way, sizeof(way), "not hooked (load_mode: entry)");
+			snprintf(way, sizeof(way), "not hooked: %s", unhooked_why(m, e));
 		else if (st->chosen >= 0 && st->via[0])
 			snprintf(way, sizeof(way), "%s", st->via);
 		else if (st->chosen >= 0)

@@ -14,8 +14,12 @@
  * the slack measured: a CONTROL run of the same config and duration without
  * the workload, just before, gives each metric's background c, and
  * slack = 3c + a small constant (64 calls, 16 errors, 64 KiB; 1 for the rare
- * sync/mount/shm calls). The frequent calls are made tens of thousands of
- * times so that a double count falls outside the window too.
+ * sync/mount/shm calls). The frequent calls are made thousands of times (reads
+ * and writes 100k, 512 MiB each way) so that on a quiet host a double count
+ * falls outside the window too; each line says when it would not. Background
+ * only adds, so a value below exact fails at once; a value above the window
+ * (a burst the control did not see: builds and VMs share this host) makes the
+ * pair run again, at most ATTEMPTS times, each judged on its own window.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,7 +66,7 @@
 #define BAD_FD 1000
 
 /* The run lasts this long from the agent's first flush to SIGTERM, control and workload alike. */
-#define RUN_MS 2500
+#define RUN_MS 1500
 
 enum metric {
 	M_FD_OPEN, M_FD_OPEN_ERRORS, M_FD_CLOSE, M_FD_CLOSE_ERRORS,
@@ -561,8 +565,10 @@ struct run {
 	int stop_status;
 	int workload_status; /* -1 when no workload ran (control) */
 	int64_t workload_ms;
+	int64_t run_ms; /* first flush to SIGTERM */
 	uint64_t sum[M_COUNT];
 	bool has[M_COUNT];
+	uint64_t missed; /* syscall-layer program runs the kernel skipped (recursion) */
 };
 
 /* One event per module: the layer is chosen for the whole syscall layer, each module shows it. */
@@ -607,11 +613,13 @@ static void agent_run(const char *yaml, const char *dir, struct run *r)
 		int64_t left = RUN_MS - (now_ms() - t0);
 		if (left > 0)
 			usleep((useconds_t)left * 1000);
+		r->run_ms = now_ms() - t0;
 		r->stop_status = harness_stop(&ap);
 		for (int m = 0; m < M_COUNT; m++) {
 			r->sum[m] = harness_sum(&ap, spec[m].name);
 			r->has[m] = harness_has(&ap, spec[m].name);
 		}
+		r->missed = harness_sum(&ap, "agent.bpf.syscalls.missed");
 	}
 	harness_free(&ap);
 }
@@ -650,7 +658,7 @@ static void forced(const char *extra, const char *key, const char *env, char *ou
 }
 
 /* Check the ways; returns whether the chosen ways see results (the (R) metrics are sent). */
-static bool assert_ways(const char *yaml, const char *extra)
+static bool assert_ways(const char *yaml, const char *extra, bool msync_off)
 {
 	char layer[32], tier[32];
 	forced(extra, "syscall_layer", "BPFPUSH_TEST_SYSCALL_LAYER", layer, sizeof(layer));
@@ -665,7 +673,14 @@ static bool assert_ways(const char *yaml, const char *extra)
 	int rc[WAY_EVENTS];
 	for (int i = 0; i < WAY_EVENTS; i++)
 		rc[i] = harness_probe_way(&ap, way_events[i].module, way_events[i].event, way[i], sizeof(way[i]));
+	char msync_way[128] = "?";
+	int msync_rc = msync_off ? harness_probe_way(&ap, "sync", "msync", msync_way, sizeof(msync_way)) : 0;
 	harness_free(&ap);
+	if (msync_off) { /* switched off: the event is listed, not hooked */
+		print_message("  sync/msync attached via \"%s\"\n", msync_way);
+		assert_int_equal(msync_rc, 0);
+		assert_string_equal(msync_way, "");
+	}
 	bool results = true;
 	for (int i = 0; i < WAY_EVENTS; i++) {
 		print_message("  %s/%s attached via %s\n", way_events[i].module, way_events[i].event, way[i]);
@@ -682,6 +697,30 @@ static bool assert_ways(const char *yaml, const char *extra)
 	return results;
 }
 
+/*
+ * The window's slack: 3 x the control's count, scaled up in proportion when
+ * the workload made its run longer than the control's (a loaded host, slow
+ * emulated kernels), plus the class's constant.
+ */
+static uint64_t slack_of(enum metric m, const struct run *control, const struct run *work)
+{
+	uint64_t bg = 3 * control->sum[m];
+	if (control->run_ms > 0 && work->run_ms > control->run_ms) /* per ms of the longer run, rounded up */
+		bg = (bg * (uint64_t)work->run_ms + (uint64_t)control->run_ms - 1) / (uint64_t)control->run_ms;
+	return bg + slack_floor[spec[m].cls];
+}
+
+/*
+ * A program run the kernel skipped (agent.bpf.syscalls.missed: one running
+ * while another BPF program held the CPU) loses one call of some metric: each
+ * may fall short by that many, and no more. Syscall exits run in process
+ * context, so this is 0 unless something else nests.
+ */
+static uint64_t lower_of(enum metric m, const struct tally *expect, const struct run *work)
+{
+	return expect->v[m] > work->missed ? expect->v[m] - work->missed : 0;
+}
+
 enum verdict { ALL_IN, SOME_ABOVE, SOME_BELOW };
 
 /* Print every window; which way did the values miss, if any? */
@@ -689,23 +728,28 @@ static enum verdict judge(const struct tally *expect, const struct run *control,
 			  bool results, bool msync_off)
 {
 	enum verdict v = ALL_IN;
-	print_message("  workload took %lld ms of the %d ms run\n", (long long)work->workload_ms, RUN_MS);
-	print_message("  %-22s %10s %12s   window [exact, exact + 3*control + c]\n", "metric", "control", "got");
+	print_message("  workload took %lld ms; runs lasted %lld ms (control), %lld ms (workload)\n",
+		      (long long)work->workload_ms, (long long)control->run_ms, (long long)work->run_ms);
+	print_message("  agent.bpf.syscalls.missed: %llu (control), %llu (workload)\n",
+		      (unsigned long long)control->missed, (unsigned long long)work->missed);
+	print_message("  %-22s %10s %12s   window [exact - missed, exact + 3*control + c]\n", "metric", "control",
+		      "got");
 	for (int m = 0; m < M_COUNT; m++) {
 		if ((spec[m].needs_result && !results) || (msync_off && m == M_MSYNC)) {
 			print_message("  %-22s not sent, as it should not be: %s\n", spec[m].name,
 				      control->has[m] || work->has[m] ? "SENT" : "ok");
 			continue;
 		}
-		uint64_t exact = expect->v[m], slack = 3 * control->sum[m] + slack_floor[spec[m].cls];
-		const char *mark = work->sum[m] < exact ? "  BELOW"
+		uint64_t exact = expect->v[m], slack = slack_of((enum metric)m, control, work);
+		uint64_t lower = lower_of((enum metric)m, expect, work);
+		const char *mark = work->sum[m] < lower ? "  BELOW"
 				   : work->sum[m] > exact + slack ? "  ABOVE"
 				   : exact > slack ? ""
 						   : "  (window wider than exact: a double count would pass)";
 		print_message("  %-22s %10llu %12llu in [%llu, %llu]%s\n", spec[m].name,
 			      (unsigned long long)control->sum[m], (unsigned long long)work->sum[m],
-			      (unsigned long long)exact, (unsigned long long)(exact + slack), mark);
-		if (work->sum[m] < exact)
+			      (unsigned long long)lower, (unsigned long long)(exact + slack), mark);
+		if (work->sum[m] < lower)
 			v = SOME_BELOW;
 		else if (work->sum[m] > exact + slack && v == ALL_IN)
 			v = SOME_ABOVE;
@@ -719,13 +763,13 @@ static enum verdict judge(const struct tally *expect, const struct run *control,
  * users of this host run builds and VMs): then control and workload run again,
  * up to ATTEMPTS times, each judged on its own measured window.
  */
-#define ATTEMPTS 3
+#define ATTEMPTS 5
 
 static void run_files_test(const char *extra, bool msync_off)
 {
 	char yaml[2048];
 	make_yaml(yaml, sizeof(yaml), extra, msync_off);
-	bool results = assert_ways(yaml, extra);
+	bool results = assert_ways(yaml, extra, msync_off);
 
 	static struct tally expect;
 	static struct run control, work;
@@ -742,8 +786,10 @@ static void run_files_test(const char *extra, bool msync_off)
 		assert_int_equal(work.workload_status, 0);
 		print_message("  attempt %d\n", attempt);
 		v = judge(&expect, &control, &work, results, msync_off);
-		if (v == SOME_ABOVE && attempt < ATTEMPTS)
+		if (v == SOME_ABOVE && attempt < ATTEMPTS) {
 			print_message("  above the window: background rose above the control's; measuring again\n");
+			sleep(2); /* let a burst (a build, a VM booting) pass */
+		}
 	}
 	for (int m = 0; m < M_COUNT; m++) {
 		if ((spec[m].needs_result && !results) || (msync_off && m == M_MSYNC)) {
@@ -753,7 +799,8 @@ static void run_files_test(const char *extra, bool msync_off)
 		}
 		assert_true(control.has[m]);
 		assert_true(work.has[m]);
-		assert_in_range(work.sum[m], expect.v[m], expect.v[m] + 3 * control.sum[m] + slack_floor[spec[m].cls]);
+		assert_in_range(work.sum[m], lower_of((enum metric)m, &expect, &work),
+				expect.v[m] + slack_of((enum metric)m, &control, &work));
 	}
 	if (msync_off) /* the other sync calls are still hooked and sent */
 		assert_true(work.has[M_SYNC] && work.has[M_SYNCFS] && work.has[M_SYNC_FSYNC] &&
