@@ -18,6 +18,7 @@
 
 struct bpf_object;
 struct bpf_link;
+struct syscall_metric;
 struct probe_cache;
 
 #define WAY_MAX_PROGS 4
@@ -85,6 +86,9 @@ struct module_ops {
 	int (*start)(struct module *m);
 	/* Read the maps into the store. */
 	int (*collect)(struct module *m, struct series_store *store);
+	/* Metrics that are sums of syscall-layer counters (agent/modules/syscall_metrics.h). */
+	const struct syscall_metric *syscall_sums;
+	size_t nsyscall_sums;
 };
 
 struct syscall_watch;

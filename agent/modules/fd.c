@@ -33,11 +33,6 @@ static const struct syscall_metric fd_sums[] = {
 	{ "fd.close_errors", EVENT_CLOSE, { { SYS_close, FIELD_ERRORS }, { SYS_close_range, FIELD_ERRORS } } },
 };
 
-static int fd_collect(struct module *m, struct series_store *store)
-{
-	return syscall_metrics_collect(m, fd_sums, sizeof(fd_sums) / sizeof(fd_sums[0]), store);
-}
-
 const struct module_ops fd_module = {
 	.id = MODULE_FD,
 	.name = "fd",
@@ -45,5 +40,7 @@ const struct module_ops fd_module = {
 	.nmetrics = sizeof(fd_metrics) / sizeof(fd_metrics[0]),
 	.events = fd_events,
 	.nevents = sizeof(fd_events) / sizeof(fd_events[0]),
-	.collect = fd_collect,
+	.collect = syscall_metrics_collect,
+	.syscall_sums = fd_sums,
+	.nsyscall_sums = sizeof(fd_sums) / sizeof(fd_sums[0]),
 };

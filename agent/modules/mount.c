@@ -28,11 +28,6 @@ static const struct syscall_metric mount_sums[] = {
 	{ "mount.umount_errors", EVENT_UMOUNT, { { SYS_umount2, FIELD_ERRORS } } },
 };
 
-static int mount_collect(struct module *m, struct series_store *store)
-{
-	return syscall_metrics_collect(m, mount_sums, sizeof(mount_sums) / sizeof(mount_sums[0]), store);
-}
-
 const struct module_ops mount_module = {
 	.id = MODULE_MOUNT,
 	.name = "mount",
@@ -40,5 +35,7 @@ const struct module_ops mount_module = {
 	.nmetrics = sizeof(mount_metrics) / sizeof(mount_metrics[0]),
 	.events = mount_events,
 	.nevents = sizeof(mount_events) / sizeof(mount_events[0]),
-	.collect = mount_collect,
+	.collect = syscall_metrics_collect,
+	.syscall_sums = mount_sums,
+	.nsyscall_sums = sizeof(mount_sums) / sizeof(mount_sums[0]),
 };

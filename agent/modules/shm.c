@@ -25,11 +25,6 @@ static const struct syscall_metric shm_sums[] = {
 	{ "shm.ctl", EVENT_CTL, { { SYS_shmctl, FIELD_CALLS } } },
 };
 
-static int shm_collect(struct module *m, struct series_store *store)
-{
-	return syscall_metrics_collect(m, shm_sums, sizeof(shm_sums) / sizeof(shm_sums[0]), store);
-}
-
 const struct module_ops shm_module = {
 	.id = MODULE_SHM,
 	.name = "shm",
@@ -37,5 +32,7 @@ const struct module_ops shm_module = {
 	.nmetrics = sizeof(shm_metrics) / sizeof(shm_metrics[0]),
 	.events = shm_events,
 	.nevents = sizeof(shm_events) / sizeof(shm_events[0]),
-	.collect = shm_collect,
+	.collect = syscall_metrics_collect,
+	.syscall_sums = shm_sums,
+	.nsyscall_sums = sizeof(shm_sums) / sizeof(shm_sums[0]),
 };

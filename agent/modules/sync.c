@@ -37,11 +37,6 @@ static bool sync_wants(const struct module *m, size_t event)
 	return event < SYNC_CALL_COUNT && m->cfg->sync_calls[event];
 }
 
-static int sync_collect(struct module *m, struct series_store *store)
-{
-	return syscall_metrics_collect(m, sync_sums, sizeof(sync_sums) / sizeof(sync_sums[0]), store);
-}
-
 const struct module_ops sync_module = {
 	.id = MODULE_SYNC,
 	.name = "sync",
@@ -50,5 +45,7 @@ const struct module_ops sync_module = {
 	.events = sync_events,
 	.nevents = sizeof(sync_events) / sizeof(sync_events[0]),
 	.wants = sync_wants,
-	.collect = sync_collect,
+	.collect = syscall_metrics_collect,
+	.syscall_sums = sync_sums,
+	.nsyscall_sums = sizeof(sync_sums) / sizeof(sync_sums[0]),
 };

@@ -33,9 +33,10 @@ static bool measured(const struct module *m, const struct syscall_metric *metric
 	return st->chosen >= 0 && !(st->no_result && module_metric_needs_result(m->ops, metric->name));
 }
 
-int syscall_metrics_collect(struct module *m, const struct syscall_metric *metrics, size_t n,
-			    struct series_store *store)
+int syscall_metrics_collect(struct module *m, struct series_store *store)
 {
+	const struct syscall_metric *metrics = m->ops->syscall_sums;
+	size_t n = m->ops->nsyscall_sums;
 	struct syscall_stats rows[SYS_COUNT];
 	bool have[SYS_COUNT] = { false };
 	for (size_t i = 0; i < n; i++) {

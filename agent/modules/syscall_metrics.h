@@ -32,8 +32,11 @@ struct syscall_metric {
 	struct syscall_term terms[SYSCALL_METRIC_TERMS];
 };
 
-/* Read every row the table needs once, then observe each metric whose event is attached. */
-int syscall_metrics_collect(struct module *m, const struct syscall_metric *metrics, size_t n,
-			    struct series_store *store);
+/*
+ * A module's collect when its metrics are all syscall sums: read every row
+ * its ops->syscall_sums need once, then observe each metric that the ways in
+ * use measure.
+ */
+int syscall_metrics_collect(struct module *m, struct series_store *store);
 
 #endif

@@ -64,11 +64,6 @@ static const struct syscall_metric vfs_sums[] = {
 	{ "vfs.fsync_errors", EVENT_FSYNC, { { SYS_fsync, FIELD_ERRORS }, { SYS_fdatasync, FIELD_ERRORS } } },
 };
 
-static int vfs_collect(struct module *m, struct series_store *store)
-{
-	return syscall_metrics_collect(m, vfs_sums, sizeof(vfs_sums) / sizeof(vfs_sums[0]), store);
-}
-
 const struct module_ops vfs_module = {
 	.id = MODULE_VFS,
 	.name = "vfs",
@@ -76,5 +71,7 @@ const struct module_ops vfs_module = {
 	.nmetrics = sizeof(vfs_metrics) / sizeof(vfs_metrics[0]),
 	.events = vfs_events,
 	.nevents = sizeof(vfs_events) / sizeof(vfs_events[0]),
-	.collect = vfs_collect,
+	.collect = syscall_metrics_collect,
+	.syscall_sums = vfs_sums,
+	.nsyscall_sums = sizeof(vfs_sums) / sizeof(vfs_sums[0]),
 };

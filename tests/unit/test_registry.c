@@ -17,6 +17,7 @@
 #include "module.h"
 #include "syscall_table.h"
 #include "syscall_watch.h"
+#include "modules/syscall_metrics.h"
 #include "syscalls.skel.h"
 
 static void test_names_match_config(void **state)
@@ -126,6 +127,27 @@ static void test_syscall_layer_has_every_row(void **state)
 	syscalls_bpf__destroy(skel);
 }
 
+/* Every syscall sum names a metric of the module's catalogue and one of its events, and back. */
+static void test_syscall_sums_match_catalogue(void **state)
+{
+	for (int id = 0; id < MODULE_COUNT; id++) {
+		const struct module_ops *ops = module_registry_get((enum module_id)id);
+		if (!ops || !ops->syscall_sums)
+			continue;
+		assert_int_equal(ops->nsyscall_sums, ops->nmetrics);
+		for (size_t i = 0; i < ops->nsyscall_sums; i++) {
+			const struct syscall_metric *sum = &ops->syscall_sums[i];
+			assert_true(sum->event >= 0 && (size_t)sum->event < ops->nevents);
+			assert_true(listed(ops->events[sum->event].gives, sum->name));
+			bool in_catalogue = false;
+			for (size_t k = 0; k < ops->nmetrics; k++)
+				in_catalogue |= !strcmp(ops->metrics[k].name, sum->name);
+			assert_true(in_catalogue);
+			assert_true(sum->terms[0].id > SYS_NONE && sum->terms[0].id < SYS_COUNT);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_events_and_metrics_agree),
 		cmocka_unit_test(test_ways_are_ordered_and_exist),
 		cmocka_unit_test(test_syscall_layer_has_every_row),
+		cmocka_unit_test(test_syscall_sums_match_catalogue),
 	};
 	return cmocka_run_group_tests_name("module registry", tests, NULL, NULL);
 }
