@@ -13,7 +13,7 @@
 #   VM_LAYERS    default "dispatcher tracepoints"
 #   VM_TESTS     test binaries (names in build/static/tests), default all
 #   VM_MODULES   kernel modules added to scripts/vm/modules.list
-#   VM_TIMEOUT   seconds one guest may run, default 900
+#   VM_TIMEOUT   seconds one guest may run, default 2400
 #   VM_TEST_TIMEOUT  seconds one test binary may run in the guest, default 300
 #   VM_REPEAT   runs of each (tier, layer, test) in a guest, default 1 (for flaky tests)
 #   VM_SMP, VM_MEM   guest CPUs (default 2) and memory (default 1024 MiB)
@@ -37,7 +37,7 @@ kernels=${VM_KERNELS:-"6.1 6.12"}
 tiers=${VM_TIERS:-"fentry kprobe tp_btf raw_tp tracepoint"}
 layers=${VM_LAYERS:-"dispatcher tracepoints"}
 tests=${VM_TESTS:-}
-timeout_s=${VM_TIMEOUT:-900}
+timeout_s=${VM_TIMEOUT:-2400}
 test_timeout=${VM_TEST_TIMEOUT:-300}
 smp=${VM_SMP:-2}
 mem=${VM_MEM:-1024}
