@@ -7,9 +7,9 @@
 
 static const struct metric_desc mount_metrics[] = {
 	{ "mount.mount", METRIC_COUNTER, false, "", "mount(2) and move_mount(2) calls" },
-	{ "mount.mount_errors", METRIC_COUNTER, true, "", "" },
+	{ "mount.mount_errors", METRIC_COUNTER, true, "", "those mounts that failed" },
 	{ "mount.umount", METRIC_COUNTER, false, "", "umount2(2) calls" },
-	{ "mount.umount_errors", METRIC_COUNTER, true, "", "" },
+	{ "mount.umount_errors", METRIC_COUNTER, true, "", "those umounts that failed" },
 };
 
 enum { EVENT_MOUNT = 0, EVENT_UMOUNT };

@@ -18,13 +18,13 @@ static const struct metric_desc vfs_metrics[] = {
 	{ "vfs.write.bytes", METRIC_COUNTER, true, "", "bytes written (sum of positive results)" },
 	{ "vfs.write.errors", METRIC_COUNTER, true, "", "write calls with a negative result" },
 	{ "vfs.unlink", METRIC_COUNTER, false, "", "unlink, unlinkat without AT_REMOVEDIR" },
-	{ "vfs.unlink_errors", METRIC_COUNTER, true, "", "" },
+	{ "vfs.unlink_errors", METRIC_COUNTER, true, "", "those unlinks that failed" },
 	{ "vfs.rmdir", METRIC_COUNTER, false, "", "rmdir, unlinkat with AT_REMOVEDIR" },
-	{ "vfs.rmdir_errors", METRIC_COUNTER, true, "", "" },
+	{ "vfs.rmdir_errors", METRIC_COUNTER, true, "", "those rmdirs that failed" },
 	{ "vfs.create", METRIC_COUNTER, false, "", "creat, and open-family calls with O_CREAT" },
-	{ "vfs.create_errors", METRIC_COUNTER, true, "", "" },
+	{ "vfs.create_errors", METRIC_COUNTER, true, "", "those creates that failed" },
 	{ "vfs.fsync", METRIC_COUNTER, false, "", "fsync, fdatasync" },
-	{ "vfs.fsync_errors", METRIC_COUNTER, true, "", "" },
+	{ "vfs.fsync_errors", METRIC_COUNTER, true, "", "those fsyncs that failed" },
 };
 
 enum { EVENT_READ = 0, EVENT_WRITE, EVENT_UNLINK, EVENT_CREATE, EVENT_FSYNC };
