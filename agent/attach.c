@@ -524,7 +524,9 @@ int attach_module(struct module *m)
 	}
 	for (size_t e = 0; e < m->ops->nevents; e++) {
 		m->events[e].chosen = -1;
-		m->events[e].wanted = (!m->ops->events[e].return_mode_only || m->cfg->global.load_mode == LOAD_MODE_RETURN) &&
+		bool ret = m->cfg->global.load_mode == LOAD_MODE_RETURN;
+		const struct event_desc *ev = &m->ops->events[e];
+		m->events[e].wanted = (!ev->return_mode_only || ret) && (!ev->entry_mode_only || !ret) &&
 				      (!m->ops->wants || m->ops->wants(m, e));
 	}
 	if (!m->probes->privileged) {

@@ -49,6 +49,7 @@ struct event_desc {
 	const char *name;
 	const char *gives;       /* the metrics this event feeds, for --probe */
 	bool return_mode_only;   /* hooked only in load_mode: return */
+	bool entry_mode_only;    /* in load_mode: return its return-side twin (another event) is hooked instead */
 	int config_owner;        /* module_id + 1 whose attach/syscall_layer keys apply; 0: the module's own */
 	struct attach_way ways[EVENT_MAX_WAYS]; /* cheapest first; tier 0 ends the list */
 };

@@ -22,11 +22,18 @@ static void json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* The way an event attached with does not see results (its own, or the syscall layer's). */
+static bool sees_no_result(const struct module *m, size_t e)
+{
+	const struct event_state *st = &m->events[e];
+	return st->no_result || (st->chosen >= 0 && m->ops->events[e].ways[st->chosen].no_result);
+}
+
 static bool metric_given(const struct module *m, const char *metric)
 {
 	for (size_t e = 0; e < m->ops->nevents; e++)
 		if (m->events[e].chosen >= 0 && strstr(m->ops->events[e].gives, metric) &&
-		    !(m->events[e].no_result && module_metric_needs_result(m->ops, metric)))
+		    !(sees_no_result(m, e) && module_metric_needs_result(m->ops, metric)))
 			return true;
 	return false;
 }
@@ -36,6 +43,8 @@ static const char *unhooked_why(const struct module *m, size_t e)
 {
 	if (m->ops->events[e].return_mode_only && m->cfg->global.load_mode != LOAD_MODE_RETURN)
 		return "needs load_mode: return";
+	if (m->ops->events[e].entry_mode_only && m->cfg->global.load_mode == LOAD_MODE_RETURN)
+		return "load_mode: return hooks its return side instead";
 	return "switched off in the config";
 }
 
@@ -48,7 +57,7 @@ static const char *metric_missing_why(const struct module *m, const char *metric
 			return unhooked_why(m, e);
 		if (m->events[e].chosen < 0)
 			return "no way to attach its event on this kernel";
-		if (m->events[e].no_result)
+		if (sees_no_result(m, e))
 			return "the way in use sees calls, not results: needs load_mode: return";
 	}
 	return m->failure[0] ? m->failure : "not measured";

@@ -4,11 +4,18 @@
  * generation they come from the shared syscall layer: readv/preadv/writev/
  * pwritev count as reads and writes even though the kernel does not route
  * them through vfs_read/vfs_write, creat and O_CREAT opens count as creates,
- * unlinkat with AT_REMOVEDIR as rmdir. vfs.open needs a hook on the kernel's
- * own open (fentry/kprobe), so it is not in this catalogue yet.
+ * unlinkat with AT_REMOVEDIR as rmdir. vfs.open counts the kernel's own opens
+ * (vfs_open) and needs fentry or kprobes: probes/vfs.bpf.c.
  */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+
 #include "../module.h"
+#include "percpu.h"
 #include "syscall_metrics.h"
+#include "vfs.h"
+#include "vfs.skel.h"
 
 static const struct metric_desc vfs_metrics[] = {
 	{ "vfs.read.calls", METRIC_COUNTER, false, "", "read, pread64, readv, preadv, preadv2 calls" },
@@ -25,9 +32,11 @@ static const struct metric_desc vfs_metrics[] = {
 	{ "vfs.create_errors", METRIC_COUNTER, true, "", "those creates that failed" },
 	{ "vfs.fsync", METRIC_COUNTER, false, "", "fsync, fdatasync" },
 	{ "vfs.fsync_errors", METRIC_COUNTER, true, "", "those fsyncs that failed" },
+	{ "vfs.open", METRIC_COUNTER, false, "", "files opened by the kernel for any reason (open-family calls, execve)" },
+	{ "vfs.open_errors", METRIC_COUNTER, true, "", "those opens that failed" },
 };
 
-enum { EVENT_READ = 0, EVENT_WRITE, EVENT_UNLINK, EVENT_CREATE, EVENT_FSYNC };
+enum { EVENT_READ = 0, EVENT_WRITE, EVENT_UNLINK, EVENT_CREATE, EVENT_FSYNC, EVENT_OPEN, EVENT_OPEN_RESULT };
 
 static const struct event_desc vfs_events[] = {
 	[EVENT_READ] = { .name = "read", .gives = "vfs.read.calls, vfs.read.bytes, vfs.read.errors",
@@ -40,6 +49,13 @@ static const struct event_desc vfs_events[] = {
 			   .ways = { { .syscalls = { SYS_creat, SYS_open, SYS_openat, SYS_openat2 } } } },
 	[EVENT_FSYNC] = { .name = "fsync", .gives = "vfs.fsync, vfs.fsync_errors",
 			  .ways = { { .syscalls = { SYS_fsync, SYS_fdatasync } } } },
+	/* The kernel's own open: no tracepoint has it, so no way on tracepoint-only kernels. */
+	[EVENT_OPEN] = { .name = "open", .gives = "vfs.open, vfs.open_errors", .entry_mode_only = true,
+			 .ways = { { .tier = ATTACH_FENTRY, .progs = { "vfs_open_fentry" }, .no_result = true },
+				   { .tier = ATTACH_KPROBE, .progs = { "vfs_open_kprobe" }, .no_result = true } } },
+	[EVENT_OPEN_RESULT] = { .name = "open_result", .gives = "vfs.open, vfs.open_errors", .return_mode_only = true,
+				.ways = { { .tier = ATTACH_FENTRY, .progs = { "vfs_open_fexit" } },
+					  { .tier = ATTACH_KPROBE, .progs = { "vfs_open_kretprobe" } } } },
 };
 
 #define READS(f) { { SYS_read, f }, { SYS_pread64, f }, { SYS_readv, f }, { SYS_preadv, f }, { SYS_preadv2, f } }
@@ -64,6 +80,46 @@ static const struct syscall_metric vfs_sums[] = {
 	{ "vfs.fsync_errors", EVENT_FSYNC, { { SYS_fsync, FIELD_ERRORS }, { SYS_fdatasync, FIELD_ERRORS } } },
 };
 
+static struct bpf_object *vfs_open_object(struct module *m)
+{
+	struct vfs_bpf *skel = vfs_bpf__open();
+	m->priv = skel;
+	return skel ? skel->obj : NULL;
+}
+
+static void vfs_destroy(struct module *m)
+{
+	vfs_bpf__destroy(m->priv);
+	m->priv = NULL;
+}
+
+/* Whichever of the two open events is hooked, and whether it sees results. */
+static const struct event_state *open_event(const struct module *m)
+{
+	for (int e = EVENT_OPEN; e <= EVENT_OPEN_RESULT; e++)
+		if (m->events[e].chosen >= 0)
+			return &m->events[e];
+	return NULL;
+}
+
+static int vfs_collect(struct module *m, struct series_store *store)
+{
+	int rc = syscall_metrics_collect(m, store);
+	const struct event_state *open = open_event(m);
+	struct vfs_bpf *skel = m->priv;
+	if (rc || !open || !skel)
+		return rc;
+	const struct attach_way *way = &m->ops->events[open - m->events].ways[open->chosen];
+	uint64_t v[2];
+	rc = percpu_sum_u64(bpf_map__fd(skel->maps.vfs_open_counters), 0, 2, v);
+	if (rc)
+		return rc;
+	series_counter_observe(store, "vfs.open", NULL, 0, v[0]);
+	if (!way->no_result)
+		series_counter_observe(store, "vfs.open_errors", NULL, 0, v[1]);
+	return 0;
+}
+
 const struct module_ops vfs_module = {
 	.id = MODULE_VFS,
 	.name = "vfs",
@@ -71,7 +127,9 @@ const struct module_ops vfs_module = {
 	.nmetrics = sizeof(vfs_metrics) / sizeof(vfs_metrics[0]),
 	.events = vfs_events,
 	.nevents = sizeof(vfs_events) / sizeof(vfs_events[0]),
-	.collect = syscall_metrics_collect,
+	.open = vfs_open_object,
+	.destroy = vfs_destroy,
+	.collect = vfs_collect,
 	.syscall_sums = vfs_sums,
 	.nsyscall_sums = sizeof(vfs_sums) / sizeof(vfs_sums[0]),
 };

@@ -102,6 +102,10 @@ static void test_ways_are_ordered_and_exist(void **state)
 					const char *tier = config_attach_tier_name(way->tier);
 					if (!strcmp(tier, "tracepoint"))
 						assert_true(!strncmp(sec, "tracepoint/", 11) || !strncmp(sec, "tp/", 3));
+					else if (!strcmp(tier, "fentry"))
+						assert_true(!strncmp(sec, "fentry", 6) || !strncmp(sec, "fexit", 5));
+					else if (!strcmp(tier, "kprobe"))
+						assert_true(!strncmp(sec, "kprobe", 6) || !strncmp(sec, "kretprobe", 9));
 					else
 						assert_true(!strncmp(sec, tier, strlen(tier)));
 				}
@@ -134,7 +138,7 @@ static void test_syscall_sums_match_catalogue(void **state)
 		const struct module_ops *ops = module_registry_get((enum module_id)id);
 		if (!ops || !ops->syscall_sums)
 			continue;
-		assert_int_equal(ops->nsyscall_sums, ops->nmetrics);
+		assert_true(ops->nsyscall_sums <= ops->nmetrics);
 		for (size_t i = 0; i < ops->nsyscall_sums; i++) {
 			const struct syscall_metric *sum = &ops->syscall_sums[i];
 			assert_true(sum->event >= 0 && (size_t)sum->event < ops->nevents);
