@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,14 +55,14 @@ static void assert_window(const char *what, uint64_t got, uint64_t exact, uint64
 	assert_in_range(got, exact, exact + slack);
 }
 
-/* Does this kernel count programs it skipped for recursion (bpf_prog_info.recursion_misses, 6.7+)? */
-static bool kernel_counts_misses(void)
+/* rcu_barrier() on demand where the kernel offers it (6.10+); elsewhere the wait below covers it. */
+static void flush_rcu_callbacks(void)
 {
-	struct utsname u;
-	int major = 0, minor = 0;
-	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
-		return false;
-	return major > 6 || (major == 6 && minor >= 7);
+	FILE *f = fopen("/sys/module/rcutree/parameters/do_rcu_barrier", "w");
+	if (!f)
+		return;
+	fputs("1\n", f);
+	fclose(f);
 }
 
 /* The tier the config forces (the test's own, else the matrix's), "" for auto. */
@@ -121,6 +120,8 @@ static void run_fork_test(const char *extra_yaml)
 	 * emulation): wait until every task seen exiting was also released.
 	 */
 	harness_wait_for(&ap, "process.exit", FORKS + 1 + THREADS, 10000);
+	/* Lazy RCU (CONFIG_RCU_LAZY, on here) may hold those callbacks for 10 s: flush them. */
+	flush_rcu_callbacks();
 	for (int tries = 0; tries < 20; tries++)
 		if (harness_wait_for(&ap, "process.release", harness_sum(&ap, "process.exit"), 500) == 0)
 			break;
@@ -138,11 +139,13 @@ static void run_fork_test(const char *extra_yaml)
 	/*
 	 * sched_process_free runs from an RCU callback; a classic tracepoint
 	 * program is skipped when that interrupts another BPF program on the CPU.
-	 * Kernels from 6.7 count the skips (agent.bpf.missed); older ones do not,
-	 * so there the classic tier may fall short by a few (measured: up to 2%).
+	 * Kernels from 6.7 count those skips (agent.bpf.missed), but the classic
+	 * path also drops events in perf's own recursion guard before any BPF
+	 * program runs, and nothing counts those: on every kernel the classic tier
+	 * may fall short by a few (measured: up to 2% on 6.12, 4 of 301 on 6.18).
 	 */
 	uint64_t missed = harness_sum(&ap, "agent.bpf.process.missed");
-	uint64_t uncounted = !strcmp(tier, "tracepoint") && !kernel_counts_misses() ? ours / 50 : 0;
+	uint64_t uncounted = !strcmp(tier, "tracepoint") ? ours / 50 : 0;
 	print_message("  agent.bpf.process.missed %llu, allowance for uncounted skips %llu\n", (unsigned long long)missed,
 		      (unsigned long long)uncounted);
 	uint64_t released = harness_sum(&ap, "process.release") + missed;
