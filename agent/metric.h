@@ -14,7 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum metric_type { METRIC_COUNTER = 0, METRIC_GAUGE };
+/* METRIC_HISTOGRAM appears in catalogues only: it is sent as NAME.bucket counters and NAME.p50/p95/p99/max gauges. */
+enum metric_type { METRIC_COUNTER = 0, METRIC_GAUGE, METRIC_HISTOGRAM };
 
 /* Enough for the widest contract series: network viewer's five tags plus le. */
 #define METRIC_MAX_TAGS 6

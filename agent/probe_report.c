@@ -250,9 +250,9 @@ int probe_report(const struct config *cfg, bool json, FILE *out)
 
 static void list_catalogue(FILE *out, const char *module, const struct metric_desc *md, size_t n)
 {
-	static const char *const types[] = { "c", "g" };
+	static const char *const types[] = { "c", "g", "h" }, *const types_r[] = { "c(R)", "g(R)", "h(R)" };
 	for (size_t i = 0; i < n; i++)
-		fprintf(out, "%-28s %-4s %-12s %-10s %s\n", md[i].name, md[i].needs_result ? (md[i].type ? "g(R)" : "c(R)") : types[md[i].type],
+		fprintf(out, "%-28s %-4s %-12s %-10s %s\n", md[i].name, (md[i].needs_result ? types_r : types)[md[i].type],
 			md[i].tags[0] ? md[i].tags : "-", module, md[i].help);
 }
 

@@ -1,0 +1,159 @@
+/* Histogram maths: BPF bucket slots, quantiles and what one histogram sends. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/* The BPF side's bucket maths, compiled here as plain C. */
+typedef uint64_t __u64;
+typedef uint32_t __u32;
+#define SEC(name) /* a plain global here */
+#ifndef __always_inline
+#define __always_inline inline
+#endif
+#include "hist.bpf.h"
+
+#include "histogram.h"
+
+#define SEC_NS 1000000000ull
+
+static void test_slots_follow_le_bounds(void **state)
+{
+	/* a slot counts (le/2, le]; the first [0, 1] */
+	assert_int_equal(hist_slot(0), 0);
+	assert_int_equal(hist_slot(1), 0);
+	assert_int_equal(hist_slot(2), 1);
+	assert_int_equal(hist_slot(3), 2);
+	assert_int_equal(hist_slot(4), 2);
+	assert_int_equal(hist_slot(5), 3);
+	assert_int_equal(hist_slot(1000), 10);
+	assert_int_equal(hist_slot(1024), 10);
+	assert_int_equal(hist_slot(1025), 11);
+	assert_int_equal(hist_slot(1ull << 26), 26);
+	assert_int_equal(hist_slot((1ull << 26) + 1), 27);
+	assert_int_equal(hist_slot(UINT64_MAX), 27);
+	for (unsigned s = 0; s <= HIST_LAST_BOUNDED; s++) {
+		assert_int_equal(hist_slot(hist_slot_bound(s)), s);
+		if (s > 0)
+			assert_int_equal(hist_slot(hist_slot_bound(s) / 2 + 1), s);
+	}
+	assert_string_equal(hist_le_label(0), "1");
+	assert_string_equal(hist_le_label(10), "1024");
+	assert_string_equal(hist_le_label(26), "67108864");
+	assert_string_equal(hist_le_label(27), "max");
+}
+
+static void test_record_keeps_max_per_generation(void **state)
+{
+	struct hist h = { 0 };
+	hist_record(&h, 3500, 7); /* 3 µs: slot 2 */
+	hist_record(&h, 900, 7);
+	hist_record(&h, 2000000, 7); /* 2 ms: slot 11 */
+	assert_int_equal(h.slots[2], 1);
+	assert_int_equal(h.slots[0], 1);
+	assert_int_equal(h.slots[11], 1);
+	assert_int_equal(h.max_ns, 2000000);
+	hist_record(&h, 1500, 8); /* a new generation starts its own max */
+	assert_int_equal(h.max_gen, 8);
+	assert_int_equal(h.max_ns, 1500);
+}
+
+static void test_quantiles_of_a_known_distribution(void **state)
+{
+	uint64_t d[HIST_SLOTS] = { 0 };
+	assert_int_equal(hist_quantile_slot(d, 0.5), -1);
+	d[3] = 50, d[5] = 45, d[7] = 4, d[10] = 1;
+	assert_int_equal(hist_quantile_slot(d, 0.50), 3);  /* rank 50 */
+	assert_int_equal(hist_quantile_slot(d, 0.95), 5);  /* rank 95 */
+	assert_int_equal(hist_quantile_slot(d, 0.99), 7);  /* rank 99 */
+	assert_int_equal(hist_quantile_slot(d, 0.999), 10); /* rank ceil(99.9) = 100 */
+	uint64_t one[HIST_SLOTS] = { 0 };
+	one[4] = 1;
+	assert_int_equal(hist_quantile_slot(one, 0.5), 4);
+	/* uniform 1..1000 µs: half the values are <= 500, within (256, 512] */
+	uint64_t u[HIST_SLOTS] = { 0 };
+	for (uint64_t v = 1; v <= 1000; v++)
+		u[hist_slot(v)]++;
+	assert_int_equal(hist_quantile_slot(u, 0.5), 9);
+	assert_int_equal(hist_quantile_slot(u, 0.99), 10);
+}
+
+static const struct metric *find(const struct metric_batch *b, const char *name, const char *le)
+{
+	for (size_t i = 0; i < b->len; i++) {
+		const struct metric *m = &b->items[i];
+		if (strcmp(m->name, name))
+			continue;
+		if (!le)
+			return m;
+		if (m->ntags && !strcmp(m->tags[m->ntags - 1].key, "le") && !strcmp(m->tags[m->ntags - 1].value, le))
+			return m;
+	}
+	return NULL;
+}
+
+static void test_emit_sends_buckets_and_interval_gauges(void **state)
+{
+	struct series_store *s = series_store_new(300 * SEC_NS);
+	struct metric_tag disk = { "disk", "vda" };
+	uint64_t prev[HIST_SLOTS] = { 0 };
+	struct hist_reading r = { .has_max = true, .max_ns = 700123 };
+	r.slots[3] = 50, r.slots[5] = 45, r.slots[7] = 4, r.slots[9] = 1;
+	hist_emit(s, "disk.latency", &disk, 1, &r, prev);
+	const struct metric_batch *b = series_store_flush(s, 10, 1 * SEC_NS);
+	const struct metric *m = find(b, "disk.latency.bucket", "8");
+	assert_non_null(m);
+	assert_int_equal(m->counter, 50);
+	assert_int_equal(m->ntags, 2);
+	assert_string_equal(m->tags[0].value, "vda");
+	assert_int_equal(find(b, "disk.latency.bucket", "32")->counter, 45);
+	assert_null(find(b, "disk.latency.bucket", "16")); /* never counted: not sent */
+	assert_true(find(b, "disk.latency.p50", NULL)->gauge == 8.0);
+	assert_true(find(b, "disk.latency.p95", NULL)->gauge == 32.0);
+	assert_true(find(b, "disk.latency.p99", NULL)->gauge == 128.0);
+	assert_true(find(b, "disk.latency.max", NULL)->gauge == 700.123);
+
+	/* buckets are non-cumulative deltas; an idle interval sends no gauges */
+	r.slots[3] += 10;
+	r.has_max = false;
+	hist_emit(s, "disk.latency", &disk, 1, &r, prev);
+	b = series_store_flush(s, 11, 2 * SEC_NS);
+	assert_int_equal(find(b, "disk.latency.bucket", "8")->counter, 10);
+	assert_int_equal(find(b, "disk.latency.bucket", "32")->counter, 0);
+	assert_true(find(b, "disk.latency.p99", NULL)->gauge == 8.0);
+	assert_null(find(b, "disk.latency.max", NULL)); /* not captured: not invented */
+	hist_emit(s, "disk.latency", &disk, 1, &r, prev);
+	b = series_store_flush(s, 12, 3 * SEC_NS);
+	assert_null(find(b, "disk.latency.p50", NULL));
+	assert_int_equal(find(b, "disk.latency.bucket", "8")->counter, 0);
+	series_store_free(s);
+}
+
+static void test_quantile_in_the_open_slot_is_the_max(void **state)
+{
+	struct series_store *s = series_store_new(300 * SEC_NS);
+	uint64_t prev[HIST_SLOTS] = { 0 };
+	struct hist_reading r = { .has_max = true, .max_ns = 90000000000ull }; /* 90 s */
+	r.slots[0] = 1, r.slots[HIST_SLOTS - 1] = 3;
+	hist_emit(s, "softirq.latency", NULL, 0, &r, prev);
+	const struct metric_batch *b = series_store_flush(s, 10, 1 * SEC_NS);
+	assert_int_equal(find(b, "softirq.latency.bucket", "max")->counter, 3);
+	assert_true(find(b, "softirq.latency.p50", NULL)->gauge == 90000000.0);
+	assert_true(find(b, "softirq.latency.max", NULL)->gauge == 90000000.0);
+	series_store_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slots_follow_le_bounds),
+		cmocka_unit_test(test_record_keeps_max_per_generation),
+		cmocka_unit_test(test_quantiles_of_a_known_distribution),
+		cmocka_unit_test(test_emit_sends_buckets_and_interval_gauges),
+		cmocka_unit_test(test_quantile_in_the_open_slot_is_the_max),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
