@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
+
 #include "log.h"
 #include "notify.h"
 
@@ -70,6 +72,9 @@ void agent_resolve_hostname(const struct config *cfg, char *hostname, size_t hca
 static void collect_module(struct agent *a, struct module *m)
 {
 	uint64_t t0 = mono_ns();
+	/* Events still in the ring belong to this interval. */
+	if (m->ring && ring_buffer__consume(m->ring) < 0)
+		log_warn(m->ops->name, "reading its ring buffer failed");
 	int rc = m->ops->collect(m, a->store);
 	m->collect_us = (mono_ns() - t0) / 1000u;
 	if (rc)
@@ -82,6 +87,28 @@ static void module_timer_cb(uv_timer_t *timer)
 	struct agent *a = m->agent;
 	collect_module(a, m);
 	arm_aligned(timer, module_timer_cb, config_module_interval_ms(a->cfg, m->ops->id), 0);
+}
+
+static void ring_ready_cb(uv_poll_t *poll, int status, int events)
+{
+	struct module *m = poll->data;
+	(void)events;
+	if (status < 0 || ring_buffer__consume(m->ring) < 0)
+		log_warn(m->ops->name, "reading its ring buffer failed");
+}
+
+/* Ring-buffer events join the loop through the ring's epoll fd: no thread. */
+static void poll_ring(struct agent *a, struct module *m)
+{
+	if (!m->ring)
+		return;
+	if (uv_poll_init(&a->loop, &m->ring_poll, ring_buffer__epoll_fd(m->ring))) {
+		log_warn(m->ops->name, "cannot poll its ring buffer; events are read at each collect");
+		return;
+	}
+	m->ring_poll.data = m;
+	m->ring_polled = true;
+	uv_poll_start(&m->ring_poll, UV_READABLE, ring_ready_cb);
 }
 
 static uint64_t read_rss_bytes(void)
@@ -174,6 +201,17 @@ static void close_handle(uv_handle_t *h)
 		uv_close(h, NULL);
 }
 
+static void close_module_handles(struct agent *a)
+{
+	for (int id = 0; id < MODULE_COUNT; id++) {
+		if (!a->running[id])
+			continue;
+		close_handle((uv_handle_t *)&a->modules[id].timer);
+		if (a->modules[id].ring_polled)
+			close_handle((uv_handle_t *)&a->modules[id].ring_poll);
+	}
+}
+
 /* A last collect and flush, then every handle closed; the loop then ends by itself. */
 static void agent_stop(struct agent *a)
 {
@@ -190,9 +228,7 @@ static void agent_stop(struct agent *a)
 	/* A partial interval is stamped with the boundary that ends it. */
 	uint64_t end_ms = (wall_ms() + interval - 1) / interval * interval;
 	flush(a, (int64_t)(end_ms / 1000u));
-	for (int id = 0; id < MODULE_COUNT; id++)
-		if (a->running[id])
-			close_handle((uv_handle_t *)&a->modules[id].timer);
+	close_module_handles(a);
 	close_handle((uv_handle_t *)&a->flush_timer);
 	close_handle((uv_handle_t *)&a->duration_timer);
 	close_handle((uv_handle_t *)&a->watchdog_timer);
@@ -312,6 +348,7 @@ static void start_modules(struct agent *a)
 		uv_timer_init(&a->loop, &m->timer);
 		m->timer.data = m;
 		a->running[id] = true;
+		poll_ring(a, m);
 		arm_aligned(&m->timer, module_timer_cb, config_module_interval_ms(a->cfg, (enum module_id)id), 0);
 		log_info(m->ops->name, "running");
 	}
@@ -371,9 +408,7 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 		rc = 1;
 	}
 	if (rc) {
-		for (int id = 0; id < MODULE_COUNT; id++)
-			if (a->running[id])
-				close_handle((uv_handle_t *)&a->modules[id].timer);
+		close_module_handles(a);
 		uv_run(&a->loop, UV_RUN_DEFAULT);
 	} else {
 		uv_timer_init(&a->loop, &a->flush_timer);

@@ -324,8 +324,9 @@ static bool way_allowed(const struct module *m, const struct event_desc *ev, int
 }
 
 /* Does the kernel offer what a way needs, as far as probing can tell? */
-static bool way_usable(const struct module *m, const struct attach_way *way, char *why)
+static bool way_usable(const struct module *m, size_t e, int w, char *why)
 {
+	const struct attach_way *way = &m->ops->events[e].ways[w];
 	if (way->syscalls[0]) {
 		/* The layer itself picks and reports a tier; its last resorts are these. */
 		const bool *ok = m->probes->tier_ok;
@@ -338,7 +339,9 @@ static bool way_usable(const struct module *m, const struct attach_way *way, cha
 		reason(why, "%s", m->probes->tier_why[way->tier]);
 		return false;
 	}
-	return way_present(m, way, why);
+	if (!way_present(m, way, why))
+		return false;
+	return !m->ops->way_fits || m->ops->way_fits(m, e, w, why);
 }
 
 /* Pick the first usable way of every wanted event. */
@@ -354,7 +357,7 @@ static void choose_ways(struct module *m)
 			char *why = st->refused[w];
 			if (why[0])
 				continue; /* refused in an earlier round */
-			if (way_allowed(m, ev, w, why) && way_usable(m, &ev->ways[w], why)) {
+			if (way_allowed(m, ev, w, why) && way_usable(m, e, w, why)) {
 				st->chosen = w;
 				break;
 			}

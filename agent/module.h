@@ -18,6 +18,7 @@
 
 struct bpf_object;
 struct bpf_link;
+struct ring_buffer;
 struct syscall_metric;
 struct probe_cache;
 
@@ -79,11 +80,20 @@ struct module_ops {
 	struct bpf_object *(*open)(struct module *m);
 	/* Optional: is this event wanted with this config (e.g. one switched off)? Default: yes. */
 	bool (*wants)(const struct module *m, size_t event);
+	/*
+	 * Optional: does a way whose hooks exist really fit this kernel (a
+	 * tracepoint whose BTF prototype changed between versions)? false with
+	 * a reason refuses it.
+	 */
+	bool (*way_fits)(const struct module *m, size_t event, int way, char *why);
 	/* Optional: the ways are chosen, the object is not loaded yet (knobs that depend on them). */
 	void (*prepare)(struct module *m);
 	/* Destroy the skeleton (links are attach.c's and are gone already). */
 	void (*destroy)(struct module *m);
-	/* Optional: after attach, before the first collect (baselines from /proc). */
+	/*
+	 * Optional: after attach, before the first collect (baselines from /proc;
+	 * m->ring for modules with ring-buffer events, freed by destroy).
+	 */
 	int (*start)(struct module *m);
 	/* Read the maps into the store. */
 	int (*collect)(struct module *m, struct series_store *store);
@@ -105,6 +115,9 @@ struct module {
 	bool attached;
 	char failure[256]; /* why the module does not run, "" when it does */
 	uv_timer_t timer;
+	struct ring_buffer *ring; /* consumed from the loop: polled, and drained before each collect */
+	uv_poll_t ring_poll;
+	bool ring_polled;
 	uint64_t collect_us; /* duration of the last collect */
 	void *agent; /* back-pointer for the timer callback */
 };
