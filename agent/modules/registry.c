@@ -4,10 +4,14 @@
 #include "../module.h"
 
 extern const struct module_ops process_module, fd_module, vfs_module, sync_module, mount_module, shm_module;
+extern const struct module_ops hardirq_module, softirq_module, oomkill_module, disk_module, swap_module, dcstat_module;
 
 static const struct module_ops *const registry[MODULE_COUNT] = {
 	[MODULE_PROCESS] = &process_module, [MODULE_FD] = &fd_module,       [MODULE_VFS] = &vfs_module,
 	[MODULE_SYNC] = &sync_module,       [MODULE_MOUNT] = &mount_module, [MODULE_SHM] = &shm_module,
+	[MODULE_HARDIRQ] = &hardirq_module, [MODULE_SOFTIRQ] = &softirq_module,
+	[MODULE_OOMKILL] = &oomkill_module, [MODULE_DISK] = &disk_module,
+	[MODULE_SWAP] = &swap_module,       [MODULE_DCSTAT] = &dcstat_module,
 };
 
 bool module_metric_needs_result(const struct module_ops *ops, const char *metric)
@@ -31,6 +35,8 @@ const struct metric_desc agent_metrics[] = {
 	{ "agent.flush.duration_us", METRIC_GAUGE, false, "", "time the last flush (encode + hand-off to every sink) took" },
 	{ "agent.bpf.missed", METRIC_COUNTER, false, "module",
 	  "events the kernel skipped the module's programs for (recursion protection), where it counts them" },
+	{ "agent.bpf.map_full", METRIC_COUNTER, false, "map", "updates refused because a map was full (the event was not counted)" },
+	{ "agent.ringbuf.lost", METRIC_COUNTER, false, "module", "ring-buffer events the kernel side could not reserve" },
 	{ "agent.sink.sent", METRIC_COUNTER, false, "sink", "lines handed to the transport" },
 	{ "agent.sink.dropped", METRIC_COUNTER, false, "sink,reason", "lines dropped: overflow, too_long, invalid, send_error" },
 	{ "agent.sink.errors", METRIC_COUNTER, false, "sink", "send/connect errors" },

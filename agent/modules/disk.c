@@ -1,0 +1,164 @@
+/* disk: block request latency, issue -> complete, log2 histogram in µs per disk (named as in /proc/partitions). */
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../attach.h"
+#include "../histogram.h"
+#include "../module.h"
+#include "disk.h"
+#include "disk.skel.h"
+#include "percpu.h"
+
+static const struct metric_desc disk_metrics[] = {
+	{ "disk.latency", METRIC_HISTOGRAM, false, "disk",
+	  "µs from block request issue to completion (histogram: .bucket with le, .p50/.p95/.p99/.max); "
+	  "disk as in /proc/partitions" },
+};
+
+static const struct event_desc disk_events[] = {
+	{ .name = "request",
+	  .gives = "disk.latency",
+	  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "disk_issue_tp_btf", "disk_complete_tp_btf" } },
+		    { .tier = ATTACH_RAW_TP, .progs = { "disk_issue_raw_tp", "disk_complete_raw_tp" } },
+		    { .tier = ATTACH_TRACEPOINT, .progs = { "disk_issue_tracepoint", "disk_complete_tracepoint" } } } },
+};
+
+struct disk_name {
+	uint32_t dev;
+	char name[64];
+};
+
+struct disk_state {
+	struct disk_bpf *skel;
+	struct hist_history *history;
+	uint64_t generation;
+	struct disk_name *names;
+	size_t nnames;
+};
+
+/* Before 5.11, tracepoint block_rq_issue passed the queue before the request. */
+static bool issue_passes_queue(const struct btf *btf)
+{
+	int id = btf ? btf__find_by_name_kind(btf, "btf_trace_block_rq_issue", BTF_KIND_TYPEDEF) : -1;
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, btf__type_by_id(btf, id)->type) : NULL;
+	if (t && btf_is_ptr(t))
+		t = btf__type_by_id(btf, t->type);
+	return t && btf_is_func_proto(t) && btf_vlen(t) == 3; /* (void *, queue, request) */
+}
+
+static struct bpf_object *disk_open(struct module *m)
+{
+	struct disk_state *st = m->priv;
+	if (!st && !(st = m->priv = calloc(1, sizeof(*st))))
+		return NULL;
+	st->skel = disk_bpf__open();
+	return st->skel ? st->skel->obj : NULL;
+}
+
+static void disk_prepare(struct module *m)
+{
+	struct disk_state *st = m->priv;
+	st->skel->rodata->issue_passes_queue = issue_passes_queue(m->probes->vmlinux_btf);
+}
+
+static void disk_destroy(struct module *m)
+{
+	struct disk_state *st = m->priv;
+	if (!st)
+		return;
+	disk_bpf__destroy(st->skel);
+	hist_history_free(st->history);
+	free(st->names);
+	free(st);
+	m->priv = NULL;
+}
+
+/* Re-read /proc/partitions: disks come and go (hot-plug, loop devices). */
+static void load_names(struct disk_state *st)
+{
+	FILE *f = fopen("/proc/partitions", "r");
+	if (!f)
+		return;
+	free(st->names);
+	st->names = NULL;
+	st->nnames = 0;
+	size_t cap = 0;
+	char line[256];
+	while (fgets(line, sizeof(line), f)) {
+		unsigned major, minor;
+		unsigned long long blocks;
+		char name[64];
+		if (sscanf(line, "%u %u %llu %63s", &major, &minor, &blocks, name) != 4)
+			continue;
+		if (st->nnames == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct disk_name *grown = realloc(st->names, cap * sizeof(*grown));
+			if (!grown)
+				break;
+			st->names = grown;
+		}
+		st->names[st->nnames].dev = major << DISK_MINOR_BITS | minor;
+		snprintf(st->names[st->nnames].name, sizeof(st->names[st->nnames].name), "%s", name);
+		st->nnames++;
+	}
+	fclose(f);
+}
+
+static const char *name_of(struct disk_state *st, uint32_t dev, char *fallback, size_t cap)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < st->nnames; i++)
+			if (st->names[i].dev == dev)
+				return st->names[i].name;
+		if (pass == 0)
+			load_names(st);
+	}
+	/* gone already (a detached loop device): its numbers still tell it apart */
+	snprintf(fallback, cap, "%u_%u", dev >> DISK_MINOR_BITS, dev & ((1u << DISK_MINOR_BITS) - 1));
+	return fallback;
+}
+
+static int disk_collect(struct module *m, struct series_store *store)
+{
+	struct disk_state *st = m->priv;
+	int fd = bpf_map__fd(st->skel->maps.disk_hist);
+	uint32_t key, next;
+	int rc = bpf_map_get_next_key(fd, NULL, &next);
+	while (!rc) {
+		key = next;
+		char fallback[32];
+		const char *name = name_of(st, key, fallback, sizeof(fallback));
+		uint64_t *prev = hist_history_prev(&st->history, name);
+		struct hist_reading r;
+		if (prev && !hist_read_percpu(fd, &key, st->generation, &r)) {
+			struct metric_tag tag = { "disk", name };
+			hist_emit(store, "disk.latency", &tag, 1, &r, prev);
+		}
+		rc = bpf_map_get_next_key(fd, &key, &next);
+	}
+	hist_generation_advance(bpf_map__fd(st->skel->maps.data_hist_gen), &st->generation);
+	uint64_t c[sizeof(struct disk_counters) / sizeof(uint64_t)];
+	if (!percpu_sum_u64(bpf_map__fd(st->skel->maps.disk_counters), 0, 1, c)) {
+		struct metric_tag map = { "map", "disk_start" };
+		series_counter_observe(store, "agent.bpf.map_full", &map, 1, c[0]);
+	}
+	return 0;
+}
+
+const struct module_ops disk_module = {
+	.id = MODULE_DISK,
+	.name = "disk",
+	.metrics = disk_metrics,
+	.nmetrics = sizeof(disk_metrics) / sizeof(disk_metrics[0]),
+	.events = disk_events,
+	.nevents = sizeof(disk_events) / sizeof(disk_events[0]),
+	.open = disk_open,
+	.destroy = disk_destroy,
+	.prepare = disk_prepare,
+	.collect = disk_collect,
+};

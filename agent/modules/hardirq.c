@@ -1,0 +1,131 @@
+/* hardirq: time per hard IRQ handler (log2 histogram by handler name), slow handlers logged and counted. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../histogram.h"
+#include "../module.h"
+#include "hardirq.skel.h"
+#include "irq.h"
+#include "irq_slow.h"
+#include "percpu.h"
+
+static const struct metric_desc hardirq_metrics[] = {
+	{ "hardirq.latency", METRIC_HISTOGRAM, false, "irq",
+	  "µs in each hard IRQ handler (histogram: .bucket with le, .p50/.p95/.p99/.max); irq = the handler name" },
+	{ "hardirq.slow", METRIC_COUNTER, false, "irq", "handlers slower than modules.hardirq.slow_threshold" },
+};
+
+static const struct event_desc hardirq_events[] = {
+	{ .name = "handler",
+	  .gives = "hardirq.latency, hardirq.slow",
+	  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "hardirq_entry_tp_btf", "hardirq_exit_tp_btf" } },
+		    { .tier = ATTACH_RAW_TP, .progs = { "hardirq_entry_raw_tp", "hardirq_exit_raw_tp" } },
+		    { .tier = ATTACH_TRACEPOINT, .progs = { "hardirq_entry_tracepoint", "hardirq_exit_tracepoint" } } } },
+};
+
+struct hardirq_state {
+	struct hardirq_bpf *skel;
+	struct hist_history *history;
+	struct irq_slow_log slow_log;
+	uint64_t threshold_us;
+	uint64_t generation; /* of the interval being recorded (probes/hist.bpf.h) */
+};
+
+static struct bpf_object *hardirq_open(struct module *m)
+{
+	struct hardirq_state *st = m->priv;
+	if (!st && !(st = m->priv = calloc(1, sizeof(*st))))
+		return NULL;
+	st->skel = hardirq_bpf__open();
+	return st->skel ? st->skel->obj : NULL;
+}
+
+static void hardirq_prepare(struct module *m)
+{
+	struct hardirq_state *st = m->priv;
+	st->threshold_us = m->cfg->hardirq_slow_threshold_us;
+	st->skel->rodata->slow_threshold_ns = st->threshold_us * 1000u;
+}
+
+static void hardirq_destroy(struct module *m)
+{
+	struct hardirq_state *st = m->priv;
+	if (!st)
+		return;
+	ring_buffer__free(m->ring);
+	m->ring = NULL;
+	hardirq_bpf__destroy(st->skel);
+	hist_history_free(st->history);
+	free(st);
+	m->priv = NULL;
+}
+
+static int on_slow_event(void *ctx, void *data, size_t size)
+{
+	struct module *m = ctx;
+	struct hardirq_state *st = m->priv;
+	const struct irq_slow_event *e = data;
+	if (size < sizeof(*e))
+		return 0;
+	char what[IRQ_NAME_LEN + 48];
+	snprintf(what, sizeof(what), "hard IRQ handler %.*s (irq %u)", IRQ_NAME_LEN, e->name, e->vector);
+	irq_slow_log(&st->slow_log, "hardirq", what, e->duration_ns, e->cpu, st->threshold_us);
+	return 0;
+}
+
+static int hardirq_start(struct module *m)
+{
+	struct hardirq_state *st = m->priv;
+	m->ring = ring_buffer__new(bpf_map__fd(st->skel->maps.hardirq_slow), on_slow_event, m, NULL);
+	return m->ring ? 0 : -errno;
+}
+
+static int hardirq_collect(struct module *m, struct series_store *store)
+{
+	struct hardirq_state *st = m->priv;
+	uint64_t generation = st->generation;
+	int fd = bpf_map__fd(st->skel->maps.hardirq_hist);
+	char key[IRQ_NAME_LEN], next[IRQ_NAME_LEN];
+	int rc = bpf_map_get_next_key(fd, NULL, next);
+	while (!rc) {
+		memcpy(key, next, sizeof(key));
+		struct hist_reading r;
+		char name[IRQ_NAME_LEN + 1];
+		memcpy(name, key, IRQ_NAME_LEN);
+		name[IRQ_NAME_LEN] = '\0';
+		uint64_t *prev = hist_history_prev(&st->history, name);
+		if (prev && !hist_read_percpu(fd, key, generation, &r)) {
+			struct metric_tag tag = { "irq", name };
+			hist_emit(store, "hardirq.latency", &tag, 1, &r, prev);
+			series_counter_observe(store, "hardirq.slow", &tag, 1, r.slow);
+		}
+		rc = bpf_map_get_next_key(fd, key, next);
+	}
+	hist_generation_advance(bpf_map__fd(st->skel->maps.data_hist_gen), &st->generation);
+
+	uint64_t c[sizeof(struct irq_counters) / sizeof(uint64_t)];
+	if (!percpu_sum_u64(bpf_map__fd(st->skel->maps.hardirq_counters), 0, sizeof(c) / sizeof(c[0]), c)) {
+		const struct irq_counters *counters = (const struct irq_counters *)c;
+		struct metric_tag module = { "module", "hardirq" }, map = { "map", "hardirq_hist" };
+		series_counter_observe(store, "agent.ringbuf.lost", &module, 1, counters->ringbuf_lost);
+		series_counter_observe(store, "agent.bpf.map_full", &map, 1, counters->map_full);
+	}
+	return 0;
+}
+
+const struct module_ops hardirq_module = {
+	.id = MODULE_HARDIRQ,
+	.name = "hardirq",
+	.metrics = hardirq_metrics,
+	.nmetrics = sizeof(hardirq_metrics) / sizeof(hardirq_metrics[0]),
+	.events = hardirq_events,
+	.nevents = sizeof(hardirq_events) / sizeof(hardirq_events[0]),
+	.open = hardirq_open,
+	.destroy = hardirq_destroy,
+	.prepare = hardirq_prepare,
+	.start = hardirq_start,
+	.collect = hardirq_collect,
+};

@@ -1,0 +1,133 @@
+/* softirq: time per softirq vector (log2 histogram by vector), slow runs logged and counted. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../histogram.h"
+#include "../module.h"
+#include "irq.h"
+#include "irq_slow.h"
+#include "percpu.h"
+#include "softirq.skel.h"
+
+/* The kernel's softirq_to_name[], in vector order (also the names /proc/softirqs uses, lower-cased). */
+static const char *const vector_names[SOFTIRQ_VECTORS] = {
+	"hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "tasklet", "sched", "hrtimer", "rcu",
+};
+
+static const struct metric_desc softirq_metrics[] = {
+	{ "softirq.latency", METRIC_HISTOGRAM, false, "vector",
+	  "µs per softirq vector (histogram: .bucket with le, .p50/.p95/.p99/.max); vector = timer, net_rx, ..." },
+	{ "softirq.slow", METRIC_COUNTER, false, "vector", "vector runs slower than modules.softirq.slow_threshold" },
+};
+
+static const struct event_desc softirq_events[] = {
+	{ .name = "vector",
+	  .gives = "softirq.latency, softirq.slow",
+	  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "softirq_entry_tp_btf", "softirq_exit_tp_btf" } },
+		    { .tier = ATTACH_RAW_TP, .progs = { "softirq_entry_raw_tp", "softirq_exit_raw_tp" } },
+		    { .tier = ATTACH_TRACEPOINT, .progs = { "softirq_entry_tracepoint", "softirq_exit_tracepoint" } } } },
+};
+
+struct softirq_state {
+	struct softirq_bpf *skel;
+	struct hist_history *history;
+	struct irq_slow_log slow_log;
+	uint64_t threshold_us;
+	uint64_t generation; /* of the interval being recorded (probes/hist.bpf.h) */
+};
+
+static struct bpf_object *softirq_open(struct module *m)
+{
+	struct softirq_state *st = m->priv;
+	if (!st && !(st = m->priv = calloc(1, sizeof(*st))))
+		return NULL;
+	st->skel = softirq_bpf__open();
+	return st->skel ? st->skel->obj : NULL;
+}
+
+static void softirq_prepare(struct module *m)
+{
+	struct softirq_state *st = m->priv;
+	st->threshold_us = m->cfg->softirq_slow_threshold_us;
+	st->skel->rodata->slow_threshold_ns = st->threshold_us * 1000u;
+}
+
+static void softirq_destroy(struct module *m)
+{
+	struct softirq_state *st = m->priv;
+	if (!st)
+		return;
+	ring_buffer__free(m->ring);
+	m->ring = NULL;
+	softirq_bpf__destroy(st->skel);
+	hist_history_free(st->history);
+	free(st);
+	m->priv = NULL;
+}
+
+static int on_slow_event(void *ctx, void *data, size_t size)
+{
+	struct module *m = ctx;
+	struct softirq_state *st = m->priv;
+	const struct irq_slow_event *e = data;
+	if (size < sizeof(*e))
+		return 0;
+	char what[64];
+	snprintf(what, sizeof(what), "softirq %s", e->vector < SOFTIRQ_VECTORS ? vector_names[e->vector] : "?");
+	irq_slow_log(&st->slow_log, "softirq", what, e->duration_ns, e->cpu, st->threshold_us);
+	return 0;
+}
+
+static int softirq_start(struct module *m)
+{
+	struct softirq_state *st = m->priv;
+	m->ring = ring_buffer__new(bpf_map__fd(st->skel->maps.softirq_slow), on_slow_event, m, NULL);
+	return m->ring ? 0 : -errno;
+}
+
+static int softirq_collect(struct module *m, struct series_store *store)
+{
+	struct softirq_state *st = m->priv;
+	uint64_t generation = st->generation;
+	int fd = bpf_map__fd(st->skel->maps.softirq_hist);
+	for (uint32_t v = 0; v < SOFTIRQ_VECTORS; v++) {
+		struct hist_reading r;
+		uint64_t *prev = hist_history_prev(&st->history, vector_names[v]);
+		if (!prev || hist_read_percpu(fd, &v, generation, &r))
+			continue;
+		uint64_t events = 0;
+		for (unsigned s = 0; s < HIST_SLOTS; s++)
+			events += r.slots[s];
+		if (!events)
+			continue; /* a vector that never ran (irq_poll on most hosts) sends nothing */
+		struct metric_tag tag = { "vector", vector_names[v] };
+		hist_emit(store, "softirq.latency", &tag, 1, &r, prev);
+		series_counter_observe(store, "softirq.slow", &tag, 1, r.slow);
+	}
+	hist_generation_advance(bpf_map__fd(st->skel->maps.data_hist_gen), &st->generation);
+
+	uint64_t c[sizeof(struct irq_counters) / sizeof(uint64_t)];
+	if (!percpu_sum_u64(bpf_map__fd(st->skel->maps.softirq_counters), 0, sizeof(c) / sizeof(c[0]), c)) {
+		const struct irq_counters *counters = (const struct irq_counters *)c;
+		struct metric_tag module = { "module", "softirq" };
+		series_counter_observe(store, "agent.ringbuf.lost", &module, 1, counters->ringbuf_lost);
+	}
+	return 0;
+}
+
+const struct module_ops softirq_module = {
+	.id = MODULE_SOFTIRQ,
+	.name = "softirq",
+	.metrics = softirq_metrics,
+	.nmetrics = sizeof(softirq_metrics) / sizeof(softirq_metrics[0]),
+	.events = softirq_events,
+	.nevents = sizeof(softirq_events) / sizeof(softirq_events[0]),
+	.open = softirq_open,
+	.destroy = softirq_destroy,
+	.prepare = softirq_prepare,
+	.start = softirq_start,
+	.collect = softirq_collect,
+};

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * disk: block request latency from issue to the driver until completion
+ * (block_rq_issue -> block_rq_complete; not block_io_start, which fires
+ * before queueing), a log2 histogram in µs per disk.
+ *
+ * The BTF ways key in-flight requests by their struct request; the classic
+ * tracepoints carry no pointer, so they key by (disk, sector) instead.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpfpush.bpf.h"
+#include "disk.h"
+#include "hist.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Before 5.11 block_rq_issue passed (queue, request); set from BTF by userspace. */
+const volatile bool issue_passes_queue = false;
+
+struct start_key {
+	__u64 id;     /* the request's address, or the disk's dev for the classic tracepoints */
+	__u64 sector; /* 0 for the BTF ways */
+};
+
+struct start_value {
+	__u64 ts;
+	__u32 dev;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct start_key);
+	__type(value, struct start_value);
+} disk_start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct hist);
+} disk_hist SEC(".maps");
+
+PERCPU_COUNTERS(disk_counters, disk_counters);
+
+/* struct request before 5.17 pointed at its disk directly. */
+struct request___with_rq_disk {
+	struct gendisk *rq_disk;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 dev_of(struct request *rq)
+{
+	struct gendisk *disk;
+	struct request___with_rq_disk *old = (void *)rq;
+	if (bpf_core_field_exists(old->rq_disk))
+		disk = BPF_CORE_READ(old, rq_disk);
+	else
+		disk = BPF_CORE_READ(rq, q, disk);
+	if (!disk)
+		return 0;
+	return ((__u32)BPF_CORE_READ(disk, major) << DISK_MINOR_BITS) | (__u32)BPF_CORE_READ(disk, first_minor);
+}
+
+static __always_inline void on_issue(struct start_key *key, __u32 dev)
+{
+	struct start_value v = { .ts = bpf_ktime_get_ns(), .dev = dev };
+	if (bpf_map_update_elem(&disk_start, key, &v, BPF_ANY)) {
+		struct disk_counters *c = percpu_slot(&disk_counters);
+		if (c)
+			c->map_full++;
+	}
+}
+
+static __always_inline void on_complete(struct start_key *key)
+{
+	struct start_value *v = bpf_map_lookup_elem(&disk_start, key);
+	if (!v)
+		return; /* issued before we attached */
+	__u64 ns = bpf_ktime_get_ns() - v->ts;
+	__u32 dev = v->dev;
+	bpf_map_delete_elem(&disk_start, key);
+	struct hist *h = bpf_map_lookup_elem(&disk_hist, &dev);
+	if (!h) {
+		struct hist zero = {};
+		bpf_map_update_elem(&disk_hist, &dev, &zero, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&disk_hist, &dev);
+		if (!h)
+			return;
+	}
+	hist_record(h, ns, hist_generation);
+}
+
+static __always_inline struct request *issued_request(unsigned long long *ctx)
+{
+	return (struct request *)(issue_passes_queue ? ctx[1] : ctx[0]);
+}
+
+static __always_inline void issue_btf(struct request *rq)
+{
+	struct start_key key = { .id = (__u64)rq };
+	on_issue(&key, dev_of(rq));
+}
+
+static __always_inline void complete_btf(struct request *rq)
+{
+	struct start_key key = { .id = (__u64)rq };
+	on_complete(&key);
+}
+
+SEC("tp_btf/block_rq_issue")
+int disk_issue_tp_btf(unsigned long long *ctx) { issue_btf(issued_request(ctx)); return 0; }
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(disk_complete_tp_btf, struct request *rq) { complete_btf(rq); return 0; }
+
+SEC("raw_tp/block_rq_issue")
+int disk_issue_raw_tp(struct bpf_raw_tracepoint_args *ctx) { issue_btf(issued_request(ctx->args)); return 0; }
+
+SEC("raw_tp/block_rq_complete")
+int disk_complete_raw_tp(struct bpf_raw_tracepoint_args *ctx) { complete_btf((struct request *)ctx->args[0]); return 0; }
+
+SEC("tracepoint/block/block_rq_issue")
+int disk_issue_tracepoint(struct trace_event_raw_block_rq *ctx)
+{
+	struct start_key key = { .id = ctx->dev, .sector = ctx->sector };
+	on_issue(&key, ctx->dev);
+	return 0;
+}
+
+SEC("tracepoint/block/block_rq_complete")
+int disk_complete_tracepoint(struct trace_event_raw_block_rq_completion *ctx)
+{
+	struct start_key key = { .id = ctx->dev, .sector = ctx->sector };
+	on_complete(&key);
+	return 0;
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hardirq: time spent in each hard IRQ handler, as a log2 histogram per
+ * handler name. Handlers run with interrupts off, so one start slot per CPU
+ * is enough. Handlers slower than slow_threshold_ns are also counted and
+ * sent through a ring buffer for the log.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpfpush.bpf.h"
+#include "hist.bpf.h"
+#include "irq.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u64 slow_threshold_ns = 1000000;
+
+struct handler_start {
+	__u64 ts;
+	__u32 irq;
+	char name[IRQ_NAME_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct handler_start);
+} hardirq_start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, char[IRQ_NAME_LEN]);
+	__type(value, struct hist);
+} hardirq_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} hardirq_slow SEC(".maps");
+
+PERCPU_COUNTERS(hardirq_counters, irq_counters);
+
+static __always_inline struct handler_start *start_slot(void) { return percpu_slot(&hardirq_start); }
+
+static __always_inline void on_entry(int irq, const char *name_src)
+{
+	struct handler_start *s = start_slot();
+	if (!s)
+		return;
+	s->irq = irq;
+	if (bpf_probe_read_kernel_str(s->name, sizeof(s->name), name_src) < 0)
+		s->name[0] = '\0';
+	s->ts = bpf_ktime_get_ns();
+}
+
+static __always_inline void on_exit(void)
+{
+	struct handler_start *s = start_slot();
+	if (!s || !s->ts)
+		return; /* entered before we attached */
+	__u64 ns = bpf_ktime_get_ns() - s->ts;
+	s->ts = 0;
+	struct hist *h = bpf_map_lookup_elem(&hardirq_hist, s->name);
+	if (!h) {
+		struct hist zero = {};
+		bpf_map_update_elem(&hardirq_hist, s->name, &zero, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&hardirq_hist, s->name);
+		if (!h) {
+			struct irq_counters *c = percpu_slot(&hardirq_counters);
+			if (c)
+				c->map_full++;
+			return;
+		}
+	}
+	hist_record(h, ns, hist_generation);
+	if (ns < slow_threshold_ns)
+		return;
+	h->slow++;
+	struct irq_slow_event *e = bpf_ringbuf_reserve(&hardirq_slow, sizeof(*e), 0);
+	if (!e) {
+		struct irq_counters *c = percpu_slot(&hardirq_counters);
+		if (c)
+			c->ringbuf_lost++;
+		return;
+	}
+	e->duration_ns = ns;
+	e->cpu = bpf_get_smp_processor_id();
+	e->vector = s->irq;
+	__builtin_memcpy(e->name, s->name, sizeof(e->name));
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/irq_handler_entry")
+int BPF_PROG(hardirq_entry_tp_btf, int irq, struct irqaction *action)
+{
+	on_entry(irq, BPF_CORE_READ(action, name));
+	return 0;
+}
+
+SEC("tp_btf/irq_handler_exit")
+int BPF_PROG(hardirq_exit_tp_btf) { on_exit(); return 0; }
+
+SEC("raw_tp/irq_handler_entry")
+int BPF_PROG(hardirq_entry_raw_tp, int irq, struct irqaction *action)
+{
+	on_entry(irq, BPF_CORE_READ(action, name));
+	return 0;
+}
+
+SEC("raw_tp/irq_handler_exit")
+int BPF_PROG(hardirq_exit_raw_tp) { on_exit(); return 0; }
+
+SEC("tracepoint/irq/irq_handler_entry")
+int hardirq_entry_tracepoint(struct trace_event_raw_irq_handler_entry *ctx)
+{
+	/* The name is stored in the event itself (__data_loc: offset in the low 16 bits). */
+	on_entry(ctx->irq, (const char *)ctx + (ctx->__data_loc_name & 0xFFFF));
+	return 0;
+}
+
+SEC("tracepoint/irq/irq_handler_exit")
+int hardirq_exit_tracepoint(void *ctx) { on_exit(); return 0; }
