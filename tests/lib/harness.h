@@ -59,6 +59,8 @@ uint64_t harness_total_forks(void);
 /* Run fn(arg) in a child process named comm; returns its exit status. */
 int harness_run_child(const char *comm, int (*fn)(void *arg), void *arg);
 
+/* Write text to an existing file (cgroup and sysfs knobs); 0 or -errno. */
+int harness_write_file(const char *path, const char *text);
 /* The agent binary: $BPFPUSH_BIN or build/bpfpush. */
 const char *harness_agent_bin(void);
 

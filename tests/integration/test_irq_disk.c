@@ -1,0 +1,406 @@
+/*
+ * hardirq, softirq and disk on the running kernel, each checked against the
+ * kernel's own counters as an independent peer:
+ *   - softirq.latency events per vector vs /proc/softirqs, under loopback
+ *     TCP traffic (NET_RX, NET_TX) and disk IO (BLOCK);
+ *   - hardirq.latency events per handler vs /proc/interrupts, for every
+ *     numbered IRQ line with one handler (the disk's among them);
+ *   - disk.latency events per disk vs the completed requests in
+ *     /sys/block/DISK/stat (reads, writes, discards, flushes), under O_DIRECT
+ *     reads and writes of a file on the root filesystem's disk; where the
+ *     root is not on a disk (the VM matrix's initramfs), of a loop device
+ *     over a file in memory.
+ * The kernel counts at entry and we count at exit, and both run all the
+ * time, so each check is a window: at least what the kernel counted between
+ * the agent's first flush and its stop (inner), at most what it counted from
+ * before the agent started to after it stopped (outer).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/loop.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define DIRECT_IOS 400
+#define BLOCK 4096
+#define NET_BYTES (64 << 20)
+
+static const char *const le_labels[] = { "1",      "2",      "4",       "8",       "16",      "32",      "64",
+					 "128",    "256",    "512",     "1024",    "2048",    "4096",    "8192",
+					 "16384",  "32768",  "65536",   "131072",  "262144",  "524288",  "1048576",
+					 "2097152", "4194304", "8388608", "16777216", "33554432", "67108864", "max" };
+
+/* The events a histogram counted: the sum of its buckets (plain name: MODULE.TAG.latency.bucket.le_N). */
+static uint64_t hist_events(const struct agent_proc *ap, const char *module, const char *tag)
+{
+	char plain[128];
+	uint64_t sum = 0;
+	for (size_t i = 0; i < sizeof(le_labels) / sizeof(le_labels[0]); i++) {
+		snprintf(plain, sizeof(plain), "%s.%s.latency.bucket.le_%s", module, tag, le_labels[i]);
+		sum += harness_sum(ap, plain);
+	}
+	return sum;
+}
+
+/* Graphite plain paths keep [A-Za-z0-9_-]: "virtio1-req.0" -> "virtio1-req_0". */
+static void plain_segment(const char *in, char *out, size_t cap)
+{
+	size_t i = 0;
+	for (; in[i] && i + 1 < cap; i++) {
+		char c = in[i];
+		out[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ? c : '_';
+	}
+	out[i] = '\0';
+}
+
+#define MAX_LINES 64
+
+struct irq_lines {
+	size_t n;
+	struct {
+		char name[64];
+		uint64_t count;
+	} line[MAX_LINES];
+};
+
+/* Numbered lines of /proc/interrupts with exactly one handler: name -> total over CPUs. */
+static void read_interrupts(struct irq_lines *out)
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	char buf[4096];
+	int ncpus = 0;
+	out->n = 0;
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		if (f)
+			fclose(f);
+		return;
+	}
+	for (char *p = strtok(buf, " \t\n"); p; p = strtok(NULL, " \t\n"))
+		ncpus++;
+	while (fgets(buf, sizeof(buf), f) && out->n < MAX_LINES) {
+		char *p = buf, *end;
+		strtol(p, &end, 10);
+		if (end == p || *end != ':')
+			continue; /* LOC, RES, ...: not handlers */
+		p = end + 1;
+		uint64_t total = 0;
+		for (int c = 0; c < ncpus; c++) {
+			total += strtoull(p, &end, 10);
+			p = end;
+		}
+		/* then chip, hwirq-type, and the handler names, comma-separated when shared */
+		buf[strcspn(buf, "\n")] = '\0';
+		char *name = strrchr(p, ' ');
+		if (!name || strchr(p, ','))
+			continue;
+		/* the last column is the handler; skip lines whose last word is the trigger type (no handler) */
+		name++;
+		if (!strcmp(name, "edge") || !strcmp(name, "fasteoi") || !strcmp(name, "level"))
+			continue;
+		snprintf(out->line[out->n].name, sizeof(out->line[out->n].name), "%s", name);
+		out->line[out->n++].count = total;
+	}
+	fclose(f);
+}
+
+static uint64_t irq_count(const struct irq_lines *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->line[i].name, name))
+			return l->line[i].count;
+	return 0;
+}
+
+static const char *const vectors[] = { "hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "tasklet", "sched", "hrtimer", "rcu" };
+#define NVECTORS 10
+
+static void read_softirqs(uint64_t out[NVECTORS])
+{
+	FILE *f = fopen("/proc/softirqs", "r");
+	char buf[4096];
+	memset(out, 0, NVECTORS * sizeof(out[0]));
+	if (!f)
+		return;
+	if (!fgets(buf, sizeof(buf), f)) { /* CPU header */
+		fclose(f);
+		return;
+	}
+	for (int v = 0; v < NVECTORS && fgets(buf, sizeof(buf), f); v++) {
+		char *p = strchr(buf, ':'), *end;
+		if (!p)
+			continue;
+		for (p++;; p = end) {
+			uint64_t n = strtoull(p, &end, 10);
+			if (end == p)
+				break;
+			out[v] += n;
+		}
+	}
+	fclose(f);
+}
+
+struct disk_ref {
+	char name[64];
+	char stat_path[128];
+};
+
+/* The whole disk holding `path` (a partition's parent), as /proc/partitions names it. */
+static int disk_of(const char *path, struct disk_ref *d)
+{
+	struct stat st;
+	if (stat(path, &st))
+		return -1;
+	char link[128], target[256];
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return -1;
+	target[n] = '\0';
+	char part[160];
+	snprintf(part, sizeof(part), "%s/partition", link);
+	if (access(part, F_OK) == 0) /* a partition: its disk is the parent directory */
+		*strrchr(target, '/') = '\0';
+	snprintf(d->name, sizeof(d->name), "%s", strrchr(target, '/') + 1);
+	snprintf(d->stat_path, sizeof(d->stat_path), "/sys/block/%s/stat", d->name);
+	return 0;
+}
+
+/* A loop device over a file in /tmp, for hosts whose root is not on a disk. */
+static int loop_attach(struct disk_ref *d, char *dev, size_t cap, int *loop_fd)
+{
+	const char *img = "/tmp/bpfpush-disk.img";
+	int backing = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (backing < 0 || ftruncate(backing, 16 << 20))
+		return -1;
+	int ctl = open("/dev/loop-control", O_RDWR);
+	int n = ctl >= 0 ? ioctl(ctl, LOOP_CTL_GET_FREE) : -1;
+	if (ctl >= 0)
+		close(ctl);
+	if (n < 0)
+		return -1;
+	snprintf(dev, cap, "/dev/loop%d", n);
+	*loop_fd = open(dev, O_RDWR);
+	if (*loop_fd < 0 || ioctl(*loop_fd, LOOP_SET_FD, backing))
+		return -1;
+	close(backing);
+	unlink(img);
+	snprintf(d->name, sizeof(d->name), "loop%d", n);
+	snprintf(d->stat_path, sizeof(d->stat_path), "/sys/block/%s/stat", d->name);
+	return 0;
+}
+
+/* Completed requests: reads, writes, discards and flushes (fields 1, 5, 12, 15). */
+static uint64_t disk_completions(const struct disk_ref *d)
+{
+	FILE *f = fopen(d->stat_path, "r");
+	unsigned long long v[17] = { 0 };
+	if (!f)
+		return 0;
+	for (int i = 0; i < 17 && fscanf(f, "%llu", &v[i]) == 1; i++)
+		;
+	fclose(f);
+	return v[0] + v[4] + v[11] + v[15 - 1];
+}
+
+struct snapshot {
+	struct irq_lines irqs;
+	uint64_t softirqs[NVECTORS];
+	uint64_t disk;
+};
+
+static void snap(struct snapshot *s, const struct disk_ref *d)
+{
+	read_interrupts(&s->irqs);
+	read_softirqs(s->softirqs);
+	s->disk = disk_completions(d);
+}
+
+/* O_DIRECT writes then reads of distinct blocks: each one a block request. */
+static int direct_io_workload(void *arg)
+{
+	const char *path = arg;
+	int fd = open(path, O_RDWR | O_CREAT | O_DIRECT, 0600);
+	void *buf;
+	if (fd < 0 || posix_memalign(&buf, BLOCK, BLOCK))
+		return 1;
+	memset(buf, 0x5a, BLOCK);
+	for (int i = 0; i < DIRECT_IOS; i++)
+		if (pwrite(fd, buf, BLOCK, (off_t)i * 2 * BLOCK) != BLOCK)
+			return 2;
+	if (fsync(fd))
+		return 3;
+	for (int i = 0; i < DIRECT_IOS; i++)
+		if (pread(fd, buf, BLOCK, (off_t)i * 2 * BLOCK) != BLOCK)
+			return 4;
+	close(fd);
+	free(buf);
+	return 0;
+}
+
+/* Loopback TCP: the receive side runs in NET_RX softirqs. */
+static int loopback_workload(void *arg)
+{
+	(void)arg;
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 1) ||
+	    getsockname(ls, (struct sockaddr *)&a, &len))
+		return 1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		static char chunk[65536];
+		if (connect(c, (struct sockaddr *)&a, sizeof(a)))
+			_exit(1);
+		for (size_t sent = 0; sent < NET_BYTES;) {
+			ssize_t n = write(c, chunk, sizeof(chunk));
+			if (n <= 0)
+				_exit(2);
+			sent += (size_t)n;
+		}
+		close(c);
+		_exit(0);
+	}
+	int s = accept(ls, NULL, NULL);
+	static char sink[65536];
+	while (s >= 0 && read(s, sink, sizeof(sink)) > 0)
+		;
+	int status = 0;
+	waitpid(pid, &status, 0);
+	close(s);
+	close(ls);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 9;
+}
+
+static void check_window(const char *what, uint64_t got, uint64_t inner, uint64_t outer)
+{
+	print_message("  %-34s %8llu in [%llu, %llu]\n", what, (unsigned long long)got, (unsigned long long)inner,
+		      (unsigned long long)outer);
+	assert_in_range(got, inner, outer);
+}
+
+static void run_irq_disk_test(const char *extra_yaml)
+{
+	char global[256], yaml[1024];
+	harness_global(global, sizeof(global), extra_yaml);
+	snprintf(yaml, sizeof(yaml),
+		 "%s"
+		 "modules:\n"
+		 "  process: { enabled: false }\n  fd: { enabled: false }\n  vfs: { enabled: false }\n"
+		 "  sync: { enabled: false }\n  mount: { enabled: false }\n  shm: { enabled: false }\n"
+		 "  socket: { enabled: false }\n  network: { enabled: false }\n  oomkill: { enabled: false }\n"
+		 "  hardirq: { enabled: true }\n  softirq: { enabled: true }\n  disk: { enabled: true }\n"
+		 "apps: { enabled: false }\n",
+		 global);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	static const char *const modules[][2] = { { "hardirq", "handler" }, { "softirq", "vector" }, { "disk", "request" } };
+	for (int i = 0; i < 3; i++) {
+		char way[128] = "";
+		assert_int_equal(harness_probe_way(&ap, modules[i][0], modules[i][1], way, sizeof(way)), 0);
+		print_message("  %-8s %-8s attached via %s\n", modules[i][0], modules[i][1], way);
+		assert_true(way[0]);
+		const char *p = strstr(extra_yaml, "attach: ");
+		if (p)
+			assert_non_null(strstr(way, p + 8));
+	}
+
+	/* /var/tmp is on the root's disk where there is one; the VM's initramfs has only /tmp */
+	char dir[64];
+	snprintf(dir, sizeof(dir), "%s/bpfpush-disk-XXXXXX", access("/var/tmp", W_OK) == 0 ? "/var/tmp" : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	char file[80];
+	snprintf(file, sizeof(file), "%s/direct", dir);
+	struct disk_ref disk;
+	int loop_fd = -1;
+	if (disk_of(dir, &disk)) {
+		assert_int_equal(loop_attach(&disk, file, sizeof(file), &loop_fd), 0);
+		print_message("  %s is not on a disk: IO goes to %s\n", dir, file);
+	}
+
+	struct snapshot before, inner_start, inner_end, after;
+	snap(&before, &disk);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	snap(&inner_start, &disk);
+	assert_int_equal(harness_run_child("bpfpush-dio", direct_io_workload, file), 0);
+	assert_int_equal(harness_run_child("bpfpush-lo", loopback_workload, NULL), 0);
+	sleep(1); /* let the last flush carry the last events */
+	snap(&inner_end, &disk);
+	assert_int_equal(harness_stop(&ap), 0);
+	snap(&after, &disk);
+	if (loop_fd >= 0) {
+		ioctl(loop_fd, LOOP_CLR_FD, 0);
+		close(loop_fd);
+	} else {
+		unlink(file);
+	}
+	rmdir(dir);
+
+	char label[96];
+	uint64_t dio = hist_events(&ap, "disk", disk.name);
+	snprintf(label, sizeof(label), "disk.latency events, disk=%s", disk.name);
+	check_window(label, dio, inner_end.disk - inner_start.disk, after.disk - before.disk);
+	assert_true(dio >= 2 * DIRECT_IOS);
+
+	for (int v = 0; v < NVECTORS; v++) {
+		uint64_t inner = inner_end.softirqs[v] - inner_start.softirqs[v], outer = after.softirqs[v] - before.softirqs[v];
+		if (!outer)
+			continue;
+		snprintf(label, sizeof(label), "softirq.latency events, vector=%s", vectors[v]);
+		check_window(label, hist_events(&ap, "softirq", vectors[v]), inner, outer);
+	}
+	assert_true(inner_end.softirqs[3] > inner_start.softirqs[3]); /* loopback traffic ran NET_RX */
+
+	int checked = 0;
+	for (size_t i = 0; i < after.irqs.n; i++) {
+		const char *name = after.irqs.line[i].name;
+		uint64_t inner = irq_count(&inner_end.irqs, name) - irq_count(&inner_start.irqs, name);
+		uint64_t outer = after.irqs.line[i].count - irq_count(&before.irqs, name);
+		if (!outer)
+			continue;
+		char plain[64];
+		plain_segment(name, plain, sizeof(plain));
+		snprintf(label, sizeof(label), "hardirq.latency events, irq=%s", name);
+		check_window(label, hist_events(&ap, "hardirq", plain), inner, outer);
+		checked++;
+	}
+	print_message("  %d IRQ line(s) with one handler fired during the run\n", checked);
+	assert_true(harness_has(&ap, "softirq.net_rx.latency.p50"));
+	assert_true(harness_has(&ap, "softirq.net_rx.latency.max"));
+	harness_free(&ap);
+}
+
+static void test_auto_tier(void **state) { run_irq_disk_test(""); }
+static void test_forced_tp_btf(void **state) { run_irq_disk_test(", attach: tp_btf"); }
+static void test_forced_raw_tp(void **state) { run_irq_disk_test(", attach: raw_tp"); }
+static void test_forced_tracepoint(void **state) { run_irq_disk_test(", attach: tracepoint"); }
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_auto_tier),
+		cmocka_unit_test(test_forced_tp_btf),
+		cmocka_unit_test(test_forced_raw_tp),
+		cmocka_unit_test(test_forced_tracepoint),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
