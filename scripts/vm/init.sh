@@ -76,6 +76,9 @@ probe() { # name config [--json]
 # load_mode return (syscall-exit events hooked) and each syscall layer forced.
 probe auto /etc/bpfpush/run.yaml
 probe auto-json /etc/bpfpush/run.yaml --json
+# Every module on, at log_level debug: libbpf's verifier logs say why a program does not load.
+sed -e "s/^\(  log_level: *\)info/\1debug/" -e "s/enabled: false/enabled: true/" /etc/bpfpush/run.yaml > /tmp/probe-debug.yaml
+probe "all-modules,log_level=debug" /tmp/probe-debug.yaml
 for tier in $VM_TIERS; do
 	sed "s/^\(  attach: *\)auto/\1$tier/" /etc/bpfpush/run.yaml > /tmp/probe-$tier.yaml
 	probe "attach=$tier" /tmp/probe-$tier.yaml
@@ -90,6 +93,21 @@ rm -f /tmp/probe-*.yaml
 # The matrix: every test binary once per tier forced (syscall layer automatic, so
 # kernel-function ways get their turn), then once per syscall layer forced (tier
 # automatic). "auto" leaves the variable unset.
+# scripts/vm/tests.list: the tiers and layers that tell a test anything new; unlisted: all.
+runs_in() { # test tier layer
+	spec=$(sed -n "s/^$1: *//p" /etc/bpfpush/vm-tests.list 2>/dev/null)
+	[ -n "$spec" ] || return 0
+	if [ -n "$2" ]; then
+		case " ${spec%%|*} " in *" $2 "*) return 0 ;; esac
+		return 1
+	fi
+	if [ -n "$3" ]; then
+		case " ${spec#*|} " in *" $3 "*) return 0 ;; esac
+		return 1
+	fi
+	return 0
+}
+
 cd /tmp
 id=0
 combos=""
@@ -102,8 +120,9 @@ for combo in $combos; do
 		for bin in /bpfpush/tests/test_*; do
 		for rep in $(seq "${VM_REPEAT:-1}"); do
 			[ -x "$bin" ] || continue
-			id=$((id + 1))
 			test=${bin##*/}
+			runs_in "$test" "$tier" "$layer" || continue
+			id=$((id + 1))
 			start=$(date +%s)
 			echo "VMTEST OUT-BEGIN $id kernel=$KVER tier=${tier:-auto} layer=${layer:-auto} test=$test"
 			BPFPUSH_BIN=$AGENT BPFPUSH_TEST_ATTACH=$tier BPFPUSH_TEST_SYSCALL_LAYER=$layer \
