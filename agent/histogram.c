@@ -92,7 +92,8 @@ void hist_emit(struct series_store *store, const char *name, const struct metric
 	struct metric_tag with_le[METRIC_MAX_TAGS];
 	if (ntags >= METRIC_MAX_TAGS)
 		ntags = METRIC_MAX_TAGS - 1;
-	memcpy(with_le, tags, ntags * sizeof(*tags));
+	if (ntags)
+		memcpy(with_le, tags, ntags * sizeof(*tags));
 	with_le[ntags].key = "le";
 	char bucket[128];
 	snprintf(bucket, sizeof(bucket), "%s.bucket", name);
