@@ -358,7 +358,15 @@ static void run_irq_disk_test(const char *extra_yaml)
 	char label[96];
 	uint64_t dio = hist_events(&ap, "disk", disk.name);
 	snprintf(label, sizeof(label), "disk.latency events, disk=%s", disk.name);
-	check_window(label, dio, inner_end.disk - inner_start.disk, after.disk - before.disk);
+	/*
+	 * A completion in hard-IRQ context that interrupts one in softirq context
+	 * on the same CPU finds the program already running there: the kernel
+	 * skips it and counts it (agent.bpf.missed). Those may be short.
+	 */
+	uint64_t missed = harness_sum(&ap, "agent.bpf.disk.missed");
+	print_message("  agent.bpf.disk.missed %llu\n", (unsigned long long)missed);
+	uint64_t inner_disk = inner_end.disk - inner_start.disk;
+	check_window(label, dio, inner_disk > missed ? inner_disk - missed : 0, after.disk - before.disk);
 	assert_true(dio >= 2 * DIRECT_IOS);
 
 	for (int v = 0; v < NVECTORS; v++) {
