@@ -23,7 +23,7 @@ static const struct rename {
 	{ { "folio_mark_accessed", "mark_page_accessed" } },
 	{ { "__folio_mark_dirty", "__set_page_dirty" } },
 	{ { "swap_read_folio", "swap_readpage" } },
-	{ { "swap_writeout", "swap_writepage" } },
+	{ { "__swap_writepage", "swap_writeout", "swap_writepage" } },
 };
 
 bool kernel_name_resolve(const char *canonical, kernel_has_fn has, void *arg, char *out, size_t cap)

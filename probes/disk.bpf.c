@@ -6,6 +6,14 @@
  *
  * The BTF ways key in-flight requests by their struct request; the classic
  * tracepoints carry no pointer, so they key by (disk, sector) instead.
+ *
+ * What is timed is what the device served: reads, writes, discards and the
+ * flushes the block layer sends for fsync (the per-queue flush request). A
+ * request that asked for a preflush without data is accounted by the kernel
+ * as a write when its flush completes, but it is never issued itself: it is
+ * not timed (its flush is). /sys/block/X/stat therefore differs from these
+ * counts by (such requests - flushes): zero while every flush serves one of
+ * them, more when the block layer lets one flush serve several.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -123,10 +131,17 @@ int disk_issue_raw_tp(struct bpf_raw_tracepoint_args *ctx) { issue_btf(issued_re
 SEC("raw_tp/block_rq_complete")
 int disk_complete_raw_tp(struct bpf_raw_tracepoint_args *ctx) { complete_btf((struct request *)ctx->args[0]); return 0; }
 
+/*
+ * The classic formats give no request, so (dev, sector) stands for it. A
+ * flush has no sector: it is issued with sector 0 and completes with
+ * sector -1 (6.18), so a request without sectors is keyed by sector 0 on
+ * both sides. Two flushes in flight on one disk at once (one per hardware
+ * queue) share that key, and one of them goes untimed.
+ */
 SEC("tracepoint/block/block_rq_issue")
 int disk_issue_tracepoint(struct trace_event_raw_block_rq *ctx)
 {
-	struct start_key key = { .id = ctx->dev, .sector = ctx->sector };
+	struct start_key key = { .id = ctx->dev, .sector = ctx->nr_sector ? ctx->sector : 0 };
 	on_issue(&key, ctx->dev);
 	return 0;
 }
@@ -134,7 +149,7 @@ int disk_issue_tracepoint(struct trace_event_raw_block_rq *ctx)
 SEC("tracepoint/block/block_rq_complete")
 int disk_complete_tracepoint(struct trace_event_raw_block_rq_completion *ctx)
 {
-	struct start_key key = { .id = ctx->dev, .sector = ctx->sector };
+	struct start_key key = { .id = ctx->dev, .sector = ctx->nr_sector ? ctx->sector : 0 };
 	on_complete(&key);
 	return 0;
 }

@@ -4,7 +4,7 @@
 
 struct swap_counters {
 	unsigned long long reads;  /* pages of swap-ins started: swap_read_folio (swap_readpage before 6.9) */
-	unsigned long long writes; /* pages of swap-outs started: swap_writeout (swap_writepage before 6.16) */
+	unsigned long long writes; /* pages whose swap-out I/O was started: __swap_writepage, where pswpout counts */
 };
 
 #endif

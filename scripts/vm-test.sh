@@ -321,6 +321,7 @@ status=0
 n_passed=0
 n_failed=0
 results=$work/results.txt
+failures=()
 : > "$results"
 printf '\n%-28s %-11s %-12s %-16s %4s %6s %6s %4s %5s\n' kernel tier layer test run passed failed rc secs
 for series in $kernels; do
@@ -371,10 +372,20 @@ for series in $kernels; do
 	for id in $(awk '/^VMTEST OUT-BEGIN /{id=$3} /^VMTEST RESULT /{ if ($0 ~ / failed=[1-9]/ || $0 !~ / rc=0 / || $0 ~ / run=- /) print id }' "$log"); do
 		say "output of failed run $id ($series):"
 		awk -v id="$id" '$0 ~ "^VMTEST OUT-BEGIN "id" " {p=1} p {print "    " $0} $0 == "VMTEST OUT-END "id {p=0}' "$log" >&2
+		# CI keeps only the tail of its output: repeat the run's name and its
+		# assertion lines in the closing summary.
+		failures+=("$series run $id: $(awk -v id="$id" '$0 ~ "^VMTEST OUT-BEGIN "id" " {sub(/^VMTEST OUT-BEGIN [^ ]* /, ""); print; exit}' "$log")")
+		while IFS= read -r why; do failures+=("    $why"); done < <(
+			awk -v id="$id" '$0 ~ "^VMTEST OUT-BEGIN "id" " {p=1} $0 == "VMTEST OUT-END "id {p=0}
+				p && /\[  ERROR   \]|\[  FAILED  \] test_|error: Failure|NOT in|not in \[|Segmentation|timed out|Aborted/' "$log" | head -n 6)
 	done
 	done_secs=$(sed -n 's/^VMTEST DONE .*secs=\([0-9]*\).*/\1/p' "$log")
 	say "$series: ${kpkg[$series]} ${kver[$series]}: guest ran ${done_secs:-?}s of ${qsecs}s in qemu; probe output in $log"
 done
 say "prepared in $((t_prepared - t_start))s, guests ran $((t_end - t_prepared))s, total $((t_end - t_start))s"
+if [[ ${#failures[@]} -gt 0 ]]; then
+	say "what failed:"
+	printf '  %s\n' "${failures[@]}"
+fi
 echo "vm-test: $n_passed passed, $n_failed failed"
 exit $status

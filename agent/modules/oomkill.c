@@ -10,6 +10,7 @@
 
 #include "../app_group.h"
 #include "../attach.h"
+#include "../btf_proto.h"
 #include "../log.h"
 #include "../module.h"
 #include "oomkill.h"
@@ -67,32 +68,14 @@ static void oomkill_destroy(struct module *m)
 	m->priv = NULL;
 }
 
-/* Skip typedefs and qualifiers down to the type underneath. */
-static const struct btf_type *resolve(const struct btf *btf, __u32 id)
-{
-	const struct btf_type *t = btf__type_by_id(btf, id);
-	while (t && (btf_is_typedef(t) || btf_is_const(t) || btf_is_volatile(t) || btf_is_restrict(t)))
-		t = btf__type_by_id(btf, t->type);
-	return t;
-}
-
 /* Does tracepoint mark_victim pass the victim's task_struct (6.x), or only its pid (older)? */
 static bool oomkill_way_fits(const struct module *m, size_t event, int way, char *why)
 {
 	(void)event;
 	if (way != WAY_TP_BTF && way != WAY_RAW_TP)
 		return true;
-	const struct btf *btf = m->probes->vmlinux_btf;
-	int id = btf ? btf__find_by_name_kind(btf, "btf_trace_mark_victim", BTF_KIND_TYPEDEF) : -1;
-	const struct btf_type *proto = id > 0 ? resolve(btf, (__u32)id) : NULL;
-	if (proto && btf_is_ptr(proto))
-		proto = resolve(btf, proto->type);
-	if (proto && btf_is_func_proto(proto) && btf_vlen(proto) >= 2) {
-		const struct btf_type *arg = resolve(btf, btf_params(proto)[1].type);
-		const struct btf_type *target = arg && btf_is_ptr(arg) ? resolve(btf, arg->type) : NULL;
-		if (target && btf_is_struct(target) && !strcmp(btf__name_by_offset(btf, target->name_off), "task_struct"))
-			return true;
-	}
+	if (btf_tracepoint_arg_is(m->probes->vmlinux_btf, "mark_victim", 0, "task_struct"))
+		return true;
 	snprintf(why, REASON_MAX, "tracepoint mark_victim passes the pid, not the victim's task, on this kernel");
 	return false;
 }

@@ -19,8 +19,8 @@ static const struct event_desc swap_events[] = {
 		    { .tier = ATTACH_KPROBE, .progs = { "swap_read_kprobe" }, .targets = { "swap_read_folio" } } } },
 	{ .name = "write",
 	  .gives = "swap.write",
-	  .ways = { { .tier = ATTACH_FENTRY, .progs = { "swap_write_fentry" }, .targets = { "swap_writeout" } },
-		    { .tier = ATTACH_KPROBE, .progs = { "swap_write_kprobe" }, .targets = { "swap_writeout" } } } },
+	  .ways = { { .tier = ATTACH_FENTRY, .progs = { "swap_write_fentry" }, .targets = { "__swap_writepage" } },
+		    { .tier = ATTACH_KPROBE, .progs = { "swap_write_kprobe" }, .targets = { "__swap_writepage" } } } },
 };
 
 enum { EVENT_READ = 0, EVENT_WRITE };

@@ -35,17 +35,7 @@
 
 static const char *yaml_for(char *buf, size_t cap, const char *extra)
 {
-	char global[256];
-	harness_global(global, sizeof(global), extra);
-	snprintf(buf, cap,
-		 "%s"
-		 "modules:\n"
-		 "  process: { enabled: true }\n  fd: { enabled: false }\n  vfs: { enabled: false }\n"
-		 "  sync: { enabled: false }\n  mount: { enabled: false }\n  shm: { enabled: false }\n"
-		 "  socket: { enabled: false }\n  network: { enabled: false }\n  oomkill: { enabled: false }\n"
-		 "  hardirq: { enabled: false }\n  softirq: { enabled: false }\n  dcstat: { enabled: true }\n"
-		 "apps: { enabled: false }\n",
-		 global);
+	harness_modules_yaml(buf, cap, extra, "process dcstat", NULL);
 	return buf;
 }
 

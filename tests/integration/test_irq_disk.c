@@ -6,7 +6,7 @@
  *   - hardirq.latency events per handler vs /proc/interrupts, for every
  *     numbered IRQ line with one handler (the disk's among them);
  *   - disk.latency events per disk vs the completed requests in
- *     /sys/block/DISK/stat (reads, writes, discards), under O_DIRECT
+ *     /sys/block/DISK/stat (reads, writes, discards, flushes), under O_DIRECT
  *     reads and writes of a file on the root filesystem's disk; where the
  *     root is not on a disk (the VM matrix's initramfs), of a loop device
  *     over a file in memory.
@@ -187,42 +187,42 @@ static int disk_of(const char *path, struct disk_ref *d)
 static int loop_attach(struct disk_ref *d, char *dev, size_t cap, int *loop_fd)
 {
 	const char *img = "/tmp/bpfpush-disk.img";
-	int backing = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (backing < 0 || ftruncate(backing, 16 << 20))
-		return -1;
-	int ctl = open("/dev/loop-control", O_RDWR);
-	int n = ctl >= 0 ? ioctl(ctl, LOOP_CTL_GET_FREE) : -1;
-	if (ctl >= 0)
-		close(ctl);
+	unlink(img);
+	int n = harness_loop_attach(img, 16 << 20, dev, cap, loop_fd);
+	unlink(img);
 	if (n < 0)
 		return -1;
-	snprintf(dev, cap, "/dev/loop%d", n);
-	*loop_fd = open(dev, O_RDWR);
-	if (*loop_fd < 0 || ioctl(*loop_fd, LOOP_SET_FD, backing))
-		return -1;
-	close(backing);
-	unlink(img);
 	snprintf(d->name, sizeof(d->name), "loop%d", n);
 	snprintf(d->stat_path, sizeof(d->stat_path), "/sys/block/%s/stat", d->name);
 	return 0;
 }
 
 /*
- * Completed requests: reads, writes and discards (fields 1, 5 and 12 of the
- * stat file). Not flushes (field 16): the flush that fsync sends is counted
- * there but was never among the block_rq_issue/complete events here (6.18:
- * every run matched reads + writes + discards exactly and missed the one flush).
+ * Completed requests by kind, fields 1, 5, 12 and 16 of the stat file:
+ * reads, writes, discards, flushes. The flushes are the ones the device
+ * served (the block layer's flush requests). The writes include requests
+ * that only asked for a preflush: accounted when their flush completes,
+ * never issued themselves, so never timed (one flush can serve several).
  */
-static uint64_t disk_completions(const struct disk_ref *d)
+struct disk_counts {
+	uint64_t reads, writes, discards, flushes;
+};
+
+static struct disk_counts disk_completions(const struct disk_ref *d)
 {
+	struct disk_counts c = { 0 };
 	FILE *f = fopen(d->stat_path, "r");
 	unsigned long long v[17] = { 0 };
 	if (!f)
-		return 0;
+		return c;
 	for (int i = 0; i < 17 && fscanf(f, "%llu", &v[i]) == 1; i++)
 		;
 	fclose(f);
-	return v[0] + v[4] + v[11];
+	c.reads = v[0];
+	c.writes = v[4];
+	c.discards = v[11];
+	c.flushes = v[16];
+	return c;
 }
 
 /* Requests the disk is serving right now (the inflight file: reads and writes, discards among them). */
@@ -243,7 +243,7 @@ static uint64_t disk_in_flight(const struct disk_ref *d)
 struct snapshot {
 	struct irq_lines irqs;
 	uint64_t softirqs[NVECTORS];
-	uint64_t disk;
+	struct disk_counts disk;
 	uint64_t disk_in_flight;
 };
 
@@ -314,13 +314,12 @@ static int loopback_workload(void *arg)
 }
 
 /*
- * KNOWN DEFECT (issue 15 stays open on it): on a loaded host the disk
- * module and the BLOCK softirq vector sometimes come out one short of the
- * kernel's counters (seen: 804 of 805 requests with 803 of 804 BLOCK
- * softirqs in the same run), with no recursion miss, no failed map update
- * and nothing in flight when the window opened. Until the cause is found a
- * window's lower end allows 1% (at least 1), no more: a double count still
- * fails, and so does any larger loss.
+ * KNOWN DEFECT (issue 15 stays open on it): on a loaded host the BLOCK
+ * softirq vector has sometimes come out one short of /proc/softirqs (803 of
+ * 804), with no recursion miss. Until the cause is found an IRQ window's
+ * lower end allows 1% (at least 1), no more: a double count still fails,
+ * and so does any larger loss. (The disk module's shortfalls seen with it
+ * were explained: preflush-only writes, see disk_completions.)
  */
 static uint64_t unexplained_allowance(uint64_t inner) { return (inner + 99) / 100; }
 
@@ -335,17 +334,8 @@ static void check_window(const char *what, uint64_t got, uint64_t inner, uint64_
 
 static void run_irq_disk_test(const char *extra_yaml)
 {
-	char global[256], yaml[1024];
-	harness_global(global, sizeof(global), extra_yaml);
-	snprintf(yaml, sizeof(yaml),
-		 "%s"
-		 "modules:\n"
-		 "  process: { enabled: false }\n  fd: { enabled: false }\n  vfs: { enabled: false }\n"
-		 "  sync: { enabled: false }\n  mount: { enabled: false }\n  shm: { enabled: false }\n"
-		 "  socket: { enabled: false }\n  network: { enabled: false }\n  oomkill: { enabled: false }\n"
-		 "  hardirq: { enabled: true }\n  softirq: { enabled: true }\n  disk: { enabled: true }\n"
-		 "apps: { enabled: false }\n",
-		 global);
+	char yaml[1024];
+	harness_modules_yaml(yaml, sizeof(yaml), extra_yaml, "hardirq softirq disk", NULL);
 	struct agent_proc ap;
 	assert_int_equal(harness_config(&ap, yaml), 0);
 	static const char *const modules[][2] = { { "hardirq", "handler" }, { "softirq", "vector" }, { "disk", "request" } };
@@ -384,8 +374,7 @@ static void run_irq_disk_test(const char *extra_yaml)
 	assert_int_equal(harness_stop(&ap), 0);
 	snap(&after, &disk);
 	if (loop_fd >= 0) {
-		ioctl(loop_fd, LOOP_CLR_FD, 0);
-		close(loop_fd);
+		harness_loop_detach(loop_fd);
 	} else {
 		unlink(file);
 	}
@@ -410,8 +399,25 @@ static void run_irq_disk_test(const char *extra_yaml)
 	 */
 	print_message("  requests in flight when the inner window opened: %llu\n",
 		      (unsigned long long)inner_start.disk_in_flight);
-	uint64_t inner_disk = inner_end.disk - inner_start.disk, unseen = missed + inner_start.disk_in_flight;
-	check_window(label, dio, inner_disk > unseen ? inner_disk - unseen : 0, after.disk - before.disk);
+	/*
+	 * At most every request the kernel accounted from before the start to
+	 * after the stop. At least the reads and discards it accounted in the
+	 * inner window, and the workload's own writes; other writes may be
+	 * preflush-only requests, which are not timed (disk_completions).
+	 */
+	uint64_t unseen = missed + inner_start.disk_in_flight;
+	uint64_t low = inner_end.disk.reads - inner_start.disk.reads + inner_end.disk.discards - inner_start.disk.discards +
+		       DIRECT_IOS;
+	low = low > unseen ? low - unseen : 0;
+	uint64_t high = after.disk.reads - before.disk.reads + after.disk.writes - before.disk.writes +
+			after.disk.discards - before.disk.discards + after.disk.flushes - before.disk.flushes;
+	print_message("  %-34s %8llu in [%llu, %llu] (kernel, inner: %llu reads, %llu writes, %llu discards, %llu flushes)\n",
+		      label, (unsigned long long)dio, (unsigned long long)low, (unsigned long long)high,
+		      (unsigned long long)(inner_end.disk.reads - inner_start.disk.reads),
+		      (unsigned long long)(inner_end.disk.writes - inner_start.disk.writes),
+		      (unsigned long long)(inner_end.disk.discards - inner_start.disk.discards),
+		      (unsigned long long)(inner_end.disk.flushes - inner_start.disk.flushes));
+	assert_in_range(dio, low, high);
 	assert_true(dio >= 2 * DIRECT_IOS);
 
 	print_message("  agent.bpf.softirq.missed %llu, agent.bpf.hardirq.missed %llu\n",

@@ -138,17 +138,8 @@ static pid_t spawn(const struct memcg *cg, const char *comm, int adj, size_t mb,
 
 static void run_oom_test(const char *extra_yaml)
 {
-	char global[256], yaml[1024];
-	harness_global(global, sizeof(global), extra_yaml);
-	snprintf(yaml, sizeof(yaml),
-		 "%s"
-		 "modules:\n"
-		 "  process: { enabled: false }\n  fd: { enabled: false }\n  vfs: { enabled: false }\n"
-		 "  sync: { enabled: false }\n  mount: { enabled: false }\n  shm: { enabled: false }\n"
-		 "  socket: { enabled: false }\n  network: { enabled: false }\n  hardirq: { enabled: false }\n"
-		 "  softirq: { enabled: false }\n  oomkill: { enabled: true }\n"
-		 "apps: { enabled: false, group_by: comm }\n",
-		 global);
+	char yaml[1024];
+	harness_modules_yaml(yaml, sizeof(yaml), extra_yaml, "oomkill", "{ enabled: false, group_by: comm }");
 	struct agent_proc ap;
 	assert_int_equal(harness_config(&ap, yaml), 0);
 	char way[128] = "";

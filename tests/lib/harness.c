@@ -2,12 +2,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/loop.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +31,64 @@ void harness_global(char *buf, size_t cap, const char *extra)
 	if (layer && *layer && !strstr(extra, "syscall_layer:"))
 		snprintf(forced + strlen(forced), sizeof(forced) - strlen(forced), ", syscall_layer: %s", layer);
 	snprintf(buf, cap, "global: { interval: 1s, log_level: warning%s%s }\n", forced, extra);
+}
+
+void harness_modules_yaml(char *buf, size_t cap, const char *extra, const char *enabled, const char *apps)
+{
+	static const char *const default_on[] = { "process", "fd",	"vfs",	   "sync",    "mount",	 "shm",
+						  "socket",  "network", "oomkill", "hardirq", "softirq" };
+	size_t len;
+	harness_global(buf, cap, extra);
+	len = strlen(buf);
+	len += (size_t)snprintf(buf + len, cap - len, "modules:\n");
+	for (size_t i = 0; i < sizeof(default_on) / sizeof(default_on[0]) && len < cap; i++) {
+		size_t n = strlen(default_on[i]);
+		const char *p = strstr(enabled, default_on[i]);
+		bool on = p && (p == enabled || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ');
+		if (!on)
+			len += (size_t)snprintf(buf + len, cap - len, "  %s: { enabled: false }\n", default_on[i]);
+	}
+	for (const char *p = enabled; *p && len < cap;) {
+		size_t n = strcspn(p, " ");
+		if (n)
+			len += (size_t)snprintf(buf + len, cap - len, "  %.*s: { enabled: true }\n", (int)n, p);
+		p += n + (p[n] == ' ');
+	}
+	if (len < cap)
+		snprintf(buf + len, cap - len, "apps: %s\n", apps ? apps : "{ enabled: false }");
+}
+
+int harness_loop_attach(const char *backing_path, off_t size, char *dev, size_t cap, int *loop_fd)
+{
+	int backing = open(backing_path, O_RDWR | O_CREAT, 0600);
+	struct stat st;
+	if (backing < 0 || fstat(backing, &st) || (st.st_size < size && ftruncate(backing, size))) {
+		if (backing >= 0)
+			close(backing);
+		return -1;
+	}
+	int ctl = open("/dev/loop-control", O_RDWR);
+	int n = ctl >= 0 ? ioctl(ctl, LOOP_CTL_GET_FREE) : -1;
+	if (ctl >= 0)
+		close(ctl);
+	if (n >= 0) {
+		snprintf(dev, cap, "/dev/loop%d", n);
+		*loop_fd = open(dev, O_RDWR);
+		if (*loop_fd >= 0 && ioctl(*loop_fd, LOOP_SET_FD, backing)) {
+			close(*loop_fd);
+			*loop_fd = -1;
+		}
+	}
+	close(backing);
+	return n >= 0 && *loop_fd >= 0 ? n : -1;
+}
+
+void harness_loop_detach(int loop_fd)
+{
+	if (loop_fd < 0)
+		return;
+	ioctl(loop_fd, LOOP_CLR_FD, 0);
+	close(loop_fd);
 }
 
 int harness_config(struct agent_proc *ap, const char *yaml_without_sinks)

@@ -28,6 +28,21 @@ struct agent_proc {
  */
 void harness_global(char *buf, size_t cap, const char *extra);
 
+/*
+ * The global line (as harness_global) and a modules section with every
+ * default-on module off except those named in `enabled` (space-separated),
+ * which are switched on; then `apps: <apps>` (NULL: apps off).
+ */
+void harness_modules_yaml(char *buf, size_t cap, const char *extra, const char *enabled, const char *apps);
+
+/*
+ * A loop device over backing_path (created, and grown to size bytes when
+ * smaller). Returns the loop number and fills dev ("/dev/loopN") and
+ * *loop_fd (open read-write), or -1. harness_loop_detach ends it.
+ */
+int harness_loop_attach(const char *backing_path, off_t size, char *dev, size_t cap, int *loop_fd);
+void harness_loop_detach(int loop_fd);
+
 /* Write a config whose sinks section is one stdout sink in graphite format with no prefix. */
 int harness_config(struct agent_proc *ap, const char *yaml_without_sinks);
 /* Start the agent; returns 0 once it printed its first flush (it is attached). */

@@ -1,0 +1,30 @@
+#include "btf_proto.h"
+
+#include <bpf/btf.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Skip typedefs and qualifiers down to the type underneath. */
+static const struct btf_type *resolve(const struct btf *btf, __u32 id)
+{
+	const struct btf_type *t = btf__type_by_id(btf, id);
+	while (t && (btf_is_typedef(t) || btf_is_const(t) || btf_is_volatile(t) || btf_is_restrict(t)))
+		t = btf__type_by_id(btf, t->type);
+	return t;
+}
+
+bool btf_tracepoint_arg_is(const struct btf *btf, const char *name, unsigned arg, const char *struct_name)
+{
+	char typedef_name[128];
+	snprintf(typedef_name, sizeof(typedef_name), "btf_trace_%s", name);
+	int id = btf ? btf__find_by_name_kind(btf, typedef_name, BTF_KIND_TYPEDEF) : -1;
+	const struct btf_type *proto = id > 0 ? resolve(btf, (__u32)id) : NULL;
+	if (proto && btf_is_ptr(proto))
+		proto = resolve(btf, proto->type);
+	/* The first parameter is the tracepoint's private data pointer. */
+	if (!proto || !btf_is_func_proto(proto) || btf_vlen(proto) < arg + 2)
+		return false;
+	const struct btf_type *param = resolve(btf, btf_params(proto)[arg + 1].type);
+	const struct btf_type *target = param && btf_is_ptr(param) ? resolve(btf, param->type) : NULL;
+	return target && btf_is_struct(target) && !strcmp(btf__name_by_offset(btf, target->name_off), struct_name);
+}

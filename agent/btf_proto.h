@@ -1,0 +1,17 @@
+/* Questions about kernel prototypes, answered from the kernel's BTF. */
+#ifndef BPFPUSH_BTF_PROTO_H
+#define BPFPUSH_BTF_PROTO_H
+
+#include <stdbool.h>
+
+struct btf;
+
+/*
+ * Is argument ARG (0 = the tracepoint's first) of tracepoint NAME a pointer
+ * to struct STRUCT_NAME? Tracepoint prototypes change between kernels (a pid
+ * becomes a task, a page becomes a folio), and tp_btf/raw_tp programs read
+ * the argument as the type they were written for.
+ */
+bool btf_tracepoint_arg_is(const struct btf *btf, const char *name, unsigned arg, const char *struct_name);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * cachestat on the running kernel, on a loop device over a file in /tmp
+ * (buffered I/O on a block device goes through the page cache like a file
+ * does, and needs no filesystem image, which the VM matrix's initramfs
+ * lacks). With the agent running, a workload (comm "bpfpush-cache") drops
+ * the device's cached pages (BLKFLSBUF), reads its N pages once (N misses),
+ * reads them again (N hits), then overwrites them and fsyncs (N pages
+ * dirtied on the device; where the backing file is on a disk filesystem,
+ * the loop driver's writes dirty its N pages too).
+ *   - misses and dirties come from tracepoints: every tier, this host included;
+ *   - hits need fentry or kprobes (folio_mark_accessed): the VM matrix. Where
+ *     neither exists, hits and ratio must not be sent.
+ * Windows: misses [N, N + slack]; dirties [N, 2N + slack], and never more
+ * than the kernel's own nr_dirtied over the agent's life; hits
+ * [N, 3N + slack] (the loop driver's reads of the backing file are page-cache
+ * hits too, up to N more). The slack is three times what the host did in
+ * one idle second, plus N/8.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define PAGES 2048
+#define PAGE 4096
+
+static uint64_t vmstat(const char *key)
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	char name[64];
+	unsigned long long v, found = 0;
+	while (f && fscanf(f, "%63s %llu", name, &v) == 2)
+		if (!strcmp(name, key))
+			found = v;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static int cache_workload(void *arg)
+{
+	int fd = open((const char *)arg, O_RDWR);
+	static char page[PAGE];
+	if (fd < 0 || ioctl(fd, BLKFLSBUF, 0))
+		return 1;
+	for (int pass = 0; pass < 2; pass++)
+		for (off_t i = 0; i < PAGES; i++)
+			if (pread(fd, page, PAGE, i * PAGE) != PAGE)
+				return 2;
+	memset(page, 0x5a, sizeof(page));
+	for (off_t i = 0; i < PAGES; i++)
+		if (pwrite(fd, page, PAGE, i * PAGE) != PAGE)
+			return 3;
+	if (fsync(fd))
+		return 4;
+	return close(fd);
+}
+
+static void check(const char *what, uint64_t got, uint64_t lo, uint64_t hi)
+{
+	print_message("  %-18s %8llu in [%llu, %llu]\n", what, (unsigned long long)got, (unsigned long long)lo,
+		      (unsigned long long)hi);
+	assert_in_range(got, lo, hi);
+}
+
+static void run_cachestat_test(const char *extra_yaml)
+{
+	static const char *const names[] = { "cachestat.misses", "cachestat.dirties", "cachestat.hits" };
+	char yaml[1024];
+	harness_modules_yaml(yaml, sizeof(yaml), extra_yaml, "cachestat", NULL);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	char way[3][128] = { "" };
+	static const char *const events[] = { "added", "dirtied", "accessed" };
+	const char *p = strstr(extra_yaml, "attach: "), *env = getenv("BPFPUSH_TEST_ATTACH");
+	char tier[32] = "";
+	if (p)
+		snprintf(tier, sizeof(tier), "%.*s", (int)strcspn(p + 8, " ,}"), p + 8);
+	else if (env)
+		snprintf(tier, sizeof(tier), "%s", env);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(harness_probe_way(&ap, "cachestat", events[i], way[i], sizeof(way[i])), 0);
+		print_message("  event %-8s attached via %s\n", events[i], way[i][0] ? way[i] : "nothing");
+	}
+	assert_true(way[0][0] && way[1][0]); /* tracepoints: every kernel */
+	bool tracepoint_tier = !strcmp(tier, "tp_btf") || !strcmp(tier, "raw_tp") || !strcmp(tier, "tracepoint");
+	if (tracepoint_tier) {
+		assert_string_equal(way[0], tier);
+		assert_string_equal(way[1], tier);
+	} else if (tier[0] && way[2][0]) {
+		assert_string_equal(way[2], tier);
+	}
+	bool hits = way[2][0];
+
+	char dir[] = "/tmp/bpfpush-cache-XXXXXX", backing[64], dev[32];
+	assert_non_null(mkdtemp(dir));
+	snprintf(backing, sizeof(backing), "%s/backing", dir);
+	int fd = open(backing, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	static char page[PAGE];
+	memset(page, 0xa5, sizeof(page));
+	for (int i = 0; i < PAGES; i++)
+		assert_int_equal(write(fd, page, PAGE), PAGE);
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+	int loop_fd = -1;
+	assert_true(harness_loop_attach(backing, (off_t)PAGES * PAGE, dev, sizeof(dev), &loop_fd) >= 0);
+
+	uint64_t dirtied_before = vmstat("nr_dirtied");
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	uint64_t idle[3], start[3];
+	for (int i = 0; i < 3; i++)
+		start[i] = harness_sum(&ap, names[i]);
+	harness_wait_for(&ap, names[0], UINT64_MAX, 1000); /* one idle second: what the rest of the host does */
+	for (int i = 0; i < 3; i++)
+		idle[i] = harness_sum(&ap, names[i]) - start[i];
+	assert_int_equal(harness_run_child("bpfpush-cache", cache_workload, dev), 0);
+	assert_int_equal(harness_stop(&ap), 0);
+	uint64_t dirtied_kernel = vmstat("nr_dirtied") - dirtied_before;
+	harness_loop_detach(loop_fd);
+	unlink(backing);
+	rmdir(dir);
+
+	print_message("  idle second: %llu misses, %llu dirties, %llu hits; kernel nr_dirtied %llu over the run\n",
+		      (unsigned long long)idle[0], (unsigned long long)idle[1], (unsigned long long)idle[2],
+		      (unsigned long long)dirtied_kernel);
+	uint64_t got[3];
+	for (int i = 0; i < 3; i++)
+		got[i] = harness_sum(&ap, names[i]) - idle[i];
+	check(names[0], got[0], PAGES, PAGES + 3 * idle[0] + PAGES / 8);
+	uint64_t dirties_max = 2 * PAGES + 3 * idle[1] + PAGES / 8;
+	check(names[1], got[1], PAGES, dirties_max < dirtied_kernel ? dirties_max : dirtied_kernel);
+	if (hits) {
+		check(names[2], got[2], PAGES, 3 * PAGES + 3 * idle[2] + PAGES / 8);
+		assert_true(harness_has(&ap, "cachestat.ratio"));
+	} else {
+		print_message("  no way to see accesses: cachestat.hits and cachestat.ratio not sent\n");
+		assert_false(harness_has(&ap, names[2]));
+		assert_false(harness_has(&ap, "cachestat.ratio"));
+	}
+	assert_int_equal(harness_sum(&ap, "agent.bpf.cachestat.missed"), 0);
+	harness_free(&ap);
+}
+
+static void test_auto_tier(void **state) { run_cachestat_test(""); }
+static void test_forced_raw_tp(void **state) { run_cachestat_test(", attach: raw_tp"); }
+static void test_forced_tracepoint(void **state) { run_cachestat_test(", attach: tracepoint"); }
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_auto_tier),
+		cmocka_unit_test(test_forced_raw_tp),
+		cmocka_unit_test(test_forced_tracepoint),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
