@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -145,12 +146,19 @@ static void probe_tiers(struct probe_cache *pc)
 		pc->tier_ok[ATTACH_TRACEPOINT] = true;
 }
 
+struct module_btfs {
+	bool loaded;
+	size_t n;
+	struct btf **btf;
+};
+
 void probe_cache_init(struct probe_cache *pc)
 {
 	memset(pc, 0, sizeof(*pc));
 	pc->vmlinux_btf = btf__load_vmlinux_btf();
 	if (!pc->vmlinux_btf)
 		pc->vmlinux_btf = NULL;
+	pc->module_btfs = calloc(1, sizeof(*pc->module_btfs));
 	probe_privilege(pc);
 	find_tracefs(pc);
 	read_lockdown(pc);
@@ -162,8 +170,62 @@ void probe_cache_init(struct probe_cache *pc)
 
 void probe_cache_free(struct probe_cache *pc)
 {
+	if (pc->module_btfs) {
+		for (size_t i = 0; i < pc->module_btfs->n; i++)
+			btf__free(pc->module_btfs->btf[i]);
+		free(pc->module_btfs->btf);
+		free(pc->module_btfs);
+		pc->module_btfs = NULL;
+	}
 	btf__free(pc->vmlinux_btf);
 	pc->vmlinux_btf = NULL;
+}
+
+/*
+ * Functions of loadable modules (a filesystem built as a module) are in the
+ * module's BTF, split on top of vmlinux's. Read them all once, and only when
+ * a function was not found in vmlinux: most hosts never need them.
+ */
+static void load_module_btfs(const struct probe_cache *pc)
+{
+	struct module_btfs *mb = pc->module_btfs;
+	if (!mb || mb->loaded || !pc->vmlinux_btf)
+		return;
+	mb->loaded = true;
+	DIR *dir = opendir("/sys/kernel/btf");
+	struct dirent *de;
+	while (dir && (de = readdir(dir))) {
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "vmlinux"))
+			continue;
+		char path[300];
+		snprintf(path, sizeof(path), "/sys/kernel/btf/%s", de->d_name);
+		struct btf *btf = btf__parse_split(path, pc->vmlinux_btf);
+		if (!btf)
+			continue;
+		struct btf **grown = realloc(mb->btf, (mb->n + 1) * sizeof(*grown));
+		if (!grown) {
+			btf__free(btf);
+			break;
+		}
+		mb->btf = grown;
+		mb->btf[mb->n++] = btf;
+	}
+	if (dir)
+		closedir(dir);
+}
+
+/* Is `name` a function in the BTF of vmlinux or of a loaded module? */
+static bool btf_function_exists(const struct probe_cache *pc, const char *name)
+{
+	if (!pc->vmlinux_btf)
+		return false;
+	if (btf__find_by_name_kind(pc->vmlinux_btf, name, BTF_KIND_FUNC) > 0)
+		return true;
+	load_module_btfs(pc);
+	for (size_t i = 0; pc->module_btfs && i < pc->module_btfs->n; i++)
+		if (btf__find_by_name_kind(pc->module_btfs->btf[i], name, BTF_KIND_FUNC) > 0)
+			return true;
+	return false;
 }
 
 void attach_way_describe(const struct attach_way *way, char *out, size_t cap)
@@ -217,7 +279,7 @@ static bool target_missing(const struct probe_cache *pc, const struct bpf_progra
 			return true;
 		}
 	} else if (!strncmp(sec, "fentry", kind_len) || !strncmp(sec, "fexit", kind_len)) {
-		if (pc->vmlinux_btf && btf__find_by_name_kind(pc->vmlinux_btf, target, BTF_KIND_FUNC) <= 0) {
+		if (pc->vmlinux_btf && !btf_function_exists(pc, target)) {
 			reason(why, "no traceable function %s in this kernel's BTF", target);
 			return true;
 		}
@@ -232,8 +294,7 @@ static bool target_missing(const struct probe_cache *pc, const struct bpf_progra
 
 static bool btf_has_function(const char *name, void *arg)
 {
-	const struct probe_cache *pc = arg;
-	return pc->vmlinux_btf && btf__find_by_name_kind(pc->vmlinux_btf, name, BTF_KIND_FUNC) > 0;
+	return btf_function_exists(arg, name);
 }
 
 /* kprobes need a symbol, not BTF: functions without BTF (SYSCALL_DEFINE0 wrappers) still qualify. */

@@ -16,10 +16,13 @@
 
 struct btf;
 
+struct module_btfs;
+
 struct probe_cache {
 	bool privileged;         /* bpf() accepted a map: root or CAP_BPF */
 	char privilege_why[REASON_MAX];
 	struct btf *vmlinux_btf; /* NULL without BTF */
+	struct module_btfs *module_btfs; /* kernel modules' BTF, read on the first function not in vmlinux */
 	bool tier_ok[ATTACH_TIER_COUNT];
 	char tier_why[ATTACH_TIER_COUNT][REASON_MAX];
 	char tracefs[64];        /* where events/ lives, "" when unreachable */

@@ -80,6 +80,8 @@ struct module_ops {
 	struct bpf_object *(*open)(struct module *m);
 	/* Optional: is this event wanted with this config (e.g. one switched off)? Default: yes. */
 	bool (*wants)(const struct module *m, size_t event);
+	/* Optional: why wants() said no, for --probe; NULL or unset: "switched off in the config". */
+	const char *(*unwanted_why)(const struct module *m, size_t event);
 	/*
 	 * Optional: does a way whose hooks exist really fit this kernel (a
 	 * tracepoint whose BTF prototype changed between versions)? false with

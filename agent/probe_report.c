@@ -45,7 +45,8 @@ static const char *unhooked_why(const struct module *m, size_t e)
 		return "needs load_mode: return";
 	if (m->ops->events[e].entry_mode_only && m->cfg->global.load_mode == LOAD_MODE_RETURN)
 		return "load_mode: return hooks its return side instead";
-	return "switched off in the config";
+	const char *why = m->ops->unwanted_why ? m->ops->unwanted_why(m, e) : NULL;
+	return why ? why : "switched off in the config";
 }
 
 static const char *metric_missing_why(const struct module *m, const char *metric)

@@ -5,7 +5,7 @@
 
 extern const struct module_ops process_module, fd_module, vfs_module, sync_module, mount_module, shm_module;
 extern const struct module_ops hardirq_module, softirq_module, oomkill_module, disk_module, swap_module, dcstat_module;
-extern const struct module_ops cachestat_module;
+extern const struct module_ops cachestat_module, filesystem_module;
 
 static const struct module_ops *const registry[MODULE_COUNT] = {
 	[MODULE_PROCESS] = &process_module, [MODULE_FD] = &fd_module,       [MODULE_VFS] = &vfs_module,
@@ -13,7 +13,7 @@ static const struct module_ops *const registry[MODULE_COUNT] = {
 	[MODULE_HARDIRQ] = &hardirq_module, [MODULE_SOFTIRQ] = &softirq_module,
 	[MODULE_OOMKILL] = &oomkill_module, [MODULE_DISK] = &disk_module,
 	[MODULE_SWAP] = &swap_module,       [MODULE_DCSTAT] = &dcstat_module,
-	[MODULE_CACHESTAT] = &cachestat_module,
+	[MODULE_CACHESTAT] = &cachestat_module, [MODULE_FILESYSTEM] = &filesystem_module,
 };
 
 bool module_metric_needs_result(const struct module_ops *ops, const char *metric)

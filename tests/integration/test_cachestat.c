@@ -12,9 +12,9 @@
  *     neither exists, hits and ratio must not be sent.
  * Windows: misses [N, N + slack]; dirties [N, 2N + slack], and never more
  * than the kernel's own nr_dirtied over the agent's life; hits
- * [N, 3N + slack] (the loop driver's reads of the backing file are page-cache
- * hits too, up to N more). The slack is three times what the host did in
- * one idle second, plus N/8.
+ * [N, 4N + slack]: the loop driver's reads and writes of the backing file are
+ * page-cache accesses too (6.12 on tmpfs: 3N + 141 seen). The slack is three
+ * times what the host did in one idle second, plus N/8.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +37,14 @@
 #define PAGES 2048
 #define PAGE 4096
 
+/*
+ * A /proc/vmstat field. Node counters such as nr_dirtied are kept per CPU
+ * and folded into the global value only past a threshold or once a second:
+ * stat_refresh folds them now, or a read lags by up to a few hundred pages.
+ */
 static uint64_t vmstat(const char *key)
 {
+	harness_write_file("/proc/sys/vm/stat_refresh", "1");
 	FILE *f = fopen("/proc/vmstat", "r");
 	char name[64];
 	unsigned long long v, found = 0;
@@ -144,7 +150,7 @@ static void run_cachestat_test(const char *extra_yaml)
 	uint64_t dirties_max = 2 * PAGES + 3 * idle[1] + PAGES / 8;
 	check(names[1], got[1], PAGES, dirties_max < dirtied_kernel ? dirties_max : dirtied_kernel);
 	if (hits) {
-		check(names[2], got[2], PAGES, 3 * PAGES + 3 * idle[2] + PAGES / 8);
+		check(names[2], got[2], PAGES, 4 * PAGES + 3 * idle[2] + PAGES / 8);
 		assert_true(harness_has(&ap, "cachestat.ratio"));
 	} else {
 		print_message("  no way to see accesses: cachestat.hits and cachestat.ratio not sent\n");

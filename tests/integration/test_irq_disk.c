@@ -43,21 +43,12 @@
 #define BLOCK 4096
 #define NET_BYTES (64 << 20)
 
-static const char *const le_labels[] = { "1",      "2",      "4",       "8",       "16",      "32",      "64",
-					 "128",    "256",    "512",     "1024",    "2048",    "4096",    "8192",
-					 "16384",  "32768",  "65536",   "131072",  "262144",  "524288",  "1048576",
-					 "2097152", "4194304", "8388608", "16777216", "33554432", "67108864", "max" };
-
-/* The events a histogram counted: the sum of its buckets (plain name: MODULE.TAG.latency.bucket.le_N). */
+/* The events a histogram counted (plain name: MODULE.TAG.latency). */
 static uint64_t hist_events(const struct agent_proc *ap, const char *module, const char *tag)
 {
 	char plain[128];
-	uint64_t sum = 0;
-	for (size_t i = 0; i < sizeof(le_labels) / sizeof(le_labels[0]); i++) {
-		snprintf(plain, sizeof(plain), "%s.%s.latency.bucket.le_%s", module, tag, le_labels[i]);
-		sum += harness_sum(ap, plain);
-	}
-	return sum;
+	snprintf(plain, sizeof(plain), "%s.%s.latency", module, tag);
+	return harness_hist_events(ap, plain);
 }
 
 /* Graphite plain paths keep [A-Za-z0-9_-]: "virtio1-req.0" -> "virtio1-req_0". */

@@ -58,6 +58,21 @@ void harness_modules_yaml(char *buf, size_t cap, const char *extra, const char *
 		snprintf(buf + len, cap - len, "apps: %s\n", apps ? apps : "{ enabled: false }");
 }
 
+uint64_t harness_hist_events(const struct agent_proc *ap, const char *path)
+{
+	static const char *const le[] = { "1",	   "2",	      "4",	 "8",	    "16",      "32",	  "64",
+					  "128",     "256",     "512",     "1024",    "2048",    "4096",    "8192",
+					  "16384",   "32768",   "65536",   "131072",  "262144",  "524288",  "1048576",
+					  "2097152", "4194304", "8388608", "16777216", "33554432", "67108864", "max" };
+	char name[192];
+	uint64_t sum = 0;
+	for (size_t i = 0; i < sizeof(le) / sizeof(le[0]); i++) {
+		snprintf(name, sizeof(name), "%s.bucket.le_%s", path, le[i]);
+		sum += harness_sum(ap, name);
+	}
+	return sum;
+}
+
 int harness_loop_attach(const char *backing_path, off_t size, char *dev, size_t cap, int *loop_fd)
 {
 	int backing = open(backing_path, O_RDWR | O_CREAT, 0600);

@@ -60,6 +60,11 @@ void harness_free(struct agent_proc *ap);
 /* Sum of every value printed for the series `name` (graphite lines "name value ts"). */
 uint64_t harness_sum(const struct agent_proc *ap, const char *name);
 bool harness_has(const struct agent_proc *ap, const char *name);
+/*
+ * Events a histogram counted: the sum of its bucket counters, by the plain
+ * path before ".bucket" ("disk.vda.latency": tag values follow the module).
+ */
+uint64_t harness_hist_events(const struct agent_proc *ap, const char *path);
 
 /*
  * The way `bpfpush --probe --json` says an event of a module attaches with

@@ -1,0 +1,16 @@
+/* Shared by probes/filesystem.bpf.c and agent/modules/filesystem.c. */
+#ifndef BPFPUSH_FILESYSTEM_H
+#define BPFPUSH_FILESYSTEM_H
+
+/* Operations timed per filesystem, in this order. */
+#define FS_OP_COUNT 4 /* read, write, open, fsync */
+/* Filesystems, in the order of enum fs_kind (agent/config.h). */
+#define FS_TYPE_COUNT 5 /* ext4, xfs, nfs, btrfs, zfs */
+/* One histogram per (filesystem, operation): index = filesystem * FS_OP_COUNT + operation. */
+#define FS_HIST_COUNT (FS_TYPE_COUNT * FS_OP_COUNT)
+
+struct filesystem_counters {
+	unsigned long long map_full; /* calls not timed: too many in flight for the start map */
+};
+
+#endif
