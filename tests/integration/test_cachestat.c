@@ -37,25 +37,6 @@
 #define PAGES 2048
 #define PAGE 4096
 
-/*
- * A /proc/vmstat field. Node counters such as nr_dirtied are kept per CPU
- * and folded into the global value only past a threshold or once a second:
- * stat_refresh folds them now, or a read lags by up to a few hundred pages.
- */
-static uint64_t vmstat(const char *key)
-{
-	harness_write_file("/proc/sys/vm/stat_refresh", "1");
-	FILE *f = fopen("/proc/vmstat", "r");
-	char name[64];
-	unsigned long long v, found = 0;
-	while (f && fscanf(f, "%63s %llu", name, &v) == 2)
-		if (!strcmp(name, key))
-			found = v;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 static int cache_workload(void *arg)
 {
 	int fd = open((const char *)arg, O_RDWR);
@@ -91,12 +72,8 @@ static void run_cachestat_test(const char *extra_yaml)
 	assert_int_equal(harness_config(&ap, yaml), 0);
 	char way[3][128] = { "" };
 	static const char *const events[] = { "added", "dirtied", "accessed" };
-	const char *p = strstr(extra_yaml, "attach: "), *env = getenv("BPFPUSH_TEST_ATTACH");
-	char tier[32] = "";
-	if (p)
-		snprintf(tier, sizeof(tier), "%.*s", (int)strcspn(p + 8, " ,}"), p + 8);
-	else if (env)
-		snprintf(tier, sizeof(tier), "%s", env);
+	char tier[32];
+	harness_forced_tier(extra_yaml, tier, sizeof(tier));
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(harness_probe_way(&ap, "cachestat", events[i], way[i], sizeof(way[i])), 0);
 		print_message("  event %-8s attached via %s\n", events[i], way[i][0] ? way[i] : "nothing");
@@ -125,7 +102,7 @@ static void run_cachestat_test(const char *extra_yaml)
 	int loop_fd = -1;
 	assert_true(harness_loop_attach(backing, (off_t)PAGES * PAGE, dev, sizeof(dev), &loop_fd) >= 0);
 
-	uint64_t dirtied_before = vmstat("nr_dirtied");
+	uint64_t dirtied_before = harness_vmstat("nr_dirtied");
 	assert_int_equal(harness_start(&ap, 10000), 0);
 	uint64_t idle[3], start[3];
 	for (int i = 0; i < 3; i++)
@@ -135,7 +112,7 @@ static void run_cachestat_test(const char *extra_yaml)
 		idle[i] = harness_sum(&ap, names[i]) - start[i];
 	assert_int_equal(harness_run_child("bpfpush-cache", cache_workload, dev), 0);
 	assert_int_equal(harness_stop(&ap), 0);
-	uint64_t dirtied_kernel = vmstat("nr_dirtied") - dirtied_before;
+	uint64_t dirtied_kernel = harness_vmstat("nr_dirtied") - dirtied_before;
 	harness_loop_detach(loop_fd);
 	unlink(backing);
 	rmdir(dir);

@@ -147,12 +147,8 @@ static void run_oom_test(const char *extra_yaml)
 	print_message("  event victim attached via %s\n", way);
 	assert_true(way[0]);
 	/* Every way of this event exists on the kernels we test, except tp_btf/raw_tp where the prototype lacks the task. */
-	const char *p = strstr(extra_yaml, "attach: "), *env = getenv("BPFPUSH_TEST_ATTACH");
-	char tier[32] = "";
-	if (p)
-		snprintf(tier, sizeof(tier), "%.*s", (int)strcspn(p + 8, " ,}"), p + 8);
-	else if (env)
-		snprintf(tier, sizeof(tier), "%s", env);
+	char tier[32];
+	harness_forced_tier(extra_yaml, tier, sizeof(tier));
 	if (tier[0] && strcmp(tier, "tp_btf") && strcmp(tier, "raw_tp"))
 		assert_non_null(strstr(way, tier));
 

@@ -34,20 +34,6 @@
 #define LIMIT_MB 24
 #define TOUCH_MB 64
 
-static uint64_t vmstat(const char *key)
-{
-	FILE *f = fopen("/proc/vmstat", "r");
-	char name[64];
-	unsigned long long v;
-	uint64_t out = 0;
-	while (f && fscanf(f, "%63s %llu", name, &v) == 2)
-		if (!strcmp(name, key))
-			out = v;
-	if (f)
-		fclose(f);
-	return out;
-}
-
 static const char *yaml_for(char *buf, size_t cap, const char *extra)
 {
 	harness_modules_yaml(buf, cap, extra, "process swap", NULL);
@@ -151,14 +137,14 @@ static void test_pages_match_pswpin_pswpout(struct agent_proc *ap_owned, const c
 	snprintf(limit, sizeof(limit), "%d", LIMIT_MB << 20);
 	assert_int_equal(harness_write_file(file, limit), 0);
 
-	uint64_t out0 = vmstat("pswpout"), in0 = vmstat("pswpin");
+	uint64_t out0 = harness_vmstat("pswpout"), in0 = harness_vmstat("pswpin");
 	assert_int_equal(harness_start(&ap, 10000), 0);
-	uint64_t out1 = vmstat("pswpout"), in1 = vmstat("pswpin");
+	uint64_t out1 = harness_vmstat("pswpout"), in1 = harness_vmstat("pswpin");
 	assert_int_equal(harness_run_child("bpfpush-swap", swap_workload, cg), 0);
 	sleep(1);
-	uint64_t out2 = vmstat("pswpout"), in2 = vmstat("pswpin");
+	uint64_t out2 = harness_vmstat("pswpout"), in2 = harness_vmstat("pswpin");
 	assert_int_equal(harness_stop(&ap), 0);
-	uint64_t out3 = vmstat("pswpout"), in3 = vmstat("pswpin");
+	uint64_t out3 = harness_vmstat("pswpout"), in3 = harness_vmstat("pswpin");
 	swapoff(dev);
 	rmdir(cg);
 

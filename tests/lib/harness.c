@@ -73,6 +73,31 @@ uint64_t harness_hist_events(const struct agent_proc *ap, const char *path)
 	return sum;
 }
 
+uint64_t harness_vmstat(const char *key)
+{
+	/* Node counters are kept per CPU and folded only past a threshold or once a second. */
+	harness_write_file("/proc/sys/vm/stat_refresh", "1");
+	FILE *f = fopen("/proc/vmstat", "r");
+	char name[64];
+	unsigned long long v, found = 0;
+	while (f && fscanf(f, "%63s %llu", name, &v) == 2)
+		if (!strcmp(name, key))
+			found = v;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+void harness_forced_tier(const char *extra, char *tier, size_t cap)
+{
+	const char *p = strstr(extra, "attach: "), *env = getenv("BPFPUSH_TEST_ATTACH");
+	tier[0] = '\0';
+	if (p)
+		snprintf(tier, cap, "%.*s", (int)strcspn(p + 8, " ,}"), p + 8);
+	else if (env)
+		snprintf(tier, cap, "%s", env);
+}
+
 int harness_loop_attach(const char *backing_path, off_t size, char *dev, size_t cap, int *loop_fd)
 {
 	int backing = open(backing_path, O_RDWR | O_CREAT, 0600);

@@ -79,6 +79,11 @@ uint64_t harness_total_forks(void);
 /* Run fn(arg) in a child process named comm; returns its exit status. */
 int harness_run_child(const char *comm, int (*fn)(void *arg), void *arg);
 
+/* A field of /proc/vmstat, with every CPU's pending counts folded in (vm/stat_refresh) first. */
+uint64_t harness_vmstat(const char *key);
+/* The tier a test forces: "attach: X" in its extra config keys, else $BPFPUSH_TEST_ATTACH, else "". */
+void harness_forced_tier(const char *extra, char *tier, size_t cap);
+
 /* Write text to an existing file (cgroup and sysfs knobs); 0 or -errno. */
 int harness_write_file(const char *path, const char *text);
 /* The agent binary: $BPFPUSH_BIN or build/bpfpush. */
