@@ -137,12 +137,12 @@ static void run_fork_test(const char *extra_yaml)
 	 * Kernels from 6.7 count those skips (agent.bpf.missed), but the classic
 	 * path also drops events in perf's own recursion guard before any BPF
 	 * program runs, and nothing counts those: on every kernel the classic tier
-	 * may fall short by a few (measured: up to 2% on 6.12, 4 of 301 on 6.18,
-	 * 8 of 301 on 6.1, which counts none of its skips). 5% is allowed; a
-	 * double count still fails.
+	 * may fall short (measured: up to 2% on 6.12, 4 of 301 on 6.18; on 6.1,
+	 * which counts none of its skips, 8 and 21 of 301 in two runs of slow
+	 * emulated guests). 10% is allowed; a double count still fails.
 	 */
 	uint64_t missed = harness_sum(&ap, "agent.bpf.process.missed");
-	uint64_t uncounted = !strcmp(tier, "tracepoint") ? ours / 20 : 0;
+	uint64_t uncounted = !strcmp(tier, "tracepoint") ? ours / 10 : 0;
 	print_message("  agent.bpf.process.missed %llu, allowance for uncounted skips %llu\n", (unsigned long long)missed,
 		      (unsigned long long)uncounted);
 	uint64_t released = harness_sum(&ap, "process.release") + missed;
