@@ -13,7 +13,8 @@ static const struct btf_type *resolve(const struct btf *btf, __u32 id)
 	return t;
 }
 
-bool btf_tracepoint_arg_is(const struct btf *btf, const char *name, unsigned arg, const char *struct_name)
+/* The prototype of tracepoint NAME's probe functions, NULL when the kernel has no such tracepoint. */
+static const struct btf_type *tracepoint_proto(const struct btf *btf, const char *name)
 {
 	char typedef_name[128];
 	snprintf(typedef_name, sizeof(typedef_name), "btf_trace_%s", name);
@@ -21,8 +22,20 @@ bool btf_tracepoint_arg_is(const struct btf *btf, const char *name, unsigned arg
 	const struct btf_type *proto = id > 0 ? resolve(btf, (__u32)id) : NULL;
 	if (proto && btf_is_ptr(proto))
 		proto = resolve(btf, proto->type);
-	/* The first parameter is the tracepoint's private data pointer. */
-	if (!proto || !btf_is_func_proto(proto) || btf_vlen(proto) < arg + 2)
+	return proto && btf_is_func_proto(proto) ? proto : NULL;
+}
+
+int btf_tracepoint_nargs(const struct btf *btf, const char *name)
+{
+	const struct btf_type *proto = tracepoint_proto(btf, name);
+	/* The first parameter is the tracepoint's private data pointer, not an argument. */
+	return proto && btf_vlen(proto) >= 1 ? (int)btf_vlen(proto) - 1 : -1;
+}
+
+bool btf_tracepoint_arg_is(const struct btf *btf, const char *name, unsigned arg, const char *struct_name)
+{
+	const struct btf_type *proto = tracepoint_proto(btf, name);
+	if (!proto || btf_vlen(proto) < arg + 2)
 		return false;
 	const struct btf_type *param = resolve(btf, btf_params(proto)[arg + 1].type);
 	const struct btf_type *target = param && btf_is_ptr(param) ? resolve(btf, param->type) : NULL;

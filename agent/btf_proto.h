@@ -14,4 +14,7 @@ struct btf;
  */
 bool btf_tracepoint_arg_is(const struct btf *btf, const char *name, unsigned arg, const char *struct_name);
 
+/* How many arguments tracepoint NAME passes its probes (arguments get added), -1 when it has none. */
+int btf_tracepoint_nargs(const struct btf *btf, const char *name);
+
 #endif

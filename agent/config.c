@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "net_filter.h"
+
 const char *const config_module_names[MODULE_COUNT] = {
 	"process", "fd", "vfs", "sync", "mount", "shm", "cachestat", "dcstat", "swap",
 	"socket", "network", "disk", "filesystem", "hardirq", "softirq", "oomkill",
@@ -582,6 +584,39 @@ static const char *cfg_check_sink_name(const char *value)
 
 static const char *cfg_check_not_empty(const char *value) { return *value ? NULL : "must not be empty"; }
 
+/*
+ * The network filters' messages name the offending token, so they are made
+ * when checking; cfg_set_string copies one before the next check can run.
+ */
+static _Thread_local char cfg_net_filter_why[512];
+
+static const char *cfg_check_net_ports(const char *value)
+{
+	struct net_services *services = net_services_load(NET_SERVICES_PATH, NULL, 0);
+	if (!services)
+		abort();
+	struct net_ports ports;
+	int rc = net_ports_parse(&ports, value, services, cfg_net_filter_why, sizeof(cfg_net_filter_why));
+	net_services_free(services);
+	return rc == 0 ? NULL : cfg_net_filter_why;
+}
+
+static const char *cfg_check_net_ips(const char *value)
+{
+	struct net_ips ips;
+	int rc = net_ips_parse(&ips, value, cfg_net_filter_why, sizeof(cfg_net_filter_why));
+	net_ips_free(&ips);
+	return rc == 0 ? NULL : cfg_net_filter_why;
+}
+
+static const char *cfg_check_net_hostnames(const char *value)
+{
+	struct net_hostnames hostnames;
+	int rc = net_hostnames_parse(&hostnames, value, cfg_net_filter_why, sizeof(cfg_net_filter_why));
+	net_hostnames_free(&hostnames);
+	return rc == 0 ? NULL : cfg_net_filter_why;
+}
+
 static cfg_apply_fn cfg_apply_sinks, cfg_apply_groups, cfg_apply_service_names, cfg_apply_address,
 	cfg_apply_string_list;
 
@@ -664,11 +699,11 @@ static const struct cfg_section cfg_sync_section = CFG_SECTION_OF(cfg_sync_keys)
 
 static const struct cfg_key cfg_network_keys[] = {
 	MODULE_KEYS(MODULE_NETWORK, "true"),
-	K_STR("ports", CFG_OFF(network.ports), "\"1-1024 !145 !domain\"", NULL,
+	K_STR("ports", CFG_OFF(network.ports), "\"1-1024 !145 !domain\"", cfg_check_net_ports,
 	      "include ranges/names, ! excludes; exclusion wins; only ! = all but those; * = all"),
-	K_STR("ips", CFG_OFF(network.ips), "\"!127.0.0.1/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7\"", NULL,
-	      "same rules, CIDR or a-b ranges"),
-	K_STR("hostnames", CFG_OFF(network.hostnames), "\"!example.com\"", NULL,
+	K_STR("ips", CFG_OFF(network.ips), "\"!127.0.0.1/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7\"",
+	      cfg_check_net_ips, "same rules, CIDR or a-b ranges"),
+	K_STR("hostnames", CFG_OFF(network.hostnames), "\"!example.com\"", cfg_check_net_hostnames,
 	      "globs with the same include/exclude rules; applies once a name is resolved"),
 	K_U32("max_dimensions", CFG_OFF(network.max_dimensions), "500", 1, 100000,
 	      "endpoints sent per flush; the rest are summed under dst=other"),

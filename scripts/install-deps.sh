@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(make gcc clang llvm pkg-config bpftool libbpf-dev libuv1-dev libyaml-dev libelf-dev zlib1g-dev
-	linux-libc-dev libcmocka-dev)
+	linux-libc-dev libcmocka-dev nftables)
 
 missing() {
 	local pkg

@@ -1,6 +1,5 @@
 /* disk: block request latency, issue -> complete, log2 histogram in µs per disk (named as in /proc/partitions). */
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 
 #include "../attach.h"
+#include "../btf_proto.h"
 #include "../histogram.h"
 #include "../module.h"
 #include "disk.h"
@@ -42,15 +42,6 @@ struct disk_state {
 };
 
 /* Before 5.11, tracepoint block_rq_issue passed the queue before the request. */
-static bool issue_passes_queue(const struct btf *btf)
-{
-	int id = btf ? btf__find_by_name_kind(btf, "btf_trace_block_rq_issue", BTF_KIND_TYPEDEF) : -1;
-	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, btf__type_by_id(btf, id)->type) : NULL;
-	if (t && btf_is_ptr(t))
-		t = btf__type_by_id(btf, t->type);
-	return t && btf_is_func_proto(t) && btf_vlen(t) == 3; /* (void *, queue, request) */
-}
-
 static struct bpf_object *disk_open(struct module *m)
 {
 	struct disk_state *st = m->priv;
@@ -63,7 +54,8 @@ static struct bpf_object *disk_open(struct module *m)
 static void disk_prepare(struct module *m)
 {
 	struct disk_state *st = m->priv;
-	st->skel->rodata->issue_passes_queue = issue_passes_queue(m->probes->vmlinux_btf);
+	st->skel->rodata->issue_passes_queue =
+		btf_tracepoint_nargs(m->probes->vmlinux_btf, "block_rq_issue") == 2; /* (queue, request) */
 }
 
 static void disk_destroy(struct module *m)

@@ -1,5 +1,4 @@
 /* oomkill: OOM victims by application group, each also logged with pid, comm, exe and cgroup. */
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <limits.h>

@@ -5,7 +5,7 @@
 
 extern const struct module_ops process_module, fd_module, vfs_module, sync_module, mount_module, shm_module;
 extern const struct module_ops hardirq_module, softirq_module, oomkill_module, disk_module, swap_module, dcstat_module;
-extern const struct module_ops cachestat_module, filesystem_module;
+extern const struct module_ops cachestat_module, filesystem_module, socket_module, network_module;
 
 static const struct module_ops *const registry[MODULE_COUNT] = {
 	[MODULE_PROCESS] = &process_module, [MODULE_FD] = &fd_module,       [MODULE_VFS] = &vfs_module,
@@ -14,6 +14,7 @@ static const struct module_ops *const registry[MODULE_COUNT] = {
 	[MODULE_OOMKILL] = &oomkill_module, [MODULE_DISK] = &disk_module,
 	[MODULE_SWAP] = &swap_module,       [MODULE_DCSTAT] = &dcstat_module,
 	[MODULE_CACHESTAT] = &cachestat_module, [MODULE_FILESYSTEM] = &filesystem_module,
+	[MODULE_SOCKET] = &socket_module, [MODULE_NETWORK] = &network_module,
 };
 
 bool module_metric_needs_result(const struct module_ops *ops, const char *metric)

@@ -900,6 +900,26 @@ static void test_groups_and_service_names(void **state)
 	assert_string_equal(fx->cfg->network.ports, "*");
 }
 
+/* The network filters are parsed when loading: a bad token fails the load with the key and the token. */
+static void test_network_filters_checked(void **state)
+{
+	struct fixture *fx = *state;
+	assert_fails_at(fx, "modules: { network: { ports: \"1-1024 !domian\" } }\n" ONE_SINK, 1, 30,
+			"modules.network.ports: unknown service name \"domian\" (");
+	assert_printed(fx, "got \"1-1024 !domian\"");
+	assert_fails_at(fx, "modules:\n  network:\n    ports: \"1024-1\"\n" ONE_SINK, 3, 12,
+			"modules.network.ports: bad port range \"1024-1\": the start is above the end");
+	assert_fails_at(fx, "modules:\n  network:\n    ips: \"10.0.0.0/8 10.0.0.300\"\n" ONE_SINK, 3, 10,
+			"modules.network.ips: bad address \"10.0.0.300\": not an IPv4 or IPv6 address");
+	assert_fails_at(fx, "modules:\n  network:\n    hostnames: \"*.example.com !\"\n" ONE_SINK, 3, 16,
+			"modules.network.hostnames: \"!\" with nothing after it");
+	assert_int_equal(load_text(fx, "modules:\n  network:\n    ports: \"!22, !ssh\"\n"
+				       "    ips: \"10.0.0.1-10.0.0.9 !fd00::/8\"\n"
+				       "    hostnames: \"*.example.com\"\n" ONE_SINK),
+			 0);
+	assert_string_equal(fx->cfg->network.ports, "!22, !ssh");
+}
+
 static void test_sync_and_filesystem_switches(void **state)
 {
 	struct fixture *fx = *state;
@@ -985,6 +1005,7 @@ int main(void)
 		T(test_all_errors_reported),
 		T(test_duplicate_keys),
 		T(test_groups_and_service_names),
+		T(test_network_filters_checked),
 		T(test_sync_and_filesystem_switches),
 		T(test_names),
 		T(test_errors_print_forms),

@@ -1,0 +1,491 @@
+/*
+ * network: the network viewer, bytes and TCP connections per remote
+ * endpoint. The kernel side counts every endpoint; here they are filtered
+ * (ports, ips, hostnames), named (service, and the remote's host name when
+ * resolve_hostnames is on) and ranked, so that at most max_dimensions
+ * endpoints are sent per collect and the rest are summed under "other".
+ */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "../log.h"
+#include "../module.h"
+#include "../net_filter.h"
+#include "network.h"
+#include "network.skel.h"
+#include "percpu.h"
+
+static const struct metric_desc network_metrics[] = {
+	{ "net.conn.sent.bytes", METRIC_COUNTER, true, "dst,port,service,proto,direction", "bytes sent per endpoint" },
+	{ "net.conn.recv.bytes", METRIC_COUNTER, true, "dst,port,service,proto,direction", "bytes received per endpoint" },
+	{ "net.conn.opened", METRIC_COUNTER, false, "dst,port,service,proto,direction", "TCP connections opened" },
+	{ "net.conn.closed", METRIC_COUNTER, false, "dst,port,service,proto,direction", "TCP connections closed" },
+};
+
+#define LENGTH_WAYS(proto, dir)                                                                     \
+	{ .tier = ATTACH_TP_BTF, .progs = { "net_" #proto "_" #dir "_tp_btf" } },                   \
+	{ .tier = ATTACH_RAW_TP, .progs = { "net_" #proto "_" #dir "_raw_tp" } },                   \
+	{ .tier = ATTACH_TRACEPOINT, .progs = { "net_" #proto "_" #dir "_tracepoint" } }
+
+enum {
+	EVENT_STATE = 0,
+	EVENT_TCP_SEND,
+	EVENT_TCP_SEND_RESULT,
+	EVENT_TCP_RECV,
+	EVENT_UDP_SEND,
+	EVENT_UDP_SEND_RESULT,
+	EVENT_UDP_RECV,
+	EVENT_UDP_RECV_RESULT,
+	EVENT_COUNT
+};
+
+/*
+ * Sent bytes are results: in entry mode only the sock:* tracepoints (6.3+)
+ * see them; return mode adds fexit on the protocol functions. TCP received
+ * bytes are known at tcp_cleanup_rbuf's entry.
+ */
+static const struct event_desc network_events[] = {
+	[EVENT_STATE] = { .name = "state", .gives = "net.conn.opened, net.conn.closed",
+			  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "net_state_tp_btf" } },
+				    { .tier = ATTACH_RAW_TP, .progs = { "net_state_raw_tp" } },
+				    { .tier = ATTACH_TRACEPOINT, .progs = { "net_state_tracepoint" } } } },
+	[EVENT_TCP_SEND] = { .name = "tcp_send", .gives = "net.conn.sent.bytes (tcp)", .entry_mode_only = true,
+			     .ways = { LENGTH_WAYS(tcp, send) } },
+	[EVENT_TCP_SEND_RESULT] = { .name = "tcp_send_result", .gives = "net.conn.sent.bytes (tcp)",
+				    .return_mode_only = true,
+				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_tcp_send_fexit" } },
+					      LENGTH_WAYS(tcp, send) } },
+	[EVENT_TCP_RECV] = { .name = "tcp_recv", .gives = "net.conn.recv.bytes (tcp)",
+			     .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_tcp_recv_fentry" } },
+				       { .tier = ATTACH_KPROBE, .progs = { "net_tcp_recv_kprobe" } },
+				       LENGTH_WAYS(tcp, recv) } },
+	[EVENT_UDP_SEND] = { .name = "udp_send", .gives = "net.conn.sent.bytes (udp)", .entry_mode_only = true,
+			     .ways = { LENGTH_WAYS(udp, send) } },
+	[EVENT_UDP_SEND_RESULT] = { .name = "udp_send_result", .gives = "net.conn.sent.bytes (udp)",
+				    .return_mode_only = true,
+				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_udp_send_fexit", "net_udp6_send_fexit" } },
+					      LENGTH_WAYS(udp, send) } },
+	[EVENT_UDP_RECV] = { .name = "udp_recv", .gives = "net.conn.recv.bytes (udp)", .entry_mode_only = true,
+			     .ways = { LENGTH_WAYS(udp, recv) } },
+	[EVENT_UDP_RECV_RESULT] = { .name = "udp_recv_result", .gives = "net.conn.recv.bytes (udp)",
+				    .return_mode_only = true,
+				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_udp_recv_fexit", "net_udp6_recv_fexit" } },
+					      LENGTH_WAYS(udp, recv) } },
+};
+
+/* One endpoint as last read from the kernel. */
+struct endpoint {
+	struct net_endpoint_key key;
+	struct net_endpoint_value last;
+	uint64_t idle_since_ms; /* monotonic ms of the last change */
+};
+
+/* One endpoint's change this collect, named and ready to rank. */
+struct endpoint_delta {
+	const struct endpoint *ep;
+	struct net_endpoint_value delta;
+	uint64_t bytes;
+	char dst[256];
+	char port[8];
+	const char *service;
+	char service_buf[NET_PORT_TEXT_MAX];
+};
+
+struct resolved_name;
+
+struct network_state {
+	struct network_bpf *skel;
+	struct net_filter filter;
+	bool filter_loaded;
+	struct endpoint *endpoints; /* sorted by key */
+	size_t nendpoints;
+	struct endpoint *scratch; /* the next reading, swapped with endpoints */
+	struct endpoint_delta *deltas;
+	struct resolved_name **names; /* resolver cache, a hash of chains */
+	size_t nnames;
+	struct lookup *lookups; /* in flight, each owned by its request until it completes */
+	unsigned lookups_in_flight;
+};
+
+/* ---- reverse lookups: asynchronous, cached, never blocking a collect ---- */
+
+#define NAME_BUCKETS 1024
+#define NAME_TTL_MS (5 * 60 * 1000)
+#define NAME_RETRY_MS (60 * 1000)
+#define LOOKUPS_MAX 16
+#define NAMES_MAX 8192
+
+struct resolved_name {
+	struct resolved_name *next;
+	unsigned char family;
+	unsigned char addr[16];
+	bool pending;
+	char *name;          /* NULL: no name (yet) */
+	uint64_t expires_ms; /* monotonic */
+};
+
+struct lookup {
+	uv_getnameinfo_t req;
+	struct network_state *st; /* NULL once the module is gone */
+	struct resolved_name *entry;
+	struct lookup *prev, *next;
+};
+
+static unsigned name_bucket(int family, const unsigned char *addr)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)family;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return h % NAME_BUCKETS;
+}
+
+static void lookup_done(uv_getnameinfo_t *req, int status, const char *hostname, const char *service)
+{
+	(void)service;
+	struct lookup *l = req->data;
+	if (l->st) {
+		if (l->prev)
+			l->prev->next = l->next;
+		else
+			l->st->lookups = l->next;
+		if (l->next)
+			l->next->prev = l->prev;
+		l->st->lookups_in_flight--;
+		l->entry->pending = false;
+		uint64_t now = uv_now(req->loop);
+		if (status == 0 && hostname) {
+			free(l->entry->name);
+			l->entry->name = strdup(hostname);
+			l->entry->expires_ms = now + NAME_TTL_MS;
+		} else {
+			l->entry->expires_ms = now + NAME_RETRY_MS;
+		}
+	}
+	free(l);
+}
+
+/* The remote's name when known; starts a lookup when not, and answers NULL meanwhile. */
+static const char *name_of(struct network_state *st, uv_loop_t *loop, const struct net_endpoint_key *key)
+{
+	if (!st->names && !(st->names = calloc(NAME_BUCKETS, sizeof(*st->names))))
+		return NULL;
+	struct resolved_name **slot = &st->names[name_bucket(key->family, key->addr)];
+	struct resolved_name *e = *slot;
+	while (e && (e->family != key->family || memcmp(e->addr, key->addr, 16)))
+		e = e->next;
+	uint64_t now = uv_now(loop);
+	if (e && (e->pending || now < e->expires_ms))
+		return e->name;
+	if (st->lookups_in_flight >= LOOKUPS_MAX)
+		return e ? e->name : NULL;
+	if (!e) {
+		if (st->nnames >= NAMES_MAX || !(e = calloc(1, sizeof(*e))))
+			return NULL;
+		e->family = key->family;
+		memcpy(e->addr, key->addr, 16);
+		e->next = *slot;
+		*slot = e;
+		st->nnames++;
+	}
+	struct lookup *l = calloc(1, sizeof(*l));
+	if (!l)
+		return e->name;
+	struct sockaddr_storage ss = { 0 };
+	if (key->family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, key->addr, 4);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, key->addr, 16);
+	}
+	l->st = st;
+	l->entry = e;
+	l->req.data = l;
+	if (uv_getnameinfo(loop, &l->req, lookup_done, (struct sockaddr *)&ss, NI_NAMEREQD)) {
+		free(l);
+		e->expires_ms = now + NAME_RETRY_MS;
+		return e->name;
+	}
+	e->pending = true;
+	st->lookups_in_flight++;
+	l->next = st->lookups;
+	if (st->lookups)
+		st->lookups->prev = l;
+	st->lookups = l;
+	return e->name;
+}
+
+static void names_free(struct network_state *st)
+{
+	/* Lookups still running complete into nothing: their requests free themselves. */
+	for (struct lookup *l = st->lookups; l; l = l->next) {
+		l->st = NULL;
+		uv_cancel((uv_req_t *)&l->req);
+	}
+	st->lookups = NULL;
+	if (!st->names)
+		return;
+	for (size_t b = 0; b < NAME_BUCKETS; b++)
+		for (struct resolved_name *e = st->names[b], *next; e; e = next) {
+			next = e->next;
+			free(e->name);
+			free(e);
+		}
+	free(st->names);
+	st->names = NULL;
+}
+
+/* ---- the module ---- */
+
+static struct bpf_object *network_open(struct module *m)
+{
+	struct network_state *st = m->priv;
+	if (!st && !(st = m->priv = calloc(1, sizeof(*st))))
+		return NULL;
+	char err[256];
+	if (!st->filter_loaded) {
+		if (net_filter_load(&st->filter, &m->cfg->network, NET_SERVICES_PATH, err, sizeof(err))) {
+			/* --check-config refuses these first; this is a config that changed under us. */
+			log_error("network", "%s", err);
+			errno = EINVAL;
+			return NULL;
+		}
+		st->filter_loaded = true;
+	}
+	st->skel = network_bpf__open();
+	return st->skel ? st->skel->obj : NULL;
+}
+
+static void network_destroy(struct module *m)
+{
+	struct network_state *st = m->priv;
+	if (!st)
+		return;
+	network_bpf__destroy(st->skel);
+	if (st->filter_loaded)
+		net_filter_free(&st->filter);
+	free(st->endpoints);
+	free(st->scratch);
+	free(st->deltas);
+	names_free(st);
+	free(st);
+	m->priv = NULL;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct endpoint *)a)->key, &((const struct endpoint *)b)->key,
+		      sizeof(struct net_endpoint_key));
+}
+
+/* Every endpoint the kernel holds, sorted by key, into st->scratch. Returns how many, or -errno. */
+static long read_endpoints(struct network_state *st)
+{
+	int fd = bpf_map__fd(st->skel->maps.net_endpoints);
+	if (!st->scratch && !(st->scratch = calloc(NET_ENDPOINTS_MAX, sizeof(*st->scratch))))
+		return -ENOMEM;
+	struct net_endpoint_key key, next;
+	size_t n = 0;
+	int rc = bpf_map_get_next_key(fd, NULL, &next);
+	while (!rc && n < NET_ENDPOINTS_MAX) {
+		key = next;
+		if (!bpf_map_lookup_elem(fd, &key, &st->scratch[n].last)) {
+			st->scratch[n].key = key;
+			n++;
+		}
+		rc = bpf_map_get_next_key(fd, &key, &next);
+	}
+	qsort(st->scratch, n, sizeof(*st->scratch), key_cmp);
+	return (long)n;
+}
+
+static uint64_t counter_delta(uint64_t now, uint64_t before) { return now >= before ? now - before : now; }
+
+static bool is_v4_mapped(const unsigned char *a)
+{
+	static const unsigned char prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	return !memcmp(a, prefix, sizeof(prefix));
+}
+
+/* Does the endpoint pass the ports and ips filters (hostnames later, once a name is known)? */
+static bool passes(const struct network_state *st, const struct net_endpoint_key *key)
+{
+	if (!net_ports_pass(&st->filter.ports, key->port))
+		return false;
+	if (!key->peer_known)
+		return true; /* an unconnected socket's peers: only the port can be judged */
+	int family = key->family == AF_INET ? AF_INET : AF_INET6;
+	return net_ips_pass(&st->filter.ips, family, key->addr);
+}
+
+static void name_endpoint(struct network_state *st, uv_loop_t *loop, bool resolve, struct endpoint_delta *d)
+{
+	const struct net_endpoint_key *key = &d->ep->key;
+	const char *name = resolve && key->peer_known ? name_of(st, loop, key) : NULL;
+	if (name) {
+		snprintf(d->dst, sizeof(d->dst), "%s", name);
+	} else if (!key->peer_known) {
+		snprintf(d->dst, sizeof(d->dst), "any");
+	} else if (key->family == AF_INET || is_v4_mapped(key->addr)) {
+		inet_ntop(AF_INET, key->family == AF_INET ? key->addr : key->addr + 12, d->dst, sizeof(d->dst));
+	} else {
+		inet_ntop(AF_INET6, key->addr, d->dst, sizeof(d->dst));
+	}
+	snprintf(d->port, sizeof(d->port), "%u", key->port);
+	d->service = net_service_name(st->filter.services, key->port, key->proto, d->service_buf,
+				      sizeof(d->service_buf));
+}
+
+static int busiest_first(const void *a, const void *b)
+{
+	const struct endpoint_delta *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	int c = strcmp(x->dst, y->dst);
+	if (c)
+		return c;
+	return key_cmp(x->ep, y->ep);
+}
+
+static const char *proto_name(unsigned char proto) { return proto == IPPROTO_UDP ? "udp" : "tcp"; }
+static const char *direction_name(unsigned char d) { return d == NET_DIRECTION_IN ? "in" : "out"; }
+
+static void emit(const struct module *m, struct series_store *store, const char *dst, const char *port,
+		 const char *service, const char *proto, const char *direction, const struct net_endpoint_value *v)
+{
+	const struct metric_tag tags[] = {
+		{ "dst", dst }, { "port", port }, { "service", service }, { "proto", proto }, { "direction", direction },
+	};
+	unsigned n = sizeof(tags) / sizeof(tags[0]);
+	bool sent_seen = m->events[EVENT_TCP_SEND].chosen >= 0 || m->events[EVENT_TCP_SEND_RESULT].chosen >= 0 ||
+			 m->events[EVENT_UDP_SEND].chosen >= 0 || m->events[EVENT_UDP_SEND_RESULT].chosen >= 0;
+	if (sent_seen)
+		series_counter_add(store, "net.conn.sent.bytes", tags, n, v->sent);
+	series_counter_add(store, "net.conn.recv.bytes", tags, n, v->recv);
+	if (!strcmp(proto, "tcp") && m->events[EVENT_STATE].chosen >= 0) {
+		series_counter_add(store, "net.conn.opened", tags, n, v->opened);
+		series_counter_add(store, "net.conn.closed", tags, n, v->closed);
+	}
+}
+
+static void sum_into(struct net_endpoint_value *sum, const struct net_endpoint_value *v)
+{
+	sum->sent += v->sent;
+	sum->recv += v->recv;
+	sum->opened += v->opened;
+	sum->closed += v->closed;
+}
+
+/*
+ * Endpoints unchanged this long are removed from the kernel's map, so that
+ * it holds the live ones; their series end with series_ttl as usual.
+ */
+#define IDLE_FORGET_MS (2 * 60 * 1000)
+
+static void forget_idle(struct network_state *st, uint64_t now_ms)
+{
+	int fd = bpf_map__fd(st->skel->maps.net_endpoints);
+	size_t kept = 0;
+	for (size_t i = 0; i < st->nendpoints; i++) {
+		struct endpoint *ep = &st->endpoints[i];
+		if (now_ms - ep->idle_since_ms >= IDLE_FORGET_MS && !bpf_map_delete_elem(fd, &ep->key))
+			continue;
+		st->endpoints[kept++] = *ep;
+	}
+	st->nendpoints = kept;
+}
+
+static int network_collect(struct module *m, struct series_store *store)
+{
+	struct network_state *st = m->priv;
+	uv_loop_t *loop = m->timer.loop;
+	uint64_t now_ms = uv_now(loop);
+	long n = read_endpoints(st);
+	if (n < 0)
+		return (int)n;
+	if (!st->endpoints && !(st->endpoints = calloc(NET_ENDPOINTS_MAX, sizeof(*st->endpoints))))
+		return -ENOMEM;
+	if (!st->deltas && !(st->deltas = calloc(NET_ENDPOINTS_MAX, sizeof(*st->deltas))))
+		return -ENOMEM;
+
+	size_t ndeltas = 0;
+	for (long i = 0; i < n; i++) {
+		struct endpoint *cur = &st->scratch[i];
+		const struct endpoint *before = bsearch(cur, st->endpoints, st->nendpoints, sizeof(*cur), key_cmp);
+		struct net_endpoint_value zero = { 0 }, d;
+		const struct net_endpoint_value *prev = before ? &before->last : &zero;
+		d.sent = counter_delta(cur->last.sent, prev->sent);
+		d.recv = counter_delta(cur->last.recv, prev->recv);
+		d.opened = counter_delta(cur->last.opened, prev->opened);
+		d.closed = counter_delta(cur->last.closed, prev->closed);
+		bool changed = d.sent || d.recv || d.opened || d.closed;
+		cur->idle_since_ms = changed || !before ? now_ms : before->idle_since_ms;
+		if (!changed || !passes(st, &cur->key))
+			continue;
+		struct endpoint_delta *ed = &st->deltas[ndeltas];
+		ed->ep = cur;
+		ed->delta = d;
+		ed->bytes = d.sent + d.recv;
+		name_endpoint(st, loop, m->cfg->network.resolve_hostnames, ed);
+		const char *resolved = m->cfg->network.resolve_hostnames && strcmp(ed->dst, "any") ? ed->dst : NULL;
+		if (resolved && !net_hostnames_pass(&st->filter.hostnames, resolved))
+			continue;
+		ndeltas++;
+	}
+	qsort(st->deltas, ndeltas, sizeof(*st->deltas), busiest_first);
+
+	/* The rest, by protocol and direction, so totals per protocol and direction stay exact. */
+	struct net_endpoint_value other[2][2] = { 0 };
+	bool other_seen[2][2] = { { false } };
+	for (size_t i = 0; i < ndeltas; i++) {
+		const struct endpoint_delta *d = &st->deltas[i];
+		const struct net_endpoint_key *key = &d->ep->key;
+		if (i < m->cfg->network.max_dimensions) {
+			emit(m, store, d->dst, d->port, d->service, proto_name(key->proto), direction_name(key->direction),
+			     &d->delta);
+			continue;
+		}
+		int p = key->proto == IPPROTO_UDP, dir = key->direction == NET_DIRECTION_IN;
+		sum_into(&other[p][dir], &d->delta);
+		other_seen[p][dir] = true;
+	}
+	for (int p = 0; p < 2; p++)
+		for (int dir = 0; dir < 2; dir++)
+			if (other_seen[p][dir])
+				emit(m, store, "other", "other", "other", p ? "udp" : "tcp", dir ? "in" : "out", &other[p][dir]);
+
+	struct endpoint *swap = st->endpoints;
+	st->endpoints = st->scratch;
+	st->nendpoints = (size_t)n;
+	st->scratch = swap;
+	forget_idle(st, now_ms);
+
+	uint64_t c[sizeof(struct net_counters) / sizeof(uint64_t)];
+	if (!percpu_sum_u64(bpf_map__fd(st->skel->maps.net_counters), 0, 2, c)) {
+		struct metric_tag endpoints = { "map", "net_endpoints" }, connections = { "map", "net_connections" };
+		series_counter_observe(store, "agent.bpf.map_full", &endpoints, 1, c[0]);
+		series_counter_observe(store, "agent.bpf.map_full", &connections, 1, c[1]);
+	}
+	return 0;
+}
+
+const struct module_ops network_module = {
+	.id = MODULE_NETWORK,
+	.name = "network",
+	.metrics = network_metrics,
+	.nmetrics = sizeof(network_metrics) / sizeof(network_metrics[0]),
+	.events = network_events,
+	.nevents = sizeof(network_events) / sizeof(network_events[0]),
+	.open = network_open,
+	.destroy = network_destroy,
+	.collect = network_collect,
+};

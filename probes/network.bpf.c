@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * network: bytes and TCP connections per remote endpoint. Counts live in a
+ * bounded hash of endpoints that userspace reads, filters and ranks; the
+ * kernel side does no filtering, so a filter change needs no reload.
+ * Which side opened a TCP connection is known only at its handshake, so
+ * the direction of each connection is kept in a second bounded hash keyed
+ * by socket from ESTABLISHED until TCP_CLOSE; a connection that was already
+ * open when the agent started gets the direction its ports suggest (the
+ * lower port is the service).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpfpush.bpf.h"
+#include "network.h"
+#include "sock.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NET_ENDPOINTS_MAX);
+	/* Not preallocated: an entry userspace deletes is freed after RCU, never reused under a running program. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct net_endpoint_key);
+	__type(value, struct net_endpoint_value);
+} net_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NET_CONNECTIONS_MAX);
+	__type(key, __u64); /* the struct sock */
+	__type(value, struct net_connection);
+} net_connections SEC(".maps");
+
+PERCPU_COUNTERS(net_counters, net_counters);
+
+enum endpoint_field { FIELD_SENT, FIELD_RECV, FIELD_OPENED, FIELD_CLOSED };
+
+static __always_inline void add(const struct net_endpoint_key *key, enum endpoint_field field, __u64 n)
+{
+	struct net_endpoint_value *v = bpf_map_lookup_elem(&net_endpoints, key);
+	if (!v) {
+		struct net_endpoint_value zero = {};
+		if (bpf_map_update_elem(&net_endpoints, key, &zero, BPF_NOEXIST) == -7 /* E2BIG: full */) {
+			struct net_counters *c = percpu_slot(&net_counters);
+			if (c)
+				c->endpoints_full++;
+			return;
+		}
+		v = bpf_map_lookup_elem(&net_endpoints, key);
+		if (!v)
+			return;
+	}
+	switch (field) {
+	case FIELD_SENT: __sync_fetch_and_add(&v->sent, n); break;
+	case FIELD_RECV: __sync_fetch_and_add(&v->recv, n); break;
+	case FIELD_OPENED: __sync_fetch_and_add(&v->opened, n); break;
+	case FIELD_CLOSED: __sync_fetch_and_add(&v->closed, n); break;
+	}
+}
+
+/*
+ * The service side of two ports: the lower one, as servers listen low and
+ * clients get ephemeral ports. A closed socket has released its local port (0).
+ */
+static __always_inline __u32 direction_from_ports(__u16 local, __u16 remote)
+{
+	return local && local < remote ? NET_DIRECTION_IN : NET_DIRECTION_OUT;
+}
+
+static __always_inline void set_peer_from_sock(struct net_endpoint_key *key, const struct sock *sk)
+{
+	if (key->family == SOCK_AF_INET) {
+		__u32 daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(key->addr, &daddr, 4);
+	} else {
+		BPF_CORE_READ_INTO(&key->addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+	key->peer_known = 1;
+}
+
+/*
+ * The endpoint of a socket's traffic: its peer read from the socket; the
+ * direction and service port from the handshake when it was seen (conn),
+ * else from the socket's ports.
+ */
+static __always_inline bool endpoint_of(const struct sock *sk, const struct net_connection *conn,
+					struct net_endpoint_key *key)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	key->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (key->family != SOCK_AF_INET && key->family != SOCK_AF_INET6)
+		return false;
+	key->proto = sock_protocol(sk);
+	if (conn) {
+		key->direction = conn->direction;
+		key->port = conn->port;
+	} else {
+		__u16 local = BPF_CORE_READ(sk, __sk_common.skc_num);
+		__u16 remote = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		key->direction = direction_from_ports(local, remote);
+		key->port = key->direction == NET_DIRECTION_OUT ? remote : local;
+	}
+	set_peer_from_sock(key, sk);
+	return true;
+}
+
+static __always_inline void tcp_traffic(const struct sock *sk, enum endpoint_field field, long bytes)
+{
+	if (bytes <= 0)
+		return;
+	__u64 skaddr = (__u64)sk;
+	struct net_connection *conn = bpf_map_lookup_elem(&net_connections, &skaddr);
+	struct net_endpoint_key key;
+	if (endpoint_of(sk, conn, &key))
+		add(&key, field, bytes);
+}
+
+/* A datagram: the peer is the connected one, else the address the call carried, else unknown. */
+static __always_inline void udp_traffic(const struct sock *sk, const struct sockaddr *addr, enum endpoint_field field,
+					long bytes)
+{
+	if (bytes <= 0)
+		return;
+	struct net_endpoint_key key = {};
+	key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (key.family != SOCK_AF_INET && key.family != SOCK_AF_INET6)
+		return;
+	key.proto = SOCK_IPPROTO_UDP;
+	__u16 local = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 remote = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (remote) {
+		set_peer_from_sock(&key, sk);
+	} else if (addr) {
+		__u16 family = BPF_CORE_READ(addr, sa_family);
+		if (family == SOCK_AF_INET) {
+			const struct sockaddr_in *in = (const void *)addr;
+			__u32 a = BPF_CORE_READ(in, sin_addr.s_addr);
+			__builtin_memcpy(key.addr, &a, 4);
+			remote = bpf_ntohs(BPF_CORE_READ(in, sin_port));
+			key.peer_known = 1;
+		} else if (family == SOCK_AF_INET6) {
+			const struct sockaddr_in6 *in6 = (const void *)addr;
+			BPF_CORE_READ_INTO(&key.addr, in6, sin6_addr.in6_u.u6_addr8);
+			remote = bpf_ntohs(BPF_CORE_READ(in6, sin6_port));
+			key.peer_known = 1;
+		}
+	}
+	key.direction = key.peer_known ? direction_from_ports(local, remote) : NET_DIRECTION_IN;
+	key.port = key.direction == NET_DIRECTION_OUT ? remote : local;
+	add(&key, field, bytes);
+}
+
+static __always_inline bool is_open_state(int state)
+{
+	/* ESTABLISHED, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING */
+	return state == 1 || state == 4 || state == 5 || state == 8 || state == 9 || state == 11;
+}
+
+static __always_inline void on_state(const struct sock *sk, __u16 protocol, int oldstate, int newstate)
+{
+	if (protocol != SOCK_IPPROTO_TCP)
+		return;
+	__u64 skaddr = (__u64)sk;
+	struct net_endpoint_key key;
+	if (newstate == SOCK_TCP_ESTABLISHED && (oldstate == SOCK_TCP_SYN_SENT || oldstate == SOCK_TCP_SYN_RECV)) {
+		struct net_connection conn = { .direction = oldstate == SOCK_TCP_SYN_SENT ? NET_DIRECTION_OUT
+										  : NET_DIRECTION_IN };
+		conn.port = conn.direction == NET_DIRECTION_OUT ? bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))
+								: BPF_CORE_READ(sk, __sk_common.skc_num);
+		if (bpf_map_update_elem(&net_connections, &skaddr, &conn, BPF_ANY)) {
+			struct net_counters *c = percpu_slot(&net_counters);
+			if (c)
+				c->connections_full++;
+		}
+		if (endpoint_of(sk, &conn, &key))
+			add(&key, FIELD_OPENED, 1);
+	} else if (newstate == SOCK_TCP_CLOSE) {
+		struct net_connection *conn = bpf_map_lookup_elem(&net_connections, &skaddr);
+		if (!conn && !is_open_state(oldstate))
+			return; /* never opened: a failed connect, a listener */
+		if (endpoint_of(sk, conn, &key))
+			add(&key, FIELD_CLOSED, 1);
+		/*
+		 * Bytes a client reads after its connection closed (TIME_WAIT) find no entry:
+		 * a closed socket has no local port, which makes them outbound, as they are.
+		 */
+		if (conn)
+			bpf_map_delete_elem(&net_connections, &skaddr);
+	}
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(net_state_tp_btf, struct sock *sk, int oldstate, int newstate)
+{ on_state(sk, sock_protocol(sk), oldstate, newstate); return 0; }
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(net_state_raw_tp, struct sock *sk, int oldstate, int newstate)
+{ on_state(sk, sock_protocol(sk), oldstate, newstate); return 0; }
+SEC("tracepoint/sock/inet_sock_set_state")
+int net_state_tracepoint(struct inet_sock_set_state_record *r)
+{ on_state(r->skaddr, r->protocol, r->oldstate, r->newstate); return 0; }
+
+/*
+ * sock:sock_send_length / sock_recv_length see every family and both
+ * protocols; each protocol's event has its own programs, so that one can be
+ * on a tracepoint while the other is on its protocol function.
+ */
+static __always_inline void on_length(const struct sock *sk, __u16 protocol, int ret, int flags, bool send)
+{
+	if (!sk || (!send && (flags & SOCK_MSG_PEEK)) || !sock_is_inet(sk) || sock_protocol(sk) != protocol)
+		return;
+	if (protocol == SOCK_IPPROTO_TCP)
+		tcp_traffic(sk, send ? FIELD_SENT : FIELD_RECV, ret);
+	else
+		udp_traffic(sk, NULL, send ? FIELD_SENT : FIELD_RECV, ret);
+}
+
+#define LENGTH_PROGRAMS(proto, PROTOCOL, dir, SEND)                                                         \
+	SEC("tp_btf/sock_" #dir "_length")                                                                  \
+	int BPF_PROG(net_##proto##_##dir##_tp_btf, struct sock *sk, int ret, int flags)                   \
+	{ on_length(sk, PROTOCOL, ret, flags, SEND); return 0; }                                            \
+	SEC("raw_tp/sock_" #dir "_length")                                                                  \
+	int BPF_PROG(net_##proto##_##dir##_raw_tp, struct sock *sk, int ret, int flags)                   \
+	{ on_length(sk, PROTOCOL, ret, flags, SEND); return 0; }                                            \
+	SEC("tracepoint/sock/sock_" #dir "_length")                                                         \
+	int net_##proto##_##dir##_tracepoint(struct sock_msg_length_record *r)                              \
+	{                                                                                                   \
+		if (r->protocol == PROTOCOL)                                                                \
+			on_length(r->sk, PROTOCOL, r->ret, r->flags, SEND);                                 \
+		return 0;                                                                                   \
+	}
+
+LENGTH_PROGRAMS(tcp, SOCK_IPPROTO_TCP, send, true)
+LENGTH_PROGRAMS(tcp, SOCK_IPPROTO_TCP, recv, false)
+LENGTH_PROGRAMS(udp, SOCK_IPPROTO_UDP, send, true)
+LENGTH_PROGRAMS(udp, SOCK_IPPROTO_UDP, recv, false)
+
+/* Kernels before 6.3 have no sock:* tracepoints: the protocol functions, where their results are seen. */
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(net_tcp_send_fexit, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{ tcp_traffic(sk, FIELD_SENT, ret); return 0; }
+SEC("fentry/tcp_cleanup_rbuf")
+int BPF_PROG(net_tcp_recv_fentry, struct sock *sk, int copied) { tcp_traffic(sk, FIELD_RECV, copied); return 0; }
+SEC("kprobe/tcp_cleanup_rbuf")
+int BPF_KPROBE(net_tcp_recv_kprobe, struct sock *sk, int copied) { tcp_traffic(sk, FIELD_RECV, copied); return 0; }
+
+static __always_inline void udp_call_done(struct sock *sk, struct msghdr *msg, long ret, bool send)
+{
+	struct sockaddr *addr = msg ? BPF_CORE_READ(msg, msg_name) : NULL;
+	udp_traffic(sk, addr, send ? FIELD_SENT : FIELD_RECV, ret);
+}
+
+SEC("fexit/udp_sendmsg")
+int BPF_PROG(net_udp_send_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{ udp_call_done(sk, msg, ret, true); return 0; }
+SEC("fexit/udpv6_sendmsg")
+int BPF_PROG(net_udp6_send_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{ udp_call_done(sk, msg, ret, true); return 0; }
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(net_udp_recv_fexit, struct sock *sk, struct msghdr *msg)
+{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); udp_call_done(sk, msg, (int)ret, false); return 0; }
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(net_udp6_recv_fexit, struct sock *sk, struct msghdr *msg)
+{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); udp_call_done(sk, msg, (int)ret, false); return 0; }

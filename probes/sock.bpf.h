@@ -1,0 +1,53 @@
+/*
+ * What the socket and network probes read from a struct sock, once: its
+ * family and protocol (the sock:* tracepoints fire for every family), and
+ * the layouts of the classic tracepoints they share.
+ */
+#ifndef BPFPUSH_SOCK_BPF_H
+#define BPFPUSH_SOCK_BPF_H
+
+#define SOCK_AF_INET 2
+#define SOCK_AF_INET6 10
+#define SOCK_IPPROTO_TCP 6
+#define SOCK_IPPROTO_UDP 17
+#define SOCK_TCP_ESTABLISHED 1
+#define SOCK_TCP_SYN_SENT 2
+#define SOCK_TCP_SYN_RECV 3
+#define SOCK_TCP_CLOSE 7
+#define SOCK_TCP_LISTEN 10
+#define SOCK_TCP_NEW_SYN_RECV 12
+#define SOCK_MSG_PEEK 2
+
+static __always_inline bool sock_is_inet(const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return family == SOCK_AF_INET || family == SOCK_AF_INET6;
+}
+
+static __always_inline __u16 sock_protocol(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_protocol);
+}
+
+/* The classic tracepoints' records, written out: vmlinux.h is one kernel's, these are stable. */
+struct sock_msg_length_record {
+	unsigned long long common;
+	const void *sk;
+	__u16 family;
+	__u16 protocol;
+	int ret;
+	int flags;
+};
+
+struct inet_sock_set_state_record {
+	unsigned long long common;
+	const void *skaddr;
+	int oldstate;
+	int newstate;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u16 protocol;
+};
+
+#endif

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * socket: host-wide TCP and UDP calls and bytes, TCP closes and
+ * retransmits. fentry/kprobe on the protocol functions see only TCP or UDP
+ * sockets and cost one program run per call; on kernels without them the
+ * sock:* tracepoints (6.3+) see every family, so their programs filter on
+ * family and protocol. Each event has its own tracepoint program so that
+ * two events on the same tracepoint never count each other's calls.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpfpush.bpf.h"
+#include "sock.bpf.h"
+#include "socket.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+PERCPU_COUNTERS(socket_counters, socket_counters);
+
+struct tcp_retransmit_record {
+	unsigned long long common;
+	const void *skbaddr;
+	const void *skaddr;
+	int state;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u8 saddr[4];
+	__u8 daddr[4];
+	__u8 saddr_v6[16];
+	__u8 daddr_v6[16];
+	int err; /* 6.10+: the classic record ends before it on older kernels */
+};
+
+static __always_inline struct socket_counters *counters(void) { return percpu_slot(&socket_counters); }
+
+/* A call whose result is known (ret) or not (known = false: calls only). */
+static __always_inline void count_send(bool tcp, long ret, bool known)
+{
+	struct socket_counters *c = counters();
+	if (!c)
+		return;
+	if (tcp) {
+		c->tcp_send_calls++;
+		if (known && ret > 0)
+			c->tcp_send_bytes += ret;
+	} else {
+		c->udp_send_calls++;
+		if (known && ret > 0)
+			c->udp_send_bytes += ret;
+	}
+}
+
+static __always_inline void count_tcp_recv(long copied)
+{
+	struct socket_counters *c = counters();
+	if (!c || copied <= 0)
+		return;
+	c->tcp_recv_calls++;
+	c->tcp_recv_bytes += copied;
+}
+
+static __always_inline void count_udp_recv(long ret, bool known)
+{
+	struct socket_counters *c = counters();
+	if (!c)
+		return;
+	c->udp_recv_calls++;
+	if (known && ret > 0)
+		c->udp_recv_bytes += ret;
+}
+
+static __always_inline void count_close(void)
+{
+	struct socket_counters *c = counters();
+	if (c)
+		c->tcp_close++;
+}
+
+static __always_inline void count_retransmit(int err)
+{
+	struct socket_counters *c = counters();
+	if (c && err == 0)
+		c->tcp_retransmits++;
+}
+
+/* sock:sock_send_length / sock_recv_length: only this protocol's inet sockets. */
+static __always_inline bool sock_is(const struct sock *sk, __u16 protocol)
+{
+	return sk && sock_is_inet(sk) && sock_protocol(sk) == protocol;
+}
+
+static __always_inline bool record_is(const struct sock_msg_length_record *r, __u16 protocol)
+{
+	return (r->family == SOCK_AF_INET || r->family == SOCK_AF_INET6) && r->protocol == protocol;
+}
+
+/* TCP send: tcp_sendmsg's result is the bytes accepted. */
+SEC("fentry/tcp_sendmsg")
+int BPF_PROG(tcp_send_fentry) { count_send(true, 0, false); return 0; }
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(tcp_send_fexit, struct sock *sk, struct msghdr *msg, size_t size, int ret) { count_send(true, ret, true); return 0; }
+SEC("kprobe/tcp_sendmsg")
+int BPF_KPROBE(tcp_send_kprobe) { count_send(true, 0, false); return 0; }
+SEC("kretprobe/tcp_sendmsg")
+int BPF_KRETPROBE(tcp_send_kretprobe, int ret) { count_send(true, ret, true); return 0; }
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(tcp_send_tp_btf, struct sock *sk, int ret)
+{ if (sock_is(sk, SOCK_IPPROTO_TCP)) count_send(true, ret, true); return 0; }
+SEC("raw_tp/sock_send_length")
+int BPF_PROG(tcp_send_raw_tp, struct sock *sk, int ret)
+{ if (sock_is(sk, SOCK_IPPROTO_TCP)) count_send(true, ret, true); return 0; }
+SEC("tracepoint/sock/sock_send_length")
+int tcp_send_tracepoint(struct sock_msg_length_record *r)
+{ if (record_is(r, SOCK_IPPROTO_TCP)) count_send(true, r->ret, true); return 0; }
+
+/* TCP receive: tcp_cleanup_rbuf is told how much was copied, so its entry sees the result. */
+SEC("fentry/tcp_cleanup_rbuf")
+int BPF_PROG(tcp_recv_fentry, struct sock *sk, int copied) { count_tcp_recv(copied); return 0; }
+SEC("kprobe/tcp_cleanup_rbuf")
+int BPF_KPROBE(tcp_recv_kprobe, struct sock *sk, int copied) { count_tcp_recv(copied); return 0; }
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(tcp_recv_tp_btf, struct sock *sk, int ret, int flags)
+{ if (!(flags & SOCK_MSG_PEEK) && sock_is(sk, SOCK_IPPROTO_TCP)) count_tcp_recv(ret); return 0; }
+SEC("raw_tp/sock_recv_length")
+int BPF_PROG(tcp_recv_raw_tp, struct sock *sk, int ret, int flags)
+{ if (!(flags & SOCK_MSG_PEEK) && sock_is(sk, SOCK_IPPROTO_TCP)) count_tcp_recv(ret); return 0; }
+SEC("tracepoint/sock/sock_recv_length")
+int tcp_recv_tracepoint(struct sock_msg_length_record *r)
+{ if (!(r->flags & SOCK_MSG_PEEK) && record_is(r, SOCK_IPPROTO_TCP)) count_tcp_recv(r->ret); return 0; }
+
+/* TCP close: tcp_close, or a TCP socket reaching TCP_CLOSE where only tracepoints exist. */
+static __always_inline void on_state(const struct sock *sk, __u16 protocol, int oldstate, int newstate)
+{
+	if (protocol == SOCK_IPPROTO_TCP && newstate == SOCK_TCP_CLOSE && oldstate != SOCK_TCP_CLOSE)
+		count_close();
+}
+SEC("fentry/tcp_close")
+int BPF_PROG(tcp_close_fentry) { count_close(); return 0; }
+SEC("kprobe/tcp_close")
+int BPF_KPROBE(tcp_close_kprobe) { count_close(); return 0; }
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcp_close_tp_btf, struct sock *sk, int oldstate, int newstate)
+{ on_state(sk, sock_protocol(sk), oldstate, newstate); return 0; }
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(tcp_close_raw_tp, struct sock *sk, int oldstate, int newstate)
+{ on_state(sk, sock_protocol(sk), oldstate, newstate); return 0; }
+SEC("tracepoint/sock/inet_sock_set_state")
+int tcp_close_tracepoint(struct inet_sock_set_state_record *r)
+{ on_state(r->skaddr, r->protocol, r->oldstate, r->newstate); return 0; }
+
+/* Retransmits: the tracepoint gained an err argument in 6.10 (it also fires for failed ones). */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(retransmit_err_tp_btf, struct sock *sk, struct sk_buff *skb, int err) { count_retransmit(err); return 0; }
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(retransmit_tp_btf) { count_retransmit(0); return 0; }
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(retransmit_err_raw_tp, struct sock *sk, struct sk_buff *skb, int err) { count_retransmit(err); return 0; }
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(retransmit_raw_tp) { count_retransmit(0); return 0; }
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int retransmit_err_tracepoint(struct tcp_retransmit_record *r) { count_retransmit(r->err); return 0; }
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int retransmit_tracepoint(void *ctx) { count_retransmit(0); return 0; }
+
+/* UDP send, IPv4 and IPv6: the result is the bytes sent. */
+SEC("fentry/udp_sendmsg")
+int BPF_PROG(udp_send_fentry) { count_send(false, 0, false); return 0; }
+SEC("fentry/udpv6_sendmsg")
+int BPF_PROG(udp6_send_fentry) { count_send(false, 0, false); return 0; }
+SEC("fexit/udp_sendmsg")
+int BPF_PROG(udp_send_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret) { count_send(false, ret, true); return 0; }
+SEC("fexit/udpv6_sendmsg")
+int BPF_PROG(udp6_send_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret) { count_send(false, ret, true); return 0; }
+SEC("kprobe/udp_sendmsg")
+int BPF_KPROBE(udp_send_kprobe) { count_send(false, 0, false); return 0; }
+SEC("kprobe/udpv6_sendmsg")
+int BPF_KPROBE(udp6_send_kprobe) { count_send(false, 0, false); return 0; }
+SEC("kretprobe/udp_sendmsg")
+int BPF_KRETPROBE(udp_send_kretprobe, int ret) { count_send(false, ret, true); return 0; }
+SEC("kretprobe/udpv6_sendmsg")
+int BPF_KRETPROBE(udp6_send_kretprobe, int ret) { count_send(false, ret, true); return 0; }
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(udp_send_tp_btf, struct sock *sk, int ret)
+{ if (sock_is(sk, SOCK_IPPROTO_UDP)) count_send(false, ret, true); return 0; }
+SEC("raw_tp/sock_send_length")
+int BPF_PROG(udp_send_raw_tp, struct sock *sk, int ret)
+{ if (sock_is(sk, SOCK_IPPROTO_UDP)) count_send(false, ret, true); return 0; }
+SEC("tracepoint/sock/sock_send_length")
+int udp_send_tracepoint(struct sock_msg_length_record *r)
+{ if (record_is(r, SOCK_IPPROTO_UDP)) count_send(false, r->ret, true); return 0; }
+
+/* UDP receive: the result is the datagram's size (its payload copied). */
+SEC("fentry/udp_recvmsg")
+int BPF_PROG(udp_recv_fentry) { count_udp_recv(0, false); return 0; }
+SEC("fentry/udpv6_recvmsg")
+int BPF_PROG(udp6_recv_fentry) { count_udp_recv(0, false); return 0; }
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(udp_recv_fexit)
+{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_udp_recv((int)ret, true); return 0; }
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(udp6_recv_fexit)
+{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_udp_recv((int)ret, true); return 0; }
+SEC("kprobe/udp_recvmsg")
+int BPF_KPROBE(udp_recv_kprobe) { count_udp_recv(0, false); return 0; }
+SEC("kprobe/udpv6_recvmsg")
+int BPF_KPROBE(udp6_recv_kprobe) { count_udp_recv(0, false); return 0; }
+SEC("kretprobe/udp_recvmsg")
+int BPF_KRETPROBE(udp_recv_kretprobe, int ret) { count_udp_recv(ret, true); return 0; }
+SEC("kretprobe/udpv6_recvmsg")
+int BPF_KRETPROBE(udp6_recv_kretprobe, int ret) { count_udp_recv(ret, true); return 0; }
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(udp_recv_tp_btf, struct sock *sk, int ret, int flags)
+{ if (sock_is(sk, SOCK_IPPROTO_UDP)) count_udp_recv(flags & SOCK_MSG_PEEK ? 0 : ret, true); return 0; }
+SEC("raw_tp/sock_recv_length")
+int BPF_PROG(udp_recv_raw_tp, struct sock *sk, int ret, int flags)
+{ if (sock_is(sk, SOCK_IPPROTO_UDP)) count_udp_recv(flags & SOCK_MSG_PEEK ? 0 : ret, true); return 0; }
+SEC("tracepoint/sock/sock_recv_length")
+int udp_recv_tracepoint(struct sock_msg_length_record *r)
+{ if (record_is(r, SOCK_IPPROTO_UDP)) count_udp_recv(r->flags & SOCK_MSG_PEEK ? 0 : r->ret, true); return 0; }

@@ -1,0 +1,21 @@
+/* Shared by probes/socket.bpf.c and agent/modules/socket.c. */
+#ifndef BPFPUSH_SOCKET_H
+#define BPFPUSH_SOCKET_H
+
+/* Host-wide TCP and UDP counters, one slot per CPU; field order is the collect order. */
+struct socket_counters {
+	unsigned long long tcp_send_calls;
+	unsigned long long tcp_send_bytes;
+	unsigned long long tcp_recv_calls;
+	unsigned long long tcp_recv_bytes;
+	unsigned long long tcp_close;
+	unsigned long long tcp_retransmits;
+	unsigned long long udp_send_calls;
+	unsigned long long udp_send_bytes;
+	unsigned long long udp_recv_calls;
+	unsigned long long udp_recv_bytes;
+};
+
+#define SOCKET_COUNTER_FIELDS 10
+
+#endif

@@ -1,0 +1,371 @@
+/*
+ * socket and network on the running kernel, over loopback, with ports the
+ * test owns (picked below the ephemeral range, so that a UDP service port is
+ * the lower of the two, as the network module assumes when it cannot see a
+ * handshake).
+ *
+ * A workload (comm "bpfpush-net") makes CONNS TCP connections to port tcp:
+ * each client sends SEND_BYTES in one send(), shuts its side, reads
+ * REPLY_BYTES and closes; the server side reads to EOF, replies, closes. One
+ * more connection goes to port excluded, which the filter leaves out. Then a
+ * connected UDP socket sends DATAGRAMS of DGRAM_BYTES to port udp, read one
+ * by one.
+ *
+ *   net.conn.* per endpoint: exact, as nothing else uses these ports
+ *   (bytes in both directions, connections opened and closed on both the
+ *   out and the in endpoint, UDP bytes); nothing for the excluded port.
+ *   socket.*: host-wide, so [exact, exact + slack], the slack three times
+ *   an idle second measured in the same run plus 2% and a few calls.
+ *
+ * A second test makes more endpoints than max_dimensions and checks that
+ * what is not sent on its own is in "other", the total exact.
+ * Each event is checked only where --probe says it is hooked with this
+ * config (sent bytes need the sock:* tracepoints, 6.3+, or load_mode
+ * return), and the test fails if a hooked metric is missing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define CONNS 20
+#define SEND_BYTES 20000
+#define REPLY_BYTES 3000
+#define EXCLUDED_BYTES 5000
+#define DATAGRAMS 50
+#define DGRAM_BYTES 700
+
+struct ports {
+	int tcp_listener, excluded_listener, udp_server;
+	unsigned tcp, excluded, udp;
+};
+
+/* A socket bound to a free port of 127.0.0.1 (or any address) in [20000, 30000), above `after`. */
+static int bind_low_port(int type, bool any_address, unsigned after, unsigned *port)
+{
+	unsigned first = after ? after + 1 : 20000 + (unsigned)(getpid() % 3000) * 3;
+	for (unsigned p = first; p < 30000; p++) {
+		int fd = socket(AF_INET, type, 0);
+		if (fd < 0)
+			return -1;
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
+		a.sin_addr.s_addr = htonl(any_address ? INADDR_ANY : INADDR_LOOPBACK);
+		if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) && (type != SOCK_STREAM || !listen(fd, 64))) {
+			*port = p;
+			return fd;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+static int write_all(int fd, size_t n)
+{
+	static char buf[SEND_BYTES * 8];
+	return send(fd, buf, n, 0) == (ssize_t)n ? 0 : -1;
+}
+
+static long read_to_eof(int fd)
+{
+	char buf[65536];
+	long total = 0;
+	ssize_t r;
+	while ((r = recv(fd, buf, sizeof(buf), 0)) > 0)
+		total += r;
+	return r < 0 ? -1 : total;
+}
+
+/* One TCP connection from the client to dst:port, both sides served in this process. */
+static int one_connection(int listener, const char *dst, unsigned port, size_t send_bytes, size_t reply_bytes)
+{
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	inet_pton(AF_INET, dst, &a.sin_addr);
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)))
+		return 1;
+	int s = accept(listener, NULL, NULL);
+	if (s < 0 || write_all(c, send_bytes) || shutdown(c, SHUT_WR))
+		return 2;
+	if (read_to_eof(s) != (long)send_bytes || write_all(s, reply_bytes) || close(s))
+		return 3;
+	if (read_to_eof(c) != (long)reply_bytes || close(c))
+		return 4;
+	return 0;
+}
+
+static int traffic_workload(void *arg)
+{
+	const struct ports *p = arg;
+	for (int i = 0; i < CONNS; i++)
+		if (one_connection(p->tcp_listener, "127.0.0.1", p->tcp, SEND_BYTES, REPLY_BYTES))
+			return 10 + i;
+	if (one_connection(p->excluded_listener, "127.0.0.1", p->excluded, EXCLUDED_BYTES, EXCLUDED_BYTES))
+		return 5;
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p->udp) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (u < 0 || connect(u, (struct sockaddr *)&a, sizeof(a)))
+		return 6;
+	char buf[DGRAM_BYTES] = { 0 };
+	for (int i = 0; i < DATAGRAMS; i++)
+		if (send(u, buf, sizeof(buf), 0) != DGRAM_BYTES)
+			return 7;
+	for (int i = 0; i < DATAGRAMS; i++) {
+		struct sockaddr_in from;
+		socklen_t len = sizeof(from);
+		if (recvfrom(p->udp_server, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len) != DGRAM_BYTES)
+			return 8;
+	}
+	close(u);
+	return 0;
+}
+
+/* harness_modules_yaml with the network module on and configured by `network` (a flow map's inside). */
+static void config_yaml(char *buf, size_t cap, const char *extra, const char *network)
+{
+	char base[2048];
+	harness_modules_yaml(base, sizeof(base), extra, "process socket", NULL);
+	const char *off = "  network: { enabled: false }\n";
+	char *at = strstr(base, off);
+	assert_non_null(at);
+	*at = '\0';
+	snprintf(buf, cap, "%s  network: { enabled: true, %s }\n%s", base, network, at + strlen(off));
+}
+
+static bool hooked(const struct agent_proc *ap, const char *module, const char *event)
+{
+	char way[128] = "";
+	assert_int_equal(harness_probe_way(ap, module, event, way, sizeof(way)), 0);
+	print_message("  %s %s: %s\n", module, event, way[0] ? way : "not hooked");
+	return way[0] != '\0';
+}
+
+/* Either event of an entry/return pair, as the load mode picks. */
+static bool pair_hooked(const struct agent_proc *ap, const char *module, const char *event, bool ret)
+{
+	char name[64];
+	snprintf(name, sizeof(name), ret ? "%s_result" : "%s", event);
+	return hooked(ap, module, name);
+}
+
+static void check(const char *what, uint64_t got, uint64_t exact, uint64_t slack)
+{
+	print_message("  %-34s %8llu in [%llu, %llu]\n", what, (unsigned long long)got, (unsigned long long)exact,
+		      (unsigned long long)(exact + slack));
+	assert_in_range(got, exact, exact + slack);
+}
+
+static void check_endpoint(const struct agent_proc *ap, const char *path, const char *metric, bool hooked_,
+			   uint64_t exact)
+{
+	char name[256];
+	snprintf(name, sizeof(name), "%s.%s", path, metric);
+	if (!hooked_) {
+		print_message("  %-34s not sent (not hooked)\n", name);
+		assert_false(harness_has(ap, name));
+		return;
+	}
+	check(name, harness_sum(ap, name), exact, 0);
+}
+
+static const char *const socket_series[] = {
+	"socket.tcp.send.calls", "socket.tcp.send.bytes", "socket.tcp.recv.calls", "socket.tcp.recv.bytes",
+	"socket.tcp.close",	 "socket.udp.send.calls", "socket.udp.send.bytes", "socket.udp.recv.calls",
+	"socket.udp.recv.bytes",
+};
+#define SOCKET_SERIES (sizeof(socket_series) / sizeof(socket_series[0]))
+
+static void run_mode(const char *mode)
+{
+	bool ret = !strcmp(mode, "return");
+	struct ports p;
+	assert_true((p.tcp_listener = bind_low_port(SOCK_STREAM, false, 0, &p.tcp)) >= 0);
+	assert_true((p.excluded_listener = bind_low_port(SOCK_STREAM, false, p.tcp, &p.excluded)) >= 0);
+	assert_true((p.udp_server = bind_low_port(SOCK_DGRAM, false, p.excluded, &p.udp)) >= 0);
+	char extra[64], network[256], yaml[4096];
+	snprintf(extra, sizeof(extra), ", load_mode: %s", mode);
+	snprintf(network, sizeof(network), "ports: \"%u %u\", ips: \"127.0.0.1\", service_names: { %u: nettcp, %u: netudp }",
+		 p.tcp, p.udp, p.tcp, p.udp);
+	config_yaml(yaml, sizeof(yaml), extra, network);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	print_message("load_mode %s: tcp port %u, udp port %u, excluded port %u\n", mode, p.tcp, p.udp, p.excluded);
+	bool tcp_send = pair_hooked(&ap, "socket", "tcp_send", ret), tcp_recv = hooked(&ap, "socket", "tcp_recv");
+	bool tcp_close = hooked(&ap, "socket", "tcp_close");
+	bool udp_send = pair_hooked(&ap, "socket", "udp_send", ret), udp_recv = pair_hooked(&ap, "socket", "udp_recv", ret);
+	bool net_state = hooked(&ap, "network", "state");
+	bool net_tcp_send = pair_hooked(&ap, "network", "tcp_send", ret), net_tcp_recv = hooked(&ap, "network", "tcp_recv");
+	bool net_udp_send = pair_hooked(&ap, "network", "udp_send", ret);
+	bool net_udp_recv = pair_hooked(&ap, "network", "udp_recv", ret);
+	/* Every kernel the agent supports gives TCP receives and connection state one way or another. */
+	assert_true(tcp_recv && tcp_close && net_state && net_tcp_recv);
+
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	uint64_t before[SOCKET_SERIES], idle[SOCKET_SERIES];
+	for (size_t i = 0; i < SOCKET_SERIES; i++)
+		before[i] = harness_sum(&ap, socket_series[i]);
+	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 1000); /* one idle second */
+	for (size_t i = 0; i < SOCKET_SERIES; i++)
+		idle[i] = harness_sum(&ap, socket_series[i]) - before[i];
+	assert_int_equal(harness_run_child("bpfpush-net", traffic_workload, &p), 0);
+	close(p.tcp_listener);
+	close(p.excluded_listener);
+	close(p.udp_server);
+	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 1500); /* a collect after the last event */
+	assert_int_equal(harness_stop(&ap), 0);
+
+	const int conns = CONNS + 1;
+	const uint64_t tcp_bytes = (uint64_t)CONNS * (SEND_BYTES + REPLY_BYTES) + 2 * EXCLUDED_BYTES;
+	const uint64_t exact[SOCKET_SERIES] = {
+		2 * conns, tcp_bytes, 2 * conns, tcp_bytes,
+		/* every client and server socket (tcp_close also sees the two listeners: slack below) */
+		2 * conns, DATAGRAMS, (uint64_t)DATAGRAMS * DGRAM_BYTES, DATAGRAMS, (uint64_t)DATAGRAMS * DGRAM_BYTES,
+	};
+	const bool hooked_series[SOCKET_SERIES] = { tcp_send, tcp_send, tcp_recv, tcp_recv, tcp_close,
+						    udp_send, udp_send, udp_recv, udp_recv };
+	for (size_t i = 0; i < SOCKET_SERIES; i++) {
+		const char *name = socket_series[i];
+		if (!hooked_series[i]) {
+			print_message("  %-34s not sent (not hooked)\n", name);
+			assert_false(harness_has(&ap, name));
+			continue;
+		}
+		bool bytes = strstr(name, ".bytes") != NULL;
+		if (bytes && !harness_has(&ap, name)) {
+			print_message("  %-34s not sent (the way in use does not see results)\n", name);
+			assert_false(ret); /* return mode always sees them */
+			continue;
+		}
+		uint64_t got = harness_sum(&ap, name) - idle[i];
+		/* recvmsg calls: a read may return part of what was sent */
+		uint64_t slack = 3 * idle[i] + exact[i] / 50 + (bytes ? 0 : 16);
+		if (!strcmp(name, "socket.tcp.recv.calls"))
+			slack += 2 * conns;
+		if (!strcmp(name, "socket.tcp.close"))
+			slack += 2;
+		check(name, got, exact[i], slack);
+	}
+
+	char out[128], in[128];
+	snprintf(out, sizeof(out), "net.127_0_0_1.%u.nettcp.tcp.out.conn", p.tcp);
+	snprintf(in, sizeof(in), "net.127_0_0_1.%u.nettcp.tcp.in.conn", p.tcp);
+	check_endpoint(&ap, out, "sent.bytes", net_tcp_send, (uint64_t)CONNS * SEND_BYTES);
+	check_endpoint(&ap, out, "recv.bytes", net_tcp_recv, (uint64_t)CONNS * REPLY_BYTES);
+	check_endpoint(&ap, out, "opened", true, CONNS);
+	check_endpoint(&ap, out, "closed", true, CONNS);
+	check_endpoint(&ap, in, "sent.bytes", net_tcp_send, (uint64_t)CONNS * REPLY_BYTES);
+	check_endpoint(&ap, in, "recv.bytes", net_tcp_recv, (uint64_t)CONNS * SEND_BYTES);
+	check_endpoint(&ap, in, "opened", true, CONNS);
+	check_endpoint(&ap, in, "closed", true, CONNS);
+
+	snprintf(out, sizeof(out), "net.127_0_0_1.%u.netudp.udp.out.conn", p.udp);
+	check_endpoint(&ap, out, "sent.bytes", net_udp_send, (uint64_t)DATAGRAMS * DGRAM_BYTES);
+	/* The server socket is unconnected: its peer is the datagram's sender where the hook sees it, else "any". */
+	char any[128], known[128];
+	snprintf(any, sizeof(any), "net.any.%u.netudp.udp.in.conn.recv.bytes", p.udp);
+	snprintf(known, sizeof(known), "net.127_0_0_1.%u.netudp.udp.in.conn.recv.bytes", p.udp);
+	if (net_udp_recv)
+		check("udp in recv.bytes (any + 127.0.0.1)", harness_sum(&ap, any) + harness_sum(&ap, known),
+		      (uint64_t)DATAGRAMS * DGRAM_BYTES, 0);
+	else
+		assert_false(harness_has(&ap, any) || harness_has(&ap, known));
+
+	/* The filter: the excluded port's traffic is no series of its own, nor in other. */
+	char excluded[64];
+	snprintf(excluded, sizeof(excluded), ".%u.", p.excluded);
+	for (const char *line = ap.out; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		if (!strncmp(line, "net.", 4)) {
+			char copy[512];
+			snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
+			if (strstr(copy, excluded) || !strncmp(copy, "net.other.", 10))
+				fail_msg("a series the filter should have left out: %s", copy);
+		}
+		line = end ? end + 1 : NULL;
+	}
+	harness_free(&ap);
+}
+
+static void test_socket_and_network_count_exactly(void **state)
+{
+	(void)state;
+	run_mode("entry");
+	run_mode("return");
+}
+
+#define DSTS 5
+
+struct fanout {
+	int listener;
+	unsigned port;
+};
+
+/* Connection i (to 127.0.0.(2+i)) gets a reply of (i + 1) KiB: distinct sizes rank the endpoints. */
+static int fanout_workload(void *arg)
+{
+	const struct fanout *f = arg;
+	for (int i = 0; i < DSTS; i++) {
+		char dst[32];
+		snprintf(dst, sizeof(dst), "127.0.0.%d", 2 + i);
+		if (one_connection(f->listener, dst, f->port, 100, (size_t)(i + 1) * 1024))
+			return 1 + i;
+	}
+	return 0;
+}
+
+static void test_max_dimensions_folds_the_rest_into_other(void **state)
+{
+	(void)state;
+	struct fanout f;
+	assert_true((f.listener = bind_low_port(SOCK_STREAM, true, 0, &f.port)) >= 0);
+	char network[160], yaml[4096];
+	snprintf(network, sizeof(network), "ports: \"%u\", ips: \"127.0.0.0/8\", max_dimensions: 2, service_names: { %u: fan }",
+		 f.port, f.port);
+	config_yaml(yaml, sizeof(yaml), "", network);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpush-net", fanout_workload, &f), 0);
+	close(f.listener);
+	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 1500);
+	assert_int_equal(harness_stop(&ap), 0);
+	/* Received by the clients: one out endpoint per destination, some of them only inside "other". */
+	uint64_t total = harness_sum(&ap, "net.other.other.other.tcp.out.conn.recv.bytes"), own = 0;
+	int alone = 0;
+	for (int i = 0; i < DSTS; i++) {
+		char name[128];
+		snprintf(name, sizeof(name), "net.127_0_0_%d.%u.fan.tcp.out.conn.recv.bytes", 2 + i, f.port);
+		uint64_t v = harness_sum(&ap, name);
+		own += v;
+		alone += v > 0;
+	}
+	print_message("  %d of %d destinations sent on their own (%llu bytes), other: %llu bytes\n", alone, DSTS,
+		      (unsigned long long)own, (unsigned long long)total);
+	check("out recv.bytes, all endpoints + other", own + total, 15 * 1024, 0);
+	assert_true(harness_has(&ap, "net.other.other.other.tcp.out.conn.recv.bytes"));
+	assert_true(alone < DSTS);
+	harness_free(&ap);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_socket_and_network_count_exactly),
+		cmocka_unit_test(test_max_dimensions_folds_the_rest_into_other),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
