@@ -25,6 +25,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -361,11 +362,101 @@ static void test_max_dimensions_folds_the_rest_into_other(void **state)
 	harness_free(&ap);
 }
 
+struct names_run {
+	int listener;
+	unsigned port;
+	size_t send_bytes, reply_bytes;
+};
+
+static int one_connection_workload(void *arg)
+{
+	const struct names_run *r = arg;
+	return one_connection(r->listener, "127.0.0.1", r->port, r->send_bytes, r->reply_bytes);
+}
+
+/* What the test's own resolver says 127.0.0.1 is, as a plain path segment; "" when it has no name. */
+static void loopback_name(char *out, size_t cap)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	char host[256];
+	out[0] = '\0';
+	if (getnameinfo((struct sockaddr *)&a, sizeof(a), host, sizeof(host), NULL, 0, NI_NAMEREQD))
+		return;
+	snprintf(out, cap, "%s", host);
+	for (char *c = out; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+		      *c == '_'))
+			*c = '_';
+}
+
+/*
+ * resolve_hostnames: a first connection makes the endpoint known (its lookup
+ * starts then, without blocking the collect), a second one 2.5 s later is
+ * counted under the name, where the resolver has one (here /etc/hosts says
+ * localhost; the guests have no /etc/hosts, and the endpoint keeps its
+ * address). With hostnames "!NAME" the named endpoint is left out.
+ */
+static void names_run(const char *hostnames, const char *name, uint64_t *under_name, uint64_t *under_ip)
+{
+	struct names_run r = { .send_bytes = 100, .reply_bytes = 100 };
+	assert_true((r.listener = bind_low_port(SOCK_STREAM, false, 0, &r.port)) >= 0);
+	char network[256], yaml[4096];
+	snprintf(network, sizeof(network),
+		 "ports: \"%u\", ips: \"127.0.0.1\", resolve_hostnames: yes, hostnames: \"%s\", service_names: { %u: names }",
+		 r.port, hostnames, r.port);
+	config_yaml(yaml, sizeof(yaml), "", network);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpush-net", one_connection_workload, &r), 0);
+	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 2500);
+	r.send_bytes = 5000;
+	r.reply_bytes = 7000;
+	assert_int_equal(harness_run_child("bpfpush-net", one_connection_workload, &r), 0);
+	close(r.listener);
+	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 1500);
+	assert_int_equal(harness_stop(&ap), 0);
+	char series[256];
+	snprintf(series, sizeof(series), "net.%s.%u.names.tcp.out.conn.recv.bytes", name[0] ? name : "127_0_0_1", r.port);
+	*under_name = name[0] ? harness_sum(&ap, series) : 0;
+	snprintf(series, sizeof(series), "net.127_0_0_1.%u.names.tcp.out.conn.recv.bytes", r.port);
+	*under_ip = harness_sum(&ap, series);
+	harness_free(&ap);
+}
+
+static void test_resolve_hostnames_names_endpoints(void **state)
+{
+	(void)state;
+	char name[256];
+	loopback_name(name, sizeof(name));
+	print_message("  the resolver calls 127.0.0.1 \"%s\"\n", name[0] ? name : "(no name)");
+	uint64_t named, plain;
+	names_run("*", name, &named, &plain);
+	print_message("  received: %llu under the name, %llu under the address\n", (unsigned long long)named,
+		      (unsigned long long)plain);
+	assert_int_equal(named + plain, 7100);
+	if (name[0])
+		assert_in_range(named, 7000, 7100); /* the second connection came after the lookup */
+	char exclude[300];
+	snprintf(exclude, sizeof(exclude), "!%s", name[0] ? name : "nothing.invalid");
+	names_run(exclude, name, &named, &plain);
+	print_message("  with hostnames \"%s\": %llu under the name, %llu under the address\n", exclude,
+		      (unsigned long long)named, (unsigned long long)plain);
+	if (name[0]) {
+		assert_int_equal(named, 0);
+		assert_in_range(plain, 0, 100); /* only what came before the name was known */
+	} else {
+		assert_int_equal(plain, 7100); /* no name: the filter has nothing to judge, the endpoint passes */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_socket_and_network_count_exactly),
 		cmocka_unit_test(test_max_dimensions_folds_the_rest_into_other),
+		cmocka_unit_test(test_resolve_hostnames_names_endpoints),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
