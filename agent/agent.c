@@ -12,7 +12,9 @@
 
 #include <bpf/libbpf.h>
 
+#include "config_diff.h"
 #include "log.h"
+#include "modules/syscall_metrics.h"
 #include "notify.h"
 
 /*
@@ -102,13 +104,26 @@ static void poll_ring(struct agent *a, struct module *m)
 {
 	if (!m->ring)
 		return;
-	if (uv_poll_init(&a->loop, &m->ring_poll, ring_buffer__epoll_fd(m->ring))) {
+	m->ring_poll = malloc(sizeof(*m->ring_poll));
+	if (!m->ring_poll || uv_poll_init(&a->loop, m->ring_poll, ring_buffer__epoll_fd(m->ring))) {
+		free(m->ring_poll);
+		m->ring_poll = NULL;
 		log_warn(m->ops->name, "cannot poll its ring buffer; events are read at each collect");
 		return;
 	}
-	m->ring_poll.data = m;
-	m->ring_polled = true;
-	uv_poll_start(&m->ring_poll, UV_READABLE, ring_ready_cb);
+	m->ring_poll->data = m;
+	uv_poll_start(m->ring_poll, UV_READABLE, ring_ready_cb);
+}
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+/* Before the ring (and its epoll fd) goes away with the module's object. */
+static void unpoll_ring(struct module *m)
+{
+	if (!m->ring_poll)
+		return;
+	uv_close((uv_handle_t *)m->ring_poll, free_handle);
+	m->ring_poll = NULL;
 }
 
 static uint64_t read_rss_bytes(void)
@@ -204,11 +219,10 @@ static void close_handle(uv_handle_t *h)
 static void close_module_handles(struct agent *a)
 {
 	for (int id = 0; id < MODULE_COUNT; id++) {
-		if (!a->running[id])
-			continue;
-		close_handle((uv_handle_t *)&a->modules[id].timer);
-		if (a->modules[id].ring_polled)
-			close_handle((uv_handle_t *)&a->modules[id].ring_poll);
+		struct module *m = &a->modules[id];
+		if (m->timer_ready)
+			close_handle((uv_handle_t *)&m->timer);
+		unpoll_ring(m);
 	}
 }
 
@@ -239,27 +253,6 @@ static void agent_stop(struct agent *a)
 		sink_close(a->sinks[i], on_sink_closed, a);
 }
 
-static void signal_cb(uv_signal_t *handle, int signum)
-{
-	struct agent *a = handle->data;
-	if (signum == SIGHUP) {
-		struct config *next = NULL;
-		struct config_errors errs = { 0 };
-		if (config_load(a->cfg->path, &next, &errs)) {
-			log_error("config", "reload refused, keeping the running config:");
-			config_errors_print(&errs, stderr);
-		} else {
-			/* Live application of changes comes with the reload work (issue 20). */
-			log_warn("config", "reload: %s is valid; restart the agent to apply changes", a->cfg->path);
-			config_free(next);
-		}
-		config_errors_free(&errs);
-		return;
-	}
-	log_info("agent", "received %s: flushing and exiting", strsignal(signum));
-	agent_stop(a);
-}
-
 static void duration_cb(uv_timer_t *timer)
 {
 	struct agent *a = timer->data;
@@ -285,12 +278,26 @@ static void log_events(const struct module *m)
 	}
 }
 
-/* Attach every enabled module, then the syscall layer for all of them at once. */
-static void attach_modules(struct agent *a)
+/* Does any event of the module go through the shared syscall layer? */
+static bool uses_syscall_layer(const struct module_ops *ops)
+{
+	for (size_t e = 0; e < ops->nevents; e++)
+		/* A syscall-layer way names syscalls and no tier. */
+		for (int w = 0; w < EVENT_MAX_WAYS && (ops->events[e].ways[w].tier || ops->events[e].ways[w].syscalls[0]); w++)
+			if (ops->events[e].ways[w].syscalls[0])
+				return true;
+	return false;
+}
+
+/*
+ * Attach the enabled modules marked in `which` (NULL: every enabled one),
+ * then, when `with_layer`, the syscall layer for every module at once.
+ */
+static void attach_modules(struct agent *a, const bool *which, bool with_layer)
 {
 	char unbuilt[256] = "";
 	for (int id = 0; id < MODULE_COUNT; id++) {
-		if (!a->cfg->modules[id].enabled)
+		if (!a->cfg->modules[id].enabled || (which && !which[id]))
 			continue;
 		const struct module_ops *ops = module_registry_get((enum module_id)id);
 		if (!ops) {
@@ -298,7 +305,6 @@ static void attach_modules(struct agent *a)
 			snprintf(unbuilt + len, sizeof(unbuilt) - len, "%s%s", len ? ", " : "", config_module_names[id]);
 			continue;
 		}
-		a->modules_enabled++;
 		struct module *m = &a->modules[id];
 		m->ops = ops;
 		m->cfg = a->cfg;
@@ -308,6 +314,8 @@ static void attach_modules(struct agent *a)
 	}
 	if (unbuilt[0])
 		log_info("agent", "enabled in the config but not built into this version, skipped: %s", unbuilt);
+	if (!with_layer)
+		return;
 	a->syscalls = syscall_watch_new(a->cfg, &a->probes);
 	if (a->syscalls)
 		syscall_watch_attach(a->syscalls, a->modules, MODULE_COUNT);
@@ -330,22 +338,24 @@ static void start_watchdog(struct agent *a)
 	uv_timer_start(&a->watchdog_timer, watchdog_cb, every_ms, every_ms);
 }
 
-static void start_modules(struct agent *a)
+/* Start the attached modules marked in `which` (NULL: all): baselines, timers, ring polling. */
+static void run_modules(struct agent *a, const bool *which)
 {
-	attach_modules(a);
 	for (int id = 0; id < MODULE_COUNT; id++) {
 		struct module *m = &a->modules[id];
-		if (!m->ops)
+		if (!m->ops || (which && !which[id]))
 			continue;
 		if (!m->attached) {
-			a->modules_failed++;
 			log_error(m->ops->name, "cannot run: %s (the other modules go on)", m->failure);
 			continue;
 		}
 		log_events(m);
 		if (m->ops->start && m->ops->start(m))
 			log_warn(m->ops->name, "start-up baseline failed");
-		uv_timer_init(&a->loop, &m->timer);
+		if (!m->timer_ready) {
+			uv_timer_init(&a->loop, &m->timer);
+			m->timer_ready = true;
+		}
 		m->timer.data = m;
 		a->running[id] = true;
 		poll_ring(a, m);
@@ -354,24 +364,187 @@ static void start_modules(struct agent *a)
 	}
 }
 
+static void count_modules(struct agent *a)
+{
+	a->modules_enabled = a->modules_failed = 0;
+	for (int id = 0; id < MODULE_COUNT; id++)
+		if (a->modules[id].ops) {
+			a->modules_enabled++;
+			a->modules_failed += !a->modules[id].attached;
+		}
+}
+
+static void start_modules(struct agent *a)
+{
+	attach_modules(a, NULL, true);
+	run_modules(a, NULL);
+	count_modules(a);
+}
+
 static int start_sinks(struct agent *a)
 {
 	a->sink_env.hostname = a->hostname;
 	a->sink_env.fqdn = a->fqdn;
-	a->sink_env.global_tags = &a->cfg->global.tags;
-	a->sinks = calloc(a->cfg->nsinks, sizeof(*a->sinks));
+	a->sink_env.global_tags = &a->sinks_cfg->global.tags;
+	a->sinks = calloc(a->sinks_cfg->nsinks, sizeof(*a->sinks));
 	if (!a->sinks)
 		return -1;
-	for (size_t i = 0; i < a->cfg->nsinks; i++) {
-		struct sink *s = sink_create(&a->loop, &a->cfg->sinks[i], &a->sink_env);
+	for (size_t i = 0; i < a->sinks_cfg->nsinks; i++) {
+		struct sink *s = sink_create(&a->loop, &a->sinks_cfg->sinks[i], &a->sink_env);
 		if (!s) {
-			log_error("agent", "sink %s could not be created", a->cfg->sinks[i].name);
+			log_error("agent", "sink %s could not be created", a->sinks_cfg->sinks[i].name);
 			continue;
 		}
 		a->sinks[a->nsinks++] = s;
 		a->sinks_open++;
 	}
 	return 0;
+}
+
+/* ---- SIGHUP: apply a valid config without losing counts (DESIGN §6) ---- */
+
+/* Sinks being replaced: their config lives until the last of them has closed. */
+struct retiring_sinks {
+	struct agent *agent;
+	struct config *cfg; /* NULL when it is still the running one */
+	size_t pending;
+};
+
+static void on_sink_retired(void *arg)
+{
+	struct retiring_sinks *r = arg;
+	if (--r->pending)
+		return;
+	config_free(r->cfg);
+	free(r);
+}
+
+/* The sinks go out with what they buffered; new ones start from `next`. Returns whether they were replaced. */
+static bool replace_sinks(struct agent *a, struct config *next)
+{
+	if (config_sinks_equal(a->sinks_cfg, next))
+		return false;
+	struct retiring_sinks *r = calloc(1, sizeof(*r));
+	struct sink **old = a->sinks;
+	size_t nold = a->nsinks;
+	if (!r)
+		return false; /* keep the running sinks rather than lose them */
+	r->agent = a;
+	r->cfg = a->sinks_cfg; /* next is running now: nothing else holds this one */
+	r->pending = nold + 1;
+	a->sinks = NULL;
+	a->nsinks = a->sinks_open = 0;
+	a->sinks_cfg = next;
+	agent_resolve_hostname(next, a->hostname, sizeof(a->hostname), a->fqdn, sizeof(a->fqdn));
+	if (start_sinks(a))
+		log_error("agent", "out of memory creating the new sinks");
+	for (size_t i = 0; i < nold; i++)
+		sink_close(old[i], on_sink_retired, r);
+	free(old);
+	on_sink_retired(r);
+	return true;
+}
+
+/* A last collect, then detach: what the module counted until now is in the store. */
+static void stop_module(struct agent *a, struct module *m, int id)
+{
+	if (a->running[id]) {
+		uv_timer_stop(&m->timer);
+		collect_module(a, m);
+	}
+	a->running[id] = false;
+	unpoll_ring(m);
+	module_release(m);
+	m->syscalls = NULL;
+}
+
+/* Its counters restart from zero with its new BPF object: their next readings count in full. */
+static void restart_counters(struct agent *a, const struct module_ops *ops)
+{
+	for (size_t i = 0; i < ops->nmetrics; i++)
+		series_counter_restart(a->store, ops->metrics[i].name);
+	for (size_t i = 0; i < ops->nsyscall_sums; i++)
+		series_counter_restart(a->store, ops->syscall_sums[i].name);
+}
+
+static void apply_config(struct agent *a, struct config *next)
+{
+	struct config *old = a->cfg;
+	bool restart[MODULE_COUNT] = { false }, layer = false;
+	unsigned restarted = 0;
+	for (int id = 0; id < MODULE_COUNT; id++) {
+		const struct module_ops *ops = module_registry_get((enum module_id)id);
+		restart[id] = ops && config_module_changed(old, next, (enum module_id)id);
+		layer |= restart[id] && uses_syscall_layer(ops);
+	}
+	/* One BPF object serves every syscall-derived module: reloading it restarts all of them. */
+	for (int id = 0; id < MODULE_COUNT && layer; id++) {
+		const struct module_ops *ops = module_registry_get((enum module_id)id);
+		restart[id] |= ops && uses_syscall_layer(ops) && (old->modules[id].enabled || next->modules[id].enabled);
+	}
+	for (int id = 0; id < MODULE_COUNT; id++) {
+		struct module *m = &a->modules[id];
+		if (!restart[id] || !m->ops)
+			continue;
+		stop_module(a, m, id);
+		restart_counters(a, m->ops);
+		m->ops = NULL;
+	}
+	if (layer && a->syscalls) {
+		syscall_watch_free(a->syscalls);
+		a->syscalls = NULL;
+	}
+
+	a->cfg = next;
+	log_set_level(next->global.log_level);
+	series_store_set_ttl(a->store, next->global.series_ttl_ms * 1000000u);
+	for (int id = 0; id < MODULE_COUNT; id++)
+		if (a->modules[id].ops)
+			a->modules[id].cfg = next;
+	if (a->syscalls)
+		syscall_watch_set_config(a->syscalls, next);
+	attach_modules(a, restart, layer);
+	run_modules(a, restart);
+	count_modules(a);
+	for (int id = 0; id < MODULE_COUNT; id++)
+		restarted += restart[id];
+
+	if (old->global.interval_ms != next->global.interval_ms) {
+		uv_timer_stop(&a->flush_timer);
+		arm_aligned(&a->flush_timer, flush_timer_cb, next->global.interval_ms, FLUSH_LAG_MS);
+		for (int id = 0; id < MODULE_COUNT; id++)
+			if (a->running[id] && !restart[id])
+				arm_aligned(&a->modules[id].timer, module_timer_cb,
+					    config_module_interval_ms(next, (enum module_id)id), 0);
+	}
+	struct config *sinks_cfg = a->sinks_cfg;
+	bool sinks_replaced = replace_sinks(a, next);
+	/* The old config goes unless the sinks still use it (kept), or their retirement frees it (replaced). */
+	if (old != sinks_cfg)
+		config_free(old);
+	log_info("config", "reloaded %s: %u module(s) restarted, %u running, sinks %s", next->path, restarted,
+		 a->modules_enabled - a->modules_failed, sinks_replaced ? "replaced" : "kept");
+}
+
+static void signal_cb(uv_signal_t *handle, int signum)
+{
+	struct agent *a = handle->data;
+	if (signum == SIGHUP) {
+		struct config *next = NULL;
+		struct config_errors errs = { 0 };
+		if (config_load(a->cfg->path, &next, &errs)) {
+			log_error("config", "reload refused, keeping the running config:");
+			config_errors_print(&errs, stderr);
+		} else if (a->stopping) {
+			config_free(next);
+		} else {
+			apply_config(a, next);
+		}
+		config_errors_free(&errs);
+		return;
+	}
+	log_info("agent", "received %s: flushing and exiting", strsignal(signum));
+	agent_stop(a);
 }
 
 static void stop_modules(struct agent *a)
@@ -390,7 +563,7 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 		config_free(cfg);
 		return 1;
 	}
-	a->cfg = cfg;
+	a->cfg = a->sinks_cfg = cfg;
 	a->duration_ms = duration_ms;
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&a->loop);
@@ -439,6 +612,8 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 	probe_cache_free(&a->probes);
 	series_store_free(a->store);
 	free(a->sinks);
+	if (a->sinks_cfg != a->cfg)
+		config_free(a->sinks_cfg);
 	config_free(a->cfg);
 	free(a);
 	return rc;

@@ -17,6 +17,7 @@
 struct agent {
 	uv_loop_t loop;
 	struct config *cfg;
+	struct config *sinks_cfg; /* what the sinks were built from: cfg, or an older one while they are unchanged */
 	struct probe_cache probes;
 	struct syscall_watch *syscalls;
 	struct module modules[MODULE_COUNT];

@@ -193,6 +193,17 @@ int series_counter_observe(struct series_store *store, const char *name, const s
 	return 0;
 }
 
+void series_store_set_ttl(struct series_store *store, uint64_t ttl_ns) { store->ttl_ns = ttl_ns; }
+
+void series_counter_restart(struct series_store *store, const char *name)
+{
+	for (size_t i = 0; i < store->len; i++) {
+		struct series *se = store->by_order[i];
+		if (se->kind == SERIES_OBSERVED_COUNTER && !strcmp(se->metric.name, name))
+			se->last_raw = 0;
+	}
+}
+
 int series_counter_add(struct series_store *store, const char *name, const struct metric_tag *tags, unsigned ntags,
 		       uint64_t delta)
 {

@@ -53,6 +53,7 @@ struct series_store;
 
 struct series_store *series_store_new(uint64_t ttl_ns);
 void series_store_free(struct series_store *store);
+void series_store_set_ttl(struct series_store *store, uint64_t ttl_ns);
 
 /*
  * A counter the kernel keeps cumulatively (BPF maps): the store turns readings
@@ -63,6 +64,11 @@ void series_store_free(struct series_store *store);
  */
 int series_counter_observe(struct series_store *store, const char *name,
 			   const struct metric_tag *tags, unsigned ntags, uint64_t cumulative);
+/*
+ * The source of the observed counters named `name` restarts from zero (its
+ * BPF object was reloaded): their next reading counts in full.
+ */
+void series_counter_restart(struct series_store *store, const char *name);
 /* A counter fed with increments (ring-buffer events). */
 int series_counter_add(struct series_store *store, const char *name,
 		       const struct metric_tag *tags, unsigned ntags, uint64_t delta);

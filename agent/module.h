@@ -118,8 +118,8 @@ struct module {
 	char failure[256]; /* why the module does not run, "" when it does */
 	uv_timer_t timer;
 	struct ring_buffer *ring; /* consumed from the loop: polled, and drained before each collect */
-	uv_poll_t ring_poll;
-	bool ring_polled;
+	uv_poll_t *ring_poll; /* owned by the loop once closed: freed in its close callback */
+	bool timer_ready;      /* timer initialised: kept across reloads, closed at exit */
 	uint64_t collect_us; /* duration of the last collect */
 	void *agent; /* back-pointer for the timer callback */
 };

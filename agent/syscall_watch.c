@@ -209,6 +209,12 @@ int syscall_watch_attach(struct syscall_watch *l, struct module *modules, size_t
 	return l->attached ? 0 : -1;
 }
 
+void syscall_watch_set_config(struct syscall_watch *l, const struct config *cfg)
+{
+	l->cfg = cfg;
+	l->module.cfg = cfg;
+}
+
 int syscall_watch_read(const struct syscall_watch *l, enum syscall_id id, struct syscall_stats *out)
 {
 	if (!l || !l->attached || !l->skel)

@@ -29,6 +29,8 @@ int syscall_watch_read(const struct syscall_watch *layer, enum syscall_id id, st
 /* The layer as a module, for --probe (NULL before attach or when nothing was requested). */
 const struct module *syscall_watch_module(const struct syscall_watch *layer);
 void syscall_watch_free(struct syscall_watch *layer);
+/* A reload that keeps the layer: it reads the new config from now on. */
+void syscall_watch_set_config(struct syscall_watch *layer, const struct config *cfg);
 
 const char *syscall_name(enum syscall_id id);
 

@@ -139,13 +139,20 @@ static int attached_of(const struct module *m, int entry_event, int result_event
 	return m->events[result_event].chosen >= 0 ? result_event : -1;
 }
 
+/* The way in use sees the call's result: bytes are known. */
+static bool sees_result(const struct module *m, int event)
+{
+	const struct event_state *st = &m->events[event];
+	return !st->no_result && !m->ops->events[event].ways[st->chosen].no_result;
+}
+
 static void observe_pair(const struct module *m, struct series_store *store, int event, const char *calls,
 			 uint64_t calls_value, const char *bytes, uint64_t bytes_value)
 {
 	if (event < 0)
 		return;
 	series_counter_observe(store, calls, NULL, 0, calls_value);
-	if (!m->events[event].no_result)
+	if (sees_result(m, event))
 		series_counter_observe(store, bytes, NULL, 0, bytes_value);
 }
 

@@ -30,7 +30,8 @@ void harness_global(char *buf, size_t cap, const char *extra)
 		snprintf(forced, sizeof(forced), ", attach: %s", attach);
 	if (layer && *layer && !strstr(extra, "syscall_layer:"))
 		snprintf(forced + strlen(forced), sizeof(forced) - strlen(forced), ", syscall_layer: %s", layer);
-	snprintf(buf, cap, "global: { interval: 1s, log_level: warning%s%s }\n", forced, extra);
+	const char *level = strstr(extra, "log_level:") ? "" : ", log_level: warning";
+	snprintf(buf, cap, "global: { interval: 1s%s%s%s }\n", level, forced, extra);
 }
 
 void harness_modules_yaml(char *buf, size_t cap, const char *extra, const char *enabled, const char *apps)

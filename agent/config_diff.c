@@ -1,0 +1,97 @@
+#include "config_diff.h"
+
+#include <string.h>
+
+static bool str_equal(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool strings_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!str_equal(a[i], b[i]))
+			return false;
+	return true;
+}
+
+static bool tags_equal(const struct config_tags *a, const struct config_tags *b)
+{
+	if (a->len != b->len)
+		return false;
+	for (size_t i = 0; i < a->len; i++)
+		if (!str_equal(a->items[i].key, b->items[i].key) || !str_equal(a->items[i].value, b->items[i].value))
+			return false;
+	return true;
+}
+
+static bool network_equal(const struct config_network *a, const struct config_network *b)
+{
+	if (!str_equal(a->ports, b->ports) || !str_equal(a->ips, b->ips) || !str_equal(a->hostnames, b->hostnames) ||
+	    a->max_dimensions != b->max_dimensions || a->resolve_hostnames != b->resolve_hostnames ||
+	    a->nservice_names != b->nservice_names)
+		return false;
+	for (size_t i = 0; i < a->nservice_names; i++)
+		if (a->service_names[i].port != b->service_names[i].port ||
+		    !str_equal(a->service_names[i].name, b->service_names[i].name))
+			return false;
+	return true;
+}
+
+/* The keys of each module's own section that its BPF object or its state is built from. */
+static bool own_keys_equal(const struct config *a, const struct config *b, enum module_id id)
+{
+	switch (id) {
+	case MODULE_SYNC: return !memcmp(a->sync_calls, b->sync_calls, sizeof(a->sync_calls));
+	case MODULE_NETWORK: return network_equal(&a->network, &b->network);
+	case MODULE_FILESYSTEM: return !memcmp(a->filesystems, b->filesystems, sizeof(a->filesystems));
+	case MODULE_HARDIRQ: return a->hardirq_slow_threshold_us == b->hardirq_slow_threshold_us;
+	case MODULE_SOFTIRQ: return a->softirq_slow_threshold_us == b->softirq_slow_threshold_us;
+	default: return true;
+	}
+}
+
+bool config_module_changed(const struct config *old, const struct config *next, enum module_id id)
+{
+	const struct config_module *a = &old->modules[id], *b = &next->modules[id];
+	if (a->enabled != b->enabled)
+		return true;
+	if (!b->enabled)
+		return false;
+	return a->interval_ms != b->interval_ms || a->attach != b->attach || a->syscall_layer != b->syscall_layer ||
+	       old->global.load_mode != next->global.load_mode || old->global.attach != next->global.attach ||
+	       old->global.syscall_layer != next->global.syscall_layer || old->apps.enabled != next->apps.enabled ||
+	       old->global.pid_table_size != next->global.pid_table_size || !own_keys_equal(old, next, id);
+}
+
+static bool address_equal(const struct config_address *a, const struct config_address *b)
+{
+	return a->transport == b->transport && a->port == b->port && str_equal(a->host, b->host) &&
+	       str_equal(a->path, b->path);
+}
+
+static bool sink_equal(const struct config_sink *a, const struct config_sink *b)
+{
+	return str_equal(a->name, b->name) && a->type == b->type && a->format == b->format &&
+	       address_equal(&a->address, &b->address) && str_equal(a->prefix, b->prefix) && tags_equal(&a->tags, &b->tags) &&
+	       strings_equal(a->include, a->ninclude, b->include, b->ninclude) &&
+	       strings_equal(a->exclude, a->nexclude, b->exclude, b->nexclude) && a->max_packet == b->max_packet &&
+	       a->buffer_lines == b->buffer_lines && a->resolve_interval_ms == b->resolve_interval_ms &&
+	       a->reconnect_min_ms == b->reconnect_min_ms && a->reconnect_max_ms == b->reconnect_max_ms &&
+	       a->write_timeout_ms == b->write_timeout_ms && str_equal(a->ca_file, b->ca_file) &&
+	       str_equal(a->cert_file, b->cert_file) && str_equal(a->key_file, b->key_file) &&
+	       str_equal(a->server_name, b->server_name);
+}
+
+bool config_sinks_equal(const struct config *old, const struct config *next)
+{
+	if (old->nsinks != next->nsinks || !str_equal(old->global.hostname, next->global.hostname) ||
+	    !tags_equal(&old->global.tags, &next->global.tags))
+		return false;
+	for (size_t i = 0; i < old->nsinks; i++)
+		if (!sink_equal(&old->sinks[i], &next->sinks[i]))
+			return false;
+	return true;
+}
