@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, OPT_VERSION }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* A reload asked for while modules still attach must not kill the agent: the loop takes SIGHUP later. */
+	signal(SIGHUP, SIG_IGN);
 	const char *path = CONFIG_DEFAULT_PATH;
 	bool check = false, probe = false, json = false;
 	uint64_t duration_ms = 0;
