@@ -56,25 +56,25 @@ static const struct event_desc network_events[] = {
 			  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "net_state_tp_btf" } },
 				    { .tier = ATTACH_RAW_TP, .progs = { "net_state_raw_tp" } },
 				    { .tier = ATTACH_TRACEPOINT, .progs = { "net_state_tracepoint" } } } },
-	[EVENT_TCP_SEND] = { .name = "tcp_send", .gives = "net.conn.sent.bytes (tcp)", .entry_mode_only = true,
+	[EVENT_TCP_SEND] = { .name = "tcp_send", .gives = "net.conn.sent.bytes", .entry_mode_only = true,
 			     .ways = { LENGTH_WAYS(tcp, send) } },
-	[EVENT_TCP_SEND_RESULT] = { .name = "tcp_send_result", .gives = "net.conn.sent.bytes (tcp)",
+	[EVENT_TCP_SEND_RESULT] = { .name = "tcp_send_result", .gives = "net.conn.sent.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_tcp_send_fexit" } },
 					      LENGTH_WAYS(tcp, send) } },
-	[EVENT_TCP_RECV] = { .name = "tcp_recv", .gives = "net.conn.recv.bytes (tcp)",
+	[EVENT_TCP_RECV] = { .name = "tcp_recv", .gives = "net.conn.recv.bytes",
 			     .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_tcp_recv_fentry" } },
 				       { .tier = ATTACH_KPROBE, .progs = { "net_tcp_recv_kprobe" } },
 				       LENGTH_WAYS(tcp, recv) } },
-	[EVENT_UDP_SEND] = { .name = "udp_send", .gives = "net.conn.sent.bytes (udp)", .entry_mode_only = true,
+	[EVENT_UDP_SEND] = { .name = "udp_send", .gives = "net.conn.sent.bytes", .entry_mode_only = true,
 			     .ways = { LENGTH_WAYS(udp, send) } },
-	[EVENT_UDP_SEND_RESULT] = { .name = "udp_send_result", .gives = "net.conn.sent.bytes (udp)",
+	[EVENT_UDP_SEND_RESULT] = { .name = "udp_send_result", .gives = "net.conn.sent.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_udp_send_fexit", "net_udp6_send_fexit" } },
 					      LENGTH_WAYS(udp, send) } },
-	[EVENT_UDP_RECV] = { .name = "udp_recv", .gives = "net.conn.recv.bytes (udp)", .entry_mode_only = true,
+	[EVENT_UDP_RECV] = { .name = "udp_recv", .gives = "net.conn.recv.bytes", .entry_mode_only = true,
 			     .ways = { LENGTH_WAYS(udp, recv) } },
-	[EVENT_UDP_RECV_RESULT] = { .name = "udp_recv_result", .gives = "net.conn.recv.bytes (udp)",
+	[EVENT_UDP_RECV_RESULT] = { .name = "udp_recv_result", .gives = "net.conn.recv.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_udp_recv_fexit", "net_udp6_recv_fexit" } },
 					      LENGTH_WAYS(udp, recv) } },
@@ -251,18 +251,21 @@ static struct bpf_object *network_open(struct module *m)
 	struct network_state *st = m->priv;
 	if (!st && !(st = m->priv = calloc(1, sizeof(*st))))
 		return NULL;
-	char err[256];
-	if (!st->filter_loaded) {
-		if (net_filter_load(&st->filter, &m->cfg->network, NET_SERVICES_PATH, err, sizeof(err))) {
-			/* --check-config refuses these first; this is a config that changed under us. */
-			log_error("network", "%s", err);
-			errno = EINVAL;
-			return NULL;
-		}
-		st->filter_loaded = true;
-	}
 	st->skel = network_bpf__open();
 	return st->skel ? st->skel->obj : NULL;
+}
+
+/* The filters and service names, once attached: the config loader has checked them already. */
+static int network_start(struct module *m)
+{
+	struct network_state *st = m->priv;
+	char err[256];
+	if (net_filter_load(&st->filter, &m->cfg->network, NET_SERVICES_PATH, err, sizeof(err))) {
+		log_error("network", "%s", err);
+		return -EINVAL;
+	}
+	st->filter_loaded = true;
+	return 0;
 }
 
 static void network_destroy(struct module *m)
@@ -407,6 +410,8 @@ static void forget_idle(struct network_state *st, uint64_t now_ms)
 static int network_collect(struct module *m, struct series_store *store)
 {
 	struct network_state *st = m->priv;
+	if (!st->filter_loaded)
+		return -EINVAL; /* nothing would pass a filter that could not be built */
 	uv_loop_t *loop = m->timer.loop;
 	uint64_t now_ms = uv_now(loop);
 	long n = read_endpoints(st);
@@ -487,5 +492,6 @@ const struct module_ops network_module = {
 	.nevents = sizeof(network_events) / sizeof(network_events[0]),
 	.open = network_open,
 	.destroy = network_destroy,
+	.start = network_start,
 	.collect = network_collect,
 };
