@@ -96,3 +96,4 @@ valgrind: deps all
 clean:
 	rm -rf $(BUILD)
 -include mk/vm.mk
+-include mk/package.mk
