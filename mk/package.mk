@@ -42,3 +42,41 @@ $(PKG_BIN): $(PKG_AGENT_OBJS) scripts/packaging/check-binary.sh
 	@scripts/packaging/check-binary.sh $@.tmp $(PACKAGE_GLIBC_MAX)
 	@mv $@.tmp $@
 
+
+# Files both packages install, staged once: the binary, the shipped config (StatsD to
+# 127.0.0.1:8125, no stdout sink), the environment file, the unit and the man pages.
+PKG_DATE := $(shell d=$$(git log -1 --format=%ct 2>/dev/null) && [ -n "$$d" ] || d=$$(date +%s); date -u -R -d @$$d)
+PKG_STAGE_FILES := $(PKG_STAGE)/bpfpush $(PKG_STAGE)/bpfpush.yaml $(PKG_STAGE)/default/bpfpush \
+	$(PKG_STAGE)/bpfpush.service $(PKG_STAGE)/bpfpush.8 $(PKG_STAGE)/bpfpush.yaml.5
+
+$(PKG_STAGE)/bpfpush: $(PKG_BIN)
+	@mkdir -p $(dir $@)
+	@cp $< $@
+$(PKG_STAGE)/bpfpush.yaml: config/bpfpush.yaml
+	@mkdir -p $(dir $@)
+	@cp $< $@ && chmod 644 $@
+$(PKG_STAGE)/default/bpfpush: packaging/bpfpush.default
+	@mkdir -p $(dir $@)
+	@cp $< $@ && chmod 644 $@
+$(PKG_STAGE)/bpfpush.service: packaging/bpfpush.service
+	@mkdir -p $(dir $@)
+	@cp $< $@ && chmod 644 $@
+$(PKG_STAGE)/%: packaging/man/% VERSION
+	@mkdir -p $(dir $@)
+	@sed 's/@VERSION@/$(VERSION)/g' $< > $@
+
+# .deb: debhelper in a copy of the staged tree plus packaging/debian/ (dpkg-buildpackage -b
+# writes into the parent directory, build/packaging/deb/). A native version: VERSION as is.
+DEB_SRC := $(PKG_DIR)/deb/bpfpush-$(VERSION)
+deb: $(DEB_FILE)
+$(DEB_FILE): $(PKG_STAGE_FILES) $(wildcard packaging/debian/* packaging/debian/source/*)
+	@rm -rf $(PKG_DIR)/deb && mkdir -p $(DEB_SRC)
+	@cp -r $(PKG_STAGE)/. $(DEB_SRC)/
+	@cp -r packaging/debian $(DEB_SRC)/debian
+	@rm $(DEB_SRC)/debian/changelog.in
+	@mv $(DEB_SRC)/bpfpush.service $(DEB_SRC)/debian/bpfpush.service
+	@sed -e 's/@VERSION@/$(VERSION)/' -e 's/@DATE@/$(PKG_DATE)/' packaging/debian/changelog.in > $(DEB_SRC)/debian/changelog
+	@echo "  DEB     $@"
+	@cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc > ../dpkg-buildpackage.log 2>&1 \
+		|| { cat ../dpkg-buildpackage.log; exit 1; }
+	@cp $(PKG_DIR)/deb/$(notdir $@) $@
