@@ -49,9 +49,10 @@ PKG_DATE := $(shell d=$$(git log -1 --format=%ct 2>/dev/null) && [ -n "$$d" ] ||
 PKG_STAGE_FILES := $(PKG_STAGE)/bpfpush $(PKG_STAGE)/bpfpush.yaml $(PKG_STAGE)/default/bpfpush \
 	$(PKG_STAGE)/bpfpush.service $(PKG_STAGE)/bpfpush.8 $(PKG_STAGE)/bpfpush.yaml.5
 
+# Stripped in both packages; build/packaging/bpfpush keeps its symbols for debugging.
 $(PKG_STAGE)/bpfpush: $(PKG_BIN)
 	@mkdir -p $(dir $@)
-	@cp $< $@
+	@strip --strip-unneeded -o $@ $<
 $(PKG_STAGE)/bpfpush.yaml: config/bpfpush.yaml
 	@mkdir -p $(dir $@)
 	@cp $< $@ && chmod 644 $@
@@ -69,9 +70,9 @@ $(PKG_STAGE)/%: packaging/man/% VERSION
 # writes into the parent directory, build/packaging/deb/). A native version: VERSION as is.
 DEB_SRC := $(PKG_DIR)/deb/bpfpush-$(VERSION)
 deb: $(DEB_FILE)
-$(DEB_FILE): $(PKG_STAGE_FILES) $(wildcard packaging/debian/* packaging/debian/source/*)
+$(DEB_FILE): $(PKG_STAGE_FILES) $(wildcard packaging/debian/* packaging/debian/source/*) mk/package.mk
 	@rm -rf $(PKG_DIR)/deb && mkdir -p $(DEB_SRC)
-	@cp -r $(PKG_STAGE)/. $(DEB_SRC)/
+	@tar -C $(PKG_STAGE) -cf - $(patsubst $(PKG_STAGE)/%,%,$(PKG_STAGE_FILES)) | tar -C $(DEB_SRC) -xf -
 	@cp -r packaging/debian $(DEB_SRC)/debian
 	@rm $(DEB_SRC)/debian/changelog.in
 	@mv $(DEB_SRC)/bpfpush.service $(DEB_SRC)/debian/bpfpush.service
@@ -80,3 +81,32 @@ $(DEB_FILE): $(PKG_STAGE_FILES) $(wildcard packaging/debian/* packaging/debian/s
 	@cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc > ../dpkg-buildpackage.log 2>&1 \
 		|| { cat ../dpkg-buildpackage.log; exit 1; }
 	@cp $(PKG_DIR)/deb/$(notdir $@) $@
+
+# SELinux module: checkpolicy and semodule-utils (Debian packages) build it.
+$(PKG_STAGE)/bpfpush.pp: packaging/selinux/bpfpush.te
+	@mkdir -p $(PKG_DIR)/selinux $(dir $@)
+	@echo "  SEPOL   $@"
+	@checkmodule -M -m -o $(PKG_DIR)/selinux/bpfpush.mod $<
+	@semodule_package -o $@ -m $(PKG_DIR)/selinux/bpfpush.mod
+selinux: $(PKG_STAGE)/bpfpush.pp
+
+# .rpm: rpmbuild (Debian's rpm package) with a private topdir under build/packaging/rpm.
+RPM_TOP := $(abspath $(PKG_DIR)/rpm)
+rpm: $(RPM_FILE)
+$(RPM_FILE): $(PKG_STAGE_FILES) $(PKG_STAGE)/bpfpush.pp packaging/rpm/bpfpush.spec mk/package.mk
+	@rm -rf $(RPM_TOP) && mkdir -p $(RPM_TOP)
+	@echo "  RPM     $@"
+	@rpmbuild -bb --target $(RPM_ARCH) --define '_topdir $(RPM_TOP)' \
+		--define 'bpfpush_version $(VERSION)' --define 'bpfpush_stage $(abspath $(PKG_STAGE))' \
+		packaging/rpm/bpfpush.spec > $(PKG_DIR)/rpmbuild.log 2>&1 || { cat $(PKG_DIR)/rpmbuild.log; exit 1; }
+	@cp $(RPM_TOP)/RPMS/$(RPM_ARCH)/$(notdir $@) $@
+
+package-clean:
+	rm -rf $(PKG_DIR)
+
+# Builds both packages and checks them: contents, conffiles, lintian, installs into scratch
+# roots (dpkg --root, rpm --root), the unit, a capability-only run. Needs root.
+test-packaging:
+	@scripts/install-deps.sh --packaging --if-missing
+	@$(MAKE) --no-print-directory deb rpm
+	@tests/packaging/run.sh $(BUILD)
