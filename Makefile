@@ -55,6 +55,9 @@ $(OBJ)/%.o: %.c $(SKELS) $(wildcard agent/*.h agent/*/*.h probes/*.h)
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
+# The files that print BPFPUSH_VERSION follow VERSION (the only place the version is written).
+$(OBJ)/agent/main.o $(OBJ)/agent/agent.o: VERSION
+
 $(BUILD)/bpfpush: $(AGENT_OBJS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
@@ -96,3 +99,4 @@ valgrind: deps all
 clean:
 	rm -rf $(BUILD)
 -include mk/vm.mk
+-include mk/package.mk

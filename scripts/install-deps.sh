@@ -5,6 +5,17 @@ set -euo pipefail
 
 BUILD_PKGS=(make gcc clang llvm pkg-config bpftool libbpf-dev libuv1-dev libyaml-dev libelf-dev zlib1g-dev
 	linux-libc-dev libcmocka-dev nftables)
+# make deb / make rpm / make test-packaging (installed with --packaging, as make test-packaging does):
+# debhelper and lintian for the .deb, rpm's rpmbuild, the SELinux module's compilers, and what
+# the checks use (systemd-analyze, setpriv, objdump, file, python3 for the listeners, useradd,
+# a static busybox as /bin/sh in the rpm scratch root).
+PACKAGING_PKGS=(debhelper dpkg-dev fakeroot lintian rpm checkpolicy semodule-utils systemd util-linux
+	binutils file python3 passwd man-db busybox-static)
+
+if [[ "${1:-}" == "--packaging" ]]; then
+	BUILD_PKGS=("${BUILD_PKGS[@]}" "${PACKAGING_PKGS[@]}")
+	shift
+fi
 
 missing() {
 	local pkg
