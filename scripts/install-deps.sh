@@ -3,8 +3,9 @@
 # Idempotent. With --if-missing it does nothing when everything is already there.
 set -euo pipefail
 
+# libssl-dev: tls:// sinks (OpenSSL 3, linked dynamically); openssl: the CLI the TLS tests make certificates with.
 BUILD_PKGS=(make gcc clang llvm pkg-config bpftool libbpf-dev libuv1-dev libyaml-dev libelf-dev zlib1g-dev
-	linux-libc-dev libcmocka-dev)
+	linux-libc-dev libcmocka-dev libssl-dev openssl)
 
 missing() {
 	local pkg
