@@ -1,6 +1,8 @@
 /*
  * Sinks against real loopback sockets owned by the test: UDP packing, TCP
- * ordering, reconnects, overflow, filters. The libuv loop is driven here with
+ * ordering, reconnects, overflow, filters; Unix datagrams across a replaced
+ * socket file; TLS against `openssl s_server` with certificates made by the
+ * openssl CLI (verified, refused, never in clear). The libuv loop is driven here with
  * UV_RUN_NOWAIT under a deadline; every test ends with uv_loop_close() == 0.
  */
 #include <arpa/inet.h>
