@@ -617,6 +617,21 @@ static const char *cfg_check_net_hostnames(const char *value)
 	return rc == 0 ? NULL : cfg_net_filter_why;
 }
 
+/* A file the agent reads at start (TLS certificates and keys): it must exist and be readable now. */
+static const char *cfg_check_readable_file(const char *value)
+{
+	if (!*value)
+		return "must not be empty";
+	struct stat st;
+	if (stat(value, &st) < 0)
+		return errno == ENOENT ? "no such file" : strerror(errno);
+	if (S_ISDIR(st.st_mode))
+		return "a directory, not a file";
+	if (access(value, R_OK) < 0)
+		return errno == EACCES ? "not readable by the agent (permission denied)" : strerror(errno);
+	return NULL;
+}
+
 static cfg_apply_fn cfg_apply_sinks, cfg_apply_groups, cfg_apply_service_names, cfg_apply_address,
 	cfg_apply_string_list;
 
@@ -777,9 +792,9 @@ static const struct cfg_key cfg_sink_keys[] = {
 	K_MS("reconnect_min", SINK_OFF(reconnect_min_ms), "100ms", 10, MS_PER_H, "first reconnect delay"),
 	K_MS("reconnect_max", SINK_OFF(reconnect_max_ms), "30s", 10, MS_PER_D, "reconnect delay cap (doubling)"),
 	K_MS("write_timeout", SINK_OFF(write_timeout_ms), "10s", 100, MS_PER_H, "a stream write stuck longer reconnects"),
-	K_STR("ca_file", SINK_OFF(ca_file), NULL, cfg_check_not_empty, "tls://: CA bundle (default: the system's)"),
-	K_STR("cert_file", SINK_OFF(cert_file), NULL, cfg_check_not_empty, "tls://: client certificate"),
-	K_STR("key_file", SINK_OFF(key_file), NULL, cfg_check_not_empty, "tls://: client key"),
+	K_STR("ca_file", SINK_OFF(ca_file), NULL, cfg_check_readable_file, "tls://: CA bundle (default: the system's)"),
+	K_STR("cert_file", SINK_OFF(cert_file), NULL, cfg_check_readable_file, "tls://: client certificate"),
+	K_STR("key_file", SINK_OFF(key_file), NULL, cfg_check_readable_file, "tls://: client key"),
 	K_STR("server_name", SINK_OFF(server_name), NULL, cfg_check_not_empty, "tls://: name to verify (default: the host)"),
 };
 static const struct cfg_section cfg_sink_section = CFG_SECTION_OF(cfg_sink_keys);

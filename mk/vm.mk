@@ -26,11 +26,12 @@ STATIC_TEST_LINK := $(if $(CMOCKA_A),-static $(CMOCKA_A) -lpthread,-lcmocka -lpt
 static: $(STATIC)/bpfpush $(STATIC_INTEG_BINS)
 
 # The same sources and flags as build/obj, compiled again for the static link
-# (no PIE: a classic static executable, what a bare initramfs runs best).
+# (no PIE: a classic static executable, what a bare initramfs runs best), without
+# TLS: OpenSSL stays a shared library (DESIGN §7) and the VM tests send no tls://.
 $(STATIC_OBJ)/%.o: %.c $(SKELS) $(wildcard agent/*.h agent/*/*.h probes/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (static)"
-	@$(CC) $(CFLAGS) -fno-pie -c $< -o $@
+	@$(CC) $(CFLAGS) -DBPFPUSH_NO_TLS -fno-pie -c $< -o $@
 
 $(STATIC)/bpfpush: $(STATIC_AGENT_OBJS)
 	@echo "  LD      $@ (static)"

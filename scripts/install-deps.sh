@@ -3,8 +3,9 @@
 # Idempotent. With --if-missing it does nothing when everything is already there.
 set -euo pipefail
 
+# libssl-dev: tls:// sinks (OpenSSL 3, linked dynamically); openssl: the CLI the TLS tests make certificates with.
 BUILD_PKGS=(make gcc clang llvm pkg-config bpftool libbpf-dev libuv1-dev libyaml-dev libelf-dev zlib1g-dev
-	linux-libc-dev libcmocka-dev nftables)
+	linux-libc-dev libcmocka-dev nftables libssl-dev openssl)
 # make deb / make rpm / make test-packaging (installed with --packaging, as make test-packaging does):
 # debhelper and lintian for the .deb, rpm's rpmbuild, the SELinux module's compilers, and what
 # the checks use (systemd-analyze, setpriv, objdump, file, python3 for the listeners, useradd,

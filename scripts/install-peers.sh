@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the real peers the end-to-end tests talk to, idempotently:
 #   - Debian graphite-carbon (carbon-cache) and python3-whisper (whisper-fetch)
-#   - Debian carbon-c-relay
+#   - Debian carbon-c-relay (built with OpenSSL: the TLS test gives it a TLS listener)
+#   - the openssl CLI (certificates for the TLS test)
 #   - Etsy statsd 0.9.0 from npm, into build/peers/statsd (node and npm from Debian if missing)
 # Nothing is left running: package maintainer scripts are stopped from starting services
 # with a policy-rc.d (exit 101) for the duration of the install, and any carbon-cache or
@@ -17,6 +18,7 @@ log() { printf 'install-peers: %s\n' "$*" >&2; }
 
 have_carbon() { [[ -x /usr/bin/carbon-cache ]] && command -v whisper-fetch >/dev/null 2>&1; }
 have_relay() { command -v carbon-c-relay >/dev/null 2>&1; }
+have_openssl() { command -v openssl >/dev/null 2>&1; }
 have_node() { command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; }
 have_statsd() {
 	[[ -f "$PEERS/statsd/node_modules/statsd/stats.js" ]] &&
@@ -24,7 +26,7 @@ have_statsd() {
 }
 
 if [[ ${1:-} == --check ]]; then
-	have_carbon && have_relay && have_node && have_statsd
+	have_carbon && have_relay && have_openssl && have_node && have_statsd
 	exit
 fi
 
@@ -36,6 +38,7 @@ fi
 apt_pkgs=()
 have_carbon || apt_pkgs+=(graphite-carbon python3-whisper)
 have_relay || apt_pkgs+=(carbon-c-relay)
+have_openssl || apt_pkgs+=(openssl)
 have_node || apt_pkgs+=(nodejs npm)
 
 if [[ ${#apt_pkgs[@]} -gt 0 ]]; then

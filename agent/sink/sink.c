@@ -43,9 +43,9 @@ static struct sink_transport *open_transport(struct sink_core *core)
 	case TRANSPORT_TCP:
 		return tcp_transport_open(core);
 	case TRANSPORT_UNIX:
+		return unix_transport_open(core);
 	case TRANSPORT_TLS:
-		log_error("sink", "%s: unix:// and tls:// addresses are not supported by this build", core->name);
-		return NULL;
+		return tcp_transport_open(core);
 	case TRANSPORT_NONE:
 		break;
 	}

@@ -13,6 +13,17 @@
  * Connecting: resolve (every attempt, so DNS changes are followed), try each
  * address in turn with write_timeout as the connect timeout, then back off
  * exponentially from reconnect_min to reconnect_max, jittered.
+ *
+ * tls:// is this transport with OpenSSL between the queue and the stream
+ * (sink/tls.h: memory BIOs, no thread): after the TCP connect comes the
+ * handshake, bounded by write_timeout, with the peer's certificate verified
+ * against ca_file or the system's store for server_name (default the host).
+ * Entries are taken from the queue only once the handshake has completed and
+ * the certificate was accepted, and are only ever written through SSL_write:
+ * nothing goes out in clear. A failed handshake or a refused certificate is
+ * counted in errors, logged (rate-limited), and retried with the backoff.
+ * A write carries entries encrypted; they count as sent once the kernel took
+ * the ciphertext, as for plain TCP.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -20,6 +31,7 @@
 #include <string.h>
 
 #include "sink/queue.h"
+#include "sink/tls.h"
 #include "sink/transport.h"
 
 #define TCP_WRITE_BYTES (256u * 1024u)
@@ -30,6 +42,7 @@ enum tcp_state {
 	TCP_WAITING,    /* backing off before the next attempt */
 	TCP_RESOLVING,
 	TCP_CONNECTING,
+	TCP_HANDSHAKING, /* tls://: connected, TLS handshake under way */
 	TCP_CONNECTED,
 	TCP_DISCONNECTING, /* the handle is closing */
 };
@@ -58,8 +71,13 @@ struct tcp_transport {
 	size_t next_addr;
 	struct sockaddr_storage peer;
 
+	struct sink_tls_ctx *tls; /* tls:// only */
+	struct sink_tls_conn *tls_conn;
+	char *cbuf; /* tls://: the ciphertext of the write in flight */
+	size_t cbuf_cap;
+
 	struct sink_queue queue;
-	char *wbuf; /* the entries of the write in flight */
+	char *wbuf; /* the entries of the write in flight (plaintext) */
 	uint32_t *wlens;
 	size_t wbytes, wcount;
 
@@ -71,7 +89,7 @@ struct tcp_transport {
 	bool finishing; /* handles closing; free once they all are */
 	unsigned open_handles;
 	struct log_complaint complaint;
-	char readbuf[256];
+	char readbuf[16384]; /* TLS handshake records come in here too */
 };
 
 static void start_attempt(struct tcp_transport *t);
@@ -109,6 +127,9 @@ static void maybe_free(struct tcp_transport *t)
 	/* Whatever is still waiting at the end of sink_close is lost: counted. */
 	core->stats.dropped[DROP_OVERFLOW] += sink_queue_clear(&t->queue) + t->wcount;
 	sink_queue_free(&t->queue);
+	sink_tls_conn_free(t->tls_conn);
+	sink_tls_ctx_free(t->tls);
+	free(t->cbuf);
 	free(t->wbuf);
 	free(t->wlens);
 	free(t);
@@ -152,6 +173,8 @@ static void tcp_closed(uv_handle_t *handle)
 	struct tcp_transport *t = handle->data;
 	t->tcp_open = false;
 	t->open_handles--;
+	sink_tls_conn_free(t->tls_conn);
+	t->tls_conn = NULL;
 	if (t->finishing) {
 		maybe_free(t);
 		return;
@@ -190,6 +213,13 @@ static bool socket_writable(struct tcp_transport *t)
 static void io_timeout(uv_timer_t *timer)
 {
 	struct tcp_transport *t = timer->data;
+	if (t->state == TCP_HANDSHAKING) {
+		/* Writable or not: the peer has not finished its part of the handshake. */
+		t->timed_out = true;
+		complain_detail(t, "TLS handshake with", "timed out");
+		close_connection(t, TCP_NEXT_RETRY);
+		return;
+	}
 	if (socket_writable(t)) {
 		uv_timer_start(&t->io_timer, io_timeout, cfg_of(t)->write_timeout_ms, 0);
 		return;
@@ -220,11 +250,41 @@ static void read_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(t->readbuf, sizeof(t->readbuf));
 }
 
+static void tls_advance(struct tcp_transport *t);
+
+/* tls://: what the peer sent after the handshake (tickets, alerts, close_notify). */
+static void tls_receive(struct tcp_transport *t)
+{
+	switch (sink_tls_read(t->tls_conn)) {
+	case SINK_TLS_OK:
+	case SINK_TLS_WANT:
+		kick(t); /* anything the library must answer */
+		return;
+	case SINK_TLS_CLOSED:
+		complain_detail(t, "connection closed by", "TLS close_notify");
+		break;
+	case SINK_TLS_FAILED:
+		complain_detail(t, "TLS error on the connection to", sink_tls_error(t->tls_conn));
+		break;
+	}
+	close_connection(t, TCP_NEXT_RETRY);
+}
+
 /* Peers send nothing; reading is how a closed or reset connection is noticed while idle. */
 static void read_done(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	struct tcp_transport *t = stream->data;
-	(void)buf;
+	if (nread > 0 && t->tls_conn != NULL && t->state != TCP_DISCONNECTING) {
+		if (!sink_tls_feed(t->tls_conn, buf->base, (size_t)nread)) {
+			complain_detail(t, "reading from", sink_tls_error(t->tls_conn));
+			close_connection(t, TCP_NEXT_RETRY);
+		} else if (t->state == TCP_HANDSHAKING) {
+			tls_advance(t);
+		} else {
+			tls_receive(t);
+		}
+		return;
+	}
 	if (nread >= 0)
 		return;
 	if (nread == UV_EOF)
@@ -243,6 +303,8 @@ static void write_done(uv_write_t *req, int status)
 		stats_of(t)->sent += t->wcount;
 		t->wcount = 0;
 		t->wbytes = 0;
+		if (t->state == TCP_HANDSHAKING)
+			start_io_timer(t); /* the handshake deadline again */
 		kick(t);
 		return;
 	}
@@ -250,6 +312,20 @@ static void write_done(uv_write_t *req, int status)
 	if (status != UV_ECANCELED && !t->timed_out)
 		complain(t, "writing to", status);
 	close_connection(t, TCP_NEXT_RETRY);
+}
+
+/* tls://: move the ciphertext the library produced into cbuf; returns its length, 0 on ENOMEM. */
+static size_t take_ciphertext(struct tcp_transport *t)
+{
+	size_t n = sink_tls_pending(t->tls_conn);
+	if (n > t->cbuf_cap) {
+		char *bigger = realloc(t->cbuf, n);
+		if (bigger == NULL)
+			return 0;
+		t->cbuf = bigger;
+		t->cbuf_cap = n;
+	}
+	return sink_tls_take(t->tls_conn, t->cbuf, n);
 }
 
 static void kick(struct tcp_transport *t)
@@ -260,10 +336,32 @@ static void kick(struct tcp_transport *t)
 		finish(t);
 		return;
 	}
-	if (t->state != TCP_CONNECTED || sink_queue_count(&t->queue) == 0)
+	if (t->tls != NULL && t->tls_conn == NULL)
+		return; /* never a byte in clear */
+	bool data = t->state == TCP_CONNECTED && sink_queue_count(&t->queue) > 0;
+	bool handshake = t->tls != NULL && t->state == TCP_HANDSHAKING && sink_tls_pending(t->tls_conn) > 0;
+	if (!data && !handshake && !(t->tls != NULL && t->state == TCP_CONNECTED && sink_tls_pending(t->tls_conn) > 0))
 		return;
-	t->wcount = sink_queue_take(&t->queue, t->wbuf, TCP_WRITE_BYTES, t->wlens, TCP_WRITE_ENTRIES, &t->wbytes);
+	if (data)
+		t->wcount = sink_queue_take(&t->queue, t->wbuf, TCP_WRITE_BYTES, t->wlens, TCP_WRITE_ENTRIES,
+					    &t->wbytes);
 	uv_buf_t buf = uv_buf_init(t->wbuf, (unsigned)t->wbytes);
+	if (t->tls != NULL) {
+		if (t->wcount > 0 && !sink_tls_write(t->tls_conn, t->wbuf, t->wbytes)) {
+			put_back(t);
+			complain_detail(t, "encrypting for", sink_tls_error(t->tls_conn));
+			close_connection(t, TCP_NEXT_RETRY);
+			return;
+		}
+		size_t n = take_ciphertext(t);
+		if (n == 0) {
+			put_back(t);
+			complain_detail(t, "writing to", "out of memory for the TLS records");
+			close_connection(t, TCP_NEXT_RETRY);
+			return;
+		}
+		buf = uv_buf_init(t->cbuf, (unsigned)n);
+	}
 	t->write_req.data = t;
 	int err = uv_write(&t->write_req, (uv_stream_t *)&t->tcp, &buf, 1, write_done);
 	if (err < 0) {
@@ -274,6 +372,54 @@ static void kick(struct tcp_transport *t)
 	}
 	t->writing = true;
 	start_io_timer(t);
+}
+
+/* The connection carries data from now on (tls://: the handshake is done and the certificate accepted). */
+static void established(struct tcp_transport *t)
+{
+	t->state = TCP_CONNECTED;
+	t->failures = 0;
+	if (t->ever_connected)
+		stats_of(t)->reconnects++;
+	t->ever_connected = true;
+	char addr[80], msg[200];
+	snprintf(msg, sizeof(msg), "%s: connected to %s%s", name_of(t), peer_text(t, addr, sizeof(addr)),
+		 t->tls != NULL ? " (TLS, certificate verified)" : "");
+	log_complaint_clear(&t->complaint, "sink", msg);
+	log_debug("sink", "%s", msg);
+}
+
+/* Best effort: the alert that tells the peer why the handshake was given up, if the socket takes it now. */
+static void send_alert(struct tcp_transport *t)
+{
+	char alert[512];
+	if (t->writing || sink_tls_pending(t->tls_conn) > sizeof(alert))
+		return;
+	size_t n = sink_tls_take(t->tls_conn, alert, sizeof(alert));
+	if (n > 0) {
+		uv_buf_t buf = uv_buf_init(alert, (unsigned)n);
+		uv_try_write((uv_stream_t *)&t->tcp, &buf, 1);
+	}
+}
+
+static void tls_advance(struct tcp_transport *t)
+{
+	enum sink_tls_status st = sink_tls_handshake(t->tls_conn);
+	if (st == SINK_TLS_FAILED || st == SINK_TLS_CLOSED) {
+		send_alert(t);
+		complain_detail(t, "TLS handshake with",
+				st == SINK_TLS_CLOSED ? "closed by the peer" : sink_tls_error(t->tls_conn));
+		close_connection(t, TCP_NEXT_RETRY);
+		return;
+	}
+	if (st == SINK_TLS_OK) {
+		if (!t->writing)
+			uv_timer_stop(&t->io_timer);
+		established(t);
+		tls_receive(t); /* whatever came with the peer's last flight; then kick */
+		return;
+	}
+	kick(t);
 }
 
 static void connected(uv_connect_t *req, int status)
@@ -288,15 +434,6 @@ static void connected(uv_connect_t *req, int status)
 		close_connection(t, TCP_NEXT_ADDRESS);
 		return;
 	}
-	t->state = TCP_CONNECTED;
-	t->failures = 0;
-	if (t->ever_connected)
-		stats_of(t)->reconnects++;
-	t->ever_connected = true;
-	char addr[80], msg[200];
-	snprintf(msg, sizeof(msg), "%s: connected to %s", name_of(t), peer_text(t, addr, sizeof(addr)));
-	log_complaint_clear(&t->complaint, "sink", msg);
-	log_debug("sink", "%s", msg);
 	uv_tcp_nodelay(&t->tcp, 1);
 	uv_tcp_keepalive(&t->tcp, 1, TCP_KEEPALIVE_S);
 	int err = uv_read_start((uv_stream_t *)&t->tcp, read_alloc, read_done);
@@ -305,7 +442,20 @@ static void connected(uv_connect_t *req, int status)
 		close_connection(t, TCP_NEXT_RETRY);
 		return;
 	}
-	kick(t);
+	if (t->tls == NULL) {
+		established(t);
+		kick(t);
+		return;
+	}
+	t->tls_conn = sink_tls_conn_new(t->tls, cfg_of(t)->address.host);
+	if (t->tls_conn == NULL) {
+		complain_detail(t, "setting up TLS for", "out of memory or a name OpenSSL refuses");
+		close_connection(t, TCP_NEXT_RETRY);
+		return;
+	}
+	t->state = TCP_HANDSHAKING;
+	start_io_timer(t);
+	tls_advance(t);
 }
 
 static void connect_next(struct tcp_transport *t)
@@ -461,16 +611,21 @@ struct sink_transport *tcp_transport_open(struct sink_core *core)
 		log_error("sink", "%s: no host in the address", core->name);
 		return NULL;
 	}
+	struct sink_tls_ctx *tls = NULL;
+	if (cfg->address.transport == TRANSPORT_TLS && (tls = sink_tls_ctx_new(cfg, core->name)) == NULL)
+		return NULL;
 	struct tcp_transport *t = calloc(1, sizeof(*t));
 	char *wbuf = malloc(TCP_WRITE_BYTES);
 	uint32_t *wlens = malloc(TCP_WRITE_ENTRIES * sizeof(*wlens));
 	if (t == NULL || wbuf == NULL || wlens == NULL) {
 		log_error("sink", "%s: out of memory", core->name);
+		sink_tls_ctx_free(tls);
 		free(t);
 		free(wbuf);
 		free(wlens);
 		return NULL;
 	}
+	t->tls = tls;
 	t->base.ops = &tcp_ops;
 	t->base.core = core;
 	t->wbuf = wbuf;

@@ -1,6 +1,6 @@
 /*
  * What sink.c (filters, encoding, stats) shares with the transports
- * (stdout.c, udp.c, tcp.c). Internal to agent/sink/.
+ * (stdout.c, udp.c, tcp.c, unix_dgram.c). Internal to agent/sink/.
  *
  * A transport receives whole encoded entries (one metric each, '\n'
  * included), never splits one, and keeps the sink's stats: it counts `sent`
@@ -55,6 +55,7 @@ struct sink_transport {
 struct sink_transport *sink_stdout_open(struct sink_core *core);
 struct sink_transport *udp_transport_open(struct sink_core *core);
 struct sink_transport *tcp_transport_open(struct sink_core *core);
+struct sink_transport *unix_transport_open(struct sink_core *core);
 
 /* Called by a transport once it is closed and freed; frees the sink. */
 void sink_transport_closed(struct sink_core *core);

@@ -414,16 +414,19 @@ statsd_stop() { stop_pid "${STATSD_PID[main]:-}" 10; STATSD_PID[main]=; }
 # relay_start HASH CARBON_NAME...: carbon-c-relay listening on 127.0.0.1 (TCP, line mode), one
 # consistent-hash cluster (carbon_ch or fnv1a_ch) over the given carbon-caches. Submission mode
 # (-s): the relay sends no statistics of its own, so the caches hold only what we sent.
+# With RELAY_SSL_PEM set (a PEM file holding the server certificate and its key), the listener
+# speaks TLS only (`transport plain ssl PEM`).
 relay_start() {
-	local hash=$1 dir=$E2E_TMP/relay name members=""
+	local hash=$1 dir=$E2E_TMP/relay name members="" transport="transport plain"
 	shift
+	[[ -n ${RELAY_SSL_PEM:-} ]] && transport+=" ssl $RELAY_SSL_PEM"
 	read -r RELAY_PORT < <(free_ports 1)
 	mkdir -p "$dir"
 	for name in "$@"; do
 		members+="        127.0.0.1:${CARBON_PORT[$name]}=$name proto tcp type linemode"$'\n'
 	done
 	cat >"$dir/relay.conf" <<-EOF
-	listen type linemode transport plain 127.0.0.1:$RELAY_PORT proto tcp ;
+	listen type linemode $transport 127.0.0.1:$RELAY_PORT proto tcp ;
 	cluster caches $hash
 	$members    ;
 	match * send to caches stop ;
@@ -437,7 +440,72 @@ relay_start() {
 		sed 's/^/#   /' "$dir/relay.conf" "$dir/relay.log" >&2
 		return 1
 	fi
-	log "carbon-c-relay: pid $pid, port $RELAY_PORT, $hash over $*"
+	log "carbon-c-relay: pid $pid, port $RELAY_PORT${RELAY_SSL_PEM:+ (TLS)}, $hash over $*"
+}
+
+# tls_make_certs DIR: in DIR, with the openssl CLI: ca.pem (a test CA), server.pem (a certificate
+# it signed for 127.0.0.1 and localhost) with server.key, relay.pem (both, as carbon-c-relay
+# wants them), and other-ca.pem (a CA that signed nothing here).
+tls_make_certs() {
+	local dir=$1
+	mkdir -p "$dir"
+	(
+		set -e
+		cd "$dir"
+		key() { openssl req "$@" -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes; }
+		key -x509 -days 2 -subj /CN=bpfpush-e2e-ca -keyout ca.key -out ca.pem
+		key -x509 -days 2 -subj /CN=bpfpush-e2e-other-ca -keyout other-ca.key -out other-ca.pem
+		key -new -subj /CN=localhost -keyout server.key -out server.csr
+		printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+			-extfile server.ext -out server.pem
+		cat server.pem server.key >relay.pem
+		chmod 600 ./*.key relay.pem
+	) >"$dir/openssl.log" 2>&1 || { sed 's/^/#   /' "$dir/openssl.log" >&2; return 1; }
+}
+
+# record_proxy LISTEN_PORT TARGET_PORT FILE: a TCP proxy on 127.0.0.1 that appends every byte the
+# client sends to FILE (the answers are passed back, not recorded). Sets PROXY_PID.
+record_proxy() {
+	$SYSPY - "$1" "$2" "$3" <<-'EOF' &
+	import socket, sys, threading
+	lport, tport, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+	lock = threading.Lock()
+	open(path, "wb").close()
+	def pump(src, dst, record):
+	    try:
+	        while True:
+	            d = src.recv(65536)
+	            if not d:
+	                break
+	            if record:
+	                with lock, open(path, "ab") as f:
+	                    f.write(d)
+	            dst.sendall(d)
+	    except OSError:
+	        pass
+	    for s in (src, dst):
+	        try:
+	            s.shutdown(socket.SHUT_RDWR)
+	        except OSError:
+	            pass
+	srv = socket.socket()
+	srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	srv.bind(("127.0.0.1", lport))
+	srv.listen(16)
+	while True:
+	    c, _ = srv.accept()
+	    try:
+	        u = socket.create_connection(("127.0.0.1", tport))
+	    except OSError:
+	        c.close()
+	        continue
+	    threading.Thread(target=pump, args=(c, u, True), daemon=True).start()
+	    threading.Thread(target=pump, args=(u, c, False), daemon=True).start()
+	EOF
+	PROXY_PID=$!
+	E2E_PIDS+=("$PROXY_PID")
+	wait_listen "$1" tcp 10 "$PROXY_PID"
 }
 
 relay_stop() { stop_pid "${RELAY_PID[main]:-}" 10; RELAY_PID[main]=; }

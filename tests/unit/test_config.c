@@ -498,6 +498,9 @@ static void test_parse_address_valid(void **state)
 		{ "udp://[fe80::1]:1", TRANSPORT_UDP, "fe80::1", 1, NULL },
 		{ "udp://statsd_host-1:65535", TRANSPORT_UDP, "statsd_host-1", 65535, NULL },
 		{ "unix:///run/statsd.sock", TRANSPORT_UNIX, NULL, 0, "/run/statsd.sock" },
+		{ "unix:///var/run/datadog/dsd.socket", TRANSPORT_UNIX, NULL, 0, "/var/run/datadog/dsd.socket" },
+		{ "tls://relay.example.com:2004", TRANSPORT_TLS, "relay.example.com", 2004, NULL },
+		{ "tls://127.0.0.1:443", TRANSPORT_TLS, "127.0.0.1", 443, NULL },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct config_address a;
@@ -542,6 +545,15 @@ static void test_parse_address_invalid(void **state)
 		{ "udp://-host:8125", "not a valid host name" },
 		{ "unix://run/statsd.sock", "absolute socket path" },
 		{ "unix://", "absolute socket path" },
+		{ "unix:///", "absolute socket path" },
+		{ "unix:relative.sock", "expected udp://HOST:PORT" },
+		{ "tls://relay.example.com", "missing :PORT" },
+		{ "tls://:2004", "missing host" },
+		{ "tls://::1:2004", "IPv6 addresses need brackets" },
+		{ "tls://host:2004/x", "unexpected text after the port" },
+		{ "tls://host:99999", "from 1 to 65535" },
+		{ "ssl://host:2004", "unknown scheme" },
+		{ "TLS://host:2004", "unknown scheme" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct config_address a;
@@ -579,17 +591,29 @@ static void test_sink_address_errors(void **state)
 			"sinks[0].address: unterminated '[' in an IPv6 address, got \"udp://[::1:8125\"");
 }
 
+/* fx->dir/NAME with some text in it; its absolute path in buf. */
+static const char *pem_file(struct fixture *fx, const char *name, char *buf, size_t cap)
+{
+	write_file(fx, name, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+	snprintf(buf, cap, "%s/%s", fx->dir, name);
+	return buf;
+}
+
 static void test_sink_types_and_defaults(void **state)
 {
 	struct fixture *fx = *state;
-	assert_int_equal(load_text(fx, "sinks:\n"
-				       "  - { name: dd, type: dogstatsd, address: \"unix:///run/dd.sock\" }\n"
-				       "  - { name: carbon, type: graphite, address: \"tls://[2001:db8::1]:2004\", ca_file: /ca.pem }\n"
-				       "  - { name: tagged, type: graphite-tagged, address: \"tcp://carbon:2003\", prefix: \"x.{fqdn}\" }\n"
-				       "  - { name: out, type: stdout, format: graphite }\n"
-				       "  - { name: six, type: statsd, address: \"udp://[::1]:8125\", include: [\"vfs.*\"], "
-				       "exclude: [\"*.errors\", apps.*] }\n"),
-			 0);
+	char ca[128], text[1024];
+	pem_file(fx, "ca.pem", ca, sizeof(ca));
+	snprintf(text, sizeof(text),
+		 "sinks:\n"
+		 "  - { name: dd, type: dogstatsd, address: \"unix:///run/dd.sock\" }\n"
+		 "  - { name: carbon, type: graphite, address: \"tls://[2001:db8::1]:2004\", ca_file: %s }\n"
+		 "  - { name: tagged, type: graphite-tagged, address: \"tcp://carbon:2003\", prefix: \"x.{fqdn}\" }\n"
+		 "  - { name: out, type: stdout, format: graphite }\n"
+		 "  - { name: six, type: statsd, address: \"udp://[::1]:8125\", include: [\"vfs.*\"], "
+		 "exclude: [\"*.errors\", apps.*] }\n",
+		 ca);
+	assert_int_equal(load_text(fx, text), 0);
 	const struct config *cfg = fx->cfg;
 	assert_int_equal(cfg->nsinks, 5);
 	assert_int_equal(cfg->sinks[0].format, SINK_DOGSTATSD);
@@ -598,7 +622,8 @@ static void test_sink_types_and_defaults(void **state)
 	assert_string_equal(cfg->sinks[0].address.path, "/run/dd.sock");
 	assert_int_equal(cfg->sinks[1].address.transport, TRANSPORT_TLS);
 	assert_string_equal(cfg->sinks[1].address.host, "2001:db8::1");
-	assert_string_equal(cfg->sinks[1].ca_file, "/ca.pem");
+	assert_string_equal(cfg->sinks[1].ca_file, ca);
+	assert_null(cfg->sinks[1].server_name);
 	assert_string_equal(cfg->sinks[1].prefix, "bpfpush.{hostname}");
 	assert_string_equal(cfg->sinks[2].prefix, "x.{fqdn}");
 	assert_int_equal(cfg->sinks[2].format, SINK_GRAPHITE_TAGGED);
@@ -648,10 +673,38 @@ static void test_duplicate_sink_names(void **state)
 static void test_tls_keys_and_reconnect(void **state)
 {
 	struct fixture *fx = *state;
-	assert_fails_at(fx, "sinks:\n  - name: a\n    type: statsd\n    address: \"udp://h:1\"\n    ca_file: /ca.pem\n",
-			5, 14, "sinks[0].ca_file: only tls:// addresses use ca_file");
-	assert_fails_at(fx, "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    cert_file: /c.pem\n",
-			5, 16, "sinks[0]: cert_file and key_file go together: give both or neither");
+	char ca[128], cert[128], key[128], text[1024];
+	pem_file(fx, "ca.pem", ca, sizeof(ca));
+	pem_file(fx, "c.pem", cert, sizeof(cert));
+	pem_file(fx, "k.pem", key, sizeof(key));
+	snprintf(text, sizeof(text), "sinks:\n  - name: a\n    type: statsd\n    address: \"udp://h:1\"\n    ca_file: %s\n", ca);
+	assert_fails_at(fx, text, 5, 14, "sinks[0].ca_file: only tls:// addresses use ca_file");
+	snprintf(text, sizeof(text), "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    cert_file: %s\n",
+		 cert);
+	assert_fails_at(fx, text, 5, 16, "sinks[0]: cert_file and key_file go together: give both or neither");
+	snprintf(text, sizeof(text), "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    key_file: %s\n",
+		 key);
+	assert_fails_at(fx, text, 5, 15, "sinks[0]: cert_file and key_file go together: give both or neither");
+	snprintf(text, sizeof(text),
+		 "sinks:\n  - { name: a, type: graphite-tagged, address: \"tls://carbon.example:2004\", ca_file: %s, "
+		 "cert_file: %s, key_file: %s, server_name: relay.example }\n",
+		 ca, cert, key);
+	assert_int_equal(load_text(fx, text), 0);
+	assert_string_equal(fx->cfg->sinks[0].cert_file, cert);
+	assert_string_equal(fx->cfg->sinks[0].key_file, key);
+	assert_string_equal(fx->cfg->sinks[0].server_name, "relay.example");
+	assert_string_equal(fx->cfg->sinks[0].address.host, "carbon.example");
+	/* A missing or unreadable file is an error at its key, naming the file. */
+	assert_fails_at(fx, "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    ca_file: /nonexistent/ca.pem\n",
+			5, 14, "sinks[0].ca_file: no such file, got \"/nonexistent/ca.pem\"");
+	snprintf(text, sizeof(text), "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    ca_file: %s\n",
+		 fx->dir);
+	assert_fails_at(fx, text, 5, 14, "sinks[0].ca_file: a directory, not a file");
+	assert_fails_at(fx, "sinks:\n  - { name: a, type: graphite, address: \"tls://h:1\", cert_file: /nonexistent/c.pem, "
+			    "key_file: /nonexistent/k.pem }\n",
+			2, 65, "sinks[0].cert_file: no such file, got \"/nonexistent/c.pem\"");
+	assert_fails_at(fx, "sinks:\n  - { name: a, type: graphite, address: \"tls://h:1\", server_name: \"\" }\n", 2, 67,
+			"sinks[0].server_name: must not be empty");
 	assert_fails_at(fx, "sinks:\n  - name: a\n    type: stdout\n    reconnect_min: 1m\n    reconnect_max: 1s\n",
 			4, 20, "sinks[0]: reconnect_min must not be larger than reconnect_max");
 	assert_fails_at(fx, "sinks:\n  - name: a\n    type: stdout\n    reconnect_max: 50ms\n", 4, 20,

@@ -1,6 +1,8 @@
 /*
  * Sinks against real loopback sockets owned by the test: UDP packing, TCP
- * ordering, reconnects, overflow, filters. The libuv loop is driven here with
+ * ordering, reconnects, overflow, filters; Unix datagrams across a replaced
+ * socket file; TLS against `openssl s_server` with certificates made by the
+ * openssl CLI (verified, refused, never in clear). The libuv loop is driven here with
  * UV_RUN_NOWAIT under a deadline; every test ends with uv_loop_close() == 0.
  */
 #include <arpa/inet.h>
@@ -17,7 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -936,6 +942,485 @@ static void tcp_hostname_is_resolved(void **state)
 	peer_free(&p);
 }
 
+/* ---- unix:// datagrams ---- */
+
+struct unix_fixture {
+	struct fixture f;
+	char dir[64];
+	char path[128];
+};
+
+static void unix_fixture_init(struct unix_fixture *u, uint32_t max_packet)
+{
+	fixture_init(&u->f, SINK_DOGSTATSD, TRANSPORT_UNIX, "", 0);
+	u->f.cfg.address.host = NULL;
+	strcpy(u->dir, "/tmp/bpfpush-sink-test-XXXXXX");
+	assert_non_null(mkdtemp(u->dir));
+	snprintf(u->path, sizeof(u->path), "%s/dsd.socket", u->dir);
+	u->f.cfg.address.path = u->path;
+	u->f.cfg.format = SINK_GRAPHITE; /* the lines assert_lines knows; the transport does not care */
+	u->f.cfg.type = SINK_GRAPHITE;
+	u->f.cfg.max_packet = max_packet;
+}
+
+static void unix_fixture_free(struct unix_fixture *u)
+{
+	unlink(u->path);
+	rmdir(u->dir);
+}
+
+/* A Unix datagram receiver bound at path (which must not exist). */
+static int unix_receiver(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(fd >= 0);
+	int rcvbuf = 4 * 1024 * 1024;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Every datagram holds whole lines and fits in max_packet. */
+static void assert_datagrams_whole(const struct datagrams *d, size_t max_packet)
+{
+	size_t off = 0;
+	assert_true(d->count <= sizeof(d->sizes) / sizeof(d->sizes[0]));
+	for (size_t i = 0; i < d->count; i++) {
+		assert_true(d->sizes[i] > 0);
+		assert_true(d->sizes[i] <= max_packet);
+		assert_int_equal(d->data[off + d->sizes[i] - 1], '\n');
+		off += d->sizes[i];
+	}
+	assert_int_equal(off, d->len);
+}
+
+static void datagrams_reset(struct datagrams *d)
+{
+	free(d->data);
+	memset(d, 0, sizeof(*d));
+}
+
+static void unix_delivers_across_a_replaced_socket(void **state)
+{
+	(void)state;
+	struct unix_fixture u;
+	unix_fixture_init(&u, 0); /* 0: the default for unix://, 8192 */
+	int rx = unix_receiver(u.path);
+	struct sink *s = sink_create(&u.f.loop, &u.f.cfg, &u.f.env);
+	assert_non_null(s);
+	struct series ser;
+	series_init(&ser, 4000);
+	struct datagrams *d = calloc(1, sizeof(*d));
+	assert_non_null(d);
+
+	send_range(s, &ser, 0, 2000);
+	struct udp_wait w = { rx, d, 2000 };
+	assert_true(pump_until(&u.f.loop, 3000, udp_has_lines, &w));
+	assert_lines(d->data, d->len, 0, 2000);
+	assert_datagrams_whole(d, 8192);
+	assert_true(d->count >= 5); /* ~43 KB of lines: packed, not one line a datagram */
+	assert_true(d->count <= 8);
+
+	/* The receiver goes away with its file; lines sent meanwhile wait, errors are counted. */
+	close(rx);
+	assert_int_equal(unlink(u.path), 0);
+	send_range(s, &ser, 2000, 1000);
+	pump_until(&u.f.loop, 100, NULL, NULL); /* reconnect attempts fail: no socket file */
+	struct sink_stats st;
+	sink_get_stats(s, &st);
+	assert_int_equal(st.sent, 2000);
+	assert_int_equal(st.buffered, 1000);
+	assert_true(st.errors >= 2); /* the refused send, then at least one missing file */
+
+	/* A new receiver at the same path gets every line, once, in order. */
+	rx = unix_receiver(u.path);
+	datagrams_reset(d);
+	w.fd = rx;
+	w.lines = 1000;
+	assert_true(pump_until(&u.f.loop, 3000, udp_has_lines, &w));
+	send_range(s, &ser, 3000, 1000);
+	w.lines = 2000;
+	assert_true(pump_until(&u.f.loop, 3000, udp_has_lines, &w));
+	assert_lines(d->data, d->len, 2000, 2000);
+	assert_datagrams_whole(d, 8192);
+	sink_get_stats(s, &st);
+	assert_int_equal(st.sent, 4000);
+	assert_int_equal(st.buffered, 0);
+	assert_int_equal(st.reconnects, 1);
+	for (int i = 0; i < DROP_REASON_COUNT; i++)
+		assert_int_equal(st.dropped[i], 0);
+	close_and_check(&u.f.loop, s);
+	close(rx);
+	datagrams_reset(d);
+	free(d);
+	series_free(&ser);
+	unix_fixture_free(&u);
+}
+
+static void unix_follows_a_replaced_file(void **state)
+{
+	(void)state;
+	struct unix_fixture u;
+	unix_fixture_init(&u, 1000);
+	int old_rx = unix_receiver(u.path);
+	struct sink *s = sink_create(&u.f.loop, &u.f.cfg, &u.f.env);
+	assert_non_null(s);
+	struct series ser;
+	series_init(&ser, 400);
+	struct datagrams *d = calloc(1, sizeof(*d));
+	assert_non_null(d);
+	send_range(s, &ser, 0, 200);
+	struct udp_wait w = { old_rx, d, 200 };
+	assert_true(pump_until(&u.f.loop, 3000, udp_has_lines, &w));
+	assert_lines(d->data, d->len, 0, 200);
+	assert_datagrams_whole(d, 1000);
+
+	/* A restarted receiver: the file is replaced while the old socket still reads. */
+	assert_int_equal(unlink(u.path), 0);
+	int rx = unix_receiver(u.path);
+	datagrams_reset(d);
+	send_range(s, &ser, 200, 200);
+	w.fd = rx;
+	assert_true(pump_until(&u.f.loop, 3000, udp_has_lines, &w));
+	assert_lines(d->data, d->len, 200, 200);
+	assert_datagrams_whole(d, 1000);
+	datagrams_reset(d);
+	datagrams_read(old_rx, d);
+	assert_int_equal(d->len, 0);
+	struct sink_stats st;
+	sink_get_stats(s, &st);
+	assert_int_equal(st.sent, 400);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(st.reconnects, 1);
+	close_and_check(&u.f.loop, s);
+	close(rx);
+	close(old_rx);
+	datagrams_reset(d);
+	free(d);
+	series_free(&ser);
+	unix_fixture_free(&u);
+}
+
+static void unix_missing_socket_is_not_fatal(void **state)
+{
+	(void)state;
+	struct unix_fixture u;
+	unix_fixture_init(&u, 8192);
+	struct sink *s = sink_create(&u.f.loop, &u.f.cfg, &u.f.env);
+	assert_non_null(s); /* no socket yet: counted and retried, not a failure */
+	struct series ser;
+	series_init(&ser, 300);
+	send_range(s, &ser, 0, 300);
+	pump_until(&u.f.loop, 60, NULL, NULL);
+	struct sink_stats st;
+	sink_get_stats(s, &st);
+	assert_true(st.errors >= 2);
+	assert_int_equal(st.sent, 0);
+	assert_int_equal(st.buffered, 300);
+	int rx = unix_receiver(u.path);
+	struct datagrams *d = calloc(1, sizeof(*d));
+	assert_non_null(d);
+	struct udp_wait w = { rx, d, 300 };
+	assert_true(pump_until(&u.f.loop, 3000, udp_has_lines, &w));
+	assert_lines(d->data, d->len, 0, 300);
+	sink_get_stats(s, &st);
+	assert_int_equal(st.sent, 300);
+	assert_int_equal(st.reconnects, 0); /* the first connection */
+	close_and_check(&u.f.loop, s);
+	close(rx);
+	datagrams_reset(d);
+	free(d);
+	series_free(&ser);
+	unix_fixture_free(&u);
+}
+
+/* A receiver that stops reading fills its queue: sending waits (EAGAIN) and loses nothing. */
+static void unix_slow_receiver_loses_nothing(void **state)
+{
+	(void)state;
+	struct unix_fixture u;
+	unix_fixture_init(&u, 4096);
+	int rx = unix_receiver(u.path);
+	struct sink *s = sink_create(&u.f.loop, &u.f.cfg, &u.f.env);
+	assert_non_null(s);
+	struct series ser;
+	series_init(&ser, 60000);
+	send_range(s, &ser, 0, 60000); /* ~1.5 MB: more than the receiver queues */
+	pump_until(&u.f.loop, 50, NULL, NULL);
+	struct sink_stats st;
+	sink_get_stats(s, &st);
+	assert_true(st.buffered > 0);
+	assert_int_equal(st.sent + st.buffered, 60000);
+	struct datagrams *d = calloc(1, sizeof(*d));
+	assert_non_null(d);
+	struct udp_wait w = { rx, d, 60000 };
+	assert_true(pump_until(&u.f.loop, 5000, udp_has_lines, &w));
+	assert_lines(d->data, d->len, 0, 60000);
+	sink_get_stats(s, &st);
+	assert_int_equal(st.sent, 60000);
+	assert_int_equal(st.errors, 0);
+	close_and_check(&u.f.loop, s);
+	close(rx);
+	datagrams_reset(d);
+	free(d);
+	series_free(&ser);
+	unix_fixture_free(&u);
+}
+
+static void unix_close_with_no_receiver_ends(void **state)
+{
+	(void)state;
+	struct unix_fixture u;
+	unix_fixture_init(&u, 8192);
+	struct sink *s = sink_create(&u.f.loop, &u.f.cfg, &u.f.env);
+	assert_non_null(s);
+	struct series ser;
+	series_init(&ser, 10);
+	send_range(s, &ser, 0, 10);
+	uint64_t start = now_ms();
+	close_and_check(&u.f.loop, s);
+	assert_true(now_ms() - start < 1000);
+	series_free(&ser);
+	unix_fixture_free(&u);
+}
+
+/* ---- tls:// ---- */
+
+/* A CA, a server certificate it signed (for 127.0.0.1 and localhost), and a second CA, made with the openssl CLI. */
+struct tls_files {
+	char dir[64];
+	char ca[128], other_ca[128], cert[128], key[128], received[128];
+};
+
+static void tls_files_make(struct tls_files *x)
+{
+	strcpy(x->dir, "/tmp/bpfpush-tls-test-XXXXXX");
+	assert_non_null(mkdtemp(x->dir));
+	snprintf(x->ca, sizeof(x->ca), "%s/ca.pem", x->dir);
+	snprintf(x->other_ca, sizeof(x->other_ca), "%s/other-ca.pem", x->dir);
+	snprintf(x->cert, sizeof(x->cert), "%s/server.pem", x->dir);
+	snprintf(x->key, sizeof(x->key), "%s/server.key", x->dir);
+	snprintf(x->received, sizeof(x->received), "%s/received", x->dir);
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; cd %s; exec >openssl.log 2>&1; "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+		 "-subj /CN=test-ca -keyout ca.key -out ca.pem; "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+		 "-subj /CN=other-ca -keyout other-ca.key -out other-ca.pem; "
+		 "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "-subj /CN=localhost -keyout server.key -out server.csr; "
+		 "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext; "
+		 "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext -out server.pem",
+		 x->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void tls_files_free(struct tls_files *x)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", x->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* openssl s_server on 127.0.0.1:port: what it decrypts goes to x->received. */
+static int tls_server_stdin = -1; /* s_server ends a connection when its stdin ends: held open */
+
+static pid_t tls_server_start(struct tls_files *x, uint16_t port)
+{
+	int in[2];
+	assert_int_equal(pipe(in), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int out = open(x->received, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int null = open("/dev/null", O_RDWR);
+		if (out < 0 || null < 0)
+			_exit(127);
+		dup2(in[0], 0);
+		close(in[0]);
+		close(in[1]);
+		dup2(out, 1);
+		dup2(null, 2);
+		char accept[32];
+		snprintf(accept, sizeof(accept), "127.0.0.1:%u", (unsigned)port);
+		execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", x->cert, "-key", x->key, "-quiet",
+		       (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	tls_server_stdin = in[1];
+	/* Listening once a connection succeeds (it is accepted and dropped: s_server goes on). */
+	for (int i = 0; i < 200; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (ok)
+			return pid;
+		poll(NULL, 0, 25);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("openssl s_server did not listen on port %u", (unsigned)port);
+	return -1;
+}
+
+static void tls_server_stop(pid_t pid)
+{
+	close(tls_server_stdin);
+	tls_server_stdin = -1;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+struct file_wait {
+	const char *path;
+	size_t lines;
+	char *data;
+	size_t len;
+};
+
+static bool file_has_lines(void *arg)
+{
+	struct file_wait *w = arg;
+	free(w->data);
+	w->data = NULL;
+	w->len = 0;
+	FILE *f = fopen(w->path, "r");
+	if (f == NULL)
+		return false;
+	size_t cap = 0;
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		w->data = realloc(w->data, cap = w->len + n);
+		assert_non_null(w->data);
+		memcpy(w->data + w->len, buf, n);
+		w->len += n;
+	}
+	fclose(f);
+	return count_lines(w->data, w->len) >= w->lines;
+}
+
+static void tls_delivers_everything_with_a_verified_certificate(void **state)
+{
+	(void)state;
+	struct tls_files x;
+	tls_files_make(&x);
+	uint16_t port = unused_port();
+	pid_t server = tls_server_start(&x, port);
+	struct fixture f;
+	fixture_init(&f, SINK_GRAPHITE, TRANSPORT_TLS, "localhost", port); /* SNI and name check: localhost */
+	f.cfg.ca_file = x.ca;
+	struct sink *s = sink_create(&f.loop, &f.cfg, &f.env);
+	assert_non_null(s);
+	struct series ser;
+	series_init(&ser, 30000);
+	send_range(s, &ser, 0, 10000); /* before the handshake: buffered */
+	struct file_wait w = { x.received, 10000, NULL, 0 };
+	assert_true(pump_until(&f.loop, 5000, file_has_lines, &w));
+	send_range(s, &ser, 10000, 20000);
+	w.lines = 30000;
+	assert_true(pump_until(&f.loop, 5000, file_has_lines, &w));
+	assert_lines(w.data, w.len, 0, 30000);
+	struct sink_stats st;
+	sink_get_stats(s, &st);
+	assert_int_equal(st.sent, 30000);
+	assert_int_equal(st.errors, 0);
+	assert_int_equal(st.buffered, 0);
+	close_and_check(&f.loop, s);
+	tls_server_stop(server);
+	free(w.data);
+	series_free(&ser);
+	tls_files_free(&x);
+}
+
+static void tls_refuses_a_certificate_it_cannot_verify(void **state)
+{
+	(void)state;
+	struct tls_files x;
+	tls_files_make(&x);
+	uint16_t port = unused_port();
+	pid_t server = tls_server_start(&x, port);
+	struct fixture f;
+	fixture_init(&f, SINK_GRAPHITE, TRANSPORT_TLS, "127.0.0.1", port);
+	f.cfg.ca_file = x.other_ca; /* not the CA that signed the server's certificate */
+	struct sink *s = sink_create(&f.loop, &f.cfg, &f.env);
+	assert_non_null(s);
+	struct series ser;
+	series_init(&ser, 100);
+	send_range(s, &ser, 0, 100);
+	pump_until(&f.loop, 400, NULL, NULL);
+	struct sink_stats st;
+	sink_get_stats(s, &st);
+	assert_int_equal(st.sent, 0);
+	assert_int_equal(st.buffered, 100);
+	assert_true(st.errors >= 2); /* refused, and retried with the backoff */
+	close_and_check(&f.loop, s);
+
+	/* The right CA but the wrong name: refused too. */
+	fixture_init(&f, SINK_GRAPHITE, TRANSPORT_TLS, "127.0.0.1", port);
+	f.cfg.ca_file = x.ca;
+	f.cfg.server_name = "relay.example";
+	s = sink_create(&f.loop, &f.cfg, &f.env);
+	assert_non_null(s);
+	send_range(s, &ser, 0, 100);
+	pump_until(&f.loop, 200, NULL, NULL);
+	sink_get_stats(s, &st);
+	assert_int_equal(st.sent, 0);
+	assert_true(st.errors >= 1);
+	close_and_check(&f.loop, s);
+
+	struct file_wait w = { x.received, 1, NULL, 0 };
+	assert_false(file_has_lines(&w));
+	assert_int_equal(w.len, 0); /* s_server decrypted nothing */
+	tls_server_stop(server);
+	free(w.data);
+	series_free(&ser);
+	tls_files_free(&x);
+}
+
+/* Read what the peer got, never done: for pump_until to run its whole time. */
+static bool peer_polled(void *arg)
+{
+	peer_poll(arg);
+	return false;
+}
+
+/* A peer that accepts and never answers the handshake: it sees TLS records only, no line in clear. */
+static void tls_never_sends_in_clear(void **state)
+{
+	(void)state;
+	struct peer p;
+	peer_init(&p);
+	peer_listen(&p, 0, 0);
+	struct fixture f;
+	fixture_init(&f, SINK_GRAPHITE, TRANSPORT_TLS, "127.0.0.1", p.port);
+	f.cfg.write_timeout_ms = 100; /* the handshake deadline */
+	struct sink *s = sink_create(&f.loop, &f.cfg, &f.env);
+	assert_non_null(s);
+	struct series ser;
+	series_init(&ser, 50);
+	send_range(s, &ser, 0, 50);
+	pump_until(&f.loop, 400, peer_polled, &p);
+	assert_true(p.len > 5);
+	assert_int_equal((unsigned char)p.data[0], 0x16); /* a TLS handshake record: the ClientHello */
+	assert_null(memmem(p.data, p.len, "t.1 ", 4));
+	struct sink_stats st;
+	sink_get_stats(s, &st);
+	assert_int_equal(st.sent, 0);
+	assert_int_equal(st.buffered, 50);
+	assert_true(st.errors >= 1); /* the handshake timed out */
+	assert_true(p.accepted >= 2); /* and was retried */
+	close_and_check(&f.loop, s);
+	series_free(&ser);
+	peer_free(&p);
+}
+
 static void stdout_sink_and_bad_configs(void **state)
 {
 	(void)state;
@@ -947,7 +1432,17 @@ static void stdout_sink_and_bad_configs(void **state)
 	f.cfg.format = SINK_GRAPHITE;
 	assert_null(sink_create(&f.loop, &f.cfg, &f.env)); /* no address */
 	f.cfg.address.transport = TRANSPORT_TLS;
+	f.cfg.address.host = "127.0.0.1";
+	f.cfg.address.port = 2004;
+	f.cfg.ca_file = "/nonexistent/ca.pem"; /* config.c refuses it; if it went missing since: no sink */
 	assert_null(sink_create(&f.loop, &f.cfg, &f.env));
+	f.cfg.ca_file = NULL;
+	f.cfg.cert_file = "/proc/self/status"; /* not a certificate */
+	f.cfg.key_file = "/proc/self/status";
+	assert_null(sink_create(&f.loop, &f.cfg, &f.env));
+	f.cfg.cert_file = NULL;
+	f.cfg.key_file = NULL;
+	f.cfg.address.host = f.host;
 	f.cfg.address.transport = TRANSPORT_UDP;
 	char long_prefix[300];
 	memset(long_prefix, 'p', sizeof(long_prefix) - 1);
@@ -982,6 +1477,14 @@ int main(void)
 		cmocka_unit_test(tcp_close_writes_what_is_buffered),
 		cmocka_unit_test(tcp_close_with_a_dead_peer_ends),
 		cmocka_unit_test(tcp_hostname_is_resolved),
+		cmocka_unit_test(unix_delivers_across_a_replaced_socket),
+		cmocka_unit_test(unix_follows_a_replaced_file),
+		cmocka_unit_test(unix_missing_socket_is_not_fatal),
+		cmocka_unit_test(unix_slow_receiver_loses_nothing),
+		cmocka_unit_test(unix_close_with_no_receiver_ends),
+		cmocka_unit_test(tls_delivers_everything_with_a_verified_certificate),
+		cmocka_unit_test(tls_refuses_a_certificate_it_cannot_verify),
+		cmocka_unit_test(tls_never_sends_in_clear),
 		cmocka_unit_test(stdout_sink_and_bad_configs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
