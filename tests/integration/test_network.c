@@ -15,7 +15,8 @@
  *   (bytes in both directions, connections opened and closed on both the
  *   out and the in endpoint, UDP bytes); nothing for the excluded port.
  *   socket.*: host-wide, so [exact, exact + slack], the slack three times
- *   an idle second measured in the same run plus 2% and a few calls.
+ *   an idle second measured in the same run plus half the exact figure (a
+ *   double count still fails) and a few calls.
  *
  * A second test makes more endpoints than max_dimensions and checks that
  * what is not sent on its own is in "other", the total exact.
@@ -189,7 +190,7 @@ static const char *const socket_series[] = {
 };
 #define SOCKET_SERIES (sizeof(socket_series) / sizeof(socket_series[0]))
 
-static void run_mode(const char *mode)
+static void run_mode(const char *mode, const char *tier)
 {
 	bool ret = !strcmp(mode, "return");
 	struct ports p;
@@ -197,13 +198,14 @@ static void run_mode(const char *mode)
 	assert_true((p.excluded_listener = bind_low_port(SOCK_STREAM, false, p.tcp, &p.excluded)) >= 0);
 	assert_true((p.udp_server = bind_low_port(SOCK_DGRAM, false, p.excluded, &p.udp)) >= 0);
 	char extra[64], network[256], yaml[4096];
-	snprintf(extra, sizeof(extra), ", load_mode: %s", mode);
+	snprintf(extra, sizeof(extra), ", load_mode: %s%s%s", mode, tier[0] ? ", attach: " : "", tier);
 	snprintf(network, sizeof(network), "ports: \"%u %u\", ips: \"127.0.0.1\", service_names: { %u: nettcp, %u: netudp }",
 		 p.tcp, p.udp, p.tcp, p.udp);
 	config_yaml(yaml, sizeof(yaml), extra, network);
 	struct agent_proc ap;
 	assert_int_equal(harness_config(&ap, yaml), 0);
-	print_message("load_mode %s: tcp port %u, udp port %u, excluded port %u\n", mode, p.tcp, p.udp, p.excluded);
+	print_message("load_mode %s, attach %s: tcp port %u, udp port %u, excluded port %u\n", mode,
+		      tier[0] ? tier : "auto", p.tcp, p.udp, p.excluded);
 	bool tcp_send = pair_hooked(&ap, "socket", "tcp_send", ret), tcp_recv = hooked(&ap, "socket", "tcp_recv");
 	bool tcp_close = hooked(&ap, "socket", "tcp_close");
 	bool udp_send = pair_hooked(&ap, "socket", "udp_send", ret), udp_recv = pair_hooked(&ap, "socket", "udp_recv", ret);
@@ -251,12 +253,16 @@ static void run_mode(const char *mode)
 			continue;
 		}
 		uint64_t got = harness_sum(&ap, name) - idle[i];
-		/* recvmsg calls: a read may return part of what was sent */
-		uint64_t slack = 3 * idle[i] + exact[i] / 50 + (bytes ? 0 : 16);
-		if (!strcmp(name, "socket.tcp.recv.calls"))
-			slack += 2 * conns;
+		/*
+		 * Host-wide: whatever else talks TCP or UDP meanwhile (CI runs nothing else,
+		 * a developer's machine may). Half the exact figure on top still fails a
+		 * double count.
+		 */
+		uint64_t slack = 3 * idle[i] + exact[i] / 2 + (bytes ? 0 : 16);
 		if (!strcmp(name, "socket.tcp.close"))
-			slack += 2;
+			slack += 2; /* tcp_close also sees the two listeners */
+		if (!strcmp(name, "socket.tcp.recv.calls"))
+			slack += 2 * conns; /* a read may return part of what was sent (bytes catch a double count) */
 		check(name, got, exact[i], slack);
 	}
 
@@ -301,11 +307,20 @@ static void run_mode(const char *mode)
 	harness_free(&ap);
 }
 
+/*
+ * The VM matrix forces fentry and kprobe through the environment; on a
+ * tracepoint-only kernel (this host) the test forces each tracepoint tier itself.
+ */
 static void test_socket_and_network_count_exactly(void **state)
 {
 	(void)state;
-	run_mode("entry");
-	run_mode("return");
+	const char *env = getenv("BPFPUSH_TEST_ATTACH");
+	static const char *const tiers[] = { "", "raw_tp", "tracepoint" };
+	size_t ntiers = env && *env ? 1 : sizeof(tiers) / sizeof(tiers[0]);
+	for (size_t i = 0; i < ntiers; i++) {
+		run_mode("entry", tiers[i]);
+		run_mode("return", tiers[i]);
+	}
 }
 
 #define DSTS 5
