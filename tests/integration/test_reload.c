@@ -78,11 +78,19 @@ static void write_config(const struct agent_proc *ap, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-static void reload(struct agent_proc *ap, const char *text)
+/*
+ * SIGHUP, then wait until `applied` shows up in the output (the new sink's
+ * first flush: attaching takes seconds under emulation), or 1.5 s when the
+ * reload should change nothing.
+ */
+static void reload(struct agent_proc *ap, const char *text, const char *applied)
 {
 	write_config(ap, text);
 	assert_int_equal(kill(ap->pid, SIGHUP), 0);
-	harness_wait_for(ap, "no.such.series", 1, 1500); /* the reload, then a collect and a flush */
+	if (applied)
+		assert_int_equal(harness_wait_for(ap, applied, 1, 60000), 0);
+	else
+		harness_wait_for(ap, "no.such.series", 1, 1500);
 }
 
 static char *read_file(const char *path)
@@ -121,11 +129,11 @@ static void test_sighup_applies_changes_without_losing_counts(void **state)
 
 	assert_int_equal(harness_run_child("bpfpush-reload", fork_workload, NULL), 0);
 	harness_wait_for(&ap, "process.create", FORKS + 1, 5000);
-	reload(&ap, yaml);
+	reload(&ap, yaml, "reloaded.agent.rss_bytes");
 	assert_int_equal(harness_run_child("bpfpush-reload", fork_workload, NULL), 0);
 	loopback_connection();
 	harness_wait_for(&ap, "reloaded.socket.tcp.send.calls", 1, 3000);
-	reload(&ap, "global: { interval: 1s, load_mode: sideways }\n");
+	reload(&ap, "global: { interval: 1s, load_mode: sideways }\n", NULL);
 	assert_int_equal(harness_run_child("bpfpush-reload", fork_workload, NULL), 0);
 	harness_wait_for(&ap, "no.such.series", 1, 1500);
 	assert_int_equal(harness_stop(&ap), 0);
