@@ -46,8 +46,13 @@ static __always_inline void hist_record(struct hist *h, __u64 ns, __u64 generati
 	 * for the access: 6.1's verifier loses the bound on a copy otherwise.
 	 */
 	__asm__ __volatile__("" : "+r"(slot));
+	/*
+	 * Atomic although the slot is per CPU: a program in process context can
+	 * be interrupted on its CPU by the same program in an IRQ (a block request
+	 * completed inline by the disk's interrupt), and a plain ++ then loses one.
+	 */
 	if (slot < HIST_SLOTS)
-		h->slots[slot]++;
+		__sync_fetch_and_add(&h->slots[slot], 1);
 	if (h->max_gen != generation) {
 		h->max_gen = generation;
 		h->max_ns = ns;
