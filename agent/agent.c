@@ -406,7 +406,7 @@ static int start_sinks(struct agent *a)
 /* Sinks being replaced: their config lives until the last of them has closed. */
 struct retiring_sinks {
 	struct agent *agent;
-	struct config *cfg; /* NULL when it is still the running one */
+	struct config *cfg; /* what the retiring sinks were built from: no one else holds it */
 	size_t pending;
 };
 

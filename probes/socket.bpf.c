@@ -80,11 +80,16 @@ static __always_inline void count_close(void)
 		c->tcp_close++;
 }
 
+/*
+ * Atomic although per CPU: retransmits run in timer softirqs and also in
+ * process context (a socket's backlog processed at release_sock), so one can
+ * interrupt the other on a CPU mid-increment.
+ */
 static __always_inline void count_retransmit(int err)
 {
 	struct socket_counters *c = counters();
 	if (c && err == 0)
-		c->tcp_retransmits++;
+		__sync_fetch_and_add(&c->tcp_retransmits, 1);
 }
 
 /* sock:sock_send_length / sock_recv_length: only this protocol's inet sockets. */
