@@ -5,7 +5,8 @@
 # seeds, tests/fuzz/corpus/TARGET/, kept in FUZZ_DIR/corpus/TARGET (the committed corpus stays
 # small; the working one grows from run to run). A crash, leak or timeout fails the target, and
 # the input that caused it is copied into tests/fuzz/regressions/TARGET/ to be committed with
-# its fix. Each target counts once; the last line is "N passed, N failed".
+# its fix. tests/fuzz/TARGET.dict, when present, is the target's libFuzzer dictionary.
+# Each target counts once; the last line is "N passed, N failed".
 set -uo pipefail
 dir=$1
 seconds=$2
@@ -36,7 +37,9 @@ for target in "$@"; do
 	fi
 	[[ -d $seeds ]] && cp -n "$seeds"/* "$work"/ 2>/dev/null
 	rm -f "$artifacts"/*
-	"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+	dict=()
+	[[ -f tests/fuzz/$target.dict ]] && dict=(-dict="tests/fuzz/$target.dict")
+	"$bin" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
 		-artifact_prefix="$artifacts/" "$work" >"$log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)

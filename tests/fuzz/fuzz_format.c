@@ -70,6 +70,41 @@ static void check_line(const struct metric *m, enum sink_type format, const char
 	unsigned want = format == SINK_STATSD && m->type == METRIC_GAUGE && m->gauge < 0 ? 2 : 1;
 	if (newlines != want)
 		abort();
+
+	/* The value reads back as what was encoded: after the last ':' (statsd formats) or the first ' ' (Graphite). */
+	char line[128];
+	const char *value;
+	if (format == SINK_GRAPHITE || format == SINK_GRAPHITE_TAGGED) {
+		value = memchr(buf, ' ', len);
+		if (value == NULL)
+			abort();
+		value++;
+	} else {
+		/* statsd's negative gauge: the second line; names and tags hold no ':' before the value's. */
+		const char *last = buf;
+		if (want == 2)
+			last = (const char *)memchr(buf, '\n', len) + 1;
+		const char *bar = memchr(last, '|', (size_t)(buf + len - last));
+		if (bar == NULL)
+			abort();
+		value = bar;
+		while (value > last && value[-1] != ':')
+			value--;
+	}
+	size_t n = strcspn(value, " |\n");
+	if (n == 0 || n >= sizeof(line) || value + n > buf + len)
+		abort();
+	memcpy(line, value, n);
+	line[n] = '\0';
+	char *end;
+	if (m->type == METRIC_COUNTER) {
+		if (strtoull(line, &end, 10) != m->counter || *end != '\0')
+			abort();
+	} else {
+		double back = strtod(line, &end);
+		if (*end != '\0' || (back != m->gauge && !(back == 0 && m->gauge == 0)))
+			abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
