@@ -39,6 +39,7 @@ for target in "$@"; do
 	rm -f "$artifacts"/*
 	dict=()
 	[[ -f tests/fuzz/$target.dict ]] && dict=(-dict="tests/fuzz/$target.dict")
+	started=$SECONDS
 	"$bin" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
 		-artifact_prefix="$artifacts/" "$work" >"$log" 2>&1
 	rc=$?
@@ -47,6 +48,7 @@ for target in "$@"; do
 	ft=$(grep -Eo 'ft: [0-9]+' "$log" | tail -n 1 | awk '{ print $2 }')
 	corp=$(grep -Eo 'corp: [0-9]+' "$log" | tail -n 1 | awk '{ print $2 }')
 	secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
+	secs=${secs:-$((SECONDS - started))}
 	line="$target: ${execs:-?} execs in ${secs:-?} s, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}"
 	if [[ $rc -ne 0 ]]; then
 		ok=0
