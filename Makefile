@@ -101,3 +101,4 @@ clean:
 	rm -rf $(BUILD)
 -include mk/vm.mk
 -include mk/package.mk
+-include mk/sanitize.mk

@@ -1715,7 +1715,8 @@ static void cfg_load_conf_d(struct cfg_loader *ld, const char *main_path)
 		}
 	}
 	closedir(dir);
-	qsort(names, nnames, sizeof(*names), cfg_compare_names);
+	if (nnames > 1) /* qsort of a NULL array, even of 0 items, is undefined */
+		qsort(names, nnames, sizeof(*names), cfg_compare_names);
 	for (size_t i = 0; i < nnames; i++) {
 		char *path;
 		if (asprintf(&path, "%s/%s", dir_path, names[i]) < 0)

@@ -3,6 +3,8 @@
 # that counts them all: "N passed, N failed". Exit non-zero if any failed.
 set -uo pipefail
 build=${1:-build}
+# --unit-only: the cmocka suites in BUILD/tests only (make test-asan), no end-to-end scripts.
+unit_only=${2:-}
 passed=0
 failed=0
 failed_suites=()
@@ -48,7 +50,7 @@ for bin in "$build"/tests/test_*; do
 	run_suite "$bin"
 done
 for script in tests/e2e/test_*.sh; do
-	[[ -f "$script" ]] || continue
+	[[ -f "$script" && "$unit_only" != --unit-only ]] || continue
 	run_tap "$script"
 done
 

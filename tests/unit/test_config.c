@@ -841,6 +841,16 @@ static void test_conf_d_merging(void **state)
 	assert_string_equal(cfg->sinks[2].name, "s3");
 }
 
+/* A conf.d/ with no NAME.yaml in it (found by make test-asan: qsort was given a NULL array). */
+static void test_conf_d_without_yaml(void **state)
+{
+	struct fixture *fx = *state;
+	write_file(fx, "conf.d/notes.txt", "not: [yaml\n");
+	assert_int_equal(load_text(fx, "global:\n  interval: 2s\n" ONE_SINK), 0);
+	assert_int_equal(fx->cfg->global.interval_ms, 2000);
+	assert_int_equal(fx->cfg->nsinks, 1);
+}
+
 static void test_conf_d_errors_name_their_file(void **state)
 {
 	struct fixture *fx = *state;
@@ -1051,6 +1061,7 @@ int main(void)
 		T(test_no_sinks),
 		T(test_env_expansion),
 		T(test_conf_d_merging),
+		T(test_conf_d_without_yaml),
 		T(test_conf_d_errors_name_their_file),
 		T(test_shadowed_tag_warnings),
 		T(test_root_refuses_writable_files),
