@@ -548,7 +548,10 @@ static int attach_chosen(struct module *m)
 		struct event_state *st = &m->events[e];
 		const struct attach_way *way = chosen_way(m, e);
 		for (int p = 0; way && p < WAY_MAX_PROGS && way->progs[p]; p++) {
-			if (attached_before(m, e, way->progs[p]))
+			bool repeated = attached_before(m, e, way->progs[p]);
+			for (int q = 0; q < p && !repeated; q++)
+				repeated = !strcmp(way->progs[q], way->progs[p]); /* a way shorter than its slots repeats a program */
+			if (repeated)
 				continue;
 			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
 			struct bpf_link *link;
@@ -646,7 +649,10 @@ uint64_t attach_missed_events(const struct module *m)
 	for (size_t e = 0; e < m->ops->nevents; e++) {
 		const struct attach_way *way = chosen_way(m, e);
 		for (int p = 0; way && p < WAY_MAX_PROGS && way->progs[p]; p++) {
-			if (attached_before(m, e, way->progs[p]))
+			bool repeated = attached_before(m, e, way->progs[p]);
+			for (int q = 0; q < p && !repeated; q++)
+				repeated = !strcmp(way->progs[q], way->progs[p]); /* a way shorter than its slots repeats a program */
+			if (repeated)
 				continue;
 			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
 			struct bpf_prog_info info;

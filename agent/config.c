@@ -28,7 +28,7 @@
 
 const char *const config_module_names[MODULE_COUNT] = {
 	"process", "fd", "vfs", "sync", "mount", "shm", "cachestat", "dcstat", "swap",
-	"socket", "network", "disk", "filesystem", "hardirq", "softirq", "oomkill",
+	"socket", "network", "disk", "filesystem", "hardirq", "softirq", "oomkill", "apps",
 };
 
 /* Enum fields are written through an int: make sure that is their size. */
@@ -669,6 +669,9 @@ static const struct cfg_key cfg_apps_keys[] = {
 	      "the busiest groups sent per flush; the rest are summed under app=other"),
 	K_CUSTOM("groups", 0, "[]", cfg_apply_groups, "list", &cfg_group_section,
 		 "list of { match, name }: first match wins, in list order; conf.d lists append"),
+	K_MS("interval", CFG_OFF(modules[MODULE_APPS].interval_ms), "0s", 0, MS_PER_H,
+	     "collection interval; 0s: global.interval, else a multiple of it"),
+	K_ENUM("attach", CFG_OFF(modules[MODULE_APPS].attach), "auto", cfg_attach_words, "auto: global.attach"),
 };
 
 /* Every module takes these; enabled's default differs per module (METRICS.md). */
@@ -771,7 +774,8 @@ static const struct cfg_key cfg_module_keys[] = {
 	K_SECTION("softirq", &cfg_softirq_section, "softirq.*: time per softirq vector"),
 	K_SECTION("oomkill", &cfg_oomkill_section, "oomkill.kills by victim app"),
 };
-_Static_assert(sizeof(cfg_module_keys) / sizeof(cfg_module_keys[0]) == MODULE_COUNT, "one section per module");
+/* apps, the last module, has its own top-level section. */
+_Static_assert(sizeof(cfg_module_keys) / sizeof(cfg_module_keys[0]) == MODULE_APPS, "one section per module");
 
 static const struct cfg_key cfg_sink_keys[] = {
 	K_STR("name", SINK_OFF(name), NULL, cfg_check_sink_name, "required and unique; a later file's sink of that name replaces it"),
@@ -1732,6 +1736,8 @@ static void cfg_load_conf_d(struct cfg_loader *ld, const char *main_path)
 static void cfg_validate_merged(struct cfg_loader *ld, const char *main_file, bool check_sinks)
 {
 	struct config *cfg = ld->cfg;
+	/* The apps module runs when apps is on: one switch, apps.enabled. */
+	cfg->modules[MODULE_APPS].enabled = cfg->apps.enabled;
 	char global_text[32];
 	cfg_format_ms(cfg->global.interval_ms, global_text, sizeof(global_text));
 	for (int id = 0; id < MODULE_COUNT; id++) {
@@ -1742,8 +1748,8 @@ static void cfg_validate_merged(struct cfg_loader *ld, const char *main_file, bo
 		struct cfg_mark nowhere = { main_file, 0, 0 };
 		char text[32];
 		cfg_format_ms(ms, text, sizeof(text));
-		cfg_error_at(ld, at ? *at : nowhere, "modules.%s.interval: %s is not a multiple of global.interval (%s)",
-			     config_module_names[id], text, global_text);
+		cfg_error_at(ld, at ? *at : nowhere, "%s%s.interval: %s is not a multiple of global.interval (%s)",
+			     id == MODULE_APPS ? "" : "modules.", config_module_names[id], text, global_text);
 	}
 	if (check_sinks && cfg->nsinks == 0) {
 		struct cfg_mark at = { main_file, 0, 0 };

@@ -53,6 +53,7 @@ enum module_id {
 	MODULE_HARDIRQ,
 	MODULE_SOFTIRQ,
 	MODULE_OOMKILL,
+	MODULE_APPS, /* its switch and keys live in the top-level apps section, not under modules */
 	MODULE_COUNT
 };
 

@@ -40,6 +40,18 @@ static bool network_equal(const struct config_network *a, const struct config_ne
 	return true;
 }
 
+static bool apps_equal(const struct config *a, const struct config *b)
+{
+	if (a->apps.group_by != b->apps.group_by || a->apps.max_groups != b->apps.max_groups ||
+	    a->apps.ngroups != b->apps.ngroups)
+		return false;
+	for (size_t i = 0; i < a->apps.ngroups; i++)
+		if (!str_equal(a->apps.groups[i].match, b->apps.groups[i].match) ||
+		    !str_equal(a->apps.groups[i].name, b->apps.groups[i].name))
+			return false;
+	return true;
+}
+
 /* The keys of each module's own section that its BPF object or its state is built from. */
 static bool own_keys_equal(const struct config *a, const struct config *b, enum module_id id)
 {
@@ -49,6 +61,7 @@ static bool own_keys_equal(const struct config *a, const struct config *b, enum 
 	case MODULE_FILESYSTEM: return !memcmp(a->filesystems, b->filesystems, sizeof(a->filesystems));
 	case MODULE_HARDIRQ: return a->hardirq_slow_threshold_us == b->hardirq_slow_threshold_us;
 	case MODULE_SOFTIRQ: return a->softirq_slow_threshold_us == b->softirq_slow_threshold_us;
+	case MODULE_APPS: return apps_equal(a, b);
 	default: return true;
 	}
 }

@@ -22,7 +22,7 @@ struct ring_buffer;
 struct syscall_metric;
 struct probe_cache;
 
-#define WAY_MAX_PROGS 4
+#define WAY_MAX_PROGS 5
 #define WAY_MAX_SYSCALLS 6
 #define REASON_MAX 160
 

@@ -5,7 +5,7 @@
 
 extern const struct module_ops process_module, fd_module, vfs_module, sync_module, mount_module, shm_module;
 extern const struct module_ops hardirq_module, softirq_module, oomkill_module, disk_module, swap_module, dcstat_module;
-extern const struct module_ops cachestat_module, filesystem_module, socket_module, network_module;
+extern const struct module_ops cachestat_module, filesystem_module, socket_module, network_module, apps_module;
 
 static const struct module_ops *const registry[MODULE_COUNT] = {
 	[MODULE_PROCESS] = &process_module, [MODULE_FD] = &fd_module,       [MODULE_VFS] = &vfs_module,
@@ -14,7 +14,7 @@ static const struct module_ops *const registry[MODULE_COUNT] = {
 	[MODULE_OOMKILL] = &oomkill_module, [MODULE_DISK] = &disk_module,
 	[MODULE_SWAP] = &swap_module,       [MODULE_DCSTAT] = &dcstat_module,
 	[MODULE_CACHESTAT] = &cachestat_module, [MODULE_FILESYSTEM] = &filesystem_module,
-	[MODULE_SOCKET] = &socket_module, [MODULE_NETWORK] = &network_module,
+	[MODULE_SOCKET] = &socket_module, [MODULE_NETWORK] = &network_module, [MODULE_APPS] = &apps_module,
 };
 
 bool module_metric_needs_result(const struct module_ops *ops, const char *metric)
@@ -38,6 +38,8 @@ const struct metric_desc agent_metrics[] = {
 	{ "agent.flush.duration_us", METRIC_GAUGE, false, "", "time the last flush (encode + hand-off to every sink) took" },
 	{ "agent.bpf.missed", METRIC_COUNTER, false, "module",
 	  "events the kernel skipped the module's programs for (recursion protection), where it counts them" },
+	{ "agent.pids.tracked", METRIC_GAUGE, false, "", "processes in the per-process table (apps)" },
+	{ "agent.pids.capacity", METRIC_GAUGE, false, "", "entries the per-process table can hold (global.pid_table_size)" },
 	{ "agent.bpf.map_full", METRIC_COUNTER, false, "map", "updates refused because a map was full (the event was not counted)" },
 	{ "agent.ringbuf.lost", METRIC_COUNTER, false, "module", "ring-buffer events the kernel side could not reserve" },
 	{ "agent.sink.sent", METRIC_COUNTER, false, "sink", "lines handed to the transport" },

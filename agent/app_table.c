@@ -1,0 +1,374 @@
+#include "app_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_group.h"
+#include "log.h"
+
+const char *const app_counter_names[APP_COUNTER_COUNT] = {
+	[APP_FILE_OPEN] = "apps.file_open",
+	[APP_FILE_OPEN_ERRORS] = "apps.file_open_errors",
+	[APP_FILE_CLOSED] = "apps.file_closed",
+	[APP_FILE_CLOSE_ERRORS] = "apps.file_close_errors",
+	[APP_FILE_DELETED] = "apps.file_deleted",
+	[APP_VFS_READ_CALL] = "apps.vfs_read_call",
+	[APP_VFS_READ_BYTES] = "apps.vfs_read_bytes",
+	[APP_VFS_READ_ERRORS] = "apps.vfs_read_errors",
+	[APP_VFS_WRITE_CALL] = "apps.vfs_write_call",
+	[APP_VFS_WRITE_BYTES] = "apps.vfs_write_bytes",
+	[APP_VFS_WRITE_ERRORS] = "apps.vfs_write_errors",
+	[APP_PROCESS_CREATE] = "apps.process_create",
+	[APP_THREAD_CREATE] = "apps.thread_create",
+	[APP_TASK_EXIT] = "apps.task_exit",
+	[APP_BANDWIDTH_SENT] = "apps.bandwidth_sent",
+	[APP_BANDWIDTH_RECV] = "apps.bandwidth_recv",
+};
+
+/* The call counters: a group's activity, by which the busiest are chosen. */
+static const enum app_counter call_counters[] = { APP_FILE_OPEN,      APP_FILE_CLOSED,    APP_FILE_DELETED,
+						  APP_VFS_READ_CALL,  APP_VFS_WRITE_CALL, APP_PROCESS_CREATE,
+						  APP_THREAD_CREATE,  APP_TASK_EXIT };
+
+#define GROUP_NAME_MAX 128
+/* A process the kernel table stopped reporting, with no exit seen, is forgotten after this many collects. */
+#define UNSEEN_COLLECTS_MAX 3
+/* A group with no process and no activity for this many emissions is forgotten (its series expire by series_ttl). */
+#define GROUP_IDLE_EMITS_MAX 600
+
+struct proc_rec {
+	uint32_t tgid;
+	uint32_t group;
+	uint64_t start_ns;
+	uint64_t id_hash;
+	uint64_t prev[APP_COUNTER_COUNT];
+	uint64_t seen_gen;
+	uint32_t unseen;
+	bool used;
+};
+
+struct group {
+	char name[GROUP_NAME_MAX];
+	uint64_t delta[APP_COUNTER_COUNT];
+	uint32_t procs;
+	uint32_t idle_emits;
+	bool active;
+};
+
+struct app_table {
+	const struct config *cfg;
+	struct proc_rec *procs;
+	size_t cap, len;
+	struct group *groups;
+	size_t ngroups, gcap;
+	size_t *order;
+	size_t order_cap;
+	uint64_t gen;
+};
+
+struct app_table *app_table_new(const struct config *cfg)
+{
+	struct app_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->cfg = cfg;
+	t->cap = 1024;
+	t->procs = calloc(t->cap, sizeof(*t->procs));
+	if (!t->procs) {
+		free(t);
+		return NULL;
+	}
+	t->gen = 1;
+	return t;
+}
+
+void app_table_free(struct app_table *t)
+{
+	if (!t)
+		return;
+	free(t->procs);
+	free(t->groups);
+	free(t->order);
+	free(t);
+}
+
+size_t app_table_processes(const struct app_table *t) { return t->len; }
+size_t app_table_groups(const struct app_table *t) { return t->ngroups; }
+
+static size_t slot_of(uint32_t tgid, size_t cap)
+{
+	return (size_t)(tgid * 2654435761u) & (cap - 1);
+}
+
+static struct proc_rec *proc_find(struct app_table *t, uint32_t tgid)
+{
+	for (size_t i = slot_of(tgid, t->cap);; i = (i + 1) & (t->cap - 1)) {
+		if (!t->procs[i].used)
+			return NULL;
+		if (t->procs[i].tgid == tgid)
+			return &t->procs[i];
+	}
+}
+
+static bool proc_grow(struct app_table *t)
+{
+	size_t cap = t->cap * 2;
+	struct proc_rec *grown = calloc(cap, sizeof(*grown));
+	if (!grown)
+		return false;
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->procs[i].used)
+			continue;
+		size_t j = slot_of(t->procs[i].tgid, cap);
+		while (grown[j].used)
+			j = (j + 1) & (cap - 1);
+		grown[j] = t->procs[i];
+	}
+	free(t->procs);
+	t->procs = grown;
+	t->cap = cap;
+	return true;
+}
+
+static struct proc_rec *proc_insert(struct app_table *t, uint32_t tgid)
+{
+	if ((t->len + 1) * 2 > t->cap && !proc_grow(t))
+		return NULL;
+	size_t i = slot_of(tgid, t->cap);
+	while (t->procs[i].used)
+		i = (i + 1) & (t->cap - 1);
+	memset(&t->procs[i], 0, sizeof(t->procs[i]));
+	t->procs[i].used = true;
+	t->procs[i].tgid = tgid;
+	t->procs[i].group = UINT32_MAX;
+	t->len++;
+	return &t->procs[i];
+}
+
+/* Linear probing without tombstones: later members of the cluster move back into the hole. */
+static void proc_remove(struct app_table *t, struct proc_rec *rec)
+{
+	if (rec->group < t->ngroups)
+		t->groups[rec->group].procs--;
+	size_t mask = t->cap - 1, hole = (size_t)(rec - t->procs);
+	t->procs[hole].used = false;
+	t->len--;
+	for (size_t j = (hole + 1) & mask; t->procs[j].used; j = (j + 1) & mask) {
+		size_t home = slot_of(t->procs[j].tgid, t->cap);
+		bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+		if (stays)
+			continue;
+		t->procs[hole] = t->procs[j];
+		t->procs[j].used = false;
+		hole = j;
+	}
+}
+
+/* The identity as C strings, whatever the kernel side left in the buffers. */
+static void identity_strings(const struct app_identity_raw *raw, struct app_identity_raw *out)
+{
+	memcpy(out, raw, sizeof(*out));
+	out->comm[sizeof(out->comm) - 1] = out->exe[sizeof(out->exe) - 1] = out->cgroup[sizeof(out->cgroup) - 1] = '\0';
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return (h ^ 0xff) * 1099511628211u; /* a field separator */
+}
+
+static uint64_t identity_hash(const struct app_identity_raw *id)
+{
+	return fnv_str(fnv_str(fnv_str(14695981039346656037u, id->comm), id->exe), id->cgroup);
+}
+
+static uint32_t group_index(struct app_table *t, const struct app_identity_raw *id)
+{
+	char name[GROUP_NAME_MAX];
+	struct app_identity ident = { id->comm, id->exe, id->cgroup };
+	app_group_name(t->cfg, &ident, name, sizeof(name));
+	for (size_t g = 0; g < t->ngroups; g++)
+		if (!strcmp(t->groups[g].name, name))
+			return (uint32_t)g;
+	if (t->ngroups == t->gcap) {
+		size_t cap = t->gcap ? t->gcap * 2 : 64;
+		struct group *grown = realloc(t->groups, cap * sizeof(*grown));
+		if (!grown)
+			return UINT32_MAX;
+		t->groups = grown;
+		t->gcap = cap;
+	}
+	struct group *g = &t->groups[t->ngroups];
+	memset(g, 0, sizeof(*g));
+	memcpy(g->name, name, sizeof(g->name));
+	return (uint32_t)t->ngroups++;
+}
+
+/* Point the record at the group of this identity, when it changed (exec, a new process). */
+static void assign_group(struct app_table *t, struct proc_rec *rec, const struct app_identity_raw *raw)
+{
+	struct app_identity_raw id;
+	identity_strings(raw, &id);
+	uint64_t h = identity_hash(&id);
+	if (rec->group != UINT32_MAX && rec->id_hash == h)
+		return;
+	if (rec->group < t->ngroups)
+		t->groups[rec->group].procs--;
+	rec->id_hash = h;
+	rec->group = group_index(t, &id);
+	if (rec->group < t->ngroups)
+		t->groups[rec->group].procs++;
+}
+
+/* What the process counted since its record's last reading goes to its group. */
+static void account(struct app_table *t, struct proc_rec *rec, const struct app_process *p)
+{
+	if (rec->group >= t->ngroups)
+		return; /* out of memory for a new group: logged where it failed */
+	struct group *g = &t->groups[rec->group];
+	for (int c = 0; c < APP_COUNTER_COUNT; c++) {
+		uint64_t now = p->counters[c];
+		uint64_t delta = now >= rec->prev[c] ? now - rec->prev[c] : now;
+		g->delta[c] += delta;
+		g->active |= delta != 0;
+		rec->prev[c] = now;
+	}
+}
+
+static struct proc_rec *record_of(struct app_table *t, uint32_t tgid, const struct app_process *p)
+{
+	struct proc_rec *rec = proc_find(t, tgid);
+	if (rec && rec->start_ns != p->start_ns) {
+		/* The pid was reused: the earlier process's last counts went with its exit. */
+		memset(rec->prev, 0, sizeof(rec->prev));
+		rec->start_ns = p->start_ns;
+	}
+	if (!rec) {
+		rec = proc_insert(t, tgid);
+		if (!rec) {
+			log_error("apps", "out of memory: process %u is not counted this interval", tgid);
+			return NULL;
+		}
+		rec->start_ns = p->start_ns;
+	}
+	assign_group(t, rec, &p->id);
+	return rec;
+}
+
+void app_table_observe(struct app_table *t, uint32_t tgid, const struct app_process *p)
+{
+	struct proc_rec *rec = record_of(t, tgid, p);
+	if (!rec)
+		return;
+	account(t, rec, p);
+	rec->seen_gen = t->gen;
+	rec->unseen = 0;
+}
+
+void app_table_exited(struct app_table *t, uint32_t tgid, const struct app_process *p)
+{
+	struct proc_rec *rec = record_of(t, tgid, p);
+	if (!rec)
+		return;
+	account(t, rec, p);
+	proc_remove(t, rec);
+}
+
+static uint64_t activity(const struct group *g)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < sizeof(call_counters) / sizeof(call_counters[0]); i++)
+		sum += g->delta[call_counters[i]];
+	return sum;
+}
+
+static int busiest_first(const void *a, const void *b, void *arg)
+{
+	const struct app_table *t = arg;
+	const struct group *ga = &t->groups[*(const size_t *)a], *gb = &t->groups[*(const size_t *)b];
+	uint64_t x = activity(ga), y = activity(gb);
+	if (x != y)
+		return x > y ? -1 : 1;
+	return strcmp(ga->name, gb->name);
+}
+
+static void add_group(struct series_store *store, const char *name, const uint64_t *delta, const bool *send)
+{
+	struct metric_tag tag = { "app", name };
+	for (int c = 0; c < APP_COUNTER_COUNT; c++)
+		if (send[c])
+			series_counter_add(store, app_counter_names[c], &tag, 1, delta[c]);
+}
+
+/* Records the kernel table no longer reports, and groups idle for long, are let go. */
+static void forget_stale(struct app_table *t)
+{
+	for (size_t i = 0; i < t->cap;) {
+		struct proc_rec *rec = &t->procs[i];
+		if (rec->used && rec->seen_gen != t->gen && ++rec->unseen >= UNSEEN_COLLECTS_MAX) {
+			proc_remove(t, rec); /* a later record may have moved into slot i: look at it again */
+			continue;
+		}
+		i++;
+	}
+	size_t kept = 0;
+	uint32_t *remap = NULL;
+	bool any = false;
+	for (size_t g = 0; g < t->ngroups; g++)
+		any |= !t->groups[g].procs && t->groups[g].idle_emits > GROUP_IDLE_EMITS_MAX;
+	if (!any || !(remap = malloc(t->ngroups * sizeof(*remap))))
+		return;
+	for (size_t g = 0; g < t->ngroups; g++) {
+		if (!t->groups[g].procs && t->groups[g].idle_emits > GROUP_IDLE_EMITS_MAX) {
+			remap[g] = UINT32_MAX;
+			continue;
+		}
+		remap[g] = (uint32_t)kept;
+		t->groups[kept++] = t->groups[g];
+	}
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->procs[i].used && t->procs[i].group != UINT32_MAX)
+			t->procs[i].group = remap[t->procs[i].group];
+	t->ngroups = kept;
+	free(remap);
+}
+
+void app_table_emit(struct app_table *t, struct series_store *store, const bool send[APP_COUNTER_COUNT])
+{
+	if (t->order_cap < t->ngroups) {
+		size_t *grown = realloc(t->order, t->ngroups * sizeof(*grown));
+		if (grown) {
+			t->order = grown;
+			t->order_cap = t->ngroups;
+		}
+	}
+	size_t nactive = 0;
+	for (size_t g = 0; g < t->ngroups && g < t->order_cap; g++) {
+		if (t->groups[g].active)
+			t->order[nactive++] = g;
+		else
+			t->groups[g].idle_emits++;
+	}
+	if (nactive)
+		qsort_r(t->order, nactive, sizeof(*t->order), busiest_first, t);
+	uint64_t other[APP_COUNTER_COUNT] = { 0 };
+	bool any_other = false;
+	for (size_t i = 0; i < nactive; i++) {
+		struct group *g = &t->groups[t->order[i]];
+		if (i < t->cfg->apps.max_groups) {
+			add_group(store, g->name, g->delta, send);
+		} else {
+			for (int c = 0; c < APP_COUNTER_COUNT; c++)
+				other[c] += g->delta[c];
+			any_other = true;
+		}
+		memset(g->delta, 0, sizeof(g->delta));
+		g->active = false;
+		g->idle_emits = 0;
+	}
+	if (any_other)
+		add_group(store, "other", other, send);
+	forget_stale(t);
+	t->gen++;
+}

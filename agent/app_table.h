@@ -1,0 +1,42 @@
+/*
+ * Per-application accounting for the apps module: the processes the kernel
+ * table reports, what each has already contributed, and the groups their
+ * deltas add up to between two emissions. No BPF here: the module feeds it
+ * readings and exits, and it turns them into apps.* series.
+ */
+#ifndef BPFPUSH_APP_TABLE_H
+#define BPFPUSH_APP_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apps.h"
+#include "config.h"
+#include "metric.h"
+
+struct app_table;
+
+/* The catalogue names of enum app_counter, in its order. */
+extern const char *const app_counter_names[APP_COUNTER_COUNT];
+
+struct app_table *app_table_new(const struct config *cfg);
+void app_table_free(struct app_table *t);
+
+/* A live process's cumulative counters, as read from the kernel table this collect. */
+void app_table_observe(struct app_table *t, uint32_t tgid, const struct app_process *p);
+/* A process that is gone, with its final counters: counted, then forgotten. */
+void app_table_exited(struct app_table *t, uint32_t tgid, const struct app_process *p);
+/*
+ * End of a collect: the busiest apps.max_groups groups of this interval are
+ * added to the store, the rest under app=other; counters whose send[] is
+ * false (not measured by the ways attached) are left out. Processes the
+ * kernel table stopped reporting without an exit are forgotten after a few
+ * collects.
+ */
+void app_table_emit(struct app_table *t, struct series_store *store, const bool send[APP_COUNTER_COUNT]);
+/* Processes remembered, and groups known (for the agent's own metrics and tests). */
+size_t app_table_processes(const struct app_table *t);
+size_t app_table_groups(const struct app_table *t);
+
+#endif

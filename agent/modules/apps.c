@@ -1,0 +1,442 @@
+/*
+ * apps: apps.* per application. The kernel side keeps one entry per process
+ * and hands over a process's final counts when its last thread exits; this
+ * side reads the live entries each collect (in batches), folds the exits,
+ * and leaves grouping and the busiest-N choice to agent/app_table.c.
+ */
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../app_table.h"
+#include "../attach.h"
+#include "../log.h"
+#include "../module.h"
+#include "apps.h"
+#include "apps.skel.h"
+#include "syscall_table.h"
+#include "percpu.h"
+
+static const struct metric_desc apps_metrics[] = {
+	{ "apps.file_open", METRIC_COUNTER, false, "app", "open-family calls (as fd.open)" },
+	{ "apps.file_open_errors", METRIC_COUNTER, true, "app", "open-family calls that failed" },
+	{ "apps.file_closed", METRIC_COUNTER, false, "app", "close calls (as fd.close)" },
+	{ "apps.file_close_errors", METRIC_COUNTER, true, "app", "close calls that failed" },
+	{ "apps.file_deleted", METRIC_COUNTER, false, "app", "unlink calls (as vfs.unlink)" },
+	{ "apps.vfs_read_call", METRIC_COUNTER, false, "app", "read-family calls (as vfs.read.calls)" },
+	{ "apps.vfs_read_bytes", METRIC_COUNTER, true, "app", "bytes the read-family calls returned" },
+	{ "apps.vfs_read_errors", METRIC_COUNTER, true, "app", "read-family calls that failed" },
+	{ "apps.vfs_write_call", METRIC_COUNTER, false, "app", "write-family calls (as vfs.write.calls)" },
+	{ "apps.vfs_write_bytes", METRIC_COUNTER, true, "app", "bytes the write-family calls returned" },
+	{ "apps.vfs_write_errors", METRIC_COUNTER, true, "app", "write-family calls that failed" },
+	{ "apps.process_create", METRIC_COUNTER, false, "app", "processes created, for the parent's group" },
+	{ "apps.thread_create", METRIC_COUNTER, false, "app", "threads created, for the parent's group" },
+	{ "apps.task_exit", METRIC_COUNTER, false, "app", "tasks (threads included) that exited" },
+	{ "apps.bandwidth_sent", METRIC_COUNTER, true, "app", "TCP and UDP payload bytes sent" },
+	{ "apps.bandwidth_recv", METRIC_COUNTER, true, "app", "TCP and UDP payload bytes received" },
+};
+
+#define TRACEPOINT_WAYS(prefix)                                                                          \
+	{ .tier = ATTACH_TP_BTF, .progs = { prefix "_tp_btf" } },                                        \
+	{ .tier = ATTACH_RAW_TP, .progs = { prefix "_raw_tp" } },                                        \
+	{ .tier = ATTACH_TRACEPOINT, .progs = { prefix "_tracepoint" } }
+
+/*
+ * A syscall event's ways, cheapest first as in the syscall layer: the
+ * syscalls' own functions (entry mode: fentry/kprobe, calls only; return
+ * mode: fexit/kretprobe), their sys_exit tracepoints, then one dispatcher
+ * program on sys_exit (shared by every event that chooses it).
+ */
+#define P5(pfx, a, b, c, d, e) { pfx #a, pfx #b, pfx #c, pfx #d, pfx #e }
+#define T5(a, b, c, d, e) { "sys_" #a, "sys_" #b, "sys_" #c, "sys_" #d, "sys_" #e }
+#define SYSCALL_EVENT(ename, gives_text, entry, fn_in, fn_out, a, b, c, d, e)                            \
+	{ .name = ename, .gives = gives_text, .entry_mode_only = entry, .return_mode_only = !entry,      \
+	  .ways = { { .tier = ATTACH_FENTRY, .progs = P5(fn_in, a, b, c, d, e), .targets = T5(a, b, c, d, e), \
+		      .no_result = entry },                                                                 \
+		    { .tier = ATTACH_KPROBE, .progs = P5(fn_out, a, b, c, d, e), .targets = T5(a, b, c, d, e), \
+		      .no_result = entry },                                                                 \
+		    { .tier = ATTACH_TRACEPOINT, .layer = SYSCALL_LAYER_TRACEPOINTS, .progs = P5("exit_", a, b, c, d, e) }, \
+		    { .tier = ATTACH_TP_BTF, .layer = SYSCALL_LAYER_DISPATCHER, .progs = { "dispatch_tp_btf" } }, \
+		    { .tier = ATTACH_RAW_TP, .layer = SYSCALL_LAYER_DISPATCHER, .progs = { "dispatch_raw_tp" } } } }
+
+/*
+ * Rows fewer than five repeat the last one: the same program named twice in a
+ * way is attached once (attach.c skips a program an event attached already).
+ */
+#define SYSCALL_EVENTS(ename, gives_text, a, b, c, d, e)                                                 \
+	SYSCALL_EVENT(ename, gives_text, true, "fentry_", "kprobe_", a, b, c, d, e),                     \
+	SYSCALL_EVENT(ename "_result", gives_text, false, "fexit_", "kretprobe_", a, b, c, d, e)
+
+enum {
+	EVENT_OPEN = 0, EVENT_OPEN_RESULT, EVENT_CLOSE, EVENT_CLOSE_RESULT, EVENT_UNLINK, EVENT_UNLINK_RESULT,
+	EVENT_READ, EVENT_READ_RESULT, EVENT_WRITE, EVENT_WRITE_RESULT, EVENT_FORK, EVENT_EXIT, EVENT_EXEC,
+	EVENT_SENT, EVENT_SENT_RESULT, EVENT_RECV, EVENT_RECV_RESULT, EVENT_COUNT
+};
+
+static const struct event_desc apps_events[] = {
+	SYSCALL_EVENTS("file_open", "apps.file_open, apps.file_open_errors", open, openat, openat2, creat, creat),
+	SYSCALL_EVENTS("file_close", "apps.file_closed, apps.file_close_errors", close, close_range, close_range,
+		       close_range, close_range),
+	SYSCALL_EVENTS("file_unlink", "apps.file_deleted", unlink, unlinkat, unlinkat, unlinkat, unlinkat),
+	SYSCALL_EVENTS("vfs_read", "apps.vfs_read_call, apps.vfs_read_bytes, apps.vfs_read_errors", read, pread64,
+		       readv, preadv, preadv2),
+	SYSCALL_EVENTS("vfs_write", "apps.vfs_write_call, apps.vfs_write_bytes, apps.vfs_write_errors", write,
+		       pwrite64, writev, pwritev, pwritev2),
+	[EVENT_FORK] = { .name = "fork", .gives = "apps.process_create, apps.thread_create",
+			 .ways = { TRACEPOINT_WAYS("fork") } },
+	[EVENT_EXIT] = { .name = "exit", .gives = "apps.task_exit", .ways = { TRACEPOINT_WAYS("exit") } },
+	/* Feeds no counter: exec renames a process, and so may move it to another group. */
+	[EVENT_EXEC] = { .name = "exec", .gives = "the app of a process after exec", .ways = { TRACEPOINT_WAYS("exec") } },
+	/* In entry mode only the sock:* tracepoints (6.3+) see how many bytes moved. */
+	[EVENT_SENT] = { .name = "sent", .gives = "apps.bandwidth_sent", .entry_mode_only = true,
+			 .ways = { TRACEPOINT_WAYS("sent") } },
+	[EVENT_SENT_RESULT] = { .name = "sent_result", .gives = "apps.bandwidth_sent", .return_mode_only = true,
+				.ways = { { .tier = ATTACH_FENTRY,
+					    .progs = { "tcp_sent_fexit", "udp_sent_fexit", "udp6_sent_fexit" } },
+					  { .tier = ATTACH_KPROBE,
+					    .progs = { "tcp_sent_kretprobe", "udp_sent_kretprobe", "udp6_sent_kretprobe" } },
+					  TRACEPOINT_WAYS("sent") } },
+	[EVENT_RECV] = { .name = "recv", .gives = "apps.bandwidth_recv", .entry_mode_only = true,
+			 .ways = { TRACEPOINT_WAYS("recv") } },
+	[EVENT_RECV_RESULT] = { .name = "recv_result", .gives = "apps.bandwidth_recv", .return_mode_only = true,
+				.ways = { { .tier = ATTACH_FENTRY,
+					    .progs = { "tcp_recv_fentry", "udp_recv_fexit", "udp6_recv_fexit" } },
+					  { .tier = ATTACH_KPROBE,
+					    .progs = { "tcp_recv_kprobe", "udp_recv_kretprobe", "udp6_recv_kretprobe" } },
+					  TRACEPOINT_WAYS("recv") } },
+};
+_Static_assert(sizeof(apps_events) / sizeof(apps_events[0]) == EVENT_COUNT, "one entry per event");
+
+/* The counters each pair of events (entry mode, return mode) feeds, and which of them need results. */
+struct event_counters {
+	int entry_event, result_event;
+	enum app_counter counters[3];
+	int ncounters;
+};
+static const struct event_counters event_feeds[] = {
+	{ EVENT_OPEN, EVENT_OPEN_RESULT, { APP_FILE_OPEN, APP_FILE_OPEN_ERRORS }, 2 },
+	{ EVENT_CLOSE, EVENT_CLOSE_RESULT, { APP_FILE_CLOSED, APP_FILE_CLOSE_ERRORS }, 2 },
+	{ EVENT_UNLINK, EVENT_UNLINK_RESULT, { APP_FILE_DELETED }, 1 },
+	{ EVENT_READ, EVENT_READ_RESULT, { APP_VFS_READ_CALL, APP_VFS_READ_BYTES, APP_VFS_READ_ERRORS }, 3 },
+	{ EVENT_WRITE, EVENT_WRITE_RESULT, { APP_VFS_WRITE_CALL, APP_VFS_WRITE_BYTES, APP_VFS_WRITE_ERRORS }, 3 },
+	{ EVENT_FORK, EVENT_FORK, { APP_PROCESS_CREATE, APP_THREAD_CREATE }, 2 },
+	{ EVENT_EXIT, EVENT_EXIT, { APP_TASK_EXIT }, 1 },
+	{ EVENT_SENT, EVENT_SENT_RESULT, { APP_BANDWIDTH_SENT }, 1 },
+	{ EVENT_RECV, EVENT_RECV_RESULT, { APP_BANDWIDTH_RECV }, 1 },
+};
+
+#define BATCH_ENTRIES 256
+/* Entries of processes that exited while no program watched (a reload) are found this often. */
+#define SWEEP_EVERY_NS (10ull * 1000000000ull)
+
+struct apps_state {
+	struct apps_bpf *skel;
+	struct app_table *table;
+	bool send[APP_COUNTER_COUNT];
+	uint32_t keys[BATCH_ENTRIES];
+	struct app_process values[BATCH_ENTRIES];
+	uint32_t *dead; /* entries to delete after a walk */
+	size_t ndead, dead_cap;
+	bool no_batch;  /* the kernel refused batched reads: walk key by key */
+	uint64_t tracked;
+	uint64_t last_sweep_ns;
+	char hierarchy[64]; /* which cgroup hierarchy names the cgroup of a process, for the log */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool mounted(const char *fstype, const char *option, char *where, size_t cap)
+{
+	FILE *f = fopen("/proc/self/mounts", "r");
+	char dev[256], dir[256], type[64], opts[512];
+	bool found = false;
+	while (f && !found && fscanf(f, "%255s %255s %63s %511s %*d %*d", dev, dir, type, opts) == 4) {
+		if (strcmp(type, fstype))
+			continue;
+		if (option) {
+			for (char *save = NULL, *o = strtok_r(opts, ",", &save); o && !found; o = strtok_r(NULL, ",", &save))
+				found = !strcmp(o, option);
+		} else {
+			found = true;
+		}
+		if (found && where)
+			snprintf(where, cap, "%s", dir);
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static bool has_subdirectory(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool found = false;
+	while (d && !found && (e = readdir(d)))
+		found = e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * Which hierarchy names a process's cgroup: the unified one where it is in
+ * use (pure v2, or hybrid with units in it), else the first v1 controller
+ * mounted of memory, pids, cpu, ... (where container runtimes and systemd
+ * place their cgroups). Its index in the kernel's cgroup_subsys_id comes
+ * from BTF, since it differs between builds.
+ */
+static int choose_hierarchy(const struct btf *btf, char *desc, size_t cap)
+{
+	static const char *const controllers[] = { "memory", "pids", "cpu", "cpuacct", "blkio", "devices", "freezer" };
+	char where[256];
+	bool v2 = mounted("cgroup2", NULL, where, sizeof(where));
+	if (v2 && has_subdirectory(where)) {
+		snprintf(desc, cap, "unified (v2, %.40s)", where);
+		return APP_CGROUP_UNIFIED;
+	}
+	for (size_t i = 0; btf && i < sizeof(controllers) / sizeof(controllers[0]); i++) {
+		if (!mounted("cgroup", controllers[i], NULL, 0))
+			continue;
+		int id = btf__find_by_name_kind(btf, "cgroup_subsys_id", BTF_KIND_ENUM);
+		const struct btf_type *t = id > 0 ? btf__type_by_id(btf, (__u32)id) : NULL;
+		char want[64];
+		snprintf(want, sizeof(want), "%s_cgrp_id", controllers[i]);
+		for (int m = 0; t && m < btf_vlen(t); m++) {
+			const struct btf_enum *e = &btf_enum(t)[m];
+			if (!strcmp(btf__name_by_offset(btf, e->name_off), want)) {
+				snprintf(desc, cap, "v1 %s", controllers[i]);
+				return (int)e->val;
+			}
+		}
+	}
+	snprintf(desc, cap, "unified (v2)");
+	return APP_CGROUP_UNIFIED;
+}
+
+static struct bpf_object *apps_open(struct module *m)
+{
+	struct apps_state *st = m->priv;
+	if (!st && !(st = m->priv = calloc(1, sizeof(*st))))
+		return NULL;
+	st->skel = apps_bpf__open();
+	if (!st->skel)
+		return NULL;
+	bpf_map__set_max_entries(st->skel->maps.app_pids, m->cfg->global.pid_table_size);
+	st->skel->rodata->cgroup_subsys = choose_hierarchy(m->probes->vmlinux_btf, st->hierarchy, sizeof(st->hierarchy));
+	return st->skel->obj;
+}
+
+static void apps_destroy(struct module *m)
+{
+	struct apps_state *st = m->priv;
+	if (!st)
+		return;
+	ring_buffer__free(m->ring);
+	m->ring = NULL;
+	apps_bpf__destroy(st->skel);
+	app_table_free(st->table);
+	free(st->dead);
+	free(st);
+	m->priv = NULL;
+}
+
+/* Rows of the syscall events that chose the dispatcher go into its read-only tables. */
+#define ROW_NUMBERS(name, nr, nr32, tp, variant) [SYS_##name] = { nr, nr32 },
+static const int row_numbers[SYS_COUNT][2] = { SYSCALL_TABLE(ROW_NUMBERS) };
+#define APP_ROW(name, kind) SYS_##name,
+static const unsigned char app_rows[] = { APP_SYSCALLS(APP_ROW) };
+
+static int event_of_row(unsigned char row)
+{
+	switch (row) {
+	case SYS_open: case SYS_openat: case SYS_openat2: case SYS_creat: return EVENT_OPEN;
+	case SYS_close: case SYS_close_range: return EVENT_CLOSE;
+	case SYS_unlink: case SYS_unlinkat: return EVENT_UNLINK;
+	case SYS_read: case SYS_pread64: case SYS_readv: case SYS_preadv: case SYS_preadv2: return EVENT_READ;
+	default: return EVENT_WRITE;
+	}
+}
+
+static bool uses_dispatcher(const struct module *m, int event)
+{
+	int w = m->events[event].chosen;
+	return w >= 0 && m->ops->events[event].ways[w].layer == SYSCALL_LAYER_DISPATCHER;
+}
+
+static void apps_prepare(struct module *m)
+{
+	struct apps_state *st = m->priv;
+	for (size_t i = 0; i < sizeof(app_rows); i++) {
+		int event = event_of_row(app_rows[i]);
+		if (!uses_dispatcher(m, event) && !uses_dispatcher(m, event + 1))
+			continue;
+		int nr = row_numbers[app_rows[i]][0], nr32 = row_numbers[app_rows[i]][1];
+		if (nr >= 0 && nr < SYSCALL_NR_MAX)
+			st->skel->rodata->dispatch_native[nr] = app_rows[i];
+		if (nr32 >= 0 && nr32 < SYSCALL_NR_MAX)
+			st->skel->rodata->dispatch_compat[nr32] = app_rows[i];
+	}
+}
+
+static int on_exit_event(void *ctx, void *data, size_t size)
+{
+	struct module *m = ctx;
+	struct apps_state *st = m->priv;
+	if (size < sizeof(struct app_exit_event))
+		return 0;
+	const struct app_exit_event *e = data;
+	app_table_exited(st->table, e->tgid, &e->process);
+	return 0;
+}
+
+/* Which counters the attached ways measure: an event not attached, or one blind to results, sends none of its (R) counters. */
+static void decide_sends(struct module *m)
+{
+	struct apps_state *st = m->priv;
+	memset(st->send, 0, sizeof(st->send));
+	for (size_t i = 0; i < sizeof(event_feeds) / sizeof(event_feeds[0]); i++) {
+		const struct event_counters *f = &event_feeds[i];
+		int e = m->events[f->entry_event].chosen >= 0 ? f->entry_event : f->result_event;
+		if (m->events[e].chosen < 0)
+			continue;
+		const struct attach_way *way = &m->ops->events[e].ways[m->events[e].chosen];
+		for (int c = 0; c < f->ncounters; c++) {
+			const char *name = app_counter_names[f->counters[c]];
+			st->send[f->counters[c]] = !way->no_result || !module_metric_needs_result(m->ops, name);
+		}
+	}
+}
+
+static int apps_start(struct module *m)
+{
+	struct apps_state *st = m->priv;
+	st->table = app_table_new(m->cfg);
+	if (!st->table)
+		return -ENOMEM;
+	decide_sends(m);
+	st->last_sweep_ns = mono_ns();
+	log_info("apps", "per-process table of %u entries; cgroups named from the %s hierarchy",
+		 m->cfg->global.pid_table_size, st->hierarchy);
+	m->ring = ring_buffer__new(bpf_map__fd(st->skel->maps.app_exits), on_exit_event, m, NULL);
+	return m->ring ? 0 : -errno;
+}
+
+static void remember_dead(struct apps_state *st, uint32_t tgid)
+{
+	if (st->ndead == st->dead_cap) {
+		size_t cap = st->dead_cap ? st->dead_cap * 2 : 64;
+		uint32_t *grown = realloc(st->dead, cap * sizeof(*grown));
+		if (!grown)
+			return; /* found again at the next sweep */
+		st->dead = grown;
+		st->dead_cap = cap;
+	}
+	st->dead[st->ndead++] = tgid;
+}
+
+/*
+ * One entry of the kernel table. An entry whose exit event was lost, or
+ * whose process died while no program watched, is folded here as an exit.
+ */
+static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_process *p, bool sweep)
+{
+	st->tracked++;
+	if (p->exited || (sweep && kill((pid_t)tgid, 0) && errno == ESRCH)) {
+		app_table_exited(st->table, tgid, p);
+		remember_dead(st, tgid);
+		return;
+	}
+	app_table_observe(st->table, tgid, p);
+}
+
+static int read_key_by_key(struct apps_state *st, int fd, bool sweep)
+{
+	uint32_t key, next;
+	int rc = bpf_map_get_next_key(fd, NULL, &next);
+	while (!rc) {
+		key = next;
+		if (!bpf_map_lookup_elem(fd, &key, &st->values[0]))
+			take_entry(st, key, &st->values[0], sweep);
+		rc = bpf_map_get_next_key(fd, &key, &next);
+	}
+	return 0;
+}
+
+static int read_table(struct apps_state *st, int fd, bool sweep)
+{
+	if (st->no_batch)
+		return read_key_by_key(st, fd, sweep);
+	uint32_t token = 0;
+	bool first = true;
+	for (;;) {
+		__u32 count = BATCH_ENTRIES;
+		int rc = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, st->keys, st->values, &count, NULL);
+		int err = rc ? errno : 0;
+		for (__u32 i = 0; i < count; i++)
+			take_entry(st, st->keys[i], &st->values[i], sweep);
+		bool was_first = first;
+		first = false;
+		if (err == ENOENT)
+			return 0; /* the walk is complete */
+		if (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || (was_first && err == ENOSPC)) {
+			log_info("apps", "batched map reads unavailable (%s): reading key by key", strerror(err));
+			st->no_batch = true;
+			return count ? 0 : read_key_by_key(st, fd, sweep);
+		}
+		if (err)
+			return -err;
+	}
+}
+
+static int apps_collect(struct module *m, struct series_store *store)
+{
+	struct apps_state *st = m->priv;
+	uint64_t now = mono_ns();
+	bool sweep = now - st->last_sweep_ns >= SWEEP_EVERY_NS;
+	if (sweep)
+		st->last_sweep_ns = now;
+	int fd = bpf_map__fd(st->skel->maps.app_pids);
+	st->tracked = 0;
+	st->ndead = 0;
+	int rc = read_table(st, fd, sweep);
+	for (size_t i = 0; i < st->ndead; i++)
+		bpf_map_delete_elem(fd, &st->dead[i]);
+	app_table_emit(st->table, store, st->send);
+	series_gauge_set(store, "agent.pids.tracked", NULL, 0, (double)st->tracked, false);
+	series_gauge_set(store, "agent.pids.capacity", NULL, 0, (double)m->cfg->global.pid_table_size, false);
+	uint64_t c[sizeof(struct app_health) / sizeof(uint64_t)];
+	if (!percpu_sum_u64(bpf_map__fd(st->skel->maps.app_health), 0, sizeof(c) / sizeof(c[0]), c)) {
+		const struct app_health *h = (const struct app_health *)c;
+		struct metric_tag map = { "map", "app_pids" }, module = { "module", "apps" };
+		series_counter_observe(store, "agent.bpf.map_full", &map, 1, h->table_full);
+		series_counter_observe(store, "agent.ringbuf.lost", &module, 1, h->ringbuf_lost);
+	}
+	return rc;
+}
+
+const struct module_ops apps_module = {
+	.id = MODULE_APPS,
+	.name = "apps",
+	.metrics = apps_metrics,
+	.nmetrics = sizeof(apps_metrics) / sizeof(apps_metrics[0]),
+	.events = apps_events,
+	.nevents = EVENT_COUNT,
+	.open = apps_open,
+	.destroy = apps_destroy,
+	.prepare = apps_prepare,
+	.start = apps_start,
+	.collect = apps_collect,
+};

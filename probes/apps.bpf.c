@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * apps: every apps.* counter of a process, in one hash entry per thread
+ * group, created at the process's first counted event. When the last thread
+ * exits, the entry leaves the table and its final counts go to userspace on
+ * a ring buffer, so a process that lived a millisecond still counts in full
+ * and the table never holds the dead. Loaded only when apps is on: the
+ * host-wide modules never pay for the per-process lookup.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "apps.h"
+#include "bpfpush.bpf.h"
+#include "sock.bpf.h"
+#include "syscall_table.h"
+
+#define PF_EXITING_FLAG 0x00000004
+#define CLONE_THREAD_FLAG 0x00010000
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* nr -> syscall row, for the rows whose event chose the dispatcher; 0: not counted. */
+const volatile __u8 dispatch_native[SYSCALL_NR_MAX] = {};
+const volatile __u8 dispatch_compat[SYSCALL_NR_MAX] = {};
+const volatile int cgroup_subsys = APP_CGROUP_UNIFIED;
+
+/*
+ * Not preallocated: memory follows the live processes, and an entry deleted
+ * here is never handed to another process while a program still holds it.
+ * max_entries is global.pid_table_size, set before load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct app_process);
+} app_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, APP_RINGBUF_BYTES);
+} app_exits SEC(".maps");
+
+/* A new entry is built here: it is larger than a program's stack allows comfortably. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct app_process);
+} app_scratch SEC(".maps");
+
+PERCPU_COUNTERS(app_health, app_health);
+
+static __always_inline void read_identity(struct task_struct *leader, struct app_identity_raw *id)
+{
+	BPF_CORE_READ_STR_INTO(&id->comm, leader, comm);
+	const unsigned char *exe = BPF_CORE_READ(leader, mm, exe_file, f_path.dentry, d_name.name);
+	if (exe)
+		bpf_probe_read_kernel_str(id->exe, sizeof(id->exe), exe);
+	struct css_set *cset = BPF_CORE_READ(leader, cgroups);
+	struct kernfs_node *kn = NULL;
+	if (cgroup_subsys == APP_CGROUP_UNIFIED) {
+		kn = BPF_CORE_READ(cset, dfl_cgrp, kn);
+	} else if (cgroup_subsys >= 0 && cgroup_subsys < (int)(sizeof(cset->subsys) / sizeof(cset->subsys[0]))) {
+		struct cgroup_subsys_state *css = NULL;
+		bpf_core_read(&css, sizeof(css), &cset->subsys[cgroup_subsys]);
+		kn = BPF_CORE_READ(css, cgroup, kn);
+	}
+	const char *name = BPF_CORE_READ(kn, name);
+	if (name)
+		bpf_probe_read_kernel_str(id->cgroup, sizeof(id->cgroup), name);
+}
+
+/*
+ * The entry of task's process, created at its first event. A task already
+ * exiting creates none (except for its own exit, exiting_ok): its process's
+ * final counts may have left already.
+ */
+static __always_inline struct app_process *app_of(struct task_struct *task, bool exiting_ok)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct app_process *p = bpf_map_lookup_elem(&app_pids, &tgid);
+	if (p)
+		return p;
+	if (!exiting_ok && (BPF_CORE_READ(task, flags) & PF_EXITING_FLAG))
+		return NULL;
+	__u32 zero = 0;
+	struct app_process *fresh = bpf_map_lookup_elem(&app_scratch, &zero);
+	if (!fresh)
+		return NULL;
+	__builtin_memset(fresh, 0, sizeof(*fresh));
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	fresh->start_ns = BPF_CORE_READ(leader, start_time);
+	read_identity(leader, &fresh->id);
+	/* Another CPU may have created it meanwhile (EEXIST): either way, use what is there. */
+	bpf_map_update_elem(&app_pids, &tgid, fresh, BPF_NOEXIST);
+	p = bpf_map_lookup_elem(&app_pids, &tgid);
+	if (!p) {
+		struct app_health *h = percpu_slot(&app_health);
+		if (h)
+			h->table_full++;
+	}
+	return p;
+}
+
+static __always_inline struct app_process *app_of_current(void)
+{
+	return app_of((struct task_struct *)bpf_get_current_task(), false);
+}
+
+/* Threads of one process update one entry from several CPUs at once. */
+static __always_inline void add(struct app_process *p, int counter, __u64 n)
+{
+	if (counter >= 0 && counter < APP_COUNTER_COUNT)
+		__sync_fetch_and_add(&p->counters[counter], n);
+}
+
+/* unlinkat's flags (its third argument), from the registers saved at entry. */
+static __always_inline bool removes_dir(struct pt_regs *regs)
+{
+	if (!regs)
+		return false;
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, dx) & AT_REMOVEDIR_FLAG;
+#else
+	return PT_REGS_PARM3_CORE_SYSCALL(regs) & AT_REMOVEDIR_FLAG;
+#endif
+}
+
+/* known: the way sees the result (errors and bytes); otherwise calls only. */
+static __always_inline void count_syscall(enum app_syscall_kind kind, __u32 row, long ret, bool known,
+					  struct pt_regs *regs)
+{
+	if (kind == APP_SYSCALL_UNLINK && row == SYS_unlinkat && removes_dir(regs))
+		return;
+	struct app_process *p = app_of_current();
+	if (!p)
+		return;
+	bool failed = known && ret < 0;
+	switch (kind) {
+	case APP_SYSCALL_OPEN:
+		add(p, APP_FILE_OPEN, 1);
+		if (failed)
+			add(p, APP_FILE_OPEN_ERRORS, 1);
+		break;
+	case APP_SYSCALL_CLOSE:
+		add(p, APP_FILE_CLOSED, 1);
+		if (failed)
+			add(p, APP_FILE_CLOSE_ERRORS, 1);
+		break;
+	case APP_SYSCALL_UNLINK:
+		add(p, APP_FILE_DELETED, 1);
+		break;
+	case APP_SYSCALL_READ:
+		add(p, APP_VFS_READ_CALL, 1);
+		if (failed)
+			add(p, APP_VFS_READ_ERRORS, 1);
+		else if (known && ret > 0)
+			add(p, APP_VFS_READ_BYTES, ret);
+		break;
+	case APP_SYSCALL_WRITE:
+		add(p, APP_VFS_WRITE_CALL, 1);
+		if (failed)
+			add(p, APP_VFS_WRITE_ERRORS, 1);
+		else if (known && ret > 0)
+			add(p, APP_VFS_WRITE_BYTES, ret);
+		break;
+	default:
+		break;
+	}
+}
+
+#define KIND_CASE(name, kind)                                                                            \
+	case SYS_##name:                                                                                 \
+		return kind;
+static __always_inline enum app_syscall_kind kind_of_row(__u32 row)
+{
+	switch (row) {
+		APP_SYSCALLS(KIND_CASE)
+	default:
+		return APP_SYSCALL_NONE;
+	}
+}
+
+/* The dispatcher: one program on sys_exit for every row whose event chose it. */
+static __always_inline void on_sys_exit(struct pt_regs *regs, long ret, const bool btf)
+{
+	long nr;
+#if defined(__TARGET_ARCH_x86)
+	nr = (btf ? regs->orig_ax : BPF_CORE_READ(regs, orig_ax)) & ~(long)NR_X32_BIT;
+#else
+	nr = syscall_nr_of(regs);
+#endif
+	if ((unsigned long)nr >= SYSCALL_NR_MAX)
+		return;
+	__u32 native = dispatch_native[nr], compat = dispatch_compat[nr];
+	if (!native && !compat)
+		return;
+	bool is_compat = false;
+#if HAVE_COMPAT_SYSCALLS
+	if (btf)
+		is_compat = bpf_get_current_task_btf()->thread_info.status & TS_COMPAT_FLAG;
+	else
+		is_compat = current_in_compat_syscall();
+#endif
+	__u32 row = is_compat ? compat : native;
+	if (row)
+		count_syscall(kind_of_row(row), row, ret, true, is_compat ? NULL : regs);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(dispatch_tp_btf, struct pt_regs *regs, long ret)
+{
+	on_sys_exit(regs, ret, true);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(dispatch_raw_tp, struct pt_regs *regs, long ret)
+{
+	on_sys_exit(regs, ret, false);
+	return 0;
+}
+
+/* The registers of the current task, for unlinkat's flags (bpf_task_pt_regs: 5.15+). */
+static __always_inline struct pt_regs *current_regs(__u32 row)
+{
+	if (row != SYS_unlinkat)
+		return NULL;
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
+		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return NULL;
+}
+
+/*
+ * Per-syscall ways: the syscall's own function (fentry/kprobe in entry mode:
+ * calls only; fexit/kretprobe in return mode), or its sys_exit tracepoint.
+ */
+#define SYSCALL_WAYS(name, kind)                                                                         \
+	SEC("fentry")                                                                                    \
+	int BPF_PROG(fentry_##name)                                                                      \
+	{                                                                                                \
+		count_syscall(kind, SYS_##name, 0, false, current_regs(SYS_##name));                     \
+		return 0;                                                                                \
+	}                                                                                                \
+	SEC("fexit")                                                                                     \
+	int BPF_PROG(fexit_##name, struct pt_regs *regs, long ret)                                       \
+	{                                                                                                \
+		count_syscall(kind, SYS_##name, ret, true, current_regs(SYS_##name));                    \
+		return 0;                                                                                \
+	}                                                                                                \
+	SEC("kprobe")                                                                                    \
+	int BPF_KPROBE(kprobe_##name)                                                                    \
+	{                                                                                                \
+		count_syscall(kind, SYS_##name, 0, false, current_regs(SYS_##name));                     \
+		return 0;                                                                                \
+	}                                                                                                \
+	SEC("kretprobe")                                                                                 \
+	int BPF_KRETPROBE(kretprobe_##name, long ret)                                                    \
+	{                                                                                                \
+		count_syscall(kind, SYS_##name, ret, true, current_regs(SYS_##name));                    \
+		return 0;                                                                                \
+	}                                                                                                \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                                       \
+	int exit_##name(struct syscall_exit_args *ctx)                                                   \
+	{                                                                                                \
+		count_syscall(kind, SYS_##name, ctx->ret, true, current_regs(SYS_##name));               \
+		return 0;                                                                                \
+	}
+APP_SYSCALLS(SYSCALL_WAYS)
+
+/* Forks and threads count for the parent (the current task). */
+static __always_inline void count_new_task(bool is_thread)
+{
+	struct app_process *p = app_of_current();
+	if (p)
+		add(p, is_thread ? APP_THREAD_CREATE : APP_PROCESS_CREATE, 1);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(fork_tp_btf, struct task_struct *parent, struct task_struct *child)
+{
+	count_new_task(child->pid != child->tgid);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(fork_raw_tp, struct task_struct *parent, struct task_struct *child)
+{
+	count_new_task(BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid));
+	return 0;
+}
+
+/* The classic sched_process_fork carries no flags: task_newtask does. */
+SEC("tracepoint/task/task_newtask")
+int fork_tracepoint(struct trace_event_raw_task_newtask *ctx)
+{
+	count_new_task(BPF_CORE_READ(ctx, clone_flags) & CLONE_THREAD_FLAG);
+	return 0;
+}
+
+/*
+ * Every task's exit counts; the last one of its group (signal->live already
+ * dropped to 0 when the tracepoint fires) hands the final counts over and
+ * removes the entry: first out of the table, then submitted, so a collect
+ * never reads a process whose exit it has already folded.
+ */
+static __always_inline void on_exit(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct app_process *p = app_of(task, true);
+	if (!p)
+		return;
+	add(p, APP_TASK_EXIT, 1);
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return;
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct app_exit_event *e = bpf_ringbuf_reserve(&app_exits, sizeof(*e), 0);
+	if (!e) {
+		/* Userspace folds and deletes it at the next collect instead. */
+		p->exited = 1;
+		struct app_health *h = percpu_slot(&app_health);
+		if (h)
+			h->ringbuf_lost++;
+		return;
+	}
+	e->tgid = tgid;
+	e->pad = 0;
+	__builtin_memcpy(&e->process, p, sizeof(e->process));
+	bpf_map_delete_elem(&app_pids, &tgid);
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(exit_tp_btf) { on_exit(); return 0; }
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(exit_raw_tp) { on_exit(); return 0; }
+
+SEC("tracepoint/sched/sched_process_exit")
+int exit_tracepoint(void *ctx) { on_exit(); return 0; }
+
+/* exec renames the process: a known entry takes its new comm and exe. */
+static __always_inline void on_exec(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct app_process *p = bpf_map_lookup_elem(&app_pids, &tgid);
+	if (p)
+		read_identity(BPF_CORE_READ(task, group_leader), &p->id);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_tp_btf) { on_exec(); return 0; }
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(exec_raw_tp) { on_exec(); return 0; }
+
+SEC("tracepoint/sched/sched_process_exec")
+int exec_tracepoint(void *ctx) { on_exec(); return 0; }
+
+/* Bandwidth: TCP and UDP payload bytes, from the results of the protocol calls. */
+static __always_inline void count_bytes(int counter, long n)
+{
+	if (n <= 0)
+		return;
+	struct app_process *p = app_of_current();
+	if (p)
+		add(p, counter, n);
+}
+
+static __always_inline bool sock_counts(const struct sock *sk)
+{
+	if (!sk || !sock_is_inet(sk))
+		return false;
+	__u16 proto = sock_protocol(sk);
+	return proto == SOCK_IPPROTO_TCP || proto == SOCK_IPPROTO_UDP;
+}
+
+static __always_inline bool record_counts(const struct sock_msg_length_record *r)
+{
+	return (r->family == SOCK_AF_INET || r->family == SOCK_AF_INET6) &&
+	       (r->protocol == SOCK_IPPROTO_TCP || r->protocol == SOCK_IPPROTO_UDP);
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(tcp_sent_fexit, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{ count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+SEC("fexit/udp_sendmsg")
+int BPF_PROG(udp_sent_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{ count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+SEC("fexit/udpv6_sendmsg")
+int BPF_PROG(udp6_sent_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
+{ count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+SEC("kretprobe/tcp_sendmsg")
+int BPF_KRETPROBE(tcp_sent_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+SEC("kretprobe/udp_sendmsg")
+int BPF_KRETPROBE(udp_sent_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+SEC("kretprobe/udpv6_sendmsg")
+int BPF_KRETPROBE(udp6_sent_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sent_tp_btf, struct sock *sk, int ret)
+{ if (sock_counts(sk)) count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+SEC("raw_tp/sock_send_length")
+int BPF_PROG(sent_raw_tp, struct sock *sk, int ret)
+{ if (sock_counts(sk)) count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+SEC("tracepoint/sock/sock_send_length")
+int sent_tracepoint(struct sock_msg_length_record *r)
+{ if (record_counts(r)) count_bytes(APP_BANDWIDTH_SENT, r->ret); return 0; }
+
+/* tcp_cleanup_rbuf is told at entry how much was copied; UDP's result is the datagram's size. */
+SEC("fentry/tcp_cleanup_rbuf")
+int BPF_PROG(tcp_recv_fentry, struct sock *sk, int copied) { count_bytes(APP_BANDWIDTH_RECV, copied); return 0; }
+SEC("kprobe/tcp_cleanup_rbuf")
+int BPF_KPROBE(tcp_recv_kprobe, struct sock *sk, int copied) { count_bytes(APP_BANDWIDTH_RECV, copied); return 0; }
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(udp_recv_fexit)
+{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_bytes(APP_BANDWIDTH_RECV, (int)ret); return 0; }
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(udp6_recv_fexit)
+{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_bytes(APP_BANDWIDTH_RECV, (int)ret); return 0; }
+SEC("kretprobe/udp_recvmsg")
+int BPF_KRETPROBE(udp_recv_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+SEC("kretprobe/udpv6_recvmsg")
+int BPF_KRETPROBE(udp6_recv_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(recv_tp_btf, struct sock *sk, int ret, int flags)
+{ if (!(flags & SOCK_MSG_PEEK) && sock_counts(sk)) count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+SEC("raw_tp/sock_recv_length")
+int BPF_PROG(recv_raw_tp, struct sock *sk, int ret, int flags)
+{ if (!(flags & SOCK_MSG_PEEK) && sock_counts(sk)) count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+SEC("tracepoint/sock/sock_recv_length")
+int recv_tracepoint(struct sock_msg_length_record *r)
+{ if (!(r->flags & SOCK_MSG_PEEK) && record_counts(r)) count_bytes(APP_BANDWIDTH_RECV, r->ret); return 0; }

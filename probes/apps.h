@@ -1,0 +1,80 @@
+/* Shared by probes/apps.bpf.c and agent/modules/apps.c. */
+#ifndef BPFPUSH_APPS_H
+#define BPFPUSH_APPS_H
+
+/*
+ * Counters of one process (threads fold into their thread-group leader).
+ * Every field only grows; the order is the catalogue's (agent/modules/apps.c).
+ */
+enum app_counter {
+	APP_FILE_OPEN = 0,
+	APP_FILE_OPEN_ERRORS,
+	APP_FILE_CLOSED,
+	APP_FILE_CLOSE_ERRORS,
+	APP_FILE_DELETED,
+	APP_VFS_READ_CALL,
+	APP_VFS_READ_BYTES,
+	APP_VFS_READ_ERRORS,
+	APP_VFS_WRITE_CALL,
+	APP_VFS_WRITE_BYTES,
+	APP_VFS_WRITE_ERRORS,
+	APP_PROCESS_CREATE,
+	APP_THREAD_CREATE,
+	APP_TASK_EXIT,
+	APP_BANDWIDTH_SENT,
+	APP_BANDWIDTH_RECV,
+	APP_COUNTER_COUNT
+};
+
+/* Which counters a syscall feeds: calls, errors (result < 0) and bytes (result > 0). */
+enum app_syscall_kind { APP_SYSCALL_NONE = 0, APP_SYSCALL_OPEN, APP_SYSCALL_CLOSE, APP_SYSCALL_UNLINK,
+			APP_SYSCALL_READ, APP_SYSCALL_WRITE };
+
+/*
+ * The syscalls apps counts, with what each feeds; rows of probes/syscall_table.h.
+ * apps.file_deleted is vfs.unlink: unlinkat with AT_REMOVEDIR is an rmdir, not counted.
+ */
+#define APP_SYSCALLS(X)                                                                                  \
+	X(open, APP_SYSCALL_OPEN) X(openat, APP_SYSCALL_OPEN) X(openat2, APP_SYSCALL_OPEN)               \
+	X(creat, APP_SYSCALL_OPEN) X(close, APP_SYSCALL_CLOSE) X(close_range, APP_SYSCALL_CLOSE)         \
+	X(unlink, APP_SYSCALL_UNLINK) X(unlinkat, APP_SYSCALL_UNLINK) X(read, APP_SYSCALL_READ)          \
+	X(pread64, APP_SYSCALL_READ) X(readv, APP_SYSCALL_READ) X(preadv, APP_SYSCALL_READ)              \
+	X(preadv2, APP_SYSCALL_READ) X(write, APP_SYSCALL_WRITE) X(pwrite64, APP_SYSCALL_WRITE)          \
+	X(writev, APP_SYSCALL_WRITE) X(pwritev, APP_SYSCALL_WRITE) X(pwritev2, APP_SYSCALL_WRITE)
+
+#define APP_COMM_LEN 16
+#define APP_EXE_LEN 32
+#define APP_CGROUP_LEN 96
+
+/* The identity of a process as the kernel side saw it: when it first counted, and at each exec. */
+struct app_identity_raw {
+	char comm[APP_COMM_LEN];     /* the thread-group leader's */
+	char exe[APP_EXE_LEN];       /* basename of mm->exe_file */
+	char cgroup[APP_CGROUP_LEN]; /* leaf directory of its cgroup in the hierarchy userspace chose */
+};
+
+struct app_process {
+	unsigned long long counters[APP_COUNTER_COUNT];
+	unsigned long long start_ns; /* the leader's start time: a reused pid is another process */
+	unsigned int exited;         /* the whole group exited but its event was lost: userspace folds it */
+	unsigned int pad;
+	struct app_identity_raw id;
+};
+
+/* Sent when the last thread of a process exits; its entry is gone from the table by then. */
+struct app_exit_event {
+	unsigned int tgid;
+	unsigned int pad;
+	struct app_process process;
+};
+
+struct app_health {
+	unsigned long long table_full; /* events not counted: the process had no entry and the table was full */
+	unsigned long long ringbuf_lost; /* exits whose event could not be reserved (folded at the next collect instead) */
+};
+
+#define APP_RINGBUF_BYTES (1 << 20)
+/* cgroup_subsys: -1 reads the unified (v2) hierarchy, else this v1 controller's. */
+#define APP_CGROUP_UNIFIED (-1)
+
+#endif

@@ -1,0 +1,490 @@
+/*
+ * apps module on the running kernel, through the real agent binary.
+ *
+ * A workload under a unique comm runs known numbers of every operation apps
+ * counts, and forks short-lived children that each open, write, close and
+ * unlink a file and exit at once: every apps.* counter of that app must fall
+ * in [exact, exact + a few], so a process that lived a millisecond counts in
+ * full and nothing counts twice. Then grouping by cgroup and unit, and a
+ * table too small for the live processes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define COMM "bpfpushapps"
+#define OPENS 300
+#define FAILED_OPENS 50
+#define CREATS 40
+#define READS 400
+#define READ_SIZE 100
+#define FAILED_READS 20
+#define WRITES 250
+#define WRITE_SIZE 64
+#define FAILED_WRITES 15
+#define FAILED_CLOSES 30
+#define CHILDREN 500
+#define CHILD_WRITE 128
+#define THREADS 10
+#define TCP_BYTES 100000
+/* Calls the workload makes that the constants do not name: none are known; a little room for libc. */
+#define SLACK 3
+
+struct workload {
+	char dir[64];
+	char read_file[96];
+};
+
+static void *thread_body(void *arg) { return arg; }
+
+static int tcp_exchange(void)
+{
+	int listener = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(addr);
+	if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof(addr)) || listen(listener, 1) ||
+	    getsockname(listener, (struct sockaddr *)&addr, &len))
+		return 1;
+	int client = socket(AF_INET, SOCK_STREAM, 0);
+	if (client < 0 || connect(client, (struct sockaddr *)&addr, sizeof(addr)))
+		return 2;
+	int server = accept(listener, NULL, NULL);
+	if (server < 0)
+		return 3;
+	static char buf[10000];
+	size_t got = 0;
+	for (int i = 0; i < TCP_BYTES / (int)sizeof(buf); i++) {
+		if (send(client, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+			return 4;
+		while (got < (size_t)(i + 1) * sizeof(buf)) {
+			ssize_t n = recv(server, buf, sizeof(buf), 0);
+			if (n <= 0)
+				return 5;
+			got += (size_t)n;
+		}
+	}
+	close(server);
+	close(client);
+	close(listener);
+	return 0;
+}
+
+/* Everything below is counted: keep exact_counts() in step. */
+static int apps_workload(void *arg)
+{
+	const struct workload *w = arg;
+	char path[160];
+	for (int i = 0; i < OPENS; i++) {
+		int fd = open(w->read_file, O_RDONLY);
+		if (fd < 0)
+			return 10;
+		close(fd);
+	}
+	for (int i = 0; i < FAILED_OPENS; i++)
+		if (open("/nonexistent/bpfpush-apps", O_RDONLY) >= 0)
+			return 11;
+	for (int i = 0; i < CREATS; i++) {
+		snprintf(path, sizeof(path), "%s/creat-%d", w->dir, i);
+		int fd = creat(path, 0600);
+		if (fd < 0)
+			return 12;
+		close(fd);
+		if (unlink(path))
+			return 13;
+	}
+	int fd = open(w->read_file, O_RDONLY);
+	char buf[READ_SIZE];
+	for (int i = 0; i < READS; i++)
+		if (read(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			return 14;
+	close(fd);
+	for (int i = 0; i < FAILED_READS; i++)
+		if (read(-1, buf, sizeof(buf)) >= 0)
+			return 15;
+	fd = open("/dev/null", O_WRONLY);
+	for (int i = 0; i < WRITES; i++)
+		if (write(fd, buf, WRITE_SIZE) != WRITE_SIZE)
+			return 16;
+	close(fd);
+	for (int i = 0; i < FAILED_WRITES; i++)
+		if (write(-1, buf, WRITE_SIZE) >= 0)
+			return 17;
+	for (int i = 0; i < FAILED_CLOSES; i++)
+		if (close(-1) == 0)
+			return 18;
+	for (int i = 0; i < CHILDREN; i++) {
+		snprintf(path, sizeof(path), "%s/child-%d", w->dir, i);
+		pid_t pid = fork();
+		if (pid == 0) {
+			int cfd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+			char data[CHILD_WRITE] = { 0 };
+			if (cfd < 0 || write(cfd, data, sizeof(data)) != (ssize_t)sizeof(data))
+				_exit(1);
+			close(cfd);
+			_exit(unlink(path) ? 2 : 0);
+		}
+		int status;
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+			return 19;
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, thread_body, NULL) || pthread_join(t, NULL))
+			return 20;
+	}
+	int rc = tcp_exchange();
+	return rc ? 30 + rc : 0;
+}
+
+enum { C_OPEN, C_OPEN_ERR, C_CLOSED, C_CLOSE_ERR, C_DELETED, C_READ, C_READ_BYTES, C_READ_ERR, C_WRITE, C_WRITE_BYTES,
+       C_WRITE_ERR, C_PROC, C_THREAD, C_EXIT, C_SENT, C_RECV, C_COUNT };
+
+static const char *const counter_names[C_COUNT] = {
+	"file_open", "file_open_errors", "file_closed", "file_close_errors", "file_deleted", "vfs_read_call",
+	"vfs_read_bytes", "vfs_read_errors", "vfs_write_call", "vfs_write_bytes", "vfs_write_errors",
+	"process_create", "thread_create", "task_exit", "bandwidth_sent", "bandwidth_recv",
+};
+
+/* The event (for --probe) of each counter, and whether the counter needs the call's result. */
+static const char *const counter_events[C_COUNT] = {
+	"file_open", "file_open", "file_close", "file_close", "file_unlink", "vfs_read", "vfs_read", "vfs_read",
+	"vfs_write", "vfs_write", "vfs_write", "fork", "fork", "exit", "sent", "recv",
+};
+static const bool needs_result[C_COUNT] = {
+	[C_OPEN_ERR] = true, [C_CLOSE_ERR] = true, [C_READ_BYTES] = true, [C_READ_ERR] = true,
+	[C_WRITE_BYTES] = true, [C_WRITE_ERR] = true, [C_SENT] = true, [C_RECV] = true,
+};
+
+static void exact_counts(uint64_t *c)
+{
+	c[C_OPEN] = OPENS + FAILED_OPENS + CREATS + 2 + CHILDREN;
+	c[C_OPEN_ERR] = FAILED_OPENS;
+	c[C_CLOSED] = OPENS + CREATS + 2 + FAILED_CLOSES + CHILDREN + 3; /* 3 sockets */
+	c[C_CLOSE_ERR] = FAILED_CLOSES;
+	c[C_DELETED] = CREATS + CHILDREN;
+	c[C_READ] = READS + FAILED_READS;
+	c[C_READ_BYTES] = READS * READ_SIZE;
+	c[C_READ_ERR] = FAILED_READS;
+	c[C_WRITE] = WRITES + FAILED_WRITES + CHILDREN;
+	c[C_WRITE_BYTES] = WRITES * WRITE_SIZE + CHILDREN * CHILD_WRITE;
+	c[C_WRITE_ERR] = FAILED_WRITES;
+	c[C_PROC] = CHILDREN;
+	c[C_THREAD] = THREADS;
+	c[C_EXIT] = CHILDREN + THREADS + 1;
+	c[C_SENT] = TCP_BYTES;
+	c[C_RECV] = TCP_BYTES;
+}
+
+static void make_workload(struct workload *w)
+{
+	snprintf(w->dir, sizeof(w->dir), "/tmp/bpfpush-apps-XXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	snprintf(w->read_file, sizeof(w->read_file), "%s/data", w->dir);
+	int fd = open(w->read_file, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	static char data[READS * READ_SIZE];
+	assert_int_equal(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	close(fd);
+}
+
+static void remove_workload(const struct workload *w)
+{
+	unlink(w->read_file);
+	rmdir(w->dir);
+}
+
+/* Entry mode's kernel-function ways see calls only; every other way sees results. */
+static bool result_seen(const char *mode, const char *way)
+{
+	return !strcmp(mode, "return") || (!strstr(way, "fentry") && !strstr(way, "kprobe"));
+}
+
+/* One run of the workload under a config; every counter of its app checked. */
+static void run_exact(const char *mode, const char *tier)
+{
+	char extra[128], yaml[2048];
+	snprintf(extra, sizeof(extra), ", load_mode: %s%s%s", mode, tier[0] ? ", attach: " : "", tier);
+	harness_modules_yaml(yaml, sizeof(yaml), extra, "", "{ enabled: true, group_by: comm }");
+	print_message("apps, load_mode %s, attach %s\n", mode, tier[0] ? tier : "(automatic or the matrix's)");
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	char ways[C_COUNT][128];
+	for (int c = 0; c < C_COUNT; c++) {
+		ways[c][0] = '\0';
+		char event[64];
+		snprintf(event, sizeof(event), "%s%s", counter_events[c],
+			 !strcmp(mode, "return") && c != C_PROC && c != C_THREAD && c != C_EXIT ? "_result" : "");
+		assert_int_equal(harness_probe_way(&ap, "apps", event, ways[c], sizeof(ways[c])), 0);
+		if (tier[0] && ways[c][0])
+			assert_non_null(strstr(ways[c], tier));
+	}
+	print_message("  ways: open %s, read %s, fork %s, sent %s\n", ways[C_OPEN], ways[C_READ], ways[C_PROC],
+		      ways[C_SENT][0] ? ways[C_SENT] : "not hooked");
+	struct workload w;
+	make_workload(&w);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child(COMM, apps_workload, &w), 0);
+	harness_wait_for(&ap, "apps." COMM ".task_exit", CHILDREN + THREADS + 1, 10000);
+	harness_wait_for(&ap, "apps." COMM ".file_deleted", CREATS + CHILDREN, 3000);
+	assert_int_equal(harness_stop(&ap), 0);
+	uint64_t exact[C_COUNT];
+	exact_counts(exact);
+	for (int c = 0; c < C_COUNT; c++) {
+		char name[96];
+		snprintf(name, sizeof(name), "apps." COMM ".%s", counter_names[c]);
+		bool hooked = ways[c][0] != '\0';
+		bool measured = hooked && (!needs_result[c] || result_seen(mode, ways[c]));
+		if (!measured) {
+			print_message("  %-28s not measured by this way: absent\n", counter_names[c]);
+			assert_false(harness_has(&ap, name));
+			continue;
+		}
+		uint64_t got = harness_sum(&ap, name);
+		uint64_t slack = c == C_SENT || c == C_RECV || c == C_READ_BYTES || c == C_WRITE_BYTES ? 0 : SLACK;
+		print_message("  %-28s %8llu in [%llu, %llu]\n", counter_names[c], (unsigned long long)got,
+			      (unsigned long long)exact[c], (unsigned long long)(exact[c] + slack));
+		assert_in_range(got, exact[c], exact[c] + slack);
+	}
+	assert_true(harness_has(&ap, "agent.pids.tracked"));
+	assert_int_equal(harness_sum(&ap, "agent.bpf.app_pids.map_full"), 0);
+	remove_workload(&w);
+	harness_free(&ap);
+}
+
+/*
+ * The VM matrix forces fentry and kprobe through the environment; on a
+ * tracepoint-only kernel (this host) the test forces each tracepoint tier itself.
+ */
+static void test_every_counter_exact_with_short_lived_children(void **state)
+{
+	(void)state;
+	const char *env = getenv("BPFPUSH_TEST_ATTACH");
+	static const char *const tiers[] = { "", "raw_tp", "tracepoint" };
+	size_t ntiers = env && *env ? 1 : sizeof(tiers) / sizeof(tiers[0]);
+	for (size_t i = 0; i < ntiers; i++)
+		run_exact("entry", tiers[i]);
+	run_exact("return", "");
+}
+
+#define CGROUP_LEAF "bpfpush-apps-test.service"
+#define CGROUP_OPENS 120
+
+/* Every cgroup hierarchy mounted here, so that whichever the agent reads names the workload's cgroup. */
+static size_t cgroup_dirs(char dirs[][192], size_t cap)
+{
+	FILE *f = fopen("/proc/self/mounts", "r");
+	char dev[256], dir[256], type[64], opts[512];
+	size_t n = 0;
+	while (f && n < cap && fscanf(f, "%255s %255s %63s %511s %*d %*d", dev, dir, type, opts) == 4) {
+		if (strcmp(type, "cgroup") && strcmp(type, "cgroup2"))
+			continue;
+		/* Named hierarchies have no controller the agent could follow; cpuset takes no task before it has CPUs. */
+		if (!strcmp(type, "cgroup") && (strstr(opts, "name=") || strstr(opts, "cpuset")))
+			continue;
+		snprintf(dirs[n++], 192, "%.150s/" CGROUP_LEAF, dir);
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static int cgroup_workload(void *arg)
+{
+	int go = *(int *)arg;
+	char c;
+	if (read(go, &c, 1) != 1) /* moved into the cgroup first */
+		return 1;
+	for (int i = 0; i < CGROUP_OPENS; i++) {
+		int fd = open("/dev/null", O_RDONLY);
+		if (fd < 0)
+			return 2;
+		close(fd);
+	}
+	return 0;
+}
+
+static void run_grouped(const char *apps_yaml, const char *app)
+{
+	char yaml[2048];
+	harness_modules_yaml(yaml, sizeof(yaml), "", "", apps_yaml);
+	print_message("apps: %s\n", apps_yaml);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	char dirs[16][192];
+	size_t ndirs = cgroup_dirs(dirs, 16);
+	assert_true(ndirs > 0);
+	for (size_t i = 0; i < ndirs; i++)
+		assert_true(mkdir(dirs[i], 0755) == 0 || errno == EEXIST);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	int pipefd[2];
+	assert_int_equal(pipe(pipefd), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* No counted call before: the first one fixes the process's identity (the write end stays open). */
+		prctl(PR_SET_NAME, "bpfpushcgroup");
+		_exit(cgroup_workload(&pipefd[0]));
+	}
+	close(pipefd[0]);
+	char procs[256], pidtext[32];
+	snprintf(pidtext, sizeof(pidtext), "%d\n", pid);
+	size_t moved = 0;
+	for (size_t i = 0; i < ndirs; i++) {
+		snprintf(procs, sizeof(procs), "%.190s/cgroup.procs", dirs[i]);
+		int rc = harness_write_file(procs, pidtext);
+		if (rc)
+			print_message("  cannot move the workload into %s: %s\n", dirs[i], strerror(-rc));
+		moved += rc == 0;
+	}
+	assert_true(moved > 0);
+	assert_int_equal(write(pipefd[1], "g", 1), 1);
+	close(pipefd[1]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	char name[128];
+	snprintf(name, sizeof(name), "apps.%s.file_open", app);
+	harness_wait_for(&ap, name, CGROUP_OPENS, 10000);
+	assert_int_equal(harness_stop(&ap), 0);
+	uint64_t got = harness_sum(&ap, name);
+	print_message("  %s %llu in [%d, %d]\n", name, (unsigned long long)got, CGROUP_OPENS, CGROUP_OPENS + SLACK);
+	assert_in_range(got, CGROUP_OPENS, CGROUP_OPENS + SLACK);
+	for (size_t i = 0; i < ndirs; i++)
+		rmdir(dirs[i]);
+	harness_free(&ap);
+}
+
+static void test_grouping_by_cgroup_and_unit(void **state)
+{
+	(void)state;
+	run_grouped("{ enabled: true, group_by: unit }", "bpfpush-apps-test_service");
+	run_grouped("{ enabled: true, group_by: cgroup, groups: [ { match: \"bpfpush-apps-*\", name: apptest } ] }",
+		    "apptest");
+}
+
+#define TABLE 1024
+#define SLEEPERS 1100
+#define FIT_OPENS 200
+
+static int sleeper(void *arg)
+{
+	(void)arg;
+	/* One counted call gives the process an entry, or a refusal. */
+	int fd = open("/dev/null", O_RDONLY);
+	close(fd);
+	pause();
+	return 0;
+}
+
+static int fit_workload(void *arg)
+{
+	int go = *(int *)arg;
+	char c;
+	int fd = open("/dev/null", O_RDONLY); /* its entry, before the table fills */
+	close(fd);
+	if (read(go, &c, 1) != 1)
+		return 1;
+	for (int i = 0; i < FIT_OPENS; i++) {
+		fd = open("/dev/null", O_RDONLY);
+		if (fd < 0)
+			return 2;
+		close(fd);
+	}
+	return 0;
+}
+
+static int opens_workload(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < FIT_OPENS; i++) {
+		int fd = open("/dev/null", O_RDONLY);
+		if (fd < 0)
+			return 1;
+		close(fd);
+	}
+	return 0;
+}
+
+static void test_tiny_pid_table_refuses_and_counts(void **state)
+{
+	(void)state;
+	char yaml[2048], extra[64];
+	snprintf(extra, sizeof(extra), ", pid_table_size: %d", TABLE);
+	harness_modules_yaml(yaml, sizeof(yaml), extra, "", "{ enabled: true, group_by: comm }");
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	int pipefd[2];
+	assert_int_equal(pipe(pipefd), 0);
+	pid_t fit = fork();
+	if (fit == 0) {
+		prctl(PR_SET_NAME, "bpfpushfit");
+		_exit(fit_workload(&pipefd[0]));
+	}
+	close(pipefd[0]);
+	usleep(200000);
+	static pid_t sleepers[SLEEPERS];
+	for (int i = 0; i < SLEEPERS; i++) {
+		sleepers[i] = fork();
+		if (sleepers[i] == 0) {
+			prctl(PR_SET_NAME, "bpfpushsleeper");
+			_exit(sleeper(NULL));
+		}
+		assert_true(sleepers[i] > 0);
+	}
+	/* Every sleeper has made its call once the refusals stop growing; then the fitted process works. */
+	harness_wait_for(&ap, "agent.bpf.app_pids.map_full", 1, 10000);
+	sleep(2);
+	assert_int_equal(write(pipefd[1], "g", 1), 1);
+	close(pipefd[1]);
+	int status;
+	assert_int_equal(waitpid(fit, &status, 0), fit);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	harness_wait_for(&ap, "apps.bpfpushfit.file_open", FIT_OPENS + 1, 5000);
+	for (int i = 0; i < SLEEPERS; i++)
+		kill(sleepers[i], SIGKILL);
+	for (int i = 0; i < SLEEPERS; i++)
+		waitpid(sleepers[i], NULL, 0);
+	/* With the sleepers gone the table has room again: a new process counts. */
+	sleep(2);
+	assert_int_equal(harness_run_child("bpfpushafter", opens_workload, NULL), 0);
+	harness_wait_for(&ap, "apps.bpfpushafter.file_open", FIT_OPENS, 5000);
+	assert_int_equal(harness_stop(&ap), 0);
+	uint64_t full = harness_sum(&ap, "agent.bpf.app_pids.map_full");
+	uint64_t fitted = harness_sum(&ap, "apps.bpfpushfit.file_open");
+	uint64_t after = harness_sum(&ap, "apps.bpfpushafter.file_open");
+	print_message("  map_full %llu (sleepers %d, table %d); fitted process opens %llu in [%d, %d]; after %llu\n",
+		      (unsigned long long)full, SLEEPERS, TABLE, (unsigned long long)fitted, FIT_OPENS + 1,
+		      FIT_OPENS + 1 + SLACK, (unsigned long long)after);
+	assert_true(full >= SLEEPERS - TABLE);
+	assert_in_range(fitted, FIT_OPENS + 1, FIT_OPENS + 1 + SLACK);
+	assert_in_range(after, FIT_OPENS, FIT_OPENS + SLACK);
+	harness_free(&ap);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_counter_exact_with_short_lived_children),
+		cmocka_unit_test(test_grouping_by_cgroup_and_unit),
+		cmocka_unit_test(test_tiny_pid_table_refuses_and_counts),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
