@@ -234,8 +234,10 @@ static struct bpf_object *apps_open(struct module *m)
 	st->skel = apps_bpf__open();
 	if (!st->skel)
 		return NULL;
-	bpf_map__set_max_entries(st->skel->maps.app_pids, m->cfg->global.pid_table_size);
-	st->skel->rodata->cgroup_subsys = choose_hierarchy(m->probes->vmlinux_btf, st->hierarchy, sizeof(st->hierarchy));
+	if (m->cfg)
+		bpf_map__set_max_entries(st->skel->maps.app_pids, m->cfg->global.pid_table_size);
+	st->skel->rodata->cgroup_subsys =
+		choose_hierarchy(m->probes ? m->probes->vmlinux_btf : NULL, st->hierarchy, sizeof(st->hierarchy));
 	return st->skel->obj;
 }
 

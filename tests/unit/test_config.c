@@ -205,7 +205,7 @@ static void test_defaults_when_absent(void **state)
 	static const bool enabled[MODULE_COUNT] = {
 		[MODULE_PROCESS] = true, [MODULE_FD] = true, [MODULE_VFS] = true, [MODULE_SYNC] = true,
 		[MODULE_MOUNT] = true, [MODULE_SHM] = true, [MODULE_SOCKET] = true, [MODULE_NETWORK] = true,
-		[MODULE_HARDIRQ] = true, [MODULE_SOFTIRQ] = true, [MODULE_OOMKILL] = true,
+		[MODULE_HARDIRQ] = true, [MODULE_SOFTIRQ] = true, [MODULE_OOMKILL] = true, [MODULE_APPS] = true,
 	};
 	for (int id = 0; id < MODULE_COUNT; id++) {
 		assert_int_equal(cfg->modules[id].enabled, enabled[id]);
@@ -297,7 +297,9 @@ static void check_key_documented(const struct config_schema_key *key, void *arg)
 	dc->keys++;
 	for (int id = 0; id < MODULE_COUNT; id++) {
 		char enabled_path[64];
-		snprintf(enabled_path, sizeof(enabled_path), "modules.%s.enabled", config_module_names[id]);
+		/* apps has its own top-level section */
+		snprintf(enabled_path, sizeof(enabled_path), "%s%s.enabled", id == MODULE_APPS ? "" : "modules.",
+			 config_module_names[id]);
 		if (strcmp(key->path, enabled_path) == 0)
 			dc->module_seen[id] = true;
 	}

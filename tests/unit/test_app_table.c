@@ -1,0 +1,191 @@
+/* Per-application accounting: deltas per process into groups, exits, pid reuse, renames, busiest N and app=other. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "app_table.h"
+
+#define SEC_NS 1000000000ull
+
+struct fixture {
+	struct config cfg;
+	struct app_table *table;
+	struct series_store *store;
+	bool send[APP_COUNTER_COUNT];
+	uint64_t flushes;
+};
+
+static int setup(void **state)
+{
+	static struct fixture fx;
+	memset(&fx, 0, sizeof(fx));
+	fx.cfg.apps.group_by = GROUP_BY_COMM;
+	fx.cfg.apps.max_groups = 200;
+	fx.table = app_table_new(&fx.cfg);
+	fx.store = series_store_new(300 * SEC_NS);
+	for (int c = 0; c < APP_COUNTER_COUNT; c++)
+		fx.send[c] = true;
+	*state = &fx;
+	return fx.table && fx.store ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	app_table_free(fx->table);
+	series_store_free(fx->store);
+	return 0;
+}
+
+static struct app_process proc(const char *comm, uint64_t start, uint64_t opens)
+{
+	struct app_process p;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.id.comm, sizeof(p.id.comm), "%s", comm);
+	p.start_ns = start;
+	p.counters[APP_FILE_OPEN] = opens;
+	return p;
+}
+
+/* Emit, flush, and return the file_open delta of app (UINT64_MAX when the series is absent). */
+static uint64_t opens_of(struct fixture *fx, const char *app)
+{
+	app_table_emit(fx->table, fx->store, fx->send);
+	fx->flushes++;
+	const struct metric_batch *b = series_store_flush(fx->store, (int64_t)fx->flushes, fx->flushes * SEC_NS);
+	for (size_t i = 0; i < b->len; i++)
+		if (!strcmp(b->items[i].name, "apps.file_open") && b->items[i].ntags == 1 &&
+		    !strcmp(b->items[i].tags[0].value, app))
+			return b->items[i].counter;
+	return UINT64_MAX;
+}
+
+static void test_processes_of_one_group_add_up(void **state)
+{
+	struct fixture *fx = *state;
+	struct app_process a = proc("nginx", 1, 10), b = proc("nginx", 2, 5);
+	app_table_observe(fx->table, 100, &a);
+	app_table_observe(fx->table, 101, &b);
+	assert_int_equal(opens_of(fx, "nginx"), 15);
+	a.counters[APP_FILE_OPEN] = 12;
+	app_table_observe(fx->table, 100, &a);
+	app_table_observe(fx->table, 101, &b);
+	assert_int_equal(opens_of(fx, "nginx"), 2);
+	assert_int_equal(app_table_groups(fx->table), 1);
+	assert_int_equal(app_table_processes(fx->table), 2);
+}
+
+static void test_an_exit_counts_its_last_events_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct app_process a = proc("job", 1, 10);
+	app_table_observe(fx->table, 7, &a);
+	assert_int_equal(opens_of(fx, "job"), 10);
+	a.counters[APP_FILE_OPEN] = 14;
+	app_table_exited(fx->table, 7, &a);
+	assert_int_equal(app_table_processes(fx->table), 0);
+	/* A process born and gone between two collects counts in full. */
+	struct app_process brief = proc("job", 9, 3);
+	app_table_exited(fx->table, 8, &brief);
+	assert_int_equal(opens_of(fx, "job"), 4 + 3);
+	assert_int_equal(opens_of(fx, "job"), 0);
+}
+
+static void test_a_reused_pid_is_a_new_process(void **state)
+{
+	struct fixture *fx = *state;
+	struct app_process a = proc("old", 1, 50);
+	app_table_observe(fx->table, 42, &a);
+	assert_int_equal(opens_of(fx, "old"), 50);
+	struct app_process b = proc("old", 2, 3); /* another start time under the same pid */
+	app_table_observe(fx->table, 42, &b);
+	assert_int_equal(opens_of(fx, "old"), 3);
+}
+
+static void test_exec_moves_later_counts_to_the_new_group(void **state)
+{
+	struct fixture *fx = *state;
+	struct app_process a = proc("bash", 1, 4);
+	app_table_observe(fx->table, 5, &a);
+	assert_int_equal(opens_of(fx, "bash"), 4);
+	struct app_process renamed = proc("postgres", 1, 10);
+	app_table_observe(fx->table, 5, &renamed);
+	assert_int_equal(opens_of(fx, "postgres"), 6);
+}
+
+static void test_busiest_groups_and_the_rest_under_other(void **state)
+{
+	struct fixture *fx = *state;
+	fx->cfg.apps.max_groups = 2;
+	struct app_process a = proc("a", 1, 100), b = proc("b", 1, 50), c = proc("c", 1, 7), d = proc("d", 1, 3);
+	app_table_observe(fx->table, 1, &a);
+	app_table_observe(fx->table, 2, &b);
+	app_table_observe(fx->table, 3, &c);
+	app_table_observe(fx->table, 4, &d);
+	app_table_emit(fx->table, fx->store, fx->send);
+	const struct metric_batch *batch = series_store_flush(fx->store, 1, SEC_NS);
+	uint64_t total = 0;
+	bool saw_other = false, saw_c = false;
+	for (size_t i = 0; i < batch->len; i++) {
+		if (strcmp(batch->items[i].name, "apps.file_open"))
+			continue;
+		total += batch->items[i].counter;
+		saw_other |= !strcmp(batch->items[i].tags[0].value, "other") && batch->items[i].counter == 10;
+		saw_c |= !strcmp(batch->items[i].tags[0].value, "c");
+	}
+	assert_int_equal(total, 160); /* nothing lost by folding */
+	assert_true(saw_other);
+	assert_false(saw_c);
+}
+
+static void test_processes_no_longer_reported_are_forgotten(void **state)
+{
+	struct fixture *fx = *state;
+	struct app_process a = proc("gone", 1, 1);
+	app_table_observe(fx->table, 77, &a);
+	for (int i = 0; i < 4; i++)
+		app_table_emit(fx->table, fx->store, fx->send);
+	assert_int_equal(app_table_processes(fx->table), 0);
+}
+
+static void test_many_processes_grow_the_table(void **state)
+{
+	struct fixture *fx = *state;
+	for (uint32_t pid = 1; pid <= 10000; pid++) {
+		struct app_process p = proc(pid % 2 ? "odd" : "even", pid, 1);
+		app_table_observe(fx->table, pid, &p);
+	}
+	assert_int_equal(app_table_processes(fx->table), 10000);
+	assert_int_equal(opens_of(fx, "odd"), 5000);
+	for (uint32_t pid = 1; pid <= 10000; pid += 2) {
+		struct app_process p = proc("odd", pid, 2);
+		app_table_exited(fx->table, pid, &p);
+	}
+	assert_int_equal(app_table_processes(fx->table), 5000);
+	assert_int_equal(opens_of(fx, "odd"), 5000);
+	/* Every survivor is still found after the removals shifted them. */
+	for (uint32_t pid = 2; pid <= 10000; pid += 2) {
+		struct app_process p = proc("even", pid, 3);
+		app_table_observe(fx->table, pid, &p);
+	}
+	assert_int_equal(app_table_processes(fx->table), 5000);
+	assert_int_equal(opens_of(fx, "even"), 5000 * 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_processes_of_one_group_add_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_an_exit_counts_its_last_events_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_reused_pid_is_a_new_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_moves_later_counts_to_the_new_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busiest_groups_and_the_rest_under_other, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_processes_no_longer_reported_are_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_processes_grow_the_table, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
