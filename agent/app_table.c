@@ -49,6 +49,8 @@ struct proc_rec {
 
 struct group {
 	char name[GROUP_NAME_MAX];
+	char unit[APP_CGROUP_LEN];  /* of the first process seen in the group, "" when none */
+	char container[16];
 	uint64_t delta[APP_COUNTER_COUNT];
 	uint32_t procs;
 	uint32_t idle_emits;
@@ -202,6 +204,8 @@ static uint32_t group_index(struct app_table *t, const struct app_identity_raw *
 	struct group *g = &t->groups[t->ngroups];
 	memset(g, 0, sizeof(*g));
 	memcpy(g->name, name, sizeof(g->name));
+	app_unit_of(id->cgroup, g->unit, sizeof(g->unit));
+	app_container_of(id->cgroup, g->container, sizeof(g->container));
 	return (uint32_t)t->ngroups++;
 }
 
@@ -293,12 +297,18 @@ static int busiest_first(const void *a, const void *b, void *arg)
 	return strcmp(ga->name, gb->name);
 }
 
-static void add_group(struct series_store *store, const char *name, const uint64_t *delta, const bool *send)
+/* unit and container ride along where known; plain formats leave them out of the path. */
+static void add_group(struct series_store *store, const struct group *g, const uint64_t *delta, const bool *send)
 {
-	struct metric_tag tag = { "app", name };
+	struct metric_tag tags[3] = { { "app", g ? g->name : "other" } };
+	unsigned ntags = 1;
+	if (g && g->unit[0])
+		tags[ntags++] = (struct metric_tag){ "unit", g->unit };
+	if (g && g->container[0])
+		tags[ntags++] = (struct metric_tag){ "container", g->container };
 	for (int c = 0; c < APP_COUNTER_COUNT; c++)
 		if (send[c])
-			series_counter_add(store, app_counter_names[c], &tag, 1, delta[c]);
+			series_counter_add(store, app_counter_names[c], tags, ntags, delta[c]);
 }
 
 /* Records the kernel table no longer reports, and groups idle for long, are let go. */
@@ -357,7 +367,7 @@ void app_table_emit(struct app_table *t, struct series_store *store, const bool 
 	for (size_t i = 0; i < nactive; i++) {
 		struct group *g = &t->groups[t->order[i]];
 		if (i < t->cfg->apps.max_groups) {
-			add_group(store, g->name, g->delta, send);
+			add_group(store, g, g->delta, send);
 		} else {
 			for (int c = 0; c < APP_COUNTER_COUNT; c++)
 				other[c] += g->delta[c];
@@ -368,7 +378,7 @@ void app_table_emit(struct app_table *t, struct series_store *store, const bool 
 		g->idle_emits = 0;
 	}
 	if (any_other)
-		add_group(store, "other", other, send);
+		add_group(store, NULL, other, send);
 	forget_stale(t);
 	t->gen++;
 }

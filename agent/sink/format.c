@@ -195,6 +195,13 @@ static bool tags_have_key(const struct config_tags *tags, const char *key)
 
 static inline bool is_le(const char *key) { return key[0] == 'l' && key[1] == 'e' && key[2] == '\0'; }
 
+/*
+ * Tags only tag-aware formats carry (METRICS.md, apps: unit and container
+ * "where known"): in a plain path they would rename the series whenever
+ * they are known or not.
+ */
+static inline bool is_tag_only(const char *key) { return !strcmp(key, "unit") || !strcmp(key, "container"); }
+
 /* The prefix, then the metric's own name, joined by a dot when both exist. */
 static inline void put_prefixed_name(struct out *o, const char *prefix, const char *name)
 {
@@ -249,6 +256,8 @@ static void put_plain_path(struct out *o, const char *prefix, const struct metri
 			le = &m->tags[i];
 			continue;
 		}
+		if (is_tag_only(m->tags[i].key))
+			continue;
 		put_char(o, '.');
 		put_value(o, m->tags[i].value, CH_PATH);
 	}

@@ -142,6 +142,26 @@ static void test_busiest_groups_and_the_rest_under_other(void **state)
 	assert_false(saw_c);
 }
 
+/* A group's unit and container come from its cgroup, as tags beside app. */
+static void test_unit_and_container_tags_where_known(void **state)
+{
+	struct fixture *fx = *state;
+	struct app_process p = proc("nginx", 1, 4);
+	snprintf(p.id.cgroup, sizeof(p.id.cgroup), "nginx.service");
+	app_table_observe(fx->table, 10, &p);
+	app_table_emit(fx->table, fx->store, fx->send);
+	const struct metric_batch *b = series_store_flush(fx->store, 1, SEC_NS);
+	bool found = false;
+	for (size_t i = 0; i < b->len; i++)
+		if (!strcmp(b->items[i].name, "apps.file_open")) {
+			assert_int_equal(b->items[i].ntags, 2);
+			assert_string_equal(b->items[i].tags[1].key, "unit");
+			assert_string_equal(b->items[i].tags[1].value, "nginx.service");
+			found = true;
+		}
+	assert_true(found);
+}
+
 static void test_processes_no_longer_reported_are_forgotten(void **state)
 {
 	struct fixture *fx = *state;
@@ -184,6 +204,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_reused_pid_is_a_new_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_moves_later_counts_to_the_new_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busiest_groups_and_the_rest_under_other, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unit_and_container_tags_where_known, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_processes_no_longer_reported_are_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_processes_grow_the_table, setup, teardown),
 	};

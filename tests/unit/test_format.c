@@ -194,6 +194,18 @@ static void negative_gauge_on_plain_statsd_is_two_lines(void **state)
 	expect_line(&c, &m, TS, "g:0|g\n");
 }
 
+/* unit and container (apps, where known) are tags on tag-aware formats and never part of a plain path. */
+static void tag_only_keys_stay_out_of_plain_paths(void **state)
+{
+	(void)state;
+	struct metric m = counter("apps.file_open", 2);
+	tag(tag(tag(&m, "app", "web"), "unit", "nginx.service"), "container", "4f6c1c2b9a0e");
+	expect_all(&m, "p", "p.apps.web.file_open:2|c\n",
+		   "p.apps.file_open:2|c|#app:web,unit:nginx.service,container:4f6c1c2b9a0e\n",
+		   "p.apps.web.file_open 2 1700000000\n",
+		   "p.apps.file_open;app=web;unit=nginx.service;container=4f6c1c2b9a0e 2 1700000000\n");
+}
+
 static void nan_and_inf_are_invalid(void **state)
 {
 	(void)state;
@@ -489,6 +501,7 @@ int main(void)
 		cmocka_unit_test(gauge_text_reads_back),
 		cmocka_unit_test(negative_gauge_on_plain_statsd_is_two_lines),
 		cmocka_unit_test(nan_and_inf_are_invalid),
+		cmocka_unit_test(tag_only_keys_stay_out_of_plain_paths),
 		cmocka_unit_test(plain_paths_of_the_contract),
 		cmocka_unit_test(plain_formats_ignore_constant_tags),
 		cmocka_unit_test(tag_order_and_precedence),
