@@ -23,6 +23,7 @@ const char *const app_counter_names[APP_COUNTER_COUNT] = {
 	[APP_TASK_EXIT] = "apps.task_exit",
 	[APP_BANDWIDTH_SENT] = "apps.bandwidth_sent",
 	[APP_BANDWIDTH_RECV] = "apps.bandwidth_recv",
+	/* The page-cache counters are sent as hits, misses, dirties and ratio: add_cache(). */
 };
 
 /* The call counters: a group's activity, by which the busiest are chosen. */
@@ -297,6 +298,28 @@ static int busiest_first(const void *a, const void *b, void *arg)
 	return strcmp(ga->name, gb->name);
 }
 
+/*
+ * As cachestat does host-wide: misses are pages added to the cache, hits the
+ * accesses beyond them (a miss is accessed once read; an interval of writes
+ * adds pages nobody accessed, so hits never go below zero).
+ */
+static void add_cache(struct series_store *store, const struct metric_tag *tags, unsigned ntags, const uint64_t *delta,
+		      const bool *send)
+{
+	uint64_t misses = delta[APP_CACHE_ADDED], accessed = delta[APP_CACHE_ACCESSED];
+	if (send[APP_CACHE_ADDED])
+		series_counter_add(store, "apps.cachestat_misses", tags, ntags, misses);
+	if (send[APP_CACHE_DIRTIED])
+		series_counter_add(store, "apps.cachestat_dirties", tags, ntags, delta[APP_CACHE_DIRTIED]);
+	if (!send[APP_CACHE_ADDED] || !send[APP_CACHE_ACCESSED])
+		return;
+	uint64_t hits = accessed > misses ? accessed - misses : 0;
+	series_counter_add(store, "apps.cachestat_hits", tags, ntags, hits);
+	if (hits + misses)
+		series_gauge_set(store, "apps.cachestat_ratio", tags, ntags, (double)hits * 100.0 / (double)(hits + misses),
+				 true);
+}
+
 /* unit and container ride along where known; plain formats leave them out of the path. */
 static void add_group(struct series_store *store, const struct group *g, const uint64_t *delta, const bool *send)
 {
@@ -307,8 +330,9 @@ static void add_group(struct series_store *store, const struct group *g, const u
 	if (g && g->container[0])
 		tags[ntags++] = (struct metric_tag){ "container", g->container };
 	for (int c = 0; c < APP_COUNTER_COUNT; c++)
-		if (send[c])
+		if (send[c] && app_counter_names[c])
 			series_counter_add(store, app_counter_names[c], tags, ntags, delta[c]);
+	add_cache(store, tags, ntags, delta, send);
 }
 
 /* Records the kernel table no longer reports, and groups idle for long, are let go. */

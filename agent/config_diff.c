@@ -42,8 +42,10 @@ static bool network_equal(const struct config_network *a, const struct config_ne
 
 static bool apps_equal(const struct config *a, const struct config *b)
 {
+	/* cachestat switches apps' page-cache events on and off too */
 	if (a->apps.group_by != b->apps.group_by || a->apps.max_groups != b->apps.max_groups ||
-	    a->apps.ngroups != b->apps.ngroups)
+	    a->apps.ngroups != b->apps.ngroups ||
+	    a->modules[MODULE_CACHESTAT].enabled != b->modules[MODULE_CACHESTAT].enabled)
 		return false;
 	for (size_t i = 0; i < a->apps.ngroups; i++)
 		if (!str_equal(a->apps.groups[i].match, b->apps.groups[i].match) ||

@@ -14,6 +14,7 @@
 
 #include "apps.h"
 #include "bpfpush.bpf.h"
+#include "folio.bpf.h"
 #include "sock.bpf.h"
 #include "syscall_table.h"
 
@@ -363,7 +364,7 @@ int BPF_PROG(exec_raw_tp) { on_exec(); return 0; }
 SEC("tracepoint/sched/sched_process_exec")
 int exec_tracepoint(void *ctx) { on_exec(); return 0; }
 
-/* Bandwidth: TCP and UDP payload bytes, from the results of the protocol calls. */
+/* Bandwidth (TCP and UDP payload bytes, from the calls' results) and page-cache pages. */
 static __always_inline void count_bytes(int counter, long n)
 {
 	if (n <= 0)
@@ -436,3 +437,33 @@ int BPF_PROG(recv_raw_tp, struct sock *sk, int ret, int flags)
 SEC("tracepoint/sock/sock_recv_length")
 int recv_tracepoint(struct sock_msg_length_record *r)
 { if (!(r->flags & SOCK_MSG_PEEK) && record_counts(r)) count_bytes(APP_BANDWIDTH_RECV, r->ret); return 0; }
+
+/*
+ * Page cache, as the cachestat module counts it (probes/cachestat.bpf.c),
+ * for the process that caused it: accesses, additions (misses), dirtied pages.
+ */
+SEC("fentry")
+int BPF_PROG(cache_accessed_fentry, struct folio *folio) { count_bytes(APP_CACHE_ACCESSED, folio_pages(folio)); return 0; }
+SEC("kprobe")
+int BPF_KPROBE(cache_accessed_kprobe, struct folio *folio) { count_bytes(APP_CACHE_ACCESSED, folio_pages(folio)); return 0; }
+SEC("tp_btf/mm_filemap_add_to_page_cache")
+int BPF_PROG(cache_added_tp_btf, struct folio *folio) { count_bytes(APP_CACHE_ADDED, folio_pages(folio)); return 0; }
+SEC("raw_tp/mm_filemap_add_to_page_cache")
+int BPF_PROG(cache_added_raw_tp, struct folio *folio) { count_bytes(APP_CACHE_ADDED, folio_pages(folio)); return 0; }
+SEC("tracepoint/filemap/mm_filemap_add_to_page_cache")
+int cache_added_tracepoint(struct trace_event_raw_mm_filemap_op_page_cache *ctx)
+{
+	__u64 pages = 1; /* the classic format carries the order from 6.6 */
+	if (bpf_core_field_exists(ctx->order)) {
+		unsigned int order = ctx->order;
+		pages = order < 20 ? 1ULL << order : 1;
+	}
+	count_bytes(APP_CACHE_ADDED, pages);
+	return 0;
+}
+SEC("tp_btf/writeback_dirty_folio")
+int BPF_PROG(cache_dirtied_tp_btf, struct folio *folio) { count_bytes(APP_CACHE_DIRTIED, folio_pages(folio)); return 0; }
+SEC("raw_tp/writeback_dirty_folio")
+int BPF_PROG(cache_dirtied_raw_tp, struct folio *folio) { count_bytes(APP_CACHE_DIRTIED, folio_pages(folio)); return 0; }
+SEC("tracepoint/writeback/writeback_dirty_folio")
+int cache_dirtied_tracepoint(void *ctx) { count_bytes(APP_CACHE_DIRTIED, 1); return 0; }

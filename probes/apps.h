@@ -23,6 +23,10 @@ enum app_counter {
 	APP_TASK_EXIT,
 	APP_BANDWIDTH_SENT,
 	APP_BANDWIDTH_RECV,
+	/* Page-cache events (when cachestat is on), in pages: userspace derives hits, misses, dirties. */
+	APP_CACHE_ACCESSED,
+	APP_CACHE_ADDED,
+	APP_CACHE_DIRTIED,
 	APP_COUNTER_COUNT
 };
 

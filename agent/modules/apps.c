@@ -17,6 +17,7 @@
 
 #include "../app_table.h"
 #include "../attach.h"
+#include "../btf_proto.h"
 #include "../log.h"
 #include "../module.h"
 #include "apps.h"
@@ -41,6 +42,10 @@ static const struct metric_desc apps_metrics[] = {
 	{ "apps.task_exit", METRIC_COUNTER, false, "app", "tasks (threads included) that exited" },
 	{ "apps.bandwidth_sent", METRIC_COUNTER, true, "app", "TCP and UDP payload bytes sent" },
 	{ "apps.bandwidth_recv", METRIC_COUNTER, true, "app", "TCP and UDP payload bytes received" },
+	{ "apps.cachestat_hits", METRIC_COUNTER, false, "app", "page-cache hits (as cachestat.hits), when cachestat is on" },
+	{ "apps.cachestat_misses", METRIC_COUNTER, false, "app", "pages added to the page cache, when cachestat is on" },
+	{ "apps.cachestat_dirties", METRIC_COUNTER, false, "app", "pages dirtied, when cachestat is on" },
+	{ "apps.cachestat_ratio", METRIC_GAUGE, false, "app", "hits per 100 accesses this interval, when cachestat is on" },
 };
 
 #define TRACEPOINT_WAYS(prefix)                                                                          \
@@ -77,7 +82,8 @@ static const struct metric_desc apps_metrics[] = {
 enum {
 	EVENT_OPEN = 0, EVENT_OPEN_RESULT, EVENT_CLOSE, EVENT_CLOSE_RESULT, EVENT_UNLINK, EVENT_UNLINK_RESULT,
 	EVENT_READ, EVENT_READ_RESULT, EVENT_WRITE, EVENT_WRITE_RESULT, EVENT_FORK, EVENT_EXIT, EVENT_EXEC,
-	EVENT_SENT, EVENT_SENT_RESULT, EVENT_RECV, EVENT_RECV_RESULT, EVENT_COUNT
+	EVENT_SENT, EVENT_SENT_RESULT, EVENT_RECV, EVENT_RECV_RESULT, EVENT_CACHE_ADDED, EVENT_CACHE_DIRTIED,
+	EVENT_CACHE_ACCESSED, EVENT_COUNT
 };
 
 static const struct event_desc apps_events[] = {
@@ -111,6 +117,16 @@ static const struct event_desc apps_events[] = {
 					  { .tier = ATTACH_KPROBE,
 					    .progs = { "tcp_recv_kprobe", "udp_recv_kretprobe", "udp6_recv_kretprobe" } },
 					  TRACEPOINT_WAYS("recv") } },
+	/* The cachestat module's events, per process (only when cachestat is on). */
+	[EVENT_CACHE_ADDED] = { .name = "cache_added", .gives = "apps.cachestat_misses, apps.cachestat_ratio",
+				.ways = { TRACEPOINT_WAYS("cache_added") } },
+	[EVENT_CACHE_DIRTIED] = { .name = "cache_dirtied", .gives = "apps.cachestat_dirties",
+				  .ways = { TRACEPOINT_WAYS("cache_dirtied") } },
+	[EVENT_CACHE_ACCESSED] = { .name = "cache_accessed", .gives = "apps.cachestat_hits, apps.cachestat_ratio",
+				   .ways = { { .tier = ATTACH_FENTRY, .progs = { "cache_accessed_fentry" },
+					       .targets = { "folio_mark_accessed" } },
+					     { .tier = ATTACH_KPROBE, .progs = { "cache_accessed_kprobe" },
+					       .targets = { "folio_mark_accessed" } } } },
 };
 _Static_assert(sizeof(apps_events) / sizeof(apps_events[0]) == EVENT_COUNT, "one entry per event");
 
@@ -130,6 +146,9 @@ static const struct event_counters event_feeds[] = {
 	{ EVENT_EXIT, EVENT_EXIT, { APP_TASK_EXIT }, 1 },
 	{ EVENT_SENT, EVENT_SENT_RESULT, { APP_BANDWIDTH_SENT }, 1 },
 	{ EVENT_RECV, EVENT_RECV_RESULT, { APP_BANDWIDTH_RECV }, 1 },
+	{ EVENT_CACHE_ADDED, EVENT_CACHE_ADDED, { APP_CACHE_ADDED }, 1 },
+	{ EVENT_CACHE_DIRTIED, EVENT_CACHE_DIRTIED, { APP_CACHE_DIRTIED }, 1 },
+	{ EVENT_CACHE_ACCESSED, EVENT_CACHE_ACCESSED, { APP_CACHE_ACCESSED }, 1 },
 };
 
 #define BATCH_ENTRIES 256
@@ -293,6 +312,32 @@ static void apps_prepare(struct module *m)
 	}
 }
 
+/* Per-process page-cache counts cost a lookup on every page-cache access: only with cachestat on. */
+static bool apps_wants(const struct module *m, size_t event)
+{
+	bool cache = event == EVENT_CACHE_ADDED || event == EVENT_CACHE_DIRTIED || event == EVENT_CACHE_ACCESSED;
+	return !cache || m->cfg->modules[MODULE_CACHESTAT].enabled;
+}
+
+static const char *apps_unwanted_why(const struct module *m, size_t event)
+{
+	(void)m;
+	(void)event;
+	return "modules.cachestat is off";
+}
+
+/* The BTF-typed page-cache ways read a folio: kernels before 5.16 passed a struct page. */
+static bool apps_way_fits(const struct module *m, size_t event, int way, char *why)
+{
+	if ((event != EVENT_CACHE_ADDED && event != EVENT_CACHE_DIRTIED) || way > 1)
+		return true;
+	const char *tracepoint = event == EVENT_CACHE_ADDED ? "mm_filemap_add_to_page_cache" : "writeback_dirty_folio";
+	if (btf_tracepoint_arg_is(m->probes->vmlinux_btf, tracepoint, 0, "folio"))
+		return true;
+	snprintf(why, REASON_MAX, "tracepoint %s does not pass a struct folio on this kernel", tracepoint);
+	return false;
+}
+
 static int on_exit_event(void *ctx, void *data, size_t size)
 {
 	struct module *m = ctx;
@@ -316,8 +361,8 @@ static void decide_sends(struct module *m)
 			continue;
 		const struct attach_way *way = &m->ops->events[e].ways[m->events[e].chosen];
 		for (int c = 0; c < f->ncounters; c++) {
-			const char *name = app_counter_names[f->counters[c]];
-			st->send[f->counters[c]] = !way->no_result || !module_metric_needs_result(m->ops, name);
+			const char *name = app_counter_names[f->counters[c]]; /* NULL: page-cache pages, no result needed */
+			st->send[f->counters[c]] = !way->no_result || !name || !module_metric_needs_result(m->ops, name);
 		}
 	}
 }
@@ -439,6 +484,9 @@ const struct module_ops apps_module = {
 	.open = apps_open,
 	.destroy = apps_destroy,
 	.prepare = apps_prepare,
+	.wants = apps_wants,
+	.unwanted_why = apps_unwanted_why,
+	.way_fits = apps_way_fits,
 	.start = apps_start,
 	.collect = apps_collect,
 };

@@ -9,6 +9,8 @@
  * table too small for the live processes.
  */
 #include <arpa/inet.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -479,12 +481,93 @@ static void test_tiny_pid_table_refuses_and_counts(void **state)
 	harness_free(&ap);
 }
 
+#define CACHE_PAGES 2048
+#define PAGE 4096
+
+/* As test_cachestat's workload: N misses, then N hits, then N pages dirtied, on a loop device. */
+static int cache_workload(void *arg)
+{
+	int fd = open((const char *)arg, O_RDWR);
+	static char page[PAGE];
+	if (fd < 0 || ioctl(fd, BLKFLSBUF, 0))
+		return 1;
+	for (int pass = 0; pass < 2; pass++)
+		for (off_t i = 0; i < CACHE_PAGES; i++)
+			if (pread(fd, page, PAGE, i * PAGE) != PAGE)
+				return 2;
+	memset(page, 0x5a, sizeof(page));
+	for (off_t i = 0; i < CACHE_PAGES; i++)
+		if (pwrite(fd, page, PAGE, i * PAGE) != PAGE)
+			return 3;
+	if (fsync(fd))
+		return 4;
+	return close(fd);
+}
+
+/*
+ * Per process the loop driver's own traffic (a kernel thread) is not the
+ * workload's: misses and dirties [N, N + N/4]; hits [N, 4N] (writes mark
+ * pages accessed too), where fentry or a kprobe sees accesses.
+ */
+static void test_cachestat_per_app(void **state)
+{
+	(void)state;
+	char yaml[2048];
+	harness_modules_yaml(yaml, sizeof(yaml), "", "cachestat", "{ enabled: true, group_by: comm }");
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	char way[3][128];
+	static const char *const events[] = { "cache_added", "cache_dirtied", "cache_accessed" };
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(harness_probe_way(&ap, "apps", events[i], way[i], sizeof(way[i])), 0);
+		print_message("  event %-14s attached via %s\n", events[i], way[i][0] ? way[i] : "nothing");
+	}
+	assert_true(way[0][0] && way[1][0]);
+	char dir[] = "/tmp/bpfpush-appcache-XXXXXX", backing[64], dev[32];
+	assert_non_null(mkdtemp(dir));
+	snprintf(backing, sizeof(backing), "%s/backing", dir);
+	int fd = open(backing, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	static char page[PAGE];
+	for (int i = 0; i < CACHE_PAGES; i++)
+		assert_int_equal(write(fd, page, PAGE), PAGE);
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+	int loop_fd = -1;
+	assert_true(harness_loop_attach(backing, (off_t)CACHE_PAGES * PAGE, dev, sizeof(dev), &loop_fd) >= 0);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpushcache", cache_workload, dev), 0);
+	harness_wait_for(&ap, "apps.bpfpushcache.task_exit", 1, 5000);
+	assert_int_equal(harness_stop(&ap), 0);
+	harness_loop_detach(loop_fd);
+	unlink(backing);
+	rmdir(dir);
+	uint64_t misses = harness_sum(&ap, "apps.bpfpushcache.cachestat_misses");
+	uint64_t dirties = harness_sum(&ap, "apps.bpfpushcache.cachestat_dirties");
+	print_message("  misses %llu, dirties %llu in [%d, %d]\n", (unsigned long long)misses,
+		      (unsigned long long)dirties, CACHE_PAGES, CACHE_PAGES + CACHE_PAGES / 4);
+	assert_in_range(misses, CACHE_PAGES, CACHE_PAGES + CACHE_PAGES / 4);
+	assert_in_range(dirties, CACHE_PAGES, CACHE_PAGES + CACHE_PAGES / 4);
+	if (way[2][0]) {
+		uint64_t hits = harness_sum(&ap, "apps.bpfpushcache.cachestat_hits");
+		print_message("  hits %llu in [%d, %d]\n", (unsigned long long)hits, CACHE_PAGES, 4 * CACHE_PAGES);
+		assert_in_range(hits, CACHE_PAGES, 4 * CACHE_PAGES);
+		assert_true(harness_has(&ap, "apps.bpfpushcache.cachestat_ratio"));
+	} else {
+		print_message("  no way to see accesses: apps.cachestat_hits and _ratio not sent\n");
+		assert_false(harness_has(&ap, "apps.bpfpushcache.cachestat_hits"));
+		assert_false(harness_has(&ap, "apps.bpfpushcache.cachestat_ratio"));
+	}
+	harness_free(&ap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_counter_exact_with_short_lived_children),
 		cmocka_unit_test(test_grouping_by_cgroup_and_unit),
 		cmocka_unit_test(test_tiny_pid_table_refuses_and_counts),
+		cmocka_unit_test(test_cachestat_per_app),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
