@@ -77,16 +77,17 @@ static __always_inline void read_identity(struct task_struct *leader, struct app
 }
 
 /*
- * The entry of task's process, created at its first event. A task already
+ * The entry of the current task's process, created at its first event. A task already
  * exiting creates none (except for its own exit, exiting_ok): its process's
  * final counts may have left already.
  */
-static __always_inline struct app_process *app_of(struct task_struct *task, bool exiting_ok)
+static __always_inline struct app_process *app_of_current_task(bool exiting_ok)
 {
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct app_process *p = bpf_map_lookup_elem(&app_pids, &tgid);
 	if (p)
-		return p;
+		return p; /* the common case: one helper call and one lookup */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	if (!exiting_ok && (BPF_CORE_READ(task, flags) & PF_EXITING_FLAG))
 		return NULL;
 	__u32 zero = 0;
@@ -110,7 +111,7 @@ static __always_inline struct app_process *app_of(struct task_struct *task, bool
 
 static __always_inline struct app_process *app_of_current(void)
 {
-	return app_of((struct task_struct *)bpf_get_current_task(), false);
+	return app_of_current_task(false);
 }
 
 /* Threads of one process update one entry from several CPUs at once. */
@@ -312,11 +313,11 @@ int fork_tracepoint(struct trace_event_raw_task_newtask *ctx)
  */
 static __always_inline void on_exit(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct app_process *p = app_of(task, true);
+	struct app_process *p = app_of_current_task(true);
 	if (!p)
 		return;
 	add(p, APP_TASK_EXIT, 1);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return;
 	__u32 tgid = BPF_CORE_READ(task, tgid);

@@ -308,11 +308,10 @@ static size_t cgroup_dirs(char dirs[][192], size_t cap)
 	return n;
 }
 
-static int cgroup_workload(void *arg)
+/* Waits for SIGUSR1 without a counted call: the first counted call fixes the process's cgroup. */
+static int cgroup_workload(const sigset_t *go)
 {
-	int go = *(int *)arg;
-	char c;
-	if (read(go, &c, 1) != 1) /* moved into the cgroup first */
+	if (sigwaitinfo(go, NULL) != SIGUSR1)
 		return 1;
 	for (int i = 0; i < CGROUP_OPENS; i++) {
 		int fd = open("/dev/null", O_RDONLY);
@@ -336,15 +335,16 @@ static void run_grouped(const char *apps_yaml, const char *app)
 	for (size_t i = 0; i < ndirs; i++)
 		assert_true(mkdir(dirs[i], 0755) == 0 || errno == EEXIST);
 	assert_int_equal(harness_start(&ap, 10000), 0);
-	int pipefd[2];
-	assert_int_equal(pipe(pipefd), 0);
+	sigset_t go, old;
+	sigemptyset(&go);
+	sigaddset(&go, SIGUSR1);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &go, &old), 0);
 	pid_t pid = fork();
 	if (pid == 0) {
-		/* No counted call before: the first one fixes the process's identity (the write end stays open). */
 		prctl(PR_SET_NAME, "bpfpushcgroup");
-		_exit(cgroup_workload(&pipefd[0]));
+		_exit(cgroup_workload(&go));
 	}
-	close(pipefd[0]);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
 	char procs[256], pidtext[32];
 	snprintf(pidtext, sizeof(pidtext), "%d\n", pid);
 	size_t moved = 0;
@@ -356,8 +356,7 @@ static void run_grouped(const char *apps_yaml, const char *app)
 		moved += rc == 0;
 	}
 	assert_true(moved > 0);
-	assert_int_equal(write(pipefd[1], "g", 1), 1);
-	close(pipefd[1]);
+	assert_int_equal(kill(pid, SIGUSR1), 0);
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
