@@ -32,6 +32,7 @@ static const enum app_counter call_counters[] = { APP_FILE_OPEN,      APP_FILE_C
 						  APP_THREAD_CREATE,  APP_TASK_EXIT };
 
 #define GROUP_NAME_MAX 128
+#define PROC_SLOTS_MIN 1024
 /* A process the kernel table stopped reporting, with no exit seen, is forgotten after this many collects. */
 #define UNSEEN_COLLECTS_MAX 3
 /* A group with no process and no activity for this many emissions is forgotten (its series expire by series_ttl). */
@@ -75,7 +76,7 @@ struct app_table *app_table_new(const struct config *cfg)
 	if (!t)
 		return NULL;
 	t->cfg = cfg;
-	t->cap = 1024;
+	t->cap = PROC_SLOTS_MIN;
 	t->procs = calloc(t->cap, sizeof(*t->procs));
 	if (!t->procs) {
 		free(t);
@@ -113,29 +114,30 @@ static struct proc_rec *proc_find(struct app_table *t, uint32_t tgid)
 	}
 }
 
-static bool proc_grow(struct app_table *t)
+/* Rehash into cap slots (a power of two, above the records held). */
+static bool proc_resize(struct app_table *t, size_t cap)
 {
-	size_t cap = t->cap * 2;
-	struct proc_rec *grown = calloc(cap, sizeof(*grown));
-	if (!grown)
+	struct proc_rec *fresh = calloc(cap, sizeof(*fresh));
+	if (!fresh)
 		return false;
 	for (size_t i = 0; i < t->cap; i++) {
 		if (!t->procs[i].used)
 			continue;
 		size_t j = slot_of(t->procs[i].tgid, cap);
-		while (grown[j].used)
+		while (fresh[j].used)
 			j = (j + 1) & (cap - 1);
-		grown[j] = t->procs[i];
+		fresh[j] = t->procs[i];
 	}
 	free(t->procs);
-	t->procs = grown;
+	t->procs = fresh;
 	t->cap = cap;
 	return true;
 }
 
 static struct proc_rec *proc_insert(struct app_table *t, uint32_t tgid)
 {
-	if ((t->len + 1) * 2 > t->cap && !proc_grow(t))
+	/* At most three quarters full: linear probing stays short, memory stays near what is held. */
+	if ((t->len + 1) * 4 > t->cap * 3 && !proc_resize(t, t->cap * 2))
 		return NULL;
 	size_t i = slot_of(tgid, t->cap);
 	while (t->procs[i].used)
@@ -404,5 +406,12 @@ void app_table_emit(struct app_table *t, struct series_store *store, const bool 
 	if (any_other)
 		add_group(store, NULL, other, send);
 	forget_stale(t);
+	/* After a burst of processes has gone, give the memory back. */
+	if (t->cap > PROC_SLOTS_MIN && t->len * 8 < t->cap) {
+		size_t cap = PROC_SLOTS_MIN;
+		while (cap * 3 < t->len * 8)
+			cap *= 2;
+		proc_resize(t, cap);
+	}
 	t->gen++;
 }

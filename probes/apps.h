@@ -77,7 +77,12 @@ struct app_health {
 	unsigned long long ringbuf_lost; /* exits whose event could not be reserved (folded at the next collect instead) */
 };
 
-#define APP_RINGBUF_BYTES (1 << 20)
+/*
+ * About 800 exits between two reads of the ring (the loop reads it as soon as
+ * it is readable); an exit that finds it full is not lost but folded at the
+ * next collect, so a larger ring would only cost memory.
+ */
+#define APP_RINGBUF_BYTES (256 << 10)
 /* cgroup_subsys: -1 reads the unified (v2) hierarchy, else this v1 controller's. */
 #define APP_CGROUP_UNIFIED (-1)
 

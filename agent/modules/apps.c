@@ -152,8 +152,13 @@ static const struct event_counters event_feeds[] = {
 };
 
 #define BATCH_ENTRIES 256
-/* Entries of processes that exited while no program watched (a reload) are found this often. */
-#define SWEEP_EVERY_NS (10ull * 1000000000ull)
+/*
+ * Entries of processes that exited while no program watched (a reload, a
+ * race of two exiting threads) are found by asking whether the process is
+ * still there: a tenth of the table each collect, so a large table never
+ * makes one collect slow.
+ */
+#define SWEEP_SLICES 10
 
 struct apps_state {
 	struct apps_bpf *skel;
@@ -165,16 +170,9 @@ struct apps_state {
 	size_t ndead, dead_cap;
 	bool no_batch;  /* the kernel refused batched reads: walk key by key */
 	uint64_t tracked;
-	uint64_t last_sweep_ns;
+	uint32_t sweep_slice; /* entries with tgid % SWEEP_SLICES == this are checked this collect */
 	char hierarchy[64]; /* which cgroup hierarchy names the cgroup of a process, for the log */
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static bool mounted(const char *fstype, const char *option, char *where, size_t cap)
 {
@@ -374,7 +372,6 @@ static int apps_start(struct module *m)
 	if (!st->table)
 		return -ENOMEM;
 	decide_sends(m);
-	st->last_sweep_ns = mono_ns();
 	log_info("apps", "per-process table of %u entries; cgroups named from the %s hierarchy",
 		 m->cfg->global.pid_table_size, st->hierarchy);
 	m->ring = ring_buffer__new(bpf_map__fd(st->skel->maps.app_exits), on_exit_event, m, NULL);
@@ -398,9 +395,10 @@ static void remember_dead(struct apps_state *st, uint32_t tgid)
  * One entry of the kernel table. An entry whose exit event was lost, or
  * whose process died while no program watched, is folded here as an exit.
  */
-static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_process *p, bool sweep)
+static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_process *p)
 {
 	st->tracked++;
+	bool sweep = tgid % SWEEP_SLICES == st->sweep_slice;
 	if (p->exited || (sweep && kill((pid_t)tgid, 0) && errno == ESRCH)) {
 		app_table_exited(st->table, tgid, p);
 		remember_dead(st, tgid);
@@ -409,23 +407,23 @@ static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_pr
 	app_table_observe(st->table, tgid, p);
 }
 
-static int read_key_by_key(struct apps_state *st, int fd, bool sweep)
+static int read_key_by_key(struct apps_state *st, int fd)
 {
 	uint32_t key, next;
 	int rc = bpf_map_get_next_key(fd, NULL, &next);
 	while (!rc) {
 		key = next;
 		if (!bpf_map_lookup_elem(fd, &key, &st->values[0]))
-			take_entry(st, key, &st->values[0], sweep);
+			take_entry(st, key, &st->values[0]);
 		rc = bpf_map_get_next_key(fd, &key, &next);
 	}
 	return 0;
 }
 
-static int read_table(struct apps_state *st, int fd, bool sweep)
+static int read_table(struct apps_state *st, int fd)
 {
 	if (st->no_batch)
-		return read_key_by_key(st, fd, sweep);
+		return read_key_by_key(st, fd);
 	uint32_t token = 0;
 	bool first = true;
 	for (;;) {
@@ -433,7 +431,7 @@ static int read_table(struct apps_state *st, int fd, bool sweep)
 		int rc = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, st->keys, st->values, &count, NULL);
 		int err = rc ? errno : 0;
 		for (__u32 i = 0; i < count; i++)
-			take_entry(st, st->keys[i], &st->values[i], sweep);
+			take_entry(st, st->keys[i], &st->values[i]);
 		bool was_first = first;
 		first = false;
 		if (err == ENOENT)
@@ -441,7 +439,7 @@ static int read_table(struct apps_state *st, int fd, bool sweep)
 		if (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || (was_first && err == ENOSPC)) {
 			log_info("apps", "batched map reads unavailable (%s): reading key by key", strerror(err));
 			st->no_batch = true;
-			return count ? 0 : read_key_by_key(st, fd, sweep);
+			return count ? 0 : read_key_by_key(st, fd);
 		}
 		if (err)
 			return -err;
@@ -451,14 +449,11 @@ static int read_table(struct apps_state *st, int fd, bool sweep)
 static int apps_collect(struct module *m, struct series_store *store)
 {
 	struct apps_state *st = m->priv;
-	uint64_t now = mono_ns();
-	bool sweep = now - st->last_sweep_ns >= SWEEP_EVERY_NS;
-	if (sweep)
-		st->last_sweep_ns = now;
+	st->sweep_slice = (st->sweep_slice + 1) % SWEEP_SLICES;
 	int fd = bpf_map__fd(st->skel->maps.app_pids);
 	st->tracked = 0;
 	st->ndead = 0;
-	int rc = read_table(st, fd, sweep);
+	int rc = read_table(st, fd);
 	for (size_t i = 0; i < st->ndead; i++)
 		bpf_map_delete_elem(fd, &st->dead[i]);
 	app_table_emit(st->table, store, st->send);
