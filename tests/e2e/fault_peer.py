@@ -7,11 +7,13 @@ MODE:
   record  accept every connection, read everything at once
   reset   accept, then close at once with SO_LINGER 0 (the client sees a reset)
   stall   accept with a small receive buffer and never read (the window closes)
-  slow    read RATE bytes a second (default 2000), with a small receive buffer
+  slow    read RATE bytes a second (default 2000), with a small receive buffer, until
+          DIR/fast exists: then at full speed
 
 Each connection's bytes go to DIR/conn.N (N from 1, in accept order), written as they
-arrive, so a test can check that every connection carries only whole lines. DIR/accepts
-holds the number of connections accepted so far. Runs until killed.
+arrive, so a test can check that every connection carries only whole lines; DIR/done.N
+appears once the client closed it. DIR/accepts holds the number of connections accepted so
+far. Runs until killed.
 """
 import os
 import socket
@@ -32,6 +34,9 @@ if mode in ("stall", "slow"):
     # Set on the listener so accepted sockets inherit it before the handshake: the window
     # the client sees stays small, and a stalled peer fills up after a few KB, not MBs.
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # A small MSS too: the client sizes its send buffer from it (two initial windows of
+    # segments), and loopback's 64 KB MSS would let its kernel absorb over a megabyte.
+    srv.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
 srv.bind(("127.0.0.1", port))
 srv.listen(16)
 
@@ -40,9 +45,8 @@ def serve(conn, n):
     path = os.path.join(out, "conn.%d" % n)
     with open(path, "wb", buffering=0) as f:
         while True:
-            want = 65536
-            if mode == "slow":
-                want = max(1, rate // 10)
+            slow = mode == "slow" and not os.path.exists(os.path.join(out, "fast"))
+            want = max(1, rate // 10) if slow else 65536
             try:
                 data = conn.recv(want)
             except OSError:
@@ -50,9 +54,10 @@ def serve(conn, n):
             if not data:
                 break
             f.write(data)
-            if mode == "slow":
+            if slow:
                 time.sleep(0.1)
     conn.close()
+    open(os.path.join(out, "done.%d" % n), "w").close()
 
 
 while True:
