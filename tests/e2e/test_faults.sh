@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fault injection: the agent against TCP sinks that refuse, reset, never read or read slowly,
 # a sink host name that does not resolve and then does, a module whose BPF programs cannot load,
-# a ring buffer the agent stops draining, 100 SIGHUPs in a second, and SIGTERM while a backlog
-# is being written. Every check has a bounded window; nothing is skipped.
+# a ring buffer the agent stops draining, 100 SIGHUPs in a second, SIGTERM while a backlog
+# is being written, and config files others may write. Every check has a bounded window;
+# nothing is skipped.
 #
 # The peers are tests/e2e/fault_peer.py (one directory per peer: conn.N holds what connection N
 # carried). The agent's own view comes from its stdout sink (graphite, empty prefix: agent
@@ -382,8 +383,37 @@ fault_hup() {
 	peer_stop hup
 }
 
+# ------------------------------------------------------------ 9. config files others may write
+fault_perms() {
+	# As root, a config file or conf.d directory that group or others may write is a way to run
+	# BPF programs as root: refused at start and at reload (the running config stays).
+	cfg=$E2E_TMP/perms/bpfpush.yaml
+	mkdir -p "$E2E_TMP/perms/conf.d"
+	fconfig "$cfg" "" "- { name: devnull, type: statsd, address: \"udp://127.0.0.1:9\" }"
+	chmod 0664 "$cfg"
+	tap_ok "perms: --check-config refuses a group-writable config, naming it (exit 1)" \
+		bash -c "out=\$('$BPFPUSH_BIN' -t -c '$cfg' 2>&1); rc=\$?; [[ \$rc -eq 1 && \$out == *'$cfg: refusing to read: writable by group or others'* ]] || { echo rc \$rc; echo \"\$out\"; exit 1; }"
+	tap_ok "perms: the agent does not start with it (exit 1)" \
+		bash -c "timeout 10 '$BPFPUSH_BIN' -c '$cfg' --duration 1 >/dev/null 2>&1; [[ \$? -eq 1 ]]"
+	chmod 0644 "$cfg"
+	chmod 0777 "$E2E_TMP/perms/conf.d"
+	tap_ok "perms: a conf.d directory anyone may write is refused too" \
+		bash -c "'$BPFPUSH_BIN' -t -c '$cfg' 2>&1 | grep -q 'conf.d: refusing to read: writable by group or others'"
+	chmod 0755 "$E2E_TMP/perms/conf.d"
+	tap_ok "perms: the same files with go-w are accepted" "$BPFPUSH_BIN" -t -c "$cfg"
+	fstart perms "$cfg" || bail "agent starts with a go-w config" "$(tail -5 "$AGENT_ERR")"
+	sed -i 's/^  fd: { enabled: false }/  fd: { enabled: true }/' "$cfg"
+	chmod 0666 "$cfg"
+	kill -HUP "$AGENT_PID"
+	sleep 2.5
+	tap_ok "perms: SIGHUP with the file made writable by others: refused, the running config stays" \
+		bash -c "grep -q 'refusing to read: writable by group or others' '$AGENT_ERR' && ! grep -q '^fd\.' '$AGENT_OUT' && kill -0 $AGENT_PID"
+	fstop
+	tap_ok "perms: exit 0" check_eq "$AGENT_RC" 0 "exit status"
+}
+
 # FAULTS="slow dns" runs only those sections (for working on one); make test runs them all.
-for f in ${FAULTS:-refused reset stall slow dns modfail ring hup}; do
+for f in ${FAULTS:-refused reset stall slow dns modfail ring hup perms}; do
 	"fault_$f"
 done
 tap_done
