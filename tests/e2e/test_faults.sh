@@ -2,7 +2,7 @@
 # Fault injection: the agent against TCP sinks that refuse, reset, never read or read slowly,
 # a sink host name that does not resolve and then does, a module whose BPF programs cannot load,
 # a ring buffer the agent stops draining, 100 SIGHUPs in a second, SIGTERM while a backlog
-# is being written, and config files others may write. Every check has a bounded window;
+# is being written, config files others may write, and tracefs missing. Every check has a bounded window;
 # nothing is skipped.
 #
 # The peers are tests/e2e/fault_peer.py (one directory per peer: conn.N holds what connection N
@@ -412,8 +412,48 @@ fault_perms() {
 	tap_ok "perms: exit 0" check_eq "$AGENT_RC" 0 "exit status"
 }
 
+# ------------------------------------------------------------ 10. tracefs not mounted
+fault_tracefs() {
+	# Each agent runs in its own mount namespace. (a) tracefs unmounted there: as root the agent
+	# mounts it, and classic tracepoints (forced for process) attach. (b) no tracefs mount point
+	# at all (a tmpfs over /sys/kernel holding only btf/): process, forced to classic tracepoints,
+	# cannot run and says why; fd (syscall layer, raw/BTF tracepoints) runs; with the automatic
+	# choice process runs too (tp_btf needs no tracefs).
+	local sk=$E2E_TMP/sys-kernel
+	mkdir -p "$sk"
+	cfg=$E2E_TMP/tracefs.yaml
+	fconfig "$cfg" "fd" "- { name: devnull, type: statsd, address: \"udp://127.0.0.1:9\" }"
+	sed -i 's/^  process: { enabled: true }/  process: { enabled: true, attach: tracepoint }/' "$cfg"
+	fstart tracefs-a "$cfg" unshare -m sh -c 'umount /sys/kernel/tracing 2>/dev/null; ! mountpoint -q /sys/kernel/tracing && exec "$@"' sh ||
+		bail "agent starts with tracefs unmounted" "$(tail -5 "$AGENT_ERR")"
+	workload_fork 20
+	wait_until 5 quiet bash -c "[[ \$(awk '\$1 == \"process.create\" { s += \$2 } END { print s + 0 }' '$AGENT_OUT') -ge 21 ]]"
+	tap_ok "tracefs unmounted: the agent mounts it (logged)" grep -q 'mounted tracefs at /sys/kernel/tracing' "$AGENT_ERR"
+	tap_ok "tracefs unmounted: classic tracepoints then count (process.create >= 21 for 20 forks)" \
+		check_ge "$(m_sum process.create)" 21 process.create
+	fstop
+	local hide='mount --bind /sys/kernel "$0" && mount -t tmpfs none /sys/kernel && mkdir /sys/kernel/btf && mount --bind "$0/btf" /sys/kernel/btf && exec "$@"'
+	fstart tracefs-b "$cfg" unshare -m sh -c "$hide" "$sk" ||
+		bail "agent starts without any tracefs mount point" "$(tail -5 "$AGENT_ERR")"
+	tap_ok "no tracefs: process (forced to classic tracepoints) cannot run, and the log says tracefs is why" \
+		grep -q 'ERROR process: cannot run: .*tracepoint: tracefs is not mounted' "$AGENT_ERR"
+	sleep 1.5
+	tap_ok "no tracefs: agent.modules.failed is 1, fd runs (fd.open counted)" \
+		bash -c "[[ $(m_last agent.modules.failed) -eq 1 ]] && awk '\$1 == \"fd.open\" && \$2 > 0 { f = 1 } END { exit !f }' '$AGENT_OUT' || echo failed $(m_last agent.modules.failed)"
+	fstop
+	sed -i 's/attach: tracepoint }/attach: auto }/' "$cfg"
+	fstart tracefs-c "$cfg" unshare -m sh -c "$hide" "$sk" ||
+		bail "agent starts without tracefs, automatic tiers" "$(tail -5 "$AGENT_ERR")"
+	workload_fork 20
+	wait_until 5 quiet bash -c "[[ \$(awk '\$1 == \"process.create\" { s += \$2 } END { print s + 0 }' '$AGENT_OUT') -ge 21 ]]"
+	tap_ok "no tracefs, automatic tiers: every module runs (process.create >= 21, none failed)" \
+		bash -c "[[ $(m_sum process.create) -ge 21 && $(m_last agent.modules.failed) -eq 0 ]] || echo process.create $(m_sum process.create) failed $(m_last agent.modules.failed)"
+	fstop
+	tap_ok "no tracefs: exit 0" check_eq "$AGENT_RC" 0 "exit status"
+}
+
 # FAULTS="slow dns" runs only those sections (for working on one); make test runs them all.
-for f in ${FAULTS:-refused reset stall slow dns modfail ring hup perms}; do
+for f in ${FAULTS:-refused reset stall slow dns modfail ring hup perms tracefs}; do
 	"fault_$f"
 done
 tap_done
