@@ -377,6 +377,15 @@ fault_hup() {
 	log "hup: fds $fds0 -> $fds1, RSS ${rss0} kB -> ${rss1} kB"
 	tap_ok "hup: no fd growth ($fds0 before, $fds1 after)" check_le "$fds1" "$fds0" "open fds"
 	tap_ok "hup: no RSS growth beyond 4 MB (${rss0} kB before, ${rss1} kB after)" check_le "$rss1" "$((rss0 + 4096))" "RSS kB"
+	# The storm ended on the config it started with; one more reload must still apply (fd on).
+	# (Only lines printed from now on count: the storm itself switched fd on and off.)
+	local seen
+	seen=$(wc -l <"$AGENT_OUT")
+	cp "$E2E_TMP/hup.a" "$cfg.tmp" && mv "$cfg.tmp" "$cfg"
+	kill -HUP "$AGENT_PID"
+	wait_until 8 quiet bash -c "tail -n +$((seen + 1)) '$AGENT_OUT' | grep -q '^fd\.open '"
+	tap_ok "hup: after the storm a reload still applies (fd switched on: fd.open sent within 8 s)" \
+		bash -c "tail -n +$((seen + 1)) '$AGENT_OUT' | grep -q '^fd\.open '"
 	fstop
 	tap_ok "hup: exit 0, every sink closed with its lines accounted for" \
 		bash -c "[[ $AGENT_RC -eq 0 ]] && ! grep -q 'ERROR' '$AGENT_ERR' || { echo exit $AGENT_RC; grep ERROR '$AGENT_ERR' | head -3; exit 1; }"
