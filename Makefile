@@ -93,7 +93,7 @@ bench: deps all
 	scripts/bench/encode
 
 # The agent under valgrind for 10 s with every built module: no leak, no invalid access.
-valgrind: deps all
+valgrind: sanitizer-deps all
 	valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		--suppressions=tests/valgrind.supp ./$(BUILD)/bpfpush -c config/run.yaml --duration 10 >/dev/null
 

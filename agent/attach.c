@@ -580,6 +580,40 @@ static size_t count_chosen(const struct module *m)
 	return n;
 }
 
+/*
+ * "no way to attach ..." alone leaves the operator to run --probe to learn
+ * why; the first wanted event's refusals (the cheapest way first) usually
+ * tell it in one line: "lookup_fast: fentry: fentry programs do not load here".
+ */
+static void fail_no_way(struct module *m)
+{
+	size_t cap = sizeof(m->failure), n;
+	n = (size_t)snprintf(m->failure, cap, "no way to attach any of its events on this kernel");
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		const struct event_desc *ev = &m->ops->events[e];
+		const struct event_state *st = &m->events[e];
+		if (!st->wanted)
+			continue;
+		bool first = true;
+		for (int w = 0; w < EVENT_MAX_WAYS && ev->ways[w].tier && n < cap; w++) {
+			if (!st->refused[w][0])
+				continue;
+			char desc[64];
+			attach_way_describe(&ev->ways[w], desc, sizeof(desc));
+			if (first)
+				n += (size_t)snprintf(m->failure + n, cap - n, " (%s: ", ev->name);
+			else
+				n += (size_t)snprintf(m->failure + n, cap - n, "; ");
+			if (n < cap)
+				n += (size_t)snprintf(m->failure + n, cap - n, "%s: %s", desc, st->refused[w]);
+			first = false;
+		}
+		if (!first && n < cap)
+			snprintf(m->failure + n, cap - n, ")");
+		break;
+	}
+}
+
 int attach_module(struct module *m)
 {
 	m->failure[0] = '\0';
@@ -607,7 +641,7 @@ int attach_module(struct module *m)
 		choose_ways(m);
 		if (!count_chosen(m)) {
 			close_object(m);
-			snprintf(m->failure, sizeof(m->failure), "no way to attach any of its events on this kernel");
+			fail_no_way(m);
 			return -1;
 		}
 		int err = load_object(m, -1);
@@ -636,7 +670,7 @@ void attach_refuse_event(struct module *m, size_t e, const char *why)
 	reason(st->refused[st->chosen], "%s", why);
 	st->chosen = -1;
 	if (!count_chosen(m)) {
-		snprintf(m->failure, sizeof(m->failure), "no way to attach any of its events on this kernel");
+		fail_no_way(m);
 		m->attached = false;
 	}
 }

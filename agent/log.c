@@ -17,6 +17,13 @@ static void vlog(enum log_level level, const char *module, const char *fmt, va_l
 	int n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)
 		return;
+	/*
+	 * Messages carry names the kernel hands us (comm, exe, cgroup, IRQ
+	 * handler): a task named "x\nERROR agent: ..." must not forge a log line.
+	 */
+	for (char *p = line; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	/* One write per line so lines from a crash handler or a child never interleave. */
 	fprintf(stderr, "%s %s: %s\n", level_names[level], module ? module : "agent", line);
 }

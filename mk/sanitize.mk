@@ -5,7 +5,7 @@
 #                    from a copy of tests/fuzz/corpus/TARGET/; a crash fails and is kept as a
 #                    regression input (scripts/fuzz.sh)
 #   make test-asan   the unit tests built with ASan and UBSan into build/asan/, run
-# Both close with "N passed, N failed". Neither is part of `make test` or .ci/run yet.
+# Both close with "N passed, N failed"; .ci/run runs both (make fuzz with FUZZ_SECONDS=10).
 
 FUZZ_SECONDS ?= 30
 FUZZ_DIR := $(BUILD)/fuzz

@@ -12,9 +12,9 @@ BUILD_PKGS=(make gcc clang llvm pkg-config bpftool libbpf-dev libuv1-dev libyaml
 # a static busybox as /bin/sh in the rpm scratch root).
 PACKAGING_PKGS=(debhelper dpkg-dev fakeroot lintian rpm checkpolicy semodule-utils systemd util-linux
 	binutils file python3 passwd man-db busybox-static)
-# make fuzz / make test-asan (installed with --sanitizers, as those targets do): clang's
-# sanitizer and libFuzzer runtimes, which the clang package does not pull in.
-SANITIZER_PKGS=(libclang-rt-14-dev)
+# make fuzz / make test-asan / make valgrind (installed with --sanitizers, as those targets do):
+# clang's sanitizer and libFuzzer runtimes, which the clang package does not pull in, and valgrind.
+SANITIZER_PKGS=(libclang-rt-14-dev valgrind)
 
 if [[ "${1:-}" == "--packaging" ]]; then
 	BUILD_PKGS=("${BUILD_PKGS[@]}" "${PACKAGING_PKGS[@]}")

@@ -6,6 +6,7 @@
 #include "sink/sink.h"
 
 #include <fnmatch.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,20 @@ void sink_transport_closed(struct sink_core *core)
 	struct sink *sink = (struct sink *)((char *)core - offsetof(struct sink, core));
 	void (*on_closed)(void *) = sink->on_closed;
 	void *arg = sink->on_closed_arg;
+	/*
+	 * The last flush reported the counters as they were before it; what the
+	 * close delivered or gave up on is only seen here. One line per sink makes
+	 * every entry accountable: entries in = sent + dropped.
+	 */
+	const struct sink_stats *st = &core->stats;
+	uint64_t dropped = 0;
+	for (int r = 0; r < DROP_REASON_COUNT; r++)
+		dropped += st->dropped[r];
+	log_info("sink",
+		 "%s: closed: %" PRIu64 " lines sent, %" PRIu64 " dropped (overflow %" PRIu64 ", too_long %" PRIu64
+		 ", invalid %" PRIu64 ", send_error %" PRIu64 ")",
+		 core->name, st->sent, dropped, st->dropped[DROP_OVERFLOW], st->dropped[DROP_TOO_LONG],
+		 st->dropped[DROP_INVALID], st->dropped[DROP_SEND_ERROR]);
 	free(sink->line);
 	free(sink);
 	if (on_closed != NULL)

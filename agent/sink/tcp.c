@@ -3,12 +3,15 @@
  *
  * Entries wait in a bounded queue (buffer_lines; the oldest go first when it
  * is full). While connected, one uv_write is in flight at a time, carrying as
- * many queued entries as fit in the write buffer. A write that fails or makes
- * no progress for write_timeout puts its entries back at the front of the
- * queue and the connection is replaced, so whole lines are resent on the new
- * connection (the peer may see some twice, never half of one). Entries the
- * kernel accepted before a connection broke are gone: TCP gives no
- * application-level acknowledgement to resend from.
+ * many queued entries as fit in the write buffer. A write that makes no
+ * progress for write_timeout, or is still in flight when the sink closes, is
+ * settled (settle_write): the entries the kernel took count as sent, one it
+ * took part of is completed or the connection reset, and the rest go back to
+ * the front of the queue, so whole lines are resent on the new connection and
+ * a stream never ends in half a line. A write that fails puts all its entries
+ * back (the peer may see some twice). Entries the kernel accepted before a
+ * connection broke are gone: TCP gives no application-level acknowledgement
+ * to resend from.
  *
  * Connecting: resolve (every attempt, so DNS changes are followed), try each
  * address in turn with write_timeout as the connect timeout, then back off
@@ -25,6 +28,7 @@
  * A write carries entries encrypted; they count as sent once the kernel took
  * the ciphertext, as for plain TCP.
  */
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +41,8 @@
 #define TCP_WRITE_BYTES (256u * 1024u)
 #define TCP_WRITE_ENTRIES 16384u
 #define TCP_KEEPALIVE_S 60u
+/* How long a closing sink may block the loop to finish the one line the kernel took part of. */
+#define TCP_TAIL_WAIT_MS 2000
 
 enum tcp_state {
 	TCP_WAITING,    /* backing off before the next attempt */
@@ -185,6 +191,86 @@ static void tcp_closed(uv_handle_t *handle)
 		schedule_retry(t);
 }
 
+/* Write bytes straight to the socket, waiting up to wait_ms for room; true when all went. */
+static bool write_rest(struct tcp_transport *t, const char *p, size_t n, int wait_ms)
+{
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)&t->tcp, &fd) < 0)
+		return false;
+	uint64_t deadline = uv_hrtime() + (uint64_t)wait_ms * 1000000u;
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return false;
+		uint64_t now = uv_hrtime();
+		if (now >= deadline)
+			return false;
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		if (poll(&pfd, 1, (int)((deadline - now) / 1000000u) + 1) < 0 && errno != EINTR)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The connection is about to close with a write in flight, and the kernel
+ * may hold part of it already (libuv writes what the socket takes and queues
+ * the rest). The entries it took whole count as sent and are not put back:
+ * resent, the peer would see them twice. When it stopped inside an entry, the
+ * rest of that entry is written straight to the socket, so that the stream
+ * never ends in half a line: waiting up to TCP_TAIL_WAIT_MS when the sink is
+ * closing (shutdown or reload), not at all otherwise (a peer that made no
+ * progress for write_timeout will not now). If the rest does not go, the
+ * entry is counted dropped and true is returned: the connection is then
+ * reset, not closed, so the peer sees an aborted stream rather than a clean
+ * end after a cut line. tls:// is left as it is: a cut record fails the
+ * peer's TLS layer as a whole, and nothing may go out in clear.
+ */
+static bool settle_write(struct tcp_transport *t)
+{
+	if (!t->writing || t->tls != NULL || t->wcount == 0)
+		return false;
+	size_t pending = uv_stream_get_write_queue_size((uv_stream_t *)&t->tcp);
+	if (pending > t->wbytes)
+		return false;
+	size_t taken = t->wbytes - pending, off = 0, done = 0;
+	while (done < t->wcount && off + t->wlens[done] <= taken)
+		off += t->wlens[done++];
+	stats_of(t)->sent += done;
+	bool reset = false;
+	if (taken > off) {
+		size_t end = off + t->wlens[done];
+		if (write_rest(t, t->wbuf + taken, end - taken, t->closing ? TCP_TAIL_WAIT_MS : 0)) {
+			stats_of(t)->sent++;
+		} else {
+			stats_of(t)->dropped[DROP_OVERFLOW]++;
+			reset = true;
+		}
+		off = end;
+		done++;
+	}
+	memmove(t->wbuf, t->wbuf + off, t->wbytes - off);
+	memmove(t->wlens, t->wlens + done, (t->wcount - done) * sizeof(*t->wlens));
+	t->wcount -= done;
+	t->wbytes -= off;
+	return reset;
+}
+
+/* Close the connection handle; whatever was in flight is settled first (see settle_write). */
+static void close_tcp(struct tcp_transport *t)
+{
+	if (settle_write(t) && uv_tcp_close_reset(&t->tcp, tcp_closed) == 0)
+		return;
+	uv_close((uv_handle_t *)&t->tcp, tcp_closed);
+}
+
 static void close_connection(struct tcp_transport *t, enum tcp_next next)
 {
 	if (!t->tcp_open || uv_is_closing((uv_handle_t *)&t->tcp))
@@ -193,7 +279,7 @@ static void close_connection(struct tcp_transport *t, enum tcp_next next)
 	uv_read_stop((uv_stream_t *)&t->tcp);
 	t->next = next;
 	t->state = TCP_DISCONNECTING;
-	uv_close((uv_handle_t *)&t->tcp, tcp_closed);
+	close_tcp(t);
 }
 
 /*
@@ -549,7 +635,7 @@ static void finish(struct tcp_transport *t)
 		uv_cancel((uv_req_t *)&t->resolve_req);
 	/* A write in flight is cancelled here: write_done puts its entries back. */
 	if (t->tcp_open && !uv_is_closing((uv_handle_t *)&t->tcp))
-		uv_close((uv_handle_t *)&t->tcp, tcp_closed);
+		close_tcp(t);
 	maybe_free(t);
 }
 

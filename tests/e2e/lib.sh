@@ -73,6 +73,7 @@ tap_done() {
 }
 
 # ---------------------------------------------------------------- set-up and clean-up
+# e2e_init [--no-peers]: --no-peers for scripts that bring their own listeners (no carbon, statsd).
 e2e_init() {
 	if [[ $(id -u) -ne 0 ]]; then
 		bail "e2e tests need root (BPF)"
@@ -80,7 +81,7 @@ e2e_init() {
 	if [[ ! -x $BPFPUSH_BIN ]]; then
 		bail "agent binary $BPFPUSH_BIN exists (run make)"
 	fi
-	if ! bash "$E2E_ROOT/scripts/install-peers.sh" --check; then
+	if [[ ${1:-} != --no-peers ]] && ! bash "$E2E_ROOT/scripts/install-peers.sh" --check; then
 		log "peers missing: running scripts/install-peers.sh"
 		bash "$E2E_ROOT/scripts/install-peers.sh" >&2 || bail "scripts/install-peers.sh installs carbon, carbon-c-relay and statsd"
 	fi
