@@ -87,10 +87,13 @@ test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(INTEG_BINS)
 	@scripts/run-tests.sh $(BUILD)
 
-# Figures, not assertions: ns per syscall (as root) and lines per second per wire format.
+# Figures, not assertions: ns per syscall (as root), lines per second per wire format,
+# the agent's own CPU, RSS and BPF map memory, and collect/flush time at scale.
 bench: deps all
 	scripts/bench/overhead
 	scripts/bench/encode
+	scripts/bench/agent
+	scripts/bench/scale --processes 10000
 
 # The agent under valgrind for 10 s with every built module: no leak, no invalid access.
 valgrind: sanitizer-deps all

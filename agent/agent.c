@@ -314,11 +314,14 @@ static void attach_modules(struct agent *a, const bool *which, bool with_layer)
 	}
 	if (unbuilt[0])
 		log_info("agent", "enabled in the config but not built into this version, skipped: %s", unbuilt);
-	if (!with_layer)
+	if (!with_layer) {
+		probe_cache_release_btf(&a->probes); /* not needed until the next reload */
 		return;
+	}
 	a->syscalls = syscall_watch_new(a->cfg, &a->probes);
 	if (a->syscalls)
 		syscall_watch_attach(a->syscalls, a->modules, MODULE_COUNT);
+	probe_cache_release_btf(&a->probes); /* not needed until the next reload */
 }
 
 static void watchdog_cb(uv_timer_t *timer)

@@ -112,19 +112,20 @@ static void probe_tiers(struct probe_cache *pc)
 	if (rc != 1)
 		reason(why[ATTACH_RAW_TP], "raw tracepoint programs do not load here (%s)", rc < 0 ? strerror(-rc) : "unsupported");
 
-	if (!pc->vmlinux_btf) {
+	struct btf *vmlinux = probe_cache_btf(pc);
+	if (!vmlinux) {
 		reason(why[ATTACH_TP_BTF], "no kernel BTF (/sys/kernel/btf/vmlinux)");
 		reason(why[ATTACH_FENTRY], "no kernel BTF (/sys/kernel/btf/vmlinux)");
 	} else {
-		int id = btf__find_by_name_kind(pc->vmlinux_btf, "btf_trace_sched_switch", BTF_KIND_TYPEDEF);
+		int id = btf__find_by_name_kind(vmlinux, "btf_trace_sched_switch", BTF_KIND_TYPEDEF);
 		rc = id > 0 ? load_trivial(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, id) : -ENOENT;
 		pc->tier_ok[ATTACH_TP_BTF] = rc == 0;
 		if (rc)
 			reason(why[ATTACH_TP_BTF], "BTF tracepoint programs do not load here (%s)", strerror(-rc));
 		/* bpf_fentry_test1 exists for exactly this kind of check; vfs_read is a fallback. */
-		id = btf__find_by_name_kind(pc->vmlinux_btf, "bpf_fentry_test1", BTF_KIND_FUNC);
+		id = btf__find_by_name_kind(vmlinux, "bpf_fentry_test1", BTF_KIND_FUNC);
 		if (id <= 0)
-			id = btf__find_by_name_kind(pc->vmlinux_btf, "vfs_read", BTF_KIND_FUNC);
+			id = btf__find_by_name_kind(vmlinux, "vfs_read", BTF_KIND_FUNC);
 		rc = id > 0 ? load_trivial(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, id) : -ENOENT;
 		pc->tier_ok[ATTACH_FENTRY] = rc == 0;
 		if (rc)
@@ -147,18 +148,44 @@ static void probe_tiers(struct probe_cache *pc)
 }
 
 struct module_btfs {
+	struct btf *vmlinux;
 	bool loaded;
 	size_t n;
 	struct btf **btf;
 };
 
+struct btf *probe_cache_btf(const struct probe_cache *pc)
+{
+	struct module_btfs *mb = pc->module_btfs;
+	if (!pc->has_btf || !mb)
+		return NULL;
+	if (!mb->vmlinux)
+		mb->vmlinux = btf__load_vmlinux_btf();
+	return mb->vmlinux;
+}
+
+void probe_cache_release_btf(const struct probe_cache *pc)
+{
+	struct module_btfs *mb = pc->module_btfs;
+	if (!mb)
+		return;
+	/* Split BTF lean on vmlinux's: they go first. */
+	for (size_t i = 0; i < mb->n; i++)
+		btf__free(mb->btf[i]);
+	free(mb->btf);
+	mb->btf = NULL;
+	mb->n = 0;
+	mb->loaded = false;
+	btf__free(mb->vmlinux);
+	mb->vmlinux = NULL;
+}
+
 void probe_cache_init(struct probe_cache *pc)
 {
 	memset(pc, 0, sizeof(*pc));
-	pc->vmlinux_btf = btf__load_vmlinux_btf();
-	if (!pc->vmlinux_btf)
-		pc->vmlinux_btf = NULL;
 	pc->module_btfs = calloc(1, sizeof(*pc->module_btfs));
+	pc->has_btf = true; /* until the first parse says otherwise */
+	pc->has_btf = probe_cache_btf(pc) != NULL;
 	probe_privilege(pc);
 	find_tracefs(pc);
 	read_lockdown(pc);
@@ -170,15 +197,9 @@ void probe_cache_init(struct probe_cache *pc)
 
 void probe_cache_free(struct probe_cache *pc)
 {
-	if (pc->module_btfs) {
-		for (size_t i = 0; i < pc->module_btfs->n; i++)
-			btf__free(pc->module_btfs->btf[i]);
-		free(pc->module_btfs->btf);
-		free(pc->module_btfs);
-		pc->module_btfs = NULL;
-	}
-	btf__free(pc->vmlinux_btf);
-	pc->vmlinux_btf = NULL;
+	probe_cache_release_btf(pc);
+	free(pc->module_btfs);
+	pc->module_btfs = NULL;
 }
 
 /*
@@ -189,7 +210,8 @@ void probe_cache_free(struct probe_cache *pc)
 static void load_module_btfs(const struct probe_cache *pc)
 {
 	struct module_btfs *mb = pc->module_btfs;
-	if (!mb || mb->loaded || !pc->vmlinux_btf)
+	struct btf *vmlinux = probe_cache_btf(pc);
+	if (!mb || mb->loaded || !vmlinux)
 		return;
 	mb->loaded = true;
 	DIR *dir = opendir("/sys/kernel/btf");
@@ -199,7 +221,7 @@ static void load_module_btfs(const struct probe_cache *pc)
 			continue;
 		char path[300];
 		snprintf(path, sizeof(path), "/sys/kernel/btf/%s", de->d_name);
-		struct btf *btf = btf__parse_split(path, pc->vmlinux_btf);
+		struct btf *btf = btf__parse_split(path, vmlinux);
 		if (!btf)
 			continue;
 		struct btf **grown = realloc(mb->btf, (mb->n + 1) * sizeof(*grown));
@@ -217,9 +239,10 @@ static void load_module_btfs(const struct probe_cache *pc)
 /* Is `name` a function in the BTF of vmlinux or of a loaded module? */
 static bool btf_function_exists(const struct probe_cache *pc, const char *name)
 {
-	if (!pc->vmlinux_btf)
+	struct btf *vmlinux = probe_cache_btf(pc);
+	if (!vmlinux)
 		return false;
-	if (btf__find_by_name_kind(pc->vmlinux_btf, name, BTF_KIND_FUNC) > 0)
+	if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0)
 		return true;
 	load_module_btfs(pc);
 	for (size_t i = 0; pc->module_btfs && i < pc->module_btfs->n; i++)
@@ -268,7 +291,8 @@ static bool target_missing(const struct probe_cache *pc, const struct bpf_progra
 	char name[160];
 	if (!strncmp(sec, "tp_btf", kind_len) || !strncmp(sec, "raw_tp", kind_len)) {
 		snprintf(name, sizeof(name), "btf_trace_%s", target);
-		if (pc->vmlinux_btf && btf__find_by_name_kind(pc->vmlinux_btf, name, BTF_KIND_TYPEDEF) <= 0) {
+		struct btf *vmlinux = probe_cache_btf(pc);
+		if (vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) <= 0) {
 			reason(why, "no tracepoint %s in this kernel", target);
 			return true;
 		}
@@ -279,7 +303,7 @@ static bool target_missing(const struct probe_cache *pc, const struct bpf_progra
 			return true;
 		}
 	} else if (!strncmp(sec, "fentry", kind_len) || !strncmp(sec, "fexit", kind_len)) {
-		if (pc->vmlinux_btf && !btf_function_exists(pc, target)) {
+		if (probe_cache_btf(pc) && !btf_function_exists(pc, target)) {
 			reason(why, "no traceable function %s in this kernel's BTF", target);
 			return true;
 		}
@@ -478,6 +502,7 @@ static int load_object(struct module *m, int only_event)
 	set_autoload(m, only_event);
 	if (m->ops->prepare)
 		m->ops->prepare(m);
+	probe_cache_release_btf(m->probes);
 	return bpf_object__load(m->obj);
 }
 

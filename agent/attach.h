@@ -21,8 +21,8 @@ struct module_btfs;
 struct probe_cache {
 	bool privileged;         /* bpf() accepted a map: root or CAP_BPF */
 	char privilege_why[REASON_MAX];
-	struct btf *vmlinux_btf; /* NULL without BTF */
-	struct module_btfs *module_btfs; /* kernel modules' BTF, read on the first function not in vmlinux */
+	bool has_btf;            /* the kernel has BTF: probe_cache_btf() gives it */
+	struct module_btfs *module_btfs; /* parsed BTF, read when needed, dropped by probe_cache_release_btf */
 	bool tier_ok[ATTACH_TIER_COUNT];
 	char tier_why[ATTACH_TIER_COUNT][REASON_MAX];
 	char tracefs[64];        /* where events/ lives, "" when unreachable */
@@ -32,6 +32,14 @@ struct probe_cache {
 /* Probe once; never fails (what is missing is recorded with its reason). */
 void probe_cache_init(struct probe_cache *pc);
 void probe_cache_free(struct probe_cache *pc);
+/* The kernel's BTF, parsed on first use after a release; NULL without BTF (or memory). */
+struct btf *probe_cache_btf(const struct probe_cache *pc);
+/*
+ * Drop the parsed BTF (~6 MB on 6.18). Called before each object load, as
+ * libbpf parses its own copy then, and after start-up: holding ours would
+ * add its size to the agent's peak and resident memory for nothing.
+ */
+void probe_cache_release_btf(const struct probe_cache *pc);
 
 /*
  * Open, load and attach a module, choosing a way for each wanted event.

@@ -166,7 +166,7 @@ int probe_report(const struct config *cfg, bool json, FILE *out)
 	if (json) {
 		fprintf(out, "{\"kernel\": ");
 		json_str(out, uts.release);
-		fprintf(out, ", \"btf\": %s, \"privileged\": %s, \"tracefs\": ", pc.vmlinux_btf ? "true" : "false",
+		fprintf(out, ", \"btf\": %s, \"privileged\": %s, \"tracefs\": ", pc.has_btf ? "true" : "false",
 			pc.privileged ? "true" : "false");
 		json_str(out, pc.tracefs);
 		fprintf(out, ", \"lockdown\": ");
@@ -182,7 +182,7 @@ int probe_report(const struct config *cfg, bool json, FILE *out)
 		fprintf(out, "},\n  \"modules\": [");
 	} else {
 		fprintf(out, "kernel %s: BTF %s, BPF %s, tracefs %s, lockdown %s\n", uts.release,
-			pc.vmlinux_btf ? "yes" : "no", pc.privileged ? "allowed" : "REFUSED",
+			pc.has_btf ? "yes" : "no", pc.privileged ? "allowed" : "REFUSED",
 			pc.tracefs[0] ? pc.tracefs : "unavailable", pc.lockdown);
 		if (!pc.privileged)
 			fprintf(out, "  %s\n", pc.privilege_why);

@@ -75,7 +75,7 @@ static bool cachestat_way_fits(const struct module *m, size_t event, int way, ch
 	if (event == EVENT_ACCESSED || (way != WAY_TP_BTF && way != WAY_RAW_TP))
 		return true;
 	const char *tracepoint = event == EVENT_ADDED ? "mm_filemap_add_to_page_cache" : "writeback_dirty_folio";
-	if (btf_tracepoint_arg_is(m->probes->vmlinux_btf, tracepoint, 0, "folio"))
+	if (btf_tracepoint_arg_is(probe_cache_btf(m->probes), tracepoint, 0, "folio"))
 		return true;
 	snprintf(why, REASON_MAX, "tracepoint %s does not pass a struct folio on this kernel", tracepoint);
 	return false;

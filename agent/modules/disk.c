@@ -55,7 +55,7 @@ static void disk_prepare(struct module *m)
 {
 	struct disk_state *st = m->priv;
 	st->skel->rodata->issue_passes_queue =
-		btf_tracepoint_nargs(m->probes->vmlinux_btf, "block_rq_issue") == 2; /* (queue, request) */
+		btf_tracepoint_nargs(probe_cache_btf(m->probes), "block_rq_issue") == 2; /* (queue, request) */
 }
 
 static void disk_destroy(struct module *m)

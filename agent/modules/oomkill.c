@@ -73,7 +73,7 @@ static bool oomkill_way_fits(const struct module *m, size_t event, int way, char
 	(void)event;
 	if (way != WAY_TP_BTF && way != WAY_RAW_TP)
 		return true;
-	if (btf_tracepoint_arg_is(m->probes->vmlinux_btf, "mark_victim", 0, "task_struct"))
+	if (btf_tracepoint_arg_is(probe_cache_btf(m->probes), "mark_victim", 0, "task_struct"))
 		return true;
 	snprintf(why, REASON_MAX, "tracepoint mark_victim passes the pid, not the victim's task, on this kernel");
 	return false;

@@ -123,7 +123,7 @@ static bool socket_way_fits(const struct module *m, size_t event, int way, char 
 		return true;
 	bool reads_err = way == WAY_RETRANSMIT_ERR_TP_BTF || way == WAY_RETRANSMIT_ERR_RAW_TP ||
 			 way == WAY_RETRANSMIT_ERR_TRACEPOINT;
-	bool has_err = btf_tracepoint_nargs(m->probes->vmlinux_btf, "tcp_retransmit_skb") >= 3;
+	bool has_err = btf_tracepoint_nargs(probe_cache_btf(m->probes), "tcp_retransmit_skb") >= 3;
 	if (reads_err == has_err)
 		return true;
 	snprintf(why, REASON_MAX, "tcp_retransmit_skb %s an err argument on this kernel",

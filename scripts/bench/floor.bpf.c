@@ -5,6 +5,11 @@
  * the cost of its own work. scripts/bench/floor.c loads one set:
  *   dispatcher   one tp_btf program on sys_exit (runs for every syscall)
  *   tracepoints  classic syscalls:sys_exit_read / sys_exit_openat / sys_exit_close
+ * plus, in both sets, the floor_ev_* programs: one empty tp_btf program on
+ * each non-syscall attach point the default modules use for a fork (process:
+ * sched_process_fork/exit/free) and a TCP send and receive (socket and
+ * network: sock_send_length, sock_recv_length). They never run for read,
+ * openat or getppid, so those columns keep their floor.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -32,6 +37,36 @@ int floor_tp_openat(void *ctx)
 
 SEC("tracepoint/syscalls/sys_exit_close")
 int floor_tp_close(void *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(floor_ev_fork, struct task_struct *parent, struct task_struct *child)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(floor_ev_exit, struct task_struct *p)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(floor_ev_free, struct task_struct *p)
+{
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(floor_ev_send, struct sock *sk, int ret, int flags)
+{
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(floor_ev_recv, struct sock *sk, int ret, int flags)
 {
 	return 0;
 }

@@ -3,7 +3,7 @@
  *
  * Usage: floor OBJ dispatcher|tracepoints
  * Loads and attaches one set of empty programs (floor_dispatcher, or every
- * floor_tp_*), prints "ready" once they are attached, and holds them until
+ * floor_tp_*; with either, every floor_ev_*), prints "ready" once they are attached, and holds them until
  * SIGTERM or SIGINT, then detaches and exits 0.
  */
 #ifndef _GNU_SOURCE
@@ -46,14 +46,15 @@ int main(int argc, char **argv)
 	}
 	struct bpf_program *prog;
 	bpf_object__for_each_program(prog, obj)
-		bpf_program__set_autoload(prog, strncmp(bpf_program__name(prog), prefix, strlen(prefix)) == 0);
+		bpf_program__set_autoload(prog, !strncmp(bpf_program__name(prog), prefix, strlen(prefix)) ||
+							!strncmp(bpf_program__name(prog), "floor_ev_", 9));
 	int err = bpf_object__load(obj);
 	if (err) {
 		fprintf(stderr, "floor: load: %s\n", strerror(-err));
 		bpf_object__close(obj);
 		return 1;
 	}
-	struct bpf_link *links[8] = { 0 };
+	struct bpf_link *links[16] = { 0 };
 	int n = 0;
 	bpf_object__for_each_program(prog, obj) {
 		if (!bpf_program__autoload(prog))
@@ -64,7 +65,7 @@ int main(int argc, char **argv)
 			err = 1;
 			break;
 		}
-		if (n < 8)
+		if (n < 16)
 			links[n++] = link;
 		fprintf(stderr, "floor: attached %s (%s)\n", bpf_program__name(prog), bpf_program__section_name(prog));
 	}

@@ -1,0 +1,71 @@
+/*
+ * N sleeping processes for scripts/bench/scale (per-PID tables at scale).
+ * Forks N children that wait in pause(); prints "ready N" once all exist;
+ * on SIGTERM or SIGINT kills and reaps exactly the children it made.
+ *
+ * Usage: sleepers N
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { (void)sig; stop = 1; }
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 0;
+	if (n <= 0) {
+		fprintf(stderr, "usage: %s N\n", argv[0]);
+		return 3;
+	}
+	pid_t *kids = calloc((size_t)n, sizeof(*kids));
+	if (!kids)
+		return 1;
+	/* Blocked until the children exist: a signal now must not leave some behind. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	pid_t parent = getpid();
+	long made = 0;
+	for (; made < n; made++) {
+		pid_t p = fork();
+		if (p < 0) {
+			perror("fork");
+			break;
+		}
+		if (p == 0) {
+			/* Dies with the parent, whatever kills it. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(0);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGINT, SIG_DFL);
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			for (;;)
+				pause();
+		}
+		kids[made] = p;
+	}
+	printf("ready %ld\n", made);
+	fflush(stdout);
+	while (!stop)
+		sigsuspend(&old);
+	for (long i = 0; i < made; i++)
+		kill(kids[i], SIGKILL);
+	for (long i = 0; i < made; i++)
+		waitpid(kids[i], NULL, 0);
+	free(kids);
+	return made == n ? 0 : 1;
+}
