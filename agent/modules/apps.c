@@ -254,7 +254,7 @@ static struct bpf_object *apps_open(struct module *m)
 	if (m->cfg)
 		bpf_map__set_max_entries(st->skel->maps.app_pids, m->cfg->global.pid_table_size);
 	st->skel->rodata->cgroup_subsys =
-		choose_hierarchy(m->probes ? m->probes->vmlinux_btf : NULL, st->hierarchy, sizeof(st->hierarchy));
+		choose_hierarchy(m->probes ? probe_cache_btf(m->probes) : NULL, st->hierarchy, sizeof(st->hierarchy));
 	return st->skel->obj;
 }
 
@@ -330,7 +330,7 @@ static bool apps_way_fits(const struct module *m, size_t event, int way, char *w
 	if ((event != EVENT_CACHE_ADDED && event != EVENT_CACHE_DIRTIED) || way > 1)
 		return true;
 	const char *tracepoint = event == EVENT_CACHE_ADDED ? "mm_filemap_add_to_page_cache" : "writeback_dirty_folio";
-	if (btf_tracepoint_arg_is(m->probes->vmlinux_btf, tracepoint, 0, "folio"))
+	if (btf_tracepoint_arg_is(probe_cache_btf(m->probes), tracepoint, 0, "folio"))
 		return true;
 	snprintf(why, REASON_MAX, "tracepoint %s does not pass a struct folio on this kernel", tracepoint);
 	return false;
