@@ -1,6 +1,9 @@
 /*
  * N sleeping processes for scripts/bench/scale (per-PID tables at scale).
- * Forks N children that wait in pause(); prints "ready N" once all exist;
+ * Forks N children that open and close /dev/null once a second (counted
+ * calls: each has an entry in the apps module's table and changes between two
+ * collects, as a live process would) and sleep otherwise; prints "ready N"
+ * once all exist;
  * on SIGTERM or SIGINT kills and reaps exactly the children it made.
  *
  * Usage: sleepers N
@@ -8,6 +11,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,8 +57,10 @@ int main(int argc, char **argv)
 			signal(SIGTERM, SIG_DFL);
 			signal(SIGINT, SIG_DFL);
 			sigprocmask(SIG_SETMASK, &old, NULL);
-			for (;;)
-				pause();
+			for (;;) {
+				close(open("/dev/null", O_RDONLY));
+				sleep(1);
+			}
 		}
 		kids[made] = p;
 	}
