@@ -218,11 +218,24 @@ fault_stall() {
 	tap_ok "stall: every line accounted for (sent + dropped = offered)" accounted carbon
 }
 
+WMEM_SAVED=""
+restore_wmem() {
+	[[ -n $WMEM_SAVED ]] && sysctl -qw net.ipv4.tcp_wmem="$WMEM_SAVED"
+	WMEM_SAVED=""
+}
+
 # ------------------------------------------------------------ 4. a slow peer, then SIGTERM mid-backlog
 fault_slow() {
 	# The peer reads 2000 bytes a second, less than the agent produces: a backlog builds up and a
 	# write is always in flight. SIGTERM then lands in the middle of a flush to the TCP sink: what
 	# the peer got must be whole lines, exactly the ones counted as sent, and the rest counted dropped.
+	# A reading peer lets the agent's socket grow its send buffer with the congestion window
+	# (to megabytes on loopback), which a slow reader then takes minutes to fill: cap it at
+	# 64 KB for this section (the kernel reads tcp_wmem at each expansion), so the backlog is
+	# the agent's within seconds. Restored below, and at exit whatever happens.
+	WMEM_SAVED=$(sysctl -n net.ipv4.tcp_wmem)
+	trap 'restore_wmem; e2e_cleanup' EXIT
+	sysctl -qw net.ipv4.tcp_wmem="4096 16384 65536"
 	peer_start slow slow 2000 || bail "a slow peer listens"
 	cfg=$E2E_TMP/slow.yaml
 	fconfig "$cfg" "fd vfs socket network hardirq softirq" \
@@ -238,6 +251,7 @@ fault_slow() {
 	wait_until 40 quiet bash -c "awk '\$1 == \"agent.sink.carbon.buffered\" { x = \$2 } END { exit !(x > 0) }' '$AGENT_OUT'"
 	tap_ok "slow: a backlog builds up in the agent (the peer is slower than the agent; within 40 s)" \
 		check_ge "$(m_last agent.sink.carbon.buffered)" 1 "agent.sink.buffered"
+	restore_wmem
 	fstop
 	# Now the peer reads at full speed what the kernel still holds for it, until the stream ends.
 	touch "${PEER_DIR[slow]}/fast"
