@@ -14,6 +14,7 @@
 
 #include "apps.h"
 #include "bpfpush.bpf.h"
+#include "dispatch.bpf.h"
 #include "folio.bpf.h"
 #include "sock.bpf.h"
 #include "syscall_table.h"
@@ -191,25 +192,8 @@ static __always_inline enum app_syscall_kind kind_of_row(__u32 row)
 /* The dispatcher: one program on sys_exit for every row whose event chose it. */
 static __always_inline void on_sys_exit(struct pt_regs *regs, long ret, const bool btf)
 {
-	long nr;
-#if defined(__TARGET_ARCH_x86)
-	nr = (btf ? regs->orig_ax : BPF_CORE_READ(regs, orig_ax)) & ~(long)NR_X32_BIT;
-#else
-	nr = syscall_nr_of(regs);
-#endif
-	if ((unsigned long)nr >= SYSCALL_NR_MAX)
-		return;
-	__u32 native = dispatch_native[nr], compat = dispatch_compat[nr];
-	if (!native && !compat)
-		return;
-	bool is_compat = false;
-#if HAVE_COMPAT_SYSCALLS
-	if (btf)
-		is_compat = bpf_get_current_task_btf()->thread_info.status & TS_COMPAT_FLAG;
-	else
-		is_compat = current_in_compat_syscall();
-#endif
-	__u32 row = is_compat ? compat : native;
+	bool is_compat;
+	__u32 row = dispatch_row(regs, btf, dispatch_native, dispatch_compat, &is_compat);
 	if (row)
 		count_syscall(kind_of_row(row), row, ret, true, is_compat ? NULL : regs);
 }

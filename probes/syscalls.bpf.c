@@ -14,6 +14,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "bpfpush.bpf.h"
+#include "dispatch.bpf.h"
 #include "syscall_table.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -99,32 +100,10 @@ static __always_inline enum syscall_variant variant_of_id(__u32 id)
 	}
 }
 
-/*
- * btf: the program is tp_btf, so regs and the task are BTF pointers the
- * verifier lets us load from directly; raw_tp needs probe reads. The
- * difference is ~35 ns on every syscall (scripts/bench/overhead).
- */
 static __always_inline void on_sys_exit(struct pt_regs *regs, long ret, const bool btf)
 {
-	long nr;
-#if defined(__TARGET_ARCH_x86)
-	nr = (btf ? regs->orig_ax : BPF_CORE_READ(regs, orig_ax)) & ~(long)NR_X32_BIT;
-#else
-	nr = syscall_nr_of(regs);
-#endif
-	if ((unsigned long)nr >= SYSCALL_NR_MAX)
-		return;
-	__u32 native = dispatch_native[nr], compat = dispatch_compat[nr];
-	if (!native && !compat)
-		return; /* the common case stays cheap: no task read */
-	bool is_compat = false;
-#if HAVE_COMPAT_SYSCALLS
-	if (btf)
-		is_compat = bpf_get_current_task_btf()->thread_info.status & TS_COMPAT_FLAG;
-	else
-		is_compat = current_in_compat_syscall();
-#endif
-	__u32 id = is_compat ? compat : native;
+	bool is_compat;
+	__u32 id = dispatch_row(regs, btf, dispatch_native, dispatch_compat, &is_compat);
 	if (!id)
 		return;
 	enum syscall_variant variant = variant_of_id(id);
