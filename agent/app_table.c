@@ -43,6 +43,7 @@ struct proc_rec {
 	uint32_t group;
 	uint64_t start_ns;
 	uint64_t id_hash;
+	uint32_t execs; /* the kernel entry's exec count when id_hash was taken */
 	uint64_t prev[APP_COUNTER_COUNT];
 	uint64_t seen_gen;
 	uint32_t unseen;
@@ -246,6 +247,9 @@ static void account(struct app_table *t, struct proc_rec *rec, const struct app_
 static struct proc_rec *record_of(struct app_table *t, uint32_t tgid, const struct app_process *p)
 {
 	struct proc_rec *rec = proc_find(t, tgid);
+	/* The common case, every process every collect: the same process, no exec since its group was found. */
+	if (rec && rec->start_ns == p->start_ns && rec->execs == p->execs && rec->group != UINT32_MAX)
+		return rec;
 	if (rec && rec->start_ns != p->start_ns) {
 		/* The pid was reused: the earlier process's last counts went with its exit. */
 		memset(rec->prev, 0, sizeof(rec->prev));
@@ -259,6 +263,7 @@ static struct proc_rec *record_of(struct app_table *t, uint32_t tgid, const stru
 		}
 		rec->start_ns = p->start_ns;
 	}
+	rec->execs = p->execs;
 	assign_group(t, rec, &p->id);
 	return rec;
 }

@@ -1,4 +1,5 @@
 #include "attach.h"
+#include "resident.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -13,6 +14,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include "kernel_btf.h"
 #include "kernel_names.h"
 #include "log.h"
 
@@ -160,7 +162,7 @@ struct btf *probe_cache_btf(const struct probe_cache *pc)
 	if (!pc->has_btf || !mb)
 		return NULL;
 	if (!mb->vmlinux)
-		mb->vmlinux = btf__load_vmlinux_btf();
+		mb->vmlinux = kernel_btf_load();
 	return mb->vmlinux;
 }
 
@@ -488,6 +490,7 @@ static int open_object(struct module *m)
 	if (!m->ops->open)
 		return 0;
 	m->obj = m->ops->open(m);
+	resident_drop_embedded_objects(); /* libbpf has copied what it needs from them */
 	if (!m->obj) {
 		snprintf(m->failure, sizeof(m->failure), "cannot open its BPF object (%s)", strerror(errno));
 		return -1;
@@ -503,7 +506,9 @@ static int load_object(struct module *m, int only_event)
 	if (m->ops->prepare)
 		m->ops->prepare(m);
 	probe_cache_release_btf(m->probes);
-	return bpf_object__load(m->obj);
+	int err = bpf_object__load(m->obj);
+	resident_drop_embedded_objects();
+	return err;
 }
 
 /*
@@ -566,6 +571,21 @@ static bool attached_before(const struct module *m, size_t upto, const char *pro
 	return false;
 }
 
+/*
+ * Program p of event e's chosen way is attached (and accounted) there only at
+ * its first use: events share programs (a dispatcher, the sock:* programs of
+ * both protocols), and a way shorter than its slots repeats one.
+ */
+static bool first_use(const struct module *m, size_t e, const struct attach_way *way, int p)
+{
+	if (attached_before(m, e, way->progs[p]))
+		return false;
+	for (int q = 0; q < p; q++)
+		if (!strcmp(way->progs[q], way->progs[p]))
+			return false;
+	return true;
+}
+
 /* Attach every chosen way; the first failure is recorded against its way. */
 static int attach_chosen(struct module *m)
 {
@@ -573,10 +593,7 @@ static int attach_chosen(struct module *m)
 		struct event_state *st = &m->events[e];
 		const struct attach_way *way = chosen_way(m, e);
 		for (int p = 0; way && p < WAY_MAX_PROGS && way->progs[p]; p++) {
-			bool repeated = attached_before(m, e, way->progs[p]);
-			for (int q = 0; q < p && !repeated; q++)
-				repeated = !strcmp(way->progs[q], way->progs[p]); /* a way shorter than its slots repeats a program */
-			if (repeated)
+			if (!first_use(m, e, way, p))
 				continue;
 			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
 			struct bpf_link *link;
@@ -700,6 +717,18 @@ void attach_refuse_event(struct module *m, size_t e, const char *why)
 	}
 }
 
+enum attach_tier attach_chosen_tier(const struct module *m, size_t e)
+{
+	const struct attach_way *way = chosen_way(m, e);
+	return way ? way->tier : ATTACH_AUTO;
+}
+
+enum attach_tier attach_pair_tier(const struct module *m, size_t entry_event, size_t result_event)
+{
+	enum attach_tier tier = attach_chosen_tier(m, entry_event);
+	return tier != ATTACH_AUTO ? tier : attach_chosen_tier(m, result_event);
+}
+
 uint64_t attach_missed_events(const struct module *m)
 {
 	uint64_t missed = 0;
@@ -708,10 +737,7 @@ uint64_t attach_missed_events(const struct module *m)
 	for (size_t e = 0; e < m->ops->nevents; e++) {
 		const struct attach_way *way = chosen_way(m, e);
 		for (int p = 0; way && p < WAY_MAX_PROGS && way->progs[p]; p++) {
-			bool repeated = attached_before(m, e, way->progs[p]);
-			for (int q = 0; q < p && !repeated; q++)
-				repeated = !strcmp(way->progs[q], way->progs[p]); /* a way shorter than its slots repeats a program */
-			if (repeated)
+			if (!first_use(m, e, way, p))
 				continue;
 			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
 			struct bpf_prog_info info;

@@ -54,6 +54,12 @@ void detach_module(struct module *m);
 void module_release(struct module *m);
 /* A chosen way turned out not to work after all (the syscall layer refused it). */
 void attach_refuse_event(struct module *m, size_t e, const char *why);
+/*
+ * For a prepare() callback: the tier of the way event e chose, ATTACH_AUTO
+ * when none; or of a pair's (entry mode, return mode: one only is wanted).
+ */
+enum attach_tier attach_chosen_tier(const struct module *m, size_t e);
+enum attach_tier attach_pair_tier(const struct module *m, size_t entry_event, size_t result_event);
 
 /*
  * Events the kernel did not run this module's programs for: a kprobe or

@@ -344,8 +344,11 @@ static __always_inline void on_exec(void)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct app_process *p = bpf_map_lookup_elem(&app_pids, &tgid);
-	if (p)
-		read_identity(BPF_CORE_READ(task, group_leader), &p->id);
+	if (!p)
+		return;
+	read_identity(BPF_CORE_READ(task, group_leader), &p->id);
+	/* After the identity: a reader that sees the new count sees the new name (x86 keeps stores in order). */
+	__sync_fetch_and_add(&p->execs, 1);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -367,11 +370,14 @@ static __always_inline void count_bytes(int counter, long n)
 		add(p, counter, n);
 }
 
-static __always_inline bool sock_counts(const struct sock *sk)
+static __always_inline bool sock_counts(const struct sock *sk, bool trusted)
 {
-	if (!sk || !sock_is_inet(sk))
+	if (!sk)
 		return false;
-	__u16 proto = sock_protocol(sk);
+	__u16 family = SOCK_FIELD(trusted, sk, __sk_common.skc_family);
+	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
+		return false;
+	__u16 proto = SOCK_FIELD(trusted, sk, sk_protocol);
 	return proto == SOCK_IPPROTO_TCP || proto == SOCK_IPPROTO_UDP;
 }
 
@@ -398,10 +404,10 @@ SEC("kretprobe/udpv6_sendmsg")
 int BPF_KRETPROBE(udp6_sent_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sent_tp_btf, struct sock *sk, int ret)
-{ if (sock_counts(sk)) count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+{ if (sock_counts(sk, true)) count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
 SEC("raw_tp/sock_send_length")
 int BPF_PROG(sent_raw_tp, struct sock *sk, int ret)
-{ if (sock_counts(sk)) count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+{ if (sock_counts(sk, false)) count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
 SEC("tracepoint/sock/sock_send_length")
 int sent_tracepoint(struct sock_msg_length_record *r)
 { if (record_counts(r)) count_bytes(APP_BANDWIDTH_SENT, r->ret); return 0; }
@@ -423,10 +429,10 @@ SEC("kretprobe/udpv6_recvmsg")
 int BPF_KRETPROBE(udp6_recv_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(recv_tp_btf, struct sock *sk, int ret, int flags)
-{ if (!(flags & SOCK_MSG_PEEK) && sock_counts(sk)) count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+{ if (!(flags & SOCK_MSG_PEEK) && sock_counts(sk, true)) count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
 SEC("raw_tp/sock_recv_length")
 int BPF_PROG(recv_raw_tp, struct sock *sk, int ret, int flags)
-{ if (!(flags & SOCK_MSG_PEEK) && sock_counts(sk)) count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+{ if (!(flags & SOCK_MSG_PEEK) && sock_counts(sk, false)) count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
 SEC("tracepoint/sock/sock_recv_length")
 int recv_tracepoint(struct sock_msg_length_record *r)
 { if (!(r->flags & SOCK_MSG_PEEK) && record_counts(r)) count_bytes(APP_BANDWIDTH_RECV, r->ret); return 0; }

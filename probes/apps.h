@@ -61,7 +61,7 @@ struct app_process {
 	unsigned long long counters[APP_COUNTER_COUNT];
 	unsigned long long start_ns; /* the leader's start time: a reused pid is another process */
 	unsigned int exited;         /* the whole group exited but its event was lost: userspace folds it */
-	unsigned int pad;
+	unsigned int execs;          /* times id was rewritten (exec): userspace re-reads id only when this moves */
 	struct app_identity_raw id;
 };
 

@@ -73,11 +73,13 @@ static __always_inline __u32 direction_from_ports(__u16 local, __u16 remote)
 	return local && local < remote ? NET_DIRECTION_IN : NET_DIRECTION_OUT;
 }
 
-static __always_inline void set_peer_from_sock(struct net_endpoint_key *key, const struct sock *sk)
+static __always_inline void set_peer_from_sock(struct net_endpoint_key *key, const struct sock *sk, bool trusted)
 {
 	if (key->family == SOCK_AF_INET) {
-		__u32 daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__u32 daddr = SOCK_FIELD(trusted, sk, __sk_common.skc_daddr);
 		__builtin_memcpy(key->addr, &daddr, 4);
+	} else if (trusted) {
+		__builtin_memcpy(key->addr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
 	} else {
 		BPF_CORE_READ_INTO(&key->addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	}
@@ -89,53 +91,53 @@ static __always_inline void set_peer_from_sock(struct net_endpoint_key *key, con
  * direction and service port from the handshake when it was seen (conn),
  * else from the socket's ports.
  */
-static __always_inline bool endpoint_of(const struct sock *sk, const struct net_connection *conn,
-					struct net_endpoint_key *key)
+static __always_inline bool endpoint_of(const struct sock *sk, __u16 protocol, const struct net_connection *conn,
+					struct net_endpoint_key *key, bool trusted)
 {
 	__builtin_memset(key, 0, sizeof(*key));
-	key->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	key->family = SOCK_FIELD(trusted, sk, __sk_common.skc_family);
 	if (key->family != SOCK_AF_INET && key->family != SOCK_AF_INET6)
 		return false;
-	key->proto = sock_protocol(sk);
+	key->proto = protocol;
 	if (conn) {
 		key->direction = conn->direction;
 		key->port = conn->port;
 	} else {
-		__u16 local = BPF_CORE_READ(sk, __sk_common.skc_num);
-		__u16 remote = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		__u16 local = SOCK_FIELD(trusted, sk, __sk_common.skc_num);
+		__u16 remote = bpf_ntohs(SOCK_FIELD(trusted, sk, __sk_common.skc_dport));
 		key->direction = direction_from_ports(local, remote);
 		key->port = key->direction == NET_DIRECTION_OUT ? remote : local;
 	}
-	set_peer_from_sock(key, sk);
+	set_peer_from_sock(key, sk, trusted);
 	return true;
 }
 
-static __always_inline void tcp_traffic(const struct sock *sk, enum endpoint_field field, long bytes)
+static __always_inline void tcp_traffic(const struct sock *sk, enum endpoint_field field, long bytes, bool trusted)
 {
 	if (bytes <= 0)
 		return;
 	__u64 skaddr = (__u64)sk;
 	struct net_connection *conn = bpf_map_lookup_elem(&net_connections, &skaddr);
 	struct net_endpoint_key key;
-	if (endpoint_of(sk, conn, &key))
+	if (endpoint_of(sk, SOCK_IPPROTO_TCP, conn, &key, trusted))
 		add(&key, field, bytes);
 }
 
 /* A datagram: the peer is the connected one, else the address the call carried, else unknown. */
 static __always_inline void udp_traffic(const struct sock *sk, const struct sockaddr *addr, enum endpoint_field field,
-					long bytes)
+					long bytes, bool trusted)
 {
 	if (bytes <= 0)
 		return;
 	struct net_endpoint_key key = {};
-	key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	key.family = SOCK_FIELD(trusted, sk, __sk_common.skc_family);
 	if (key.family != SOCK_AF_INET && key.family != SOCK_AF_INET6)
 		return;
 	key.proto = SOCK_IPPROTO_UDP;
-	__u16 local = BPF_CORE_READ(sk, __sk_common.skc_num);
-	__u16 remote = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u16 local = SOCK_FIELD(trusted, sk, __sk_common.skc_num);
+	__u16 remote = bpf_ntohs(SOCK_FIELD(trusted, sk, __sk_common.skc_dport));
 	if (remote) {
-		set_peer_from_sock(&key, sk);
+		set_peer_from_sock(&key, sk, trusted);
 	} else if (addr) {
 		__u16 family = BPF_CORE_READ(addr, sa_family);
 		if (family == SOCK_AF_INET) {
@@ -162,7 +164,7 @@ static __always_inline bool is_open_state(int state)
 	return state == 1 || state == 4 || state == 5 || state == 8 || state == 9 || state == 11;
 }
 
-static __always_inline void on_state(const struct sock *sk, __u16 protocol, int oldstate, int newstate)
+static __always_inline void on_state(const struct sock *sk, __u16 protocol, int oldstate, int newstate, bool trusted)
 {
 	if (protocol != SOCK_IPPROTO_TCP)
 		return;
@@ -171,20 +173,20 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 	if (newstate == SOCK_TCP_ESTABLISHED && (oldstate == SOCK_TCP_SYN_SENT || oldstate == SOCK_TCP_SYN_RECV)) {
 		struct net_connection conn = { .direction = oldstate == SOCK_TCP_SYN_SENT ? NET_DIRECTION_OUT
 										  : NET_DIRECTION_IN };
-		conn.port = conn.direction == NET_DIRECTION_OUT ? bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))
-								: BPF_CORE_READ(sk, __sk_common.skc_num);
+		conn.port = conn.direction == NET_DIRECTION_OUT ? bpf_ntohs(SOCK_FIELD(trusted, sk, __sk_common.skc_dport))
+								: SOCK_FIELD(trusted, sk, __sk_common.skc_num);
 		if (bpf_map_update_elem(&net_connections, &skaddr, &conn, BPF_ANY)) {
 			struct net_counters *c = percpu_slot(&net_counters);
 			if (c)
 				c->connections_full++;
 		}
-		if (endpoint_of(sk, &conn, &key))
+		if (endpoint_of(sk, protocol, &conn, &key, trusted))
 			add(&key, FIELD_OPENED, 1);
 	} else if (newstate == SOCK_TCP_CLOSE) {
 		struct net_connection *conn = bpf_map_lookup_elem(&net_connections, &skaddr);
 		if (!conn && !is_open_state(oldstate))
 			return; /* never opened: a failed connect, a listener */
-		if (endpoint_of(sk, conn, &key))
+		if (endpoint_of(sk, protocol, conn, &key, trusted))
 			add(&key, FIELD_CLOSED, 1);
 		/*
 		 * Bytes a client reads after its connection closed (TIME_WAIT) find no entry:
@@ -197,62 +199,63 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(net_state_tp_btf, struct sock *sk, int oldstate, int newstate)
-{ on_state(sk, sock_protocol(sk), oldstate, newstate); return 0; }
+{ on_state(sk, sk->sk_protocol, oldstate, newstate, true); return 0; }
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(net_state_raw_tp, struct sock *sk, int oldstate, int newstate)
-{ on_state(sk, sock_protocol(sk), oldstate, newstate); return 0; }
+{ on_state(sk, sock_protocol(sk), oldstate, newstate, false); return 0; }
 SEC("tracepoint/sock/inet_sock_set_state")
 int net_state_tracepoint(struct inet_sock_set_state_record *r)
-{ on_state(r->skaddr, r->protocol, r->oldstate, r->newstate); return 0; }
+{ on_state(r->skaddr, r->protocol, r->oldstate, r->newstate, false); return 0; }
 
 /*
  * sock:sock_send_length / sock_recv_length see every family and both
- * protocols; each protocol's event has its own programs, so that one can be
- * on a tracepoint while the other is on its protocol function.
+ * protocols: one program per tier serves both (a program run costs about
+ * what the counting does). *_tier: the enum attach_tier of the program the
+ * protocol's event chose, 0 when it is counted on its protocol function;
+ * constants at load, so a protocol is never counted twice.
  */
-static __always_inline void on_length(const struct sock *sk, __u16 protocol, int ret, int flags, bool send)
+const volatile __u8 tcp_send_tier = 0, tcp_recv_tier = 0, udp_send_tier = 0, udp_recv_tier = 0;
+
+static __always_inline void on_length(const struct sock *sk, __u16 protocol, int ret, int flags, bool send, __u8 tier,
+				      bool trusted)
 {
-	if (!sk || (!send && (flags & SOCK_MSG_PEEK)) || !sock_is_inet(sk) || sock_protocol(sk) != protocol)
+	if (!sk || (!send && (flags & SOCK_MSG_PEEK)))
 		return;
-	if (protocol == SOCK_IPPROTO_TCP)
-		tcp_traffic(sk, send ? FIELD_SENT : FIELD_RECV, ret);
-	else
-		udp_traffic(sk, NULL, send ? FIELD_SENT : FIELD_RECV, ret);
+	enum endpoint_field field = send ? FIELD_SENT : FIELD_RECV;
+	if (protocol == SOCK_IPPROTO_TCP && (send ? tcp_send_tier : tcp_recv_tier) == tier)
+		tcp_traffic(sk, field, ret, trusted);
+	else if (protocol == SOCK_IPPROTO_UDP && (send ? udp_send_tier : udp_recv_tier) == tier)
+		udp_traffic(sk, NULL, field, ret, trusted);
 }
 
-#define LENGTH_PROGRAMS(proto, PROTOCOL, dir, SEND)                                                         \
+/* endpoint_of() and udp_traffic() read the family and skip all but AF_INET and AF_INET6. */
+#define LENGTH_PROGRAMS(dir, SEND)                                                                          \
 	SEC("tp_btf/sock_" #dir "_length")                                                                  \
-	int BPF_PROG(net_##proto##_##dir##_tp_btf, struct sock *sk, int ret, int flags)                   \
-	{ on_length(sk, PROTOCOL, ret, flags, SEND); return 0; }                                            \
+	int BPF_PROG(net_##dir##_tp_btf, struct sock *sk, int ret, int flags)                              \
+	{ if (sk) on_length(sk, sk->sk_protocol, ret, flags, SEND, SOCK_TIER_TP_BTF, true); return 0; }   \
 	SEC("raw_tp/sock_" #dir "_length")                                                                  \
-	int BPF_PROG(net_##proto##_##dir##_raw_tp, struct sock *sk, int ret, int flags)                   \
-	{ on_length(sk, PROTOCOL, ret, flags, SEND); return 0; }                                            \
+	int BPF_PROG(net_##dir##_raw_tp, struct sock *sk, int ret, int flags)                              \
+	{ if (sk) on_length(sk, sock_protocol(sk), ret, flags, SEND, SOCK_TIER_RAW_TP, false); return 0; } \
 	SEC("tracepoint/sock/sock_" #dir "_length")                                                         \
-	int net_##proto##_##dir##_tracepoint(struct sock_msg_length_record *r)                              \
-	{                                                                                                   \
-		if (r->protocol == PROTOCOL)                                                                \
-			on_length(r->sk, PROTOCOL, r->ret, r->flags, SEND);                                 \
-		return 0;                                                                                   \
-	}
+	int net_##dir##_tracepoint(struct sock_msg_length_record *r)                                        \
+	{ on_length(r->sk, r->protocol, r->ret, r->flags, SEND, SOCK_TIER_TRACEPOINT, false); return 0; }
 
-LENGTH_PROGRAMS(tcp, SOCK_IPPROTO_TCP, send, true)
-LENGTH_PROGRAMS(tcp, SOCK_IPPROTO_TCP, recv, false)
-LENGTH_PROGRAMS(udp, SOCK_IPPROTO_UDP, send, true)
-LENGTH_PROGRAMS(udp, SOCK_IPPROTO_UDP, recv, false)
+LENGTH_PROGRAMS(send, true)
+LENGTH_PROGRAMS(recv, false)
 
 /* Kernels before 6.3 have no sock:* tracepoints: the protocol functions, where their results are seen. */
 SEC("fexit/tcp_sendmsg")
 int BPF_PROG(net_tcp_send_fexit, struct sock *sk, struct msghdr *msg, size_t size, int ret)
-{ tcp_traffic(sk, FIELD_SENT, ret); return 0; }
+{ tcp_traffic(sk, FIELD_SENT, ret, true); return 0; }
 SEC("fentry/tcp_cleanup_rbuf")
-int BPF_PROG(net_tcp_recv_fentry, struct sock *sk, int copied) { tcp_traffic(sk, FIELD_RECV, copied); return 0; }
+int BPF_PROG(net_tcp_recv_fentry, struct sock *sk, int copied) { tcp_traffic(sk, FIELD_RECV, copied, true); return 0; }
 SEC("kprobe/tcp_cleanup_rbuf")
-int BPF_KPROBE(net_tcp_recv_kprobe, struct sock *sk, int copied) { tcp_traffic(sk, FIELD_RECV, copied); return 0; }
+int BPF_KPROBE(net_tcp_recv_kprobe, struct sock *sk, int copied) { tcp_traffic(sk, FIELD_RECV, copied, false); return 0; }
 
 static __always_inline void udp_call_done(struct sock *sk, struct msghdr *msg, long ret, bool send)
 {
 	struct sockaddr *addr = msg ? BPF_CORE_READ(msg, msg_name) : NULL;
-	udp_traffic(sk, addr, send ? FIELD_SENT : FIELD_RECV, ret);
+	udp_traffic(sk, addr, send ? FIELD_SENT : FIELD_RECV, ret, true); /* fexit: a trusted sk */
 }
 
 SEC("fexit/udp_sendmsg")

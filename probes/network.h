@@ -2,6 +2,8 @@
 #ifndef BPFPUSH_NETWORK_H
 #define BPFPUSH_NETWORK_H
 
+#include "sock_tier.h"
+
 #define NET_DIRECTION_OUT 0
 #define NET_DIRECTION_IN 1
 

@@ -1,6 +1,6 @@
 /*
- * What the socket and network probes read from a struct sock, once: its
- * family and protocol (the sock:* tracepoints fire for every family), and
+ * What the socket, network and apps probes read from a struct sock, once:
+ * its fields and protocol (the sock:* tracepoints fire for every family), and
  * the layouts of the classic tracepoints they share.
  */
 #ifndef BPFPUSH_SOCK_BPF_H
@@ -18,11 +18,13 @@
 #define SOCK_TCP_NEW_SYN_RECV 12
 #define SOCK_MSG_PEEK 2
 
-static __always_inline bool sock_is_inet(const struct sock *sk)
-{
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	return family == SOCK_AF_INET || family == SOCK_AF_INET6;
-}
+/*
+ * A field of a struct sock. tp_btf and fentry/fexit programs get a trusted
+ * pointer and read it with a plain load (CO-RE relocated); raw_tp, kprobe and
+ * classic tracepoint programs need bpf_probe_read_kernel, a helper call per
+ * field. trusted is a constant in each program, which keeps one form only.
+ */
+#define SOCK_FIELD(trusted, sk, field) ((trusted) ? (sk)->field : BPF_CORE_READ(sk, field))
 
 static __always_inline __u16 sock_protocol(const struct sock *sk)
 {

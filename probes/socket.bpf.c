@@ -4,8 +4,10 @@
  * retransmits. fentry/kprobe on the protocol functions see only TCP or UDP
  * sockets and cost one program run per call; on kernels without them the
  * sock:* tracepoints (6.3+) see every family, so their programs filter on
- * family and protocol. Each event has its own tracepoint program so that
- * two events on the same tracepoint never count each other's calls.
+ * family and protocol. TCP and UDP share one program per sock:* tracepoint
+ * (each program run costs about as much as the counting): the agent tells
+ * it, before load, which protocols chose it, so a protocol counted on its
+ * own function is never counted twice and the verifier drops the rest.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -92,17 +94,6 @@ static __always_inline void count_retransmit(int err)
 		__sync_fetch_and_add(&c->tcp_retransmits, 1);
 }
 
-/* sock:sock_send_length / sock_recv_length: only this protocol's inet sockets. */
-static __always_inline bool sock_is(const struct sock *sk, __u16 protocol)
-{
-	return sk && sock_is_inet(sk) && sock_protocol(sk) == protocol;
-}
-
-static __always_inline bool record_is(const struct sock_msg_length_record *r, __u16 protocol)
-{
-	return (r->family == SOCK_AF_INET || r->family == SOCK_AF_INET6) && r->protocol == protocol;
-}
-
 /* TCP send: tcp_sendmsg's result is the bytes accepted. */
 SEC("fentry/tcp_sendmsg")
 int BPF_PROG(tcp_send_fentry) { count_send(true, 0, false); return 0; }
@@ -112,30 +103,12 @@ SEC("kprobe/tcp_sendmsg")
 int BPF_KPROBE(tcp_send_kprobe) { count_send(true, 0, false); return 0; }
 SEC("kretprobe/tcp_sendmsg")
 int BPF_KRETPROBE(tcp_send_kretprobe, int ret) { count_send(true, ret, true); return 0; }
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(tcp_send_tp_btf, struct sock *sk, int ret)
-{ if (sock_is(sk, SOCK_IPPROTO_TCP)) count_send(true, ret, true); return 0; }
-SEC("raw_tp/sock_send_length")
-int BPF_PROG(tcp_send_raw_tp, struct sock *sk, int ret)
-{ if (sock_is(sk, SOCK_IPPROTO_TCP)) count_send(true, ret, true); return 0; }
-SEC("tracepoint/sock/sock_send_length")
-int tcp_send_tracepoint(struct sock_msg_length_record *r)
-{ if (record_is(r, SOCK_IPPROTO_TCP)) count_send(true, r->ret, true); return 0; }
 
 /* TCP receive: tcp_cleanup_rbuf is told how much was copied, so its entry sees the result. */
 SEC("fentry/tcp_cleanup_rbuf")
 int BPF_PROG(tcp_recv_fentry, struct sock *sk, int copied) { count_tcp_recv(copied); return 0; }
 SEC("kprobe/tcp_cleanup_rbuf")
 int BPF_KPROBE(tcp_recv_kprobe, struct sock *sk, int copied) { count_tcp_recv(copied); return 0; }
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(tcp_recv_tp_btf, struct sock *sk, int ret, int flags)
-{ if (!(flags & SOCK_MSG_PEEK) && sock_is(sk, SOCK_IPPROTO_TCP)) count_tcp_recv(ret); return 0; }
-SEC("raw_tp/sock_recv_length")
-int BPF_PROG(tcp_recv_raw_tp, struct sock *sk, int ret, int flags)
-{ if (!(flags & SOCK_MSG_PEEK) && sock_is(sk, SOCK_IPPROTO_TCP)) count_tcp_recv(ret); return 0; }
-SEC("tracepoint/sock/sock_recv_length")
-int tcp_recv_tracepoint(struct sock_msg_length_record *r)
-{ if (!(r->flags & SOCK_MSG_PEEK) && record_is(r, SOCK_IPPROTO_TCP)) count_tcp_recv(r->ret); return 0; }
 
 /* TCP close: tcp_close, or a TCP socket reaching TCP_CLOSE where only tracepoints exist. */
 static __always_inline void on_state(const struct sock *sk, __u16 protocol, int oldstate, int newstate)
@@ -149,7 +122,7 @@ SEC("kprobe/tcp_close")
 int BPF_KPROBE(tcp_close_kprobe) { count_close(); return 0; }
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_close_tp_btf, struct sock *sk, int oldstate, int newstate)
-{ on_state(sk, sock_protocol(sk), oldstate, newstate); return 0; }
+{ on_state(sk, sk->sk_protocol, oldstate, newstate); return 0; }
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tcp_close_raw_tp, struct sock *sk, int oldstate, int newstate)
 { on_state(sk, sock_protocol(sk), oldstate, newstate); return 0; }
@@ -188,15 +161,6 @@ SEC("kretprobe/udp_sendmsg")
 int BPF_KRETPROBE(udp_send_kretprobe, int ret) { count_send(false, ret, true); return 0; }
 SEC("kretprobe/udpv6_sendmsg")
 int BPF_KRETPROBE(udp6_send_kretprobe, int ret) { count_send(false, ret, true); return 0; }
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(udp_send_tp_btf, struct sock *sk, int ret)
-{ if (sock_is(sk, SOCK_IPPROTO_UDP)) count_send(false, ret, true); return 0; }
-SEC("raw_tp/sock_send_length")
-int BPF_PROG(udp_send_raw_tp, struct sock *sk, int ret)
-{ if (sock_is(sk, SOCK_IPPROTO_UDP)) count_send(false, ret, true); return 0; }
-SEC("tracepoint/sock/sock_send_length")
-int udp_send_tracepoint(struct sock_msg_length_record *r)
-{ if (record_is(r, SOCK_IPPROTO_UDP)) count_send(false, r->ret, true); return 0; }
 
 /* UDP receive: the result is the datagram's size (its payload copied). */
 SEC("fentry/udp_recvmsg")
@@ -217,12 +181,52 @@ SEC("kretprobe/udp_recvmsg")
 int BPF_KRETPROBE(udp_recv_kretprobe, int ret) { count_udp_recv(ret, true); return 0; }
 SEC("kretprobe/udpv6_recvmsg")
 int BPF_KRETPROBE(udp6_recv_kretprobe, int ret) { count_udp_recv(ret, true); return 0; }
+
+/*
+ * sock:sock_send_length / sock_recv_length, both protocols in one program
+ * per tier. *_tier: the enum attach_tier of the program the protocol's
+ * event chose, 0 when it is counted another way; constants at load.
+ */
+const volatile __u8 tcp_send_tier = 0, tcp_recv_tier = 0, udp_send_tier = 0, udp_recv_tier = 0;
+
+static __always_inline void on_send_length(__u16 family, __u16 protocol, int ret, __u8 tier)
+{
+	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
+		return;
+	if (protocol == SOCK_IPPROTO_TCP && tcp_send_tier == tier)
+		count_send(true, ret, true);
+	else if (protocol == SOCK_IPPROTO_UDP && udp_send_tier == tier)
+		count_send(false, ret, true);
+}
+
+static __always_inline void on_recv_length(__u16 family, __u16 protocol, int ret, int flags, __u8 tier)
+{
+	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
+		return;
+	if (protocol == SOCK_IPPROTO_TCP && tcp_recv_tier == tier) {
+		if (!(flags & SOCK_MSG_PEEK))
+			count_tcp_recv(ret);
+	} else if (protocol == SOCK_IPPROTO_UDP && udp_recv_tier == tier) {
+		count_udp_recv(flags & SOCK_MSG_PEEK ? 0 : ret, true);
+	}
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send_tp_btf, struct sock *sk, int ret)
+{ if (sk) on_send_length(SOCK_FIELD(true, sk, __sk_common.skc_family), sk->sk_protocol, ret, SOCK_TIER_TP_BTF); return 0; }
+SEC("raw_tp/sock_send_length")
+int BPF_PROG(sock_send_raw_tp, struct sock *sk, int ret)
+{ if (sk) on_send_length(SOCK_FIELD(false, sk, __sk_common.skc_family), sock_protocol(sk), ret, SOCK_TIER_RAW_TP); return 0; }
+SEC("tracepoint/sock/sock_send_length")
+int sock_send_tracepoint(struct sock_msg_length_record *r)
+{ on_send_length(r->family, r->protocol, r->ret, SOCK_TIER_TRACEPOINT); return 0; }
+
 SEC("tp_btf/sock_recv_length")
-int BPF_PROG(udp_recv_tp_btf, struct sock *sk, int ret, int flags)
-{ if (sock_is(sk, SOCK_IPPROTO_UDP)) count_udp_recv(flags & SOCK_MSG_PEEK ? 0 : ret, true); return 0; }
+int BPF_PROG(sock_recv_tp_btf, struct sock *sk, int ret, int flags)
+{ if (sk) on_recv_length(SOCK_FIELD(true, sk, __sk_common.skc_family), sk->sk_protocol, ret, flags, SOCK_TIER_TP_BTF); return 0; }
 SEC("raw_tp/sock_recv_length")
-int BPF_PROG(udp_recv_raw_tp, struct sock *sk, int ret, int flags)
-{ if (sock_is(sk, SOCK_IPPROTO_UDP)) count_udp_recv(flags & SOCK_MSG_PEEK ? 0 : ret, true); return 0; }
+int BPF_PROG(sock_recv_raw_tp, struct sock *sk, int ret, int flags)
+{ if (sk) on_recv_length(SOCK_FIELD(false, sk, __sk_common.skc_family), sock_protocol(sk), ret, flags, SOCK_TIER_RAW_TP); return 0; }
 SEC("tracepoint/sock/sock_recv_length")
-int udp_recv_tracepoint(struct sock_msg_length_record *r)
-{ if (record_is(r, SOCK_IPPROTO_UDP)) count_udp_recv(r->flags & SOCK_MSG_PEEK ? 0 : r->ret, true); return 0; }
+int sock_recv_tracepoint(struct sock_msg_length_record *r)
+{ on_recv_length(r->family, r->protocol, r->ret, r->flags, SOCK_TIER_TRACEPOINT); return 0; }

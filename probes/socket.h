@@ -2,6 +2,8 @@
 #ifndef BPFPUSH_SOCKET_H
 #define BPFPUSH_SOCKET_H
 
+#include "sock_tier.h"
+
 /* Host-wide TCP and UDP counters, one slot per CPU; field order is the collect order. */
 struct socket_counters {
 	unsigned long long tcp_send_calls;

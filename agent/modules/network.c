@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "../attach.h"
 #include "../log.h"
 #include "../module.h"
 #include "../net_filter.h"
@@ -29,10 +30,11 @@ static const struct metric_desc network_metrics[] = {
 	{ "net.conn.closed", METRIC_COUNTER, false, "dst,port,service,proto,direction", "TCP connections closed" },
 };
 
-#define LENGTH_WAYS(proto, dir)                                                                     \
-	{ .tier = ATTACH_TP_BTF, .progs = { "net_" #proto "_" #dir "_tp_btf" } },                   \
-	{ .tier = ATTACH_RAW_TP, .progs = { "net_" #proto "_" #dir "_raw_tp" } },                   \
-	{ .tier = ATTACH_TRACEPOINT, .progs = { "net_" #proto "_" #dir "_tracepoint" } }
+/* The sock:* programs TCP and UDP share: attached once, told in prepare() which protocols to count. */
+#define LENGTH_WAYS(dir)                                                                            \
+	{ .tier = ATTACH_TP_BTF, .progs = { "net_" #dir "_tp_btf" } },                              \
+	{ .tier = ATTACH_RAW_TP, .progs = { "net_" #dir "_raw_tp" } },                              \
+	{ .tier = ATTACH_TRACEPOINT, .progs = { "net_" #dir "_tracepoint" } }
 
 enum {
 	EVENT_STATE = 0,
@@ -57,27 +59,27 @@ static const struct event_desc network_events[] = {
 				    { .tier = ATTACH_RAW_TP, .progs = { "net_state_raw_tp" } },
 				    { .tier = ATTACH_TRACEPOINT, .progs = { "net_state_tracepoint" } } } },
 	[EVENT_TCP_SEND] = { .name = "tcp_send", .gives = "net.conn.sent.bytes", .entry_mode_only = true,
-			     .ways = { LENGTH_WAYS(tcp, send) } },
+			     .ways = { LENGTH_WAYS(send) } },
 	[EVENT_TCP_SEND_RESULT] = { .name = "tcp_send_result", .gives = "net.conn.sent.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_tcp_send_fexit" } },
-					      LENGTH_WAYS(tcp, send) } },
+					      LENGTH_WAYS(send) } },
 	[EVENT_TCP_RECV] = { .name = "tcp_recv", .gives = "net.conn.recv.bytes",
 			     .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_tcp_recv_fentry" } },
 				       { .tier = ATTACH_KPROBE, .progs = { "net_tcp_recv_kprobe" } },
-				       LENGTH_WAYS(tcp, recv) } },
+				       LENGTH_WAYS(recv) } },
 	[EVENT_UDP_SEND] = { .name = "udp_send", .gives = "net.conn.sent.bytes", .entry_mode_only = true,
-			     .ways = { LENGTH_WAYS(udp, send) } },
+			     .ways = { LENGTH_WAYS(send) } },
 	[EVENT_UDP_SEND_RESULT] = { .name = "udp_send_result", .gives = "net.conn.sent.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_udp_send_fexit", "net_udp6_send_fexit" } },
-					      LENGTH_WAYS(udp, send) } },
+					      LENGTH_WAYS(send) } },
 	[EVENT_UDP_RECV] = { .name = "udp_recv", .gives = "net.conn.recv.bytes", .entry_mode_only = true,
-			     .ways = { LENGTH_WAYS(udp, recv) } },
+			     .ways = { LENGTH_WAYS(recv) } },
 	[EVENT_UDP_RECV_RESULT] = { .name = "udp_recv_result", .gives = "net.conn.recv.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_udp_recv_fexit", "net_udp6_recv_fexit" } },
-					      LENGTH_WAYS(udp, recv) } },
+					      LENGTH_WAYS(recv) } },
 };
 
 /* One endpoint as last read from the kernel. */
@@ -256,6 +258,20 @@ static struct bpf_object *network_open(struct module *m)
 		return NULL;
 	st->skel = network_bpf__open();
 	return st->skel ? st->skel->obj : NULL;
+}
+
+_Static_assert(SOCK_TIER_TP_BTF == ATTACH_TP_BTF && SOCK_TIER_RAW_TP == ATTACH_RAW_TP &&
+		       SOCK_TIER_TRACEPOINT == ATTACH_TRACEPOINT,
+	       "probes/sock_tier.h numbers tiers as enum attach_tier does");
+
+/* The shared sock:* programs count a protocol only where its event chose them. */
+static void network_prepare(struct module *m)
+{
+	struct network_state *st = m->priv;
+	st->skel->rodata->tcp_send_tier = (unsigned char)attach_pair_tier(m, EVENT_TCP_SEND, EVENT_TCP_SEND_RESULT);
+	st->skel->rodata->tcp_recv_tier = (unsigned char)attach_chosen_tier(m, EVENT_TCP_RECV);
+	st->skel->rodata->udp_send_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_SEND, EVENT_UDP_SEND_RESULT);
+	st->skel->rodata->udp_recv_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_RECV, EVENT_UDP_RECV_RESULT);
 }
 
 /* The filters and service names, once attached: the config loader has checked them already. */
@@ -552,6 +568,7 @@ const struct module_ops network_module = {
 	.nevents = sizeof(network_events) / sizeof(network_events[0]),
 	.open = network_open,
 	.destroy = network_destroy,
+	.prepare = network_prepare,
 	.start = network_start,
 	.collect = network_collect,
 };

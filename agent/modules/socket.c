@@ -28,10 +28,15 @@ static const struct metric_desc socket_metrics[] = {
 	{ "socket.udp.recv.bytes", METRIC_COUNTER, true, "", "UDP payload bytes received (the calls' results)" },
 };
 
+/* The sock:* programs TCP and UDP share: attached once, told in prepare() which protocols to count. */
 #define TRACEPOINT_WAYS(prefix)                                                          \
 	{ .tier = ATTACH_TP_BTF, .progs = { prefix "_tp_btf" } },                        \
 	{ .tier = ATTACH_RAW_TP, .progs = { prefix "_raw_tp" } },                        \
 	{ .tier = ATTACH_TRACEPOINT, .progs = { prefix "_tracepoint" } }
+
+_Static_assert(SOCK_TIER_TP_BTF == ATTACH_TP_BTF && SOCK_TIER_RAW_TP == ATTACH_RAW_TP &&
+		       SOCK_TIER_TRACEPOINT == ATTACH_TRACEPOINT,
+	       "probes/sock_tier.h numbers tiers as enum attach_tier does");
 
 enum {
 	EVENT_TCP_SEND = 0,
@@ -54,16 +59,16 @@ static const struct event_desc socket_events[] = {
 			     .entry_mode_only = true,
 			     .ways = { { .tier = ATTACH_FENTRY, .progs = { "tcp_send_fentry" }, .no_result = true },
 				       { .tier = ATTACH_KPROBE, .progs = { "tcp_send_kprobe" }, .no_result = true },
-				       TRACEPOINT_WAYS("tcp_send") } },
+				       TRACEPOINT_WAYS("sock_send") } },
 	[EVENT_TCP_SEND_RESULT] = { .name = "tcp_send_result", .gives = "socket.tcp.send.calls, socket.tcp.send.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "tcp_send_fexit" } },
 					      { .tier = ATTACH_KPROBE, .progs = { "tcp_send_kretprobe" } },
-					      TRACEPOINT_WAYS("tcp_send") } },
+					      TRACEPOINT_WAYS("sock_send") } },
 	[EVENT_TCP_RECV] = { .name = "tcp_recv", .gives = "socket.tcp.recv.calls, socket.tcp.recv.bytes",
 			     .ways = { { .tier = ATTACH_FENTRY, .progs = { "tcp_recv_fentry" } },
 				       { .tier = ATTACH_KPROBE, .progs = { "tcp_recv_kprobe" } },
-				       TRACEPOINT_WAYS("tcp_recv") } },
+				       TRACEPOINT_WAYS("sock_recv") } },
 	[EVENT_TCP_CLOSE] = { .name = "tcp_close", .gives = "socket.tcp.close",
 			      .ways = { { .tier = ATTACH_FENTRY, .progs = { "tcp_close_fentry" } },
 					{ .tier = ATTACH_KPROBE, .progs = { "tcp_close_kprobe" } },
@@ -83,24 +88,24 @@ static const struct event_desc socket_events[] = {
 					 .no_result = true },
 				       { .tier = ATTACH_KPROBE, .progs = { "udp_send_kprobe", "udp6_send_kprobe" },
 					 .no_result = true },
-				       TRACEPOINT_WAYS("udp_send") } },
+				       TRACEPOINT_WAYS("sock_send") } },
 	[EVENT_UDP_SEND_RESULT] = { .name = "udp_send_result", .gives = "socket.udp.send.calls, socket.udp.send.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "udp_send_fexit", "udp6_send_fexit" } },
 					      { .tier = ATTACH_KPROBE, .progs = { "udp_send_kretprobe", "udp6_send_kretprobe" } },
-					      TRACEPOINT_WAYS("udp_send") } },
+					      TRACEPOINT_WAYS("sock_send") } },
 	[EVENT_UDP_RECV] = { .name = "udp_recv", .gives = "socket.udp.recv.calls, socket.udp.recv.bytes",
 			     .entry_mode_only = true,
 			     .ways = { { .tier = ATTACH_FENTRY, .progs = { "udp_recv_fentry", "udp6_recv_fentry" },
 					 .no_result = true },
 				       { .tier = ATTACH_KPROBE, .progs = { "udp_recv_kprobe", "udp6_recv_kprobe" },
 					 .no_result = true },
-				       TRACEPOINT_WAYS("udp_recv") } },
+				       TRACEPOINT_WAYS("sock_recv") } },
 	[EVENT_UDP_RECV_RESULT] = { .name = "udp_recv_result", .gives = "socket.udp.recv.calls, socket.udp.recv.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "udp_recv_fexit", "udp6_recv_fexit" } },
 					      { .tier = ATTACH_KPROBE, .progs = { "udp_recv_kretprobe", "udp6_recv_kretprobe" } },
-					      TRACEPOINT_WAYS("udp_recv") } },
+					      TRACEPOINT_WAYS("sock_recv") } },
 };
 
 static struct bpf_object *socket_open(struct module *m)
@@ -129,6 +134,16 @@ static bool socket_way_fits(const struct module *m, size_t event, int way, char 
 	snprintf(why, REASON_MAX, "tcp_retransmit_skb %s an err argument on this kernel",
 		 has_err ? "has" : "has no");
 	return false;
+}
+
+/* The shared sock:* programs count a protocol only where its event chose them. */
+static void socket_prepare(struct module *m)
+{
+	struct socket_bpf *skel = m->priv;
+	skel->rodata->tcp_send_tier = (unsigned char)attach_pair_tier(m, EVENT_TCP_SEND, EVENT_TCP_SEND_RESULT);
+	skel->rodata->tcp_recv_tier = (unsigned char)attach_chosen_tier(m, EVENT_TCP_RECV);
+	skel->rodata->udp_send_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_SEND, EVENT_UDP_SEND_RESULT);
+	skel->rodata->udp_recv_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_RECV, EVENT_UDP_RECV_RESULT);
 }
 
 /* The event of a pair (entry mode, return mode) that is attached, or -1. */
@@ -193,5 +208,6 @@ const struct module_ops socket_module = {
 	.open = socket_open,
 	.destroy = socket_destroy,
 	.way_fits = socket_way_fits,
+	.prepare = socket_prepare,
 	.collect = socket_collect,
 };
