@@ -10,13 +10,14 @@ BUILD := build
 OBJ := $(BUILD)/obj
 GEN := $(BUILD)/gen
 
-# OpenSSL (tls:// sinks) is linked dynamically: the host's trust store and security updates apply (DESIGN §7).
-PKGS := libbpf libuv yaml-0.1 openssl
+# OpenSSL (tls:// sinks) is the host's, opened at run time by the first TLS sink (agent/sink/openssl_api.h):
+# its headers at build time, not its libraries. The host's trust store and security updates apply (DESIGN §7).
+PKGS := libbpf libuv yaml-0.1
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -I$(GEN) -Iagent -Iprobes -DBPFPUSH_VERSION='"$(VERSION)"' \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -luv -lyaml -lssl -lcrypto) -lelf -lz -lm
+	$(shell pkg-config --cflags $(PKGS) openssl 2>/dev/null)
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -luv -lyaml) -lelf -lz -lm -ldl
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(GEN) -Iprobes -Wall -Werror
 
 PROBES := $(notdir $(basename $(basename $(wildcard probes/*.bpf.c))))

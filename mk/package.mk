@@ -18,8 +18,9 @@ RPM_FILE := $(PKG_DIR)/bpfpush-$(VERSION)-1.$(RPM_ARCH).rpm
 # static archives (Ubuntu 22.04 has only libbpf0, RHEL 9 other sonames); glibc dynamic.
 # Debian names the static libuv libuv_a.a (pkg-config libuv-static).
 PACKAGE_STATIC_LIBS := -lbpf -lelf -lz -luv_a -lyaml
-# Libraries linked dynamically: glibc's and the TLS library (the host's trust store and security updates apply).
-PACKAGE_LDLIBS ?= -lssl -lcrypto -lpthread -ldl -lrt -lm
+# Libraries linked dynamically: glibc's. OpenSSL 3 (libssl.so.3) is opened at run time by the first
+# tls:// sink (agent/sink/openssl_api.h): the packages depend on it by name.
+PACKAGE_LDLIBS ?= -lpthread -ldl -lrt -lm
 # Hardening as Debian's dpkg-buildflags would set it (the binary is built outside debian/rules).
 PACKAGE_CFLAGS ?= -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fcf-protection
 PACKAGE_LDFLAGS ?= -Wl,-z,relro -Wl,-z,now -Wl,--as-needed

@@ -3,7 +3,7 @@
 # Idempotent. With --if-missing it does nothing when everything is already there.
 set -euo pipefail
 
-# libssl-dev: tls:// sinks (OpenSSL 3, linked dynamically); openssl: the CLI the TLS tests make certificates with.
+# libssl-dev: the headers of OpenSSL 3, which tls:// sinks open at run time (libssl3 comes with it); openssl: the CLI the TLS tests make certificates with.
 BUILD_PKGS=(make gcc clang llvm pkg-config bpftool libbpf-dev libuv1-dev libyaml-dev libelf-dev zlib1g-dev
 	linux-libc-dev libcmocka-dev nftables libssl-dev openssl)
 # make deb / make rpm / make test-packaging (installed with --packaging, as make test-packaging does):

@@ -68,16 +68,16 @@ const char *sink_tls_error(const struct sink_tls_conn *conn)
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
+#include "sink/openssl_api.h"
 
 struct sink_tls_ctx {
+	const struct openssl_api *api;
 	SSL_CTX *ssl_ctx;
 	const char *server_name; /* config: overrides the host for SNI and verification */
 };
 
 struct sink_tls_conn {
+	const struct openssl_api *api;
 	SSL *ssl;
 	BIO *in;  /* ciphertext from the peer; owned by ssl */
 	BIO *out; /* ciphertext to the peer; owned by ssl */
@@ -85,53 +85,57 @@ struct sink_tls_conn {
 };
 
 /* The oldest queued OpenSSL error as text, with what we were doing. */
-static void openssl_error(char *buf, size_t cap, const char *what)
+static void openssl_error(const struct openssl_api *api, char *buf, size_t cap, const char *what)
 {
-	unsigned long e = ERR_get_error();
+	unsigned long e = api->ERR_get_error();
 	char detail[200] = "unknown error";
 	if (e != 0)
-		ERR_error_string_n(e, detail, sizeof(detail));
-	ERR_clear_error();
+		api->ERR_error_string_n(e, detail, sizeof(detail));
+	api->ERR_clear_error();
 	snprintf(buf, cap, "%s: %s", what, detail);
 }
 
 struct sink_tls_ctx *sink_tls_ctx_new(const struct config_sink *cfg, const char *sink_name)
 {
 	char why[300];
-	ERR_clear_error();
-	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *c = NULL;
+	const struct openssl_api *api = openssl_api_load(why, sizeof(why));
+	if (api == NULL)
+		goto fail;
+	api->ERR_clear_error();
+	c = api->SSL_CTX_new(api->TLS_client_method());
 	if (c == NULL) {
-		openssl_error(why, sizeof(why), "creating a TLS context");
+		openssl_error(api, why, sizeof(why), "creating a TLS context");
 		goto fail;
 	}
-	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-	SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+	api->SSL_CTX_ctrl(c, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
+	api->SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	api->SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
 	if (cfg->ca_file != NULL) {
-		if (SSL_CTX_load_verify_locations(c, cfg->ca_file, NULL) != 1) {
+		if (api->SSL_CTX_load_verify_locations(c, cfg->ca_file, NULL) != 1) {
 			char what[200];
 			snprintf(what, sizeof(what), "loading ca_file %s", cfg->ca_file);
-			openssl_error(why, sizeof(why), what);
+			openssl_error(api, why, sizeof(why), what);
 			goto fail;
 		}
-	} else if (SSL_CTX_set_default_verify_paths(c) != 1) {
-		openssl_error(why, sizeof(why), "loading the system's CA certificates");
+	} else if (api->SSL_CTX_set_default_verify_paths(c) != 1) {
+		openssl_error(api, why, sizeof(why), "loading the system's CA certificates");
 		goto fail;
 	}
 	if (cfg->cert_file != NULL) {
 		char what[200];
-		if (SSL_CTX_use_certificate_chain_file(c, cfg->cert_file) != 1) {
+		if (api->SSL_CTX_use_certificate_chain_file(c, cfg->cert_file) != 1) {
 			snprintf(what, sizeof(what), "loading cert_file %s", cfg->cert_file);
-			openssl_error(why, sizeof(why), what);
+			openssl_error(api, why, sizeof(why), what);
 			goto fail;
 		}
-		if (SSL_CTX_use_PrivateKey_file(c, cfg->key_file ? cfg->key_file : cfg->cert_file, SSL_FILETYPE_PEM) != 1) {
+		if (api->SSL_CTX_use_PrivateKey_file(c, cfg->key_file ? cfg->key_file : cfg->cert_file, SSL_FILETYPE_PEM) != 1) {
 			snprintf(what, sizeof(what), "loading key_file %s", cfg->key_file ? cfg->key_file : cfg->cert_file);
-			openssl_error(why, sizeof(why), what);
+			openssl_error(api, why, sizeof(why), what);
 			goto fail;
 		}
-		if (SSL_CTX_check_private_key(c) != 1) {
-			openssl_error(why, sizeof(why), "key_file does not match cert_file");
+		if (api->SSL_CTX_check_private_key(c) != 1) {
+			openssl_error(api, why, sizeof(why), "key_file does not match cert_file");
 			goto fail;
 		}
 	}
@@ -140,11 +144,13 @@ struct sink_tls_ctx *sink_tls_ctx_new(const struct config_sink *cfg, const char 
 		snprintf(why, sizeof(why), "out of memory");
 		goto fail;
 	}
+	ctx->api = api;
 	ctx->ssl_ctx = c;
 	ctx->server_name = cfg->server_name;
 	return ctx;
 fail:
-	SSL_CTX_free(c);
+	if (c != NULL)
+		api->SSL_CTX_free(c);
 	log_error("sink", "%s: %s", sink_name, why);
 	return NULL;
 }
@@ -153,7 +159,7 @@ void sink_tls_ctx_free(struct sink_tls_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
-	SSL_CTX_free(ctx->ssl_ctx);
+	ctx->api->SSL_CTX_free(ctx->ssl_ctx);
 	free(ctx);
 }
 
@@ -166,37 +172,39 @@ static bool is_ip_literal(const char *name)
 struct sink_tls_conn *sink_tls_conn_new(struct sink_tls_ctx *ctx, const char *host)
 {
 	const char *name = ctx->server_name ? ctx->server_name : host;
+	const struct openssl_api *api = ctx->api;
 	struct sink_tls_conn *conn = calloc(1, sizeof(*conn));
 	if (conn == NULL)
 		return NULL;
-	ERR_clear_error();
-	conn->ssl = SSL_new(ctx->ssl_ctx);
-	conn->in = BIO_new(BIO_s_mem());
-	conn->out = BIO_new(BIO_s_mem());
+	conn->api = api;
+	api->ERR_clear_error();
+	conn->ssl = api->SSL_new(ctx->ssl_ctx);
+	conn->in = api->BIO_new(api->BIO_s_mem());
+	conn->out = api->BIO_new(api->BIO_s_mem());
 	if (conn->ssl == NULL || conn->in == NULL || conn->out == NULL) {
-		BIO_free(conn->in);
-		BIO_free(conn->out);
-		SSL_free(conn->ssl);
+		api->BIO_free(conn->in);
+		api->BIO_free(conn->out);
+		api->SSL_free(conn->ssl);
 		free(conn);
-		ERR_clear_error();
+		api->ERR_clear_error();
 		return NULL;
 	}
 	/* An empty input BIO means "wait for more", not end of stream. */
-	BIO_set_mem_eof_return(conn->in, -1);
-	BIO_set_mem_eof_return(conn->out, -1);
-	SSL_set_bio(conn->ssl, conn->in, conn->out);
-	SSL_set_connect_state(conn->ssl);
+	api->BIO_ctrl(conn->in, BIO_C_SET_BUF_MEM_EOF_RETURN, -1, NULL);
+	api->BIO_ctrl(conn->out, BIO_C_SET_BUF_MEM_EOF_RETURN, -1, NULL);
+	api->SSL_set_bio(conn->ssl, conn->in, conn->out);
+	api->SSL_set_connect_state(conn->ssl);
 	bool ok;
 	if (is_ip_literal(name)) {
 		/* No SNI for an IP address (RFC 6066); the certificate must name the IP. */
-		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(conn->ssl), name) == 1;
+		ok = api->X509_VERIFY_PARAM_set1_ip_asc(api->SSL_get0_param(conn->ssl), name) == 1;
 	} else {
-		ok = SSL_set_tlsext_host_name(conn->ssl, name) == 1 && SSL_set1_host(conn->ssl, name) == 1;
-		SSL_set_hostflags(conn->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		ok = api->SSL_ctrl(conn->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)name) == 1 && api->SSL_set1_host(conn->ssl, name) == 1;
+		api->SSL_set_hostflags(conn->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	}
 	if (!ok) {
 		sink_tls_conn_free(conn);
-		ERR_clear_error();
+		api->ERR_clear_error();
 		return NULL;
 	}
 	return conn;
@@ -206,17 +214,18 @@ void sink_tls_conn_free(struct sink_tls_conn *conn)
 {
 	if (conn == NULL)
 		return;
-	SSL_free(conn->ssl); /* frees both BIOs */
+	conn->api->SSL_free(conn->ssl); /* frees both BIOs */
 	free(conn);
 }
 
 bool sink_tls_feed(struct sink_tls_conn *conn, const char *data, size_t len)
 {
+	const struct openssl_api *api = conn->api;
 	while (len > 0) {
 		int chunk = len > (size_t)1 << 30 ? 1 << 30 : (int)len;
-		int n = BIO_write(conn->in, data, chunk);
+		int n = api->BIO_write(conn->in, data, chunk);
 		if (n <= 0) {
-			openssl_error(conn->error, sizeof(conn->error), "buffering TLS input");
+			openssl_error(conn->api, conn->error, sizeof(conn->error), "buffering TLS input");
 			return false;
 		}
 		data += n;
@@ -228,35 +237,37 @@ bool sink_tls_feed(struct sink_tls_conn *conn, const char *data, size_t len)
 /* Turn the result of an SSL call that did not succeed into a status, with the reason on failure. */
 static enum sink_tls_status status_of(struct sink_tls_conn *conn, int ret, const char *what)
 {
-	int err = SSL_get_error(conn->ssl, ret);
+	const struct openssl_api *api = conn->api;
+	int err = api->SSL_get_error(conn->ssl, ret);
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE: /* memory BIOs always take writes; kept for completeness */
-		ERR_clear_error();
+		api->ERR_clear_error();
 		return SINK_TLS_WANT;
 	case SSL_ERROR_ZERO_RETURN:
-		ERR_clear_error();
+		api->ERR_clear_error();
 		return SINK_TLS_CLOSED;
 	default:
 		break;
 	}
-	long verify = SSL_get_verify_result(conn->ssl);
+	long verify = api->SSL_get_verify_result(conn->ssl);
 	if (verify != X509_V_OK) {
 		snprintf(conn->error, sizeof(conn->error), "certificate verification failed: %s",
-			 X509_verify_cert_error_string(verify));
-		ERR_clear_error();
-	} else if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+			 api->X509_verify_cert_error_string(verify));
+		api->ERR_clear_error();
+	} else if (err == SSL_ERROR_SYSCALL && api->ERR_peek_error() == 0) {
 		snprintf(conn->error, sizeof(conn->error), "%s: unexpected end of stream", what);
 	} else {
-		openssl_error(conn->error, sizeof(conn->error), what);
+		openssl_error(conn->api, conn->error, sizeof(conn->error), what);
 	}
 	return SINK_TLS_FAILED;
 }
 
 enum sink_tls_status sink_tls_handshake(struct sink_tls_conn *conn)
 {
-	ERR_clear_error();
-	int r = SSL_do_handshake(conn->ssl);
+	const struct openssl_api *api = conn->api;
+	api->ERR_clear_error();
+	int r = api->SSL_do_handshake(conn->ssl);
 	if (r == 1)
 		return SINK_TLS_OK;
 	return status_of(conn, r, "TLS handshake");
@@ -264,10 +275,11 @@ enum sink_tls_status sink_tls_handshake(struct sink_tls_conn *conn)
 
 enum sink_tls_status sink_tls_read(struct sink_tls_conn *conn)
 {
+	const struct openssl_api *api = conn->api;
 	char buf[4096];
 	for (;;) {
-		ERR_clear_error();
-		int r = SSL_read(conn->ssl, buf, sizeof(buf));
+		api->ERR_clear_error();
+		int r = api->SSL_read(conn->ssl, buf, sizeof(buf));
 		if (r > 0)
 			continue; /* peers of a metrics sink send nothing we use */
 		enum sink_tls_status st = status_of(conn, r, "TLS read");
@@ -277,10 +289,11 @@ enum sink_tls_status sink_tls_read(struct sink_tls_conn *conn)
 
 bool sink_tls_write(struct sink_tls_conn *conn, const char *data, size_t len)
 {
+	const struct openssl_api *api = conn->api;
 	while (len > 0) {
 		int chunk = len > (size_t)1 << 30 ? 1 << 30 : (int)len;
-		ERR_clear_error();
-		int n = SSL_write(conn->ssl, data, chunk);
+		api->ERR_clear_error();
+		int n = api->SSL_write(conn->ssl, data, chunk);
 		if (n <= 0) {
 			status_of(conn, n, "TLS write");
 			return false;
@@ -291,14 +304,15 @@ bool sink_tls_write(struct sink_tls_conn *conn, const char *data, size_t len)
 	return true;
 }
 
-size_t sink_tls_pending(const struct sink_tls_conn *conn) { return BIO_ctrl_pending(conn->out); }
+size_t sink_tls_pending(const struct sink_tls_conn *conn) { return conn->api->BIO_ctrl_pending(conn->out); }
 
 size_t sink_tls_take(struct sink_tls_conn *conn, char *out, size_t cap)
 {
+	const struct openssl_api *api = conn->api;
 	size_t got = 0;
 	while (got < cap) {
 		size_t want = cap - got;
-		int n = BIO_read(conn->out, out + got, want > (size_t)1 << 30 ? 1 << 30 : (int)want);
+		int n = api->BIO_read(conn->out, out + got, want > (size_t)1 << 30 ? 1 << 30 : (int)want);
 		if (n <= 0)
 			break;
 		got += (size_t)n;

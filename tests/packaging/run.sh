@@ -60,6 +60,8 @@ check "conffiles are /etc/bpfpush/bpfpush.yaml and /etc/default/bpfpush" \
 depends=$(dpkg-deb -f "$deb" Depends)
 [[ $depends == *"libc6 (>= "* && $depends != *libbpf* && $depends != *libuv* && $depends != *libyaml* && $depends != *libelf* ]] \
 	&& ok "Depends from shlibs: $depends" || nok "Depends: only libc6 from shlibs" "$depends"
+[[ $depends == *"libssl3 | libssl3t64"* ]] \
+	&& ok "Depends names OpenSSL 3 (opened at run time by tls:// sinks)" || nok "Depends names libssl3" "$depends"
 check "postinst creates the user, postrm removes it on purge" \
 	bash -c "grep -q 'adduser --system' '$tmp/ctl/postinst' && grep -q 'deluser --system' '$tmp/ctl/postrm'"
 check "maintainer scripts from dh_installsystemd: enable/start in postinst, stop in prerm, purge in postrm" \
@@ -188,6 +190,8 @@ check "rpm -qp --scripts: user in %pre, semodule -i in %post, preset/disable/try
 		&& grep -q "systemctl --no-reload preset bpfpush.service" <<<"$1" && grep -q "disable --now bpfpush.service" <<<"$1" \
 		&& grep -q "try-restart bpfpush.service" <<<"$1" && grep -q "semodule -r bpfpush" <<<"$1" && grep -q "userdel bpfpush" <<<"$1"' _ "$scripts"
 requires=$(rpm -qp --requires "$rpmf" 2>/dev/null)
+grep -qxF 'libssl.so.3()(64bit)' <<<"$requires" \
+	&& ok "rpm Requires libssl.so.3()(64bit) (opened at run time by tls:// sinks)" || nok "rpm Requires libssl.so.3()(64bit)" "$requires"
 newest=$(grep -Eo 'GLIBC_[0-9.]+' <<<"$requires" | sort -V | tail -n 1)
 [[ $(printf '%s\nGLIBC_2.34\n' "$newest" | sort -V | tail -n 1) == GLIBC_2.34 ]] && ! grep -Eq 'libbpf|libuv|libyaml|libelf|libz' <<<"$requires" \
 	&& ok "rpm requires: glibc up to $newest, no libbpf/libuv/libyaml/libelf/zlib" || nok "rpm requires" "$requires"
