@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <poll.h>
 #include <signal.h>
@@ -130,6 +131,61 @@ void harness_loop_detach(int loop_fd)
 		return;
 	ioctl(loop_fd, LOOP_CLR_FD, 0);
 	close(loop_fd);
+}
+
+int harness_cache_dev_create(struct harness_cache_dev *cd, const char *dir_template)
+{
+	memset(cd, 0, sizeof(*cd));
+	cd->loop_fd = -1;
+	snprintf(cd->dir, sizeof(cd->dir), "%s", dir_template);
+	if (!mkdtemp(cd->dir))
+		return -1;
+	snprintf(cd->backing, sizeof(cd->backing), "%s/backing", cd->dir);
+	int fd = open(cd->backing, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	/* Written, not a hole: every page is in the backing file before the workload reads the device. */
+	static char page[HARNESS_PAGE];
+	memset(page, 0xa5, sizeof(page));
+	for (int i = 0; i < HARNESS_CACHE_PAGES; i++)
+		if (write(fd, page, HARNESS_PAGE) != HARNESS_PAGE) {
+			close(fd);
+			return -1;
+		}
+	if (fsync(fd)) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	off_t size = (off_t)HARNESS_CACHE_PAGES * HARNESS_PAGE;
+	return harness_loop_attach(cd->backing, size, cd->dev, sizeof(cd->dev), &cd->loop_fd) < 0 ? -1 : 0;
+}
+
+void harness_cache_dev_remove(struct harness_cache_dev *cd)
+{
+	harness_loop_detach(cd->loop_fd);
+	cd->loop_fd = -1;
+	unlink(cd->backing);
+	rmdir(cd->dir);
+}
+
+int harness_cache_workload(void *dev_path)
+{
+	int fd = open((const char *)dev_path, O_RDWR);
+	static char page[HARNESS_PAGE];
+	if (fd < 0 || ioctl(fd, BLKFLSBUF, 0))
+		return 1;
+	for (int pass = 0; pass < 2; pass++)
+		for (off_t i = 0; i < HARNESS_CACHE_PAGES; i++)
+			if (pread(fd, page, HARNESS_PAGE, i * HARNESS_PAGE) != HARNESS_PAGE)
+				return 2;
+	memset(page, 0x5a, sizeof(page));
+	for (off_t i = 0; i < HARNESS_CACHE_PAGES; i++)
+		if (pwrite(fd, page, HARNESS_PAGE, i * HARNESS_PAGE) != HARNESS_PAGE)
+			return 3;
+	if (fsync(fd))
+		return 4;
+	return close(fd);
 }
 
 int harness_config(struct agent_proc *ap, const char *yaml_without_sinks)
