@@ -5,7 +5,9 @@
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 const char *harness_agent_bin(void)
 {
@@ -398,6 +402,32 @@ int harness_probe_way(const struct agent_proc *ap, const char *module, const cha
 		return -1;
 	snprintf(way, cap, "%.*s", (int)(end - w), w);
 	return 0;
+}
+
+/* One test of harness_run_tier_tests: the test's run function and the extra global keys that force its tier. */
+struct tier_test {
+	void (*run)(const char *extra_yaml);
+	const char *extra_yaml;
+};
+
+static void run_tier_test(void **state)
+{
+	const struct tier_test *t = *state;
+	t->run(t->extra_yaml);
+}
+
+int harness_run_tier_tests(void (*run)(const char *extra_yaml))
+{
+	struct tier_test auto_tier = { run, "" };
+	struct tier_test raw_tp = { run, ", attach: raw_tp" };
+	struct tier_test tracepoint = { run, ", attach: tracepoint" };
+	/* Named as the tests were when each file wrote them out, so reports compare across versions. */
+	const struct CMUnitTest tests[] = {
+		{ .name = "test_auto_tier", .test_func = run_tier_test, .initial_state = &auto_tier },
+		{ .name = "test_forced_raw_tp", .test_func = run_tier_test, .initial_state = &raw_tp },
+		{ .name = "test_forced_tracepoint", .test_func = run_tier_test, .initial_state = &tracepoint },
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
 uint64_t harness_total_forks(void)

@@ -99,6 +99,12 @@ uint64_t harness_hist_events(const struct agent_proc *ap, const char *path);
  * it does not). Returns 0 on success.
  */
 int harness_probe_way(const struct agent_proc *ap, const char *module, const char *event, char *way, size_t cap);
+/*
+ * Run run(extra) as a cmocka group of three tests: test_auto_tier (the tier
+ * the agent picks), test_forced_raw_tp and test_forced_tracepoint (the
+ * tracepoint tiers every kernel has). Returns the group's result, for main.
+ */
+int harness_run_tier_tests(void (*run)(const char *extra_yaml));
 
 /* Kernel-wide task creations since boot (/proc/stat "processes"), an independent count. */
 uint64_t harness_total_forks(void);
