@@ -404,6 +404,17 @@ int harness_probe_way(const struct agent_proc *ap, const char *module, const cha
 	return 0;
 }
 
+int harness_config_way(struct agent_proc *ap, const char *extra, const char *enabled, const char *module,
+		       const char *event, char *way, size_t cap)
+{
+	char yaml[2048];
+	harness_modules_yaml(yaml, sizeof(yaml), extra, enabled, NULL);
+	way[0] = '\0';
+	if (harness_config(ap, yaml))
+		return -1;
+	return harness_probe_way(ap, module, event, way, cap);
+}
+
 /* One test of harness_run_tier_tests: the test's run function and the extra global keys that force its tier. */
 struct tier_test {
 	void (*run)(const char *extra_yaml);

@@ -100,6 +100,14 @@ uint64_t harness_hist_events(const struct agent_proc *ap, const char *path);
  */
 int harness_probe_way(const struct agent_proc *ap, const char *module, const char *event, char *way, size_t cap);
 /*
+ * Write a config with the modules in `enabled` on and apps off (as
+ * harness_modules_yaml, then harness_config) and ask how module's event
+ * attaches with it (as harness_probe_way: "" when it does not). 0 or -1.
+ */
+int harness_config_way(struct agent_proc *ap, const char *extra, const char *enabled, const char *module,
+		       const char *event, char *way, size_t cap);
+
+/*
  * Run run(extra) as a cmocka group of three tests: test_auto_tier (the tier
  * the agent picks), test_forced_raw_tp and test_forced_tracepoint (the
  * tracepoint tiers every kernel has). Returns the group's result, for main.
