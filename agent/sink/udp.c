@@ -21,8 +21,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "sink/dgram.h"
 #include "sink/queue.h"
-#include "sink/transport.h"
 
 #define UDP_BATCH 64
 #define UDP_SLOTS_BYTES (256u * 1024u)
@@ -51,17 +51,14 @@ struct udp_deferred {
 };
 
 struct udp_transport {
-	struct sink_transport base;
-	size_t max_packet;
+	struct sink_dgram dgram; /* first (sink_dgram casts); its timer re-resolves */
 	struct udp_socket *sock; /* NULL until the address is known */
 	struct sockaddr_storage dest;
 	bool have_dest;
 
-	uv_timer_t timer; /* re-resolution; the close deadline once closing */
 	uv_getaddrinfo_t resolve_req;
 	bool resolving;
 	unsigned resolve_failures;
-	uint64_t rng;
 
 	struct sink_queue waiting; /* entries pushed before the address is known */
 
@@ -78,41 +75,23 @@ struct udp_transport {
 	uint64_t deferred_lines;
 	unsigned deferred_reqs;
 
-	unsigned open_handles;
-	bool closing;
-	bool finishing;
-	bool orphan; /* open failed: free without telling the sink, which is already gone */
 	struct log_complaint send_complaint;
 	struct log_complaint resolve_complaint;
 };
 
 static void send_packets(struct udp_transport *t);
-static void finish(struct udp_transport *t);
 
-static struct sink_stats *stats_of(struct udp_transport *t) { return &t->base.core->stats; }
+static struct sink_core *core_of(struct udp_transport *t) { return t->dgram.base.core; }
+static struct sink_stats *stats_of(struct udp_transport *t) { return &core_of(t)->stats; }
 
-static char *slot(struct udp_transport *t, size_t i) { return t->slots + i * t->max_packet; }
-
-static void maybe_free(struct udp_transport *t)
-{
-	if (!t->finishing || t->open_handles > 0 || t->resolving || t->deferred_reqs > 0)
-		return;
-	struct sink_core *core = t->base.core;
-	sink_queue_free(&t->waiting);
-	free(t->slots);
-	bool orphan = t->orphan;
-	free(t);
-	if (!orphan)
-		sink_transport_closed(core);
-}
+static char *slot(struct udp_transport *t, size_t i) { return t->slots + i * t->dgram.max_packet; }
 
 static void socket_closed(uv_handle_t *handle)
 {
 	struct udp_socket *sock = handle->data;
 	struct udp_transport *t = sock->owner;
 	free(sock);
-	t->open_handles--;
-	maybe_free(t);
+	sink_dgram_handle_closed(&t->dgram);
 }
 
 static void close_socket(struct udp_transport *t)
@@ -128,7 +107,7 @@ static int open_socket(struct udp_transport *t, int family)
 	struct udp_socket *sock = calloc(1, sizeof(*sock));
 	if (sock == NULL)
 		return UV_ENOMEM;
-	int err = uv_udp_init_ex(t->base.core->loop, &sock->handle, (unsigned)family);
+	int err = uv_udp_init_ex(core_of(t)->loop, &sock->handle, (unsigned)family);
 	if (err < 0) {
 		free(sock);
 		return err;
@@ -136,7 +115,7 @@ static int open_socket(struct udp_transport *t, int family)
 	sock->handle.data = sock;
 	sock->owner = t;
 	sock->family = family;
-	t->open_handles++;
+	t->dgram.open_handles++;
 	/* Room for a whole flush in flight; the kernel caps it at wmem_max. */
 	int sndbuf = UDP_SNDBUF;
 	uv_send_buffer_size((uv_handle_t *)&sock->handle, &sndbuf);
@@ -161,7 +140,7 @@ static void count_refused(struct udp_transport *t, uint32_t lines, int err)
 	stats_of(t)->dropped[DROP_SEND_ERROR] += lines;
 	stats_of(t)->errors++;
 	t->errors_this_flush = true;
-	log_complain(&t->send_complaint, LOG_WARNING, "sink", "%s: sending to %s: %s", t->base.core->name,
+	log_complain(&t->send_complaint, LOG_WARNING, "sink", "%s: sending to %s: %s", core_of(t)->name,
 		     sink_addr_text(&t->dest, addr, sizeof(addr)), uv_strerror(err));
 }
 
@@ -178,16 +157,16 @@ static void deferred_sent(uv_udp_send_t *req, int status)
 	else
 		count_refused(t, d->lines, status);
 	free(d);
-	if (t->closing && t->deferred_reqs == 0)
-		finish(t);
+	if (t->dgram.closing && t->deferred_reqs == 0)
+		sink_dgram_finish(&t->dgram);
 	else
-		maybe_free(t);
+		sink_dgram_maybe_free(&t->dgram);
 }
 
 /* Hand datagrams [from, npackets) to libuv's queue: it sends them when the socket drains. */
 static void defer_packets(struct udp_transport *t, size_t from)
 {
-	uint64_t limit = t->base.core->cfg->buffer_lines;
+	uint64_t limit = core_of(t)->cfg->buffer_lines;
 	for (size_t i = from; i < t->npackets; i++) {
 		uint32_t lines = t->packet_lines[i];
 		if (t->deferred_lines + lines > limit) {
@@ -292,7 +271,7 @@ static void udp_push(struct sink_transport *base, const char *line, size_t len)
 		stats_of(t)->dropped[DROP_OVERFLOW] += sink_queue_push(&t->waiting, line, len);
 		return;
 	}
-	if (t->cur_len + len > t->max_packet)
+	if (t->cur_len + len > t->dgram.max_packet)
 		end_packet(t);
 	memcpy(slot(t, t->npackets) + t->cur_len, line, len);
 	t->cur_len += len;
@@ -316,7 +295,7 @@ static void send_waiting(struct udp_transport *t)
 	end_packet(t);
 	while (sink_queue_count(&t->waiting) > 0) {
 		size_t nbytes;
-		size_t n = sink_queue_take(&t->waiting, slot(t, t->npackets), t->max_packet, lens, UDP_LINES_PER_TAKE,
+		size_t n = sink_queue_take(&t->waiting, slot(t, t->npackets), t->dgram.max_packet, lens, UDP_LINES_PER_TAKE,
 					   &nbytes);
 		t->cur_len = nbytes;
 		t->cur_lines = (uint32_t)n;
@@ -330,12 +309,12 @@ static void resolve_again(uv_timer_t *timer);
 static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct udp_transport *t = req->data;
-	const struct config_sink *cfg = t->base.core->cfg;
+	const struct config_sink *cfg = core_of(t)->cfg;
 	t->resolving = false;
-	if (t->finishing || t->closing) {
+	if (t->dgram.finishing || t->dgram.closing) {
 		if (status == 0)
 			uv_freeaddrinfo(res);
-		maybe_free(t);
+		sink_dgram_maybe_free(&t->dgram);
 		return;
 	}
 	struct sink_addrs addrs = { .len = 0 };
@@ -344,36 +323,36 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	int err = addrs.len > 0 ? set_dest(t, &addrs.items[0]) : (status < 0 ? status : UV_EAI_NONAME);
 	if (err < 0) {
 		stats_of(t)->errors++;
-		log_complain(&t->resolve_complaint, LOG_WARNING, "sink", "%s: resolving %s: %s%s", t->base.core->name,
+		log_complain(&t->resolve_complaint, LOG_WARNING, "sink", "%s: resolving %s: %s%s", core_of(t)->name,
 			     cfg->address.host, uv_strerror(err),
 			     t->have_dest ? " (keeping the previous address)" : " (lines wait in the buffer)");
 		uint64_t max = cfg->resolve_interval_ms ? cfg->resolve_interval_ms : UDP_RESOLVE_RETRY_MIN_MS;
-		uint64_t delay = sink_backoff_ms(UDP_RESOLVE_RETRY_MIN_MS, max, t->resolve_failures++, &t->rng);
-		uv_timer_start(&t->timer, resolve_again, delay, 0);
+		uint64_t delay = sink_backoff_ms(UDP_RESOLVE_RETRY_MIN_MS, max, t->resolve_failures++, &t->dgram.rng);
+		uv_timer_start(&t->dgram.timer, resolve_again, delay, 0);
 		return;
 	}
 	t->resolve_failures = 0;
 	log_complaint_clear(&t->resolve_complaint, "sink", "udp address resolved again");
 	if (cfg->resolve_interval_ms > 0)
-		uv_timer_start(&t->timer, resolve_again, cfg->resolve_interval_ms, 0);
+		uv_timer_start(&t->dgram.timer, resolve_again, cfg->resolve_interval_ms, 0);
 	send_waiting(t);
 }
 
 static void start_resolve(struct udp_transport *t)
 {
-	const struct config_sink *cfg = t->base.core->cfg;
+	const struct config_sink *cfg = core_of(t)->cfg;
 	if (t->resolving)
 		return;
 	t->resolve_req.data = t;
-	int err = sink_resolve_start(t->base.core->loop, &t->resolve_req, resolved, cfg->address.host,
+	int err = sink_resolve_start(core_of(t)->loop, &t->resolve_req, resolved, cfg->address.host,
 				     cfg->address.port, SOCK_DGRAM);
 	if (err < 0) {
 		stats_of(t)->errors++;
-		log_complain(&t->resolve_complaint, LOG_WARNING, "sink", "%s: resolving %s: %s", t->base.core->name,
+		log_complain(&t->resolve_complaint, LOG_WARNING, "sink", "%s: resolving %s: %s", core_of(t)->name,
 			     cfg->address.host, uv_strerror(err));
 		uint64_t max = cfg->resolve_interval_ms ? cfg->resolve_interval_ms : UDP_RESOLVE_RETRY_MIN_MS;
-		uv_timer_start(&t->timer, resolve_again,
-			       sink_backoff_ms(UDP_RESOLVE_RETRY_MIN_MS, max, t->resolve_failures++, &t->rng), 0);
+		uv_timer_start(&t->dgram.timer, resolve_again,
+			       sink_backoff_ms(UDP_RESOLVE_RETRY_MIN_MS, max, t->resolve_failures++, &t->dgram.rng), 0);
 		return;
 	}
 	t->resolving = true;
@@ -381,50 +360,46 @@ static void start_resolve(struct udp_transport *t)
 
 static void resolve_again(uv_timer_t *timer) { start_resolve(timer->data); }
 
-static void timer_closed(uv_handle_t *handle)
+/*
+ * Drop what waits for the address and close the socket: datagrams still in
+ * libuv's queue are cancelled (counted in deferred_sent).
+ */
+static void udp_end(struct sink_dgram *d)
 {
-	struct udp_transport *t = handle->data;
-	t->open_handles--;
-	maybe_free(t);
-}
-
-/* Close every handle: queued datagrams still in libuv are cancelled (counted in deferred_sent). */
-static void finish(struct udp_transport *t)
-{
-	if (t->finishing) {
-		maybe_free(t);
-		return;
-	}
-	t->finishing = true;
-	uv_timer_stop(&t->timer);
-	uv_close((uv_handle_t *)&t->timer, timer_closed);
+	struct udp_transport *t = (struct udp_transport *)d;
 	if (t->resolving)
 		uv_cancel((uv_req_t *)&t->resolve_req);
 	stats_of(t)->dropped[DROP_OVERFLOW] += sink_queue_clear(&t->waiting);
 	close_socket(t);
-	maybe_free(t);
 }
 
-static void close_deadline(uv_timer_t *timer) { finish(timer->data); }
+/* A resolution and datagrams in libuv's queue call back into the transport: it waits for them. */
+static bool udp_busy(const struct sink_dgram *d)
+{
+	const struct udp_transport *t = (const struct udp_transport *)d;
+	return t->resolving || t->deferred_reqs > 0;
+}
+
+static void udp_release(struct sink_dgram *d)
+{
+	struct udp_transport *t = (struct udp_transport *)d;
+	sink_queue_free(&t->waiting);
+	free(t->slots);
+	free(t);
+}
 
 static void udp_close(struct sink_transport *base)
 {
 	struct udp_transport *t = (struct udp_transport *)base;
-	t->closing = true;
+	t->dgram.closing = true;
 	udp_flush(base);
-	uv_timer_stop(&t->timer);
+	uv_timer_stop(&t->dgram.timer);
 	if (t->deferred_reqs > 0 && t->sock != NULL) {
 		/* Give libuv's queue until write_timeout to drain. */
-		uv_update_time(base->core->loop);
-		uv_timer_start(&t->timer, close_deadline, base->core->cfg->write_timeout_ms, 0);
+		sink_dgram_finish_at_deadline(&t->dgram);
 		return;
 	}
-	finish(t);
-}
-
-static size_t udp_max_line(const struct sink_transport *base)
-{
-	return ((const struct udp_transport *)base)->max_packet;
+	sink_dgram_finish(&t->dgram);
 }
 
 static uint64_t udp_buffered(const struct sink_transport *base)
@@ -434,11 +409,17 @@ static uint64_t udp_buffered(const struct sink_transport *base)
 }
 
 static const struct sink_transport_ops udp_ops = {
-	.max_line = udp_max_line,
+	.max_line = sink_dgram_max_line,
 	.push = udp_push,
 	.flush = udp_flush,
 	.buffered = udp_buffered,
 	.close = udp_close,
+};
+
+static const struct sink_dgram_hooks udp_hooks = {
+	.end = udp_end,
+	.busy = udp_busy,
+	.release = udp_release,
 };
 
 struct sink_transport *udp_transport_open(struct sink_core *core)
@@ -449,18 +430,13 @@ struct sink_transport *udp_transport_open(struct sink_core *core)
 		log_error("sink", "%s: out of memory", core->name);
 		return NULL;
 	}
-	t->base.ops = &udp_ops;
-	t->base.core = core;
-	t->max_packet = cfg->max_packet ? cfg->max_packet : UDP_DEFAULT_MAX_PACKET;
-	if (t->max_packet > UDP_MAX_PACKET)
-		t->max_packet = UDP_MAX_PACKET;
-	t->nslots = UDP_SLOTS_BYTES / t->max_packet;
+	size_t max_packet = sink_dgram_max_packet(cfg, UDP_DEFAULT_MAX_PACKET, UDP_MAX_PACKET);
+	t->nslots = UDP_SLOTS_BYTES / max_packet;
 	if (t->nslots > UDP_BATCH)
 		t->nslots = UDP_BATCH;
 	if (t->nslots == 0)
 		t->nslots = 1;
-	t->slots = malloc(t->nslots * t->max_packet);
-	t->rng = sink_rng_seed(t);
+	t->slots = malloc(t->nslots * max_packet);
 	sink_queue_init(&t->waiting, cfg->buffer_lines);
 	if (t->slots == NULL || cfg->address.host == NULL) {
 		log_error("sink", "%s: %s", core->name, t->slots ? "no host in the address" : "out of memory");
@@ -468,22 +444,20 @@ struct sink_transport *udp_transport_open(struct sink_core *core)
 		free(t);
 		return NULL;
 	}
-	uv_timer_init(core->loop, &t->timer);
-	t->timer.data = t;
-	t->open_handles++;
+	sink_dgram_init(&t->dgram, core, &udp_ops, &udp_hooks, max_packet);
 
 	struct sockaddr_storage literal;
 	if (sink_addr_literal(cfg->address.host, cfg->address.port, &literal)) {
 		int err = set_dest(t, &literal);
 		if (err < 0) {
 			log_error("sink", "%s: UDP socket: %s", core->name, uv_strerror(err));
-			t->closing = true;
-			t->orphan = true;
-			finish(t);
+			t->dgram.closing = true;
+			t->dgram.orphan = true;
+			sink_dgram_finish(&t->dgram);
 			return NULL;
 		}
 	} else {
 		start_resolve(t);
 	}
-	return &t->base;
+	return &t->dgram.base;
 }

@@ -30,8 +30,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sink/dgram.h"
 #include "sink/queue.h"
-#include "sink/transport.h"
 
 #define UNIX_DEFAULT_MAX_PACKET 8192u
 #define UNIX_MAX_PACKET 65507u
@@ -47,36 +47,29 @@ struct unix_conn {
 };
 
 struct unix_transport {
-	struct sink_transport base;
-	size_t max_packet;
+	struct sink_dgram dgram; /* first (sink_dgram casts); its timer is the reconnect backoff */
 	struct sockaddr_un addr;
 
 	struct unix_conn *conn; /* NULL when not connected */
 	dev_t dev;              /* the socket file connected to */
 	ino_t ino;
 
-	uv_timer_t timer; /* reconnect backoff; the close deadline once closing */
 	unsigned failures;
 	bool ever_connected;
-	uint64_t rng;
 
 	struct sink_queue queue;
 	char *packet; /* the datagram being sent */
 	uint32_t lens[UNIX_LINES_PER_PACKET];
 
-	unsigned open_handles;
-	bool closing;
-	bool finishing;
 	struct log_complaint complaint;
 };
 
 static void try_connect(struct unix_transport *t);
 static void drain(struct unix_transport *t);
-static void finish(struct unix_transport *t);
 
-static struct sink_stats *stats_of(struct unix_transport *t) { return &t->base.core->stats; }
-static const char *name_of(struct unix_transport *t) { return t->base.core->name; }
-static const struct config_sink *cfg_of(struct unix_transport *t) { return t->base.core->cfg; }
+static struct sink_stats *stats_of(struct unix_transport *t) { return &t->dgram.base.core->stats; }
+static const char *name_of(struct unix_transport *t) { return t->dgram.base.core->name; }
+static const struct config_sink *cfg_of(struct unix_transport *t) { return t->dgram.base.core->cfg; }
 
 static void complain(struct unix_transport *t, const char *what, int err)
 {
@@ -85,24 +78,14 @@ static void complain(struct unix_transport *t, const char *what, int err)
 		     strerror(err));
 }
 
-static void maybe_free(struct unix_transport *t)
+static void unix_release(struct sink_dgram *d)
 {
-	if (!t->finishing || t->open_handles > 0)
-		return;
-	struct sink_core *core = t->base.core;
+	struct unix_transport *t = (struct unix_transport *)d;
 	/* Whatever is still waiting at the end of sink_close is lost: counted. */
-	core->stats.dropped[DROP_OVERFLOW] += sink_queue_clear(&t->queue);
+	stats_of(t)->dropped[DROP_OVERFLOW] += sink_queue_clear(&t->queue);
 	sink_queue_free(&t->queue);
 	free(t->packet);
 	free(t);
-	sink_transport_closed(core);
-}
-
-static void timer_closed(uv_handle_t *handle)
-{
-	struct unix_transport *t = handle->data;
-	t->open_handles--;
-	maybe_free(t);
 }
 
 static void conn_closed(uv_handle_t *handle)
@@ -111,8 +94,7 @@ static void conn_closed(uv_handle_t *handle)
 	struct unix_transport *t = c->owner;
 	close(c->fd);
 	free(c);
-	t->open_handles--;
-	maybe_free(t);
+	sink_dgram_handle_closed(&t->dgram);
 }
 
 static void disconnect(struct unix_transport *t)
@@ -127,11 +109,11 @@ static void retry_due(uv_timer_t *timer) { try_connect(timer->data); }
 
 static void schedule_retry(struct unix_transport *t)
 {
-	if (t->closing || t->finishing)
+	if (t->dgram.closing || t->dgram.finishing)
 		return; /* the close deadline is on the timer: drained or not, it ends there */
 	const struct config_sink *cfg = cfg_of(t);
-	uint64_t delay = sink_backoff_ms(cfg->reconnect_min_ms, cfg->reconnect_max_ms, t->failures++, &t->rng);
-	uv_timer_start(&t->timer, retry_due, delay, 0);
+	uint64_t delay = sink_backoff_ms(cfg->reconnect_min_ms, cfg->reconnect_max_ms, t->failures++, &t->dgram.rng);
+	uv_timer_start(&t->dgram.timer, retry_due, delay, 0);
 }
 
 static void writable(uv_poll_t *poll, int status, int events)
@@ -161,7 +143,7 @@ static void drain(struct unix_transport *t)
 {
 	while (t->conn != NULL && !t->conn->polling && sink_queue_count(&t->queue) > 0) {
 		size_t len;
-		size_t n = sink_queue_take(&t->queue, t->packet, t->max_packet, t->lens, UNIX_LINES_PER_PACKET, &len);
+		size_t n = sink_queue_take(&t->queue, t->packet, t->dgram.max_packet, t->lens, UNIX_LINES_PER_PACKET, &len);
 		if (n == 0)
 			break;
 		ssize_t r = send(t->conn->fd, t->packet, len, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -193,13 +175,13 @@ static void drain(struct unix_transport *t)
 		stats_of(t)->dropped[DROP_SEND_ERROR] += n;
 		complain(t, "sending to", err);
 	}
-	if (t->closing && sink_queue_count(&t->queue) == 0)
-		finish(t);
+	if (t->dgram.closing && sink_queue_count(&t->queue) == 0)
+		sink_dgram_finish(&t->dgram);
 }
 
 static void try_connect(struct unix_transport *t)
 {
-	if (t->finishing || t->conn != NULL)
+	if (t->dgram.finishing || t->conn != NULL)
 		return;
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -218,7 +200,7 @@ static void try_connect(struct unix_transport *t)
 		return;
 	}
 	struct unix_conn *c = calloc(1, sizeof(*c));
-	int err = c ? uv_poll_init(t->base.core->loop, &c->poll, fd) : UV_ENOMEM;
+	int err = c ? uv_poll_init(t->dgram.base.core->loop, &c->poll, fd) : UV_ENOMEM;
 	if (err < 0) {
 		free(c);
 		close(fd);
@@ -229,7 +211,7 @@ static void try_connect(struct unix_transport *t)
 	c->poll.data = c;
 	c->owner = t;
 	c->fd = fd;
-	t->open_handles++;
+	t->dgram.open_handles++;
 	t->conn = c;
 	t->dev = st.st_dev;
 	t->ino = st.st_ino;
@@ -254,7 +236,7 @@ static void check_replaced(struct unix_transport *t)
 		return;
 	log_info("sink", "%s: unix://%s was replaced: reconnecting", name_of(t), t->addr.sun_path);
 	disconnect(t);
-	uv_timer_stop(&t->timer);
+	uv_timer_stop(&t->dgram.timer);
 	try_connect(t);
 }
 
@@ -271,44 +253,25 @@ static void unix_flush(struct sink_transport *base)
 	drain(t);
 }
 
-static void finish(struct unix_transport *t)
-{
-	if (t->finishing) {
-		maybe_free(t);
-		return;
-	}
-	t->finishing = true;
-	uv_timer_stop(&t->timer);
-	uv_close((uv_handle_t *)&t->timer, timer_closed);
-	disconnect(t);
-	maybe_free(t);
-}
-
-static void close_deadline(uv_timer_t *timer) { finish(timer->data); }
+static void unix_end(struct sink_dgram *d) { disconnect((struct unix_transport *)d); }
 
 static void unix_close(struct sink_transport *base)
 {
 	struct unix_transport *t = (struct unix_transport *)base;
-	t->closing = true;
-	uv_timer_stop(&t->timer);
+	t->dgram.closing = true;
+	uv_timer_stop(&t->dgram.timer);
 	if (t->conn == NULL)
 		try_connect(t); /* one last try instead of waiting out the backoff */
 	else
 		drain(t);
-	if (t->finishing)
+	if (t->dgram.finishing)
 		return;
 	if (sink_queue_count(&t->queue) == 0 || t->conn == NULL || cfg_of(t)->write_timeout_ms == 0) {
-		finish(t);
+		sink_dgram_finish(&t->dgram);
 		return;
 	}
 	/* The receiver is slow: give it until write_timeout. */
-	uv_update_time(base->core->loop);
-	uv_timer_start(&t->timer, close_deadline, cfg_of(t)->write_timeout_ms, 0);
-}
-
-static size_t unix_max_line(const struct sink_transport *base)
-{
-	return ((const struct unix_transport *)base)->max_packet;
+	sink_dgram_finish_at_deadline(&t->dgram);
 }
 
 static uint64_t unix_buffered(const struct sink_transport *base)
@@ -317,11 +280,17 @@ static uint64_t unix_buffered(const struct sink_transport *base)
 }
 
 static const struct sink_transport_ops unix_ops = {
-	.max_line = unix_max_line,
+	.max_line = sink_dgram_max_line,
 	.push = unix_push,
 	.flush = unix_flush,
 	.buffered = unix_buffered,
 	.close = unix_close,
+};
+
+/* Nothing of libuv's but the handles points at the transport: no busy hook. */
+static const struct sink_dgram_hooks unix_hooks = {
+	.end = unix_end,
+	.release = unix_release,
 };
 
 struct sink_transport *unix_transport_open(struct sink_core *core)
@@ -333,9 +302,7 @@ struct sink_transport *unix_transport_open(struct sink_core *core)
 		return NULL;
 	}
 	struct unix_transport *t = calloc(1, sizeof(*t));
-	size_t max_packet = cfg->max_packet ? cfg->max_packet : UNIX_DEFAULT_MAX_PACKET;
-	if (max_packet > UNIX_MAX_PACKET)
-		max_packet = UNIX_MAX_PACKET;
+	size_t max_packet = sink_dgram_max_packet(cfg, UNIX_DEFAULT_MAX_PACKET, UNIX_MAX_PACKET);
 	char *packet = malloc(max_packet);
 	if (t == NULL || packet == NULL) {
 		log_error("sink", "%s: out of memory", core->name);
@@ -343,17 +310,11 @@ struct sink_transport *unix_transport_open(struct sink_core *core)
 		free(packet);
 		return NULL;
 	}
-	t->base.ops = &unix_ops;
-	t->base.core = core;
-	t->max_packet = max_packet;
+	sink_dgram_init(&t->dgram, core, &unix_ops, &unix_hooks, max_packet);
 	t->packet = packet;
 	t->addr.sun_family = AF_UNIX;
 	memcpy(t->addr.sun_path, path, strlen(path) + 1);
-	t->rng = sink_rng_seed(t);
 	sink_queue_init(&t->queue, cfg->buffer_lines);
-	uv_timer_init(core->loop, &t->timer);
-	t->timer.data = t;
-	t->open_handles = 1;
 	try_connect(t);
-	return &t->base;
+	return &t->dgram.base;
 }

@@ -539,25 +539,34 @@ agent_config() {
 	} >"$file"
 }
 
-# agent_start CONFIG [ARGS...]: run the agent in the background; stdout to $AGENT_OUT.
-agent_start() {
-	local cfg=$1 i
+# agent_launch NAME COMMAND...: run COMMAND (the agent, or a launcher that execs it) in the
+# background, stdout to $E2E_TMP/NAME.out ($AGENT_OUT), stderr to NAME.err ($AGENT_ERR); sets
+# AGENT_PID. Returns once the first flush reached stdout (BPF load and attach take a moment),
+# non-zero, stderr logged, when none did within 15 s.
+agent_launch() {
+	local name=$1 i
 	shift
-	AGENT_OUT=$E2E_TMP/agent.out
-	AGENT_ERR=$E2E_TMP/agent.err
+	AGENT_OUT=$E2E_TMP/$name.out
+	AGENT_ERR=$E2E_TMP/$name.err
 	: >"$AGENT_OUT"
-	"$BPFPUSH_BIN" -c "$cfg" "$@" >"$AGENT_OUT" 2>"$AGENT_ERR" &
+	"$@" >"$AGENT_OUT" 2>"$AGENT_ERR" &
 	AGENT_PID=$!
 	E2E_PIDS+=("$AGENT_PID")
-	# Started once the first flush reached stdout (BPF load and attach take a moment).
 	for ((i = 0; i < 150; i++)); do
 		[[ -s $AGENT_OUT ]] && return 0
 		kill -0 "$AGENT_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	log "agent did not print a flush within 15 s; stderr:"
+	log "agent ($name) did not print a flush within 15 s; stderr:"
 	sed 's/^/#   /' "$AGENT_ERR" >&2
 	return 1
+}
+
+# agent_start CONFIG [ARGS...]: run the agent in the background; stdout to $AGENT_OUT.
+agent_start() {
+	local cfg=$1
+	shift
+	agent_launch agent "$BPFPUSH_BIN" -c "$cfg" "$@"
 }
 
 # agent_stop: SIGTERM (a last collect and flush), sets AGENT_RC.
@@ -587,6 +596,21 @@ procs_created() { awk '$1 == "processes" { print $2 }' /proc/stat; }
 # (process.create grows by N + 1).
 workload_fork() {
 	bash -c 'for ((i = 0; i < $1; i++)); do : & done; wait' workload "$1"
+}
+
+# agent_fork_bursts CONFIG FORKS SETTLE: the agent with CONFIG, through two bursts of
+# workload_fork FORKS in two flush intervals (the first just after a flush boundary), then
+# SETTLE seconds for the last flush to reach the sinks; stopped, and its exit status checked.
+agent_fork_bursts() {
+	local cfg=$1 forks=$2 settle=$3
+	agent_start "$cfg" || bail "agent starts and flushes to stdout" "$(tail -5 "$AGENT_ERR")"
+	sleep_to_boundary 0.3
+	workload_fork "$forks"
+	sleep 1
+	workload_fork "$forks"
+	sleep "$settle"
+	agent_stop
+	tap_ok "agent exits 0 on SIGTERM" test "$AGENT_RC" -eq 0
 }
 
 # compare_points EXPECTED_FILE ACTUAL_FILE: both "TS VALUE" lines; identical sets, else a diff.

@@ -42,22 +42,9 @@ fconfig() {
 # fstart NAME CONFIG [launcher...]: the agent (through an optional launcher command that execs
 # it), stdout to $E2E_TMP/NAME.out; returns once it printed its first flush.
 fstart() {
-	local name=$1 cfg=$2 i
+	local name=$1 cfg=$2
 	shift 2
-	AGENT_OUT=$E2E_TMP/$name.out
-	AGENT_ERR=$E2E_TMP/$name.err
-	: >"$AGENT_OUT"
-	"$@" "$BPFPUSH_BIN" -c "$cfg" >"$AGENT_OUT" 2>"$AGENT_ERR" &
-	AGENT_PID=$!
-	E2E_PIDS+=("$AGENT_PID")
-	for ((i = 0; i < 150; i++)); do
-		[[ -s $AGENT_OUT ]] && return 0
-		kill -0 "$AGENT_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	log "agent $name did not print a flush within 15 s; stderr:"
-	sed 's/^/#   /' "$AGENT_ERR" >&2
-	return 1
+	agent_launch "$name" "$@" "$BPFPUSH_BIN" -c "$cfg"
 }
 
 # fstop: SIGTERM; AGENT_RC is the exit status, AGENT_STOP_S how long the exit took.

@@ -34,14 +34,7 @@ agent_config "$cfg" \
 	"- { name: console, type: stdout, format: graphite, prefix: \"e2e.{hostname}\" }" \
 	"- { name: console-tagged, type: stdout, format: graphite-tagged, prefix: \"e2et.{hostname}\", tags: { run: e2e } }"
 
-agent_start "$cfg" || bail "agent starts and flushes to stdout" "$(tail -5 "$AGENT_ERR")"
-sleep_to_boundary 0.3
-workload_fork 30
-sleep 1
-workload_fork 30
-sleep 2.2
-agent_stop
-tap_ok "agent exits 0 on SIGTERM" test "$AGENT_RC" -eq 0
+agent_fork_bursts "$cfg" 30 2.2
 
 # What the agent printed for the two good sinks (the badca sink's prefix is its own).
 agent_series | grep -v '^e2ebad' >"$E2E_TMP/series.agent"

@@ -9,8 +9,6 @@
  * table too small for the live processes.
  */
 #include <arpa/inet.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -480,28 +478,8 @@ static void test_tiny_pid_table_refuses_and_counts(void **state)
 	harness_free(&ap);
 }
 
-#define CACHE_PAGES 2048
-#define PAGE 4096
-
-/* As test_cachestat's workload: N misses, then N hits, then N pages dirtied, on a loop device. */
-static int cache_workload(void *arg)
-{
-	int fd = open((const char *)arg, O_RDWR);
-	static char page[PAGE];
-	if (fd < 0 || ioctl(fd, BLKFLSBUF, 0))
-		return 1;
-	for (int pass = 0; pass < 2; pass++)
-		for (off_t i = 0; i < CACHE_PAGES; i++)
-			if (pread(fd, page, PAGE, i * PAGE) != PAGE)
-				return 2;
-	memset(page, 0x5a, sizeof(page));
-	for (off_t i = 0; i < CACHE_PAGES; i++)
-		if (pwrite(fd, page, PAGE, i * PAGE) != PAGE)
-			return 3;
-	if (fsync(fd))
-		return 4;
-	return close(fd);
-}
+/* N below: the pages harness_cache_workload reads and writes (test_cachestat's workload too). */
+#define CACHE_PAGES HARNESS_CACHE_PAGES
 
 /*
  * Per process the loop driver's own traffic (a kernel thread) is not the
@@ -522,25 +500,13 @@ static void test_cachestat_per_app(void **state)
 		print_message("  event %-14s attached via %s\n", events[i], way[i][0] ? way[i] : "nothing");
 	}
 	assert_true(way[0][0] && way[1][0]);
-	char dir[] = "/tmp/bpfpush-appcache-XXXXXX", backing[64], dev[32];
-	assert_non_null(mkdtemp(dir));
-	snprintf(backing, sizeof(backing), "%s/backing", dir);
-	int fd = open(backing, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	static char page[PAGE];
-	for (int i = 0; i < CACHE_PAGES; i++)
-		assert_int_equal(write(fd, page, PAGE), PAGE);
-	assert_int_equal(fsync(fd), 0);
-	close(fd);
-	int loop_fd = -1;
-	assert_true(harness_loop_attach(backing, (off_t)CACHE_PAGES * PAGE, dev, sizeof(dev), &loop_fd) >= 0);
+	struct harness_cache_dev cd;
+	assert_int_equal(harness_cache_dev_create(&cd, "/tmp/bpfpush-appcache-XXXXXX"), 0);
 	assert_int_equal(harness_start(&ap, 10000), 0);
-	assert_int_equal(harness_run_child("bpfpushcache", cache_workload, dev), 0);
+	assert_int_equal(harness_run_child("bpfpushcache", harness_cache_workload, cd.dev), 0);
 	harness_wait_for(&ap, "apps.bpfpushcache.task_exit", 1, 5000);
 	assert_int_equal(harness_stop(&ap), 0);
-	harness_loop_detach(loop_fd);
-	unlink(backing);
-	rmdir(dir);
+	harness_cache_dev_remove(&cd);
 	uint64_t misses = harness_sum(&ap, "apps.bpfpushcache.cachestat_misses");
 	uint64_t dirties = harness_sum(&ap, "apps.bpfpushcache.cachestat_dirties");
 	print_message("  misses %llu, dirties %llu in [%d, %d]\n", (unsigned long long)misses,

@@ -17,8 +17,6 @@
  * times what the host did in one idle second, plus N/4 (a double count is 2N).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/fs.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -27,34 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
 
-#define PAGES 2048
-#define PAGE 4096
-
-static int cache_workload(void *arg)
-{
-	int fd = open((const char *)arg, O_RDWR);
-	static char page[PAGE];
-	if (fd < 0 || ioctl(fd, BLKFLSBUF, 0))
-		return 1;
-	for (int pass = 0; pass < 2; pass++)
-		for (off_t i = 0; i < PAGES; i++)
-			if (pread(fd, page, PAGE, i * PAGE) != PAGE)
-				return 2;
-	memset(page, 0x5a, sizeof(page));
-	for (off_t i = 0; i < PAGES; i++)
-		if (pwrite(fd, page, PAGE, i * PAGE) != PAGE)
-			return 3;
-	if (fsync(fd))
-		return 4;
-	return close(fd);
-}
+/* N in the windows above: the pages harness_cache_workload reads and writes. */
+#define PAGES HARNESS_CACHE_PAGES
 
 static void check(const char *what, uint64_t got, uint64_t lo, uint64_t hi)
 {
@@ -88,19 +66,8 @@ static void run_cachestat_test(const char *extra_yaml)
 	}
 	bool hits = way[2][0];
 
-	char dir[] = "/tmp/bpfpush-cache-XXXXXX", backing[64], dev[32];
-	assert_non_null(mkdtemp(dir));
-	snprintf(backing, sizeof(backing), "%s/backing", dir);
-	int fd = open(backing, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	static char page[PAGE];
-	memset(page, 0xa5, sizeof(page));
-	for (int i = 0; i < PAGES; i++)
-		assert_int_equal(write(fd, page, PAGE), PAGE);
-	assert_int_equal(fsync(fd), 0);
-	close(fd);
-	int loop_fd = -1;
-	assert_true(harness_loop_attach(backing, (off_t)PAGES * PAGE, dev, sizeof(dev), &loop_fd) >= 0);
+	struct harness_cache_dev cd;
+	assert_int_equal(harness_cache_dev_create(&cd, "/tmp/bpfpush-cache-XXXXXX"), 0);
 
 	uint64_t dirtied_before = harness_vmstat("nr_dirtied");
 	assert_int_equal(harness_start(&ap, 10000), 0);
@@ -110,12 +77,10 @@ static void run_cachestat_test(const char *extra_yaml)
 	harness_wait_for(&ap, names[0], UINT64_MAX, 1000); /* one idle second: what the rest of the host does */
 	for (int i = 0; i < 3; i++)
 		idle[i] = harness_sum(&ap, names[i]) - start[i];
-	assert_int_equal(harness_run_child("bpfpush-cache", cache_workload, dev), 0);
+	assert_int_equal(harness_run_child("bpfpush-cache", harness_cache_workload, cd.dev), 0);
 	assert_int_equal(harness_stop(&ap), 0);
 	uint64_t dirtied_kernel = harness_vmstat("nr_dirtied") - dirtied_before;
-	harness_loop_detach(loop_fd);
-	unlink(backing);
-	rmdir(dir);
+	harness_cache_dev_remove(&cd);
 
 	print_message("  idle second: %llu misses, %llu dirties, %llu hits; kernel nr_dirtied %llu over the run\n",
 		      (unsigned long long)idle[0], (unsigned long long)idle[1], (unsigned long long)idle[2],
@@ -138,16 +103,4 @@ static void run_cachestat_test(const char *extra_yaml)
 	harness_free(&ap);
 }
 
-static void test_auto_tier(void **state) { run_cachestat_test(""); }
-static void test_forced_raw_tp(void **state) { run_cachestat_test(", attach: raw_tp"); }
-static void test_forced_tracepoint(void **state) { run_cachestat_test(", attach: tracepoint"); }
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_auto_tier),
-		cmocka_unit_test(test_forced_raw_tp),
-		cmocka_unit_test(test_forced_tracepoint),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+int main(void) { return harness_run_tier_tests(run_cachestat_test); }

@@ -33,12 +33,6 @@
 
 #define LOOKUPS 2000
 
-static const char *yaml_for(char *buf, size_t cap, const char *extra)
-{
-	harness_modules_yaml(buf, cap, extra, "process dcstat", NULL);
-	return buf;
-}
-
 static int dcache_workload(void *arg)
 {
 	if (chdir((const char *)arg) || mkdir("a", 0755) || mkdir("a/b", 0755))
@@ -67,12 +61,11 @@ static void check(const char *what, uint64_t got, uint64_t exact, uint64_t slack
 
 static void run_mode(const char *mode)
 {
-	char extra[64], yaml[1024];
+	char extra[64];
 	snprintf(extra, sizeof(extra), ", load_mode: %s", mode);
 	struct agent_proc ap;
-	assert_int_equal(harness_config(&ap, yaml_for(yaml, sizeof(yaml), extra)), 0);
-	char way[128] = "";
-	assert_int_equal(harness_probe_way(&ap, "dcstat", "lookup_fast", way, sizeof(way)), 0);
+	char way[128];
+	assert_int_equal(harness_config_way(&ap, extra, "process dcstat", "dcstat", "lookup_fast", way, sizeof(way)), 0);
 	print_message("  load_mode %s: lookup_fast via %s\n", mode, way);
 	const char *env = getenv("BPFPUSH_TEST_ATTACH");
 	if (env && (!strcmp(env, "fentry") || !strcmp(env, "kprobe")))
@@ -109,11 +102,9 @@ static void run_mode(const char *mode)
 /* One test whatever the kernel: it counts where the kernel lets it, and says why not elsewhere. */
 static void test_dcstat_counts_or_says_why(void **state)
 {
-	char yaml[1024];
 	struct agent_proc ap;
-	assert_int_equal(harness_config(&ap, yaml_for(yaml, sizeof(yaml), "")), 0);
-	char way[128] = "";
-	assert_int_equal(harness_probe_way(&ap, "dcstat", "lookup_fast", way, sizeof(way)), 0);
+	char way[128];
+	assert_int_equal(harness_config_way(&ap, "", "process dcstat", "dcstat", "lookup_fast", way, sizeof(way)), 0);
 	if (way[0]) {
 		harness_free(&ap);
 		run_mode("entry");

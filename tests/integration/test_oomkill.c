@@ -195,16 +195,4 @@ static void run_oom_test(const char *extra_yaml)
 	harness_free(&ap);
 }
 
-static void test_auto_tier(void **state) { run_oom_test(""); }
-static void test_forced_raw_tp(void **state) { run_oom_test(", attach: raw_tp"); }
-static void test_forced_tracepoint(void **state) { run_oom_test(", attach: tracepoint"); }
-
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_auto_tier),
-		cmocka_unit_test(test_forced_raw_tp),
-		cmocka_unit_test(test_forced_tracepoint),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+int main(void) { return harness_run_tier_tests(run_oom_test); }

@@ -34,12 +34,6 @@
 #define LIMIT_MB 24
 #define TOUCH_MB 64
 
-static const char *yaml_for(char *buf, size_t cap, const char *extra)
-{
-	harness_modules_yaml(buf, cap, extra, "process swap", NULL);
-	return buf;
-}
-
 /* A version-1 swap header: what mkswap writes, without needing mkswap. */
 static int make_swap_header(const char *dev, uint64_t bytes)
 {
@@ -162,11 +156,9 @@ static void test_pages_match_pswpin_pswpout(struct agent_proc *ap_owned, const c
 /* One test whatever the kernel: it counts where the kernel lets it, and says why not elsewhere. */
 static void test_swap_counts_or_says_why(void **state)
 {
-	char yaml[1024];
 	struct agent_proc ap;
-	assert_int_equal(harness_config(&ap, yaml_for(yaml, sizeof(yaml), "")), 0);
-	char way[128] = "";
-	assert_int_equal(harness_probe_way(&ap, "swap", "write", way, sizeof(way)), 0);
+	char way[128];
+	assert_int_equal(harness_config_way(&ap, "", "process swap", "swap", "write", way, sizeof(way)), 0);
 	if (way[0])
 		test_pages_match_pswpin_pswpout(&ap, way);
 	else

@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 const char *harness_agent_bin(void)
 {
@@ -130,6 +135,61 @@ void harness_loop_detach(int loop_fd)
 		return;
 	ioctl(loop_fd, LOOP_CLR_FD, 0);
 	close(loop_fd);
+}
+
+int harness_cache_dev_create(struct harness_cache_dev *cd, const char *dir_template)
+{
+	memset(cd, 0, sizeof(*cd));
+	cd->loop_fd = -1;
+	snprintf(cd->dir, sizeof(cd->dir), "%s", dir_template);
+	if (!mkdtemp(cd->dir))
+		return -1;
+	snprintf(cd->backing, sizeof(cd->backing), "%s/backing", cd->dir);
+	int fd = open(cd->backing, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	/* Written, not a hole: every page is in the backing file before the workload reads the device. */
+	static char page[HARNESS_PAGE];
+	memset(page, 0xa5, sizeof(page));
+	for (int i = 0; i < HARNESS_CACHE_PAGES; i++)
+		if (write(fd, page, HARNESS_PAGE) != HARNESS_PAGE) {
+			close(fd);
+			return -1;
+		}
+	if (fsync(fd)) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	off_t size = (off_t)HARNESS_CACHE_PAGES * HARNESS_PAGE;
+	return harness_loop_attach(cd->backing, size, cd->dev, sizeof(cd->dev), &cd->loop_fd) < 0 ? -1 : 0;
+}
+
+void harness_cache_dev_remove(struct harness_cache_dev *cd)
+{
+	harness_loop_detach(cd->loop_fd);
+	cd->loop_fd = -1;
+	unlink(cd->backing);
+	rmdir(cd->dir);
+}
+
+int harness_cache_workload(void *dev_path)
+{
+	int fd = open((const char *)dev_path, O_RDWR);
+	static char page[HARNESS_PAGE];
+	if (fd < 0 || ioctl(fd, BLKFLSBUF, 0))
+		return 1;
+	for (int pass = 0; pass < 2; pass++)
+		for (off_t i = 0; i < HARNESS_CACHE_PAGES; i++)
+			if (pread(fd, page, HARNESS_PAGE, i * HARNESS_PAGE) != HARNESS_PAGE)
+				return 2;
+	memset(page, 0x5a, sizeof(page));
+	for (off_t i = 0; i < HARNESS_CACHE_PAGES; i++)
+		if (pwrite(fd, page, HARNESS_PAGE, i * HARNESS_PAGE) != HARNESS_PAGE)
+			return 3;
+	if (fsync(fd))
+		return 4;
+	return close(fd);
 }
 
 int harness_config(struct agent_proc *ap, const char *yaml_without_sinks)
@@ -342,6 +402,43 @@ int harness_probe_way(const struct agent_proc *ap, const char *module, const cha
 		return -1;
 	snprintf(way, cap, "%.*s", (int)(end - w), w);
 	return 0;
+}
+
+int harness_config_way(struct agent_proc *ap, const char *extra, const char *enabled, const char *module,
+		       const char *event, char *way, size_t cap)
+{
+	char yaml[2048];
+	harness_modules_yaml(yaml, sizeof(yaml), extra, enabled, NULL);
+	way[0] = '\0';
+	if (harness_config(ap, yaml))
+		return -1;
+	return harness_probe_way(ap, module, event, way, cap);
+}
+
+/* One test of harness_run_tier_tests: the test's run function and the extra global keys that force its tier. */
+struct tier_test {
+	void (*run)(const char *extra_yaml);
+	const char *extra_yaml;
+};
+
+static void run_tier_test(void **state)
+{
+	const struct tier_test *t = *state;
+	t->run(t->extra_yaml);
+}
+
+int harness_run_tier_tests(void (*run)(const char *extra_yaml))
+{
+	struct tier_test auto_tier = { run, "" };
+	struct tier_test raw_tp = { run, ", attach: raw_tp" };
+	struct tier_test tracepoint = { run, ", attach: tracepoint" };
+	/* Named as the tests were when each file wrote them out, so reports compare across versions. */
+	const struct CMUnitTest tests[] = {
+		{ .name = "test_auto_tier", .test_func = run_tier_test, .initial_state = &auto_tier },
+		{ .name = "test_forced_raw_tp", .test_func = run_tier_test, .initial_state = &raw_tp },
+		{ .name = "test_forced_tracepoint", .test_func = run_tier_test, .initial_state = &tracepoint },
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
 uint64_t harness_total_forks(void)

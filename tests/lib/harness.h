@@ -43,6 +43,33 @@ void harness_modules_yaml(char *buf, size_t cap, const char *extra, const char *
 int harness_loop_attach(const char *backing_path, off_t size, char *dev, size_t cap, int *loop_fd);
 void harness_loop_detach(int loop_fd);
 
+/*
+ * The page-cache workload of the cachestat tests: a loop device over a file
+ * of HARNESS_CACHE_PAGES pages in a fresh temp dir (buffered I/O on a block
+ * device goes through the page cache like a file does, and needs no
+ * filesystem image, which the VM matrix's initramfs lacks).
+ */
+#define HARNESS_CACHE_PAGES 2048
+#define HARNESS_PAGE 4096
+
+struct harness_cache_dev {
+	char dir[64];     /* the temp dir holding the backing file */
+	char backing[96]; /* the backing file */
+	char dev[32];     /* "/dev/loopN": the argument of harness_cache_workload */
+	int loop_fd;
+};
+
+/* Make the temp dir (dir_template: "/tmp/NAME-XXXXXX"), the backing file and the loop device; 0 or -1. */
+int harness_cache_dev_create(struct harness_cache_dev *cd, const char *dir_template);
+/* Detach the loop device, remove the backing file and the temp dir. */
+void harness_cache_dev_remove(struct harness_cache_dev *cd);
+/*
+ * For harness_run_child with the device path as arg: drop the device's
+ * cached pages (BLKFLSBUF), read its N pages once (N misses), again (N hits),
+ * then overwrite them and fsync (N pages dirtied). 0 when every step worked.
+ */
+int harness_cache_workload(void *dev_path);
+
 /* Write a config whose sinks section is one stdout sink in graphite format with no prefix. */
 int harness_config(struct agent_proc *ap, const char *yaml_without_sinks);
 /* Start the agent; returns 0 once it printed its first flush (it is attached). */
@@ -72,6 +99,20 @@ uint64_t harness_hist_events(const struct agent_proc *ap, const char *path);
  * it does not). Returns 0 on success.
  */
 int harness_probe_way(const struct agent_proc *ap, const char *module, const char *event, char *way, size_t cap);
+/*
+ * Write a config with the modules in `enabled` on and apps off (as
+ * harness_modules_yaml, then harness_config) and ask how module's event
+ * attaches with it (as harness_probe_way: "" when it does not). 0 or -1.
+ */
+int harness_config_way(struct agent_proc *ap, const char *extra, const char *enabled, const char *module,
+		       const char *event, char *way, size_t cap);
+
+/*
+ * Run run(extra) as a cmocka group of three tests: test_auto_tier (the tier
+ * the agent picks), test_forced_raw_tp and test_forced_tracepoint (the
+ * tracepoint tiers every kernel has). Returns the group's result, for main.
+ */
+int harness_run_tier_tests(void (*run)(const char *extra_yaml));
 
 /* Kernel-wide task creations since boot (/proc/stat "processes"), an independent count. */
 uint64_t harness_total_forks(void);
