@@ -4,12 +4,16 @@
  * the agent's syscall layer uses, so that what the agent adds over them is
  * the cost of its own work. scripts/bench/floor.c loads one set:
  *   dispatcher   one tp_btf program on sys_exit (runs for every syscall)
- *   tracepoints  classic syscalls:sys_exit_read / sys_exit_openat / sys_exit_close
+ *   tracepoints  classic syscalls:sys_exit_read / sys_exit_write /
+ *                sys_exit_openat / sys_exit_close
  * plus, in both sets, the floor_ev_* programs: one empty tp_btf program on
- * each non-syscall attach point the default modules use for a fork (process:
- * sched_process_fork/exit/free) and a TCP send and receive (socket and
- * network: sock_send_length, sock_recv_length). They never run for read,
- * openat or getppid, so those columns keep their floor.
+ * each non-syscall attach point the bench's modules use for a fork (process:
+ * sched_process_fork/exit/free), a TCP send and receive (socket and
+ * network: sock_send_length, sock_recv_length), a block request (disk:
+ * block_rq_issue, block_rq_complete), a softirq (softirq: softirq_entry,
+ * softirq_exit) and a hard IRQ (hardirq: irq_handler_entry, irq_handler_exit).
+ * They never run for read, write, openat or getppid (but for an interrupt
+ * that lands in the loop), so those columns keep their floor.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -25,6 +29,12 @@ int BPF_PROG(floor_dispatcher, struct pt_regs *regs, long ret)
 
 SEC("tracepoint/syscalls/sys_exit_read")
 int floor_tp_read(void *ctx)
+{
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int floor_tp_write(void *ctx)
 {
 	return 0;
 }
@@ -67,6 +77,43 @@ int BPF_PROG(floor_ev_send, struct sock *sk, int ret, int flags)
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(floor_ev_recv, struct sock *sk, int ret, int flags)
+{
+	return 0;
+}
+
+/* The argument lists of block_rq_issue changed in 5.11: take the raw context. */
+SEC("tp_btf/block_rq_issue")
+int floor_ev_rq_issue(unsigned long long *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/block_rq_complete")
+int floor_ev_rq_complete(unsigned long long *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/softirq_entry")
+int BPF_PROG(floor_ev_softirq_entry, unsigned int vector)
+{
+	return 0;
+}
+
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(floor_ev_softirq_exit, unsigned int vector)
+{
+	return 0;
+}
+
+SEC("tp_btf/irq_handler_entry")
+int BPF_PROG(floor_ev_irq_entry, int irq, struct irqaction *action)
+{
+	return 0;
+}
+
+SEC("tp_btf/irq_handler_exit")
+int BPF_PROG(floor_ev_irq_exit, int irq, struct irqaction *action, int ret)
 {
 	return 0;
 }

@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 		bpf_object__close(obj);
 		return 1;
 	}
-	struct bpf_link *links[16] = { 0 };
+	struct bpf_link *links[32] = { 0 };
 	int n = 0;
 	bpf_object__for_each_program(prog, obj) {
 		if (!bpf_program__autoload(prog))
@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 			err = 1;
 			break;
 		}
-		if (n < 16)
+		if (n < 32)
 			links[n++] = link;
 		fprintf(stderr, "floor: attached %s (%s)\n", bpf_program__name(prog), bpf_program__section_name(prog));
 	}
