@@ -47,7 +47,6 @@ struct proc_rec {
 	uint64_t prev[APP_COUNTER_COUNT];
 	uint64_t seen_gen;
 	uint32_t unseen;
-	bool used;
 };
 
 struct group {
@@ -63,6 +62,12 @@ struct group {
 struct app_table {
 	const struct config *cfg;
 	struct proc_rec *procs;
+	/*
+	 * Per slot, the tgid + 1 of its record, 0 when free. Probing reads only
+	 * these (16 to a cache line, where the records are 240 bytes each):
+	 * finding 10000 processes a collect was a fifth of the collect's time.
+	 */
+	uint32_t *keys;
 	size_t cap, len;
 	struct group *groups;
 	size_t ngroups, gcap;
@@ -79,7 +84,10 @@ struct app_table *app_table_new(const struct config *cfg)
 	t->cfg = cfg;
 	t->cap = PROC_SLOTS_MIN;
 	t->procs = calloc(t->cap, sizeof(*t->procs));
-	if (!t->procs) {
+	t->keys = calloc(t->cap, sizeof(*t->keys));
+	if (!t->procs || !t->keys) {
+		free(t->procs);
+		free(t->keys);
 		free(t);
 		return NULL;
 	}
@@ -92,6 +100,7 @@ void app_table_free(struct app_table *t)
 	if (!t)
 		return;
 	free(t->procs);
+	free(t->keys);
 	free(t->groups);
 	free(t->order);
 	free(t);
@@ -108,9 +117,9 @@ static size_t slot_of(uint32_t tgid, size_t cap)
 static struct proc_rec *proc_find(struct app_table *t, uint32_t tgid)
 {
 	for (size_t i = slot_of(tgid, t->cap);; i = (i + 1) & (t->cap - 1)) {
-		if (!t->procs[i].used)
+		if (!t->keys[i])
 			return NULL;
-		if (t->procs[i].tgid == tgid)
+		if (t->keys[i] == tgid + 1)
 			return &t->procs[i];
 	}
 }
@@ -119,18 +128,25 @@ static struct proc_rec *proc_find(struct app_table *t, uint32_t tgid)
 static bool proc_resize(struct app_table *t, size_t cap)
 {
 	struct proc_rec *fresh = calloc(cap, sizeof(*fresh));
-	if (!fresh)
+	uint32_t *fresh_keys = calloc(cap, sizeof(*fresh_keys));
+	if (!fresh || !fresh_keys) {
+		free(fresh);
+		free(fresh_keys);
 		return false;
+	}
 	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->procs[i].used)
+		if (!t->keys[i])
 			continue;
 		size_t j = slot_of(t->procs[i].tgid, cap);
-		while (fresh[j].used)
+		while (fresh_keys[j])
 			j = (j + 1) & (cap - 1);
 		fresh[j] = t->procs[i];
+		fresh_keys[j] = t->keys[i];
 	}
 	free(t->procs);
+	free(t->keys);
 	t->procs = fresh;
+	t->keys = fresh_keys;
 	t->cap = cap;
 	return true;
 }
@@ -141,10 +157,10 @@ static struct proc_rec *proc_insert(struct app_table *t, uint32_t tgid)
 	if ((t->len + 1) * 4 > t->cap * 3 && !proc_resize(t, t->cap * 2))
 		return NULL;
 	size_t i = slot_of(tgid, t->cap);
-	while (t->procs[i].used)
+	while (t->keys[i])
 		i = (i + 1) & (t->cap - 1);
 	memset(&t->procs[i], 0, sizeof(t->procs[i]));
-	t->procs[i].used = true;
+	t->keys[i] = tgid + 1;
 	t->procs[i].tgid = tgid;
 	t->procs[i].group = UINT32_MAX;
 	t->len++;
@@ -157,15 +173,16 @@ static void proc_remove(struct app_table *t, struct proc_rec *rec)
 	if (rec->group < t->ngroups)
 		t->groups[rec->group].procs--;
 	size_t mask = t->cap - 1, hole = (size_t)(rec - t->procs);
-	t->procs[hole].used = false;
+	t->keys[hole] = 0;
 	t->len--;
-	for (size_t j = (hole + 1) & mask; t->procs[j].used; j = (j + 1) & mask) {
+	for (size_t j = (hole + 1) & mask; t->keys[j]; j = (j + 1) & mask) {
 		size_t home = slot_of(t->procs[j].tgid, t->cap);
 		bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
 		if (stays)
 			continue;
 		t->procs[hole] = t->procs[j];
-		t->procs[j].used = false;
+		t->keys[hole] = t->keys[j];
+		t->keys[j] = 0;
 		hole = j;
 	}
 }
@@ -229,19 +246,22 @@ static void assign_group(struct app_table *t, struct proc_rec *rec, const struct
 		t->groups[rec->group].procs++;
 }
 
-/* What the process counted since its record's last reading goes to its group. */
-static void account(struct app_table *t, struct proc_rec *rec, const struct app_process *p)
+/* What the process counted since its record's last reading goes to its group; false when nothing. */
+static bool account(struct app_table *t, struct proc_rec *rec, const struct app_process *p)
 {
 	if (rec->group >= t->ngroups)
-		return; /* out of memory for a new group: logged where it failed */
+		return true; /* out of memory for a new group: logged where it failed */
 	struct group *g = &t->groups[rec->group];
+	bool moved = false;
 	for (int c = 0; c < APP_COUNTER_COUNT; c++) {
 		uint64_t now = p->counters[c];
 		uint64_t delta = now >= rec->prev[c] ? now - rec->prev[c] : now;
 		g->delta[c] += delta;
-		g->active |= delta != 0;
+		moved |= delta != 0;
 		rec->prev[c] = now;
 	}
+	g->active |= moved;
+	return moved;
 }
 
 static struct proc_rec *record_of(struct app_table *t, uint32_t tgid, const struct app_process *p)
@@ -268,14 +288,15 @@ static struct proc_rec *record_of(struct app_table *t, uint32_t tgid, const stru
 	return rec;
 }
 
-void app_table_observe(struct app_table *t, uint32_t tgid, const struct app_process *p)
+bool app_table_observe(struct app_table *t, uint32_t tgid, const struct app_process *p)
 {
 	struct proc_rec *rec = record_of(t, tgid, p);
 	if (!rec)
-		return;
-	account(t, rec, p);
+		return true;
+	bool moved = account(t, rec, p);
 	rec->seen_gen = t->gen;
 	rec->unseen = 0;
+	return moved;
 }
 
 void app_table_exited(struct app_table *t, uint32_t tgid, const struct app_process *p)
@@ -347,7 +368,7 @@ static void forget_stale(struct app_table *t)
 {
 	for (size_t i = 0; i < t->cap;) {
 		struct proc_rec *rec = &t->procs[i];
-		if (rec->used && rec->seen_gen != t->gen && ++rec->unseen >= UNSEEN_COLLECTS_MAX) {
+		if (t->keys[i] && rec->seen_gen != t->gen && ++rec->unseen >= UNSEEN_COLLECTS_MAX) {
 			proc_remove(t, rec); /* a later record may have moved into slot i: look at it again */
 			continue;
 		}
@@ -369,7 +390,7 @@ static void forget_stale(struct app_table *t)
 		t->groups[kept++] = t->groups[g];
 	}
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->procs[i].used && t->procs[i].group != UINT32_MAX)
+		if (t->keys[i] && t->procs[i].group != UINT32_MAX)
 			t->procs[i].group = remap[t->procs[i].group];
 	t->ngroups = kept;
 	free(remap);

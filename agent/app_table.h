@@ -23,8 +23,12 @@ extern const char *const app_counter_names[APP_COUNTER_COUNT];
 struct app_table *app_table_new(const struct config *cfg);
 void app_table_free(struct app_table *t);
 
-/* A live process's cumulative counters, as read from the kernel table this collect. */
-void app_table_observe(struct app_table *t, uint32_t tgid, const struct app_process *p);
+/*
+ * A live process's cumulative counters, as read from the kernel table this
+ * collect. false: nothing moved since its last reading (an idle process, or
+ * one that died unseen: the caller may check which).
+ */
+bool app_table_observe(struct app_table *t, uint32_t tgid, const struct app_process *p);
 /* A process that is gone, with its final counters: counted, then forgotten. */
 void app_table_exited(struct app_table *t, uint32_t tgid, const struct app_process *p);
 /*

@@ -398,13 +398,17 @@ static void remember_dead(struct apps_state *st, uint32_t tgid)
 static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_process *p)
 {
 	st->tracked++;
-	bool sweep = tgid % SWEEP_SLICES == st->sweep_slice;
-	if (p->exited || (sweep && kill((pid_t)tgid, 0) && errno == ESRCH)) {
+	if (p->exited) {
 		app_table_exited(st->table, tgid, p);
 		remember_dead(st, tgid);
 		return;
 	}
-	app_table_observe(st->table, tgid, p);
+	/* Only an entry that did not move can be a process that died unseen: the rest skip the system call. */
+	bool moved = app_table_observe(st->table, tgid, p);
+	if (!moved && tgid % SWEEP_SLICES == st->sweep_slice && kill((pid_t)tgid, 0) && errno == ESRCH) {
+		app_table_exited(st->table, tgid, p); /* counted already: forgets it */
+		remember_dead(st, tgid);
+	}
 }
 
 static int read_key_by_key(struct apps_state *st, int fd)
