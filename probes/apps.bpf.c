@@ -374,10 +374,10 @@ static __always_inline bool sock_counts(const struct sock *sk, bool trusted)
 {
 	if (!sk)
 		return false;
-	__u16 family = SOCK_FIELD(trusted, sk, __sk_common.skc_family);
+	__u16 family = KERNEL_FIELD(trusted, sk, __sk_common.skc_family);
 	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
 		return false;
-	__u16 proto = SOCK_FIELD(trusted, sk, sk_protocol);
+	__u16 proto = KERNEL_FIELD(trusted, sk, sk_protocol);
 	return proto == SOCK_IPPROTO_TCP || proto == SOCK_IPPROTO_UDP;
 }
 

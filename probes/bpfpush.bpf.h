@@ -13,6 +13,15 @@
 		__type(value, struct TYPE);                                                              \
 	} NAME SEC(".maps")
 
+/*
+ * A field of a kernel object. tp_btf and fentry/fexit programs get trusted
+ * pointers and read through them with a plain load (CO-RE relocated);
+ * raw_tp, kprobe and classic tracepoint programs need bpf_probe_read_kernel,
+ * a helper call per field. trusted is a constant in each program, which
+ * keeps one form only.
+ */
+#define KERNEL_FIELD(trusted, ptr, field) ((trusted) ? (ptr)->field : BPF_CORE_READ(ptr, field))
+
 static __always_inline void *percpu_slot(void *map)
 {
 	__u32 zero = 0;

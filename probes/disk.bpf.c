@@ -34,16 +34,12 @@ struct start_key {
 	__u64 sector; /* 0 for the BTF ways */
 };
 
-struct start_value {
-	__u64 ts;
-	__u32 dev;
-};
-
+/* The issue time alone: the disk is read at completion, where tp_btf reads it without helper calls. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct start_key);
-	__type(value, struct start_value);
+	__type(value, __u64);
 } disk_start SEC(".maps");
 
 struct {
@@ -60,36 +56,38 @@ struct request___with_rq_disk {
 	struct gendisk *rq_disk;
 } __attribute__((preserve_access_index));
 
-static __always_inline __u32 dev_of(struct request *rq)
+static __always_inline __u32 dev_of(struct request *rq, bool trusted)
 {
 	struct gendisk *disk;
 	struct request___with_rq_disk *old = (void *)rq;
-	if (bpf_core_field_exists(old->rq_disk))
-		disk = BPF_CORE_READ(old, rq_disk);
-	else
-		disk = BPF_CORE_READ(rq, q, disk);
+	if (bpf_core_field_exists(old->rq_disk)) {
+		disk = KERNEL_FIELD(trusted, old, rq_disk);
+	} else {
+		struct request_queue *q = KERNEL_FIELD(trusted, rq, q);
+		disk = q ? KERNEL_FIELD(trusted, q, disk) : NULL;
+	}
 	if (!disk)
 		return 0;
-	return ((__u32)BPF_CORE_READ(disk, major) << DISK_MINOR_BITS) | (__u32)BPF_CORE_READ(disk, first_minor);
+	return ((__u32)KERNEL_FIELD(trusted, disk, major) << DISK_MINOR_BITS) |
+	       (__u32)KERNEL_FIELD(trusted, disk, first_minor);
 }
 
-static __always_inline void on_issue(struct start_key *key, __u32 dev)
+static __always_inline void on_issue(struct start_key *key)
 {
-	struct start_value v = { .ts = bpf_ktime_get_ns(), .dev = dev };
-	if (bpf_map_update_elem(&disk_start, key, &v, BPF_ANY)) {
+	__u64 ts = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&disk_start, key, &ts, BPF_ANY)) {
 		struct disk_counters *c = percpu_slot(&disk_counters);
 		if (c)
 			c->map_full++;
 	}
 }
 
-static __always_inline void on_complete(struct start_key *key)
+static __always_inline void on_complete(struct start_key *key, __u32 dev)
 {
-	struct start_value *v = bpf_map_lookup_elem(&disk_start, key);
-	if (!v)
+	__u64 *issued = bpf_map_lookup_elem(&disk_start, key);
+	if (!issued)
 		return; /* issued before we attached */
-	__u64 ns = bpf_ktime_get_ns() - v->ts;
-	__u32 dev = v->dev;
+	__u64 ns = bpf_ktime_get_ns() - *issued;
 	bpf_map_delete_elem(&disk_start, key);
 	struct hist *h = bpf_map_lookup_elem(&disk_hist, &dev);
 	if (!h) {
@@ -110,26 +108,27 @@ static __always_inline struct request *issued_request(unsigned long long *ctx)
 static __always_inline void issue_btf(struct request *rq)
 {
 	struct start_key key = { .id = (__u64)rq };
-	on_issue(&key, dev_of(rq));
+	on_issue(&key);
 }
 
-static __always_inline void complete_btf(struct request *rq)
+/* The request is still whole at completion: its disk is read there, not stored at issue. */
+static __always_inline void complete_btf(struct request *rq, bool trusted)
 {
 	struct start_key key = { .id = (__u64)rq };
-	on_complete(&key);
+	on_complete(&key, dev_of(rq, trusted));
 }
 
 SEC("tp_btf/block_rq_issue")
 int disk_issue_tp_btf(unsigned long long *ctx) { issue_btf(issued_request(ctx)); return 0; }
 
 SEC("tp_btf/block_rq_complete")
-int BPF_PROG(disk_complete_tp_btf, struct request *rq) { complete_btf(rq); return 0; }
+int BPF_PROG(disk_complete_tp_btf, struct request *rq) { complete_btf(rq, true); return 0; }
 
 SEC("raw_tp/block_rq_issue")
 int disk_issue_raw_tp(struct bpf_raw_tracepoint_args *ctx) { issue_btf(issued_request(ctx->args)); return 0; }
 
 SEC("raw_tp/block_rq_complete")
-int disk_complete_raw_tp(struct bpf_raw_tracepoint_args *ctx) { complete_btf((struct request *)ctx->args[0]); return 0; }
+int disk_complete_raw_tp(struct bpf_raw_tracepoint_args *ctx) { complete_btf((struct request *)ctx->args[0], false); return 0; }
 
 /*
  * The classic formats give no request, so (dev, sector) stands for it. A
@@ -142,7 +141,7 @@ SEC("tracepoint/block/block_rq_issue")
 int disk_issue_tracepoint(struct trace_event_raw_block_rq *ctx)
 {
 	struct start_key key = { .id = ctx->dev, .sector = ctx->nr_sector ? ctx->sector : 0 };
-	on_issue(&key, ctx->dev);
+	on_issue(&key);
 	return 0;
 }
 
@@ -150,6 +149,6 @@ SEC("tracepoint/block/block_rq_complete")
 int disk_complete_tracepoint(struct trace_event_raw_block_rq_completion *ctx)
 {
 	struct start_key key = { .id = ctx->dev, .sector = ctx->nr_sector ? ctx->sector : 0 };
-	on_complete(&key);
+	on_complete(&key, ctx->dev);
 	return 0;
 }

@@ -76,7 +76,7 @@ static __always_inline __u32 direction_from_ports(__u16 local, __u16 remote)
 static __always_inline void set_peer_from_sock(struct net_endpoint_key *key, const struct sock *sk, bool trusted)
 {
 	if (key->family == SOCK_AF_INET) {
-		__u32 daddr = SOCK_FIELD(trusted, sk, __sk_common.skc_daddr);
+		__u32 daddr = KERNEL_FIELD(trusted, sk, __sk_common.skc_daddr);
 		__builtin_memcpy(key->addr, &daddr, 4);
 	} else if (trusted) {
 		__builtin_memcpy(key->addr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
@@ -95,7 +95,7 @@ static __always_inline bool endpoint_of(const struct sock *sk, __u16 protocol, c
 					struct net_endpoint_key *key, bool trusted)
 {
 	__builtin_memset(key, 0, sizeof(*key));
-	key->family = SOCK_FIELD(trusted, sk, __sk_common.skc_family);
+	key->family = KERNEL_FIELD(trusted, sk, __sk_common.skc_family);
 	if (key->family != SOCK_AF_INET && key->family != SOCK_AF_INET6)
 		return false;
 	key->proto = protocol;
@@ -103,8 +103,8 @@ static __always_inline bool endpoint_of(const struct sock *sk, __u16 protocol, c
 		key->direction = conn->direction;
 		key->port = conn->port;
 	} else {
-		__u16 local = SOCK_FIELD(trusted, sk, __sk_common.skc_num);
-		__u16 remote = bpf_ntohs(SOCK_FIELD(trusted, sk, __sk_common.skc_dport));
+		__u16 local = KERNEL_FIELD(trusted, sk, __sk_common.skc_num);
+		__u16 remote = bpf_ntohs(KERNEL_FIELD(trusted, sk, __sk_common.skc_dport));
 		key->direction = direction_from_ports(local, remote);
 		key->port = key->direction == NET_DIRECTION_OUT ? remote : local;
 	}
@@ -130,12 +130,12 @@ static __always_inline void udp_traffic(const struct sock *sk, const struct sock
 	if (bytes <= 0)
 		return;
 	struct net_endpoint_key key = {};
-	key.family = SOCK_FIELD(trusted, sk, __sk_common.skc_family);
+	key.family = KERNEL_FIELD(trusted, sk, __sk_common.skc_family);
 	if (key.family != SOCK_AF_INET && key.family != SOCK_AF_INET6)
 		return;
 	key.proto = SOCK_IPPROTO_UDP;
-	__u16 local = SOCK_FIELD(trusted, sk, __sk_common.skc_num);
-	__u16 remote = bpf_ntohs(SOCK_FIELD(trusted, sk, __sk_common.skc_dport));
+	__u16 local = KERNEL_FIELD(trusted, sk, __sk_common.skc_num);
+	__u16 remote = bpf_ntohs(KERNEL_FIELD(trusted, sk, __sk_common.skc_dport));
 	if (remote) {
 		set_peer_from_sock(&key, sk, trusted);
 	} else if (addr) {
@@ -173,8 +173,8 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 	if (newstate == SOCK_TCP_ESTABLISHED && (oldstate == SOCK_TCP_SYN_SENT || oldstate == SOCK_TCP_SYN_RECV)) {
 		struct net_connection conn = { .direction = oldstate == SOCK_TCP_SYN_SENT ? NET_DIRECTION_OUT
 										  : NET_DIRECTION_IN };
-		conn.port = conn.direction == NET_DIRECTION_OUT ? bpf_ntohs(SOCK_FIELD(trusted, sk, __sk_common.skc_dport))
-								: SOCK_FIELD(trusted, sk, __sk_common.skc_num);
+		conn.port = conn.direction == NET_DIRECTION_OUT ? bpf_ntohs(KERNEL_FIELD(trusted, sk, __sk_common.skc_dport))
+								: KERNEL_FIELD(trusted, sk, __sk_common.skc_num);
 		if (bpf_map_update_elem(&net_connections, &skaddr, &conn, BPF_ANY)) {
 			struct net_counters *c = percpu_slot(&net_counters);
 			if (c)

@@ -18,14 +18,6 @@
 #define SOCK_TCP_NEW_SYN_RECV 12
 #define SOCK_MSG_PEEK 2
 
-/*
- * A field of a struct sock. tp_btf and fentry/fexit programs get a trusted
- * pointer and read it with a plain load (CO-RE relocated); raw_tp, kprobe and
- * classic tracepoint programs need bpf_probe_read_kernel, a helper call per
- * field. trusted is a constant in each program, which keeps one form only.
- */
-#define SOCK_FIELD(trusted, sk, field) ((trusted) ? (sk)->field : BPF_CORE_READ(sk, field))
-
 static __always_inline __u16 sock_protocol(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, sk_protocol);

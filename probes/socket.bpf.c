@@ -213,20 +213,20 @@ static __always_inline void on_recv_length(__u16 family, __u16 protocol, int ret
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sock_send_tp_btf, struct sock *sk, int ret)
-{ if (sk) on_send_length(SOCK_FIELD(true, sk, __sk_common.skc_family), sk->sk_protocol, ret, SOCK_TIER_TP_BTF); return 0; }
+{ if (sk) on_send_length(KERNEL_FIELD(true, sk, __sk_common.skc_family), sk->sk_protocol, ret, SOCK_TIER_TP_BTF); return 0; }
 SEC("raw_tp/sock_send_length")
 int BPF_PROG(sock_send_raw_tp, struct sock *sk, int ret)
-{ if (sk) on_send_length(SOCK_FIELD(false, sk, __sk_common.skc_family), sock_protocol(sk), ret, SOCK_TIER_RAW_TP); return 0; }
+{ if (sk) on_send_length(KERNEL_FIELD(false, sk, __sk_common.skc_family), sock_protocol(sk), ret, SOCK_TIER_RAW_TP); return 0; }
 SEC("tracepoint/sock/sock_send_length")
 int sock_send_tracepoint(struct sock_msg_length_record *r)
 { on_send_length(r->family, r->protocol, r->ret, SOCK_TIER_TRACEPOINT); return 0; }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sock_recv_tp_btf, struct sock *sk, int ret, int flags)
-{ if (sk) on_recv_length(SOCK_FIELD(true, sk, __sk_common.skc_family), sk->sk_protocol, ret, flags, SOCK_TIER_TP_BTF); return 0; }
+{ if (sk) on_recv_length(KERNEL_FIELD(true, sk, __sk_common.skc_family), sk->sk_protocol, ret, flags, SOCK_TIER_TP_BTF); return 0; }
 SEC("raw_tp/sock_recv_length")
 int BPF_PROG(sock_recv_raw_tp, struct sock *sk, int ret, int flags)
-{ if (sk) on_recv_length(SOCK_FIELD(false, sk, __sk_common.skc_family), sock_protocol(sk), ret, flags, SOCK_TIER_RAW_TP); return 0; }
+{ if (sk) on_recv_length(KERNEL_FIELD(false, sk, __sk_common.skc_family), sock_protocol(sk), ret, flags, SOCK_TIER_RAW_TP); return 0; }
 SEC("tracepoint/sock/sock_recv_length")
 int sock_recv_tracepoint(struct sock_msg_length_record *r)
 { on_recv_length(r->family, r->protocol, r->ret, r->flags, SOCK_TIER_TRACEPOINT); return 0; }
