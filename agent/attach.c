@@ -1,5 +1,4 @@
 #include "attach.h"
-#include "resident.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -17,6 +16,8 @@
 #include "kernel_btf.h"
 #include "kernel_names.h"
 #include "log.h"
+#include "resident.h"
+#include "sock_tier.h"
 
 #define TRACEFS_MOUNT "/sys/kernel/tracing"
 
@@ -716,6 +717,11 @@ void attach_refuse_event(struct module *m, size_t e, const char *why)
 		m->attached = false;
 	}
 }
+
+/* The sock:* programs compare the tier a prepare() gives them with their own: one numbering. */
+_Static_assert(SOCK_TIER_TP_BTF == ATTACH_TP_BTF && SOCK_TIER_RAW_TP == ATTACH_RAW_TP &&
+		       SOCK_TIER_TRACEPOINT == ATTACH_TRACEPOINT,
+	       "probes/sock_tier.h numbers tiers as enum attach_tier does");
 
 enum attach_tier attach_chosen_tier(const struct module *m, size_t e)
 {

@@ -374,16 +374,15 @@ static __always_inline bool sock_counts(const struct sock *sk, bool trusted)
 {
 	if (!sk)
 		return false;
-	__u16 family = KERNEL_FIELD(trusted, sk, __sk_common.skc_family);
-	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
+	if (!family_is_inet(sock_family(sk, trusted)))
 		return false;
-	__u16 proto = KERNEL_FIELD(trusted, sk, sk_protocol);
+	__u16 proto = sock_protocol(sk, trusted);
 	return proto == SOCK_IPPROTO_TCP || proto == SOCK_IPPROTO_UDP;
 }
 
 static __always_inline bool record_counts(const struct sock_msg_length_record *r)
 {
-	return (r->family == SOCK_AF_INET || r->family == SOCK_AF_INET6) &&
+	return family_is_inet(r->family) &&
 	       (r->protocol == SOCK_IPPROTO_TCP || r->protocol == SOCK_IPPROTO_UDP);
 }
 

@@ -95,8 +95,8 @@ static __always_inline bool endpoint_of(const struct sock *sk, __u16 protocol, c
 					struct net_endpoint_key *key, bool trusted)
 {
 	__builtin_memset(key, 0, sizeof(*key));
-	key->family = KERNEL_FIELD(trusted, sk, __sk_common.skc_family);
-	if (key->family != SOCK_AF_INET && key->family != SOCK_AF_INET6)
+	key->family = sock_family(sk, trusted);
+	if (!family_is_inet(key->family))
 		return false;
 	key->proto = protocol;
 	if (conn) {
@@ -130,8 +130,8 @@ static __always_inline void udp_traffic(const struct sock *sk, const struct sock
 	if (bytes <= 0)
 		return;
 	struct net_endpoint_key key = {};
-	key.family = KERNEL_FIELD(trusted, sk, __sk_common.skc_family);
-	if (key.family != SOCK_AF_INET && key.family != SOCK_AF_INET6)
+	key.family = sock_family(sk, trusted);
+	if (!family_is_inet(key.family))
 		return;
 	key.proto = SOCK_IPPROTO_UDP;
 	__u16 local = KERNEL_FIELD(trusted, sk, __sk_common.skc_num);
@@ -199,10 +199,10 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(net_state_tp_btf, struct sock *sk, int oldstate, int newstate)
-{ on_state(sk, sk->sk_protocol, oldstate, newstate, true); return 0; }
+{ on_state(sk, sock_protocol(sk, true), oldstate, newstate, true); return 0; }
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(net_state_raw_tp, struct sock *sk, int oldstate, int newstate)
-{ on_state(sk, sock_protocol(sk), oldstate, newstate, false); return 0; }
+{ on_state(sk, sock_protocol(sk, false), oldstate, newstate, false); return 0; }
 SEC("tracepoint/sock/inet_sock_set_state")
 int net_state_tracepoint(struct inet_sock_set_state_record *r)
 { on_state(r->skaddr, r->protocol, r->oldstate, r->newstate, false); return 0; }
@@ -232,10 +232,10 @@ static __always_inline void on_length(const struct sock *sk, __u16 protocol, int
 #define LENGTH_PROGRAMS(dir, SEND)                                                                          \
 	SEC("tp_btf/sock_" #dir "_length")                                                                  \
 	int BPF_PROG(net_##dir##_tp_btf, struct sock *sk, int ret, int flags)                              \
-	{ if (sk) on_length(sk, sk->sk_protocol, ret, flags, SEND, SOCK_TIER_TP_BTF, true); return 0; }   \
+	{ if (sk) on_length(sk, sock_protocol(sk, true), ret, flags, SEND, SOCK_TIER_TP_BTF, true); return 0; }  \
 	SEC("raw_tp/sock_" #dir "_length")                                                                  \
 	int BPF_PROG(net_##dir##_raw_tp, struct sock *sk, int ret, int flags)                              \
-	{ if (sk) on_length(sk, sock_protocol(sk), ret, flags, SEND, SOCK_TIER_RAW_TP, false); return 0; } \
+	{ if (sk) on_length(sk, sock_protocol(sk, false), ret, flags, SEND, SOCK_TIER_RAW_TP, false); return 0; }\
 	SEC("tracepoint/sock/sock_" #dir "_length")                                                         \
 	int net_##dir##_tracepoint(struct sock_msg_length_record *r)                                        \
 	{ on_length(r->sk, r->protocol, r->ret, r->flags, SEND, SOCK_TIER_TRACEPOINT, false); return 0; }

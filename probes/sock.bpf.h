@@ -6,6 +6,8 @@
 #ifndef BPFPUSH_SOCK_BPF_H
 #define BPFPUSH_SOCK_BPF_H
 
+#include "bpfpush.bpf.h"
+
 #define SOCK_AF_INET 2
 #define SOCK_AF_INET6 10
 #define SOCK_IPPROTO_TCP 6
@@ -18,9 +20,21 @@
 #define SOCK_TCP_NEW_SYN_RECV 12
 #define SOCK_MSG_PEEK 2
 
-static __always_inline __u16 sock_protocol(const struct sock *sk)
+/* trusted: the program's sk is a BTF pointer (tp_btf, fentry/fexit): plain loads, see KERNEL_FIELD. */
+static __always_inline __u16 sock_family(const struct sock *sk, bool trusted)
 {
-	return BPF_CORE_READ(sk, sk_protocol);
+	return KERNEL_FIELD(trusted, sk, __sk_common.skc_family);
+}
+
+static __always_inline __u16 sock_protocol(const struct sock *sk, bool trusted)
+{
+	return KERNEL_FIELD(trusted, sk, sk_protocol);
+}
+
+/* The sock:* tracepoints fire for every family: IPv4 and IPv6 are what the modules count. */
+static __always_inline bool family_is_inet(__u16 family)
+{
+	return family == SOCK_AF_INET || family == SOCK_AF_INET6;
 }
 
 /* The classic tracepoints' records, written out: vmlinux.h is one kernel's, these are stable. */

@@ -122,10 +122,10 @@ SEC("kprobe/tcp_close")
 int BPF_KPROBE(tcp_close_kprobe) { count_close(); return 0; }
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_close_tp_btf, struct sock *sk, int oldstate, int newstate)
-{ on_state(sk, sk->sk_protocol, oldstate, newstate); return 0; }
+{ on_state(sk, sock_protocol(sk, true), oldstate, newstate); return 0; }
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tcp_close_raw_tp, struct sock *sk, int oldstate, int newstate)
-{ on_state(sk, sock_protocol(sk), oldstate, newstate); return 0; }
+{ on_state(sk, sock_protocol(sk, false), oldstate, newstate); return 0; }
 SEC("tracepoint/sock/inet_sock_set_state")
 int tcp_close_tracepoint(struct inet_sock_set_state_record *r)
 { on_state(r->skaddr, r->protocol, r->oldstate, r->newstate); return 0; }
@@ -191,7 +191,7 @@ const volatile __u8 tcp_send_tier = 0, tcp_recv_tier = 0, udp_send_tier = 0, udp
 
 static __always_inline void on_send_length(__u16 family, __u16 protocol, int ret, __u8 tier)
 {
-	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
+	if (!family_is_inet(family))
 		return;
 	if (protocol == SOCK_IPPROTO_TCP && tcp_send_tier == tier)
 		count_send(true, ret, true);
@@ -201,7 +201,7 @@ static __always_inline void on_send_length(__u16 family, __u16 protocol, int ret
 
 static __always_inline void on_recv_length(__u16 family, __u16 protocol, int ret, int flags, __u8 tier)
 {
-	if (family != SOCK_AF_INET && family != SOCK_AF_INET6)
+	if (!family_is_inet(family))
 		return;
 	if (protocol == SOCK_IPPROTO_TCP && tcp_recv_tier == tier) {
 		if (!(flags & SOCK_MSG_PEEK))
@@ -213,20 +213,20 @@ static __always_inline void on_recv_length(__u16 family, __u16 protocol, int ret
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sock_send_tp_btf, struct sock *sk, int ret)
-{ if (sk) on_send_length(KERNEL_FIELD(true, sk, __sk_common.skc_family), sk->sk_protocol, ret, SOCK_TIER_TP_BTF); return 0; }
+{ if (sk) on_send_length(sock_family(sk, true), sock_protocol(sk, true), ret, SOCK_TIER_TP_BTF); return 0; }
 SEC("raw_tp/sock_send_length")
 int BPF_PROG(sock_send_raw_tp, struct sock *sk, int ret)
-{ if (sk) on_send_length(KERNEL_FIELD(false, sk, __sk_common.skc_family), sock_protocol(sk), ret, SOCK_TIER_RAW_TP); return 0; }
+{ if (sk) on_send_length(sock_family(sk, false), sock_protocol(sk, false), ret, SOCK_TIER_RAW_TP); return 0; }
 SEC("tracepoint/sock/sock_send_length")
 int sock_send_tracepoint(struct sock_msg_length_record *r)
 { on_send_length(r->family, r->protocol, r->ret, SOCK_TIER_TRACEPOINT); return 0; }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sock_recv_tp_btf, struct sock *sk, int ret, int flags)
-{ if (sk) on_recv_length(KERNEL_FIELD(true, sk, __sk_common.skc_family), sk->sk_protocol, ret, flags, SOCK_TIER_TP_BTF); return 0; }
+{ if (sk) on_recv_length(sock_family(sk, true), sock_protocol(sk, true), ret, flags, SOCK_TIER_TP_BTF); return 0; }
 SEC("raw_tp/sock_recv_length")
 int BPF_PROG(sock_recv_raw_tp, struct sock *sk, int ret, int flags)
-{ if (sk) on_recv_length(KERNEL_FIELD(false, sk, __sk_common.skc_family), sock_protocol(sk), ret, flags, SOCK_TIER_RAW_TP); return 0; }
+{ if (sk) on_recv_length(sock_family(sk, false), sock_protocol(sk, false), ret, flags, SOCK_TIER_RAW_TP); return 0; }
 SEC("tracepoint/sock/sock_recv_length")
 int sock_recv_tracepoint(struct sock_msg_length_record *r)
 { on_recv_length(r->family, r->protocol, r->ret, r->flags, SOCK_TIER_TRACEPOINT); return 0; }

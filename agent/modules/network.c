@@ -260,10 +260,6 @@ static struct bpf_object *network_open(struct module *m)
 	return st->skel ? st->skel->obj : NULL;
 }
 
-_Static_assert(SOCK_TIER_TP_BTF == ATTACH_TP_BTF && SOCK_TIER_RAW_TP == ATTACH_RAW_TP &&
-		       SOCK_TIER_TRACEPOINT == ATTACH_TRACEPOINT,
-	       "probes/sock_tier.h numbers tiers as enum attach_tier does");
-
 /* The shared sock:* programs count a protocol only where its event chose them. */
 static void network_prepare(struct module *m)
 {

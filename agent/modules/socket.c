@@ -34,10 +34,6 @@ static const struct metric_desc socket_metrics[] = {
 	{ .tier = ATTACH_RAW_TP, .progs = { prefix "_raw_tp" } },                        \
 	{ .tier = ATTACH_TRACEPOINT, .progs = { prefix "_tracepoint" } }
 
-_Static_assert(SOCK_TIER_TP_BTF == ATTACH_TP_BTF && SOCK_TIER_RAW_TP == ATTACH_RAW_TP &&
-		       SOCK_TIER_TRACEPOINT == ATTACH_TRACEPOINT,
-	       "probes/sock_tier.h numbers tiers as enum attach_tier does");
-
 enum {
 	EVENT_TCP_SEND = 0,
 	EVENT_TCP_SEND_RESULT,
