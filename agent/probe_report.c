@@ -42,25 +42,27 @@ static bool metric_given(const struct module *m, const char *metric)
 static const char *unhooked_why(const struct module *m, size_t e)
 {
 	if (m->ops->events[e].return_mode_only && m->cfg->global.load_mode != LOAD_MODE_RETURN)
-		return "needs load_mode: return";
+		return "load_mode: entry hooks only where calls begin (return, the default, hooks this)";
 	if (m->ops->events[e].entry_mode_only && m->cfg->global.load_mode == LOAD_MODE_RETURN)
 		return "load_mode: return hooks its return side instead";
 	const char *why = m->ops->unwanted_why ? m->ops->unwanted_why(m, e) : NULL;
 	return why ? why : "switched off in the config";
 }
 
+/* The events hooked come first: an entry-mode event left for its return twin is no reason when the twin fails. */
 static const char *metric_missing_why(const struct module *m, const char *metric)
 {
 	for (size_t e = 0; e < m->ops->nevents; e++) {
-		if (!strstr(m->ops->events[e].gives, metric))
+		if (!strstr(m->ops->events[e].gives, metric) || !m->events[e].wanted)
 			continue;
-		if (!m->events[e].wanted)
-			return unhooked_why(m, e);
 		if (m->events[e].chosen < 0)
 			return "no way to attach its event on this kernel";
 		if (sees_no_result(m, e))
-			return "the way in use sees calls, not results: needs load_mode: return";
+			return "load_mode: entry: the way in use sees calls, not results (return, the default, sees them)";
 	}
+	for (size_t e = 0; e < m->ops->nevents; e++)
+		if (strstr(m->ops->events[e].gives, metric) && !m->events[e].wanted)
+			return unhooked_why(m, e);
 	return m->failure[0] ? m->failure : "not measured";
 }
 
@@ -171,6 +173,7 @@ int probe_report(const struct config *cfg, bool json, FILE *out)
 		json_str(out, pc.tracefs);
 		fprintf(out, ", \"lockdown\": ");
 		json_str(out, pc.lockdown);
+		fprintf(out, ", \"load_mode\": \"%s\"", cfg->global.load_mode == LOAD_MODE_RETURN ? "return" : "entry");
 		fprintf(out, ", \"tiers\": {");
 		for (int t = ATTACH_FENTRY; t < ATTACH_TIER_COUNT; t++) {
 			fprintf(out, "%s", t > ATTACH_FENTRY ? ", " : "");
@@ -189,7 +192,10 @@ int probe_report(const struct config *cfg, bool json, FILE *out)
 		for (int t = ATTACH_FENTRY; t < ATTACH_TIER_COUNT; t++)
 			fprintf(out, "tier %-10s %s%s\n", config_attach_tier_name((enum attach_tier)t),
 				pc.tier_ok[t] ? "yes" : "no: ", pc.tier_ok[t] ? "" : pc.tier_why[t]);
-		fprintf(out, "load_mode %s\n\n  %-10s %-15s %-40s %s\n", cfg->global.load_mode == LOAD_MODE_RETURN ? "return" : "entry",
+		fprintf(out, "load_mode %s\n\n  %-10s %-15s %-40s %s\n",
+			cfg->global.load_mode == LOAD_MODE_RETURN
+				? "return: hooks where calls return too, so results (bytes, errors) are sent"
+				: "entry: hooks only where calls begin; fentry/kprobe hooks send no results (bytes, errors)",
 			"MODULE", "EVENT", "WAY", "GIVES");
 	}
 	/* Every built module attaches for real (enabled or not: the report says what it would get). */

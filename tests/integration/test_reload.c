@@ -1,6 +1,6 @@
 /*
  * SIGHUP on the running agent (DESIGN §6), no count lost:
- *   1. config A: process only. A workload (comm "bpfpush-reload") forks
+ *   1. config A: process only, load_mode entry. A workload (comm "bpfpush-reload") forks
  *      FORKS children.
  *   2. config B, by SIGHUP: load_mode return (the process module's object is
  *      reloaded: it is collected once more first), the socket module switched
@@ -108,7 +108,7 @@ static void test_sighup_applies_changes_without_losing_counts(void **state)
 {
 	(void)state;
 	char a[2048], b[2048], yaml[4096];
-	harness_modules_yaml(a, sizeof(a), ", log_level: info", "process", NULL);
+	harness_modules_yaml(a, sizeof(a), ", log_level: info, load_mode: entry", "process", NULL);
 	struct agent_proc ap;
 	assert_int_equal(harness_config(&ap, a), 0);
 	harness_modules_yaml(b, sizeof(b), ", log_level: info, load_mode: return", "process socket", NULL);

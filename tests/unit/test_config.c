@@ -190,7 +190,7 @@ static void test_defaults_when_absent(void **state)
 	const struct config *cfg = fx->cfg;
 	assert_int_equal(cfg->global.interval_ms, 1000);
 	assert_string_equal(cfg->global.hostname, "auto");
-	assert_int_equal(cfg->global.load_mode, LOAD_MODE_ENTRY);
+	assert_int_equal(cfg->global.load_mode, LOAD_MODE_RETURN);
 	assert_int_equal(cfg->global.attach, ATTACH_AUTO);
 	assert_int_equal(cfg->global.syscall_layer, SYSCALL_LAYER_AUTO);
 	assert_int_equal(cfg->global.series_ttl_ms, 5 * 60 * 1000);
