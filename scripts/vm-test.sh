@@ -253,6 +253,7 @@ make_initramfs() { # series -> path of the initramfs
 	done
 	copy_with_libs "$agent" "$rootfs"
 	cp config/run.yaml "$rootfs/etc/bpfpush/run.yaml"
+	cp config/bpfpush.yaml "$rootfs/etc/bpfpush/bpfpush.yaml" # test_shipped runs it as shipped
 	cp "$here/vm/tests.list" "$rootfs/etc/bpfpush/vm-tests.list"
 	printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rootfs/etc/passwd"
 	printf 'root:x:0:\n' > "$rootfs/etc/group"
@@ -276,9 +277,10 @@ done
 t_prepared=$(date +%s)
 
 # Does a (tier, layer) run tell test $1 anything new? The same rule as init.sh's.
-runs_in() { # test tier layer
+runs_in() { # test tier layer; tier "auto": the run with nothing forced, only for tests listing "auto"
 	local spec
 	spec=$(sed -n "s/^$1: *//p" "$here/vm/tests.list")
+	[[ $2 == auto ]] && { [[ " ${spec%%|*} " == *" auto "* ]]; return; }
 	[[ -n $spec ]] || return 0
 	[[ -n $2 ]] && { [[ " ${spec%%|*} " == *" $2 "* ]]; return; }
 	[[ -n $3 ]] && { [[ " ${spec#*|} " == *" $3 "* ]]; return; }
@@ -349,6 +351,7 @@ for series in $kernels; do
 	done < <(grep '^VMTEST RESULT ' "$log" || true)
 	expected=0
 	for t in $tests; do
+		runs_in "$t" auto "" && expected=$((expected + 1))
 		for tier in $tiers; do runs_in "$t" "$tier" "" && expected=$((expected + 1)); done
 		for layer in $layers; do runs_in "$t" "" "$layer" && expected=$((expected + 1)); done
 	done

@@ -94,8 +94,12 @@ rm -f /tmp/probe-*.yaml
 # kernel-function ways get their turn), then once per syscall layer forced (tier
 # automatic). "auto" leaves the variable unset.
 # scripts/vm/tests.list: the tiers and layers that tell a test anything new; unlisted: all.
-runs_in() { # test tier layer
+runs_in() { # test tier layer; tier "auto": the run with nothing forced, only for tests listing "auto"
 	spec=$(sed -n "s/^$1: *//p" /etc/bpfpush/vm-tests.list 2>/dev/null)
+	if [ "$2" = auto ]; then
+		case " ${spec%%|*} " in *" auto "*) return 0 ;; esac
+		return 1
+	fi
 	[ -n "$spec" ] || return 0
 	if [ -n "$2" ]; then
 		case " ${spec%%|*} " in *" $2 "*) return 0 ;; esac
@@ -110,18 +114,20 @@ runs_in() { # test tier layer
 
 cd /tmp
 id=0
-combos=""
-for tier in $VM_TIERS; do combos="$combos $tier:auto"; done
-for layer in $VM_LAYERS; do combos="$combos auto:$layer"; done
+combos="auto:auto" # nothing forced: the shipped config as it is (test_shipped)
+for tier in $VM_TIERS; do combos="$combos $tier:-"; done
+for layer in $VM_LAYERS; do combos="$combos -:$layer"; done
 for combo in $combos; do
 	tier=${combo%%:*} layer=${combo#*:}
-	[ "$tier" = auto ] && tier=
-	[ "$layer" = auto ] && layer=
+	only=
+	[ "$combo" = auto:auto ] && only=auto
+	[ "$tier" = auto ] || [ "$tier" = - ] && tier=
+	[ "$layer" = auto ] || [ "$layer" = - ] && layer=
 		for bin in /bpfpush/tests/test_*; do
 		for rep in $(seq "${VM_REPEAT:-1}"); do
 			[ -x "$bin" ] || continue
 			test=${bin##*/}
-			runs_in "$test" "$tier" "$layer" || continue
+			runs_in "$test" "${only:-$tier}" "$layer" || continue
 			id=$((id + 1))
 			start=$(date +%s)
 			echo "VMTEST OUT-BEGIN $id kernel=$KVER tier=${tier:-auto} layer=${layer:-auto} test=$test"
