@@ -437,31 +437,23 @@ static const char *shipped_config_path(void)
 /* The shipped config up to its sinks, then one stdout sink. */
 static int write_config(struct agent_proc *ap)
 {
-	memset(ap, 0, sizeof(*ap));
-	ap->pid = -1;
-	ap->out_fd = -1;
-	snprintf(ap->dir, sizeof(ap->dir), "/tmp/bpfpush-test-XXXXXX");
-	if (!mkdtemp(ap->dir))
+	static char yaml[1 << 16];
+	FILE *in = fopen(shipped_config_path(), "r");
+	if (!in)
 		return -1;
-	snprintf(ap->config, sizeof(ap->config), "%s/bpfpush.yaml", ap->dir);
-	FILE *in = fopen(shipped_config_path(), "r"), *out = fopen(ap->config, "w");
-	if (!in || !out) {
-		if (in)
-			fclose(in);
-		if (out)
-			fclose(out);
-		return -1;
-	}
-	char line[512];
+	size_t len = 0;
 	bool sinks = false;
-	while (!sinks && fgets(line, sizeof(line), in)) {
-		sinks = !strncmp(line, "sinks:", 6);
-		if (!sinks)
-			fputs(line, out);
+	while (!sinks && len + 512 < sizeof(yaml) && fgets(yaml + len, 512, in)) {
+		sinks = !strncmp(yaml + len, "sinks:", 6);
+		if (sinks)
+			yaml[len] = '\0';
+		else
+			len += strlen(yaml + len);
 	}
 	fclose(in);
-	fprintf(out, "sinks:\n  - { name: test, type: stdout, format: graphite-tagged, prefix: \"\" }\n");
-	return fclose(out) || !sinks ? -1 : 0;
+	if (!sinks)
+		return -1;
+	return harness_config_sink(ap, yaml, "{ name: test, type: stdout, format: graphite-tagged, prefix: \"\" }");
 }
 
 #define MAX_PROMISED 256

@@ -194,6 +194,11 @@ int harness_cache_workload(void *dev_path)
 
 int harness_config(struct agent_proc *ap, const char *yaml_without_sinks)
 {
+	return harness_config_sink(ap, yaml_without_sinks, "{ name: test, type: stdout, format: graphite, prefix: \"\" }");
+}
+
+int harness_config_sink(struct agent_proc *ap, const char *yaml_without_sinks, const char *sink)
+{
 	memset(ap, 0, sizeof(*ap));
 	ap->pid = -1;
 	ap->out_fd = -1;
@@ -204,7 +209,7 @@ int harness_config(struct agent_proc *ap, const char *yaml_without_sinks)
 	FILE *f = fopen(ap->config, "w");
 	if (!f)
 		return -1;
-	fprintf(f, "%s\nsinks:\n  - { name: test, type: stdout, format: graphite, prefix: \"\" }\n", yaml_without_sinks);
+	fprintf(f, "%s\nsinks:\n  - %s\n", yaml_without_sinks, sink);
 	return fclose(f);
 }
 

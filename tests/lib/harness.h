@@ -72,6 +72,8 @@ int harness_cache_workload(void *dev_path);
 
 /* Write a config whose sinks section is one stdout sink in graphite format with no prefix. */
 int harness_config(struct agent_proc *ap, const char *yaml_without_sinks);
+/* The same with the one sink given as a YAML flow mapping. */
+int harness_config_sink(struct agent_proc *ap, const char *yaml_without_sinks, const char *sink);
 /* Start the agent; returns 0 once it printed its first flush (it is attached). */
 int harness_start(struct agent_proc *ap, int timeout_ms);
 /*
