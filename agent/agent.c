@@ -409,7 +409,7 @@ static int start_sinks(struct agent *a)
 /* Sinks being replaced: their config lives until the last of them has closed. */
 struct retiring_sinks {
 	struct agent *agent;
-	struct config *cfg; /* what the retiring sinks were built from: no one else holds it */
+	const struct config *cfg; /* what the retiring sinks were built from: a reference of theirs */
 	size_t pending;
 };
 
@@ -433,11 +433,11 @@ static bool replace_sinks(struct agent *a, struct config *next)
 	if (!r)
 		return false; /* keep the running sinks rather than lose them */
 	r->agent = a;
-	r->cfg = a->sinks_cfg; /* next is running now: nothing else holds this one */
+	r->cfg = a->sinks_cfg; /* the sinks' reference passes to their retirement */
 	r->pending = nold + 1;
 	a->sinks = NULL;
 	a->nsinks = a->sinks_open = 0;
-	a->sinks_cfg = next;
+	a->sinks_cfg = config_ref(next);
 	agent_resolve_hostname(next, a->hostname, sizeof(a->hostname), a->fqdn, sizeof(a->fqdn));
 	if (start_sinks(a))
 		log_error("agent", "out of memory creating the new sinks");
@@ -520,11 +520,9 @@ static void apply_config(struct agent *a, struct config *next)
 				arm_aligned(&a->modules[id].timer, module_timer_cb,
 					    config_module_interval_ms(next, (enum module_id)id), 0);
 	}
-	struct config *sinks_cfg = a->sinks_cfg;
 	bool sinks_replaced = replace_sinks(a, next);
-	/* The old config goes unless the sinks still use it (kept), or their retirement frees it (replaced). */
-	if (old != sinks_cfg)
-		config_free(old);
+	/* a->cfg's reference: modules and sinks still built from old hold their own. */
+	config_free(old);
 	log_info("config", "reloaded %s: %u module(s) restarted, %u running, sinks %s", next->path, restarted,
 		 a->modules_enabled - a->modules_failed, sinks_replaced ? "replaced" : "kept");
 }
@@ -566,7 +564,8 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 		config_free(cfg);
 		return 1;
 	}
-	a->cfg = a->sinks_cfg = cfg;
+	a->cfg = cfg;
+	a->sinks_cfg = config_ref(cfg);
 	a->duration_ms = duration_ms;
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&a->loop);
@@ -615,8 +614,7 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 	probe_cache_free(&a->probes);
 	series_store_free(a->store);
 	free(a->sinks);
-	if (a->sinks_cfg != a->cfg)
-		config_free(a->sinks_cfg);
+	config_free(a->sinks_cfg);
 	config_free(a->cfg);
 	free(a);
 	return rc;

@@ -17,7 +17,7 @@
 struct agent {
 	uv_loop_t loop;
 	struct config *cfg;
-	struct config *sinks_cfg; /* what the sinks were built from: cfg, or an older one while they are unchanged */
+	const struct config *sinks_cfg; /* what the sinks were built from (one reference of its own): cfg, or an older one */
 	struct probe_cache probes;
 	struct syscall_watch *syscalls;
 	struct module modules[MODULE_COUNT];

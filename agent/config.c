@@ -1789,10 +1789,23 @@ static void cfg_free_tags(struct config_tags *tags)
 	free(tags->items);
 }
 
-void config_free(struct config *cfg)
+const struct config *config_ref(const struct config *cfg)
 {
+	/* The count is the one mutable field of a loaded config, owned by its holders together. */
+	if (cfg)
+		((struct config *)cfg)->refs++;
+	return cfg;
+}
+
+void config_free(const struct config *held)
+{
+	struct config *cfg = (struct config *)held;
 	if (!cfg)
 		return;
+	if (cfg->refs) {
+		cfg->refs--;
+		return;
+	}
 	free(cfg->global.hostname);
 	cfg_free_tags(&cfg->global.tags);
 	for (size_t i = 0; i < cfg->apps.ngroups; i++) {

@@ -162,6 +162,12 @@ struct config {
 	struct config_sink *sinks;
 	size_t nsinks;
 	char *path; /* the main file */
+	/*
+	 * Holders beyond the first: code that keeps pointers into a config past the
+	 * next SIGHUP (modules, sinks) takes config_ref() and gives it back with
+	 * config_free(); the last config_free() frees it.
+	 */
+	unsigned refs;
 };
 
 struct config_error {
@@ -183,7 +189,9 @@ struct config_errors {
  * constant tag shadowed by a metric tag) may be present either way.
  */
 int config_load(const char *path, struct config **out, struct config_errors *errs);
-void config_free(struct config *cfg);
+/* One more holder of cfg (returned); config_free() drops one, the last frees it. */
+const struct config *config_ref(const struct config *cfg);
+void config_free(const struct config *cfg);
 void config_errors_print(const struct config_errors *errs, FILE *to);
 void config_errors_free(struct config_errors *errs);
 
