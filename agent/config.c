@@ -15,6 +15,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -625,8 +627,8 @@ static const char *cfg_check_readable_file(const char *value)
 	struct stat st;
 	if (stat(value, &st) < 0)
 		return errno == ENOENT ? "no such file" : strerror(errno);
-	if (S_ISDIR(st.st_mode))
-		return "a directory, not a file";
+	if (!S_ISREG(st.st_mode)) /* a FIFO would block the loop, /dev/zero never ends */
+		return S_ISDIR(st.st_mode) ? "a directory, not a file" : "not a regular file";
 	if (access(value, R_OK) < 0)
 		return errno == EACCES ? "not readable by the agent (permission denied)" : strerror(errno);
 	return NULL;
@@ -1589,7 +1591,51 @@ static void cfg_apply_sinks(struct cfg_loader *ld, const struct cfg_key *key, vo
 /* ------------------------------------------------------------------ */
 /* Files                                                                */
 
-/* Running as root, a file others can write is a way to run BPF as root: refuse it. */
+/* Files as the error messages name them. */
+static const char *cfg_file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* Root, or the user the agent runs as (effective or real): the owners whose files it may trust. */
+static bool cfg_owner_is_trusted(uid_t uid)
+{
+	return uid == 0 || uid == geteuid() || uid == getuid();
+}
+
+/*
+ * As root, why st (a file, or a directory on its path) lets someone else decide
+ * what the agent reads, or NULL. A directory others may write is fine with the
+ * sticky bit (/tmp): then only an entry's owner may replace it.
+ */
+static const char *cfg_untrusted_why(const struct stat *st, bool on_path, char *buf, size_t cap)
+{
+	if (!cfg_owner_is_trusted(st->st_uid)) {
+		snprintf(buf, cap, "owned by uid %u, not root or the agent's user", (unsigned)st->st_uid);
+		return buf;
+	}
+	if (!(st->st_mode & (S_IWGRP | S_IWOTH)))
+		return NULL;
+	if (on_path && (st->st_mode & S_ISVTX))
+		return NULL;
+	return on_path ? "writable by group or others, without the sticky bit" : "writable by group or others";
+}
+
+/*
+ * Running as root, a file others can write (or own, or replace through a
+ * directory on its path) is a way to run BPF as root: refuse it, like sshd's
+ * StrictModes. One line names the path that failed and why.
+ */
 static bool cfg_file_is_trusted(struct cfg_loader *ld, const char *file, int fd, bool is_dir)
 {
 	struct stat st;
@@ -1598,16 +1644,52 @@ static bool cfg_file_is_trusted(struct cfg_loader *ld, const char *file, int fd,
 		cfg_error_at(ld, at, "cannot stat: %s", strerror(errno));
 		return false;
 	}
-	if (!is_dir && !S_ISREG(st.st_mode)) {
-		cfg_error_at(ld, at, "not a regular file");
+	if (is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+		cfg_error_at(ld, at, "refusing to read: %s, not a %s", cfg_file_kind(st.st_mode),
+			     is_dir ? "directory" : "regular file");
 		return false;
 	}
-	if (geteuid() == 0 && (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		cfg_error_at(ld, at, "refusing to read: writable by group or others while bpfpush runs as root "
-				     "(chmod go-w %s)", file);
+	if (geteuid() != 0)
+		return true;
+	char buf[96];
+	const char *why = cfg_untrusted_why(&st, false, buf, sizeof(buf));
+	if (why) {
+		if (st.st_mode & (S_IWGRP | S_IWOTH) && cfg_owner_is_trusted(st.st_uid))
+			cfg_error_at(ld, at, "refusing to read: %s while bpfpush runs as root (chmod go-w %s)", why, file);
+		else
+			cfg_error_at(ld, at, "refusing to read: %s, while bpfpush runs as root (chown root %s)", why, file);
 		return false;
+	}
+	/* Every directory above it, up to /. */
+	char real[PATH_MAX];
+	if (!realpath(file, real)) {
+		cfg_error_at(ld, at, "cannot resolve its path: %s", strerror(errno));
+		return false;
+	}
+	for (char *slash = strrchr(real, '/'); slash; slash = strrchr(real, '/')) {
+		if (slash == real)
+			slash[1] = '\0'; /* "/" itself, last */
+		else
+			*slash = '\0';
+		if (stat(real, &st) != 0) {
+			cfg_error_at(ld, at, "cannot stat directory %s: %s", real, strerror(errno));
+			return false;
+		}
+		why = cfg_untrusted_why(&st, true, buf, sizeof(buf));
+		if (why) {
+			cfg_error_at(ld, at, "refusing to read: directory %s is %s, while bpfpush runs as root", real, why);
+			return false;
+		}
+		if (slash == real)
+			break;
 	}
 	return true;
+}
+
+/* Opens a file to read without blocking on what is not a regular file (a FIFO), or -1 with errno. */
+static int cfg_open_nonblocking(const char *path, bool is_dir)
+{
+	return open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (is_dir ? O_DIRECTORY : 0));
 }
 
 static void cfg_report_syntax_error(struct cfg_loader *ld, const yaml_parser_t *parser)
@@ -1653,13 +1735,16 @@ static void cfg_apply_document(struct cfg_loader *ld, yaml_parser_t *parser)
 static bool cfg_load_file(struct cfg_loader *ld, const char *path)
 {
 	const char *file = cfg_loader_keep_file(ld, path);
-	FILE *f = fopen(path, "rb");
+	int fd = cfg_open_nonblocking(path, false);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
 	if (!f) {
 		struct cfg_mark at = { file, 0, 0 };
 		cfg_error_at(ld, at, "cannot open: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return false;
 	}
-	if (!cfg_file_is_trusted(ld, file, fileno(f), false)) {
+	if (!cfg_file_is_trusted(ld, file, fd, false)) {
 		fclose(f);
 		return false;
 	}
@@ -1699,8 +1784,11 @@ static char *cfg_conf_d_path(const char *main_path)
 static void cfg_load_conf_d(struct cfg_loader *ld, const char *main_path)
 {
 	char *dir_path = cfg_conf_d_path(main_path);
-	DIR *dir = opendir(dir_path);
+	int dir_fd = cfg_open_nonblocking(dir_path, true);
+	DIR *dir = dir_fd < 0 ? NULL : fdopendir(dir_fd);
 	if (!dir) {
+		if (dir_fd >= 0)
+			close(dir_fd);
 		if (errno != ENOENT) {
 			struct cfg_mark at = { cfg_loader_keep_file(ld, dir_path), 0, 0 };
 			cfg_error_at(ld, at, "cannot open: %s", strerror(errno));

@@ -916,6 +916,91 @@ static void test_root_refuses_writable_files(void **state)
 	assert_int_equal(fx->cfg->global.interval_ms, 2000);
 }
 
+/* Files and directories owned by another user: they decide what root runs (issue #29). */
+static void test_root_refuses_files_owned_by_others(void **state)
+{
+	struct fixture *fx = *state;
+	test_euid = 0;
+	if (geteuid() != 0 || getuid() != 0)
+		skip(); /* chown needs real root */
+	const uid_t nobody = 65534;
+	write_file(fx, "main.yaml", ONE_SINK);
+	assert_int_equal(chown(fx->main_path, nobody, 0), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	char expected[512];
+	snprintf(expected, sizeof(expected),
+		 "%s: refusing to read: owned by uid 65534, not root or the agent's user, while bpfpush runs as root "
+		 "(chown root %s)\n",
+		 fx->main_path, fx->main_path);
+	assert_string_equal(fx->printed, expected);
+	assert_int_equal(chown(fx->main_path, 0, 0), 0);
+
+	/* A conf.d file, then the conf.d directory, owned by nobody (0644 / 0755). */
+	write_file(fx, "conf.d/10-other.yaml", "global: { interval: 2s }\n");
+	char path[256];
+	snprintf(path, sizeof(path), "%s/conf.d/10-other.yaml", fx->dir);
+	assert_int_equal(chown(path, nobody, 0), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "10-other.yaml: refusing to read: owned by uid 65534");
+	assert_int_equal(chown(path, 0, 0), 0);
+	snprintf(path, sizeof(path), "%s/conf.d", fx->dir);
+	assert_int_equal(chown(path, nobody, 0), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "/conf.d: refusing to read: owned by uid 65534");
+	assert_int_equal(chown(path, 0, 0), 0);
+	assert_int_equal(load_path(fx, fx->main_path), 0);
+
+	/* The directory the config is in: anyone may write it and there is no sticky bit. */
+	assert_int_equal(chmod(fx->dir, 0777), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	snprintf(expected, sizeof(expected), "%s: refusing to read: directory %s is writable by group or others, without "
+		 "the sticky bit, while bpfpush runs as root", fx->main_path, fx->dir);
+	assert_printed(fx, expected);
+	/* With the sticky bit (like /tmp) only an entry's owner may replace it. */
+	assert_int_equal(chmod(fx->dir, 01777), 0);
+	assert_int_equal(load_path(fx, fx->main_path), 0);
+	assert_int_equal(chmod(fx->dir, 0700), 0);
+	assert_int_equal(chown(fx->dir, nobody, 0), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "is owned by uid 65534, not root or the agent's user, while bpfpush runs as root");
+	assert_int_equal(chown(fx->dir, 0, 0), 0);
+}
+
+/* What is not a regular file is refused without being read: a FIFO would block the loop. */
+static void test_only_regular_files_are_read(void **state)
+{
+	struct fixture *fx = *state;
+	write_file(fx, "main.yaml", ONE_SINK);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/conf.d", fx->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/conf.d/20-fifo.yaml", fx->dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1); /* returns: nothing blocked */
+	char expected[512];
+	snprintf(expected, sizeof(expected), "%s: refusing to read: a FIFO, not a regular file", path);
+	assert_printed(fx, expected);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(load_path(fx, fx->main_path), 0);
+
+	/* The main file itself. */
+	snprintf(path, sizeof(path), "%s/fifo.yaml", fx->dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_int_equal(load_path(fx, path), -1);
+	assert_printed(fx, "fifo.yaml: refusing to read: a FIFO, not a regular file");
+
+	/* Certificate files: a FIFO, /dev/zero, a directory, at their key. */
+	char text[512];
+	snprintf(text, sizeof(text), "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    ca_file: %s\n",
+		 path);
+	assert_fails_at(fx, text, 5, 14, "sinks[0].ca_file: not a regular file");
+	assert_fails_at(fx, "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    ca_file: /dev/zero\n",
+			5, 14, "sinks[0].ca_file: not a regular file");
+	assert_fails_at(fx, "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    cert_file: /dev/zero\n"
+			    "    key_file: /dev/null\n",
+			5, 16, "sinks[0].cert_file: not a regular file");
+}
+
 static void test_non_root_accepts_writable_files(void **state)
 {
 	struct fixture *fx = *state;
@@ -1068,6 +1153,8 @@ int main(void)
 		T(test_shadowed_tag_warnings),
 		T(test_root_refuses_writable_files),
 		T(test_non_root_accepts_writable_files),
+		T(test_root_refuses_files_owned_by_others),
+		T(test_only_regular_files_are_read),
 		T(test_all_errors_reported),
 		T(test_duplicate_keys),
 		T(test_groups_and_service_names),
