@@ -71,6 +71,22 @@ void agent_resolve_hostname(const struct config *cfg, char *hostname, size_t hca
 	snprintf(hostname, hcap, "%s", name);
 }
 
+int agent_check_sinks(const struct config *cfg, FILE *to)
+{
+	char hostname[256], fqdn[256], why[96];
+	int bad = 0;
+	agent_resolve_hostname(cfg, hostname, sizeof(hostname), fqdn, sizeof(fqdn));
+	struct sink_env env = { hostname, fqdn, &cfg->global.tags };
+	for (size_t i = 0; i < cfg->nsinks; i++) {
+		const struct config_sink *sc = &cfg->sinks[i];
+		const char *wrong = sink_check(sc, &env, why, sizeof(why));
+		if (wrong && to)
+			fprintf(to, "%s:%d: sink %s: %s\n", sc->file ? sc->file : cfg->path, sc->line, sc->name, wrong);
+		bad += wrong != NULL;
+	}
+	return bad;
+}
+
 static void collect_module(struct agent *a, struct module *m)
 {
 	uint64_t t0 = mono_ns();
@@ -384,11 +400,13 @@ static void start_modules(struct agent *a)
 	count_modules(a);
 }
 
+/* -1 when a sink could not be created (the others run). */
 static int start_sinks(struct agent *a)
 {
 	a->sink_env.hostname = a->hostname;
 	a->sink_env.fqdn = a->fqdn;
 	a->sink_env.global_tags = &a->sinks_cfg->global.tags;
+	int failed = 0;
 	a->sinks = calloc(a->sinks_cfg->nsinks, sizeof(*a->sinks));
 	if (!a->sinks)
 		return -1;
@@ -396,12 +414,13 @@ static int start_sinks(struct agent *a)
 		struct sink *s = sink_create(&a->loop, &a->sinks_cfg->sinks[i], &a->sink_env);
 		if (!s) {
 			log_error("agent", "sink %s could not be created", a->sinks_cfg->sinks[i].name);
+			failed = -1;
 			continue;
 		}
 		a->sinks[a->nsinks++] = s;
 		a->sinks_open++;
 	}
-	return 0;
+	return failed;
 }
 
 /* ---- SIGHUP: apply a valid config without losing counts (DESIGN §6) ---- */
@@ -440,7 +459,7 @@ static bool replace_sinks(struct agent *a, struct config *next)
 	a->sinks_cfg = config_ref(next);
 	agent_resolve_hostname(next, a->hostname, sizeof(a->hostname), a->fqdn, sizeof(a->fqdn));
 	if (start_sinks(a))
-		log_error("agent", "out of memory creating the new sinks");
+		log_error("agent", "a new sink could not be created");
 	for (size_t i = 0; i < nold; i++)
 		sink_close(old[i], on_sink_retired, r);
 	free(old);
@@ -536,6 +555,10 @@ static void signal_cb(uv_signal_t *handle, int signum)
 		if (config_load(a->cfg->path, &next, &errs)) {
 			log_error("config", "reload refused, keeping the running config:");
 			config_errors_print(&errs, stderr);
+		} else if (!config_sinks_equal(a->sinks_cfg, next) && agent_check_sinks(next, NULL)) {
+			log_error("config", "reload refused, keeping the running config:");
+			agent_check_sinks(next, stderr);
+			config_free(next);
 		} else if (a->stopping) {
 			config_free(next);
 		} else {
@@ -578,12 +601,17 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 		log_error("agent", "no module can run%s%s", a->probes.privileged ? "" : ": ",
 			  a->probes.privileged ? " (see bpfpush --probe)" : a->probes.privilege_why);
 		rc = 2;
-	} else if (!a->store || start_sinks(a)) {
+	} else if (!a->store) {
 		log_error("agent", "out of memory at start-up");
+		rc = 1;
+	} else if (start_sinks(a)) {
+		log_error("agent", "a sink could not be created: not starting");
 		rc = 1;
 	}
 	if (rc) {
 		close_module_handles(a);
+		for (size_t i = 0; i < a->nsinks; i++)
+			sink_close(a->sinks[i], on_sink_closed, a);
 		uv_run(&a->loop, UV_RUN_DEFAULT);
 	} else {
 		uv_timer_init(&a->loop, &a->flush_timer);

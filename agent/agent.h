@@ -44,6 +44,12 @@ struct agent {
 int agent_run(struct config *cfg, uint64_t duration_ms);
 
 /* Fill hostname/fqdn from config (hostname: auto -> the system's). */
+/*
+ * What the run would refuse that config_load() cannot see: a sink prefix too
+ * long once {hostname} is expanded. Prints one FILE:LINE line each to `to`
+ * (NULL: prints nothing); returns how many sinks fail.
+ */
+int agent_check_sinks(const struct config *cfg, FILE *to);
 void agent_resolve_hostname(const struct config *cfg, char *hostname, size_t hcap, char *fqdn, size_t fcap);
 
 #endif
