@@ -177,10 +177,15 @@ struct config_error {
 	bool warning; /* printed as "warning: ", does not fail the load */
 };
 
+/* Errors kept per load: 100 000 bad aliases printed 9 MB. Each message is capped and escaped too. */
+#define CONFIG_ERRORS_MAX 100
+#define CONFIG_ERROR_MESSAGE_MAX 400
+
 struct config_errors {
 	struct config_error *items;
 	size_t len;
 	size_t warnings; /* how many of items are warnings (they do not fail the load) */
+	size_t dropped;  /* errors past CONFIG_ERRORS_MAX, counted but not kept (printed as one line) */
 };
 
 /*

@@ -1001,6 +1001,123 @@ static void test_only_regular_files_are_read(void **state)
 			5, 16, "sinks[0].cert_file: not a regular file");
 }
 
+/* Writes N lines made by fmt (one %d) under header to dir/relpath. */
+static void write_many(struct fixture *fx, const char *relpath, const char *header, const char *fmt, int n)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/conf.d", fx->dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%s", fx->dir, relpath);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(header, f);
+	for (int i = 0; i < n; i++)
+		fprintf(f, fmt, i, i);
+	fclose(f);
+}
+
+/*
+ * Loading is linear: 60 000 keys (30 000 groups) load, 200 000 unknown keys
+ * fail with the first errors and a count; no time is asserted, but the
+ * quadratic duplicate check took minutes for these.
+ */
+static void test_large_configs_load(void **state)
+{
+	struct fixture *fx = *state;
+	write_file(fx, "main.yaml", ONE_SINK);
+	write_many(fx, "conf.d/50-groups.yaml", "apps:\n  groups:\n", "    - { match: \"m%d\", name: n%d }\n", 30000);
+	assert_int_equal(load_path(fx, fx->main_path), 0);
+	assert_int_equal(fx->cfg->apps.ngroups, 30000);
+	write_many(fx, "conf.d/50-groups.yaml", "global:\n", "  u%d: %d\n", 200000);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_int_equal(fx->errs.len, CONFIG_ERRORS_MAX);
+	assert_int_equal(fx->errs.dropped, 200000 - CONFIG_ERRORS_MAX);
+	assert_printed(fx, "50-groups.yaml:2:3: global.u0: unknown key");
+	assert_printed(fx, "... and 199900 more error(s) not shown\n");
+	/* A duplicate among many keys is still found, with the first one's line. */
+	write_many(fx, "conf.d/50-groups.yaml", "global:\n  tags:\n", "    k%d: v%d\n", 60);
+	FILE *f = fopen(fx->printed ? fx->main_path : fx->main_path, "a");
+	fclose(f);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/conf.d/50-groups.yaml", fx->dir);
+	f = fopen(path, "a");
+	fputs("    k7: again\n", f);
+	fclose(f);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "50-groups.yaml:63:5: global.tags.k7: duplicate key (first set at line 10)");
+}
+
+/* Past sane sizes a file is refused where it crossed the line. */
+static void test_size_and_depth_limits(void **state)
+{
+	struct fixture *fx = *state;
+	char text[4096];
+	int n = snprintf(text, sizeof(text), "global: { tags: ");
+	for (int i = 0; i < 40; i++)
+		text[n++] = '[';
+	text[n] = '\0';
+	strcat(text, "]]]\n");
+	assert_fails_at(fx, text, 1, 47, "nested deeper than 32 levels");
+	assert_fails_at(fx, "a: &a [x]\nb: &b [*b]\n", 2, 8, "alias *b refers to a node that contains it");
+	assert_fails_at(fx, "a: *nowhere\n", 1, 4, "alias *nowhere names no earlier anchor");
+	/* More aliases than any config needs (each could stand for a big map). */
+	struct { char *data; size_t len, cap; } big = { 0 };
+	FILE *mem = open_memstream(&big.data, &big.len);
+	fputs("x: &x [a]\ny:\n", mem);
+	for (int i = 0; i < 1001; i++)
+		fputs("  - *x\n", mem);
+	fclose(mem);
+	assert_fails_at(fx, big.data, 1003, 5, "more than 1000 aliases in one file");
+	free(big.data);
+	write_file(fx, "main.yaml", ONE_SINK);
+	write_many(fx, "conf.d/10-tags.yaml", "global:\n  tags:\n", "    k%d: v%d\n", 65);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "10-tags.yaml:67:5: global.tags: more than 64 tags");
+	/* A file larger than 4 MiB is not read. */
+	write_many(fx, "conf.d/10-tags.yaml", "#", "%08d%080d\n", 50000);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "10-tags.yaml: refusing to read: larger than 4 MiB");
+}
+
+/* Echoed values are escaped and cut: they must not forge lines or print megabytes. */
+static void test_error_messages_escape_and_cap_values(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(load_text(fx, "global:\n  hostname: \"a\\nERROR forged\\e[2J\\u202etxt\"\n" ONE_SINK), -1);
+	assert_printed(fx, "got \"a?ERROR forged?[2J?txt\"");
+	char *text = malloc(200000);
+	assert_non_null(text);
+	strcpy(text, "global:\n  hostname: \"");
+	size_t n = strlen(text);
+	memset(text + n, 'h', 100000);
+	strcpy(text + n + 100000, "!\"\n" ONE_SINK);
+	assert_int_equal(load_text(fx, text), -1);
+	free(text);
+	assert_true(strlen(fx->printed) < CONFIG_ERROR_MESSAGE_MAX + 200);
+	assert_printed(fx, "hhh...\n");
+}
+
+/* ${A:-${B}}: the default is expanded too (one level of nesting). */
+static void test_nested_default_expands(void **state)
+{
+	struct fixture *fx = *state;
+	unsetenv("BPFPUSH_TEST_A");
+	setenv("BPFPUSH_TEST_B", "from-b", 1);
+	assert_int_equal(load_text(fx, "global:\n  hostname: \"${BPFPUSH_TEST_A:-${BPFPUSH_TEST_B}}\"\n" ONE_SINK), 0);
+	assert_string_equal(fx->cfg->global.hostname, "from-b");
+	assert_int_equal(load_text(fx, "global:\n  hostname: \"x${BPFPUSH_TEST_A:-${BPFPUSH_TEST_A:-d}}y\"\n" ONE_SINK), 0);
+	assert_string_equal(fx->cfg->global.hostname, "xdy");
+	setenv("BPFPUSH_TEST_A", "from-a", 1);
+	assert_int_equal(load_text(fx, "global:\n  hostname: \"${BPFPUSH_TEST_A:-${BPFPUSH_TEST_B}}\"\n" ONE_SINK), 0);
+	assert_string_equal(fx->cfg->global.hostname, "from-a");
+	unsetenv("BPFPUSH_TEST_A");
+	unsetenv("BPFPUSH_TEST_B");
+	assert_fails_at(fx, "global:\n  hostname: \"${BPFPUSH_TEST_A:-${BPFPUSH_TEST_B}}\"\n" ONE_SINK, 2, 13,
+			"global.hostname: environment variable BPFPUSH_TEST_B is not set");
+	assert_fails_at(fx, "global:\n  hostname: \"${BPFPUSH_TEST_A:-${BPFPUSH_TEST_B\"\n" ONE_SINK, 2, 13,
+			"global.hostname: bad variable reference");
+}
+
 static void test_non_root_accepts_writable_files(void **state)
 {
 	struct fixture *fx = *state;
@@ -1106,7 +1223,7 @@ static void test_errors_print_forms(void **state)
 		{ "a.yaml", 4, 1, "global.tags.app: shadowed", true },
 		{ "b.yaml", 0, 0, "cannot open: No such file or directory", false },
 	};
-	struct config_errors errs = { items, 3, 1 };
+	struct config_errors errs = { items, 3, 1, 0 };
 	char *text = NULL;
 	size_t size;
 	FILE *mem = open_memstream(&text, &size);
@@ -1155,6 +1272,10 @@ int main(void)
 		T(test_non_root_accepts_writable_files),
 		T(test_root_refuses_files_owned_by_others),
 		T(test_only_regular_files_are_read),
+		T(test_large_configs_load),
+		T(test_size_and_depth_limits),
+		T(test_error_messages_escape_and_cap_values),
+		T(test_nested_default_expands),
 		T(test_all_errors_reported),
 		T(test_duplicate_keys),
 		T(test_groups_and_service_names),
