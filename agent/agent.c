@@ -264,6 +264,7 @@ static void agent_stop(struct agent *a)
 	close_handle((uv_handle_t *)&a->watchdog_timer);
 	close_handle((uv_handle_t *)&a->sig_term);
 	close_handle((uv_handle_t *)&a->sig_int);
+	close_handle((uv_handle_t *)&a->sig_quit);
 	close_handle((uv_handle_t *)&a->sig_hup);
 	for (size_t i = 0; i < a->nsinks; i++)
 		sink_close(a->sinks[i], on_sink_closed, a);
@@ -621,9 +622,15 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 		a->duration_timer.data = a;
 		if (duration_ms)
 			uv_timer_start(&a->duration_timer, duration_cb, duration_ms, 0);
-		uv_signal_t *sigs[] = { &a->sig_term, &a->sig_int, &a->sig_hup };
-		int signums[] = { SIGTERM, SIGINT, SIGHUP };
-		for (int i = 0; i < 3; i++) {
+		/*
+		 * SIGQUIT flushes and exits like SIGTERM; SIGUSR1 and SIGUSR2 mean nothing
+		 * here and are ignored (their default would kill the agent unflushed).
+		 */
+		uv_signal_t *sigs[] = { &a->sig_term, &a->sig_int, &a->sig_quit, &a->sig_hup };
+		int signums[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP };
+		signal(SIGUSR1, SIG_IGN);
+		signal(SIGUSR2, SIG_IGN);
+		for (int i = 0; i < 4; i++) {
 			uv_signal_init(&a->loop, sigs[i]);
 			sigs[i]->data = a;
 			uv_signal_start(sigs[i], signal_cb, signums[i]);

@@ -33,7 +33,7 @@ struct agent {
 	uv_timer_t flush_timer;
 	uv_timer_t duration_timer;
 	uv_timer_t watchdog_timer; /* pings the service manager while the loop turns */
-	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_signal_t sig_term, sig_int, sig_quit, sig_hup; /* SIGQUIT is a SIGTERM; SIGUSR1/2 are ignored */
 	uint64_t duration_ms; /* 0: run until a signal */
 	uint64_t flush_us;    /* how long the last flush took */
 	bool stopping;

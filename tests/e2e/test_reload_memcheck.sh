@@ -55,7 +55,7 @@ valgrind --error-exitcode=9 --suppressions="$E2E_ROOT/tests/valgrind.supp" \
 	"$BPFPUSH_BIN" -c "$CFG" >"$AGENT_OUT" 2>"$AGENT_ERR" &
 AGENT_PID=$!
 E2E_PIDS+=("$AGENT_PID")
-wait_until 180 grep -q '^agent\.cpu_ns ' "$AGENT_OUT" || bail "the agent under valgrind flushes" "$(tail -20 "$AGENT_ERR")"
+wait_until 180 grep -q 'agent\.cpu_ns ' "$AGENT_OUT" || bail "the agent under valgrind flushes" "$(tail -20 "$AGENT_ERR")"
 
 reloads() { grep -c 'INFO config: reloaded' "$AGENT_ERR"; }
 flushes() { grep -c 'agent\.cpu_ns ' "$AGENT_OUT"; }
@@ -66,10 +66,10 @@ reload() {
 	before=$(reloads)
 	mconfig "$@"
 	kill -HUP "$AGENT_PID"
-	wait_until 60 bash -c "[[ \$(grep -c 'INFO config: reloaded' '$AGENT_ERR') -gt $before ]]"
+	wait_until 240 bash -c "[[ \$(grep -c 'INFO config: reloaded' '$AGENT_ERR') -gt $before ]]"
 	after=$(reloads)
 	f=$(flushes)
-	wait_until 60 bash -c "[[ \$(grep -c 'agent\.cpu_ns ' '$AGENT_OUT') -ge $((f + 2)) ]]"
+	wait_until 240 bash -c "[[ \$(grep -c 'agent\.cpu_ns ' '$AGENT_OUT') -ge $((f + 2)) ]]"
 	tap_ok "reload ($what) applied and the agent keeps flushing" \
 		bash -c "[[ $after -gt $before && \$(grep -c 'agent\.cpu_ns ' '$AGENT_OUT') -ge $((f + 2)) ]]"
 }
