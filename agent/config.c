@@ -1044,9 +1044,11 @@ static void cfg_find_dups(struct cfg_loader *ld, yaml_document_t *doc)
 		}
 		for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
 			yaml_node_t *key = yaml_document_get_node(doc, pair->key);
-			if (key->type == YAML_SCALAR_NODE)
-				refs[n++] = (struct cfg_key_ref){ (const char *)key->data.scalar.value, n, pair,
-								  (int)key->start_mark.line + 1 };
+			if (key->type == YAML_SCALAR_NODE) {
+				refs[n] = (struct cfg_key_ref){ (const char *)key->data.scalar.value, n, pair,
+								(int)key->start_mark.line + 1 };
+				n++;
+			}
 		}
 		qsort(refs, n, sizeof(*refs), cfg_compare_key_refs);
 		for (size_t i = 1, first = 0; i < n; i++) {
