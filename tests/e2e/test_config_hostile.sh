@@ -112,6 +112,25 @@ tap_ok "SIGHUP: 60 000 keys in conf.d are loaded and the agent keeps flushing" \
 log "the 60 000-key reload and two flushes took about $((SECONDS - t0)) s"
 rm -f "$CONFD/80-big.yaml"
 
+# 200 000 unknown keys in one map, then flow nesting 100 000 deep: refused (the first errors and a
+# count; the depth limit at its line) while the agent keeps flushing. Quadratic, these took over
+# a minute and 17-20 s of a stopped loop.
+big_refused() {
+	local desc=$1 pattern=$2 before f
+	before=$(grep -c 'reload refused' "$AGENT_ERR")
+	f=$(flushes)
+	kill -HUP "$AGENT_PID"
+	wait_until 60 bash -c "[[ \$(grep -c 'reload refused' '$AGENT_ERR') -gt $before ]]"
+	wait_until 10 bash -c "[[ \$(grep -c '^agent\.cpu_ns ' '$AGENT_OUT') -ge $((f + 2)) ]]"
+	tap_ok "SIGHUP: $desc: refused, the agent keeps flushing" \
+		bash -c "grep -q '$pattern' '$AGENT_ERR' && [[ \$(grep -c '^agent\.cpu_ns ' '$AGENT_OUT') -ge $((f + 2)) ]]"
+}
+awk 'BEGIN { print "global:"; for (i = 0; i < 200000; i++) printf "  u%d: v\n", i }' >"$CONFD/80-big.yaml"
+big_refused "200 000 unknown keys" "and 199900 more error(s) not shown"
+awk 'BEGIN { printf "global: { tags: { a: "; for (i = 0; i < 100000; i++) printf "["; for (i = 0; i < 100000; i++) printf "]"; print " } }" }' >"$CONFD/80-big.yaml"
+big_refused "flow nesting 100 000 deep" "80-big.yaml:1:51: nested deeper than 32 levels"
+rm -f "$CONFD/80-big.yaml"
+
 # ------------------------------------------------ signals
 f=$(flushes)
 kill -USR1 "$AGENT_PID"
