@@ -16,30 +16,21 @@ mkdir -p "$DIR"
 
 # mconfig PREFIX FD_ON LAYER GROUP TAG: the knobs each reload turns.
 mconfig() {
-	cat >"$CFG" <<EOF
-global: { interval: 1s, log_level: info, syscall_layer: $3, tags: { env: $5 } }
-apps: { enabled: true, groups: [ { match: "sleep*", name: $4 }, { match: "sh*", name: shells } ] }
-modules:
-  process: { enabled: true }
-  fd: { enabled: $2 }
-  vfs: { enabled: false }
-  sync: { enabled: false }
-  mount: { enabled: false }
-  shm: { enabled: false }
-  socket: { enabled: false }
-  network: { enabled: false }
-  hardirq: { enabled: false }
-  softirq: { enabled: false }
-  oomkill: { enabled: true }
-  cachestat: { enabled: false }
-  dcstat: { enabled: false }
-  swap: { enabled: false }
-  disk: { enabled: false }
-  filesystem: { enabled: false }
-sinks:
-  - { name: console, type: stdout, format: graphite, prefix: "$1" }
-  - { name: dsd, type: dogstatsd, address: "udp://127.0.0.1:9", prefix: "p$1" }
-EOF
+	local m fd=$2
+	{
+		echo "global: { interval: 1s, log_level: info, syscall_layer: $3, tags: { env: $5 } }"
+		echo "apps: { enabled: true, groups: [ { match: \"sleep*\", name: $4 }, { match: \"sh*\", name: shells } ] }"
+		echo "modules:"
+		echo "  process: { enabled: true }"
+		echo "  oomkill: { enabled: true }"
+		echo "  fd: { enabled: $fd }"
+		for m in vfs sync mount shm socket network hardirq softirq cachestat dcstat swap disk filesystem; do
+			echo "  $m: { enabled: false }"
+		done
+		echo "sinks:"
+		echo "  - { name: console, type: stdout, format: graphite, prefix: \"$1\" }"
+		echo "  - { name: dsd, type: dogstatsd, address: \"udp://127.0.0.1:9\", prefix: \"p$1\" }"
+	} >"$CFG"
 	chmod 600 "$CFG"
 }
 

@@ -74,8 +74,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Writes dir/relpath (creating conf.d/ when needed), mode 0644. */
-static void write_file(struct fixture *fx, const char *relpath, const char *text)
+/* Writes header, then n lines made by fmt (two %d, both i) to dir/relpath (creating conf.d/ when needed), mode 0644. */
+static void write_many(struct fixture *fx, const char *relpath, const char *header, const char *fmt, int n)
 {
 	char path[256];
 	if (strncmp(relpath, "conf.d/", 7) == 0) {
@@ -85,9 +85,16 @@ static void write_file(struct fixture *fx, const char *relpath, const char *text
 	snprintf(path, sizeof(path), "%s/%s", fx->dir, relpath);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
-	fputs(text, f);
+	fputs(header, f);
+	for (int i = 0; i < n; i++)
+		fprintf(f, fmt, i, i);
 	fclose(f);
 	assert_int_equal(chmod(path, 0644), 0);
+}
+
+static void write_file(struct fixture *fx, const char *relpath, const char *text)
+{
+	write_many(fx, relpath, text, "", 0);
 }
 
 static int load_path(struct fixture *fx, const char *path)
@@ -999,21 +1006,6 @@ static void test_only_regular_files_are_read(void **state)
 	assert_fails_at(fx, "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    cert_file: /dev/zero\n"
 			    "    key_file: /dev/null\n",
 			5, 16, "sinks[0].cert_file: not a regular file");
-}
-
-/* Writes N lines made by fmt (one %d) under header to dir/relpath. */
-static void write_many(struct fixture *fx, const char *relpath, const char *header, const char *fmt, int n)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "%s/conf.d", fx->dir);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/%s", fx->dir, relpath);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(header, f);
-	for (int i = 0; i < n; i++)
-		fprintf(f, fmt, i, i);
-	fclose(f);
 }
 
 /*
