@@ -71,6 +71,22 @@ void agent_resolve_hostname(const struct config *cfg, char *hostname, size_t hca
 	snprintf(hostname, hcap, "%s", name);
 }
 
+int agent_check_sinks(const struct config *cfg, FILE *to)
+{
+	char hostname[256], fqdn[256], why[96];
+	int bad = 0;
+	agent_resolve_hostname(cfg, hostname, sizeof(hostname), fqdn, sizeof(fqdn));
+	struct sink_env env = { hostname, fqdn, &cfg->global.tags };
+	for (size_t i = 0; i < cfg->nsinks; i++) {
+		const struct config_sink *sc = &cfg->sinks[i];
+		const char *wrong = sink_check(sc, &env, why, sizeof(why));
+		if (wrong && to)
+			fprintf(to, "%s:%d: sink %s: %s\n", sc->file ? sc->file : cfg->path, sc->line, sc->name, wrong);
+		bad += wrong != NULL;
+	}
+	return bad;
+}
+
 static void collect_module(struct agent *a, struct module *m)
 {
 	uint64_t t0 = mono_ns();
@@ -248,6 +264,7 @@ static void agent_stop(struct agent *a)
 	close_handle((uv_handle_t *)&a->watchdog_timer);
 	close_handle((uv_handle_t *)&a->sig_term);
 	close_handle((uv_handle_t *)&a->sig_int);
+	close_handle((uv_handle_t *)&a->sig_quit);
 	close_handle((uv_handle_t *)&a->sig_hup);
 	for (size_t i = 0; i < a->nsinks; i++)
 		sink_close(a->sinks[i], on_sink_closed, a);
@@ -384,11 +401,13 @@ static void start_modules(struct agent *a)
 	count_modules(a);
 }
 
+/* -1 when a sink could not be created (the others run). */
 static int start_sinks(struct agent *a)
 {
 	a->sink_env.hostname = a->hostname;
 	a->sink_env.fqdn = a->fqdn;
 	a->sink_env.global_tags = &a->sinks_cfg->global.tags;
+	int failed = 0;
 	a->sinks = calloc(a->sinks_cfg->nsinks, sizeof(*a->sinks));
 	if (!a->sinks)
 		return -1;
@@ -396,12 +415,13 @@ static int start_sinks(struct agent *a)
 		struct sink *s = sink_create(&a->loop, &a->sinks_cfg->sinks[i], &a->sink_env);
 		if (!s) {
 			log_error("agent", "sink %s could not be created", a->sinks_cfg->sinks[i].name);
+			failed = -1;
 			continue;
 		}
 		a->sinks[a->nsinks++] = s;
 		a->sinks_open++;
 	}
-	return 0;
+	return failed;
 }
 
 /* ---- SIGHUP: apply a valid config without losing counts (DESIGN §6) ---- */
@@ -409,7 +429,7 @@ static int start_sinks(struct agent *a)
 /* Sinks being replaced: their config lives until the last of them has closed. */
 struct retiring_sinks {
 	struct agent *agent;
-	struct config *cfg; /* what the retiring sinks were built from: no one else holds it */
+	const struct config *cfg; /* what the retiring sinks were built from: a reference of theirs */
 	size_t pending;
 };
 
@@ -433,14 +453,14 @@ static bool replace_sinks(struct agent *a, struct config *next)
 	if (!r)
 		return false; /* keep the running sinks rather than lose them */
 	r->agent = a;
-	r->cfg = a->sinks_cfg; /* next is running now: nothing else holds this one */
+	r->cfg = a->sinks_cfg; /* the sinks' reference passes to their retirement */
 	r->pending = nold + 1;
 	a->sinks = NULL;
 	a->nsinks = a->sinks_open = 0;
-	a->sinks_cfg = next;
+	a->sinks_cfg = config_ref(next);
 	agent_resolve_hostname(next, a->hostname, sizeof(a->hostname), a->fqdn, sizeof(a->fqdn));
 	if (start_sinks(a))
-		log_error("agent", "out of memory creating the new sinks");
+		log_error("agent", "a new sink could not be created");
 	for (size_t i = 0; i < nold; i++)
 		sink_close(old[i], on_sink_retired, r);
 	free(old);
@@ -520,11 +540,9 @@ static void apply_config(struct agent *a, struct config *next)
 				arm_aligned(&a->modules[id].timer, module_timer_cb,
 					    config_module_interval_ms(next, (enum module_id)id), 0);
 	}
-	struct config *sinks_cfg = a->sinks_cfg;
 	bool sinks_replaced = replace_sinks(a, next);
-	/* The old config goes unless the sinks still use it (kept), or their retirement frees it (replaced). */
-	if (old != sinks_cfg)
-		config_free(old);
+	/* a->cfg's reference: modules and sinks still built from old hold their own. */
+	config_free(old);
 	log_info("config", "reloaded %s: %u module(s) restarted, %u running, sinks %s", next->path, restarted,
 		 a->modules_enabled - a->modules_failed, sinks_replaced ? "replaced" : "kept");
 }
@@ -538,6 +556,10 @@ static void signal_cb(uv_signal_t *handle, int signum)
 		if (config_load(a->cfg->path, &next, &errs)) {
 			log_error("config", "reload refused, keeping the running config:");
 			config_errors_print(&errs, stderr);
+		} else if (!config_sinks_equal(a->sinks_cfg, next) && agent_check_sinks(next, NULL)) {
+			log_error("config", "reload refused, keeping the running config:");
+			agent_check_sinks(next, stderr);
+			config_free(next);
 		} else if (a->stopping) {
 			config_free(next);
 		} else {
@@ -566,7 +588,8 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 		config_free(cfg);
 		return 1;
 	}
-	a->cfg = a->sinks_cfg = cfg;
+	a->cfg = cfg;
+	a->sinks_cfg = config_ref(cfg);
 	a->duration_ms = duration_ms;
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&a->loop);
@@ -579,12 +602,17 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 		log_error("agent", "no module can run%s%s", a->probes.privileged ? "" : ": ",
 			  a->probes.privileged ? " (see bpfpush --probe)" : a->probes.privilege_why);
 		rc = 2;
-	} else if (!a->store || start_sinks(a)) {
+	} else if (!a->store) {
 		log_error("agent", "out of memory at start-up");
+		rc = 1;
+	} else if (start_sinks(a)) {
+		log_error("agent", "a sink could not be created: not starting");
 		rc = 1;
 	}
 	if (rc) {
 		close_module_handles(a);
+		for (size_t i = 0; i < a->nsinks; i++)
+			sink_close(a->sinks[i], on_sink_closed, a);
 		uv_run(&a->loop, UV_RUN_DEFAULT);
 	} else {
 		uv_timer_init(&a->loop, &a->flush_timer);
@@ -594,9 +622,15 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 		a->duration_timer.data = a;
 		if (duration_ms)
 			uv_timer_start(&a->duration_timer, duration_cb, duration_ms, 0);
-		uv_signal_t *sigs[] = { &a->sig_term, &a->sig_int, &a->sig_hup };
-		int signums[] = { SIGTERM, SIGINT, SIGHUP };
-		for (int i = 0; i < 3; i++) {
+		/*
+		 * SIGQUIT flushes and exits like SIGTERM; SIGUSR1 and SIGUSR2 mean nothing
+		 * here and are ignored (their default would kill the agent unflushed).
+		 */
+		uv_signal_t *sigs[] = { &a->sig_term, &a->sig_int, &a->sig_quit, &a->sig_hup };
+		int signums[] = { SIGTERM, SIGINT, SIGQUIT, SIGHUP };
+		signal(SIGUSR1, SIG_IGN);
+		signal(SIGUSR2, SIG_IGN);
+		for (int i = 0; i < 4; i++) {
 			uv_signal_init(&a->loop, sigs[i]);
 			sigs[i]->data = a;
 			uv_signal_start(sigs[i], signal_cb, signums[i]);
@@ -615,8 +649,7 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 	probe_cache_free(&a->probes);
 	series_store_free(a->store);
 	free(a->sinks);
-	if (a->sinks_cfg != a->cfg)
-		config_free(a->sinks_cfg);
+	config_free(a->sinks_cfg);
 	config_free(a->cfg);
 	free(a);
 	return rc;

@@ -17,7 +17,7 @@
 struct agent {
 	uv_loop_t loop;
 	struct config *cfg;
-	struct config *sinks_cfg; /* what the sinks were built from: cfg, or an older one while they are unchanged */
+	const struct config *sinks_cfg; /* what the sinks were built from (one reference of its own): cfg, or an older one */
 	struct probe_cache probes;
 	struct syscall_watch *syscalls;
 	struct module modules[MODULE_COUNT];
@@ -33,7 +33,7 @@ struct agent {
 	uv_timer_t flush_timer;
 	uv_timer_t duration_timer;
 	uv_timer_t watchdog_timer; /* pings the service manager while the loop turns */
-	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_signal_t sig_term, sig_int, sig_quit, sig_hup; /* SIGQUIT is a SIGTERM; SIGUSR1/2 are ignored */
 	uint64_t duration_ms; /* 0: run until a signal */
 	uint64_t flush_us;    /* how long the last flush took */
 	bool stopping;
@@ -44,6 +44,12 @@ struct agent {
 int agent_run(struct config *cfg, uint64_t duration_ms);
 
 /* Fill hostname/fqdn from config (hostname: auto -> the system's). */
+/*
+ * What the run would refuse that config_load() cannot see: a sink prefix too
+ * long once {hostname} is expanded. Prints one FILE:LINE line each to `to`
+ * (NULL: prints nothing); returns how many sinks fail.
+ */
+int agent_check_sinks(const struct config *cfg, FILE *to);
 void agent_resolve_hostname(const struct config *cfg, char *hostname, size_t hcap, char *fqdn, size_t fcap);
 
 #endif

@@ -20,6 +20,7 @@ struct app_table;
 /* The catalogue names of enum app_counter, in its order. */
 extern const char *const app_counter_names[APP_COUNTER_COUNT];
 
+/* cfg (its apps groups) must outlive the table: the apps module passes the config it holds. */
 struct app_table *app_table_new(const struct config *cfg);
 void app_table_free(struct app_table *t);
 

@@ -660,6 +660,10 @@ static void fail_no_way(struct module *m)
 int attach_module(struct module *m)
 {
 	m->failure[0] = '\0';
+	if (m->attached_cfg != m->cfg) {
+		config_free(m->attached_cfg);
+		m->attached_cfg = config_ref(m->cfg);
+	}
 	free(m->events);
 	m->events = calloc(m->ops->nevents ? m->ops->nevents : 1, sizeof(*m->events));
 	if (!m->events) {
@@ -768,4 +772,7 @@ void module_release(struct module *m)
 	detach_module(m);
 	free(m->events);
 	m->events = NULL;
+	/* Last: the module's own state (freed by detach) pointed into it. */
+	config_free(m->attached_cfg);
+	m->attached_cfg = NULL;
 }

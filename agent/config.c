@@ -15,6 +15,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,9 +85,21 @@ static char *cfg_xstrdup(const char *s)
 static void cfg_errors_vadd(struct config_errors *errs, const char *file, int line, int col, bool warning,
 			    const char *fmt, va_list ap)
 {
+	if (!warning && errs->len - errs->warnings >= CONFIG_ERRORS_MAX) {
+		errs->dropped++;
+		return;
+	}
 	char *message;
 	if (vasprintf(&message, fmt, ap) < 0)
 		abort();
+	/* Values are echoed: a "\n" or "\e" in one must not forge a line, a 10 MB one is cut. */
+	size_t len = log_sanitize(message);
+	if (len > CONFIG_ERROR_MESSAGE_MAX) {
+		size_t cut = CONFIG_ERROR_MESSAGE_MAX;
+		while (cut > 0 && ((unsigned char)message[cut] & 0xc0) == 0x80)
+			cut--; /* not inside a UTF-8 sequence */
+		strcpy(message + cut, "...");
+	}
 	errs->items = cfg_xrealloc(errs->items, (errs->len + 1) * sizeof(*errs->items));
 	errs->items[errs->len++] = (struct config_error){
 		.file = cfg_xstrdup(file), .line = line, .col = col, .message = message, .warning = warning,
@@ -94,7 +108,7 @@ static void cfg_errors_vadd(struct config_errors *errs, const char *file, int li
 		errs->warnings++;
 }
 
-static size_t cfg_error_count(const struct config_errors *errs) { return errs->len - errs->warnings; }
+static size_t cfg_error_count(const struct config_errors *errs) { return errs->len - errs->warnings + errs->dropped; }
 
 void config_errors_print(const struct config_errors *errs, FILE *to)
 {
@@ -106,6 +120,8 @@ void config_errors_print(const struct config_errors *errs, FILE *to)
 		else
 			fprintf(to, "%s: %s%s\n", e->file, kind, e->message);
 	}
+	if (errs->dropped)
+		fprintf(to, "... and %zu more error(s) not shown\n", errs->dropped);
 }
 
 void config_errors_free(struct config_errors *errs)
@@ -132,6 +148,12 @@ struct cfg_field_mark {
 	struct cfg_mark mark;
 };
 
+/* A key repeated in one map (libyaml keeps both silently): the later pair, and the first one's line. */
+struct cfg_dup {
+	const yaml_node_pair_t *pair;
+	int first_line;
+};
+
 struct cfg_loader {
 	struct config *cfg;
 	struct config_errors *errs;
@@ -142,6 +164,8 @@ struct cfg_loader {
 	size_t nfiles;
 	struct cfg_field_mark *marks;
 	size_t nmarks;
+	struct cfg_dup *dups; /* the repeated keys of the document, sorted by pair address */
+	size_t ndups;
 };
 
 static const char *cfg_loader_keep_file(struct cfg_loader *ld, const char *file)
@@ -625,8 +649,8 @@ static const char *cfg_check_readable_file(const char *value)
 	struct stat st;
 	if (stat(value, &st) < 0)
 		return errno == ENOENT ? "no such file" : strerror(errno);
-	if (S_ISDIR(st.st_mode))
-		return "a directory, not a file";
+	if (!S_ISREG(st.st_mode)) /* a FIFO would block the loop, /dev/zero never ends */
+		return S_ISDIR(st.st_mode) ? "a directory, not a file" : "not a regular file";
 	if (access(value, R_OK) < 0)
 		return errno == EACCES ? "not readable by the agent (permission denied)" : strerror(errno);
 	return NULL;
@@ -866,8 +890,30 @@ static bool cfg_expect_kind(struct cfg_loader *ld, yaml_node_t *node, yaml_node_
 
 #define CFG_ENV_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 
-/* Expand ${VAR} and ${VAR:-default}; NULL (error reported) for an undefined VAR or bad syntax. */
-static char *cfg_expand_env(struct cfg_loader *ld, const yaml_node_t *node, const char *path, const char *text)
+/* Defaults may themselves hold references (${A:-${B}}), this deep. */
+#define CFG_ENV_NEST_MAX 4
+
+/* The '}' closing a reference whose name ends at after_name, skipping nested ${...}; NULL if none. */
+static const char *cfg_env_close(const char *after_name)
+{
+	int depth = 0;
+	for (const char *q = after_name; *q; q++) {
+		if (q[0] == '$' && q[1] == '{') {
+			depth++;
+			q++;
+		} else if (*q == '}' && depth-- == 0) {
+			return q;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Expand ${VAR} and ${VAR:-default}, the default expanded in turn; NULL (error
+ * reported) for an undefined VAR or bad syntax.
+ */
+static char *cfg_expand_env_at(struct cfg_loader *ld, const yaml_node_t *node, const char *path, const char *text,
+			       int nest)
 {
 	struct cfg_buf out = { 0 };
 	cfg_buf_add(&out, "", 0);
@@ -879,15 +925,20 @@ static char *cfg_expand_env(struct cfg_loader *ld, const yaml_node_t *node, cons
 			break;
 		}
 		cfg_buf_add(&out, p, (size_t)(open - p));
-		const char *close = strchr(open + 2, '}');
 		const char *name = open + 2;
 		size_t name_len = strspn(name, CFG_ENV_NAME_CHARS);
 		const char *after_name = name + name_len;
 		bool has_default = strncmp(after_name, ":-", 2) == 0;
+		const char *close = has_default ? cfg_env_close(after_name + 2) : strchr(name, '}');
 		if (!close || name_len == 0 || (name[0] >= '0' && name[0] <= '9') ||
 		    (!has_default && after_name != close)) {
 			cfg_error(ld, node, "%s: bad variable reference in \"%s\": expected ${NAME} or ${NAME:-default}",
 				  path, text);
+			free(out.data);
+			return NULL;
+		}
+		if (has_default && nest == CFG_ENV_NEST_MAX) {
+			cfg_error(ld, node, "%s: variable defaults nested deeper than %d levels", path, CFG_ENV_NEST_MAX);
 			free(out.data);
 			return NULL;
 		}
@@ -898,7 +949,18 @@ static char *cfg_expand_env(struct cfg_loader *ld, const yaml_node_t *node, cons
 		if (value && *value) {
 			cfg_buf_add(&out, value, strlen(value));
 		} else if (has_default) {
-			cfg_buf_add(&out, after_name + 2, (size_t)(close - after_name - 2));
+			char *def = strndup(after_name + 2, (size_t)(close - after_name - 2));
+			char *expanded = def ? cfg_expand_env_at(ld, node, path, def, nest + 1) : NULL;
+			if (!def)
+				abort();
+			free(def);
+			if (!expanded) {
+				free(var);
+				free(out.data);
+				return NULL;
+			}
+			cfg_buf_add(&out, expanded, strlen(expanded));
+			free(expanded);
 		} else if (value) {
 			/* Set but empty, no default: the user asked for exactly that. */
 		} else {
@@ -914,6 +976,11 @@ static char *cfg_expand_env(struct cfg_loader *ld, const yaml_node_t *node, cons
 	return out.data;
 }
 
+static char *cfg_expand_env(struct cfg_loader *ld, const yaml_node_t *node, const char *path, const char *text)
+{
+	return cfg_expand_env_at(ld, node, path, text, 0);
+}
+
 /* The value of a scalar node after ${} expansion (caller frees), or NULL after an error. */
 static char *cfg_scalar_text(struct cfg_loader *ld, yaml_node_t *node, const char *path, const char *expected)
 {
@@ -924,20 +991,78 @@ static char *cfg_scalar_text(struct cfg_loader *ld, yaml_node_t *node, const cha
 	return cfg_expand_env(ld, node, path, (const char *)node->data.scalar.value);
 }
 
-/* Reports a key that appears twice in one map (libyaml keeps both silently). */
+static int cfg_compare_dup_pairs(const void *a, const void *b)
+{
+	const yaml_node_pair_t *x = ((const struct cfg_dup *)a)->pair, *y = ((const struct cfg_dup *)b)->pair;
+	return x < y ? -1 : x > y;
+}
+
+/* Reports a key that appears twice in one map, from the list cfg_find_dups() made. */
 static bool cfg_key_is_repeated(struct cfg_loader *ld, yaml_node_t *map, yaml_node_pair_t *pair, const char *path)
 {
-	yaml_node_t *key = cfg_node(ld, pair->key);
-	if (key->type != YAML_SCALAR_NODE)
+	(void)map;
+	struct cfg_dup probe = { pair, 0 };
+	const struct cfg_dup *dup =
+		ld->ndups ? bsearch(&probe, ld->dups, ld->ndups, sizeof(*ld->dups), cfg_compare_dup_pairs) : NULL;
+	if (!dup)
 		return false;
-	for (yaml_node_pair_t *earlier = map->data.mapping.pairs.start; earlier < pair; earlier++) {
-		yaml_node_t *k = cfg_node(ld, earlier->key);
-		if (k->type == YAML_SCALAR_NODE && strcmp((char *)k->data.scalar.value, (char *)key->data.scalar.value) == 0) {
-			cfg_error(ld, key, "%s: duplicate key (first set at line %d)", path, (int)k->start_mark.line + 1);
-			return true;
+	cfg_error(ld, cfg_node(ld, pair->key), "%s: duplicate key (first set at line %d)", path, dup->first_line);
+	return true;
+}
+
+struct cfg_key_ref {
+	const char *text;
+	size_t pos;
+	const yaml_node_pair_t *pair;
+	int line;
+};
+
+static int cfg_compare_key_refs(const void *a, const void *b)
+{
+	const struct cfg_key_ref *x = a, *y = b;
+	int c = strcmp(x->text, y->text);
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/*
+ * Every repeated key of every map of the document, in O(n log n): comparing
+ * each key with the ones before it took minutes for a map of 200 000 keys.
+ */
+static void cfg_find_dups(struct cfg_loader *ld, yaml_document_t *doc)
+{
+	struct cfg_key_ref *refs = NULL;
+	size_t cap = 0;
+	for (yaml_node_t *map = doc->nodes.start; map < doc->nodes.top; map++) {
+		if (map->type != YAML_MAPPING_NODE)
+			continue;
+		size_t n = 0, npairs = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+		if (npairs < 2)
+			continue;
+		if (npairs > cap) {
+			cap = npairs;
+			refs = cfg_xrealloc(refs, cap * sizeof(*refs));
+		}
+		for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+			yaml_node_t *key = yaml_document_get_node(doc, pair->key);
+			if (key->type == YAML_SCALAR_NODE) {
+				refs[n] = (struct cfg_key_ref){ (const char *)key->data.scalar.value, n, pair,
+								(int)key->start_mark.line + 1 };
+				n++;
+			}
+		}
+		qsort(refs, n, sizeof(*refs), cfg_compare_key_refs);
+		for (size_t i = 1, first = 0; i < n; i++) {
+			if (strcmp(refs[i].text, refs[first].text) != 0) {
+				first = i;
+				continue;
+			}
+			ld->dups = cfg_xrealloc(ld->dups, (ld->ndups + 1) * sizeof(*ld->dups));
+			ld->dups[ld->ndups++] = (struct cfg_dup){ refs[i].pair, refs[first].line };
 		}
 	}
-	return false;
+	free(refs);
+	if (ld->ndups > 1)
+		qsort(ld->dups, ld->ndups, sizeof(*ld->dups), cfg_compare_dup_pairs);
 }
 
 /* The key of a map entry as text, or NULL (error reported) when it is not a scalar. */
@@ -1114,6 +1239,17 @@ static void cfg_apply_scalar(struct cfg_loader *ld, const struct cfg_key *key, v
 	free(text);
 }
 
+/* Every tag goes on every line: a few dozen is plenty, and the limit keeps merging linear. */
+#define CFG_TAGS_MAX 64
+
+static bool cfg_tags_has(const struct config_tags *tags, const char *key)
+{
+	for (size_t i = 0; i < tags->len; i++)
+		if (strcmp(tags->items[i].key, key) == 0)
+			return true;
+	return false;
+}
+
 static void cfg_tags_set(struct config_tags *tags, const char *key, const char *value)
 {
 	for (size_t i = 0; i < tags->len; i++) {
@@ -1169,6 +1305,11 @@ static void cfg_apply_tags(struct cfg_loader *ld, const struct cfg_key *key, voi
 			cfg_warning(ld, key_node,
 				    "%s: \"%s\" is also a metric tag; metrics that carry their own \"%s\" keep their value",
 				    tag_path, name, name);
+		if (tags->len >= CFG_TAGS_MAX && !cfg_tags_has(tags, name)) {
+			cfg_error(ld, key_node, "%s: more than %d tags", path, CFG_TAGS_MAX);
+			free(value);
+			return;
+		}
 		cfg_tags_set(tags, name, value);
 		free(value);
 	}
@@ -1357,6 +1498,9 @@ static void cfg_apply_groups(struct cfg_loader *ld, const struct cfg_key *key, v
 }
 
 /* network.service_names: port -> name, merged port by port. */
+/* Names for the ports a host serves: the limit keeps merging linear. */
+#define CFG_SERVICE_NAMES_MAX 1024
+
 static void cfg_apply_service_names(struct cfg_loader *ld, const struct cfg_key *key, void *base, yaml_node_t *node,
 				    const char *path)
 {
@@ -1388,6 +1532,11 @@ static void cfg_apply_service_names(struct cfg_loader *ld, const struct cfg_key 
 		size_t i = 0;
 		while (i < net->nservice_names && net->service_names[i].port != port)
 			i++;
+		if (i == net->nservice_names && i >= CFG_SERVICE_NAMES_MAX) {
+			cfg_error(ld, cfg_node(ld, pair->key), "%s: more than %d service names", path, CFG_SERVICE_NAMES_MAX);
+			free(name);
+			return;
+		}
 		if (i == net->nservice_names) {
 			net->service_names = cfg_xrealloc(net->service_names, (i + 1) * sizeof(*net->service_names));
 			net->service_names[net->nservice_names++] = (struct config_service_name){ (uint16_t)port, NULL };
@@ -1589,7 +1738,51 @@ static void cfg_apply_sinks(struct cfg_loader *ld, const struct cfg_key *key, vo
 /* ------------------------------------------------------------------ */
 /* Files                                                                */
 
-/* Running as root, a file others can write is a way to run BPF as root: refuse it. */
+/* Files as the error messages name them. */
+static const char *cfg_file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* Root, or the user the agent runs as (effective or real): the owners whose files it may trust. */
+static bool cfg_owner_is_trusted(uid_t uid)
+{
+	return uid == 0 || uid == geteuid() || uid == getuid();
+}
+
+/*
+ * As root, why st (a file, or a directory on its path) lets someone else decide
+ * what the agent reads, or NULL. A directory others may write is fine with the
+ * sticky bit (/tmp): then only an entry's owner may replace it.
+ */
+static const char *cfg_untrusted_why(const struct stat *st, bool on_path, char *buf, size_t cap)
+{
+	if (!cfg_owner_is_trusted(st->st_uid)) {
+		snprintf(buf, cap, "owned by uid %u, not root or the agent's user", (unsigned)st->st_uid);
+		return buf;
+	}
+	if (!(st->st_mode & (S_IWGRP | S_IWOTH)))
+		return NULL;
+	if (on_path && (st->st_mode & S_ISVTX))
+		return NULL;
+	return on_path ? "writable by group or others, without the sticky bit" : "writable by group or others";
+}
+
+/*
+ * Running as root, a file others can write (or own, or replace through a
+ * directory on its path) is a way to run BPF as root: refuse it, like sshd's
+ * StrictModes. One line names the path that failed and why.
+ */
 static bool cfg_file_is_trusted(struct cfg_loader *ld, const char *file, int fd, bool is_dir)
 {
 	struct stat st;
@@ -1598,16 +1791,52 @@ static bool cfg_file_is_trusted(struct cfg_loader *ld, const char *file, int fd,
 		cfg_error_at(ld, at, "cannot stat: %s", strerror(errno));
 		return false;
 	}
-	if (!is_dir && !S_ISREG(st.st_mode)) {
-		cfg_error_at(ld, at, "not a regular file");
+	if (is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+		cfg_error_at(ld, at, "refusing to read: %s, not a %s", cfg_file_kind(st.st_mode),
+			     is_dir ? "directory" : "regular file");
 		return false;
 	}
-	if (geteuid() == 0 && (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		cfg_error_at(ld, at, "refusing to read: writable by group or others while bpfpush runs as root "
-				     "(chmod go-w %s)", file);
+	if (geteuid() != 0)
+		return true;
+	char buf[96];
+	const char *why = cfg_untrusted_why(&st, false, buf, sizeof(buf));
+	if (why) {
+		if (st.st_mode & (S_IWGRP | S_IWOTH) && cfg_owner_is_trusted(st.st_uid))
+			cfg_error_at(ld, at, "refusing to read: %s while bpfpush runs as root (chmod go-w %s)", why, file);
+		else
+			cfg_error_at(ld, at, "refusing to read: %s, while bpfpush runs as root (chown root %s)", why, file);
 		return false;
+	}
+	/* Every directory above it, up to /. */
+	char real[PATH_MAX];
+	if (!realpath(file, real)) {
+		cfg_error_at(ld, at, "cannot resolve its path: %s", strerror(errno));
+		return false;
+	}
+	for (char *slash = strrchr(real, '/'); slash; slash = strrchr(real, '/')) {
+		if (slash == real)
+			slash[1] = '\0'; /* "/" itself, last */
+		else
+			*slash = '\0';
+		if (stat(real, &st) != 0) {
+			cfg_error_at(ld, at, "cannot stat directory %s: %s", real, strerror(errno));
+			return false;
+		}
+		why = cfg_untrusted_why(&st, true, buf, sizeof(buf));
+		if (why) {
+			cfg_error_at(ld, at, "refusing to read: directory %s is %s, while bpfpush runs as root", real, why);
+			return false;
+		}
+		if (slash == real)
+			break;
 	}
 	return true;
+}
+
+/* Opens a file to read without blocking on what is not a regular file (a FIFO), or -1 with errno. */
+static int cfg_open_nonblocking(const char *path, bool is_dir)
+{
+	return open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | (is_dir ? O_DIRECTORY : 0));
 }
 
 static void cfg_report_syntax_error(struct cfg_loader *ld, const yaml_parser_t *parser)
@@ -1621,26 +1850,213 @@ static void cfg_report_syntax_error(struct cfg_loader *ld, const yaml_parser_t *
 		cfg_error_at(ld, at, "syntax error: %s", problem);
 }
 
+/*
+ * Limits on what one file may hold: past them the file is refused at the
+ * place it crossed the line. libyaml's scanner does work proportional to the
+ * flow nesting for every token, and aliases multiply what is applied.
+ */
+#define CFG_MAX_DEPTH 32
+#define CFG_MAX_ALIASES 1000
+#define CFG_MAX_ANCHORS 1000
+#define CFG_FILE_MAX_BYTES (4u << 20)
+
+struct cfg_compose_level {
+	int node;
+	int key; /* a mapping's key waiting for its value, 0 when none */
+};
+
+struct cfg_anchor {
+	char *name;
+	int node;
+};
+
+struct cfg_composer {
+	struct cfg_compose_level stack[CFG_MAX_DEPTH];
+	int depth;
+	struct cfg_anchor anchors[CFG_MAX_ANCHORS];
+	int nanchors;
+	int naliases;
+};
+
+static void cfg_compose_attach(yaml_document_t *doc, struct cfg_composer *c, int node)
+{
+	if (!c->depth)
+		return; /* the root: the document's first node */
+	struct cfg_compose_level *top = &c->stack[c->depth - 1];
+	if (yaml_document_get_node(doc, top->node)->type == YAML_SEQUENCE_NODE) {
+		if (!yaml_document_append_sequence_item(doc, top->node, node))
+			abort();
+	} else if (!top->key) {
+		top->key = node;
+	} else {
+		if (!yaml_document_append_mapping_pair(doc, top->node, top->key, node))
+			abort();
+		top->key = 0;
+	}
+}
+
+static void cfg_compose_mark(yaml_document_t *doc, int node, const yaml_event_t *ev)
+{
+	yaml_node_t *n = yaml_document_get_node(doc, node);
+	n->start_mark = ev->start_mark;
+	n->end_mark = ev->end_mark;
+}
+
+/* Returns false (error reported) when the anchor cannot be kept. */
+static bool cfg_compose_anchor(struct cfg_loader *ld, struct cfg_composer *c, const yaml_char_t *anchor, int node,
+			       const yaml_event_t *ev)
+{
+	if (!anchor)
+		return true;
+	if (c->nanchors == CFG_MAX_ANCHORS) {
+		struct cfg_mark at = { ld->file, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1 };
+		cfg_error_at(ld, at, "more than %d anchors in one file", CFG_MAX_ANCHORS);
+		return false;
+	}
+	c->anchors[c->nanchors++] = (struct cfg_anchor){ cfg_xstrdup((const char *)anchor), node };
+	return true;
+}
+
+/* The node an alias names, or 0 (error reported). */
+static int cfg_compose_alias(struct cfg_loader *ld, struct cfg_composer *c, const yaml_event_t *ev)
+{
+	struct cfg_mark at = { ld->file, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1 };
+	if (++c->naliases > CFG_MAX_ALIASES) {
+		cfg_error_at(ld, at, "more than %d aliases in one file", CFG_MAX_ALIASES);
+		return 0;
+	}
+	const char *name = (const char *)ev->data.alias.anchor;
+	for (int i = c->nanchors; i-- > 0;) { /* the latest anchor of that name */
+		if (strcmp(c->anchors[i].name, name) != 0)
+			continue;
+		for (int d = 0; d < c->depth; d++)
+			if (c->stack[d].node == c->anchors[i].node) {
+				cfg_error_at(ld, at, "alias *%.64s refers to a node that contains it", name);
+				return 0;
+			}
+		return c->anchors[i].node;
+	}
+	cfg_error_at(ld, at, "alias *%.64s names no earlier anchor", name);
+	return 0;
+}
+
+/*
+ * libyaml's events into a document like yaml_parser_load() makes, with the
+ * limits above checked as they come: a deep or huge file stops at the line
+ * that crossed them. Returns 1 with *doc filled, 0 at the end of the stream,
+ * -1 after an error (reported).
+ */
+static int cfg_compose(struct cfg_loader *ld, yaml_parser_t *parser, yaml_document_t *doc)
+{
+	struct cfg_composer *c = cfg_xcalloc(1, sizeof(*c));
+	bool started = false;
+	int rc = -1;
+	for (;;) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(parser, &ev)) {
+			cfg_report_syntax_error(ld, parser);
+			break;
+		}
+		int node = 0;
+		bool done = false, failed = false;
+		struct cfg_mark at = { ld->file, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1 };
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			rc = 0;
+			done = true;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (!yaml_document_initialize(doc, NULL, NULL, NULL, 1, 1))
+				abort();
+			started = true;
+			break;
+		case YAML_DOCUMENT_END_EVENT:
+			rc = 1;
+			done = true;
+			break;
+		case YAML_SCALAR_EVENT:
+			node = yaml_document_add_scalar(doc, ev.data.scalar.tag, ev.data.scalar.value,
+							(int)ev.data.scalar.length, ev.data.scalar.style);
+			failed = !cfg_compose_anchor(ld, c, ev.data.scalar.anchor, node, &ev);
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (c->depth == CFG_MAX_DEPTH) {
+				cfg_error_at(ld, at, "nested deeper than %d levels", CFG_MAX_DEPTH);
+				failed = true;
+				break;
+			}
+			node = ev.type == YAML_SEQUENCE_START_EVENT
+				       ? yaml_document_add_sequence(doc, ev.data.sequence_start.tag,
+								    ev.data.sequence_start.style)
+				       : yaml_document_add_mapping(doc, ev.data.mapping_start.tag,
+								   ev.data.mapping_start.style);
+			failed = !cfg_compose_anchor(ld, c,
+						     ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
+											  : ev.data.mapping_start.anchor,
+						     node, &ev);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			c->depth--;
+			break;
+		case YAML_ALIAS_EVENT:
+			failed = !(node = cfg_compose_alias(ld, c, &ev));
+			if (!failed) {
+				cfg_compose_attach(doc, c, node);
+				node = 0;
+			}
+			break;
+		default:
+			break;
+		}
+		if (node) {
+			cfg_compose_mark(doc, node, &ev);
+			cfg_compose_attach(doc, c, node);
+			if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
+				c->stack[c->depth++] = (struct cfg_compose_level){ node, 0 };
+		} else if (!failed && (ev.type == YAML_SCALAR_EVENT || ev.type == YAML_SEQUENCE_START_EVENT ||
+				       ev.type == YAML_MAPPING_START_EVENT)) {
+			abort(); /* out of memory in libyaml */
+		}
+		yaml_event_delete(&ev);
+		if (failed) {
+			rc = -1;
+			break;
+		}
+		if (done)
+			break;
+	}
+	if (rc != 1 && started)
+		yaml_document_delete(doc);
+	for (int i = 0; i < c->nanchors; i++)
+		free(c->anchors[i].name);
+	free(c);
+	return rc;
+}
+
 static void cfg_apply_document(struct cfg_loader *ld, yaml_parser_t *parser)
 {
 	yaml_document_t doc;
-	if (!yaml_parser_load(parser, &doc)) {
-		cfg_report_syntax_error(ld, parser);
+	int rc = cfg_compose(ld, parser, &doc);
+	if (rc <= 0)
 		return;
-	}
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
 	if (root) {
 		ld->doc = &doc;
+		cfg_find_dups(ld, &doc);
 		cfg_apply_section(ld, &cfg_root_section, ld->cfg, root, "");
 		ld->doc = NULL;
+		free(ld->dups);
+		ld->dups = NULL;
+		ld->ndups = 0;
 	}
 	yaml_document_delete(&doc);
 
 	/* A second document would be silently ignored: say so instead. */
-	if (!yaml_parser_load(parser, &doc)) {
-		cfg_report_syntax_error(ld, parser);
+	rc = cfg_compose(ld, parser, &doc);
+	if (rc <= 0)
 		return;
-	}
 	root = yaml_document_get_root_node(&doc);
 	if (root) {
 		struct cfg_mark at = { ld->file, (int)root->start_mark.line + 1, (int)root->start_mark.column + 1 };
@@ -1653,13 +2069,23 @@ static void cfg_apply_document(struct cfg_loader *ld, yaml_parser_t *parser)
 static bool cfg_load_file(struct cfg_loader *ld, const char *path)
 {
 	const char *file = cfg_loader_keep_file(ld, path);
-	FILE *f = fopen(path, "rb");
+	int fd = cfg_open_nonblocking(path, false);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
 	if (!f) {
 		struct cfg_mark at = { file, 0, 0 };
 		cfg_error_at(ld, at, "cannot open: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return false;
 	}
-	if (!cfg_file_is_trusted(ld, file, fileno(f), false)) {
+	struct stat st;
+	if (!cfg_file_is_trusted(ld, file, fd, false)) {
+		fclose(f);
+		return false;
+	}
+	if (fstat(fd, &st) == 0 && st.st_size > (off_t)CFG_FILE_MAX_BYTES) {
+		struct cfg_mark at = { file, 0, 0 };
+		cfg_error_at(ld, at, "refusing to read: larger than %u MiB", CFG_FILE_MAX_BYTES >> 20);
 		fclose(f);
 		return false;
 	}
@@ -1699,8 +2125,11 @@ static char *cfg_conf_d_path(const char *main_path)
 static void cfg_load_conf_d(struct cfg_loader *ld, const char *main_path)
 {
 	char *dir_path = cfg_conf_d_path(main_path);
-	DIR *dir = opendir(dir_path);
+	int dir_fd = cfg_open_nonblocking(dir_path, true);
+	DIR *dir = dir_fd < 0 ? NULL : fdopendir(dir_fd);
 	if (!dir) {
+		if (dir_fd >= 0)
+			close(dir_fd);
 		if (errno != ENOENT) {
 			struct cfg_mark at = { cfg_loader_keep_file(ld, dir_path), 0, 0 };
 			cfg_error_at(ld, at, "cannot open: %s", strerror(errno));
@@ -1789,10 +2218,23 @@ static void cfg_free_tags(struct config_tags *tags)
 	free(tags->items);
 }
 
-void config_free(struct config *cfg)
+const struct config *config_ref(const struct config *cfg)
 {
+	/* The count is the one mutable field of a loaded config, owned by its holders together. */
+	if (cfg)
+		((struct config *)cfg)->refs++;
+	return cfg;
+}
+
+void config_free(const struct config *held)
+{
+	struct config *cfg = (struct config *)held;
 	if (!cfg)
 		return;
+	if (cfg->refs) {
+		cfg->refs--;
+		return;
+	}
 	free(cfg->global.hostname);
 	cfg_free_tags(&cfg->global.tags);
 	for (size_t i = 0; i < cfg->apps.ngroups; i++) {

@@ -162,6 +162,12 @@ struct config {
 	struct config_sink *sinks;
 	size_t nsinks;
 	char *path; /* the main file */
+	/*
+	 * Holders beyond the first: code that keeps pointers into a config past the
+	 * next SIGHUP (modules, sinks) takes config_ref() and gives it back with
+	 * config_free(); the last config_free() frees it.
+	 */
+	unsigned refs;
 };
 
 struct config_error {
@@ -171,10 +177,15 @@ struct config_error {
 	bool warning; /* printed as "warning: ", does not fail the load */
 };
 
+/* Errors kept per load: 100 000 bad aliases printed 9 MB. Each message is capped and escaped too. */
+#define CONFIG_ERRORS_MAX 100
+#define CONFIG_ERROR_MESSAGE_MAX 400
+
 struct config_errors {
 	struct config_error *items;
 	size_t len;
 	size_t warnings; /* how many of items are warnings (they do not fail the load) */
+	size_t dropped;  /* errors past CONFIG_ERRORS_MAX, counted but not kept (printed as one line) */
 };
 
 /*
@@ -183,7 +194,9 @@ struct config_errors {
  * constant tag shadowed by a metric tag) may be present either way.
  */
 int config_load(const char *path, struct config **out, struct config_errors *errs);
-void config_free(struct config *cfg);
+/* One more holder of cfg (returned); config_free() drops one, the last frees it. */
+const struct config *config_ref(const struct config *cfg);
+void config_free(const struct config *cfg);
 void config_errors_print(const struct config_errors *errs, FILE *to);
 void config_errors_free(struct config_errors *errs);
 

@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -10,6 +11,42 @@ static const char *const level_names[] = { "ERROR", "WARNING", "INFO", "DEBUG" }
 
 void log_set_level(enum log_level level) { threshold = level; }
 enum log_level log_get_level(void) { return threshold; }
+
+/* Length of the valid UTF-8 sequence at p (1 for ASCII), or 0 when it is not one. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	size_t n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
+	    (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0; /* overlong, surrogate, beyond U+10FFFF */
+	return n;
+}
+
+size_t log_sanitize(char *text)
+{
+	unsigned char *in = (unsigned char *)text, *out = in;
+	while (*in) {
+		size_t n = utf8_sequence(in);
+		bool bad = n == 0 || (n == 1 && (*in < 0x20 || *in == 0x7f)) ||
+			   (n == 2 && in[0] == 0xc2 && in[1] <= 0x9f) || /* C1 controls U+0080-U+009F */
+			   (n == 3 && in[0] == 0xe2 && in[1] == 0x80 && in[2] >= 0xaa && in[2] <= 0xae) || /* U+202A-202E */
+			   (n == 3 && in[0] == 0xe2 && in[1] == 0x81 && in[2] >= 0xa6 && in[2] <= 0xa9);  /* U+2066-2069 */
+		if (bad) {
+			*out++ = '?';
+			in += n ? n : 1;
+			continue;
+		}
+		while (n--)
+			*out++ = *in++;
+	}
+	*out = '\0';
+	return (size_t)(out - (unsigned char *)text);
+}
 
 static void vlog(enum log_level level, const char *module, const char *fmt, va_list ap)
 {
@@ -21,9 +58,7 @@ static void vlog(enum log_level level, const char *module, const char *fmt, va_l
 	 * Messages carry names the kernel hands us (comm, exe, cgroup, IRQ
 	 * handler): a task named "x\nERROR agent: ..." must not forge a log line.
 	 */
-	for (char *p = line; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	log_sanitize(line);
 	/* One write per line so lines from a crash handler or a child never interleave. */
 	fprintf(stderr, "%s %s: %s\n", level_names[level], module ? module : "agent", line);
 }

@@ -2,11 +2,19 @@
 #ifndef BPFPUSH_LOG_H
 #define BPFPUSH_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level { LOG_ERROR = 0, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
+/*
+ * In place: every control character (C0, DEL, C1 as a byte or as U+0080-U+009F),
+ * bidi override (U+202A-U+202E, U+2066-U+2069) and byte that is not valid
+ * UTF-8 becomes '?', so text from the kernel or a config forges no line and
+ * hides nothing. Returns the new length.
+ */
+size_t log_sanitize(char *text);
 enum log_level log_get_level(void);
 
 #if defined(__GNUC__)

@@ -130,6 +130,10 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	log_set_level(cfg->global.log_level);
 	libbpf_set_print(libbpf_log);
+	if (!probe && agent_check_sinks(cfg, stderr)) {
+		config_free(cfg);
+		return EXIT_CONFIG;
+	}
 	if (check) {
 		printf("%s: OK\n", path);
 		config_free(cfg);

@@ -108,7 +108,13 @@ struct syscall_watch;
 
 struct module {
 	const struct module_ops *ops;
-	const struct config *cfg;
+	const struct config *cfg; /* the running config: re-pointed at each reload */
+	/*
+	 * The config attach_module() ran with, held (config_ref) until
+	 * module_release(): state built at attach or start (the apps table's
+	 * groups) points into it and outlives the reloads that leave the module be.
+	 */
+	const struct config *attached_cfg;
 	const struct probe_cache *probes;
 	const struct syscall_watch *syscalls; /* for modules with syscall-layer ways */
 	void *priv;

@@ -368,7 +368,7 @@ static void decide_sends(struct module *m)
 static int apps_start(struct module *m)
 {
 	struct apps_state *st = m->priv;
-	st->table = app_table_new(m->cfg);
+	st->table = app_table_new(m->attached_cfg); /* held until module_release */
 	if (!st->table)
 		return -ENOMEM;
 	decide_sends(m);

@@ -25,8 +25,13 @@ enum {
 	CH_DOG_KEY = 1 << 4,  /* DogStatsD tag key: a value that also has no ':' */
 };
 
-/* Control characters count as whitespace: none of them belongs on a line protocol. */
-#define IS_SPACE(c) ((c) <= 0x20 || (c) == 0x7f)
+/*
+ * Control characters count as whitespace: none of them belongs on a line
+ * protocol. Every format is ASCII on the wire: a byte >= 0x80 (UTF-8 from a
+ * comm, an exe, a PTR name or an env value, or not UTF-8 at all) is in no
+ * class, and put_clean_until() replaces each such character with one '_'.
+ */
+#define IS_SPACE(c) ((c) <= 0x20 || (c) >= 0x7f)
 #define IS_PATH(c) \
 	(((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') || (c) == '_' || (c) == '-')
 #define CLASS(c)                                                                          \
@@ -97,6 +102,10 @@ static inline const char *put_clean_until(struct out *o, const char *s, unsigned
 		}
 		*p++ = (char_class[c] & class) ? (char)c : '_';
 		s++;
+		/* The rest of a multi-byte character (or a run of stray continuation bytes) has no '_' of its own. */
+		if (c >= 0x80)
+			while (((unsigned char)*s & 0xc0) == 0x80)
+				s++;
 	}
 	o->p = p;
 	return s;

@@ -54,14 +54,30 @@ static struct sink_transport *open_transport(struct sink_core *core)
 	return NULL;
 }
 
+/* The checks sink_create() makes before it opens anything; prefix receives the expanded prefix. */
+static const char *check_sink(const struct config_sink *cfg, const struct sink_env *env, char *prefix, size_t cap,
+			      char *why, size_t why_cap)
+{
+	enum sink_type format = cfg->type == SINK_STDOUT ? cfg->format : cfg->type;
+	if (format == SINK_STDOUT || (unsigned)format > SINK_STDOUT)
+		return "no wire format for a stdout sink";
+	if (format_expand_prefix(cfg->prefix, format, env->hostname, env->fqdn, prefix, cap) < 0) {
+		snprintf(why, why_cap, "prefix: longer than %d bytes once expanded", SINK_PREFIX_MAX - 1);
+		return why;
+	}
+	return NULL;
+}
+
+const char *sink_check(const struct config_sink *cfg, const struct sink_env *env, char *why, size_t cap)
+{
+	char prefix[SINK_PREFIX_MAX];
+	return check_sink(cfg, env, prefix, sizeof(prefix), why, cap);
+}
+
 struct sink *sink_create(uv_loop_t *loop, const struct config_sink *cfg, const struct sink_env *env)
 {
 	const char *name = cfg->name ? cfg->name : "?";
 	enum sink_type format = cfg->type == SINK_STDOUT ? cfg->format : cfg->type;
-	if (format == SINK_STDOUT || (unsigned)format > SINK_STDOUT) {
-		log_error("sink", "%s: no wire format for a stdout sink", name);
-		return NULL;
-	}
 	struct sink *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		log_error("sink", "%s: out of memory", name);
@@ -70,8 +86,10 @@ struct sink *sink_create(uv_loop_t *loop, const struct config_sink *cfg, const s
 	s->core.loop = loop;
 	s->core.cfg = cfg;
 	s->core.name = name;
-	if (format_expand_prefix(cfg->prefix, format, env->hostname, env->fqdn, s->prefix, sizeof(s->prefix)) < 0) {
-		log_error("sink", "%s: prefix longer than %d bytes once expanded", name, SINK_PREFIX_MAX - 1);
+	char why[96];
+	const char *wrong = check_sink(cfg, env, s->prefix, sizeof(s->prefix), why, sizeof(why));
+	if (wrong) {
+		log_error("sink", "%s: %s", name, wrong);
 		free(s);
 		return NULL;
 	}

@@ -39,6 +39,8 @@ struct sink;
 
 /* cfg and env must outlive the sink. Returns NULL (and logs why) on failure. */
 struct sink *sink_create(uv_loop_t *loop, const struct config_sink *cfg, const struct sink_env *env);
+/* Why sink_create() would refuse cfg with env (a prefix too long once expanded), or NULL; why is scratch. */
+const char *sink_check(const struct config_sink *cfg, const struct sink_env *env, char *why, size_t cap);
 const char *sink_name(const struct sink *sink);
 void sink_send_batch(struct sink *sink, const struct metric_batch *batch);
 void sink_get_stats(const struct sink *sink, struct sink_stats *out);

@@ -6,7 +6,7 @@
  * The output buffer is exactly cap bytes on the heap, so a write past it
  * is caught by ASan. Checks the encoders' promises: FORMAT_INVALID only for
  * non-finite gauges; a line that fits ends in '\n' and holds no other
- * control character (statsd's negative gauge is two lines).
+ * control character nor any byte >= 0x80 (statsd's negative gauge is two lines).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -64,8 +64,8 @@ static void check_line(const struct metric *m, enum sink_type format, const char
 		unsigned char c = (unsigned char)buf[i];
 		if (c == '\n')
 			newlines++;
-		else if (c < 0x20 || c == 0x7f)
-			abort(); /* a control character would break the line protocol */
+		else if (c < 0x20 || c >= 0x7f)
+			abort(); /* a control character would break the line protocol; the wire is ASCII */
 	}
 	unsigned want = format == SINK_STATSD && m->type == METRIC_GAUGE && m->gauge < 0 ? 2 : 1;
 	if (newlines != want)

@@ -74,8 +74,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Writes dir/relpath (creating conf.d/ when needed), mode 0644. */
-static void write_file(struct fixture *fx, const char *relpath, const char *text)
+/* Writes header, then n lines made by fmt (two %d, both i) to dir/relpath (creating conf.d/ when needed), mode 0644. */
+static void write_many(struct fixture *fx, const char *relpath, const char *header, const char *fmt, int n)
 {
 	char path[256];
 	if (strncmp(relpath, "conf.d/", 7) == 0) {
@@ -85,9 +85,16 @@ static void write_file(struct fixture *fx, const char *relpath, const char *text
 	snprintf(path, sizeof(path), "%s/%s", fx->dir, relpath);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
-	fputs(text, f);
+	fputs(header, f);
+	for (int i = 0; i < n; i++)
+		fprintf(f, fmt, i, i);
 	fclose(f);
 	assert_int_equal(chmod(path, 0644), 0);
+}
+
+static void write_file(struct fixture *fx, const char *relpath, const char *text)
+{
+	write_many(fx, relpath, text, "", 0);
 }
 
 static int load_path(struct fixture *fx, const char *path)
@@ -916,6 +923,193 @@ static void test_root_refuses_writable_files(void **state)
 	assert_int_equal(fx->cfg->global.interval_ms, 2000);
 }
 
+/* Files and directories owned by another user: they decide what root runs (issue #29). */
+static void test_root_refuses_files_owned_by_others(void **state)
+{
+	struct fixture *fx = *state;
+	test_euid = 0;
+	if (geteuid() != 0 || getuid() != 0)
+		skip(); /* chown needs real root */
+	const uid_t nobody = 65534;
+	write_file(fx, "main.yaml", ONE_SINK);
+	assert_int_equal(chown(fx->main_path, nobody, 0), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	char expected[512];
+	snprintf(expected, sizeof(expected),
+		 "%s: refusing to read: owned by uid 65534, not root or the agent's user, while bpfpush runs as root "
+		 "(chown root %s)\n",
+		 fx->main_path, fx->main_path);
+	assert_string_equal(fx->printed, expected);
+	assert_int_equal(chown(fx->main_path, 0, 0), 0);
+
+	/* A conf.d file, then the conf.d directory, owned by nobody (0644 / 0755). */
+	write_file(fx, "conf.d/10-other.yaml", "global: { interval: 2s }\n");
+	char path[256];
+	snprintf(path, sizeof(path), "%s/conf.d/10-other.yaml", fx->dir);
+	assert_int_equal(chown(path, nobody, 0), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "10-other.yaml: refusing to read: owned by uid 65534");
+	assert_int_equal(chown(path, 0, 0), 0);
+	snprintf(path, sizeof(path), "%s/conf.d", fx->dir);
+	assert_int_equal(chown(path, nobody, 0), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "/conf.d: refusing to read: owned by uid 65534");
+	assert_int_equal(chown(path, 0, 0), 0);
+	assert_int_equal(load_path(fx, fx->main_path), 0);
+
+	/* The directory the config is in: anyone may write it and there is no sticky bit. */
+	assert_int_equal(chmod(fx->dir, 0777), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	snprintf(expected, sizeof(expected), "%s: refusing to read: directory %s is writable by group or others, without "
+		 "the sticky bit, while bpfpush runs as root", fx->main_path, fx->dir);
+	assert_printed(fx, expected);
+	/* With the sticky bit (like /tmp) only an entry's owner may replace it. */
+	assert_int_equal(chmod(fx->dir, 01777), 0);
+	assert_int_equal(load_path(fx, fx->main_path), 0);
+	assert_int_equal(chmod(fx->dir, 0700), 0);
+	assert_int_equal(chown(fx->dir, nobody, 0), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "is owned by uid 65534, not root or the agent's user, while bpfpush runs as root");
+	assert_int_equal(chown(fx->dir, 0, 0), 0);
+}
+
+/* What is not a regular file is refused without being read: a FIFO would block the loop. */
+static void test_only_regular_files_are_read(void **state)
+{
+	struct fixture *fx = *state;
+	write_file(fx, "main.yaml", ONE_SINK);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/conf.d", fx->dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/conf.d/20-fifo.yaml", fx->dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_int_equal(load_path(fx, fx->main_path), -1); /* returns: nothing blocked */
+	char expected[512];
+	snprintf(expected, sizeof(expected), "%s: refusing to read: a FIFO, not a regular file", path);
+	assert_printed(fx, expected);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(load_path(fx, fx->main_path), 0);
+
+	/* The main file itself. */
+	snprintf(path, sizeof(path), "%s/fifo.yaml", fx->dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_int_equal(load_path(fx, path), -1);
+	assert_printed(fx, "fifo.yaml: refusing to read: a FIFO, not a regular file");
+
+	/* Certificate files: a FIFO, /dev/zero, a directory, at their key. */
+	char text[512];
+	snprintf(text, sizeof(text), "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    ca_file: %s\n",
+		 path);
+	assert_fails_at(fx, text, 5, 14, "sinks[0].ca_file: not a regular file");
+	assert_fails_at(fx, "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    ca_file: /dev/zero\n",
+			5, 14, "sinks[0].ca_file: not a regular file");
+	assert_fails_at(fx, "sinks:\n  - name: a\n    type: graphite\n    address: \"tls://h:1\"\n    cert_file: /dev/zero\n"
+			    "    key_file: /dev/null\n",
+			5, 16, "sinks[0].cert_file: not a regular file");
+}
+
+/*
+ * Loading is linear: 60 000 keys (30 000 groups) load, 200 000 unknown keys
+ * fail with the first errors and a count; no time is asserted, but the
+ * quadratic duplicate check took minutes for these.
+ */
+static void test_large_configs_load(void **state)
+{
+	struct fixture *fx = *state;
+	write_file(fx, "main.yaml", ONE_SINK);
+	write_many(fx, "conf.d/50-groups.yaml", "apps:\n  groups:\n", "    - { match: \"m%d\", name: n%d }\n", 30000);
+	assert_int_equal(load_path(fx, fx->main_path), 0);
+	assert_int_equal(fx->cfg->apps.ngroups, 30000);
+	write_many(fx, "conf.d/50-groups.yaml", "global:\n", "  u%d: %d\n", 200000);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_int_equal(fx->errs.len, CONFIG_ERRORS_MAX);
+	assert_int_equal(fx->errs.dropped, 200000 - CONFIG_ERRORS_MAX);
+	assert_printed(fx, "50-groups.yaml:2:3: global.u0: unknown key");
+	assert_printed(fx, "... and 199900 more error(s) not shown\n");
+	/* A duplicate among many keys is still found, with the first one's line. */
+	write_many(fx, "conf.d/50-groups.yaml", "global:\n  tags:\n", "    k%d: v%d\n", 60);
+	FILE *f = fopen(fx->printed ? fx->main_path : fx->main_path, "a");
+	fclose(f);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/conf.d/50-groups.yaml", fx->dir);
+	f = fopen(path, "a");
+	fputs("    k7: again\n", f);
+	fclose(f);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "50-groups.yaml:63:5: global.tags.k7: duplicate key (first set at line 10)");
+}
+
+/* Past sane sizes a file is refused where it crossed the line. */
+static void test_size_and_depth_limits(void **state)
+{
+	struct fixture *fx = *state;
+	char text[4096];
+	int n = snprintf(text, sizeof(text), "global: { tags: ");
+	for (int i = 0; i < 40; i++)
+		text[n++] = '[';
+	text[n] = '\0';
+	strcat(text, "]]]\n");
+	assert_fails_at(fx, text, 1, 47, "nested deeper than 32 levels");
+	assert_fails_at(fx, "a: &a [x]\nb: &b [*b]\n", 2, 8, "alias *b refers to a node that contains it");
+	assert_fails_at(fx, "a: *nowhere\n", 1, 4, "alias *nowhere names no earlier anchor");
+	/* More aliases than any config needs (each could stand for a big map). */
+	struct { char *data; size_t len, cap; } big = { 0 };
+	FILE *mem = open_memstream(&big.data, &big.len);
+	fputs("x: &x [a]\ny:\n", mem);
+	for (int i = 0; i < 1001; i++)
+		fputs("  - *x\n", mem);
+	fclose(mem);
+	assert_fails_at(fx, big.data, 1003, 5, "more than 1000 aliases in one file");
+	free(big.data);
+	write_file(fx, "main.yaml", ONE_SINK);
+	write_many(fx, "conf.d/10-tags.yaml", "global:\n  tags:\n", "    k%d: v%d\n", 65);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "10-tags.yaml:67:5: global.tags: more than 64 tags");
+	/* A file larger than 4 MiB is not read. */
+	write_many(fx, "conf.d/10-tags.yaml", "#", "%08d%080d\n", 50000);
+	assert_int_equal(load_path(fx, fx->main_path), -1);
+	assert_printed(fx, "10-tags.yaml: refusing to read: larger than 4 MiB");
+}
+
+/* Echoed values are escaped and cut: they must not forge lines or print megabytes. */
+static void test_error_messages_escape_and_cap_values(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(load_text(fx, "global:\n  hostname: \"a\\nERROR forged\\e[2J\\u202etxt\"\n" ONE_SINK), -1);
+	assert_printed(fx, "got \"a?ERROR forged?[2J?txt\"");
+	char *text = malloc(200000);
+	assert_non_null(text);
+	strcpy(text, "global:\n  hostname: \"");
+	size_t n = strlen(text);
+	memset(text + n, 'h', 100000);
+	strcpy(text + n + 100000, "!\"\n" ONE_SINK);
+	assert_int_equal(load_text(fx, text), -1);
+	free(text);
+	assert_true(strlen(fx->printed) < CONFIG_ERROR_MESSAGE_MAX + 200);
+	assert_printed(fx, "hhh...\n");
+}
+
+/* ${A:-${B}}: the default is expanded too (one level of nesting). */
+static void test_nested_default_expands(void **state)
+{
+	struct fixture *fx = *state;
+	unsetenv("BPFPUSH_TEST_A");
+	setenv("BPFPUSH_TEST_B", "from-b", 1);
+	assert_int_equal(load_text(fx, "global:\n  hostname: \"${BPFPUSH_TEST_A:-${BPFPUSH_TEST_B}}\"\n" ONE_SINK), 0);
+	assert_string_equal(fx->cfg->global.hostname, "from-b");
+	assert_int_equal(load_text(fx, "global:\n  hostname: \"x${BPFPUSH_TEST_A:-${BPFPUSH_TEST_A:-d}}y\"\n" ONE_SINK), 0);
+	assert_string_equal(fx->cfg->global.hostname, "xdy");
+	setenv("BPFPUSH_TEST_A", "from-a", 1);
+	assert_int_equal(load_text(fx, "global:\n  hostname: \"${BPFPUSH_TEST_A:-${BPFPUSH_TEST_B}}\"\n" ONE_SINK), 0);
+	assert_string_equal(fx->cfg->global.hostname, "from-a");
+	unsetenv("BPFPUSH_TEST_A");
+	unsetenv("BPFPUSH_TEST_B");
+	assert_fails_at(fx, "global:\n  hostname: \"${BPFPUSH_TEST_A:-${BPFPUSH_TEST_B}}\"\n" ONE_SINK, 2, 13,
+			"global.hostname: environment variable BPFPUSH_TEST_B is not set");
+	assert_fails_at(fx, "global:\n  hostname: \"${BPFPUSH_TEST_A:-${BPFPUSH_TEST_B\"\n" ONE_SINK, 2, 13,
+			"global.hostname: bad variable reference");
+}
+
 static void test_non_root_accepts_writable_files(void **state)
 {
 	struct fixture *fx = *state;
@@ -1021,7 +1215,7 @@ static void test_errors_print_forms(void **state)
 		{ "a.yaml", 4, 1, "global.tags.app: shadowed", true },
 		{ "b.yaml", 0, 0, "cannot open: No such file or directory", false },
 	};
-	struct config_errors errs = { items, 3, 1 };
+	struct config_errors errs = { items, 3, 1, 0 };
 	char *text = NULL;
 	size_t size;
 	FILE *mem = open_memstream(&text, &size);
@@ -1068,6 +1262,12 @@ int main(void)
 		T(test_shadowed_tag_warnings),
 		T(test_root_refuses_writable_files),
 		T(test_non_root_accepts_writable_files),
+		T(test_root_refuses_files_owned_by_others),
+		T(test_only_regular_files_are_read),
+		T(test_large_configs_load),
+		T(test_size_and_depth_limits),
+		T(test_error_messages_escape_and_cap_values),
+		T(test_nested_default_expands),
 		T(test_all_errors_reported),
 		T(test_duplicate_keys),
 		T(test_groups_and_service_names),

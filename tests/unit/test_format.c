@@ -366,7 +366,7 @@ static void sanitising_plain_segments(void **state)
 	struct format_ctx c = ctx_of(SINK_GRAPHITE, "");
 	struct metric m = counter("apps.file_open", 1);
 	tag(&m, "app", "my app/v1.2:x;y=z~é");
-	expect_line(&c, &m, TS, "apps.my_app_v1_2_x_y_z___.file_open 1 1700000000\n");
+	expect_line(&c, &m, TS, "apps.my_app_v1_2_x_y_z__.file_open 1 1700000000\n"); /* é: one '_' */
 	m.tags[0].value = "ok-name_01";
 	expect_line(&c, &m, TS, "apps.ok-name_01.file_open 1 1700000000\n");
 	/* The name keeps its dots; other unsafe bytes become '_'. */
@@ -402,6 +402,25 @@ static void sanitising_dogstatsd_tags(void **state)
 	struct metric m = counter("n", 1);
 	tag(&m, "app", "a,b|c#d e\tf:g;h=i~j.k/l");
 	expect_line(&c, &m, TS, "n:1|c|#k_e_y:v,app:a_b_c_d_e_f:g;h=i~j.k/l\n");
+}
+
+/*
+ * Non-ASCII and invalid UTF-8 (comm, exe, PTR names, env values) reach no wire:
+ * each character, or each run of bytes that is not one, becomes one '_'.
+ */
+static void non_ascii_tag_values(void **state)
+{
+	(void)state;
+	struct config_tag g[] = { { "env", "pr\xc3\xa9" "d" } }; /* "préd" from ${ENV} */
+	struct config_tags global = { g, 1 };
+	struct format_ctx c = { SINK_DOGSTATSD, "", &global, NULL };
+	struct metric m = counter("n", 1);
+	tag(&m, "app", "caf\xc3\xa9\xe2\x80\xae\xff\xfe\x85x\xf0\x9f\x98\x80");
+	expect_line(&c, &m, TS, "n:1|c|#env:pr_d,app:caf____x_\n");
+	c.format = SINK_GRAPHITE_TAGGED;
+	expect_line(&c, &m, TS, "n;env=pr_d;app=caf____x_ 1 1700000000\n");
+	c.format = SINK_GRAPHITE;
+	expect_line(&c, &m, TS, "n.caf____x_ 1 1700000000\n");
 }
 
 static void empty_values_are_none(void **state)
@@ -510,6 +529,7 @@ int main(void)
 		cmocka_unit_test(sanitising_plain_segments),
 		cmocka_unit_test(sanitising_graphite_tags),
 		cmocka_unit_test(sanitising_dogstatsd_tags),
+		cmocka_unit_test(non_ascii_tag_values),
 		cmocka_unit_test(empty_values_are_none),
 		cmocka_unit_test(timestamps),
 		cmocka_unit_test(long_lines_are_too_long),
