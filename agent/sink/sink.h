@@ -33,6 +33,7 @@ struct sink_env {
 	const char *hostname; /* short host name, for {hostname} */
 	const char *fqdn;     /* for {fqdn} */
 	const struct config_tags *global_tags;
+	uint64_t interval_ms; /* the flush interval: UDP datagrams are spread over part of it; 0: not spread */
 };
 
 struct sink;
@@ -40,7 +41,8 @@ struct sink;
 /* cfg and env must outlive the sink. Returns NULL (and logs why) on failure. */
 struct sink *sink_create(uv_loop_t *loop, const struct config_sink *cfg, const struct sink_env *env);
 const char *sink_name(const struct sink *sink);
-void sink_send_batch(struct sink *sink, const struct metric_batch *batch);
+/* One flush: the lines of every batch (NULL ones skipped), then sent as one. */
+void sink_send_batch(struct sink *sink, const struct metric_batch *const *batches, size_t nbatches);
 void sink_get_stats(const struct sink *sink, struct sink_stats *out);
 /*
  * Write out what can be written without waiting long (TCP: up to

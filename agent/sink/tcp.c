@@ -668,7 +668,12 @@ static void tcp_push(struct sink_transport *base, const char *line, size_t len)
 	stats_of(t)->dropped[DROP_OVERFLOW] += sink_queue_push(&t->queue, line, len);
 }
 
-static void tcp_flush(struct sink_transport *base) { kick((struct tcp_transport *)base); }
+static void tcp_flush(struct sink_transport *base)
+{
+	struct tcp_transport *t = (struct tcp_transport *)base;
+	sink_queue_end_batch(&t->queue);
+	kick(t);
+}
 
 static size_t tcp_max_line(const struct sink_transport *base)
 {

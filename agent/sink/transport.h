@@ -25,6 +25,7 @@
 struct sink_core {
 	uv_loop_t *loop;
 	const struct config_sink *cfg;
+	const struct sink_env *env;
 	const char *name;
 	struct sink_stats stats; /* buffered: asked of the transport */
 };

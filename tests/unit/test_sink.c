@@ -95,6 +95,7 @@ static void fixture_init(struct fixture *f, enum sink_type type, enum transport 
 	f->cfg.reconnect_min_ms = 10;
 	f->cfg.reconnect_max_ms = 40;
 	f->cfg.write_timeout_ms = 2000;
+	f->cfg.send_zeros = true; /* the series start at 0 */
 	f->env.hostname = "host";
 	f->env.fqdn = "host.example";
 	f->env.global_tags = &f->global;
@@ -129,10 +130,16 @@ static void series_free(struct series *s)
 	free(s->names);
 }
 
+static void send_one(struct sink *sink, const struct metric_batch *b)
+{
+	const struct metric_batch *one[1] = { b };
+	sink_send_batch(sink, one, 1);
+}
+
 static void send_range(struct sink *sink, const struct series *s, size_t from, size_t n)
 {
 	struct metric_batch b = { s->items + from, n, TS };
-	sink_send_batch(sink, &b);
+	send_one(sink, &b);
 }
 
 static size_t count_lines(const char *data, size_t len)
@@ -448,7 +455,7 @@ static void udp_drops_a_line_longer_than_max_packet(void **state)
 	/* t.99 (19 bytes), t.100 (21: fits exactly), t.1000 (23: too long), t.101 */
 	struct metric items[] = { ser.items[99], ser.items[100], ser.items[1000], ser.items[101] };
 	struct metric_batch b = { items, 4, TS };
-	sink_send_batch(s, &b);
+	send_one(s, &b);
 	struct datagrams d = { 0 };
 	struct udp_wait w = { fd, &d, 3 };
 	assert_true(pump_until(&f.loop, 2000, udp_has_lines, &w));
@@ -499,7 +506,7 @@ static void udp_invalid_values_are_counted(void **state)
 				   { .name = "g.ok", .type = METRIC_GAUGE, .gauge = 2.5 },
 				   { .name = "g.inf", .type = METRIC_GAUGE, .gauge = -INFINITY } };
 	struct metric_batch b = { items, 3, TS };
-	sink_send_batch(s, &b);
+	send_one(s, &b);
 	struct datagrams d = { 0 };
 	struct udp_wait w = { fd, &d, 1 };
 	assert_true(pump_until(&f.loop, 2000, udp_has_lines, &w));
@@ -566,7 +573,7 @@ static void udp_ipv6(void **state)
 	assert_non_null(s);
 	struct metric m = { .name = "process.create", .type = METRIC_COUNTER, .counter = 3 };
 	struct metric_batch b = { &m, 1, TS };
-	sink_send_batch(s, &b);
+	send_one(s, &b);
 	struct datagrams d = { 0 };
 	struct udp_wait w = { fd, &d, 1 };
 	assert_true(pump_until(&f.loop, 2000, udp_has_lines, &w));
@@ -604,7 +611,7 @@ static void filters_match_names_before_prefix(void **state)
 		{ .name = "apps.file_open", .ntags = 1, .tags = { { "app", "c" } }, .counter = 8 },
 	};
 	struct metric_batch b = { items, sizeof(items) / sizeof(items[0]), TS };
-	sink_send_batch(s, &b);
+	send_one(s, &b);
 	struct datagrams d = { 0 };
 	struct udp_wait w = { fd, &d, 4 };
 	assert_true(pump_until(&f.loop, 2000, udp_has_lines, &w));
@@ -625,7 +632,7 @@ static void filters_match_names_before_prefix(void **state)
 	f.cfg.nexclude = 2;
 	s = sink_create(&f.loop, &f.cfg, &f.env);
 	assert_non_null(s);
-	sink_send_batch(s, &b);
+	send_one(s, &b);
 	assert_int_equal(stats_of(s).sent, 6);
 	close_and_check(&f.loop, s);
 	free(d.data);
@@ -819,26 +826,31 @@ static void tcp_overflow_drops_the_oldest(void **state)
 	assert_non_null(s);
 	struct series ser;
 	series_init(&ser, 250);
+	/* buffer_lines bounds what waits from earlier flushes, never a flush: 120 of 100 are kept whole. */
 	send_range(s, &ser, 0, 120);
-	pump_until(&f.loop, 30, NULL, NULL);
-	send_range(s, &ser, 120, 130);
 	struct sink_stats st = stats_of(s);
-	assert_int_equal(st.dropped[DROP_OVERFLOW], 150);
-	assert_int_equal(total_dropped(&st), 150);
-	assert_int_equal(st.buffered, 100);
+	assert_int_equal(st.dropped[DROP_OVERFLOW], 0);
+	assert_int_equal(st.buffered, 120);
+	pump_until(&f.loop, 30, NULL, NULL);
+	/* The next flush cuts the backlog to 100 first (the oldest 20 go), then adds its 130. */
+	send_range(s, &ser, 120, 130);
+	st = stats_of(s);
+	assert_int_equal(st.dropped[DROP_OVERFLOW], 20);
+	assert_int_equal(total_dropped(&st), 20);
+	assert_int_equal(st.buffered, 230);
 
 	struct peer p;
 	peer_init(&p);
 	peer_listen(&p, port, 0);
-	struct peer_wait w = { &p, 100 };
+	struct peer_wait w = { &p, 230 };
 	assert_true(pump_until(&f.loop, 3000, peer_has_lines, &w));
 	pump_until(&f.loop, 50, NULL, NULL);
 	peer_poll(&p);
-	assert_lines(p.data, p.len, 150, 100);
+	assert_lines(p.data, p.len, 20, 230);
 	assert_true(pump_until(&f.loop, 1000, sink_idle, s));
 	st = stats_of(s);
-	assert_int_equal(st.sent, 100);
-	assert_int_equal(st.dropped[DROP_OVERFLOW], 150);
+	assert_int_equal(st.sent, 230);
+	assert_int_equal(st.dropped[DROP_OVERFLOW], 20);
 	assert_int_equal(st.buffered, 0);
 	close_and_check(&f.loop, s);
 	series_free(&ser);
