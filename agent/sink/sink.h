@@ -45,9 +45,10 @@ const char *sink_name(const struct sink *sink);
 void sink_send_batch(struct sink *sink, const struct metric_batch *const *batches, size_t nbatches);
 void sink_get_stats(const struct sink *sink, struct sink_stats *out);
 /*
- * Write out what can be written without waiting long (TCP: up to
- * write_timeout), then close every handle; on_closed runs from the loop once
- * the sink is freed. Lines still buffered then are counted as dropped.
+ * Write out what can be written without waiting long (up to write_timeout,
+ * and never more than SINK_CLOSE_MAX_MS, 3 s), then close every handle;
+ * on_closed runs from the loop once the sink is freed. Lines still buffered
+ * then are counted as dropped.
  */
 void sink_close(struct sink *sink, void (*on_closed)(void *arg), void *arg);
 
