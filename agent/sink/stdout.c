@@ -5,8 +5,9 @@
  *
  * The file description is shared with whoever started the agent, so it is
  * not switched to O_NONBLOCK. Instead a write happens only when poll() says
- * stdout is writable, and then at most PIPE_BUF bytes, which a pipe, FIFO or
- * Unix socket that polls writable always takes without waiting; a regular
+ * stdout is writable, and then whole lines of at most PIPE_BUF bytes, which
+ * a pipe, FIFO or Unix socket that polls writable always takes whole without
+ * waiting (so two stdout sinks never interleave inside a line); a regular
  * file takes the rest at once. When stdout is full the rest waits in the
  * queue (buffer_lines, the oldest cut first at the next flush) and is
  * retried every STDOUT_RETRY_MS. Closing gives it sink_close_wait_ms(); what
@@ -75,6 +76,23 @@ static size_t entries_written(const struct stdout_transport *t)
 	return n;
 }
 
+/* Bytes from woff that end a line and are at most cap (a longer first line: cap of it). */
+static size_t whole_lines_upto(const struct stdout_transport *t, size_t cap)
+{
+	size_t off = 0, i = 0;
+	while (i < t->wcount && off + t->wlens[i] <= t->woff)
+		off += t->wlens[i++];
+	size_t end = off;
+	if (off < t->woff) /* inside a line longer than cap: its rest first */
+		end = off + t->wlens[i++];
+	while (i < t->wcount && end + t->wlens[i] - t->woff <= cap)
+		end += t->wlens[i++];
+	size_t n = end - t->woff;
+	if (n == 0 || n > cap)
+		n = t->wbytes - t->woff < cap ? t->wbytes - t->woff : cap;
+	return n;
+}
+
 /* Write what stdout takes now; true when nothing is left. */
 static bool drain(struct stdout_transport *t)
 {
@@ -92,8 +110,7 @@ static bool drain(struct stdout_transport *t)
 			if (!t->regular_file) {
 				if (!writable(t->fd))
 					return false;
-				if (n > PIPE_BUF)
-					n = PIPE_BUF;
+				n = whole_lines_upto(t, PIPE_BUF);
 			}
 			ssize_t w = write(t->fd, t->wbuf + t->woff, n);
 			if (w > 0) {

@@ -8,14 +8,16 @@
  * datagram goes through the queue until it is empty again, so order holds.
  *
  * A flush is paced: its datagrams go out a few every UDP_PACE_TICK_MS, spread
- * over at most half the interval (and at most UDP_PACE_WINDOW_MAX_MS), from a
+ * over three quarters of the interval (at most UDP_PACE_WINDOW_MAX_MS), from a
  * libuv timer, so the loop is never held and a receiver with a default
  * socket buffer on the same host (statsd's is the kernel's rmem_default,
  * about 200 KB, some 80 datagrams) is not overrun by a whole flush at once.
- * What the previous flush has not sent when the next one comes goes out at
- * once, first. The socket is connected, so that an ICMP port unreachable
- * comes back as ECONNREFUSED on a later send: counted as an error, that
- * datagram's entries dropped as send_error.
+ * What a flush has not sent when the next one comes (a late loop, or the
+ * last flush at shutdown) is paced again together with the new one, within
+ * the same window, so the pacer is always done before the next flush. The socket is connected, so that an ICMP port unreachable
+ * comes back as ECONNREFUSED on a later send: counted as an error (and
+ * logged, rate-limited), then that datagram is sent again once, so a receiver
+ * that restarts misses nothing more than it would have.
  *
  * Delivery rules:
  *  - An address still resolving: entries wait in a bounded queue
@@ -37,8 +39,8 @@
 #define UDP_BATCH 64
 /* Pacing: a few datagrams every tick, spread over part of the interval. */
 #define UDP_PACE_TICK_MS 10u
-#define UDP_PACE_WINDOW_MAX_MS 1000u
-#define UDP_PACE_MIN_BURST 4u
+#define UDP_PACE_WINDOW_MAX_MS 5000u
+#define UDP_PACE_MIN_BURST 2u
 #define UDP_DEFAULT_MAX_PACKET 1432u
 #define UDP_MAX_PACKET 65507u
 #define UDP_LINES_PER_TAKE 256
@@ -85,7 +87,6 @@ struct udp_transport {
 	uint32_t *packet_lines;
 	uv_timer_t pacer; /* data: this */
 	size_t per_tick;  /* datagrams the pacer sends each tick */
-	size_t flush_end; /* slots[..flush_end) are the previous flushes' */
 	bool errors_this_flush;
 	bool use_try_send; /* sendmmsg unavailable */
 	bool connected;    /* else each datagram names dest (connect refused: a broadcast address) */
@@ -190,14 +191,20 @@ static const struct sockaddr *dest_of(const struct udp_transport *t)
 	return t->connected ? NULL : (const struct sockaddr *)&t->dest;
 }
 
-static void count_refused(struct udp_transport *t, uint32_t lines, int err)
+/* An error the kernel reported on the socket: counted and logged (rate-limited). */
+static void note_refused(struct udp_transport *t, int err)
 {
 	char addr[80];
-	stats_of(t)->dropped[DROP_SEND_ERROR] += lines;
 	stats_of(t)->errors++;
 	t->errors_this_flush = true;
 	log_complain(&t->send_complaint, LOG_WARNING, "sink", "%s: sending to %s: %s", core_of(t)->name,
 		     sink_addr_text(&t->dest, addr, sizeof(addr)), uv_strerror(err));
+}
+
+static void count_refused(struct udp_transport *t, uint32_t lines, int err)
+{
+	stats_of(t)->dropped[DROP_SEND_ERROR] += lines;
+	note_refused(t, err);
 }
 
 static void deferred_sent(uv_udp_send_t *req, int status)
@@ -213,7 +220,7 @@ static void deferred_sent(uv_udp_send_t *req, int status)
 	else
 		count_refused(t, d->lines, status);
 	free(d);
-	if (t->dgram.closing && t->deferred_reqs == 0)
+	if (t->dgram.closing && t->deferred_reqs == 0 && t->next == t->npackets)
 		sink_dgram_finish(&t->dgram);
 	else
 		sink_dgram_maybe_free(&t->dgram);
@@ -285,6 +292,7 @@ static int send_now(struct udp_transport *t, size_t i, size_t to)
 static void send_packets(struct udp_transport *t, size_t to)
 {
 	size_t i = t->next;
+	bool retried = false;
 	t->next = to;
 	if (t->deferred_reqs > 0) {
 		defer_packets(t, i, to);
@@ -297,6 +305,11 @@ static void send_packets(struct udp_transport *t, size_t to)
 				stats_of(t)->sent += t->packet_lines[i + (size_t)k];
 			i += (size_t)r;
 		} else if (r == UV_EINTR) {
+			continue;
+		} else if (r == UV_ECONNREFUSED && !retried) {
+			/* The ICMP answer to an earlier datagram, not about this one: counted, this one sent again. */
+			note_refused(t, r);
+			retried = true;
 			continue;
 		} else if (r == UV_EAGAIN || r == UV_ENOBUFS) {
 			defer_packets(t, i, to);
@@ -312,7 +325,7 @@ static void send_packets(struct udp_transport *t, size_t to)
 static void rewind_if_sent(struct udp_transport *t)
 {
 	if (t->next == t->npackets && t->cur_lines == 0)
-		t->next = t->npackets = t->flush_end = 0;
+		t->next = t->npackets = 0;
 }
 
 static void pace_tick(uv_timer_t *timer)
@@ -323,16 +336,22 @@ static void pace_tick(uv_timer_t *timer)
 	rewind_if_sent(t);
 	if (t->next < t->npackets)
 		uv_timer_start(&t->pacer, pace_tick, UDP_PACE_TICK_MS, 0);
+	else if (t->dgram.closing && t->deferred_reqs == 0)
+		sink_dgram_finish(&t->dgram);
 }
 
-/* Send the datagrams of this flush: some now, the rest from the pacer. */
+/* Send what waits (this flush, and what an earlier one left): some now, the rest from the pacer. */
 static void start_pacing(struct udp_transport *t)
 {
 	uint64_t interval = core_of(t)->env->interval_ms;
 	size_t pending = t->npackets - t->next;
-	uint64_t window = interval / 2 < UDP_PACE_WINDOW_MAX_MS ? interval / 2 : UDP_PACE_WINDOW_MAX_MS;
+	uint64_t window = interval / 4 * 3 < UDP_PACE_WINDOW_MAX_MS ? interval / 4 * 3 : UDP_PACE_WINDOW_MAX_MS;
+	/* The last flush is paced too, within half of what closing may take. */
+	uint64_t close_window = sink_close_wait_ms(core_of(t)->cfg) / 2;
+	if (t->dgram.closing && window > close_window)
+		window = close_window;
 	uint64_t ticks = window / UDP_PACE_TICK_MS;
-	if (ticks < 2 || t->dgram.closing) {
+	if (ticks < 2) {
 		send_packets(t, t->npackets);
 		rewind_if_sent(t);
 		return;
@@ -379,9 +398,6 @@ static void udp_flush(struct sink_transport *base)
 	end_packet(t);
 	sink_queue_end_batch(&t->waiting);
 	uv_timer_stop(&t->pacer);
-	/* What the previous flush has not sent yet goes first, at once. */
-	send_packets(t, t->flush_end);
-	t->flush_end = t->npackets;
 	start_pacing(t);
 	if (!t->errors_this_flush)
 		log_complaint_clear(&t->send_complaint, "sink", "udp sends succeed again");
@@ -402,7 +418,6 @@ static void send_waiting(struct udp_transport *t)
 	}
 	send_packets(t, t->npackets);
 	rewind_if_sent(t);
-	t->flush_end = t->npackets;
 }
 
 static void resolve_again(uv_timer_t *timer);
@@ -473,7 +488,7 @@ static void udp_end(struct sink_dgram *d)
 	stats_of(t)->dropped[DROP_OVERFLOW] += sink_queue_clear(&t->waiting);
 	for (size_t i = t->next; i < t->npackets; i++)
 		stats_of(t)->dropped[DROP_OVERFLOW] += t->packet_lines[i];
-	t->next = t->npackets = t->flush_end = 0;
+	t->next = t->npackets = 0;
 	stats_of(t)->dropped[DROP_OVERFLOW] += t->cur_lines;
 	t->cur_lines = 0;
 	uv_close((uv_handle_t *)&t->pacer, pacer_closed);
@@ -503,8 +518,8 @@ static void udp_close(struct sink_transport *base)
 	t->dgram.closing = true;
 	udp_flush(base);
 	uv_timer_stop(&t->dgram.timer);
-	if (t->deferred_reqs > 0 && t->sock != NULL) {
-		/* Give libuv's queue until write_timeout to drain. */
+	if ((t->deferred_reqs > 0 || t->next < t->npackets) && t->sock != NULL) {
+		/* Give the pacer and libuv's queue until write_timeout (at most SINK_CLOSE_MAX_MS) to drain. */
 		sink_dgram_finish_at_deadline(&t->dgram);
 		return;
 	}
