@@ -100,13 +100,15 @@ sconfig "$cfg" true \
 rcv0=$(udp_rcvbuf_errors) drops0=$(socket_drops "$SPORT")
 agent_start "$cfg" || bail "agent starts" "$(tail -5 "$AGENT_ERR")"
 apps_start
-sleep 8
+statsd_flush_max() { awk -F'[:|]' '$1 == "e2e.agent.sink.statsd.sent" && $2 > m { m = $2 } END { print m + 0 }' "$AGENT_OUT"; }
+wait_until 60 quiet test "$(statsd_flush_max)" -ge 4000
+sleep 3
 agent_stop
 apps_stop
 rcv1=$(udp_rcvbuf_errors) drops1=$(socket_drops "$SPORT")
 tap_ok "agent exits 0" test "$AGENT_RC" -eq 0
 read -r sent dropped < <(closed_counts statsd)
-biggest=$(awk -F'[:|]' '$1 == "e2e.agent.sink.statsd.sent" && $2 > m { m = $2 } END { print m + 0 }' "$AGENT_OUT")
+biggest=$(statsd_flush_max)
 log "statsd sink: $sent lines sent, $dropped dropped, largest flush $biggest lines"
 tap_ok "a flush carried at least 4000 lines to statsd ($biggest)" test "${biggest:-0}" -ge 4000
 repeated_all() { [[ $(count_of "$E2E_TMP/repeated") -ge $sent ]]; }

@@ -584,6 +584,72 @@ static void udp_ipv6(void **state)
 	close(fd);
 }
 
+/* send_zeros false (the statsd formats' default): counters that did not move stay home, gauges go. */
+static void zero_counters_follow_send_zeros(void **state)
+{
+	(void)state;
+	struct metric items[] = {
+		{ .name = "c.moved", .counter = 3 },
+		{ .name = "c.still", .counter = 0 },
+		{ .name = "g.zero", .type = METRIC_GAUGE, .gauge = 0 },
+	};
+	struct metric_batch b = { items, 3, TS };
+	const char *want[2] = { "c.moved:3|c\ng.zero:0|g\n", "c.moved 3 1700000000\nc.still 0 1700000000\ng.zero 0 1700000000\n" };
+	for (int graphite = 0; graphite < 2; graphite++) {
+		uint16_t port;
+		int fd = udp_receiver(AF_INET, "127.0.0.1", &port);
+		struct fixture f;
+		fixture_init(&f, graphite ? SINK_GRAPHITE : SINK_STATSD, TRANSPORT_UDP, "127.0.0.1", port);
+		f.cfg.send_zeros = graphite; /* what config.c gives each type by default */
+		struct sink *s = sink_create(&f.loop, &f.cfg, &f.env);
+		assert_non_null(s);
+		send_one(s, &b);
+		struct datagrams d = { 0 };
+		struct udp_wait w = { fd, &d, graphite ? 3 : 2 };
+		assert_true(pump_until(&f.loop, 2000, udp_has_lines, &w));
+		assert_int_equal(d.len, strlen(want[graphite]));
+		assert_memory_equal(d.data, want[graphite], d.len);
+		struct sink_stats st = stats_of(s);
+		assert_int_equal(st.sent, graphite ? 3 : 2);
+		assert_int_equal(total_dropped(&st), 0);
+		close_and_check(&f.loop, s);
+		free(d.data);
+		close(fd);
+	}
+}
+
+/* A flush is spread over the interval: the first datagrams go at once, the rest from a timer. */
+static void udp_paces_a_large_flush(void **state)
+{
+	(void)state;
+	uint16_t port;
+	int fd = udp_receiver(AF_INET, "127.0.0.1", &port);
+	struct fixture f;
+	fixture_init(&f, SINK_GRAPHITE, TRANSPORT_UDP, "127.0.0.1", port);
+	f.env.interval_ms = 1000;
+	f.cfg.max_packet = 100;
+	struct sink *s = sink_create(&f.loop, &f.cfg, &f.env);
+	assert_non_null(s);
+	struct series ser;
+	series_init(&ser, 2000); /* "t.N N 1700000000\n": about 5 a datagram, some 400 datagrams */
+	send_range(s, &ser, 0, 2000);
+	struct sink_stats st = stats_of(s);
+	assert_true(st.sent > 0 && st.sent < 200);
+	assert_int_equal(st.sent + st.buffered, 2000);
+	struct datagrams d = { 0 };
+	struct udp_wait w = { fd, &d, 2000 };
+	uint64_t t0 = now_ms();
+	assert_true(pump_until(&f.loop, 3000, udp_has_lines, &w));
+	/* Not a burst: timers never fire early, so the last datagram left well into the 750 ms window. */
+	assert_true(now_ms() - t0 >= 300);
+	assert_int_equal(stats_of(s).buffered, 0);
+	assert_lines(d.data, d.len, 0, 2000);
+	close_and_check(&f.loop, s);
+	free(d.data);
+	close(fd);
+	series_free(&ser);
+}
+
 static void filters_match_names_before_prefix(void **state)
 {
 	(void)state;
@@ -1480,6 +1546,8 @@ int main(void)
 		cmocka_unit_test(udp_hostname_lines_wait_for_the_address),
 		cmocka_unit_test(udp_ipv6),
 		cmocka_unit_test(filters_match_names_before_prefix),
+		cmocka_unit_test(zero_counters_follow_send_zeros),
+		cmocka_unit_test(udp_paces_a_large_flush),
 		cmocka_unit_test(tcp_delivers_everything_in_order),
 		cmocka_unit_test(tcp_listener_down_at_first),
 		cmocka_unit_test(tcp_reconnects_after_an_outage),
