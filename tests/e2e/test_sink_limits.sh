@@ -208,6 +208,7 @@ kill -TERM "$AGENT_PID"
 gone() { ! kill -0 "$AGENT_PID" 2>/dev/null || [[ $(proc_state "$AGENT_PID") == Z ]]; }
 wait_until 20 gone
 t1=$(date +%s%N)
+gone || kill -KILL "$AGENT_PID" # a stuck agent: fail below, do not hang here
 wait "$AGENT_PID"
 rc=$?
 forget_pid "$AGENT_PID"
