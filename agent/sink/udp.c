@@ -346,9 +346,9 @@ static void start_pacing(struct udp_transport *t)
 	uint64_t interval = core_of(t)->env->interval_ms;
 	size_t pending = t->npackets - t->next;
 	uint64_t window = interval / 4 * 3 < UDP_PACE_WINDOW_MAX_MS ? interval / 4 * 3 : UDP_PACE_WINDOW_MAX_MS;
-	/* The last flush is paced too, within half of what closing may take. */
-	uint64_t close_window = sink_close_wait_ms(core_of(t)->cfg) / 2;
-	if (t->dgram.closing && window > close_window)
+	/* The last flush is paced too, over three quarters of what closing may take. */
+	uint64_t close_window = sink_close_wait_ms(core_of(t)->cfg) / 4 * 3;
+	if (t->dgram.closing)
 		window = close_window;
 	uint64_t ticks = window / UDP_PACE_TICK_MS;
 	if (ticks < 2) {

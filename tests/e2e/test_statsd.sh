@@ -17,7 +17,7 @@ agent_config "$cfg" \
 	"- { name: statsd, type: statsd, address: \"udp://127.0.0.1:$STATSD_PORT\", prefix: \"e2e.{hostname}\" }" \
 	"- { name: dsd, type: dogstatsd, address: \"udp://127.0.0.1:$STATSD_PORT\", prefix: \"e2ed\", tags: { run: e2e }, send_zeros: true }" \
 	"- { name: console, type: stdout, format: statsd, prefix: \"e2e.{hostname}\" }" \
-	"- { name: console-dsd, type: stdout, format: dogstatsd, prefix: \"e2ed\", tags: { run: e2e } }"
+	"- { name: console-dsd, type: stdout, format: dogstatsd, prefix: \"e2ed\", tags: { run: e2e }, send_zeros: true }"
 
 N=40
 p_before=$(procs_created)
