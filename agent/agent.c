@@ -22,6 +22,8 @@
  * later, so that the collections of the same boundary are in the batch.
  */
 #define FLUSH_LAG_MS 25
+/* Up to this many sinks, each one carries every sink's agent.sink.* series (README "Sinks"). */
+#define SINK_STATS_SHARED_MAX 8
 
 static uint64_t wall_ms(void)
 {
@@ -184,17 +186,18 @@ static void collect_agent_metrics(struct agent *a)
 	series_gauge_set(a->store, "agent.modules.failed", NULL, 0, a->modules_failed, false);
 	series_gauge_set(a->store, "agent.flush.duration_us", NULL, 0, (double)a->flush_us, false);
 	for (size_t i = 0; i < a->nsinks; i++) {
+		struct series_store *own = a->sink_stores[i];
 		struct sink_stats st;
 		sink_get_stats(a->sinks[i], &st);
 		struct metric_tag tags[2] = { { "sink", sink_name(a->sinks[i]) }, { "reason", NULL } };
-		series_counter_observe(a->store, "agent.sink.sent", tags, 1, st.sent);
+		series_counter_observe(own, "agent.sink.sent", tags, 1, st.sent);
 		for (int r = 0; r < DROP_REASON_COUNT; r++) {
 			tags[1].value = sink_drop_reason_names[r];
-			series_counter_observe(a->store, "agent.sink.dropped", tags, 2, st.dropped[r]);
+			series_counter_observe(own, "agent.sink.dropped", tags, 2, st.dropped[r]);
 		}
-		series_counter_observe(a->store, "agent.sink.errors", tags, 1, st.errors);
-		series_counter_observe(a->store, "agent.sink.reconnects", tags, 1, st.reconnects);
-		series_gauge_set(a->store, "agent.sink.buffered", tags, 1, (double)st.buffered, false);
+		series_counter_observe(own, "agent.sink.errors", tags, 1, st.errors);
+		series_counter_observe(own, "agent.sink.reconnects", tags, 1, st.reconnects);
+		series_gauge_set(own, "agent.sink.buffered", tags, 1, (double)st.buffered, false);
 	}
 	series_gauge_set(a->store, "agent.rss_bytes", NULL, 0, (double)read_rss_bytes(), false);
 	series_counter_observe(a->store, "agent.cpu_ns", NULL, 0, read_cpu_ns());
@@ -204,9 +207,29 @@ static void flush(struct agent *a, int64_t timestamp)
 {
 	uint64_t t0 = mono_ns();
 	collect_agent_metrics(a);
-	const struct metric_batch *batch = series_store_flush(a->store, timestamp, mono_ns());
+	uint64_t now = mono_ns();
+	const struct metric_batch **batches = a->sink_batches;
+	if (batches == NULL) { /* no sinks: start-up ran out of memory */
+		series_store_flush(a->store, timestamp, now);
+		return;
+	}
+	batches[0] = series_store_flush(a->store, timestamp, now);
 	for (size_t i = 0; i < a->nsinks; i++)
-		sink_send_batch(a->sinks[i], batch);
+		batches[1 + i] = series_store_flush(a->sink_stores[i], timestamp, now);
+	/*
+	 * A few sinks each carry every sink's agent.sink.* series, so one that
+	 * fails is seen through the others; beyond that each carries its own, so
+	 * the cost of a flush grows with the sink count, not its square.
+	 */
+	bool shared = a->nsinks <= SINK_STATS_SHARED_MAX;
+	for (size_t i = 0; i < a->nsinks; i++) {
+		if (shared) {
+			sink_send_batch(a->sinks[i], batches, 1 + a->nsinks);
+		} else {
+			const struct metric_batch *mine[2] = { batches[0], batches[1 + i] };
+			sink_send_batch(a->sinks[i], mine, 2);
+		}
+	}
 	a->flush_us = (mono_ns() - t0) / 1000u;
 }
 
@@ -408,20 +431,34 @@ static int start_sinks(struct agent *a)
 	a->sink_env.fqdn = a->fqdn;
 	a->sink_env.global_tags = &a->sinks_cfg->global.tags;
 	int failed = 0;
-	a->sinks = calloc(a->sinks_cfg->nsinks, sizeof(*a->sinks));
-	if (!a->sinks)
+	a->sink_env.interval_ms = a->cfg->global.interval_ms;
+	size_t n = a->sinks_cfg->nsinks;
+	a->sinks = calloc(n, sizeof(*a->sinks));
+	a->sink_stores = calloc(n, sizeof(*a->sink_stores));
+	a->sink_batches = calloc(n + 1, sizeof(*a->sink_batches));
+	if (!a->sinks || !a->sink_stores || !a->sink_batches)
 		return -1;
-	for (size_t i = 0; i < a->sinks_cfg->nsinks; i++) {
-		struct sink *s = sink_create(&a->loop, &a->sinks_cfg->sinks[i], &a->sink_env);
+	for (size_t i = 0; i < n; i++) {
+		struct series_store *own = series_store_new(a->cfg->global.series_ttl_ms * 1000000u);
+		struct sink *s = own ? sink_create(&a->loop, &a->sinks_cfg->sinks[i], &a->sink_env) : NULL;
 		if (!s) {
 			log_error("agent", "sink %s could not be created", a->sinks_cfg->sinks[i].name);
+			series_store_free(own);
 			failed = -1;
 			continue;
 		}
+		a->sink_stores[a->nsinks] = own;
 		a->sinks[a->nsinks++] = s;
 		a->sinks_open++;
 	}
 	return failed;
+}
+
+static void free_sink_stores(struct series_store **stores, size_t n)
+{
+	for (size_t i = 0; stores && i < n; i++)
+		series_store_free(stores[i]);
+	free(stores);
 }
 
 /* ---- SIGHUP: apply a valid config without losing counts (DESIGN §6) ---- */
@@ -449,6 +486,8 @@ static bool replace_sinks(struct agent *a, struct config *next)
 		return false;
 	struct retiring_sinks *r = calloc(1, sizeof(*r));
 	struct sink **old = a->sinks;
+	struct series_store **old_stores = a->sink_stores;
+	const struct metric_batch **old_batches = a->sink_batches;
 	size_t nold = a->nsinks;
 	if (!r)
 		return false; /* keep the running sinks rather than lose them */
@@ -456,6 +495,8 @@ static bool replace_sinks(struct agent *a, struct config *next)
 	r->cfg = a->sinks_cfg; /* the sinks' reference passes to their retirement */
 	r->pending = nold + 1;
 	a->sinks = NULL;
+	a->sink_stores = NULL;
+	a->sink_batches = NULL;
 	a->nsinks = a->sinks_open = 0;
 	a->sinks_cfg = config_ref(next);
 	agent_resolve_hostname(next, a->hostname, sizeof(a->hostname), a->fqdn, sizeof(a->fqdn));
@@ -464,6 +505,8 @@ static bool replace_sinks(struct agent *a, struct config *next)
 	for (size_t i = 0; i < nold; i++)
 		sink_close(old[i], on_sink_retired, r);
 	free(old);
+	free_sink_stores(old_stores, nold);
+	free(old_batches);
 	on_sink_retired(r);
 	return true;
 }
@@ -521,6 +564,9 @@ static void apply_config(struct agent *a, struct config *next)
 	a->cfg = next;
 	log_set_level(next->global.log_level);
 	series_store_set_ttl(a->store, next->global.series_ttl_ms * 1000000u);
+	for (size_t i = 0; i < a->nsinks; i++)
+		series_store_set_ttl(a->sink_stores[i], next->global.series_ttl_ms * 1000000u);
+	a->sink_env.interval_ms = next->global.interval_ms;
 	for (int id = 0; id < MODULE_COUNT; id++)
 		if (a->modules[id].ops)
 			a->modules[id].cfg = next;
@@ -648,6 +694,8 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 		log_error("agent", "internal: a libuv handle was left open at exit");
 	probe_cache_free(&a->probes);
 	series_store_free(a->store);
+	free_sink_stores(a->sink_stores, a->nsinks);
+	free(a->sink_batches);
 	free(a->sinks);
 	config_free(a->sinks_cfg);
 	config_free(a->cfg);

@@ -25,6 +25,8 @@ struct agent {
 	unsigned modules_enabled, modules_failed;
 	struct series_store *store;
 	struct sink **sinks;
+	struct series_store **sink_stores; /* parallel to sinks: each sink's own agent.sink.* series */
+	const struct metric_batch **sink_batches; /* one flush: the shared batch, then each sink's own */
 	size_t nsinks;
 	size_t sinks_open; /* closes still pending at shutdown */
 	struct sink_env sink_env;

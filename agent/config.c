@@ -820,6 +820,8 @@ static const struct cfg_key cfg_sink_keys[] = {
 	K_MS("reconnect_min", SINK_OFF(reconnect_min_ms), "100ms", 10, MS_PER_H, "first reconnect delay"),
 	K_MS("reconnect_max", SINK_OFF(reconnect_max_ms), "30s", 10, MS_PER_D, "reconnect delay cap (doubling)"),
 	K_MS("write_timeout", SINK_OFF(write_timeout_ms), "10s", 100, MS_PER_H, "a stream write stuck longer reconnects"),
+	K_BOOL("send_zeros", SINK_OFF(send_zeros), NULL,
+	       "send counters whose delta is 0 (until series_ttl): default true for graphite formats, false for statsd formats"),
 	K_STR("ca_file", SINK_OFF(ca_file), NULL, cfg_check_readable_file, "tls://: CA bundle (default: the system's)"),
 	K_STR("cert_file", SINK_OFF(cert_file), NULL, cfg_check_readable_file, "tls://: client certificate"),
 	K_STR("key_file", SINK_OFF(key_file), NULL, cfg_check_readable_file, "tls://: client key"),
@@ -1674,6 +1676,9 @@ static void cfg_sink_finish(struct cfg_loader *ld, struct config_sink *s, yaml_n
 		s->prefix = cfg_xstrdup(s->type == SINK_DOGSTATSD ? "bpfpush" : "bpfpush.{hostname}");
 	if (!cfg_mark_of(ld, &s->max_packet))
 		s->max_packet = s->address.transport == TRANSPORT_UDP ? 1432 : 8192;
+	/* A statsd server fills zeros for counters it has seen; carbon cannot tell 0 from missing. */
+	if (!cfg_mark_of(ld, &s->send_zeros))
+		s->send_zeros = s->format == SINK_GRAPHITE || s->format == SINK_GRAPHITE_TAGGED;
 	s->file = cfg_xstrdup(ld->file);
 	s->line = (int)item->start_mark.line + 1;
 }
@@ -1731,6 +1736,9 @@ static void cfg_apply_sinks(struct cfg_loader *ld, const struct cfg_key *key, vo
 			continue;
 		}
 		cfg_store_sink(base, &sink);
+		if (((struct config *)base)->nsinks == CONFIG_MAX_SINKS + 1)
+			cfg_error(ld, item, "%s: more than %d sinks: each one encodes every flush again", item_path,
+				  CONFIG_MAX_SINKS);
 	}
 	cfg_free_string_list(names, nnames);
 }

@@ -81,6 +81,9 @@ struct config_address {
 	char *path; /* unix:// */
 };
 
+/* Most sinks one config may declare: each costs a full encoding of every flush. */
+#define CONFIG_MAX_SINKS 256
+
 struct config_sink {
 	char *name;
 	enum sink_type type;
@@ -98,6 +101,8 @@ struct config_sink {
 	uint64_t reconnect_min_ms;
 	uint64_t reconnect_max_ms;
 	uint64_t write_timeout_ms;
+	/* Send counters whose delta is 0 (until series_ttl): default for the graphite formats only. */
+	bool send_zeros;
 	char *ca_file, *cert_file, *key_file, *server_name;
 	char *file; /* where it was declared, for run-time messages */
 	int line;

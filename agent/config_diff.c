@@ -95,7 +95,7 @@ static bool sink_equal(const struct config_sink *a, const struct config_sink *b)
 	       strings_equal(a->exclude, a->nexclude, b->exclude, b->nexclude) && a->max_packet == b->max_packet &&
 	       a->buffer_lines == b->buffer_lines && a->resolve_interval_ms == b->resolve_interval_ms &&
 	       a->reconnect_min_ms == b->reconnect_min_ms && a->reconnect_max_ms == b->reconnect_max_ms &&
-	       a->write_timeout_ms == b->write_timeout_ms && str_equal(a->ca_file, b->ca_file) &&
+	       a->write_timeout_ms == b->write_timeout_ms && a->send_zeros == b->send_zeros && str_equal(a->ca_file, b->ca_file) &&
 	       str_equal(a->cert_file, b->cert_file) && str_equal(a->key_file, b->key_file) &&
 	       str_equal(a->server_name, b->server_name);
 }

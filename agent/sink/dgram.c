@@ -58,5 +58,5 @@ static void close_deadline(uv_timer_t *timer) { sink_dgram_finish(timer->data); 
 void sink_dgram_finish_at_deadline(struct sink_dgram *d)
 {
 	uv_update_time(d->base.core->loop);
-	uv_timer_start(&d->timer, close_deadline, d->base.core->cfg->write_timeout_ms, 0);
+	uv_timer_start(&d->timer, close_deadline, sink_close_wait_ms(d->base.core->cfg), 0);
 }

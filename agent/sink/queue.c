@@ -111,9 +111,12 @@ size_t sink_queue_push(struct sink_queue *q, const char *line, size_t len)
 	size_t dropped = 0;
 	if (q->limit == 0)
 		return 1;
-	if (q->count == q->limit) {
-		drop_front(q);
-		dropped++;
+	if (!q->in_batch) {
+		q->in_batch = true;
+		while (q->count > q->limit) {
+			drop_front(q);
+			dropped++;
+		}
 	}
 	if (reserve_bytes(q, len) < 0 || reserve_entries(q, 1) < 0)
 		return dropped + 1;
@@ -149,11 +152,7 @@ size_t sink_queue_take(struct sink_queue *q, char *out, size_t max_bytes, uint32
 
 size_t sink_queue_unshift(struct sink_queue *q, const char *bytes, const uint32_t *lens, size_t n)
 {
-	size_t dropped = q->count + n > q->limit ? q->count + n - q->limit : 0;
-	for (size_t i = 0; i < dropped; i++)
-		bytes += lens[i];
-	lens += dropped;
-	n -= dropped;
+	size_t dropped = 0;
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += lens[i];

@@ -85,6 +85,7 @@ struct sink *sink_create(uv_loop_t *loop, const struct config_sink *cfg, const s
 	}
 	s->core.loop = loop;
 	s->core.cfg = cfg;
+	s->core.env = env;
 	s->core.name = name;
 	char why[96];
 	const char *wrong = check_sink(cfg, env, s->prefix, sizeof(s->prefix), why, sizeof(why));
@@ -131,11 +132,11 @@ static bool passes_filter(const struct config_sink *cfg, const char *name)
 	return !glob_any(cfg->exclude, cfg->nexclude, name);
 }
 
-void sink_send_batch(struct sink *sink, const struct metric_batch *batch)
+/* Filter, encode and push one batch's lines to the transport. */
+static void push_batch(struct sink *sink, const struct metric_batch *batch)
 {
-	if (sink->closing)
-		return;
 	const struct config_sink *cfg = sink->core.cfg;
+	bool skip_zeros = !cfg->send_zeros;
 	bool filtered = cfg->ninclude > 0 || cfg->nexclude > 0;
 	/* Series of one name come together (tags vary): match each name once. */
 	const char *last_name = NULL;
@@ -144,6 +145,9 @@ void sink_send_batch(struct sink *sink, const struct metric_batch *batch)
 	void (*push)(struct sink_transport *, const char *, size_t) = t->ops->push;
 	for (size_t i = 0; i < batch->len; i++) {
 		const struct metric *m = &batch->items[i];
+		/* A counter that did not move: statsd servers fill the zero, DogStatsD reads absence as none. */
+		if (skip_zeros && m->type == METRIC_COUNTER && m->counter == 0)
+			continue;
 		if (filtered) {
 			if (last_name == NULL || (m->name != last_name && strcmp(m->name, last_name) != 0)) {
 				last_name = m->name;
@@ -170,6 +174,16 @@ void sink_send_batch(struct sink *sink, const struct metric_batch *batch)
 			break;
 		}
 	}
+}
+
+void sink_send_batch(struct sink *sink, const struct metric_batch *const *batches, size_t nbatches)
+{
+	if (sink->closing)
+		return;
+	for (size_t b = 0; b < nbatches; b++)
+		if (batches[b] != NULL)
+			push_batch(sink, batches[b]);
+	struct sink_transport *t = sink->transport;
 	t->ops->flush(t);
 }
 

@@ -33,6 +33,7 @@ struct sink_env {
 	const char *hostname; /* short host name, for {hostname} */
 	const char *fqdn;     /* for {fqdn} */
 	const struct config_tags *global_tags;
+	uint64_t interval_ms; /* the flush interval: UDP datagrams are spread over part of it; 0: not spread */
 };
 
 struct sink;
@@ -42,12 +43,14 @@ struct sink *sink_create(uv_loop_t *loop, const struct config_sink *cfg, const s
 /* Why sink_create() would refuse cfg with env (a prefix too long once expanded), or NULL; why is scratch. */
 const char *sink_check(const struct config_sink *cfg, const struct sink_env *env, char *why, size_t cap);
 const char *sink_name(const struct sink *sink);
-void sink_send_batch(struct sink *sink, const struct metric_batch *batch);
+/* One flush: the lines of every batch (NULL ones skipped), then sent as one. */
+void sink_send_batch(struct sink *sink, const struct metric_batch *const *batches, size_t nbatches);
 void sink_get_stats(const struct sink *sink, struct sink_stats *out);
 /*
- * Write out what can be written without waiting long (TCP: up to
- * write_timeout), then close every handle; on_closed runs from the loop once
- * the sink is freed. Lines still buffered then are counted as dropped.
+ * Write out what can be written without waiting long (up to write_timeout,
+ * and never more than SINK_CLOSE_MAX_MS, 3 s), then close every handle;
+ * on_closed runs from the loop once the sink is freed. Lines still buffered
+ * then are counted as dropped.
  */
 void sink_close(struct sink *sink, void (*on_closed)(void *arg), void *arg);
 

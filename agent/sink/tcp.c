@@ -43,6 +43,12 @@
 #define TCP_KEEPALIVE_S 60u
 /* How long a closing sink may block the loop to finish the one line the kernel took part of. */
 #define TCP_TAIL_WAIT_MS 2000
+/*
+ * A peer sends nothing but the TLS handshake and its few records after: one
+ * that sends more than this on a connection is no longer read (its bytes
+ * then fill its own window and cost nothing here).
+ */
+#define TCP_READ_MAX (64u * 1024u)
 
 enum tcp_state {
 	TCP_WAITING,    /* backing off before the next attempt */
@@ -71,6 +77,7 @@ struct tcp_transport {
 	uv_timer_t retry_timer; /* backoff; the close deadline once closing */
 	uv_timer_t io_timer;    /* connect and write timeouts */
 	bool timed_out;         /* the io_timer fired for the current connect or write */
+	size_t read_bytes;      /* read on this connection since it carried data */
 
 	bool literal;
 	struct sink_addrs addrs;
@@ -356,10 +363,19 @@ static void tls_receive(struct tcp_transport *t)
 	close_connection(t, TCP_NEXT_RETRY);
 }
 
-/* Peers send nothing; reading is how a closed or reset connection is noticed while idle. */
+/*
+ * Peers send nothing; reading is how a closed or reset connection is noticed
+ * while idle. One that sends more than TCP_READ_MAX is not read any more: a
+ * broken connection is then noticed at the next write.
+ */
 static void read_done(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	struct tcp_transport *t = stream->data;
+	if (nread > 0 && t->state == TCP_CONNECTED && (t->read_bytes += (size_t)nread) > TCP_READ_MAX) {
+		uv_read_stop(stream);
+		complain_detail(t, "reading from", "the peer sends data: no longer reading it");
+		return;
+	}
 	if (nread > 0 && t->tls_conn != NULL && t->state != TCP_DISCONNECTING) {
 		if (!sink_tls_feed(t->tls_conn, buf->base, (size_t)nread)) {
 			complain_detail(t, "reading from", sink_tls_error(t->tls_conn));
@@ -464,6 +480,7 @@ static void kick(struct tcp_transport *t)
 static void established(struct tcp_transport *t)
 {
 	t->state = TCP_CONNECTED;
+	t->read_bytes = 0;
 	t->failures = 0;
 	if (t->ever_connected)
 		stats_of(t)->reconnects++;
@@ -655,7 +672,7 @@ static void tcp_close(struct sink_transport *base)
 		return;
 	}
 	uv_update_time(t->base.core->loop);
-	uv_timer_start(&t->retry_timer, close_deadline, cfg_of(t)->write_timeout_ms, 0);
+	uv_timer_start(&t->retry_timer, close_deadline, sink_close_wait_ms(cfg_of(t)), 0);
 	if (t->state == TCP_WAITING)
 		start_attempt(t); /* one last try instead of waiting out the backoff */
 	else
@@ -668,7 +685,12 @@ static void tcp_push(struct sink_transport *base, const char *line, size_t len)
 	stats_of(t)->dropped[DROP_OVERFLOW] += sink_queue_push(&t->queue, line, len);
 }
 
-static void tcp_flush(struct sink_transport *base) { kick((struct tcp_transport *)base); }
+static void tcp_flush(struct sink_transport *base)
+{
+	struct tcp_transport *t = (struct tcp_transport *)base;
+	sink_queue_end_batch(&t->queue);
+	kick(t);
+}
 
 static size_t tcp_max_line(const struct sink_transport *base)
 {

@@ -18,6 +18,18 @@
 #include "log.h"
 #include "sink/sink.h"
 
+/*
+ * A closing sink (shutdown, reload) delivers what waits for at most this
+ * long, whatever write_timeout is, so that the agent always exits promptly;
+ * what is left then counts as dropped and the sink's closing line says so.
+ */
+#define SINK_CLOSE_MAX_MS 3000u
+
+static inline uint64_t sink_close_wait_ms(const struct config_sink *cfg)
+{
+	return cfg->write_timeout_ms < SINK_CLOSE_MAX_MS ? cfg->write_timeout_ms : SINK_CLOSE_MAX_MS;
+}
+
 /* Longest entry a stream transport (stdout, TCP) takes. */
 #define SINK_STREAM_LINE_MAX 8192u
 
@@ -25,6 +37,7 @@
 struct sink_core {
 	uv_loop_t *loop;
 	const struct config_sink *cfg;
+	const struct sink_env *env;
 	const char *name;
 	struct sink_stats stats; /* buffered: asked of the transport */
 };

@@ -249,6 +249,7 @@ static void unix_push(struct sink_transport *base, const char *line, size_t len)
 static void unix_flush(struct sink_transport *base)
 {
 	struct unix_transport *t = (struct unix_transport *)base;
+	sink_queue_end_batch(&t->queue);
 	check_replaced(t);
 	drain(t);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The agent's statsd and dogstatsd sinks (UDP) into Etsy statsd 0.9.0, whose graphite backend
 # writes into a real carbon-cache: no bad line, every counter total and gauge arrives, and
-# DogStatsD tags arrive as Graphite tagged series.
+# DogStatsD tags arrive as Graphite tagged series. The dsd sink sends zero counters (send_zeros:
+# true) so that agent.sink.dropped, always 0 here, is the series with several tags.
 source "$(dirname "$0")/lib.sh"
 e2e_init
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -14,9 +15,9 @@ P="e2e.$HOST"
 cfg=$E2E_TMP/agent.yaml
 agent_config "$cfg" \
 	"- { name: statsd, type: statsd, address: \"udp://127.0.0.1:$STATSD_PORT\", prefix: \"e2e.{hostname}\" }" \
-	"- { name: dsd, type: dogstatsd, address: \"udp://127.0.0.1:$STATSD_PORT\", prefix: \"e2ed\", tags: { run: e2e } }" \
+	"- { name: dsd, type: dogstatsd, address: \"udp://127.0.0.1:$STATSD_PORT\", prefix: \"e2ed\", tags: { run: e2e }, send_zeros: true }" \
 	"- { name: console, type: stdout, format: statsd, prefix: \"e2e.{hostname}\" }" \
-	"- { name: console-dsd, type: stdout, format: dogstatsd, prefix: \"e2ed\", tags: { run: e2e } }"
+	"- { name: console-dsd, type: stdout, format: dogstatsd, prefix: \"e2ed\", tags: { run: e2e }, send_zeros: true }"
 
 N=40
 p_before=$(procs_created)

@@ -95,6 +95,7 @@ static void fixture_init(struct fixture *f, enum sink_type type, enum transport 
 	f->cfg.reconnect_min_ms = 10;
 	f->cfg.reconnect_max_ms = 40;
 	f->cfg.write_timeout_ms = 2000;
+	f->cfg.send_zeros = true; /* the series start at 0 */
 	f->env.hostname = "host";
 	f->env.fqdn = "host.example";
 	f->env.global_tags = &f->global;
@@ -129,10 +130,16 @@ static void series_free(struct series *s)
 	free(s->names);
 }
 
+static void send_one(struct sink *sink, const struct metric_batch *b)
+{
+	const struct metric_batch *one[1] = { b };
+	sink_send_batch(sink, one, 1);
+}
+
 static void send_range(struct sink *sink, const struct series *s, size_t from, size_t n)
 {
 	struct metric_batch b = { s->items + from, n, TS };
-	sink_send_batch(sink, &b);
+	send_one(sink, &b);
 }
 
 static size_t count_lines(const char *data, size_t len)
@@ -448,7 +455,7 @@ static void udp_drops_a_line_longer_than_max_packet(void **state)
 	/* t.99 (19 bytes), t.100 (21: fits exactly), t.1000 (23: too long), t.101 */
 	struct metric items[] = { ser.items[99], ser.items[100], ser.items[1000], ser.items[101] };
 	struct metric_batch b = { items, 4, TS };
-	sink_send_batch(s, &b);
+	send_one(s, &b);
 	struct datagrams d = { 0 };
 	struct udp_wait w = { fd, &d, 3 };
 	assert_true(pump_until(&f.loop, 2000, udp_has_lines, &w));
@@ -499,7 +506,7 @@ static void udp_invalid_values_are_counted(void **state)
 				   { .name = "g.ok", .type = METRIC_GAUGE, .gauge = 2.5 },
 				   { .name = "g.inf", .type = METRIC_GAUGE, .gauge = -INFINITY } };
 	struct metric_batch b = { items, 3, TS };
-	sink_send_batch(s, &b);
+	send_one(s, &b);
 	struct datagrams d = { 0 };
 	struct udp_wait w = { fd, &d, 1 };
 	assert_true(pump_until(&f.loop, 2000, udp_has_lines, &w));
@@ -566,7 +573,7 @@ static void udp_ipv6(void **state)
 	assert_non_null(s);
 	struct metric m = { .name = "process.create", .type = METRIC_COUNTER, .counter = 3 };
 	struct metric_batch b = { &m, 1, TS };
-	sink_send_batch(s, &b);
+	send_one(s, &b);
 	struct datagrams d = { 0 };
 	struct udp_wait w = { fd, &d, 1 };
 	assert_true(pump_until(&f.loop, 2000, udp_has_lines, &w));
@@ -575,6 +582,72 @@ static void udp_ipv6(void **state)
 	close_and_check(&f.loop, s);
 	free(d.data);
 	close(fd);
+}
+
+/* send_zeros false (the statsd formats' default): counters that did not move stay home, gauges go. */
+static void zero_counters_follow_send_zeros(void **state)
+{
+	(void)state;
+	struct metric items[] = {
+		{ .name = "c.moved", .counter = 3 },
+		{ .name = "c.still", .counter = 0 },
+		{ .name = "g.zero", .type = METRIC_GAUGE, .gauge = 0 },
+	};
+	struct metric_batch b = { items, 3, TS };
+	const char *want[2] = { "c.moved:3|c\ng.zero:0|g\n", "c.moved 3 1700000000\nc.still 0 1700000000\ng.zero 0 1700000000\n" };
+	for (int graphite = 0; graphite < 2; graphite++) {
+		uint16_t port;
+		int fd = udp_receiver(AF_INET, "127.0.0.1", &port);
+		struct fixture f;
+		fixture_init(&f, graphite ? SINK_GRAPHITE : SINK_STATSD, TRANSPORT_UDP, "127.0.0.1", port);
+		f.cfg.send_zeros = graphite; /* what config.c gives each type by default */
+		struct sink *s = sink_create(&f.loop, &f.cfg, &f.env);
+		assert_non_null(s);
+		send_one(s, &b);
+		struct datagrams d = { 0 };
+		struct udp_wait w = { fd, &d, graphite ? 3 : 2 };
+		assert_true(pump_until(&f.loop, 2000, udp_has_lines, &w));
+		assert_int_equal(d.len, strlen(want[graphite]));
+		assert_memory_equal(d.data, want[graphite], d.len);
+		struct sink_stats st = stats_of(s);
+		assert_int_equal(st.sent, graphite ? 3 : 2);
+		assert_int_equal(total_dropped(&st), 0);
+		close_and_check(&f.loop, s);
+		free(d.data);
+		close(fd);
+	}
+}
+
+/* A flush is spread over the interval: the first datagrams go at once, the rest from a timer. */
+static void udp_paces_a_large_flush(void **state)
+{
+	(void)state;
+	uint16_t port;
+	int fd = udp_receiver(AF_INET, "127.0.0.1", &port);
+	struct fixture f;
+	fixture_init(&f, SINK_GRAPHITE, TRANSPORT_UDP, "127.0.0.1", port);
+	f.env.interval_ms = 1000;
+	f.cfg.max_packet = 100;
+	struct sink *s = sink_create(&f.loop, &f.cfg, &f.env);
+	assert_non_null(s);
+	struct series ser;
+	series_init(&ser, 2000); /* "t.N N 1700000000\n": about 5 a datagram, some 400 datagrams */
+	send_range(s, &ser, 0, 2000);
+	struct sink_stats st = stats_of(s);
+	assert_true(st.sent > 0 && st.sent < 200);
+	assert_int_equal(st.sent + st.buffered, 2000);
+	struct datagrams d = { 0 };
+	struct udp_wait w = { fd, &d, 2000 };
+	uint64_t t0 = now_ms();
+	assert_true(pump_until(&f.loop, 3000, udp_has_lines, &w));
+	/* Not a burst: timers never fire early, so the last datagram left well into the 750 ms window. */
+	assert_true(now_ms() - t0 >= 300);
+	assert_int_equal(stats_of(s).buffered, 0);
+	assert_lines(d.data, d.len, 0, 2000);
+	close_and_check(&f.loop, s);
+	free(d.data);
+	close(fd);
+	series_free(&ser);
 }
 
 static void filters_match_names_before_prefix(void **state)
@@ -604,7 +677,7 @@ static void filters_match_names_before_prefix(void **state)
 		{ .name = "apps.file_open", .ntags = 1, .tags = { { "app", "c" } }, .counter = 8 },
 	};
 	struct metric_batch b = { items, sizeof(items) / sizeof(items[0]), TS };
-	sink_send_batch(s, &b);
+	send_one(s, &b);
 	struct datagrams d = { 0 };
 	struct udp_wait w = { fd, &d, 4 };
 	assert_true(pump_until(&f.loop, 2000, udp_has_lines, &w));
@@ -625,7 +698,7 @@ static void filters_match_names_before_prefix(void **state)
 	f.cfg.nexclude = 2;
 	s = sink_create(&f.loop, &f.cfg, &f.env);
 	assert_non_null(s);
-	sink_send_batch(s, &b);
+	send_one(s, &b);
 	assert_int_equal(stats_of(s).sent, 6);
 	close_and_check(&f.loop, s);
 	free(d.data);
@@ -819,26 +892,31 @@ static void tcp_overflow_drops_the_oldest(void **state)
 	assert_non_null(s);
 	struct series ser;
 	series_init(&ser, 250);
+	/* buffer_lines bounds what waits from earlier flushes, never a flush: 120 of 100 are kept whole. */
 	send_range(s, &ser, 0, 120);
-	pump_until(&f.loop, 30, NULL, NULL);
-	send_range(s, &ser, 120, 130);
 	struct sink_stats st = stats_of(s);
-	assert_int_equal(st.dropped[DROP_OVERFLOW], 150);
-	assert_int_equal(total_dropped(&st), 150);
-	assert_int_equal(st.buffered, 100);
+	assert_int_equal(st.dropped[DROP_OVERFLOW], 0);
+	assert_int_equal(st.buffered, 120);
+	pump_until(&f.loop, 30, NULL, NULL);
+	/* The next flush cuts the backlog to 100 first (the oldest 20 go), then adds its 130. */
+	send_range(s, &ser, 120, 130);
+	st = stats_of(s);
+	assert_int_equal(st.dropped[DROP_OVERFLOW], 20);
+	assert_int_equal(total_dropped(&st), 20);
+	assert_int_equal(st.buffered, 230);
 
 	struct peer p;
 	peer_init(&p);
 	peer_listen(&p, port, 0);
-	struct peer_wait w = { &p, 100 };
+	struct peer_wait w = { &p, 230 };
 	assert_true(pump_until(&f.loop, 3000, peer_has_lines, &w));
 	pump_until(&f.loop, 50, NULL, NULL);
 	peer_poll(&p);
-	assert_lines(p.data, p.len, 150, 100);
+	assert_lines(p.data, p.len, 20, 230);
 	assert_true(pump_until(&f.loop, 1000, sink_idle, s));
 	st = stats_of(s);
-	assert_int_equal(st.sent, 100);
-	assert_int_equal(st.dropped[DROP_OVERFLOW], 150);
+	assert_int_equal(st.sent, 230);
+	assert_int_equal(st.dropped[DROP_OVERFLOW], 20);
 	assert_int_equal(st.buffered, 0);
 	close_and_check(&f.loop, s);
 	series_free(&ser);
@@ -1468,6 +1546,8 @@ int main(void)
 		cmocka_unit_test(udp_hostname_lines_wait_for_the_address),
 		cmocka_unit_test(udp_ipv6),
 		cmocka_unit_test(filters_match_names_before_prefix),
+		cmocka_unit_test(zero_counters_follow_send_zeros),
+		cmocka_unit_test(udp_paces_a_large_flush),
 		cmocka_unit_test(tcp_delivers_everything_in_order),
 		cmocka_unit_test(tcp_listener_down_at_first),
 		cmocka_unit_test(tcp_reconnects_after_an_outage),
