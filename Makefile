@@ -81,8 +81,11 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@chmod go-w config/*.yaml  # as root the agent refuses config files others may write
-	./$(BUILD)/bpfpush -c config/run.yaml
+	@# As root the agent reads only configs that root owns, in directories only root can write
+	@# (see README): a checkout owned by a user is not one, so it runs a private copy of run.yaml.
+	@dir=$$(mktemp -d /tmp/bpfpush-run.XXXXXX) && cp config/run.yaml "$$dir/run.yaml" && \
+		chmod 600 "$$dir/run.yaml" && trap 'rm -rf "$$dir"' EXIT INT TERM && \
+		./$(BUILD)/bpfpush -c "$$dir/run.yaml"
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(INTEG_BINS)

@@ -78,7 +78,7 @@ int agent_check_sinks(const struct config *cfg, FILE *to)
 	char hostname[256], fqdn[256], why[96];
 	int bad = 0;
 	agent_resolve_hostname(cfg, hostname, sizeof(hostname), fqdn, sizeof(fqdn));
-	struct sink_env env = { hostname, fqdn, &cfg->global.tags };
+	struct sink_env env = { .hostname = hostname, .fqdn = fqdn, .global_tags = &cfg->global.tags };
 	for (size_t i = 0; i < cfg->nsinks; i++) {
 		const struct config_sink *sc = &cfg->sinks[i];
 		const char *wrong = sink_check(sc, &env, why, sizeof(why));
