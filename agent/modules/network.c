@@ -579,10 +579,17 @@ static void sum_into(struct net_endpoint_value *sum, const struct net_endpoint_v
 static void forget_idle(struct network_state *st, uint64_t now_ms)
 {
 	int fd = bpf_map__fd(st->skel->maps.net_endpoints);
+	/*
+	 * Many new endpoints a second (a scan, a fan-out) would fill the map long
+	 * before two minutes pass, and what the map cannot hold is not counted:
+	 * past half full, an endpoint unchanged for one collect is let go (it
+	 * comes back from zero, as a new one, with its next byte).
+	 */
+	uint64_t forget_ms = st->nendpoints > NET_ENDPOINTS_MAX / 2 ? 1 : IDLE_FORGET_MS;
 	size_t kept = 0;
 	for (size_t i = 0; i < st->nendpoints; i++) {
 		struct endpoint *ep = &st->endpoints[i];
-		if (now_ms - ep->idle_since_ms >= IDLE_FORGET_MS && !bpf_map_delete_elem(fd, &ep->key))
+		if (now_ms - ep->idle_since_ms >= forget_ms && !bpf_map_delete_elem(fd, &ep->key))
 			continue;
 		st->endpoints[kept++] = *ep;
 	}
