@@ -18,7 +18,12 @@
  *   double count still fails) and a few calls.
  *
  * A second test makes more endpoints than max_dimensions and checks that
- * what is not sent on its own is in "other", the total exact.
+ * what is not sent on its own is in "other", the total exact; a third makes
+ * 100 new endpoints a second with max_dimensions 20 and checks that no flush
+ * carries more than 20, zeros included. Then: the service tag of several
+ * ports without a name at once (service = port on every series), and the
+ * direction of a connected UDP client bound below its server's port (out;
+ * the server in).
  * Each event is checked only where --probe says it is hooked with this
  * config (sent bytes need the sock:* tracepoints, 6.3+, or load_mode
  * return), and the test fails if a hooked metric is missing.
