@@ -248,7 +248,8 @@ static bool series_due(struct series_store *store, struct series *se, uint64_t n
 {
 	bool active = se->kind == SERIES_GAUGE || se->kind == SERIES_INTERVAL_GAUGE ? se->fresh : se->pending > 0;
 	if (se->retired) {
-		se->dead = true;
+		/* The batch points into the series: one sent now is forgotten at the next flush. */
+		se->dead = !active;
 		return active;
 	}
 	if (active || !se->last_active_ns)

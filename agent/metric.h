@@ -84,9 +84,9 @@ int series_gauge_set(struct series_store *store, const char *name,
 /*
  * The owner of a series stops it before series_ttl (a module that bounds how
  * many series it keeps, say max_dimensions): it goes out once more only if
- * it has a reading since the last flush, and is then forgotten, so no zero
- * follows. A reading before that flush takes the retirement back. Unknown
- * series are ignored.
+ * it has a reading since the last flush, and is forgotten at the first flush
+ * without one, so no zero follows. A new reading takes the retirement back.
+ * Unknown series are ignored.
  */
 void series_retire(struct series_store *store, const char *name, const struct metric_tag *tags, unsigned ntags);
 
