@@ -748,7 +748,7 @@ static const struct cfg_key cfg_network_keys[] = {
 	K_STR("hostnames", CFG_OFF(network.hostnames), "\"!example.com\"", cfg_check_net_hostnames,
 	      "globs with the same include/exclude rules; applies once a name is resolved"),
 	K_U32("max_dimensions", CFG_OFF(network.max_dimensions), "500", 1, 100000,
-	      "endpoints sent per flush; the rest are summed under dst=other"),
+	      "endpoints sent per flush, zeros included; the rest are summed under dst=other"),
 	K_BOOL("resolve_hostnames", CFG_OFF(network.resolve_hostnames), "false", "dst = the remote's name when known"),
 	K_CUSTOM("service_names", 0, "{ 19999: netdata }", cfg_apply_service_names, "map", NULL,
 		 "port -> service tag, before /etc/services"),

@@ -19,6 +19,7 @@ struct series {
 	uint64_t pending;        /* counters: delta since the last flush */
 	double value;            /* gauges */
 	bool fresh;              /* a reading arrived since the last flush */
+	bool retired;            /* its owner let it go: sent once more only if it has news, then forgotten */
 	bool dead;
 	uint64_t last_active_ns; /* last flush with a non-zero delta or a fresh gauge */
 };
@@ -187,6 +188,7 @@ int series_counter_observe(struct series_store *store, const char *name, const s
 	if (!se)
 		return -1;
 	se->kind = SERIES_OBSERVED_COUNTER;
+	se->retired = false;
 	se->pending += cumulative >= se->last_raw ? cumulative - se->last_raw : cumulative;
 	se->last_raw = cumulative;
 	se->fresh = true;
@@ -211,6 +213,7 @@ int series_counter_add(struct series_store *store, const char *name, const struc
 	if (!se)
 		return -1;
 	se->kind = SERIES_ADDED_COUNTER;
+	se->retired = false;
 	se->pending += delta;
 	se->fresh = true;
 	return 0;
@@ -223,15 +226,32 @@ int series_gauge_set(struct series_store *store, const char *name, const struct 
 	if (!se)
 		return -1;
 	se->kind = interval_only ? SERIES_INTERVAL_GAUGE : SERIES_GAUGE;
+	se->retired = false;
 	se->value = value;
 	se->fresh = true;
 	return 0;
+}
+
+void series_retire(struct series_store *store, const char *name, const struct metric_tag *tags, unsigned ntags)
+{
+	char key[1024];
+	size_t key_len = ntags <= METRIC_MAX_TAGS ? build_key(key, sizeof(key), name, tags, ntags) : 0;
+	if (!key_len)
+		return;
+	struct series *se = find(store, key, key_len, hash_bytes(key, key_len));
+	if (se)
+		se->retired = true;
 }
 
 /* Should this series go out in this flush? Also decides when it is forgotten. */
 static bool series_due(struct series_store *store, struct series *se, uint64_t now_ns)
 {
 	bool active = se->kind == SERIES_GAUGE || se->kind == SERIES_INTERVAL_GAUGE ? se->fresh : se->pending > 0;
+	if (se->retired) {
+		/* The batch points into the series: one sent now is forgotten at the next flush. */
+		se->dead = !active;
+		return active;
+	}
 	if (active || !se->last_active_ns)
 		se->last_active_ns = now_ns;
 	bool expired = now_ns - se->last_active_ns >= store->ttl_ns && store->ttl_ns;

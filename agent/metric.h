@@ -5,7 +5,8 @@
  * (cumulative counters, deltas, gauges). At each flush the store yields a
  * metric_batch: counters as deltas since the previous flush, gauges as
  * values, following the series rules of METRICS.md (a series once sent is
- * sent every flush, 0 when idle, until it has been 0 for series_ttl).
+ * sent every flush, 0 when idle, until it has been 0 for series_ttl or its
+ * module retires it to stay within its bound).
  */
 #ifndef BPFPUSH_METRIC_H
 #define BPFPUSH_METRIC_H
@@ -79,6 +80,15 @@ int series_counter_add(struct series_store *store, const char *name,
  */
 int series_gauge_set(struct series_store *store, const char *name,
 		     const struct metric_tag *tags, unsigned ntags, double value, bool interval_only);
+
+/*
+ * The owner of a series stops it before series_ttl (a module that bounds how
+ * many series it keeps, say max_dimensions): it goes out once more only if
+ * it has a reading since the last flush, and is forgotten at the first flush
+ * without one, so no zero follows. A new reading takes the retirement back.
+ * Unknown series are ignored.
+ */
+void series_retire(struct series_store *store, const char *name, const struct metric_tag *tags, unsigned ntags);
 
 /*
  * Build the batch of one flush. The batch and the strings it points to stay

@@ -7,7 +7,8 @@
  * the direction of each connection is kept in a second bounded hash keyed
  * by socket from ESTABLISHED until TCP_CLOSE; a connection that was already
  * open when the agent started gets the direction its ports suggest (the
- * lower port is the service).
+ * lower port is the service). UDP has no handshake; its direction comes from
+ * what the socket's side did, as the kernel recorded it: udp_traffic().
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -123,7 +124,29 @@ static __always_inline void tcp_traffic(const struct sock *sk, enum endpoint_fie
 		add(&key, field, bytes);
 }
 
-/* A datagram: the peer is the connected one, else the address the call carried, else unknown. */
+/* inet_bind() sets it in sk_userlocks when the caller named a port (include/net/sock.h). */
+#define SOCK_BINDPORT_LOCK 8
+
+/*
+ * Did this socket's owner bind() it to a port of its choosing? A 4-bit
+ * field on older kernels, a byte on newer ones: the probed bitfield read
+ * serves both, on every tier.
+ */
+static __always_inline bool port_chosen(const struct sock *sk)
+{
+	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks) & SOCK_BINDPORT_LOCK;
+}
+
+/*
+ * A datagram: the peer is the connected one, else the address the call
+ * carried, else unknown. The direction is the socket side's role, never the
+ * port order: a connected socket is the side that called connect(), so
+ * outbound to the peer's port (a client bound below its server's port
+ * included); an unconnected one with a port it bound is a server (inbound,
+ * its own port); an unconnected one the kernel gave an ephemeral port is a
+ * client using sendto() (outbound). A datagram whose peer is not seen is
+ * inbound on the local port.
+ */
 static __always_inline void udp_traffic(const struct sock *sk, const struct sockaddr *addr, enum endpoint_field field,
 					long bytes, bool trusted)
 {
@@ -136,7 +159,8 @@ static __always_inline void udp_traffic(const struct sock *sk, const struct sock
 	key.proto = SOCK_IPPROTO_UDP;
 	__u16 local = KERNEL_FIELD(trusted, sk, __sk_common.skc_num);
 	__u16 remote = bpf_ntohs(KERNEL_FIELD(trusted, sk, __sk_common.skc_dport));
-	if (remote) {
+	bool connected = remote != 0;
+	if (connected) {
 		set_peer_from_sock(&key, sk, trusted);
 	} else if (addr) {
 		__u16 family = BPF_CORE_READ(addr, sa_family);
@@ -153,7 +177,12 @@ static __always_inline void udp_traffic(const struct sock *sk, const struct sock
 			key.peer_known = 1;
 		}
 	}
-	key.direction = key.peer_known ? direction_from_ports(local, remote) : NET_DIRECTION_IN;
+	if (connected)
+		key.direction = NET_DIRECTION_OUT;
+	else if (key.peer_known && !port_chosen(sk))
+		key.direction = NET_DIRECTION_OUT;
+	else
+		key.direction = NET_DIRECTION_IN;
 	key.port = key.direction == NET_DIRECTION_OUT ? remote : local;
 	add(&key, field, bytes);
 }

@@ -4,6 +4,9 @@
  * (ports, ips, hostnames), named (service, and the remote's host name when
  * resolve_hostnames is on) and ranked, so that at most max_dimensions
  * endpoints are sent per collect and the rest are summed under "other".
+ * The bound holds for zeros too: an endpoint sent before keeps going out
+ * (as 0 when idle) only while it fits in the max_dimensions slots beside
+ * this collect's busier ones; otherwise its series are retired.
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -89,15 +92,24 @@ struct endpoint {
 	uint64_t idle_since_ms; /* monotonic ms of the last change */
 };
 
-/* One endpoint's change this collect, named and ready to rank. */
+/*
+ * One endpoint's change this collect, named and ready to rank. No pointer
+ * into the struct itself: qsort moves it (the service tag is worked out from
+ * the key when it is sent).
+ */
 struct endpoint_delta {
 	const struct endpoint *ep;
 	struct net_endpoint_value delta;
 	uint64_t bytes;
 	char dst[256];
-	char port[8];
-	const char *service;
-	char service_buf[NET_PORT_TEXT_MAX];
+};
+
+/* An endpoint whose series are in the store: one of at most max_dimensions. */
+struct live_endpoint {
+	struct net_endpoint_key key;
+	uint64_t active_ms; /* monotonic ms of the last collect it was sent with a change */
+	bool renewed;       /* sent with a change this collect */
+	char dst[256];      /* the dst tag as sent: a name may replace the address later */
 };
 
 struct resolved_name;
@@ -110,6 +122,8 @@ struct network_state {
 	size_t nendpoints;
 	struct endpoint *scratch; /* the next reading, swapped with endpoints */
 	struct endpoint_delta *deltas;
+	struct live_endpoint *live, *next_live; /* sorted by key; both hold max_dimensions */
+	size_t nlive, live_cap;
 	struct net_endpoint_key *batch_keys; /* bpf_map_lookup_batch's output, kept across collects */
 	struct net_endpoint_value *batch_values;
 	bool no_batch; /* the kernel refused a batched read once: walk key by key from then on */
@@ -294,6 +308,8 @@ static void network_destroy(struct module *m)
 	free(st->endpoints);
 	free(st->scratch);
 	free(st->deltas);
+	free(st->live);
+	free(st->next_live);
 	free(st->batch_keys);
 	free(st->batch_values);
 	names_free(st);
@@ -415,9 +431,6 @@ static void name_endpoint(struct network_state *st, uv_loop_t *loop, bool resolv
 	} else {
 		inet_ntop(AF_INET6, key->addr, d->dst, sizeof(d->dst));
 	}
-	snprintf(d->port, sizeof(d->port), "%u", key->port);
-	d->service = net_service_name(st->filter.services, key->port, key->proto, d->service_buf,
-				      sizeof(d->service_buf));
 }
 
 static int busiest_first(const void *a, const void *b)
@@ -434,6 +447,9 @@ static int busiest_first(const void *a, const void *b)
 static const char *proto_name(unsigned char proto) { return proto == IPPROTO_UDP ? "udp" : "tcp"; }
 static const char *direction_name(unsigned char d) { return d == NET_DIRECTION_IN ? "in" : "out"; }
 
+static const char *const endpoint_series[] = { "net.conn.sent.bytes", "net.conn.recv.bytes", "net.conn.opened",
+					       "net.conn.closed" };
+
 static void emit(const struct module *m, struct series_store *store, const char *dst, const char *port,
 		 const char *service, const char *proto, const char *direction, const struct net_endpoint_value *v)
 {
@@ -441,6 +457,11 @@ static void emit(const struct module *m, struct series_store *store, const char 
 		{ "dst", dst }, { "port", port }, { "service", service }, { "proto", proto }, { "direction", direction },
 	};
 	unsigned n = sizeof(tags) / sizeof(tags[0]);
+	if (!v) {
+		for (size_t i = 0; i < sizeof(endpoint_series) / sizeof(endpoint_series[0]); i++)
+			series_retire(store, endpoint_series[i], tags, n);
+		return;
+	}
 	bool sent_seen = m->events[EVENT_TCP_SEND].chosen >= 0 || m->events[EVENT_TCP_SEND_RESULT].chosen >= 0 ||
 			 m->events[EVENT_UDP_SEND].chosen >= 0 || m->events[EVENT_UDP_SEND_RESULT].chosen >= 0;
 	if (sent_seen)
@@ -450,6 +471,95 @@ static void emit(const struct module *m, struct series_store *store, const char 
 		series_counter_add(store, "net.conn.opened", tags, n, v->opened);
 		series_counter_add(store, "net.conn.closed", tags, n, v->closed);
 	}
+}
+
+/* An endpoint's series, by its key and the dst it was sent under: v NULL retires them. */
+static void emit_endpoint(const struct module *m, struct series_store *store, const struct network_state *st,
+			  const struct net_endpoint_key *key, const char *dst, const struct net_endpoint_value *v)
+{
+	char port[NET_PORT_TEXT_MAX], service_buf[NET_PORT_TEXT_MAX];
+	snprintf(port, sizeof(port), "%u", key->port);
+	const char *service = net_service_name(st->filter.services, key->port, key->proto, service_buf,
+					       sizeof(service_buf));
+	emit(m, store, dst, port, service, proto_name(key->proto), direction_name(key->direction), v);
+}
+
+static int live_key_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct live_endpoint *)a)->key, &((const struct live_endpoint *)b)->key,
+		      sizeof(struct net_endpoint_key));
+}
+
+static int live_recent_first(const void *a, const void *b)
+{
+	const struct live_endpoint *x = a, *y = b;
+	if (x->active_ms != y->active_ms)
+		return x->active_ms > y->active_ms ? -1 : 1;
+	return live_key_cmp(a, b);
+}
+
+/* Room for max_dimensions live endpoints in both arrays; false when memory runs out. */
+static bool live_reserve(struct network_state *st, size_t cap)
+{
+	if (st->live_cap >= cap)
+		return true;
+	struct live_endpoint *a = realloc(st->live, cap * sizeof(*a));
+	if (a)
+		st->live = a;
+	struct live_endpoint *b = a ? realloc(st->next_live, cap * sizeof(*b)) : NULL;
+	if (b)
+		st->next_live = b;
+	if (!a || !b)
+		return false;
+	st->live_cap = cap;
+	return true;
+}
+
+/*
+ * The endpoints sent this collect (deltas[0..nsent)) take their slots; the
+ * rest of the max_dimensions slots go to endpoints sent before, most recently
+ * active first, which the store sends as 0 until series_ttl. Those left
+ * without a slot are retired, so no flush carries more than max_dimensions
+ * endpoints, zeros included.
+ */
+static void live_update(const struct module *m, struct series_store *store, struct network_state *st,
+			const struct endpoint_delta *deltas, size_t nsent, uint64_t now_ms)
+{
+	size_t max = m->cfg->network.max_dimensions, n = 0;
+	uint64_t ttl_ms = m->cfg->global.series_ttl_ms;
+	for (size_t i = 0; i < nsent && n < max; i++) {
+		struct live_endpoint probe = { .key = deltas[i].ep->key };
+		struct live_endpoint *old = bsearch(&probe, st->live, st->nlive, sizeof(probe), live_key_cmp);
+		if (old) {
+			old->renewed = true;
+			if (strcmp(old->dst, deltas[i].dst)) /* now named (or named differently): the old series end */
+				emit_endpoint(m, store, st, &old->key, old->dst, NULL);
+		}
+		struct live_endpoint *e = &st->next_live[n++];
+		e->key = probe.key;
+		e->active_ms = now_ms;
+		e->renewed = false;
+		snprintf(e->dst, sizeof(e->dst), "%s", deltas[i].dst);
+	}
+	/* The idle ones, most recent first, into the slots left. */
+	size_t idle = 0;
+	for (size_t i = 0; i < st->nlive; i++)
+		if (!st->live[i].renewed)
+			st->live[idle++] = st->live[i];
+	qsort(st->live, idle, sizeof(*st->live), live_recent_first);
+	for (size_t i = 0; i < idle; i++) {
+		const struct live_endpoint *old = &st->live[i];
+		bool expired = ttl_ms && now_ms - old->active_ms >= ttl_ms;
+		if (n < max && !expired)
+			st->next_live[n++] = *old;
+		else /* expired too: the store may count series_ttl from a later flush */
+			emit_endpoint(m, store, st, &old->key, old->dst, NULL);
+	}
+	qsort(st->next_live, n, sizeof(*st->next_live), live_key_cmp);
+	struct live_endpoint *swap = st->live;
+	st->live = st->next_live;
+	st->next_live = swap;
+	st->nlive = n;
 }
 
 static void sum_into(struct net_endpoint_value *sum, const struct net_endpoint_value *v)
@@ -469,10 +579,17 @@ static void sum_into(struct net_endpoint_value *sum, const struct net_endpoint_v
 static void forget_idle(struct network_state *st, uint64_t now_ms)
 {
 	int fd = bpf_map__fd(st->skel->maps.net_endpoints);
+	/*
+	 * Many new endpoints a second (a scan, a fan-out) would fill the map long
+	 * before two minutes pass, and what the map cannot hold is not counted:
+	 * past half full, an endpoint unchanged for one collect is let go (it
+	 * comes back from zero, as a new one, with its next byte).
+	 */
+	uint64_t forget_ms = st->nendpoints > NET_ENDPOINTS_MAX / 2 ? 1 : IDLE_FORGET_MS;
 	size_t kept = 0;
 	for (size_t i = 0; i < st->nendpoints; i++) {
 		struct endpoint *ep = &st->endpoints[i];
-		if (now_ms - ep->idle_since_ms >= IDLE_FORGET_MS && !bpf_map_delete_elem(fd, &ep->key))
+		if (now_ms - ep->idle_since_ms >= forget_ms && !bpf_map_delete_elem(fd, &ep->key))
 			continue;
 		st->endpoints[kept++] = *ep;
 	}
@@ -520,15 +637,16 @@ static int network_collect(struct module *m, struct series_store *store)
 	}
 	qsort(st->deltas, ndeltas, sizeof(*st->deltas), busiest_first);
 
+	/* Without room to remember what is sent, nothing is sent on its own: all of it goes to "other". */
+	size_t max = live_reserve(st, m->cfg->network.max_dimensions) ? m->cfg->network.max_dimensions : 0;
 	/* The rest, by protocol and direction, so totals per protocol and direction stay exact. */
 	struct net_endpoint_value other[2][2] = { 0 };
 	bool other_seen[2][2] = { { false } };
 	for (size_t i = 0; i < ndeltas; i++) {
 		const struct endpoint_delta *d = &st->deltas[i];
 		const struct net_endpoint_key *key = &d->ep->key;
-		if (i < m->cfg->network.max_dimensions) {
-			emit(m, store, d->dst, d->port, d->service, proto_name(key->proto), direction_name(key->direction),
-			     &d->delta);
+		if (i < max) {
+			emit_endpoint(m, store, st, key, d->dst, &d->delta);
 			continue;
 		}
 		int p = key->proto == IPPROTO_UDP, dir = key->direction == NET_DIRECTION_IN;
@@ -539,6 +657,8 @@ static int network_collect(struct module *m, struct series_store *store)
 		for (int dir = 0; dir < 2; dir++)
 			if (other_seen[p][dir])
 				emit(m, store, "other", "other", "other", p ? "udp" : "tcp", dir ? "in" : "out", &other[p][dir]);
+	if (max)
+		live_update(m, store, st, st->deltas, ndeltas < max ? ndeltas : max, now_ms);
 
 	struct endpoint *swap = st->endpoints;
 	st->endpoints = st->scratch;

@@ -1,8 +1,7 @@
 /*
  * socket and network on the running kernel, over loopback, with ports the
- * test owns (picked below the ephemeral range, so that a UDP service port is
- * the lower of the two, as the network module assumes when it cannot see a
- * handshake).
+ * test owns (picked below the ephemeral range, so that a TCP connection open
+ * before the agent would get the direction its lower port suggests).
  *
  * A workload (comm "bpfpush-net") makes CONNS TCP connections to port tcp:
  * each client sends SEND_BYTES in one send(), shuts its side, reads
@@ -19,7 +18,12 @@
  *   double count still fails) and a few calls.
  *
  * A second test makes more endpoints than max_dimensions and checks that
- * what is not sent on its own is in "other", the total exact.
+ * what is not sent on its own is in "other", the total exact; a third makes
+ * 100 new endpoints a second with max_dimensions 20 and checks that no flush
+ * carries more than 20, zeros included. Then: the service tag of several
+ * ports without a name at once (service = port on every series), and the
+ * direction of a connected UDP client bound below its server's port (out;
+ * the server in).
  * Each event is checked only where --probe says it is hooked with this
  * config (sent bytes need the sock:* tracepoints, 6.3+, or load_mode
  * return), and the test fails if a hooked metric is missing.
@@ -37,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -466,12 +471,338 @@ static void test_resolve_hostnames_names_endpoints(void **state)
 	}
 }
 
+/* ---- bounds: max_dimensions holds for every flush, zeros included ---- */
+
+#define BOUND_MAX 20
+#define BOUND_SECONDS 4
+#define BOUND_PER_SECOND 100
+#define BOUND_BYTES 300
+
+struct bound_run {
+	int server;
+	unsigned port;
+};
+
+/* Drain what reached the server, so that its buffer never fills. */
+static void drain(int fd)
+{
+	char buf[2048];
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/*
+ * BOUND_PER_SECOND new endpoints a second: a connected UDP socket to
+ * 127.1.X.Y:port each, one datagram, closed; in tenths of a second.
+ */
+static int many_endpoints_workload(void *arg)
+{
+	const struct bound_run *r = arg;
+	char buf[BOUND_BYTES] = { 0 };
+	for (int i = 0; i < BOUND_SECONDS * BOUND_PER_SECOND; i++) {
+		int u = socket(AF_INET, SOCK_DGRAM, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->port) };
+		a.sin_addr.s_addr = htonl(0x7f010000u + 1 + (unsigned)i);
+		if (u < 0 || connect(u, (struct sockaddr *)&a, sizeof(a)) || send(u, buf, sizeof(buf), 0) != BOUND_BYTES)
+			return 1;
+		close(u);
+		if (i % (BOUND_PER_SECOND / 10) == BOUND_PER_SECOND / 10 - 1) {
+			drain(r->server);
+			struct timespec tenth = { 0, 100 * 1000 * 1000 };
+			nanosleep(&tenth, NULL);
+		}
+	}
+	drain(r->server);
+	return 0;
+}
+
+/* The path of a graphite line up to its metric ("net.DST.PORT.SERVICE.PROTO.DIR"), and its timestamp. */
+static bool endpoint_of_line(const char *line, size_t len, char *path, size_t cap, long long *ts)
+{
+	char copy[512];
+	snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
+	char *sp = strchr(copy, ' '), *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+	char *conn = strstr(copy, ".conn.");
+	if (strncmp(copy, "net.", 4) || !sp || !sp2 || !conn || conn > sp)
+		return false;
+	*conn = '\0';
+	if (strlen(copy) >= cap)
+		return false;
+	memcpy(path, copy, strlen(copy) + 1);
+	*ts = atoll(sp2 + 1);
+	return true;
+}
+
+/* Most distinct endpoints (other left out) any one flush carried, and how many flushes had net.* lines. */
+static size_t most_endpoints_per_flush(const struct agent_proc *ap, int *flushes)
+{
+	enum { MAX_SEEN = 4096 };
+	static char seen[MAX_SEEN][160];
+	size_t nseen = 0, most = 0;
+	long long cur = -1;
+	*flushes = 0;
+	for (const char *line = ap->out; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char path[160];
+		long long ts;
+		if (endpoint_of_line(line, len, path, sizeof(path), &ts) && strncmp(path, "net.other.", 10)) {
+			if (ts != cur) {
+				cur = ts;
+				nseen = 0;
+				(*flushes)++;
+			}
+			bool known = false;
+			for (size_t i = 0; i < nseen && !known; i++)
+				known = !strcmp(seen[i], path);
+			if (!known && nseen < MAX_SEEN)
+				snprintf(seen[nseen++], sizeof(seen[0]), "%s", path);
+			if (nseen > most)
+				most = nseen;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return most;
+}
+
+/*
+ * 400 new endpoints over 4 s with max_dimensions 20, then 2.5 quiet
+ * seconds: no flush may carry more than 20 endpoints (those sent before
+ * keep going out as zeros only while they fit), and every byte is in an
+ * endpoint or in other.
+ */
+static void test_max_dimensions_bounds_every_flush(void **state)
+{
+	(void)state;
+	struct bound_run r;
+	assert_true((r.server = bind_low_port(SOCK_DGRAM, true, 0, &r.port)) >= 0);
+	char network[200], yaml[4096];
+	snprintf(network, sizeof(network), "ports: \"%u\", ips: \"127.0.0.0/8\", max_dimensions: %d", r.port, BOUND_MAX);
+	config_yaml(yaml, sizeof(yaml), ", load_mode: return", network);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	if (!hooked(&ap, "network", "udp_send_result")) {
+		print_message("  UDP sends are not hooked on this tier: nothing to bound\n");
+		close(r.server);
+		harness_free(&ap);
+		return;
+	}
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpush-net", many_endpoints_workload, &r), 0);
+	close(r.server);
+	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 2500);
+	assert_int_equal(harness_stop(&ap), 0);
+
+	int flushes;
+	size_t most = most_endpoints_per_flush(&ap, &flushes);
+	print_message("  %d flushes with net.* lines, at most %zu endpoints in one (max_dimensions %d)\n", flushes, most,
+		      BOUND_MAX);
+	/* out: one endpoint per destination; in: the server's one ("any" or 127.0.0.1 per tier) */
+	assert_true(most >= BOUND_MAX / 2);
+	assert_in_range(most, 1, BOUND_MAX);
+
+	uint64_t own = 0;
+	for (const char *line = ap.out; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char path[160], suffix[64];
+		long long ts;
+		snprintf(suffix, sizeof(suffix), ".%u.", r.port);
+		if (endpoint_of_line(line, len, path, sizeof(path), &ts) && strstr(path, ".udp.out") && strstr(path, suffix) &&
+		    !strncmp(line + strlen(path), ".conn.sent.bytes ", 17))
+			own += strtoull(line + strlen(path) + 17, NULL, 10);
+		line = end ? end + 1 : NULL;
+	}
+	uint64_t other = harness_sum(&ap, "net.other.other.other.udp.out.conn.sent.bytes");
+	print_message("  sent: %llu on endpoints + %llu in other\n", (unsigned long long)own, (unsigned long long)other);
+	check("udp out sent.bytes, endpoints + other", own + other,
+	      (uint64_t)BOUND_SECONDS * BOUND_PER_SECOND * BOUND_BYTES, 0);
+	harness_free(&ap);
+}
+
+/* ---- the service tag of ports without a name ---- */
+
+#define UNNAMED_PORTS 9
+
+struct unnamed_run {
+	int server[UNNAMED_PORTS];
+	unsigned port[UNNAMED_PORTS];
+};
+
+/* Port i gets (i + 1) datagrams of 100 bytes, all in one collect: distinct sizes, so the ranking moves them. */
+static int unnamed_ports_workload(void *arg)
+{
+	const struct unnamed_run *r = arg;
+	char buf[100] = { 0 };
+	for (int i = 0; i < UNNAMED_PORTS; i++) {
+		int u = socket(AF_INET, SOCK_DGRAM, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->port[i]) };
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (u < 0 || connect(u, (struct sockaddr *)&a, sizeof(a)))
+			return 1;
+		for (int k = 0; k <= i; k++)
+			if (send(u, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+				return 2;
+		close(u);
+		drain(r->server[i]);
+	}
+	return 0;
+}
+
+/* Every net.* series of a port the services file does not name has service = port. */
+static void test_unnamed_ports_have_their_own_service_tag(void **state)
+{
+	(void)state;
+	struct unnamed_run r;
+	unsigned after = 0;
+	char ports[256] = "";
+	for (int i = 0; i < UNNAMED_PORTS; i++) {
+		assert_true((r.server[i] = bind_low_port(SOCK_DGRAM, false, after, &r.port[i])) >= 0);
+		while (getservbyport(htons((uint16_t)r.port[i]), "udp")) { /* named: take the next one */
+			close(r.server[i]);
+			assert_true((r.server[i] = bind_low_port(SOCK_DGRAM, false, r.port[i], &r.port[i])) >= 0);
+		}
+		after = r.port[i];
+		size_t len = strlen(ports);
+		snprintf(ports + len, sizeof(ports) - len, "%s%u", i ? " " : "", r.port[i]);
+	}
+	char network[400], yaml[4096];
+	snprintf(network, sizeof(network), "ports: \"%s\", ips: \"127.0.0.1\"", ports);
+	config_yaml(yaml, sizeof(yaml), ", load_mode: return", network);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	if (!hooked(&ap, "network", "udp_send_result")) {
+		print_message("  UDP sends are not hooked on this tier\n");
+		for (int i = 0; i < UNNAMED_PORTS; i++)
+			close(r.server[i]);
+		harness_free(&ap);
+		return;
+	}
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpush-net", unnamed_ports_workload, &r), 0);
+	for (int i = 0; i < UNNAMED_PORTS; i++)
+		close(r.server[i]);
+	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 1500);
+	assert_int_equal(harness_stop(&ap), 0);
+	int series = 0, wrong = 0;
+	for (const char *line = ap.out; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char path[160], dst[64], port[16], service[64];
+		long long ts;
+		if (endpoint_of_line(line, len, path, sizeof(path), &ts) && strncmp(path, "net.other.", 10) &&
+		    sscanf(path, "net.%63[^.].%15[^.].%63[^.].", dst, port, service) == 3) {
+			series++;
+			if (strcmp(port, service)) {
+				wrong++;
+				print_message("  wrong service: %.*s\n", (int)len, line);
+			}
+		}
+		line = end ? end + 1 : NULL;
+	}
+	print_message("  %d series, %d with service != port\n", series, wrong);
+	assert_true(series >= UNNAMED_PORTS);
+	assert_int_equal(wrong, 0);
+	harness_free(&ap);
+}
+
+/* ---- UDP direction: who connected, not which port is lower ---- */
+
+#define DIR_DATAGRAMS 20
+#define DIR_BYTES 500
+#define DIR_REPLY 200
+
+struct direction_run {
+	int server, client;
+	unsigned server_port, client_port; /* client_port < server_port */
+};
+
+/* The client (bound below the server's port) connects and sends; the unconnected server answers each datagram. */
+static int connected_client_workload(void *arg)
+{
+	const struct direction_run *r = arg;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->server_port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(r->client, (struct sockaddr *)&a, sizeof(a)))
+		return 1;
+	char buf[DIR_BYTES] = { 0 };
+	for (int i = 0; i < DIR_DATAGRAMS; i++) {
+		struct sockaddr_in from;
+		socklen_t len = sizeof(from);
+		if (send(r->client, buf, DIR_BYTES, 0) != DIR_BYTES ||
+		    recvfrom(r->server, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len) != DIR_BYTES ||
+		    sendto(r->server, buf, DIR_REPLY, 0, (struct sockaddr *)&from, len) != DIR_REPLY ||
+		    recv(r->client, buf, sizeof(buf), 0) != DIR_REPLY)
+			return 2 + i;
+	}
+	return 0;
+}
+
+/*
+ * A connected client bound to a port below its server's: its traffic is
+ * out to the server's port, the server's is in on its own port, and no UDP
+ * series carries the client's port.
+ */
+static void test_udp_direction_follows_connect(void **state)
+{
+	(void)state;
+	struct direction_run r;
+	assert_true((r.client = bind_low_port(SOCK_DGRAM, false, 0, &r.client_port)) >= 0);
+	assert_true((r.server = bind_low_port(SOCK_DGRAM, false, r.client_port, &r.server_port)) >= 0);
+	char network[256], yaml[4096];
+	snprintf(network, sizeof(network), "ports: \"%u %u\", ips: \"127.0.0.1\", service_names: { %u: dirsrv, %u: dircli }",
+		 r.client_port, r.server_port, r.server_port, r.client_port);
+	config_yaml(yaml, sizeof(yaml), ", load_mode: return", network);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	bool send_hooked = hooked(&ap, "network", "udp_send_result"), recv_hooked = hooked(&ap, "network", "udp_recv_result");
+	print_message("  client port %u, server port %u\n", r.client_port, r.server_port);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpush-net", connected_client_workload, &r), 0);
+	close(r.client);
+	close(r.server);
+	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 1500);
+	assert_int_equal(harness_stop(&ap), 0);
+
+	char out[128], in_any[128], in_ip[128];
+	snprintf(out, sizeof(out), "net.127_0_0_1.%u.dirsrv.udp.out.conn", r.server_port);
+	check_endpoint(&ap, out, "sent.bytes", send_hooked, (uint64_t)DIR_DATAGRAMS * DIR_BYTES);
+	check_endpoint(&ap, out, "recv.bytes", recv_hooked, (uint64_t)DIR_DATAGRAMS * DIR_REPLY);
+	/* The server is unconnected: its peer is the datagram's where the hook sees it, else "any". */
+	const char *metrics[] = { "sent.bytes", "recv.bytes" };
+	const uint64_t exact[] = { (uint64_t)DIR_DATAGRAMS * DIR_REPLY, (uint64_t)DIR_DATAGRAMS * DIR_BYTES };
+	const bool hooked_[] = { send_hooked, recv_hooked };
+	for (int i = 0; i < 2; i++) {
+		snprintf(in_any, sizeof(in_any), "net.any.%u.dirsrv.udp.in.conn.%s", r.server_port, metrics[i]);
+		snprintf(in_ip, sizeof(in_ip), "net.127_0_0_1.%u.dirsrv.udp.in.conn.%s", r.server_port, metrics[i]);
+		char what[64];
+		snprintf(what, sizeof(what), "server side in %s", metrics[i]);
+		if (hooked_[i])
+			check(what, harness_sum(&ap, in_any) + harness_sum(&ap, in_ip), exact[i], 0);
+	}
+	char client[32];
+	snprintf(client, sizeof(client), ".%u.dircli.udp.", r.client_port);
+	for (const char *line = ap.out; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char copy[512];
+		snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
+		if (!strncmp(copy, "net.", 4) && strstr(copy, client))
+			fail_msg("the client's port as a service: %s", copy);
+		line = end ? end + 1 : NULL;
+	}
+	harness_free(&ap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_socket_and_network_count_exactly),
 		cmocka_unit_test(test_max_dimensions_folds_the_rest_into_other),
 		cmocka_unit_test(test_resolve_hostnames_names_endpoints),
+		cmocka_unit_test(test_max_dimensions_bounds_every_flush),
+		cmocka_unit_test(test_unnamed_ports_have_their_own_service_tag),
+		cmocka_unit_test(test_udp_direction_follows_connect),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,6 +155,37 @@ static void test_type_clash_is_refused(void **state)
 	series_store_free(s);
 }
 
+/* A retired series: no zero after it; a pending delta still goes out once; a new reading takes it back. */
+static void test_retired_series_end_without_zeros(void **state)
+{
+	(void)state;
+	struct series_store *s = series_store_new(300 * SEC_NS);
+	struct metric_tag a = { "app", "a" }, b = { "app", "b" };
+	series_counter_add(s, "n", &a, 1, 5);
+	series_counter_add(s, "n", &b, 1, 7);
+	series_store_flush(s, 1, 1 * SEC_NS);
+	series_retire(s, "n", &a, 1); /* idle: gone at once */
+	series_counter_add(s, "n", &b, 1, 3);
+	series_retire(s, "n", &b, 1); /* with a delta: sent once more */
+	const struct metric_batch *batch = series_store_flush(s, 2, 2 * SEC_NS);
+	assert_null(find(batch, "n", "a"));
+	assert_non_null(find(batch, "n", "b"));
+	assert_int_equal(find(batch, "n", "b")->counter, 3);
+	assert_int_equal(series_store_size(s), 1); /* b: the batch points into it until the next flush */
+	batch = series_store_flush(s, 3, 3 * SEC_NS);
+	assert_null(find(batch, "n", "b"));
+	assert_int_equal(series_store_size(s), 0);
+	series_counter_add(s, "n", &a, 1, 1);
+	series_retire(s, "n", &a, 1);
+	series_counter_add(s, "n", &a, 1, 1); /* a reading after the retirement keeps it */
+	series_retire(s, "n", NULL, 0);       /* unknown: ignored */
+	batch = series_store_flush(s, 4, 4 * SEC_NS);
+	assert_int_equal(find(batch, "n", "a")->counter, 2);
+	batch = series_store_flush(s, 5, 5 * SEC_NS);
+	assert_int_equal(find(batch, "n", "a")->counter, 0);
+	series_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_gauges),
 		cmocka_unit_test(test_many_series_survive_rehash),
 		cmocka_unit_test(test_type_clash_is_refused),
+		cmocka_unit_test(test_retired_series_end_without_zeros),
 	};
 	return cmocka_run_group_tests_name("metric store", tests, NULL, NULL);
 }
