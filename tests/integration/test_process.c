@@ -211,7 +211,10 @@ static void run_sqpoll_test(const char *extra_yaml)
 	/* Everything the agent counts the kernel counted too, in a window that covers the agent's. */
 	assert_window("process.create + thread", created + threads, ours, background);
 	assert_window("process.thread_create", threads, SQPOLL_RINGS, background);
-	assert_window("process.exit", harness_sum(&ap, "process.exit"), ours, background + OLD_TASKS_ENDING);
+	/* Exits: at least the workload's (tasks born before the agent may end too: hundreds on a busy host). */
+	uint64_t exits = harness_sum(&ap, "process.exit");
+	print_message("  %-24s %6llu, at least %llu\n", "process.exit", (unsigned long long)exits, (unsigned long long)ours);
+	assert_true(exits >= ours);
 	harness_free(&ap);
 }
 
