@@ -259,7 +259,12 @@ static __always_inline struct pt_regs *current_regs(__u32 row)
 	}
 APP_SYSCALLS(SYSCALL_WAYS)
 
-/* Forks and threads count for the parent (the current task). */
+/*
+ * Forks and threads count for their creator (the current task), at
+ * task_newtask: it fires for every task copy_process() makes, the threads
+ * the kernel makes without kernel_clone() (io_uring, vhost) included, which
+ * sched_process_fork misses (probes/process.bpf.c counts the same way).
+ */
 static __always_inline void count_new_task(bool is_thread)
 {
 	struct app_process *p = app_of_current();
@@ -267,21 +272,20 @@ static __always_inline void count_new_task(bool is_thread)
 		add(p, is_thread ? APP_THREAD_CREATE : APP_PROCESS_CREATE, 1);
 }
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(fork_tp_btf, struct task_struct *parent, struct task_struct *child)
+SEC("tp_btf/task_newtask")
+int BPF_PROG(fork_tp_btf, struct task_struct *task, unsigned long clone_flags)
 {
-	count_new_task(child->pid != child->tgid);
+	count_new_task(clone_flags & CLONE_THREAD_FLAG);
 	return 0;
 }
 
-SEC("raw_tp/sched_process_fork")
-int BPF_PROG(fork_raw_tp, struct task_struct *parent, struct task_struct *child)
+SEC("raw_tp/task_newtask")
+int BPF_PROG(fork_raw_tp, struct task_struct *task, unsigned long clone_flags)
 {
-	count_new_task(BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid));
+	count_new_task(clone_flags & CLONE_THREAD_FLAG);
 	return 0;
 }
 
-/* The classic sched_process_fork carries no flags: task_newtask does. */
 SEC("tracepoint/task/task_newtask")
 int fork_tracepoint(struct trace_event_raw_task_newtask *ctx)
 {
@@ -463,5 +467,4 @@ SEC("tp_btf/writeback_dirty_folio")
 int BPF_PROG(cache_dirtied_tp_btf, struct folio *folio) { count_bytes(APP_CACHE_DIRTIED, folio_pages(folio)); return 0; }
 SEC("raw_tp/writeback_dirty_folio")
 int BPF_PROG(cache_dirtied_raw_tp, struct folio *folio) { count_bytes(APP_CACHE_DIRTIED, folio_pages(folio)); return 0; }
-SEC("tracepoint/writeback/writeback_dirty_folio")
-int cache_dirtied_tracepoint(void *ctx) { count_bytes(APP_CACHE_DIRTIED, 1); return 0; }
+/* No classic program: the record has no folio size (agent/modules/apps.c refuses that tier). */

@@ -66,6 +66,7 @@ int BPF_PROG(dirtied_tp_btf, struct folio *folio) { count(DIRTIED, folio_pages(f
 SEC("raw_tp/writeback_dirty_folio")
 int BPF_PROG(dirtied_raw_tp, struct folio *folio) { count(DIRTIED, folio_pages(folio)); return 0; }
 
-/* The classic format has no size: a large folio counts as one page here. */
-SEC("tracepoint/writeback/writeback_dirty_folio")
-int dirtied_tracepoint(void *ctx) { count(DIRTIED, 1); return 0; }
+/*
+ * No classic writeback_dirty_folio program: its record has no folio, so no
+ * size (agent/modules/cachestat.c refuses that tier for dirtied pages).
+ */

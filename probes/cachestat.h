@@ -8,4 +8,11 @@ struct cachestat_counters {
 	unsigned long long dirtied;  /* pages dirtied (accounted for writeback) */
 };
 
+/*
+ * Why dirtied pages are not counted on the classic tracepoint tier (cachestat
+ * and apps): its writeback_dirty_folio record has no folio, so no size.
+ */
+#define CLASSIC_DIRTY_FOLIO_WHY                                                                          \
+	"the classic writeback_dirty_folio has no folio size: a large folio would count as 1 page"
+
 #endif

@@ -34,27 +34,27 @@ static __always_inline void count_new_task(bool is_thread)
 		c->create++;
 }
 
-/* A new task is a thread when it joined its parent's thread group. */
-static __always_inline void on_fork(struct task_struct *child)
+/*
+ * task:task_newtask fires in copy_process() for every task the kernel makes,
+ * where /proc/stat "processes" counts it; sched_process_fork fires only from
+ * kernel_clone(), so it misses the threads the kernel makes for itself
+ * without it (io_uring's SQPOLL and io-wq workers, vhost workers). A new
+ * task is a thread when CLONE_THREAD put it in its creator's thread group.
+ */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(fork_tp_btf, struct task_struct *task, unsigned long clone_flags)
 {
-	count_new_task(BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid));
-}
-
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(fork_tp_btf, struct task_struct *parent, struct task_struct *child)
-{
-	on_fork(child);
+	count_new_task(clone_flags & CLONE_THREAD_FLAG);
 	return 0;
 }
 
-SEC("raw_tp/sched_process_fork")
-int BPF_PROG(fork_raw_tp, struct task_struct *parent, struct task_struct *child)
+SEC("raw_tp/task_newtask")
+int BPF_PROG(fork_raw_tp, struct task_struct *task, unsigned long clone_flags)
 {
-	on_fork(child);
+	count_new_task(clone_flags & CLONE_THREAD_FLAG);
 	return 0;
 }
 
-/* The classic sched_process_fork carries no flags: task_newtask does. */
 SEC("tracepoint/task/task_newtask")
 int fork_tracepoint(struct trace_event_raw_task_newtask *ctx)
 {

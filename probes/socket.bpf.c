@@ -83,15 +83,30 @@ static __always_inline void count_close(void)
 }
 
 /*
+ * The segments a retransmitted packet holds, as RetransSegs counts them:
+ * tcp_skb_pcount(), the tcp_gso_segs of the TCP control block in skb->cb.
+ * A GSO packet (loopback, TSO, a small MSS) holds many. The skb is the one
+ * in the retransmit queue: its control block is TCP's, for every tier.
+ */
+static __always_inline __u64 retransmit_segments(const struct sk_buff *skb)
+{
+	const struct tcp_skb_cb *cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
+	__u16 segs = 0;
+	if (!skb || bpf_core_read(&segs, sizeof(segs), &cb->tcp_gso_segs))
+		return 1;
+	return segs;
+}
+
+/*
  * Atomic although per CPU: retransmits run in timer softirqs and also in
  * process context (a socket's backlog processed at release_sock), so one can
  * interrupt the other on a CPU mid-increment.
  */
-static __always_inline void count_retransmit(int err)
+static __always_inline void count_retransmit(const struct sk_buff *skb, int err)
 {
 	struct socket_counters *c = counters();
 	if (c && err == 0)
-		__sync_fetch_and_add(&c->tcp_retransmits, 1);
+		__sync_fetch_and_add(&c->tcp_retransmits, retransmit_segments(skb));
 }
 
 /* TCP send: tcp_sendmsg's result is the bytes accepted. */
@@ -132,17 +147,17 @@ int tcp_close_tracepoint(struct inet_sock_set_state_record *r)
 
 /* Retransmits: the tracepoint gained an err argument in 6.10 (it also fires for failed ones). */
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(retransmit_err_tp_btf, struct sock *sk, struct sk_buff *skb, int err) { count_retransmit(err); return 0; }
+int BPF_PROG(retransmit_err_tp_btf, struct sock *sk, struct sk_buff *skb, int err) { count_retransmit(skb, err); return 0; }
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(retransmit_tp_btf) { count_retransmit(0); return 0; }
+int BPF_PROG(retransmit_tp_btf, struct sock *sk, struct sk_buff *skb) { count_retransmit(skb, 0); return 0; }
 SEC("raw_tp/tcp_retransmit_skb")
-int BPF_PROG(retransmit_err_raw_tp, struct sock *sk, struct sk_buff *skb, int err) { count_retransmit(err); return 0; }
+int BPF_PROG(retransmit_err_raw_tp, struct sock *sk, struct sk_buff *skb, int err) { count_retransmit(skb, err); return 0; }
 SEC("raw_tp/tcp_retransmit_skb")
-int BPF_PROG(retransmit_raw_tp) { count_retransmit(0); return 0; }
+int BPF_PROG(retransmit_raw_tp, struct sock *sk, struct sk_buff *skb) { count_retransmit(skb, 0); return 0; }
 SEC("tracepoint/tcp/tcp_retransmit_skb")
-int retransmit_err_tracepoint(struct tcp_retransmit_record *r) { count_retransmit(r->err); return 0; }
+int retransmit_err_tracepoint(struct tcp_retransmit_record *r) { count_retransmit(r->skbaddr, r->err); return 0; }
 SEC("tracepoint/tcp/tcp_retransmit_skb")
-int retransmit_tracepoint(void *ctx) { count_retransmit(0); return 0; }
+int retransmit_tracepoint(struct tcp_retransmit_record *r) { count_retransmit(r->skbaddr, 0); return 0; }
 
 /* UDP send, IPv4 and IPv6: the result is the bytes sent. */
 SEC("fentry/udp_sendmsg")

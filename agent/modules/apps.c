@@ -22,6 +22,7 @@
 #include "../module.h"
 #include "apps.h"
 #include "apps.skel.h"
+#include "cachestat.h"
 #include "syscall_table.h"
 #include "percpu.h"
 
@@ -120,8 +121,11 @@ static const struct event_desc apps_events[] = {
 	/* The cachestat module's events, per process (only when cachestat is on). */
 	[EVENT_CACHE_ADDED] = { .name = "cache_added", .gives = "apps.cachestat_misses, apps.cachestat_ratio",
 				.ways = { TRACEPOINT_WAYS("cache_added") } },
+	/* The classic way has no program: apps_way_fits refuses it (no folio size in the record). */
 	[EVENT_CACHE_DIRTIED] = { .name = "cache_dirtied", .gives = "apps.cachestat_dirties",
-				  .ways = { TRACEPOINT_WAYS("cache_dirtied") } },
+				  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "cache_dirtied_tp_btf" } },
+					    { .tier = ATTACH_RAW_TP, .progs = { "cache_dirtied_raw_tp" } },
+					    { .tier = ATTACH_TRACEPOINT } } },
 	[EVENT_CACHE_ACCESSED] = { .name = "cache_accessed", .gives = "apps.cachestat_hits, apps.cachestat_ratio",
 				   .ways = { { .tier = ATTACH_FENTRY, .progs = { "cache_accessed_fentry" },
 					       .targets = { "folio_mark_accessed" } },
@@ -324,9 +328,16 @@ static const char *apps_unwanted_why(const struct module *m, size_t event)
 	return "modules.cachestat is off";
 }
 
-/* The BTF-typed page-cache ways read a folio: kernels before 5.16 passed a struct page. */
+/*
+ * The BTF-typed page-cache ways read a folio: kernels before 5.16 passed a
+ * struct page. Dirtied pages have no classic way, as in cachestat.c.
+ */
 static bool apps_way_fits(const struct module *m, size_t event, int way, char *why)
 {
+	if (event == EVENT_CACHE_DIRTIED && way == 2) {
+		snprintf(why, REASON_MAX, "%s", CLASSIC_DIRTY_FOLIO_WHY);
+		return false;
+	}
 	if ((event != EVENT_CACHE_ADDED && event != EVENT_CACHE_DIRTIED) || way > 1)
 		return true;
 	const char *tracepoint = event == EVENT_CACHE_ADDED ? "mm_filemap_add_to_page_cache" : "writeback_dirty_folio";

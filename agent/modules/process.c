@@ -14,8 +14,8 @@
 #include "../syscall_watch.h"
 
 static const struct metric_desc process_metrics[] = {
-	{ "process.create", METRIC_COUNTER, false, "", "new processes: fork, vfork, clone/clone3 without CLONE_THREAD" },
-	{ "process.thread_create", METRIC_COUNTER, false, "", "new threads: clone/clone3 with CLONE_THREAD" },
+	{ "process.create", METRIC_COUNTER, false, "", "new processes: fork, vfork, clone/clone3 without CLONE_THREAD (every task copy_process makes)" },
+	{ "process.thread_create", METRIC_COUNTER, false, "", "new threads: clone/clone3 with CLONE_THREAD, and threads the kernel makes (io_uring, vhost)" },
 	{ "process.exit", METRIC_COUNTER, false, "", "tasks that exited" },
 	{ "process.release", METRIC_COUNTER, false, "", "tasks released" },
 	{ "process.zombies", METRIC_GAUGE, false, "", "tasks exited but not yet reaped, host-wide" },

@@ -21,7 +21,7 @@ static const struct metric_desc socket_metrics[] = {
 	{ "socket.tcp.recv.calls", METRIC_COUNTER, false, "", "TCP recvmsg calls that returned data" },
 	{ "socket.tcp.recv.bytes", METRIC_COUNTER, true, "", "TCP payload bytes copied to the user" },
 	{ "socket.tcp.close", METRIC_COUNTER, false, "", "TCP sockets closed" },
-	{ "socket.tcp.retransmits", METRIC_COUNTER, false, "", "retransmitted TCP segments" },
+	{ "socket.tcp.retransmits", METRIC_COUNTER, false, "", "retransmitted TCP segments, as RetransSegs counts them (a GSO packet counts each segment it holds)" },
 	{ "socket.udp.send.calls", METRIC_COUNTER, false, "", "UDP sendmsg calls, IPv4 and IPv6" },
 	{ "socket.udp.send.bytes", METRIC_COUNTER, true, "", "UDP payload bytes sent (the calls' results)" },
 	{ "socket.udp.recv.calls", METRIC_COUNTER, false, "", "UDP recvmsg calls, IPv4 and IPv6" },

@@ -499,7 +499,11 @@ static void test_cachestat_per_app(void **state)
 		assert_int_equal(harness_probe_way(&ap, "apps", events[i], way[i], sizeof(way[i])), 0);
 		print_message("  event %-14s attached via %s\n", events[i], way[i][0] ? way[i] : "nothing");
 	}
-	assert_true(way[0][0] && way[1][0]);
+	assert_true(way[0][0]);
+	/* Only the classic tier, whose record has no folio size, leaves dirtied pages out. */
+	char tier[32];
+	harness_forced_tier("", tier, sizeof(tier));
+	assert_true(way[1][0] || !strcmp(tier, "tracepoint"));
 	struct harness_cache_dev cd;
 	assert_int_equal(harness_cache_dev_create(&cd, "/tmp/bpfpush-appcache-XXXXXX"), 0);
 	assert_int_equal(harness_start(&ap, 10000), 0);
@@ -512,7 +516,10 @@ static void test_cachestat_per_app(void **state)
 	print_message("  misses %llu, dirties %llu in [%d, %d]\n", (unsigned long long)misses,
 		      (unsigned long long)dirties, CACHE_PAGES, CACHE_PAGES + CACHE_PAGES / 4);
 	assert_in_range(misses, CACHE_PAGES, CACHE_PAGES + CACHE_PAGES / 4);
-	assert_in_range(dirties, CACHE_PAGES, CACHE_PAGES + CACHE_PAGES / 4);
+	if (way[1][0])
+		assert_in_range(dirties, CACHE_PAGES, CACHE_PAGES + CACHE_PAGES / 4);
+	else
+		assert_false(harness_has(&ap, "apps.bpfpushcache.cachestat_dirties"));
 	if (way[2][0]) {
 		uint64_t hits = harness_sum(&ap, "apps.bpfpushcache.cachestat_hits");
 		print_message("  hits %llu in [%d, %d]\n", (unsigned long long)hits, CACHE_PAGES, 4 * CACHE_PAGES);

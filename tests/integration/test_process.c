@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -156,6 +158,71 @@ static void run_fork_test(const char *extra_yaml)
 	harness_free(&ap);
 }
 
+/*
+ * Threads the kernel makes itself: an io_uring ring with IORING_SETUP_SQPOLL
+ * gets its submission thread from copy_process() without kernel_clone() (as
+ * vhost workers do), so sched_process_fork never fires for it while
+ * task_newtask and /proc/stat "processes" count it. Raw syscalls: liburing
+ * is not a dependency.
+ */
+#define SQPOLL_RINGS 50
+
+static int sqpoll_workload(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < SQPOLL_RINGS; i++) {
+		struct io_uring_params p;
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_SQPOLL;
+		p.sq_thread_idle = 10;
+		int fd = (int)syscall(SYS_io_uring_setup, 4, &p);
+		if (fd < 0)
+			return 1;
+		close(fd); /* the ring's thread ends once the ring is freed */
+	}
+	return 0;
+}
+
+static void run_sqpoll_test(const char *extra_yaml)
+{
+	char yaml[2048];
+	harness_modules_yaml(yaml, sizeof(yaml), extra_yaml, "process", NULL);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	char tier[32];
+	harness_forced_tier(extra_yaml, tier, sizeof(tier));
+	assert_way(&ap, "fork", tier, NULL);
+	uint64_t forks_before = harness_total_forks();
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpush-sqpoll", sqpoll_workload, NULL), 0);
+	uint64_t ours = 1 + SQPOLL_RINGS; /* the workload process and one submission thread per ring */
+	/* The rings' threads exit once their rings are freed, from a workqueue. */
+	harness_wait_for(&ap, "process.exit", ours, 10000);
+	harness_wait_for(&ap, "process.thread_create", SQPOLL_RINGS, 1500); /* one collect after the last */
+	assert_int_equal(harness_stop(&ap), 0);
+	uint64_t forks = harness_total_forks() - forks_before;
+	assert_true(forks >= ours);
+	uint64_t background = forks - ours;
+	uint64_t created = harness_sum(&ap, "process.create"), threads = harness_sum(&ap, "process.thread_create");
+	print_message("  kernel created %llu tasks while the agent ran (%llu the workload's); agent: %llu processes + "
+		      "%llu threads\n",
+		      (unsigned long long)forks, (unsigned long long)ours, (unsigned long long)created,
+		      (unsigned long long)threads);
+	/* Everything the agent counts the kernel counted too, in a window that covers the agent's. */
+	assert_window("process.create + thread", created + threads, ours, background);
+	assert_window("process.thread_create", threads, SQPOLL_RINGS, background);
+	/* Exits: at least the workload's (tasks born before the agent may end too: hundreds on a busy host). */
+	uint64_t exits = harness_sum(&ap, "process.exit");
+	print_message("  %-24s %6llu, at least %llu\n", "process.exit", (unsigned long long)exits, (unsigned long long)ours);
+	assert_true(exits >= ours);
+	harness_free(&ap);
+}
+
+static void test_sqpoll_auto_tier(void **state) { run_sqpoll_test(""); }
+static void test_sqpoll_forced_tp_btf(void **state) { run_sqpoll_test(", attach: tp_btf"); }
+static void test_sqpoll_forced_raw_tp(void **state) { run_sqpoll_test(", attach: raw_tp"); }
+static void test_sqpoll_forced_tracepoint(void **state) { run_sqpoll_test(", attach: tracepoint"); }
+
 static void test_auto_tier(void **state) { run_fork_test(""); }
 static void test_forced_tp_btf(void **state) { run_fork_test(", attach: tp_btf, load_mode: entry"); }
 static void test_forced_raw_tp(void **state) { run_fork_test(", attach: raw_tp"); }
@@ -271,6 +338,10 @@ int main(void)
 		cmocka_unit_test(test_forced_tp_btf),
 		cmocka_unit_test(test_forced_raw_tp),
 		cmocka_unit_test(test_forced_tracepoint),
+		cmocka_unit_test(test_sqpoll_auto_tier),
+		cmocka_unit_test(test_sqpoll_forced_tp_btf),
+		cmocka_unit_test(test_sqpoll_forced_raw_tp),
+		cmocka_unit_test(test_sqpoll_forced_tracepoint),
 		cmocka_unit_test(test_create_errors_dispatcher),
 		cmocka_unit_test(test_create_errors_tracepoints),
 		cmocka_unit_test(test_create_errors_auto_layer),

@@ -1,26 +1,34 @@
 /*
- * socket.tcp.retransmits against nftables' own drop counter, on this host
- * (tc's netem is not built into its kernel; nftables is). A rule on the
- * input hook drops one in DROP_ONE_IN of the data segments arriving on a
- * port the test owns, so the sender has sent them and must retransmit each
- * (a drop on the output hook would only fail the send, with no retransmit).
- * A workload (comm "bpfpush-retx") then sends BYTES over loopback to that
- * port.
+ * socket.tcp.retransmits against the kernel's own RetransSegs
+ * (/proc/net/snmp), which counts the segments a retransmitted packet holds
+ * (tcp_skb_pcount), not the packets.
  *
- * Every dropped segment is retransmitted at least once, and a retransmit
- * that is dropped again is another drop; but one retransmit may carry the
- * data of two dropped segments (the kernel collapses them), and a timeout
- * resends what was in flight after the loss. Measured here (9 runs, 39 to
- * 54 drops each): retransmits 0.94 to 1.02 × drops. The window is
- * [drops / 2, 1.5 × drops + 4 + what the rest of the host retransmitted in
- * an idle second, three times over]; a retransmit counted twice (two
- * programs attached) lands above it, none at all below it.
+ * A workload (comm "bpfpush-retx") runs in a network namespace of its own,
+ * so its namespace's RetransSegs counts its retransmits and nothing else:
+ * the reference. It sends BYTES over that namespace's loopback, where
+ * packets are GSO packets of up to 64 KiB; with TCP_MAXSEG 1000 each holds
+ * up to 65 segments. The receiving socket drops one in DROP_ONE_IN of the
+ * data packets arriving (a classic BPF socket filter: dropped after the
+ * sender sent them, so each is retransmitted; a drop on the output side
+ * would only fail the send, retried as new data). No nftables or netem: the
+ * VM matrix's initramfs has neither.
+ *
+ * The agent counts the whole host, so the window is [RetransSegs -
+ * TCPRetransFail (retransmits that failed to leave: the tracepoint skips or
+ * flags them), RetransSegs + what the rest of the host retransmitted: the
+ * test's own namespace's RetransSegs around the agent's run, plus other
+ * namespaces' from an idle second measured first, three times over, + 4].
+ * Counting packets
+ * instead of segments lands far below it with MSS 1000; with the default
+ * MSS a packet is one segment and both agree.
  * The test forces each tracepoint tier in turn: tp_btf, raw_tp, classic.
- *
- * Not in the VM matrix: its initramfs has no nft.
  */
 #include <arpa/inet.h>
+#include <linux/filter.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,82 +47,132 @@
 
 #include "harness.h"
 
-#define BYTES (24u << 20)
+#define BYTES (8u << 20)
 #define DROP_ONE_IN 10
+#define PORT 5001
 
-struct target {
-	int listener;
-	unsigned port;
+/* Filled by the workload in its namespace; shared with the test process. */
+struct retx_run {
+	int mss; /* TCP_MAXSEG for the sender; 0: the default */
+	uint64_t retrans_segs, retrans_fail;
 };
 
-static int listen_low_port(unsigned *port)
+/* The value of `key` in the two-line table `table` ("Tcp:", "TcpExt:") of a /proc/net file. */
+static int proc_net_value(const char *file, const char *table, const char *key, uint64_t *value)
 {
-	for (unsigned p = 21000 + (unsigned)(getpid() % 4000); p < 30000; p++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)) && !listen(fd, 4)) {
-			*port = p;
-			return fd;
-		}
-		if (fd >= 0)
-			close(fd);
+	FILE *f = fopen(file, "r");
+	char names[8192], values[8192];
+	int rc = -1;
+	size_t tlen = strlen(table);
+	while (f && fgets(names, sizeof(names), f) && fgets(values, sizeof(values), f)) {
+		if (strncmp(names, table, tlen) || strncmp(values, table, tlen))
+			continue;
+		char *ns = NULL, *vs = NULL;
+		char *n = strtok_r(names + tlen, " \n", &ns), *v = strtok_r(values + tlen, " \n", &vs);
+		for (; n && v; n = strtok_r(NULL, " \n", &ns), v = strtok_r(NULL, " \n", &vs))
+			if (!strcmp(n, key)) {
+				*value = strtoull(v, NULL, 10);
+				rc = 0;
+			}
 	}
-	return -1;
+	if (f)
+		fclose(f);
+	return rc;
 }
 
-static int nft(const char *script)
+static int retx_counters(uint64_t *segs, uint64_t *fail)
 {
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "nft -f - <<'EOF'\n%s\nEOF", script);
-	return system(cmd);
+	return proc_net_value("/proc/net/snmp", "Tcp:", "RetransSegs", segs) ||
+	       proc_net_value("/proc/net/netstat", "TcpExt:", "TCPRetransFail", fail);
 }
 
-static uint64_t nft_dropped(void)
+static int loopback_up(void)
 {
-	FILE *p = popen("nft list table inet bpfpush_test_retx", "r");
-	char line[512];
-	unsigned long long packets = 0;
-	while (p && fgets(line, sizeof(line), p)) {
-		const char *c = strstr(line, "counter packets ");
-		if (c)
-			packets = strtoull(c + 16, NULL, 10);
-	}
-	if (p)
-		pclose(p);
-	return packets;
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	int rc = s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) ? -1 : 0;
+	ifr.ifr_flags |= IFF_UP;
+	if (!rc)
+		rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+	if (s >= 0)
+		close(s);
+	return rc;
 }
 
-/* The client sends in 64 KiB writes; a reader thread would do, a forked reader is simpler. */
+/* Drop one in DROP_ONE_IN of the packets longer than 200 bytes (data, not bare ACKs or FINs). */
+static int attach_drop_filter(int s)
+{
+	static struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 200, 0, 4),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM)),
+		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, DROP_ONE_IN),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+	return setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+static int reader(int listener)
+{
+	int s = accept(listener, NULL, NULL);
+	if (s < 0 || attach_drop_filter(s))
+		return 1;
+	static char buf[1 << 16];
+	ssize_t r;
+	while ((r = recv(s, buf, sizeof(buf), 0)) > 0)
+		;
+	close(s); /* our FIN tells the sender everything it sent arrived */
+	return r == 0 ? 0 : 2;
+}
+
 static int retx_workload(void *arg)
 {
-	const struct target *t = arg;
-	pid_t reader = fork();
-	if (reader == 0) {
-		int s = accept(t->listener, NULL, NULL);
-		static char buf[1 << 16];
-		ssize_t r;
-		while (s >= 0 && (r = recv(s, buf, sizeof(buf), 0)) > 0)
-			;
-		_exit(0);
-	}
-	int c = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)t->port) };
+	struct retx_run *run = arg;
+	if (unshare(CLONE_NEWNET) || loopback_up())
+		return 10;
+	uint64_t segs0, fail0;
+	if (retx_counters(&segs0, &fail0))
+		return 11;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (reader < 0 || c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)))
-		return 1;
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4))
+		return 12;
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(reader(l));
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	if (pid < 0 || c < 0 || (run->mss && setsockopt(c, IPPROTO_TCP, TCP_MAXSEG, &run->mss, sizeof(run->mss))) ||
+	    connect(c, (struct sockaddr *)&a, sizeof(a)))
+		return 13;
 	static char chunk[1 << 16];
 	for (unsigned sent = 0; sent < BYTES; sent += sizeof(chunk))
 		if (send(c, chunk, sizeof(chunk), 0) != (ssize_t)sizeof(chunk))
-			return 2;
+			return 14;
+	/* Wait for the reader's FIN: it acknowledges the last byte, so nothing is left to retransmit. */
+	shutdown(c, SHUT_WR);
+	while (recv(c, chunk, sizeof(chunk), 0) > 0)
+		;
+	int status;
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		return 15;
+	uint64_t segs1, fail1;
+	if (retx_counters(&segs1, &fail1))
+		return 16;
+	run->retrans_segs = segs1 - segs0;
+	run->retrans_fail = fail1 - fail0;
 	close(c);
-	return waitpid(reader, NULL, 0) == reader ? 0 : 3;
+	close(l);
+	return 0;
 }
 
-static void run_tier(const char *tier)
+static void run_tier(const char *tier, int mss)
 {
-	struct target t;
-	assert_true((t.listener = listen_low_port(&t.port)) >= 0);
 	char extra[64], yaml[2048];
 	snprintf(extra, sizeof(extra), ", attach: %s", tier);
 	harness_modules_yaml(yaml, sizeof(yaml), extra, "socket", NULL);
@@ -120,50 +180,58 @@ static void run_tier(const char *tier)
 	assert_int_equal(harness_config(&ap, yaml), 0);
 	char way[128] = "";
 	assert_int_equal(harness_probe_way(&ap, "socket", "retransmit", way, sizeof(way)), 0);
-	print_message("  attach %s: retransmit via %s\n", tier, way);
+	print_message("  attach %s, MSS %s: retransmit via %s\n", tier, mss ? "1000" : "default", way);
 	assert_non_null(strstr(way, tier));
 
-	char rule[512];
-	nft("delete table inet bpfpush_test_retx");
-	snprintf(rule, sizeof(rule),
-		 "table inet bpfpush_test_retx {\n chain in { type filter hook input priority 0; policy accept;\n"
-		 "  tcp dport %u tcp flags & (syn|fin|rst) == 0 meta length > 200 numgen random mod %d == 0 counter drop\n"
-		 " }\n}",
-		 t.port, DROP_ONE_IN);
-	assert_int_equal(nft(rule), 0);
+	struct retx_run *run = mmap(NULL, sizeof(*run), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(run != MAP_FAILED);
+	memset(run, 0, sizeof(*run));
+	run->mss = mss;
+	uint64_t host0 = 0, host1 = 0, fail;
+	assert_int_equal(retx_counters(&host0, &fail), 0); /* this process's namespace: the rest of the host */
 	assert_int_equal(harness_start(&ap, 10000), 0);
 	uint64_t before = harness_sum(&ap, "socket.tcp.retransmits");
 	harness_wait_for(&ap, "socket.tcp.retransmits", UINT64_MAX, 1000); /* one idle second */
 	uint64_t idle = harness_sum(&ap, "socket.tcp.retransmits") - before;
-	int rc = harness_run_child("bpfpush-retx", retx_workload, &t);
-	uint64_t drops = nft_dropped();
-	nft("delete table inet bpfpush_test_retx");
-	close(t.listener);
-	assert_int_equal(rc, 0);
+	assert_int_equal(harness_run_child("bpfpush-retx", retx_workload, run), 0);
 	harness_wait_for(&ap, "socket.tcp.retransmits", UINT64_MAX, 1500); /* a collect after the last */
 	assert_int_equal(harness_stop(&ap), 0);
-	uint64_t got = harness_sum(&ap, "socket.tcp.retransmits") - idle;
-	uint64_t lo = drops / 2, hi = drops + drops / 2 + 4 + 3 * idle;
-	print_message("  nft dropped %llu segments; retransmits %llu in [%llu, %llu] (idle second: %llu)\n",
-		      (unsigned long long)drops, (unsigned long long)got, (unsigned long long)lo,
-		      (unsigned long long)hi, (unsigned long long)idle);
-	assert_true(drops >= 5); /* the rule did its part */
+	assert_int_equal(retx_counters(&host1, &fail), 0);
+	uint64_t got = harness_sum(&ap, "socket.tcp.retransmits");
+	uint64_t ref = run->retrans_segs, host = host1 - host0;
+	uint64_t lo = ref - (run->retrans_fail < ref ? run->retrans_fail : ref), hi = ref + host + 3 * idle + 4;
+	print_message("  RetransSegs %llu (TCPRetransFail %llu); socket.tcp.retransmits %llu in [%llu, %llu] "
+		      "(host's namespace: %llu, idle second: %llu)\n",
+		      (unsigned long long)ref, (unsigned long long)run->retrans_fail, (unsigned long long)got,
+		      (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)host,
+		      (unsigned long long)idle);
+	assert_true(ref >= 5); /* the filter did its part */
 	assert_in_range(got, lo, hi);
+	munmap(run, sizeof(*run));
 	harness_free(&ap);
 }
 
-static void test_retransmits_match_nftables_drops(void **state)
+static void test_retransmits_match_retranssegs_mss_1000(void **state)
 {
 	(void)state;
-	run_tier("tp_btf");
-	run_tier("raw_tp");
-	run_tier("tracepoint");
+	run_tier("tp_btf", 1000);
+	run_tier("raw_tp", 1000);
+	run_tier("tracepoint", 1000);
+}
+
+static void test_retransmits_match_retranssegs_default_mss(void **state)
+{
+	(void)state;
+	run_tier("tp_btf", 0);
+	run_tier("raw_tp", 0);
+	run_tier("tracepoint", 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_retransmits_match_nftables_drops),
+		cmocka_unit_test(test_retransmits_match_retranssegs_mss_1000),
+		cmocka_unit_test(test_retransmits_match_retranssegs_default_mss),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
