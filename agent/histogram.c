@@ -36,6 +36,17 @@ int hist_read_percpu(int map_fd, const void *key, uint64_t generation, struct hi
 	return rc;
 }
 
+void hist_reading_add(struct hist_reading *into, const struct hist_reading *r)
+{
+	for (unsigned s = 0; s < HIST_SLOTS; s++)
+		into->slots[s] += r->slots[s];
+	into->slow += r->slow;
+	if (r->has_max && (!into->has_max || r->max_ns > into->max_ns)) {
+		into->has_max = true;
+		into->max_ns = r->max_ns;
+	}
+}
+
 int hist_generation_advance(int gen_map_fd, uint64_t *generation)
 {
 	uint32_t key = 0;

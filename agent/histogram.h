@@ -28,6 +28,12 @@ struct hist_reading {
 int hist_read_percpu(int map_fd, const void *key, uint64_t generation, struct hist_reading *out);
 
 /*
+ * Add reading r into *into: buckets and slow counts summed, the larger
+ * maximum kept. For several map keys that stand for one histogram.
+ */
+void hist_reading_add(struct hist_reading *into, const struct hist_reading *r);
+
+/*
  * Start the next interval's maximum: write generation + 1 into the probe's
  * .data.hist_gen map (probes/hist.bpf.h) and advance *generation.
  */

@@ -53,6 +53,12 @@ static __always_inline void on_entry(int irq, const char *name_src)
 	if (!s)
 		return;
 	s->irq = irq;
+	/*
+	 * The name is the map key: the whole slot is compared, not the string.
+	 * A string read stops at the NUL and leaves the rest of a longer earlier
+	 * name behind it, which would make one handler several keys.
+	 */
+	__builtin_memset(s->name, 0, sizeof(s->name));
 	if (bpf_probe_read_kernel_str(s->name, sizeof(s->name), name_src) < 0)
 		s->name[0] = '\0';
 	s->ts = bpf_ktime_get_ns();

@@ -24,6 +24,45 @@ struct {
 
 PERCPU_COUNTERS(oom_counters, oom_counters);
 
+/*
+ * The kernel marks a victim once per kill, and then marks each of its
+ * threads again that allocates while exiting (out_of_memory() finds
+ * task_will_free_mem(current) and marks current, without a new kill).
+ * A process counts once: by thread-group id and the leader's start time,
+ * which tells a reused pid apart.
+ */
+struct victim_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_ns; /* the thread-group leader's start_time; 0 where unknown (classic tracepoint) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct victim_key);
+	__type(value, __u64); /* when it was first marked (bpf_ktime_get_ns) */
+} oom_marked SEC(".maps");
+
+/*
+ * Without a start time a key could be a reused pid: a mark counts again
+ * when the same tgid was first marked this long ago (a victim's threads
+ * are marked within moments of the kill, while they exit).
+ */
+#define REMARK_WINDOW_NS (30ULL * 1000000000ULL)
+
+/* Is this the first mark of the process? Records it when it is. */
+static __always_inline bool first_mark(__u32 tgid, __u64 start_ns)
+{
+	struct victim_key key = { .tgid = tgid, .start_ns = start_ns };
+	__u64 now = bpf_ktime_get_ns();
+	__u64 *seen = bpf_map_lookup_elem(&oom_marked, &key);
+	if (seen && (start_ns || now - *seen < REMARK_WINDOW_NS))
+		return false;
+	bpf_map_update_elem(&oom_marked, &key, &now, BPF_ANY);
+	return true;
+}
+
 static __always_inline struct oom_victim_event *reserve(void)
 {
 	struct oom_counters *c = percpu_slot(&oom_counters);
@@ -59,6 +98,8 @@ static __always_inline void read_exe(struct task_struct *t, char *out, __u32 len
 
 static __always_inline void on_victim(struct task_struct *victim)
 {
+	if (!first_mark(BPF_CORE_READ(victim, tgid), BPF_CORE_READ(victim, group_leader, start_time)))
+		return;
 	struct oom_victim_event *e = reserve();
 	if (!e)
 		return;
@@ -88,6 +129,16 @@ int BPF_KPROBE(oom_kprobe, struct task_struct *victim) { on_victim(victim); retu
 SEC("tracepoint/oom/mark_victim")
 int oom_tracepoint(struct trace_event_raw_mark_victim *ctx)
 {
+	/*
+	 * The format gives the marked thread's pid only. A thread marking itself
+	 * (an exiting thread of a victim) is the current task, whose thread
+	 * group is known; the kill path marks the first thread of the victim
+	 * that still has its memory, the leader (pid = tgid) while it lives.
+	 */
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 marked = ctx->pid;
+	if (!first_mark((__u32)pid_tgid == marked ? (__u32)(pid_tgid >> 32) : marked, 0))
+		return 0;
 	struct oom_victim_event *e = reserve();
 	if (!e)
 		return 0;

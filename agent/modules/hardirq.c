@@ -2,10 +2,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../histogram.h"
+#include "../log.h"
 #include "../module.h"
 #include "hardirq.skel.h"
 #include "irq.h"
@@ -83,11 +85,48 @@ static int hardirq_start(struct module *m)
 	return m->ring ? 0 : -errno;
 }
 
+/* One handler name's histogram, summed over the map keys that decode to it. */
+struct handler_reading {
+	char name[IRQ_NAME_LEN + 1];
+	struct hist_reading r;
+};
+
+/*
+ * Add the reading of one map key to the handler it names. A key is the
+ * whole 32-byte slot, so two keys can hold one name followed by different
+ * bytes (a probe that left them there, or another build's): both are that
+ * handler's counts, and one series must carry their sum, or the store would
+ * take the smaller for a restarted counter and count everything again.
+ */
+static int add_reading(struct handler_reading **list, size_t *len, size_t *cap, const char *name,
+		       const struct hist_reading *r)
+{
+	for (size_t i = 0; i < *len; i++)
+		if (!strcmp((*list)[i].name, name)) {
+			hist_reading_add(&(*list)[i].r, r);
+			return 0;
+		}
+	if (*len == *cap) {
+		size_t grown_cap = *cap ? *cap * 2 : 16;
+		struct handler_reading *grown = realloc(*list, grown_cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		*list = grown;
+		*cap = grown_cap;
+	}
+	struct handler_reading *h = &(*list)[(*len)++];
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->r = *r;
+	return 0;
+}
+
 static int hardirq_collect(struct module *m, struct series_store *store)
 {
 	struct hardirq_state *st = m->priv;
 	uint64_t generation = st->generation;
 	int fd = bpf_map__fd(st->skel->maps.hardirq_hist);
+	struct handler_reading *handlers = NULL;
+	size_t nhandlers = 0, cap = 0;
 	char key[IRQ_NAME_LEN], next[IRQ_NAME_LEN];
 	int rc = bpf_map_get_next_key(fd, NULL, next);
 	while (!rc) {
@@ -96,14 +135,19 @@ static int hardirq_collect(struct module *m, struct series_store *store)
 		char name[IRQ_NAME_LEN + 1];
 		memcpy(name, key, IRQ_NAME_LEN);
 		name[IRQ_NAME_LEN] = '\0';
-		uint64_t *prev = hist_history_prev(&st->history, name);
-		if (prev && !hist_read_percpu(fd, key, generation, &r)) {
-			struct metric_tag tag = { "irq", name };
-			hist_emit(store, "hardirq.latency", &tag, 1, &r, prev);
-			series_counter_observe(store, "hardirq.slow", &tag, 1, r.slow);
-		}
+		if (!hist_read_percpu(fd, key, generation, &r) && add_reading(&handlers, &nhandlers, &cap, name, &r))
+			log_error("hardirq", "out of memory: handler %s not collected this interval", name);
 		rc = bpf_map_get_next_key(fd, key, next);
 	}
+	for (size_t i = 0; i < nhandlers; i++) {
+		uint64_t *prev = hist_history_prev(&st->history, handlers[i].name);
+		if (!prev)
+			continue;
+		struct metric_tag tag = { "irq", handlers[i].name };
+		hist_emit(store, "hardirq.latency", &tag, 1, &handlers[i].r, prev);
+		series_counter_observe(store, "hardirq.slow", &tag, 1, handlers[i].r.slow);
+	}
+	free(handlers);
 	hist_generation_advance(bpf_map__fd(st->skel->maps.data_hist_gen), &st->generation);
 
 	uint64_t c[sizeof(struct irq_counters) / sizeof(uint64_t)];

@@ -18,7 +18,7 @@
 
 static const struct metric_desc oomkill_metrics[] = {
 	{ "oomkill.kills", METRIC_COUNTER, false, "app",
-	  "OOM kills by the victim's application group (apps.group_by, even with apps off); "
+	  "OOM kills by the victim's application group (apps.group_by, even with apps off), one per killed process; "
 	  "app=unknown for victims whose event was lost" },
 };
 

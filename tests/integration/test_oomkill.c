@@ -9,11 +9,19 @@
  * allocator: the test requires exactly one kill for the victim's comm and
  * none for the allocator's.
  *
+ * Then THREADED_KILLS processes of eight threads (comm "bpfpush-oom8t") that
+ * all allocate until they are killed: the kernel marks each exiting thread
+ * of a victim that allocates again, without a new kill, and the agent must
+ * count each process once. Kills are compared with the cgroup's own oom_kill count
+ * (memory.events in v2, memory.oom_control in v1) and the vmstat oom_kill
+ * delta (at least as many: other OOM kills on the host count there too).
+ *
  * The cgroup is v1 memory (memory.limit_in_bytes) where that hierarchy is
  * mounted, else v2 (memory.max), mounted here if nothing is.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -136,6 +144,92 @@ static pid_t spawn(const struct memcg *cg, const char *comm, int adj, size_t mb,
 	_exit(0);
 }
 
+#define THREADED_KILLS 5
+#define VICTIM_THREADS 8
+
+/* The cgroup's oom_kill count: memory.events (v2) or memory.oom_control (v1). */
+static uint64_t memcg_oom_kills(const struct memcg *cg)
+{
+	char path[256], key[64];
+	snprintf(path, sizeof(path), "%s/%s", cg->dir, cg->v1 ? "memory.oom_control" : "memory.events");
+	FILE *f = fopen(path, "r");
+	unsigned long long v, found = 0;
+	while (f && fscanf(f, "%63s %llu", key, &v) == 2)
+		if (!strcmp(key, "oom_kill"))
+			found = v;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Allocate and touch memory until the OOM killer ends the process. */
+static void *hog(void *arg)
+{
+	(void)arg;
+	for (;;)
+		touch_mb(1);
+	return NULL;
+}
+
+/*
+ * A process of VICTIM_THREADS threads that all allocate in the cgroup until
+ * it is OOM-killed: while the victim's threads exit, the others are still
+ * allocating, hit the limit and are marked as victims again without a new
+ * kill. 1 when it died of SIGKILL, -1 otherwise.
+ */
+static int kill_threaded_hog(const struct memcg *cg)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (join(cg, "bpfpush-oom8t", 1000))
+			_exit(2);
+		for (int i = 1; i < VICTIM_THREADS; i++) {
+			pthread_t t;
+			if (pthread_create(&t, NULL, hog, NULL))
+				_exit(5);
+		}
+		hog(NULL);
+		_exit(0);
+	}
+	int status = 0;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+	print_message("  victim (%d threads, all allocating) %s\n", VICTIM_THREADS, killed ? "killed by SIGKILL" : "NOT killed");
+	return killed ? 1 : -1;
+}
+
+/* One OOM kill of a victim, by an allocator of the same cgroup: 1 when the victim alone died of SIGKILL. */
+static int kill_one(const struct memcg *cg)
+{
+	int ready[2];
+	if (pipe(ready))
+		return false;
+	pid_t victim = spawn(cg, "bpfpush-oomvic", 1000, VICTIM_MB, true, ready[1]);
+	char c;
+	bool ok = read(ready[0], &c, 1) == 1;
+	close(ready[0]);
+	close(ready[1]);
+	pid_t allocator = spawn(cg, "bpfpush-oomall", 0, ALLOCATOR_MB, false, -1);
+	int allocator_status = 0, victim_status = 0;
+	waitpid(allocator, &allocator_status, 0);
+	/* The victim is gone by now; if the OOM killer chose otherwise, do not leave it behind. */
+	for (int tries = 0; tries < 50 && waitpid(victim, &victim_status, WNOHANG) != victim; tries++)
+		usleep(100000);
+	if (kill(victim, 0) == 0 || errno != ESRCH) {
+		kill(victim, SIGTERM);
+		waitpid(victim, &victim_status, 0);
+		victim_status = -1;
+	}
+	bool killed = victim_status != -1 && WIFSIGNALED(victim_status) && WTERMSIG(victim_status) == SIGKILL;
+	print_message("  allocator exit status %d, victim %s\n",
+		      WIFEXITED(allocator_status) ? WEXITSTATUS(allocator_status) : -1, killed ? "killed by SIGKILL" : "NOT killed");
+	bool allocator_killed = WIFSIGNALED(allocator_status) && WTERMSIG(allocator_status) == SIGKILL;
+	if (!ok || !killed || (!allocator_killed && !(WIFEXITED(allocator_status) && WEXITSTATUS(allocator_status) == 0)))
+		return -1;
+	return allocator_killed ? 2 : 1;
+}
+
 static void run_oom_test(const char *extra_yaml)
 {
 	char yaml[1024];
@@ -159,35 +253,28 @@ static void run_oom_test(const char *extra_yaml)
 	assert_int_equal(rc, 0);
 	print_message("  cgroup %s (%s)\n", cg.dir, cg.v1 ? "v1 memory.limit_in_bytes" : "v2 memory.max");
 
+	uint64_t memcg_before = memcg_oom_kills(&cg), vmstat_before = harness_vmstat("oom_kill");
 	assert_int_equal(harness_start(&ap, 10000), 0);
-	int ready[2];
-	assert_int_equal(pipe(ready), 0);
-	pid_t victim = spawn(&cg, "bpfpush-oomvic", 1000, VICTIM_MB, true, ready[1]);
-	char c;
-	assert_int_equal(read(ready[0], &c, 1), 1);
-	pid_t allocator = spawn(&cg, "bpfpush-oomall", 0, ALLOCATOR_MB, false, -1);
-	int allocator_status = 0, victim_status = 0;
-	waitpid(allocator, &allocator_status, 0);
-	/* The victim is gone by now; if the OOM killer chose otherwise, do not leave it behind. */
-	usleep(200000);
-	if (waitpid(victim, &victim_status, WNOHANG) != victim) {
-		kill(victim, SIGTERM);
-		waitpid(victim, &victim_status, 0);
-		victim_status = -1;
-	}
-	close(ready[0]);
-	close(ready[1]);
-	print_message("  allocator exit status %d, victim %s\n", WIFEXITED(allocator_status) ? WEXITSTATUS(allocator_status) : -1,
-		      victim_status != -1 && WIFSIGNALED(victim_status) && WTERMSIG(victim_status) == SIGKILL ? "killed by SIGKILL" : "NOT killed");
-	assert_true(WIFEXITED(allocator_status) && WEXITSTATUS(allocator_status) == 0); /* it was never the victim */
-	assert_true(victim_status != -1 && WIFSIGNALED(victim_status) && WTERMSIG(victim_status) == SIGKILL);
-
+	assert_int_equal(kill_one(&cg), 1); /* the allocator was never the victim */
+	for (int i = 0; i < THREADED_KILLS; i++)
+		assert_int_equal(kill_threaded_hog(&cg), 1);
 	harness_wait_for(&ap, "oomkill.bpfpush-oomvic.kills", 1, 5000);
+	harness_wait_for(&ap, "oomkill.bpfpush-oom8t.kills", THREADED_KILLS, 5000);
 	assert_int_equal(harness_stop(&ap), 0);
+	uint64_t memcg_kills = memcg_oom_kills(&cg) - memcg_before, vmstat_kills = harness_vmstat("oom_kill") - vmstat_before;
 	memcg_remove(&cg);
 	uint64_t kills = harness_sum(&ap, "oomkill.bpfpush-oomvic.kills");
+	uint64_t threaded = harness_sum(&ap, "oomkill.bpfpush-oom8t.kills");
+
 	print_message("  oomkill.kills{app=bpfpush-oomvic} %llu in [1, 1]\n", (unsigned long long)kills);
+	print_message("  oomkill.kills{app=bpfpush-oom8t} %llu, expected %d (8-thread victims)\n", (unsigned long long)threaded,
+		      THREADED_KILLS);
+	print_message("  kills in the cgroup: agent %llu, cgroup oom_kill %llu, vmstat oom_kill %llu (host-wide)\n",
+		      (unsigned long long)(kills + threaded), (unsigned long long)memcg_kills, (unsigned long long)vmstat_kills);
 	assert_int_equal(kills, 1);
+	assert_int_equal(threaded, THREADED_KILLS);
+	assert_int_equal(memcg_kills, 1 + THREADED_KILLS);
+	assert_true(vmstat_kills >= memcg_kills);
 	print_message("  oomkill.kills{app=bpfpush-oomall} sent: %s (must not be)\n",
 		      harness_has(&ap, "oomkill.bpfpush-oomall.kills") ? "yes" : "no");
 	assert_false(harness_has(&ap, "oomkill.bpfpush-oomall.kills"));

@@ -132,6 +132,39 @@ static void test_emit_sends_buckets_and_interval_gauges(void **state)
 	series_store_free(s);
 }
 
+/*
+ * Two map keys of one handler (hardirq keys are whole 32-byte slots): summed
+ * into one reading, the series counts each event once. Fed one after the
+ * other, the smaller would look like a restarted counter and count again.
+ */
+static void test_readings_of_one_histogram_add_up(void **state)
+{
+	struct series_store *s = series_store_new(300 * SEC_NS);
+	struct metric_tag irq = { "irq", "virtio1-req.0" };
+	uint64_t prev[HIST_SLOTS] = { 0 };
+	struct hist_reading a = { .has_max = true, .max_ns = 5000 }, b = { .has_max = true, .max_ns = 9000 };
+	a.slots[3] = 100, a.slow = 2, b.slots[3] = 7, b.slots[4] = 1, b.slow = 1;
+	struct hist_reading sum = { 0 };
+	hist_reading_add(&sum, &a);
+	hist_reading_add(&sum, &b);
+	assert_int_equal(sum.slots[3], 107);
+	assert_int_equal(sum.slots[4], 1);
+	assert_int_equal(sum.slow, 3);
+	assert_true(sum.has_max && sum.max_ns == 9000);
+	hist_emit(s, "hardirq.latency", &irq, 1, &sum, prev);
+	const struct metric_batch *batch = series_store_flush(s, 10, 1 * SEC_NS);
+	assert_int_equal(find(batch, "hardirq.latency.bucket", "8")->counter, 107);
+	/* the next interval: each key counted 1 more */
+	a.slots[3]++, b.slots[3]++;
+	memset(&sum, 0, sizeof(sum));
+	hist_reading_add(&sum, &a);
+	hist_reading_add(&sum, &b);
+	hist_emit(s, "hardirq.latency", &irq, 1, &sum, prev);
+	batch = series_store_flush(s, 11, 2 * SEC_NS);
+	assert_int_equal(find(batch, "hardirq.latency.bucket", "8")->counter, 2);
+	series_store_free(s);
+}
+
 static void test_quantile_in_the_open_slot_is_the_max(void **state)
 {
 	struct series_store *s = series_store_new(300 * SEC_NS);
@@ -154,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_quantiles_of_a_known_distribution),
 		cmocka_unit_test(test_emit_sends_buckets_and_interval_gauges),
 		cmocka_unit_test(test_quantile_in_the_open_slot_is_the_max),
+		cmocka_unit_test(test_readings_of_one_histogram_add_up),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
