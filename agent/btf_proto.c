@@ -41,3 +41,8 @@ bool btf_tracepoint_arg_is(const struct btf *btf, const char *name, unsigned arg
 	const struct btf_type *target = param && btf_is_ptr(param) ? resolve(btf, param->type) : NULL;
 	return target && btf_is_struct(target) && !strcmp(btf__name_by_offset(btf, target->name_off), struct_name);
 }
+
+bool btf_tracepoint_passes_pages(const struct btf *btf, const char *name)
+{
+	return btf_tracepoint_arg_is(btf, name, 0, "folio") || btf_tracepoint_arg_is(btf, name, 0, "page");
+}

@@ -17,4 +17,11 @@ bool btf_tracepoint_arg_is(const struct btf *btf, const char *name, unsigned arg
 /* How many arguments tracepoint NAME passes its probes (arguments get added), -1 when it has none. */
 int btf_tracepoint_nargs(const struct btf *btf, const char *name);
 
+/*
+ * Does tracepoint NAME pass page-cache pages as its first argument: a struct
+ * folio, or (before 5.16) a struct page, the head page? probes/folio.bpf.h
+ * counts the pages of either.
+ */
+bool btf_tracepoint_passes_pages(const struct btf *btf, const char *name);
+
 #endif

@@ -465,3 +465,10 @@ SEC("raw_tp/writeback_dirty_folio")
 int BPF_PROG(cache_dirtied_raw_tp, struct folio *folio) { count_bytes(APP_CACHE_DIRTIED, folio_pages(folio)); return 0; }
 SEC("tracepoint/writeback/writeback_dirty_folio")
 int cache_dirtied_tracepoint(void *ctx) { count_bytes(APP_CACHE_DIRTIED, 1); return 0; }
+/* Before folios (5.16): writeback_dirty_page, with the head page. */
+SEC("tp_btf/writeback_dirty_page")
+int BPF_PROG(cache_dirtied_page_tp_btf, struct page *page) { count_bytes(APP_CACHE_DIRTIED, folio_pages((void *)page)); return 0; }
+SEC("raw_tp/writeback_dirty_page")
+int BPF_PROG(cache_dirtied_page_raw_tp, struct page *page) { count_bytes(APP_CACHE_DIRTIED, folio_pages((void *)page)); return 0; }
+SEC("tracepoint/writeback/writeback_dirty_page")
+int cache_dirtied_page_tracepoint(void *ctx) { count_bytes(APP_CACHE_DIRTIED, 1); return 0; }

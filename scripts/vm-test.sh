@@ -221,11 +221,11 @@ pack_modules() {
 	kv=$(basename "$mdir")
 	declare -A path builtin seen
 	while read -r f; do
-		name=$(basename "$f"); name=${name%%.ko*}; name=${name//-/_}
+		name=${f##*/}; name=${name%%.ko*}; name=${name//-/_}
 		path[$name]=$f
 	done < <(find "$mdir/kernel" -name '*.ko*')
 	while read -r f; do
-		name=$(basename "$f"); name=${name%%.ko*}; name=${name//-/_}
+		name=${f##*/}; name=${name%%.ko*}; name=${name//-/_}
 		builtin[$name]=1
 	done < "$mdir/modules.builtin"
 	mkdir -p "$dest/lib/modules"

@@ -127,8 +127,8 @@ static bool socket_way_fits(const struct module *m, size_t event, int way, char 
 	bool has_err = btf_tracepoint_nargs(probe_cache_btf(m->probes), "tcp_retransmit_skb") >= 3;
 	if (reads_err == has_err)
 		return true;
-	snprintf(why, REASON_MAX, "tcp_retransmit_skb %s an err argument on this kernel",
-		 has_err ? "has" : "has no");
+	snprintf(why, REASON_MAX, "tcp_retransmit_skb %s on this kernel",
+		 has_err ? "has an err argument" : "has no err argument (6.10+)");
 	return false;
 }
 
