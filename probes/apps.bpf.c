@@ -212,14 +212,10 @@ int BPF_PROG(dispatch_raw_tp, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* The registers of the current task, for unlinkat's flags (bpf_task_pt_regs: 5.15+). */
+/* The registers of the current task, for unlinkat's flags. */
 static __always_inline struct pt_regs *current_regs(__u32 row)
 {
-	if (row != SYS_unlinkat)
-		return NULL;
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
-		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	return NULL;
+	return row == SYS_unlinkat ? current_task_regs() : NULL;
 }
 
 /*

@@ -330,10 +330,15 @@ static const char *apps_unwanted_why(const struct module *m, size_t event)
 	return "modules.cachestat is off";
 }
 
-/* The BTF-typed page-cache ways read a folio, or a head page before 5.16 (probes/folio.bpf.h). */
+/*
+ * The BTF-typed page-cache ways read a folio, or a head page before 5.16
+ * (probes/folio.bpf.h); the fexit receive way needs bpf_get_func_ret.
+ */
 static bool apps_way_fits(const struct module *m, size_t event, int way, char *why)
 {
 	enum attach_tier tier = m->ops->events[event].ways[way].tier;
+	if (event == EVENT_RECV_RESULT && tier == ATTACH_FENTRY)
+		return btf_fits_get_func_ret(probe_cache_btf(m->probes), why, REASON_MAX);
 	if (event != EVENT_CACHE_ADDED || (tier != ATTACH_TP_BTF && tier != ATTACH_RAW_TP))
 		return true;
 	const char *tracepoint = "mm_filemap_add_to_page_cache";
