@@ -41,3 +41,30 @@ bool btf_tracepoint_arg_is(const struct btf *btf, const char *name, unsigned arg
 	const struct btf_type *target = param && btf_is_ptr(param) ? resolve(btf, param->type) : NULL;
 	return target && btf_is_struct(target) && !strcmp(btf__name_by_offset(btf, target->name_off), struct_name);
 }
+
+bool btf_tracepoint_passes_pages(const struct btf *btf, const char *name)
+{
+	return btf_tracepoint_arg_is(btf, name, 0, "folio") || btf_tracepoint_arg_is(btf, name, 0, "page");
+}
+
+/* Does enum ENUM_NAME of the kernel's BTF have a value named VALUE? */
+static bool btf_enum_has(const struct btf *btf, const char *enum_name, const char *value)
+{
+	int id = btf ? btf__find_by_name_kind(btf, enum_name, BTF_KIND_ENUM) : -1;
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, (__u32)id) : NULL;
+	if (!t)
+		return false;
+	const struct btf_enum *e = btf_enum(t);
+	for (unsigned i = 0; i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(btf, e[i].name_off), value))
+			return true;
+	return false;
+}
+
+bool btf_fits_get_func_ret(const struct btf *btf, char *why, size_t cap)
+{
+	if (!btf || btf_enum_has(btf, "bpf_func_id", "BPF_FUNC_get_func_ret"))
+		return true;
+	snprintf(why, cap, "fexit reads the result with bpf_get_func_ret, which this kernel lacks (5.17+)");
+	return false;
+}

@@ -3,6 +3,7 @@
 #define BPFPUSH_BTF_PROTO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct btf;
 
@@ -16,5 +17,19 @@ bool btf_tracepoint_arg_is(const struct btf *btf, const char *name, unsigned arg
 
 /* How many arguments tracepoint NAME passes its probes (arguments get added), -1 when it has none. */
 int btf_tracepoint_nargs(const struct btf *btf, const char *name);
+
+/*
+ * Does tracepoint NAME pass page-cache pages as its first argument: a struct
+ * folio, or (before 5.16) a struct page, the head page? probes/folio.bpf.h
+ * counts the pages of either.
+ */
+bool btf_tracepoint_passes_pages(const struct btf *btf, const char *name);
+
+/*
+ * Can this kernel load the fexit programs that read udp_recvmsg's result with
+ * bpf_get_func_ret (5.17+; the function's arguments changed in between, so the
+ * result is not at a fixed place)? When not, WHY (REASON_MAX) says so.
+ */
+bool btf_fits_get_func_ret(const struct btf *btf, char *why, size_t cap);
 
 #endif

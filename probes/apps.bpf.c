@@ -212,14 +212,10 @@ int BPF_PROG(dispatch_raw_tp, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* The registers of the current task, for unlinkat's flags (bpf_task_pt_regs: 5.15+). */
+/* The registers of the current task, for unlinkat's flags. */
 static __always_inline struct pt_regs *current_regs(__u32 row)
 {
-	if (row != SYS_unlinkat)
-		return NULL;
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
-		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	return NULL;
+	return row == SYS_unlinkat ? current_task_regs() : NULL;
 }
 
 /*
@@ -467,4 +463,11 @@ SEC("tp_btf/writeback_dirty_folio")
 int BPF_PROG(cache_dirtied_tp_btf, struct folio *folio) { count_bytes(APP_CACHE_DIRTIED, folio_pages(folio)); return 0; }
 SEC("raw_tp/writeback_dirty_folio")
 int BPF_PROG(cache_dirtied_raw_tp, struct folio *folio) { count_bytes(APP_CACHE_DIRTIED, folio_pages(folio)); return 0; }
-/* No classic program: the record has no folio size (agent/modules/apps.c refuses that tier). */
+/* No classic writeback_dirty_folio program: the record has no folio size (agent/modules/apps.c). */
+/* Before folios (5.16): writeback_dirty_page, with the head page. */
+SEC("tp_btf/writeback_dirty_page")
+int BPF_PROG(cache_dirtied_page_tp_btf, struct page *page) { count_bytes(APP_CACHE_DIRTIED, folio_pages((void *)page)); return 0; }
+SEC("raw_tp/writeback_dirty_page")
+int BPF_PROG(cache_dirtied_page_raw_tp, struct page *page) { count_bytes(APP_CACHE_DIRTIED, folio_pages((void *)page)); return 0; }
+SEC("tracepoint/writeback/writeback_dirty_page")
+int cache_dirtied_page_tracepoint(void *ctx) { count_bytes(APP_CACHE_DIRTIED, 1); return 0; }

@@ -46,6 +46,26 @@ static __always_inline bool current_in_compat_syscall(void)
 	return false;
 }
 
+/*
+ * The current task's saved user registers, for a syscall's arguments where
+ * the hook is not given them: bpf_task_pt_regs (5.15+); before, on x86-64,
+ * where task_pt_regs() finds them, at the top of the task's stack
+ * (THREAD_SIZE 16 KiB, no padding); NULL elsewhere. Read with probe reads.
+ */
+#define X86_64_THREAD_SIZE 16384
+static __always_inline struct pt_regs *current_task_regs(void)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
+		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+#if defined(__TARGET_ARCH_x86)
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	unsigned long stack = (unsigned long)BPF_CORE_READ(task, stack);
+	if (stack)
+		return (struct pt_regs *)(stack + X86_64_THREAD_SIZE - bpf_core_type_size(struct pt_regs));
+#endif
+	return NULL;
+}
+
 /* The syscall number at sys_exit, from the registers the tracepoint passes. */
 static __always_inline long syscall_nr_of(struct pt_regs *regs)
 {

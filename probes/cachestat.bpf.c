@@ -4,7 +4,8 @@
  * pages. Additions and dirtying have tracepoints in the functions that do
  * them (__filemap_add_folio, folio_account_dirtied), so they are exact on
  * every tier; accesses have none, and need fentry or a kprobe on
- * folio_mark_accessed (mark_page_accessed before folios). The pre-folio
+ * folio_mark_accessed (mark_page_accessed before folios). Before 5.16 the
+ * same hooks pass a struct page, which folio_pages() reads. The pre-folio
  * names that libbpf-tools hooks became rarely called wrappers in 5.19+.
  */
 #include "vmlinux.h"
@@ -68,5 +69,16 @@ int BPF_PROG(dirtied_raw_tp, struct folio *folio) { count(DIRTIED, folio_pages(f
 
 /*
  * No classic writeback_dirty_folio program: its record has no folio, so no
- * size (agent/modules/cachestat.c refuses that tier for dirtied pages).
+ * size (agent/modules/cachestat.c refuses that way for dirtied pages).
  */
+
+/* Before folios (5.16), account_page_dirtied fired writeback_dirty_page with the head page. */
+SEC("tp_btf/writeback_dirty_page")
+int BPF_PROG(dirtied_page_tp_btf, struct page *page) { count(DIRTIED, folio_pages((void *)page)); return 0; }
+
+SEC("raw_tp/writeback_dirty_page")
+int BPF_PROG(dirtied_page_raw_tp, struct page *page) { count(DIRTIED, folio_pages((void *)page)); return 0; }
+
+/* One record per page nr_dirtied counts (5.10 has no large folios in the page cache of ext4). */
+SEC("tracepoint/writeback/writeback_dirty_page")
+int dirtied_page_tracepoint(void *ctx) { count(DIRTIED, 1); return 0; }

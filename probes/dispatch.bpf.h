@@ -32,7 +32,8 @@ static __always_inline __u32 dispatch_row(struct pt_regs *regs, const bool btf, 
 	if (!native && !compat)
 		return 0; /* the common case stays cheap: no task read */
 #if HAVE_COMPAT_SYSCALLS
-	if (btf)
+	/* bpf_get_current_task_btf came in 5.11: a probe read before */
+	if (btf && bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf))
 		*is_compat = bpf_get_current_task_btf()->thread_info.status & TS_COMPAT_FLAG;
 	else
 		*is_compat = current_in_compat_syscall();

@@ -124,13 +124,8 @@ int BPF_PROG(dispatch_raw_tp, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* The registers of the current task, for the arguments (bpf_task_pt_regs: 5.15+). */
-static __always_inline struct pt_regs *current_regs(void)
-{
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
-		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	return NULL;
-}
+/* The registers of the current task, for the arguments. */
+static __always_inline struct pt_regs *current_regs(void) { return current_task_regs(); }
 
 /* Count a row whose arguments are read from the current task's saved registers. */
 static __always_inline void count_current(__u32 id, long ret, enum syscall_variant variant)

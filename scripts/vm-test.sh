@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The kernel matrix: run every integration test inside Debian's newest 6.1 and
-# 6.12 kernels under QEMU (TCG: KVM does not work on the development machine),
+# The kernel matrix: run every integration test inside Debian's newest 5.10
+# (Debian 11), 6.1 and 6.12 kernels under QEMU (TCG: KVM does not work on the development machine),
 # once per attach tier forced and once per syscall layer forced, and print one table of results.
 #
 #   scripts/vm-test.sh [--build DIR] [--kernels "6.1 6.12"] [--tiers "..."] [--layers "..."]
@@ -8,7 +8,7 @@
 #   make vm-test       (builds build/static first; same variables as below)
 #
 # Environment (the options win):
-#   VM_KERNELS   kernel series, default "6.1 6.12"
+#   VM_KERNELS   kernel series, default "6.1 6.12"; "5.10" adds Debian 11's newest
 #   VM_TIERS     default "fentry kprobe tp_btf raw_tp tracepoint"
 #   VM_LAYERS    default "dispatcher tracepoints"
 #   VM_TESTS     test binaries (names in build/static/tests), default all
@@ -103,36 +103,70 @@ for t in $tests; do [[ -x $build/static/tests/$t ]] || die "$build/static/tests/
 if ldd "$agent" >/dev/null 2>&1; then say "warning: $agent is not statically linked"; fi
 
 # ----------------------------------------------------------- kernel packages
-# The newest linux-image-6.1.0-N-amd64 / linux-image-6.12.N+deb12-amd64: no
+# The newest linux-image-5.10.0-N-amd64 / linux-image-6.1.0-N-amd64 /
+# linux-image-6.12.N+deb12-amd64: no
 # -cloud, -rt or -dbg flavour, no meta-package (the regexes admit only these).
 kernel_regex() {
 	case $1 in
+	5.10) echo '^linux-image-5\.10\.0-[0-9]+-amd64$' ;;
 	6.1) echo '^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
 	6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' ;;
-	*) die "unknown kernel series $1 (known: 6.1 6.12)" ;;
+	*) die "unknown kernel series $1 (known: 5.10 6.1 6.12)" ;;
+	esac
+}
+# Debian 11's kernels are not in the host's (Debian 12) sources: apt gets its own
+# sources list, lists and cache for bullseye and bullseye-security under the
+# cache directory, and never touches the host's. The 6.x series use the host's.
+bullseye=$cache/apt-bullseye
+bullseye_opts=(-o "Dir::Etc::SourceList=$bullseye/sources.list" -o Dir::Etc::SourceParts=/dev/null
+	-o "Dir::State::Lists=$bullseye/lists" -o "Dir::Cache=$bullseye/cache")
+apt_opts() { # series -> the -o options of its apt, one per line
+	case $1 in 5.10) printf '%s\n' "${bullseye_opts[@]}" ;; esac
+}
+bullseye_updated=0
+apt_update_series() { # series: fetch the lists its packages come from
+	case $1 in
+	5.10)
+		[[ $bullseye_updated -eq 1 ]] && return 0
+		mkdir -p "$bullseye/lists/partial" "$bullseye/cache/archives/partial"
+		local key='signed-by=/usr/share/keyrings/debian-archive-keyring.gpg'
+		printf 'deb [%s] %s bullseye main\ndeb [%s] %s bullseye-security main\n' \
+			"$key" http://deb.debian.org/debian "$key" http://deb.debian.org/debian-security > "$bullseye/sources.list"
+		say "apt-get update (bullseye, bullseye-security)"
+		apt-get "${bullseye_opts[@]}" update -q >/dev/null || say "apt-get update (bullseye) failed; using the lists there are"
+		bullseye_updated=1
+		;;
+	*) apt_update_once ;;
 	esac
 }
 newest_package() { # series -> package name from the apt lists, or nothing
-	apt-cache search --names-only '^linux-image-6\.' 2>/dev/null |
-		awk '{print $1}' | grep -E "$(kernel_regex "$1")" | sort -V | tail -n 1
+	local -a o
+	mapfile -t o < <(apt_opts "$1")
+	apt-cache "${o[@]}" search --names-only '^linux-image-[56]\.' 2>/dev/null |
+		awk '{print $1}' | grep -E "$(kernel_regex "$1")" | sort -V | tail -n 1 || true
 }
-candidate_version() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true; }
+candidate_version() { # series package
+	local -a o
+	mapfile -t o < <(apt_opts "$1")
+	apt-cache "${o[@]}" policy "$2" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true
+}
 
 declare -A kpkg kver kdir
 for series in $kernels; do
 	pkg=$(newest_package "$series")
 	if [[ -z $pkg && $install -eq 1 ]]; then
-		apt_update_once
+		apt_update_series "$series"
 		pkg=$(newest_package "$series")
 	fi
 	ver=
-	[[ -n $pkg ]] && ver=$(candidate_version "$pkg")
+	[[ -n $pkg ]] && ver=$(candidate_version "$series" "$pkg")
 	deb=
 	if [[ -n $pkg && -n $ver ]]; then
 		deb=$(ls "$cache/debs/${pkg}_${ver//:/%3a}_amd64.deb" 2>/dev/null || true)
 		if [[ -z $deb ]]; then
 			say "downloading $pkg $ver"
-			(cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >/dev/null) ||
+			mapfile -t o < <(apt_opts "$series")
+			(cd "$cache/debs" && apt-get "${o[@]}" download -q -o APT::Sandbox::User=root "$pkg=$ver" >/dev/null) ||
 				die "apt-get download $pkg=$ver failed"
 			deb=$(ls "$cache/debs/${pkg}_"*"_amd64.deb" | grep -F "_${ver//:/%3a}_" | head -n 1)
 		fi
@@ -187,11 +221,11 @@ pack_modules() {
 	kv=$(basename "$mdir")
 	declare -A path builtin seen
 	while read -r f; do
-		name=$(basename "$f"); name=${name%%.ko*}; name=${name//-/_}
+		name=${f##*/}; name=${name%%.ko*}; name=${name//-/_}
 		path[$name]=$f
 	done < <(find "$mdir/kernel" -name '*.ko*')
 	while read -r f; do
-		name=$(basename "$f"); name=${name%%.ko*}; name=${name//-/_}
+		name=${f##*/}; name=${name%%.ko*}; name=${name//-/_}
 		builtin[$name]=1
 	done < "$mdir/modules.builtin"
 	mkdir -p "$dest/lib/modules"

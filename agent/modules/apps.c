@@ -123,9 +123,13 @@ static const struct event_desc apps_events[] = {
 				.ways = { TRACEPOINT_WAYS("cache_added") } },
 	/* The classic way has no program: apps_way_fits refuses it (no folio size in the record). */
 	[EVENT_CACHE_DIRTIED] = { .name = "cache_dirtied", .gives = "apps.cachestat_dirties",
+				  /* writeback_dirty_folio from 5.16, writeback_dirty_page before. */
 				  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "cache_dirtied_tp_btf" } },
+					    { .tier = ATTACH_TP_BTF, .progs = { "cache_dirtied_page_tp_btf" } },
 					    { .tier = ATTACH_RAW_TP, .progs = { "cache_dirtied_raw_tp" } },
-					    { .tier = ATTACH_TRACEPOINT } } },
+					    { .tier = ATTACH_RAW_TP, .progs = { "cache_dirtied_page_raw_tp" } },
+					    { .tier = ATTACH_TRACEPOINT }, /* the folio's: no program, see apps_way_fits */
+					    { .tier = ATTACH_TRACEPOINT, .progs = { "cache_dirtied_page_tracepoint" } } } },
 	[EVENT_CACHE_ACCESSED] = { .name = "cache_accessed", .gives = "apps.cachestat_hits, apps.cachestat_ratio",
 				   .ways = { { .tier = ATTACH_FENTRY, .progs = { "cache_accessed_fentry" },
 					       .targets = { "folio_mark_accessed" } },
@@ -329,21 +333,26 @@ static const char *apps_unwanted_why(const struct module *m, size_t event)
 }
 
 /*
- * The BTF-typed page-cache ways read a folio: kernels before 5.16 passed a
- * struct page. Dirtied pages have no classic way, as in cachestat.c.
+ * The BTF-typed page-cache ways read a folio, or a head page before 5.16
+ * (probes/folio.bpf.h); the fexit receive way needs bpf_get_func_ret.
+ * Dirtied pages have no classic folio way, as in cachestat.c.
  */
 static bool apps_way_fits(const struct module *m, size_t event, int way, char *why)
 {
-	if (event == EVENT_CACHE_DIRTIED && way == 2) {
+	const struct attach_way *w = &m->ops->events[event].ways[way];
+	enum attach_tier tier = w->tier;
+	if (event == EVENT_CACHE_DIRTIED && tier == ATTACH_TRACEPOINT && !w->progs[0]) {
 		snprintf(why, REASON_MAX, "%s", CLASSIC_DIRTY_FOLIO_WHY);
 		return false;
 	}
-	if ((event != EVENT_CACHE_ADDED && event != EVENT_CACHE_DIRTIED) || way > 1)
+	if (event == EVENT_RECV_RESULT && tier == ATTACH_FENTRY)
+		return btf_fits_get_func_ret(probe_cache_btf(m->probes), why, REASON_MAX);
+	if (event != EVENT_CACHE_ADDED || (tier != ATTACH_TP_BTF && tier != ATTACH_RAW_TP))
 		return true;
-	const char *tracepoint = event == EVENT_CACHE_ADDED ? "mm_filemap_add_to_page_cache" : "writeback_dirty_folio";
-	if (btf_tracepoint_arg_is(probe_cache_btf(m->probes), tracepoint, 0, "folio"))
+	const char *tracepoint = "mm_filemap_add_to_page_cache";
+	if (btf_tracepoint_passes_pages(probe_cache_btf(m->probes), tracepoint))
 		return true;
-	snprintf(why, REASON_MAX, "tracepoint %s does not pass a struct folio on this kernel", tracepoint);
+	snprintf(why, REASON_MAX, "tracepoint %s passes neither a struct folio nor a struct page on this kernel", tracepoint);
 	return false;
 }
 

@@ -32,10 +32,14 @@ static const struct event_desc cachestat_events[] = {
 		    { .tier = ATTACH_TRACEPOINT, .progs = { "added_tracepoint" } } } },
 	{ .name = "dirtied",
 	  .gives = "cachestat.dirties",
+	  /* writeback_dirty_folio from 5.16, writeback_dirty_page before: a kernel has one. */
 	  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "dirtied_tp_btf" } },
+		    { .tier = ATTACH_TP_BTF, .progs = { "dirtied_page_tp_btf" } },
 		    { .tier = ATTACH_RAW_TP, .progs = { "dirtied_raw_tp" } },
-		    /* No program: refused by cachestat_way_fits, so --probe says why the metric is missing. */
-		    { .tier = ATTACH_TRACEPOINT } } },
+		    { .tier = ATTACH_RAW_TP, .progs = { "dirtied_page_raw_tp" } },
+		    /* The folio's: no program, refused by cachestat_way_fits so --probe says why. */
+		    { .tier = ATTACH_TRACEPOINT },
+		    { .tier = ATTACH_TRACEPOINT, .progs = { "dirtied_page_tracepoint" } } } },
 	{ .name = "accessed",
 	  .gives = "cachestat.hits, cachestat.ratio",
 	  .ways = { { .tier = ATTACH_FENTRY, .progs = { "accessed_fentry" }, .targets = { "folio_mark_accessed" } },
@@ -43,7 +47,6 @@ static const struct event_desc cachestat_events[] = {
 };
 
 enum { EVENT_ADDED = 0, EVENT_DIRTIED, EVENT_ACCESSED };
-enum { WAY_TP_BTF = 0, WAY_RAW_TP, WAY_TRACEPOINT };
 
 struct cachestat_state {
 	struct cachestat_bpf *skel;
@@ -71,23 +74,27 @@ static void cachestat_destroy(struct module *m)
 }
 
 /*
- * The BTF-typed ways read a folio: kernels before 5.16 passed a struct page.
- * The classic writeback_dirty_folio records no folio, only the inode and
- * index: a large folio (ext4 from 6.16, xfs, tmpfs huge pages) would count
- * as one page where nr_dirtied counts hundreds, so that tier sends nothing.
+ * The BTF-typed ways read a folio, or before 5.16 a head page (folio_pages()
+ * takes either); the tracepoint must pass one of them first. The classic
+ * writeback_dirty_folio records no folio, only the inode and index: a large
+ * folio (ext4 from 6.16, xfs, tmpfs huge pages) would count as one page
+ * where nr_dirtied counts hundreds, so that way sends nothing. The classic
+ * writeback_dirty_page (before 5.16) fires once per page nr_dirtied counts.
  */
 static bool cachestat_way_fits(const struct module *m, size_t event, int way, char *why)
 {
-	if (event == EVENT_DIRTIED && way == WAY_TRACEPOINT) {
+	const struct attach_way *w = &m->ops->events[event].ways[way];
+	enum attach_tier tier = w->tier;
+	if (event == EVENT_DIRTIED && tier == ATTACH_TRACEPOINT && !w->progs[0]) {
 		snprintf(why, REASON_MAX, "%s", CLASSIC_DIRTY_FOLIO_WHY);
 		return false;
 	}
-	if (event == EVENT_ACCESSED || (way != WAY_TP_BTF && way != WAY_RAW_TP))
+	if (event != EVENT_ADDED || (tier != ATTACH_TP_BTF && tier != ATTACH_RAW_TP))
 		return true;
-	const char *tracepoint = event == EVENT_ADDED ? "mm_filemap_add_to_page_cache" : "writeback_dirty_folio";
-	if (btf_tracepoint_arg_is(probe_cache_btf(m->probes), tracepoint, 0, "folio"))
+	const char *tracepoint = "mm_filemap_add_to_page_cache";
+	if (btf_tracepoint_passes_pages(probe_cache_btf(m->probes), tracepoint))
 		return true;
-	snprintf(why, REASON_MAX, "tracepoint %s does not pass a struct folio on this kernel", tracepoint);
+	snprintf(why, REASON_MAX, "tracepoint %s passes neither a struct folio nor a struct page on this kernel", tracepoint);
 	return false;
 }
 

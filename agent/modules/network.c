@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "../attach.h"
+#include "../btf_proto.h"
 #include "../log.h"
 #include "../module.h"
 #include "../net_filter.h"
@@ -275,6 +276,14 @@ static struct bpf_object *network_open(struct module *m)
 }
 
 /* The shared sock:* programs count a protocol only where its event chose them. */
+/* The fexit receive way reads udp_recvmsg's result with bpf_get_func_ret (5.17+). */
+static bool network_way_fits(const struct module *m, size_t event, int way, char *why)
+{
+	if (event == EVENT_UDP_RECV_RESULT && m->ops->events[event].ways[way].tier == ATTACH_FENTRY)
+		return btf_fits_get_func_ret(probe_cache_btf(m->probes), why, REASON_MAX);
+	return true;
+}
+
 static void network_prepare(struct module *m)
 {
 	struct network_state *st = m->priv;
@@ -685,6 +694,7 @@ const struct module_ops network_module = {
 	.open = network_open,
 	.destroy = network_destroy,
 	.prepare = network_prepare,
+	.way_fits = network_way_fits,
 	.start = network_start,
 	.collect = network_collect,
 };

@@ -120,6 +120,8 @@ static void socket_destroy(struct module *m)
 /* tcp_retransmit_skb passes (sk, skb, err) from 6.10, (sk, skb) before: each program reads what it was written for. */
 static bool socket_way_fits(const struct module *m, size_t event, int way, char *why)
 {
+	if (event == EVENT_UDP_RECV_RESULT && m->ops->events[event].ways[way].tier == ATTACH_FENTRY)
+		return btf_fits_get_func_ret(probe_cache_btf(m->probes), why, REASON_MAX);
 	if (event != EVENT_RETRANSMIT)
 		return true;
 	bool reads_err = way == WAY_RETRANSMIT_ERR_TP_BTF || way == WAY_RETRANSMIT_ERR_RAW_TP ||
@@ -127,8 +129,8 @@ static bool socket_way_fits(const struct module *m, size_t event, int way, char 
 	bool has_err = btf_tracepoint_nargs(probe_cache_btf(m->probes), "tcp_retransmit_skb") >= 3;
 	if (reads_err == has_err)
 		return true;
-	snprintf(why, REASON_MAX, "tcp_retransmit_skb %s an err argument on this kernel",
-		 has_err ? "has" : "has no");
+	snprintf(why, REASON_MAX, "tcp_retransmit_skb %s on this kernel",
+		 has_err ? "has an err argument" : "has no err argument (6.10+)");
 	return false;
 }
 
