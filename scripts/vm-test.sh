@@ -8,11 +8,16 @@
 #   make vm-test       (builds build/static first; same variables as below)
 #
 # Environment (the options win):
-#   VM_KERNELS   kernel series, default "6.1 6.12"; "5.10" adds Debian 11's newest
+#   VM_KERNELS   kernel series, default "5.10 6.1 6.12" (5.10: Debian 11's newest)
+#   VM_FULL      1: every tier, layer and test on every kernel (the whole matrix, on
+#                demand). Unset, each kernel runs what scripts/vm/ci.plan gives it (CI's
+#                choice, to stay within its time), unless VM_TIERS, VM_LAYERS or VM_TESTS
+#                (or their options) are given: those then apply to every kernel.
 #   VM_TIERS     default "fentry kprobe tp_btf raw_tp tracepoint"
 #   VM_LAYERS    default "dispatcher tracepoints"
 #   VM_TESTS     test binaries (names in build/static/tests), default all
-#   (scripts/vm/tests.list says which tiers and layers tell each test anything new)
+#   (scripts/vm/tests.list says which tiers and layers tell each test anything new;
+#   a test listing "auto" also runs once with nothing forced, on every kernel)
 #   VM_MODULES   kernel modules added to scripts/vm/modules.list
 #   VM_TIMEOUT   seconds one guest may run, default 3600
 #   VM_TEST_TIMEOUT  seconds one test binary may run in the guest, default 300
@@ -34,9 +39,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build=build
 install=1
-kernels=${VM_KERNELS:-"6.1 6.12"}
-tiers=${VM_TIERS:-"fentry kprobe tp_btf raw_tp tracepoint"}
-layers=${VM_LAYERS:-"dispatcher tracepoints"}
+kernels=${VM_KERNELS:-"5.10 6.1 6.12"}
+# The plan applies unless the whole matrix or a selection was asked for.
+use_plan=1
+[[ ${VM_FULL:-0} == 1 || -n ${VM_TIERS+x} || -n ${VM_LAYERS+x} || -n ${VM_TESTS+x} ]] && use_plan=0
+tiers=${VM_TIERS-"fentry kprobe tp_btf raw_tp tracepoint"}
+layers=${VM_LAYERS-"dispatcher tracepoints"}
 tests=${VM_TESTS:-}
 timeout_s=${VM_TIMEOUT:-3600}
 test_timeout=${VM_TEST_TIMEOUT:-300}
@@ -49,9 +57,9 @@ while [[ $# -gt 0 ]]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
 	--kernels) kernels=$2; shift 2 ;;
-	--tiers) tiers=$2; shift 2 ;;
-	--layers) layers=$2; shift 2 ;;
-	--tests) tests=$2; shift 2 ;;
+	--tiers) tiers=$2; use_plan=0; shift 2 ;;
+	--layers) layers=$2; use_plan=0; shift 2 ;;
+	--tests) tests=$2; use_plan=0; shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
 	--no-install) install=0; shift ;;
 	-h | --help) usage 0 ;;
@@ -101,6 +109,23 @@ fi
 [[ -n ${tests// /} ]] || die "no test binaries in $build/static/tests: run 'make static'"
 for t in $tests; do [[ -x $build/static/tests/$t ]] || die "$build/static/tests/$t missing"; done
 if ldd "$agent" >/dev/null 2>&1; then say "warning: $agent is not statically linked"; fi
+
+# ------------------------------------------------------- what each kernel runs
+# scripts/vm/ci.plan: "series: tiers | layers | tests left out" (the reasons are
+# written there). Without a plan line, or with the plan off, a kernel runs all.
+declare -A ktiers klayers ktests
+for series in $kernels; do
+	ktiers[$series]=$tiers klayers[$series]=$layers ktests[$series]=$tests
+	line=
+	[[ $use_plan -eq 1 ]] && line=$(sed -n "s/^$series: *//p" "$here/vm/ci.plan")
+	[[ -n $line ]] || continue
+	IFS='|' read -r p_tiers p_layers p_out <<<"$line"
+	ktiers[$series]=$(echo $p_tiers) klayers[$series]=$(echo $p_layers)
+	kept=
+	for t in $tests; do [[ " $(echo $p_out) " == *" $t "* ]] || kept="$kept $t"; done
+	ktests[$series]=$(echo $kept)
+	say "kernel $series (scripts/vm/ci.plan; VM_FULL=1 runs all): tiers ${ktiers[$series]:--}, layers ${klayers[$series]:--}${p_out:+, left out:$p_out}"
+done
 
 # ----------------------------------------------------------- kernel packages
 # The newest linux-image-5.10.0-N-amd64 / linux-image-6.1.0-N-amd64 /
@@ -281,7 +306,7 @@ make_initramfs() { # series -> path of the initramfs
 	cp "$here/vm/init.sh" "$rootfs/init"
 	chmod 755 "$rootfs/init"
 	cp "$agent" "$rootfs/bpfpush/bpfpush"
-	for t in $tests; do
+	for t in ${ktests[$series]}; do
 		cp "$build/static/tests/$t" "$rootfs/bpfpush/tests/$t"
 		copy_with_libs "$build/static/tests/$t" "$rootfs"
 	done
@@ -293,8 +318,8 @@ make_initramfs() { # series -> path of the initramfs
 	printf 'root:x:0:\n' > "$rootfs/etc/group"
 	printf '127.0.0.1 localhost bpfpush-vm\n::1 localhost\n' > "$rootfs/etc/hosts"
 	{
-		printf 'VM_TIERS=%q\n' "$tiers"
-		printf 'VM_LAYERS=%q\n' "$layers"
+		printf 'VM_TIERS=%q\n' "${ktiers[$series]}"
+		printf 'VM_LAYERS=%q\n' "${klayers[$series]}"
 		printf 'VM_TEST_TIMEOUT=%q\n' "$test_timeout"
 		printf 'VM_REPEAT=%q\n' "${VM_REPEAT:-1}"
 	} > "$rootfs/etc/vm-test.env"
@@ -384,10 +409,10 @@ for series in $kernels; do
 			"$r_run" "$r_passed" "$r_failed" "$r_rc" "$r_secs" "$mark"
 	done < <(grep '^VMTEST RESULT ' "$log" || true)
 	expected=0
-	for t in $tests; do
+	for t in ${ktests[$series]}; do
 		runs_in "$t" auto "" && expected=$((expected + 1))
-		for tier in $tiers; do runs_in "$t" "$tier" "" && expected=$((expected + 1)); done
-		for layer in $layers; do runs_in "$t" "" "$layer" && expected=$((expected + 1)); done
+		for tier in ${ktiers[$series]}; do runs_in "$t" "$tier" "" && expected=$((expected + 1)); done
+		for layer in ${klayers[$series]}; do runs_in "$t" "" "$layer" && expected=$((expected + 1)); done
 	done
 	expected=$((expected * ${VM_REPEAT:-1}))
 	got=$(grep -c '^VMTEST RESULT ' "$log" || true)
