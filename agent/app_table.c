@@ -57,6 +57,8 @@ struct group {
 	uint32_t procs;
 	uint32_t idle_emits;
 	bool active;
+	bool live;         /* its series are in the store: one of at most max_groups */
+	uint64_t sent_gen; /* the emission that last sent it with activity */
 };
 
 struct app_table {
@@ -349,22 +351,84 @@ static void add_cache(struct series_store *store, const struct metric_tag *tags,
 }
 
 /* unit and container ride along where known; plain formats leave them out of the path. */
-static void add_group(struct series_store *store, const struct group *g, const uint64_t *delta, const bool *send)
+static unsigned group_tags(const struct group *g, struct metric_tag tags[3])
 {
-	struct metric_tag tags[3] = { { "app", g ? g->name : "other" } };
-	unsigned ntags = 1;
+	unsigned ntags = 0;
+	tags[ntags++] = (struct metric_tag){ "app", g ? g->name : "other" };
 	if (g && g->unit[0])
 		tags[ntags++] = (struct metric_tag){ "unit", g->unit };
 	if (g && g->container[0])
 		tags[ntags++] = (struct metric_tag){ "container", g->container };
+	return ntags;
+}
+
+static void add_group(struct series_store *store, const struct group *g, const uint64_t *delta, const bool *send)
+{
+	struct metric_tag tags[3];
+	unsigned ntags = group_tags(g, tags);
 	for (int c = 0; c < APP_COUNTER_COUNT; c++)
 		if (send[c] && app_counter_names[c])
 			series_counter_add(store, app_counter_names[c], tags, ntags, delta[c]);
 	add_cache(store, tags, ntags, delta, send);
 }
 
+/* The group's series end now: no zeros follow (series_retire). */
+static void retire_group(struct series_store *store, struct group *g)
+{
+	static const char *const cache_series[] = { "apps.cachestat_misses", "apps.cachestat_dirties",
+						    "apps.cachestat_hits", "apps.cachestat_ratio" };
+	struct metric_tag tags[3];
+	unsigned ntags = group_tags(g, tags);
+	for (int c = 0; c < APP_COUNTER_COUNT; c++)
+		if (app_counter_names[c])
+			series_retire(store, app_counter_names[c], tags, ntags);
+	for (size_t i = 0; i < sizeof(cache_series) / sizeof(cache_series[0]); i++)
+		series_retire(store, cache_series[i], tags, ntags);
+	g->live = false;
+}
+
+static int recent_first(const void *a, const void *b, void *arg)
+{
+	const struct app_table *t = arg;
+	const struct group *ga = &t->groups[*(const size_t *)a], *gb = &t->groups[*(const size_t *)b];
+	if (ga->idle_emits != gb->idle_emits)
+		return ga->idle_emits < gb->idle_emits ? -1 : 1;
+	return strcmp(ga->name, gb->name);
+}
+
+/*
+ * Groups sent before and idle now keep the slots this emission's busy ones
+ * left (the store sends them as 0), most recently active first, until
+ * series_ttl; the others are retired. So no flush carries more than
+ * max_groups groups besides other, zeros included.
+ */
+static void bound_idle_groups(struct app_table *t, struct series_store *store, size_t slots)
+{
+	uint64_t interval = t->cfg->global.interval_ms ? t->cfg->global.interval_ms : 1;
+	uint64_t ttl = t->cfg->global.series_ttl_ms;
+	size_t nidle = 0;
+	for (size_t g = 0; g < t->ngroups; g++) {
+		struct group *gr = &t->groups[g];
+		if (!gr->live || gr->sent_gen == t->gen)
+			continue;
+		if (g < t->order_cap)
+			t->order[nidle++] = g;
+		else
+			retire_group(store, gr); /* no room to rank it (out of memory): end it */
+	}
+	if (nidle)
+		qsort_r(t->order, nidle, sizeof(*t->order), recent_first, t);
+	for (size_t i = 0; i < nidle; i++) {
+		struct group *gr = &t->groups[t->order[i]];
+		bool expired = ttl && (uint64_t)gr->idle_emits * interval >= ttl;
+		if (i < slots && !expired)
+			continue;
+		retire_group(store, gr);
+	}
+}
+
 /* Records the kernel table no longer reports, and groups idle for long, are let go. */
-static void forget_stale(struct app_table *t)
+static void forget_stale(struct app_table *t, struct series_store *store)
 {
 	for (size_t i = 0; i < t->cap;) {
 		struct proc_rec *rec = &t->procs[i];
@@ -383,6 +447,8 @@ static void forget_stale(struct app_table *t)
 		return;
 	for (size_t g = 0; g < t->ngroups; g++) {
 		if (!t->groups[g].procs && t->groups[g].idle_emits > GROUP_IDLE_EMITS_MAX) {
+			if (t->groups[g].live)
+				retire_group(store, &t->groups[g]);
 			remap[g] = UINT32_MAX;
 			continue;
 		}
@@ -420,6 +486,8 @@ void app_table_emit(struct app_table *t, struct series_store *store, const bool 
 		struct group *g = &t->groups[t->order[i]];
 		if (i < t->cfg->apps.max_groups) {
 			add_group(store, g, g->delta, send);
+			g->live = true;
+			g->sent_gen = t->gen;
 		} else {
 			for (int c = 0; c < APP_COUNTER_COUNT; c++)
 				other[c] += g->delta[c];
@@ -431,7 +499,9 @@ void app_table_emit(struct app_table *t, struct series_store *store, const bool 
 	}
 	if (any_other)
 		add_group(store, NULL, other, send);
-	forget_stale(t);
+	size_t sent = nactive < t->cfg->apps.max_groups ? nactive : t->cfg->apps.max_groups;
+	bound_idle_groups(t, store, t->cfg->apps.max_groups - sent);
+	forget_stale(t, store);
 	/* After a burst of processes has gone, give the memory back. */
 	if (t->cap > PROC_SLOTS_MIN && t->len * 8 < t->cap) {
 		size_t cap = PROC_SLOTS_MIN;

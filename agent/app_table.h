@@ -34,7 +34,9 @@ bool app_table_observe(struct app_table *t, uint32_t tgid, const struct app_proc
 void app_table_exited(struct app_table *t, uint32_t tgid, const struct app_process *p);
 /*
  * End of a collect: the busiest apps.max_groups groups of this interval are
- * added to the store, the rest under app=other; counters whose send[] is
+ * added to the store, the rest under app=other; groups sent before and idle
+ * now go out as 0 only in the slots left, the others' series are retired
+ * (max_groups bounds every flush, zeros included); counters whose send[] is
  * false (not measured by the ways attached) are left out. Processes the
  * kernel table stopped reporting without an exit are forgotten after a few
  * collects.

@@ -690,7 +690,7 @@ static const struct cfg_key cfg_apps_keys[] = {
 	K_BOOL("enabled", CFG_OFF(apps.enabled), "true", "per-application metrics (apps.*)"),
 	K_ENUM("group_by", CFG_OFF(apps.group_by), "comm", cfg_group_by_words, "comm | exe | cgroup | unit | container"),
 	K_U32("max_groups", CFG_OFF(apps.max_groups), "200", 1, 100000,
-	      "the busiest groups sent per flush; the rest are summed under app=other"),
+	      "groups sent per flush, zeros included (the busiest); the rest are summed under app=other"),
 	K_CUSTOM("groups", 0, "[]", cfg_apply_groups, "list", &cfg_group_section,
 		 "list of { match, name }: first match wins, in list order; conf.d lists append"),
 	K_MS("interval", CFG_OFF(modules[MODULE_APPS].interval_ms), "0s", 0, MS_PER_H,

@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -533,6 +534,89 @@ static void test_cachestat_per_app(void **state)
 	harness_free(&ap);
 }
 
+#define BOUND_GROUPS 5
+#define BOUND_ROUNDS 5
+#define BOUND_PER_ROUND 4
+
+/* One child under its own comm: k + 1 opens of /dev/null, then exit. */
+static int bound_child(int round, int k)
+{
+	char comm[16];
+	snprintf(comm, sizeof(comm), "bpfpb%d_%d", round, k);
+	prctl(PR_SET_NAME, comm);
+	for (int i = 0; i <= k; i++) {
+		int fd = open("/dev/null", O_RDONLY);
+		if (fd < 0)
+			return 1;
+		close(fd);
+	}
+	return 0;
+}
+
+/* Four new groups a second for five seconds; the agent is judged on the quiet that follows too. */
+static int bound_workload(void *arg)
+{
+	(void)arg;
+	for (int round = 0; round < BOUND_ROUNDS; round++) {
+		for (int k = 0; k < BOUND_PER_ROUND; k++) {
+			pid_t pid = fork();
+			if (pid == 0)
+				_exit(bound_child(round, k));
+			int status;
+			if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+				return 1;
+		}
+		struct timespec second = { 1, 0 };
+		nanosleep(&second, NULL);
+	}
+	return 0;
+}
+
+/*
+ * max_groups 5 on a host with other processes and twenty new groups: no
+ * flush carries more than five groups besides other, zeros included (groups
+ * busy once used to go out as 0 until series_ttl).
+ */
+static void test_max_groups_bounds_every_flush(void **state)
+{
+	(void)state;
+	char yaml[2048], apps[96];
+	snprintf(apps, sizeof(apps), "{ enabled: true, group_by: comm, max_groups: %d }", BOUND_GROUPS);
+	harness_modules_yaml(yaml, sizeof(yaml), "", "", apps);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpushbound", bound_workload, NULL), 0);
+	harness_wait_for(&ap, "apps.nothing.file_open", UINT64_MAX, 2500); /* quiet seconds */
+	assert_int_equal(harness_stop(&ap), 0);
+	size_t most = 0, n = 0;
+	int flushes = 0;
+	long long cur = -1;
+	for (const char *line = ap.out; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char copy[512], path[400];
+		long long value, ts;
+		snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
+		if (sscanf(copy, "%399s %lld %lld", path, &value, &ts) == 3 && !strncmp(path, "apps.", 5) &&
+		    strlen(path) > 10 && !strcmp(path + strlen(path) - 10, ".file_open") &&
+		    strncmp(path, "apps.other.", 11)) {
+			if (ts != cur) {
+				cur = ts;
+				n = 0;
+				flushes++;
+			}
+			if (++n > most)
+				most = n;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	print_message("  %d flushes, at most %zu groups in one (max_groups %d)\n", flushes, most, BOUND_GROUPS);
+	assert_true(flushes >= BOUND_ROUNDS);
+	assert_in_range(most, 1, BOUND_GROUPS);
+	harness_free(&ap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -540,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_grouping_by_cgroup_and_unit),
 		cmocka_unit_test(test_tiny_pid_table_refuses_and_counts),
 		cmocka_unit_test(test_cachestat_per_app),
+		cmocka_unit_test(test_max_groups_bounds_every_flush),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

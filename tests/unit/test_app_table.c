@@ -1,6 +1,7 @@
 /* Per-application accounting: deltas per process into groups, exits, pid reuse, renames, busiest N and app=other. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -197,6 +198,57 @@ static void test_many_processes_grow_the_table(void **state)
 	assert_int_equal(opens_of(fx, "even"), 5000 * 2);
 }
 
+/* Distinct app tags of apps.file_open in one flush, other left out; adds its counts to *total. */
+static size_t groups_in_flush(struct fixture *fx, uint64_t *total, bool *other)
+{
+	app_table_emit(fx->table, fx->store, fx->send);
+	fx->flushes++;
+	const struct metric_batch *b = series_store_flush(fx->store, (int64_t)fx->flushes, fx->flushes * SEC_NS);
+	size_t n = 0;
+	*other = false;
+	for (size_t i = 0; i < b->len; i++) {
+		if (strcmp(b->items[i].name, "apps.file_open"))
+			continue;
+		*total += b->items[i].counter;
+		if (!strcmp(b->items[i].tags[0].value, "other"))
+			*other = true;
+		else
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Seven new groups a collect for ten collects, then quiet, with max_groups 5:
+ * groups sent before keep going out as 0 only in the slots the busy ones
+ * leave, so no flush has more than five groups besides other, and every
+ * count is in a group or in other.
+ */
+static void test_max_groups_bounds_every_flush_zeros_included(void **state)
+{
+	struct fixture *fx = *state;
+	fx->cfg.apps.max_groups = 5;
+	uint64_t total = 0, expected = 0;
+	size_t most = 0;
+	uint32_t tgid = 1000;
+	for (int round = 0; round < 15; round++) {
+		for (int k = 0; round < 10 && k < 7; k++) {
+			char comm[16];
+			snprintf(comm, sizeof(comm), "burst%d_%d", round, k);
+			struct app_process p = proc(comm, tgid, (uint64_t)(k + 1));
+			app_table_exited(fx->table, tgid++, &p);
+			expected += (uint64_t)(k + 1);
+		}
+		bool other;
+		size_t n = groups_in_flush(fx, &total, &other);
+		print_message("  flush %2d: %zu groups%s\n", round, n, other ? " + other" : "");
+		if (n > most)
+			most = n;
+	}
+	assert_int_equal(most, 5);
+	assert_int_equal(total, expected);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +260,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unit_and_container_tags_where_known, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_processes_no_longer_reported_are_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_processes_grow_the_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_groups_bounds_every_flush_zeros_included, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
