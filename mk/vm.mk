@@ -1,8 +1,9 @@
 # Static builds and the kernel matrix under QEMU (included by the main Makefile).
 #   make static    build/static/bpfpush and build/static/tests/test_* for a bare initramfs
-#   make vm-test   every integration test × attach tier × syscall layer on Debian's
-#                  6.1 and 6.12 kernels, under qemu (TCG); see scripts/vm-test.sh
-# Variables passed through to the script: VM_KERNELS, VM_TIERS, VM_LAYERS, VM_TESTS,
+#   make vm-test   the integration tests × attach tiers × syscall layers on Debian's
+#                  5.10, 6.1 and 6.12 kernels, under qemu (TCG), as scripts/vm/ci.plan says
+#                  (VM_FULL=1: all of it); see scripts/vm-test.sh
+# Variables passed through to the script: VM_FULL, VM_KERNELS, VM_TIERS, VM_LAYERS, VM_TESTS,
 # VM_TIMEOUT, VM_SMP, VM_MEM (see the script's header).
 
 STATIC := $(BUILD)/static

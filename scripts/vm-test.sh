@@ -3,7 +3,7 @@
 # (Debian 11), 6.1 and 6.12 kernels under QEMU (TCG: KVM does not work on the development machine),
 # once per attach tier forced and once per syscall layer forced, and print one table of results.
 #
-#   scripts/vm-test.sh [--build DIR] [--kernels "6.1 6.12"] [--tiers "..."] [--layers "..."]
+#   scripts/vm-test.sh [--build DIR] [--kernels "5.10 6.1 6.12"] [--tiers "..."] [--layers "..."]
 #                      [--tests "test_process ..."] [--timeout SECS] [--no-install]
 #   make vm-test       (builds build/static first; same variables as below)
 #

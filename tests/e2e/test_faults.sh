@@ -357,17 +357,20 @@ fault_hup() {
 	sleep 2
 	fds0=$(ls "/proc/$AGENT_PID/fd" | wc -l)
 	rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status")
+	# As fast as the shell goes (about a second on an idle 2-core host; its own cp and mv
+	# set the pace, so the time is logged, not asserted).
 	storm_t0=$(date +%s.%N)
+	local sent=0
 	for ((i = 0; i < 100; i++)); do
 		if ((i % 2)); then cp "$E2E_TMP/hup.b" "$cfg.tmp"; else cp "$E2E_TMP/hup.a" "$cfg.tmp"; fi
 		mv "$cfg.tmp" "$cfg"
 		kill -HUP "$AGENT_PID" 2>/dev/null || break
+		sent=$((sent + 1))
 		sleep 0.004
 	done
 	storm_s=$($SYSPY -c "import time; print('%.2f' % (time.time() - $storm_t0))")
 	log "100 SIGHUPs sent in $storm_s s"
-	tap_ok "hup: 100 SIGHUPs sent within about a second (took $storm_s s)" \
-		$SYSPY -c "import sys; sys.exit(0 if $storm_s < 1.5 else 1)"
+	tap_ok "hup: 100 SIGHUPs delivered back to back ($sent, in $storm_s s)" check_eq "$sent" 100 "SIGHUPs delivered"
 	sleep 5
 	tap_ok "hup: the agent survives the storm" alive
 	tap_ok "hup: reloads were applied (restart lines logged)" \
