@@ -459,6 +459,8 @@ static const char *direction_name(unsigned char d) { return d == NET_DIRECTION_I
 static const char *const endpoint_series[] = { "net.conn.sent.bytes", "net.conn.recv.bytes", "net.conn.opened",
 					       "net.conn.closed" };
 
+static bool hooked(const struct module *m, int event) { return m->events[event].chosen >= 0; }
+
 static void emit(const struct module *m, struct series_store *store, const char *dst, const char *port,
 		 const char *service, const char *proto, const char *direction, const struct net_endpoint_value *v)
 {
@@ -471,11 +473,15 @@ static void emit(const struct module *m, struct series_store *store, const char 
 			series_retire(store, endpoint_series[i], tags, n);
 		return;
 	}
-	bool sent_seen = m->events[EVENT_TCP_SEND].chosen >= 0 || m->events[EVENT_TCP_SEND_RESULT].chosen >= 0 ||
-			 m->events[EVENT_UDP_SEND].chosen >= 0 || m->events[EVENT_UDP_SEND_RESULT].chosen >= 0;
+	/* A direction no event of this protocol watches is not sent: a 0 there would be a guess. */
+	bool udp = !strcmp(proto, "udp");
+	bool sent_seen = udp ? hooked(m, EVENT_UDP_SEND) || hooked(m, EVENT_UDP_SEND_RESULT)
+			     : hooked(m, EVENT_TCP_SEND) || hooked(m, EVENT_TCP_SEND_RESULT);
+	bool recv_seen = udp ? hooked(m, EVENT_UDP_RECV) || hooked(m, EVENT_UDP_RECV_RESULT) : hooked(m, EVENT_TCP_RECV);
 	if (sent_seen)
 		series_counter_add(store, "net.conn.sent.bytes", tags, n, v->sent);
-	series_counter_add(store, "net.conn.recv.bytes", tags, n, v->recv);
+	if (recv_seen)
+		series_counter_add(store, "net.conn.recv.bytes", tags, n, v->recv);
 	if (!strcmp(proto, "tcp") && m->events[EVENT_STATE].chosen >= 0) {
 		series_counter_add(store, "net.conn.opened", tags, n, v->opened);
 		series_counter_add(store, "net.conn.closed", tags, n, v->closed);
