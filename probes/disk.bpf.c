@@ -137,8 +137,24 @@ int disk_complete_raw_tp(struct bpf_raw_tracepoint_args *ctx) { complete_btf((st
  * both sides. Two flushes in flight on one disk at once (one per hardware
  * queue) share that key, and one of them goes untimed.
  */
+/*
+ * The head both classic formats share, laid out as their format files give it
+ * (dev at 8, sector at 16, nr_sector at 24 on every kernel since 2.6.3x). Not
+ * CO-RE-relocated on purpose: block_rq_complete's record type was
+ * trace_event_raw_block_rq_complete until 5.15 and is
+ * trace_event_raw_block_rq_completion after, so a relocation against either
+ * name fails on the other kernels (5.10's verifier then refused the program).
+ */
+struct block_rq_head {
+	__u64 common;
+	__u32 dev;
+	__u32 pad;
+	__u64 sector;
+	__u32 nr_sector;
+};
+
 SEC("tracepoint/block/block_rq_issue")
-int disk_issue_tracepoint(struct trace_event_raw_block_rq *ctx)
+int disk_issue_tracepoint(struct block_rq_head *ctx)
 {
 	struct start_key key = { .id = ctx->dev, .sector = ctx->nr_sector ? ctx->sector : 0 };
 	on_issue(&key);
@@ -146,7 +162,7 @@ int disk_issue_tracepoint(struct trace_event_raw_block_rq *ctx)
 }
 
 SEC("tracepoint/block/block_rq_complete")
-int disk_complete_tracepoint(struct trace_event_raw_block_rq_completion *ctx)
+int disk_complete_tracepoint(struct block_rq_head *ctx)
 {
 	struct start_key key = { .id = ctx->dev, .sector = ctx->nr_sector ? ctx->sector : 0 };
 	on_complete(&key, ctx->dev);
