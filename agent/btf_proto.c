@@ -61,6 +61,14 @@ static bool btf_enum_has(const struct btf *btf, const char *enum_name, const cha
 	return false;
 }
 
+int btf_func_nargs(const struct btf *btf, const char *name)
+{
+	int id = btf ? btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) : -1;
+	const struct btf_type *func = id > 0 ? btf__type_by_id(btf, (__u32)id) : NULL;
+	const struct btf_type *proto = func ? btf__type_by_id(btf, func->type) : NULL;
+	return proto && btf_is_func_proto(proto) ? (int)btf_vlen(proto) : -1;
+}
+
 bool btf_fits_get_func_ret(const struct btf *btf, char *why, size_t cap)
 {
 	if (!btf || btf_enum_has(btf, "bpf_func_id", "BPF_FUNC_get_func_ret"))

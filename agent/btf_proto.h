@@ -25,6 +25,8 @@ int btf_tracepoint_nargs(const struct btf *btf, const char *name);
  */
 bool btf_tracepoint_passes_pages(const struct btf *btf, const char *name);
 
+/* How many parameters kernel function NAME takes, -1 when its BTF has no such function. */
+int btf_func_nargs(const struct btf *btf, const char *name);
 /*
  * Can this kernel load the fexit programs that read udp_recvmsg's result with
  * bpf_get_func_ret (5.17+; the function's arguments changed in between, so the

@@ -299,3 +299,17 @@ int BPF_PROG(net_udp_recv_fexit, struct sock *sk, struct msghdr *msg)
 SEC("fexit/udpv6_recvmsg")
 int BPF_PROG(net_udp6_recv_fexit, struct sock *sk, struct msghdr *msg)
 { __u64 ret = 0; bpf_get_func_ret(ctx, &ret); udp_call_done(sk, msg, (int)ret, false); return 0; }
+/*
+ * Before 5.19 the receive functions took six arguments (a noblock flag
+ * before flags), so the result sits after them: the same count without
+ * bpf_get_func_ret, which 5.10-5.16 lack. The agent picks these where
+ * the kernel's BTF gives udp_recvmsg six parameters.
+ */
+SEC("fexit/udp_recvmsg")
+int BPF_PROG(net_udp_recv_fexit6, struct sock *sk, struct msghdr *msg, size_t len, int noblock, int flags,
+	     int *addr_len, int ret)
+{ udp_call_done(sk, msg, ret, false); return 0; }
+SEC("fexit/udpv6_recvmsg")
+int BPF_PROG(net_udp6_recv_fexit6, struct sock *sk, struct msghdr *msg, size_t len, int noblock, int flags,
+	     int *addr_len, int ret)
+{ udp_call_done(sk, msg, ret, false); return 0; }

@@ -83,6 +83,8 @@ static const struct event_desc network_events[] = {
 	[EVENT_UDP_RECV_RESULT] = { .name = "udp_recv_result", .gives = "net.conn.recv.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_udp_recv_fexit", "net_udp6_recv_fexit" } },
+					      { .tier = ATTACH_FENTRY,
+						.progs = { "net_udp_recv_fexit6", "net_udp6_recv_fexit6" } },
 					      LENGTH_WAYS(recv) } },
 };
 
@@ -276,12 +278,23 @@ static struct bpf_object *network_open(struct module *m)
 }
 
 /* The shared sock:* programs count a protocol only where its event chose them. */
-/* The fexit receive way reads udp_recvmsg's result with bpf_get_func_ret (5.17+). */
+/*
+ * The first fexit receive way reads udp_recvmsg's result with
+ * bpf_get_func_ret (5.17+); the second reads it after the six arguments
+ * the function took before 5.19, so 5.10-5.16 count received UDP bytes too.
+ */
 static bool network_way_fits(const struct module *m, size_t event, int way, char *why)
 {
-	if (event == EVENT_UDP_RECV_RESULT && m->ops->events[event].ways[way].tier == ATTACH_FENTRY)
-		return btf_fits_get_func_ret(probe_cache_btf(m->probes), why, REASON_MAX);
-	return true;
+	if (event != EVENT_UDP_RECV_RESULT || m->ops->events[event].ways[way].tier != ATTACH_FENTRY)
+		return true;
+	const struct btf *btf = probe_cache_btf(m->probes);
+	if (way == 0)
+		return btf_fits_get_func_ret(btf, why, REASON_MAX);
+	int nargs = btf ? btf_func_nargs(btf, "udp_recvmsg") : 6;
+	if (nargs == 6)
+		return true;
+	snprintf(why, REASON_MAX, "reads the result after udp_recvmsg's six arguments (before 5.19); it has %d", nargs);
+	return false;
 }
 
 static void network_prepare(struct module *m)
