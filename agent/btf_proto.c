@@ -69,10 +69,26 @@ int btf_func_nargs(const struct btf *btf, const char *name)
 	return proto && btf_is_func_proto(proto) ? (int)btf_vlen(proto) : -1;
 }
 
-bool btf_fits_get_func_ret(const struct btf *btf, char *why, size_t cap)
+static bool btf_fits_get_func_ret(const struct btf *btf, char *why, size_t cap)
 {
 	if (!btf || btf_enum_has(btf, "bpf_func_id", "BPF_FUNC_get_func_ret"))
 		return true;
 	snprintf(why, cap, "fexit reads the result with bpf_get_func_ret, which this kernel lacks (5.17+)");
+	return false;
+}
+
+bool btf_fits_udp_recv_fexit(const struct btf *btf, const char *const *progs, size_t nprogs, char *why, size_t cap)
+{
+	bool six_args = false;
+	for (size_t i = 0; i < nprogs && progs[i]; i++) {
+		size_t len = strlen(progs[i]);
+		six_args |= len > 7 && !strcmp(progs[i] + len - 7, "_fexit6");
+	}
+	if (!six_args)
+		return btf_fits_get_func_ret(btf, why, cap);
+	int nargs = btf ? btf_func_nargs(btf, "udp_recvmsg") : 6;
+	if (nargs == 6)
+		return true;
+	snprintf(why, cap, "reads the result after udp_recvmsg's six arguments (before 5.19); it has %d", nargs);
 	return false;
 }

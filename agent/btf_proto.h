@@ -28,10 +28,13 @@ bool btf_tracepoint_passes_pages(const struct btf *btf, const char *name);
 /* How many parameters kernel function NAME takes, -1 when its BTF has no such function. */
 int btf_func_nargs(const struct btf *btf, const char *name);
 /*
- * Can this kernel load the fexit programs that read udp_recvmsg's result with
- * bpf_get_func_ret (5.17+; the function's arguments changed in between, so the
- * result is not at a fixed place)? When not, WHY (REASON_MAX) says so.
+ * Can this kernel load a way's fexit programs on udp_recvmsg/udpv6_recvmsg?
+ * Their result is not at one place on every kernel (the functions lost an
+ * argument in 5.19): programs named *_fexit6 read it after the six arguments
+ * of earlier kernels, the others with bpf_get_func_ret (5.17+). PROGS are the
+ * way's program names (NPROGS at most, NULL-terminated); when the answer is
+ * no, WHY (CAP bytes) says why.
  */
-bool btf_fits_get_func_ret(const struct btf *btf, char *why, size_t cap);
+bool btf_fits_udp_recv_fexit(const struct btf *btf, const char *const *progs, size_t nprogs, char *why, size_t cap);
 
 #endif

@@ -115,6 +115,8 @@ static const struct event_desc apps_events[] = {
 	[EVENT_RECV_RESULT] = { .name = "recv_result", .gives = "apps.bandwidth_recv", .return_mode_only = true,
 				.ways = { { .tier = ATTACH_FENTRY,
 					    .progs = { "tcp_recv_fentry", "udp_recv_fexit", "udp6_recv_fexit" } },
+					  { .tier = ATTACH_FENTRY,
+					    .progs = { "tcp_recv_fentry", "udp_recv_fexit6", "udp6_recv_fexit6" } },
 					  { .tier = ATTACH_KPROBE,
 					    .progs = { "tcp_recv_kprobe", "udp_recv_kretprobe", "udp6_recv_kretprobe" } },
 					  TRACEPOINT_WAYS("recv") } },
@@ -334,7 +336,8 @@ static const char *apps_unwanted_why(const struct module *m, size_t event)
 
 /*
  * The BTF-typed page-cache ways read a folio, or a head page before 5.16
- * (probes/folio.bpf.h); the fexit receive way needs bpf_get_func_ret.
+ * (probes/folio.bpf.h); the fexit receive ways read udp_recvmsg's result where
+ * the kernel puts it (agent/btf_proto.h).
  * Dirtied pages have no classic folio way, as in cachestat.c.
  */
 static bool apps_way_fits(const struct module *m, size_t event, int way, char *why)
@@ -346,7 +349,7 @@ static bool apps_way_fits(const struct module *m, size_t event, int way, char *w
 		return false;
 	}
 	if (event == EVENT_RECV_RESULT && tier == ATTACH_FENTRY)
-		return btf_fits_get_func_ret(probe_cache_btf(m->probes), why, REASON_MAX);
+		return btf_fits_udp_recv_fexit(probe_cache_btf(m->probes), w->progs, WAY_MAX_PROGS, why, REASON_MAX);
 	if (event != EVENT_CACHE_ADDED || (tier != ATTACH_TP_BTF && tier != ATTACH_RAW_TP))
 		return true;
 	const char *tracepoint = "mm_filemap_add_to_page_cache";

@@ -278,23 +278,13 @@ static struct bpf_object *network_open(struct module *m)
 }
 
 /* The shared sock:* programs count a protocol only where its event chose them. */
-/*
- * The first fexit receive way reads udp_recvmsg's result with
- * bpf_get_func_ret (5.17+); the second reads it after the six arguments
- * the function took before 5.19, so 5.10-5.16 count received UDP bytes too.
- */
+/* The fexit receive ways read udp_recvmsg's result where the kernel puts it (agent/btf_proto.h). */
 static bool network_way_fits(const struct module *m, size_t event, int way, char *why)
 {
-	if (event != EVENT_UDP_RECV_RESULT || m->ops->events[event].ways[way].tier != ATTACH_FENTRY)
+	const struct attach_way *w = &m->ops->events[event].ways[way];
+	if (event != EVENT_UDP_RECV_RESULT || w->tier != ATTACH_FENTRY)
 		return true;
-	const struct btf *btf = probe_cache_btf(m->probes);
-	if (way == 0)
-		return btf_fits_get_func_ret(btf, why, REASON_MAX);
-	int nargs = btf ? btf_func_nargs(btf, "udp_recvmsg") : 6;
-	if (nargs == 6)
-		return true;
-	snprintf(why, REASON_MAX, "reads the result after udp_recvmsg's six arguments (before 5.19); it has %d", nargs);
-	return false;
+	return btf_fits_udp_recv_fexit(probe_cache_btf(m->probes), w->progs, WAY_MAX_PROGS, why, REASON_MAX);
 }
 
 static void network_prepare(struct module *m)

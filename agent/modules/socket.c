@@ -100,6 +100,7 @@ static const struct event_desc socket_events[] = {
 	[EVENT_UDP_RECV_RESULT] = { .name = "udp_recv_result", .gives = "socket.udp.recv.calls, socket.udp.recv.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "udp_recv_fexit", "udp6_recv_fexit" } },
+					      { .tier = ATTACH_FENTRY, .progs = { "udp_recv_fexit6", "udp6_recv_fexit6" } },
 					      { .tier = ATTACH_KPROBE, .progs = { "udp_recv_kretprobe", "udp6_recv_kretprobe" } },
 					      TRACEPOINT_WAYS("sock_recv") } },
 };
@@ -120,8 +121,9 @@ static void socket_destroy(struct module *m)
 /* tcp_retransmit_skb passes (sk, skb, err) from 6.10, (sk, skb) before: each program reads what it was written for. */
 static bool socket_way_fits(const struct module *m, size_t event, int way, char *why)
 {
-	if (event == EVENT_UDP_RECV_RESULT && m->ops->events[event].ways[way].tier == ATTACH_FENTRY)
-		return btf_fits_get_func_ret(probe_cache_btf(m->probes), why, REASON_MAX);
+	const struct attach_way *w = &m->ops->events[event].ways[way];
+	if (event == EVENT_UDP_RECV_RESULT && w->tier == ATTACH_FENTRY)
+		return btf_fits_udp_recv_fexit(probe_cache_btf(m->probes), w->progs, WAY_MAX_PROGS, why, REASON_MAX);
 	if (event != EVENT_RETRANSMIT)
 		return true;
 	bool reads_err = way == WAY_RETRANSMIT_ERR_TP_BTF || way == WAY_RETRANSMIT_ERR_RAW_TP ||
