@@ -11,7 +11,7 @@ OBJ := $(BUILD)/obj
 GEN := $(BUILD)/gen
 
 # OpenSSL (tls:// sinks) is the host's, opened at run time by the first TLS sink (agent/sink/openssl_api.h):
-# its headers at build time, not its libraries. The host's trust store and security updates apply (DESIGN §7).
+# its headers at build time, not its libraries. The host's trust store and security updates apply (docs/design.md, packaging).
 PKGS := libbpf libuv yaml-0.1
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2 -g

@@ -461,7 +461,7 @@ static void free_sink_stores(struct series_store **stores, size_t n)
 	free(stores);
 }
 
-/* ---- SIGHUP: apply a valid config without losing counts (DESIGN §6) ---- */
+/* ---- SIGHUP: apply a valid config without losing counts (docs/design.md, reload) ---- */
 
 /* Sinks being replaced: their config lives until the last of them has closed. */
 struct retiring_sinks {

@@ -1,5 +1,5 @@
 /*
- * Which application a process belongs to (METRICS.md, apps): the value that
+ * Which application a process belongs to (docs/metrics.md, apps): the value that
  * apps.group_by picks from what we know of the process, then the first
  * apps.groups glob that matches it.
  */

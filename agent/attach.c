@@ -382,7 +382,7 @@ static bool has_layered_ways(const struct event_desc *ev)
 }
 
 /*
- * Forcing (DESIGN.md §3): a forced syscall layer narrows a syscall-derived
+ * Forcing (docs/design.md "Attach tiers"): a forced syscall layer narrows a syscall-derived
  * event to that layer's ways; a forced tier then applies among what is left,
  * and only where one of those ways has that tier and its hooks exist on this
  * kernel. Everything else keeps its automatic choice.

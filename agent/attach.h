@@ -1,5 +1,5 @@
 /*
- * Feature probing and the ordered attach tiers (DESIGN.md §3).
+ * Feature probing and the ordered attach tiers (docs/design.md "Attach tiers").
  *
  * probe_cache_init asks the kernel once per run what it offers; attach_module
  * picks, for every event of a module, the first way that the config allows,

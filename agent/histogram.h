@@ -1,6 +1,6 @@
 /*
  * Histograms on the userspace side: summing a per-CPU struct hist, and
- * turning cumulative buckets into what METRICS.md sends: NAME.bucket
+ * turning cumulative buckets into what docs/metrics.md sends: NAME.bucket
  * counters with an `le` tag, and NAME.p50/p95/p99/max gauges for the
  * interval since the previous collection.
  */

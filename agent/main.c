@@ -1,4 +1,4 @@
-/* bpfpush: CLI (DESIGN.md §4), then the agent. */
+/* bpfpush: CLI (docs/design.md "Command-line contract"), then the agent. */
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <getopt.h>

@@ -4,7 +4,7 @@
  * Modules never build wire lines; they feed a series_store with readings
  * (cumulative counters, deltas, gauges). At each flush the store yields a
  * metric_batch: counters as deltas since the previous flush, gauges as
- * values, following the series rules of METRICS.md (a series once sent is
+ * values, following the series rules of docs/metrics.md (a series once sent is
  * sent every flush, 0 when idle, until it has been 0 for series_ttl or its
  * module retires it to stay within its bound).
  */
@@ -45,7 +45,7 @@ struct metric_batch {
 struct metric_desc {
 	const char *name;
 	enum metric_type type;
-	bool needs_result; /* (R) in METRICS.md: only measured where the result is seen */
+	bool needs_result; /* (R) in docs/metrics.md: only measured where the result is seen */
 	const char *tags;  /* comma-separated declared tag keys, "" for none */
 	const char *help;
 };

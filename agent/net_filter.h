@@ -1,6 +1,6 @@
 /*
- * The network viewer's filters and service names (METRICS.md "network viewer",
- * DESIGN.md §5 `modules.network`): pure userspace, no BPF.
+ * The network viewer's filters and service names (docs/metrics.md "network",
+ * config/bpfpush.yaml `modules.network`): pure userspace, no BPF.
  *
  * The three filters share Netdata's network.conf rules. A filter is a list
  * of tokens separated by whitespace or commas; a token prefixed with "!"

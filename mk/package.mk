@@ -14,7 +14,7 @@ RPM_ARCH := $(shell uname -m)
 DEB_FILE := $(PKG_DIR)/bpfpush_$(VERSION)_$(DEB_ARCH).deb
 RPM_FILE := $(PKG_DIR)/bpfpush-$(VERSION)-1.$(RPM_ARCH).rpm
 
-# The packaged binary (DESIGN §7): libbpf, libelf, zlib, libuv and libyaml from their
+# The packaged binary (docs/design.md, packaging): libbpf, libelf, zlib, libuv and libyaml from their
 # static archives (Ubuntu 22.04 has only libbpf0, RHEL 9 other sonames); glibc dynamic.
 # Debian names the static libuv libuv_a.a (pkg-config libuv-static).
 PACKAGE_STATIC_LIBS := -lbpf -lelf -lz -luv_a -lyaml

@@ -1,7 +1,7 @@
 /*
  * Log2 latency histograms, shared by the probes that time things (hardirq,
  * softirq, disk, filesystem) and by agent/histogram.c, which turns them into
- * the bucket counters and percentile gauges of METRICS.md.
+ * the bucket counters and percentile gauges of docs/metrics.md.
  */
 #ifndef BPFPUSH_HIST_H
 #define BPFPUSH_HIST_H

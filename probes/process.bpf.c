@@ -5,7 +5,7 @@
  * Failed forks are counted by the shared syscall layer (syscalls.bpf.c).
  * Every event is written once as an inline handler; each way of attaching is
  * a thin wrapper, and userspace switches off the wrappers it does not use
- * before load (DESIGN.md §3, §8).
+ * before load (docs/design.md "Attach tiers", "Shapes the code follows").
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>

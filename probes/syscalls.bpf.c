@@ -5,7 +5,7 @@
  * - a dispatcher: one program on sys_exit (tp_btf or raw_tp) sees every
  *   syscall's number, arguments and result; about +95 ns on every syscall;
  * - per-syscall tracepoints (syscalls:sys_exit_NAME): about +170 ns on each
- *   traced syscall and +40 ns on all others (DESIGN.md §1).
+ *   traced syscall and +40 ns on all others (docs/design.md "The syscall layer").
  * Either way one program run counts calls, errors, bytes and the variant.
  */
 #include "vmlinux.h"

@@ -1,6 +1,6 @@
 /*
  * vfs: reads and writes (calls, bytes, errors), unlink, rmdir, create and
- * fsync, defined by the user-visible operation (METRICS.md). On this
+ * fsync, defined by the user-visible operation (docs/metrics.md). On this
  * generation they come from the shared syscall layer: readv/preadv/writev/
  * pwritev count as reads and writes even though the kernel does not route
  * them through vfs_read/vfs_write, creat and O_CREAT opens count as creates,

@@ -1,5 +1,5 @@
 /*
- * Wire formats, byte for byte as METRICS.md "Naming and wire shape" says.
+ * Wire formats, byte for byte as docs/metrics.md "Wire formats" says.
  *
  * This is the agent's hottest userspace path (every series, every flush,
  * every sink), so lines are built with hand-rolled appends into the caller's
@@ -205,7 +205,7 @@ static bool tags_have_key(const struct config_tags *tags, const char *key)
 static inline bool is_le(const char *key) { return key[0] == 'l' && key[1] == 'e' && key[2] == '\0'; }
 
 /*
- * Tags only tag-aware formats carry (METRICS.md, apps: unit and container
+ * Tags only tag-aware formats carry (docs/metrics.md, apps: unit and container
  * "where known"): in a plain path they would rename the series whenever
  * they are known or not.
  */
@@ -225,7 +225,7 @@ static inline void put_prefixed_name(struct out *o, const char *prefix, const ch
  * Where plain formats insert tag values: after the first name segment (the
  * module: disk.latency.p99;disk=vda -> disk.vda.latency.p99), or after the
  * first two for the agent's own metrics, whose namespace is agent.<area>
- * (agent.sink.sent;sink=carbon -> agent.sink.carbon.sent, as METRICS.md shows).
+ * (agent.sink.sent;sink=carbon -> agent.sink.carbon.sent, as docs/metrics.md shows).
  */
 static const char *namespace_end(const char *name)
 {

@@ -1,5 +1,5 @@
 /*
- * Wire formats: one metric -> one line, byte for byte as METRICS.md says.
+ * Wire formats: one metric -> one line, byte for byte as docs/metrics.md says.
  * Pure functions with no I/O, so every format is unit-tested exactly.
  */
 #ifndef BPFPUSH_FORMAT_H

@@ -289,7 +289,7 @@ carbon_start() {
 	log "carbon-cache $name: pid $pid, line port $port, data $dir/storage/whisper"
 }
 
-# carbon_stop NAME: SIGTERM (carbon drops what it still holds in memory: see DESIGN §1).
+# carbon_stop NAME: SIGTERM (carbon drops what it still holds in memory: see docs/design.md, test peers).
 carbon_stop() {
 	local name=$1
 	stop_pid "${CARBON_PID[$name]:-}" 15

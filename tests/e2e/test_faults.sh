@@ -289,7 +289,7 @@ fault_dns() {
 # ------------------------------------------------------------ 6. one module's BPF cannot load
 fault_modfail() {
 	# dcstat has only kernel-function hooks; forced to fentry, its programs cannot load on this host
-	# (fentry loads fail with EPERM here: DESIGN §1; a kernel with fentry would load them, so the
+	# (fentry loads fail with EPERM here: docs/design.md, development host; a kernel with fentry would load them, so the
 	# test checks what the probe says first and fails rather than skip if fentry works).
 	cfg=$E2E_TMP/modfail.yaml
 	fconfig "$cfg" "fd" "- { name: devnull, type: statsd, address: \"udp://127.0.0.1:9\" }"

@@ -4,7 +4,7 @@
 # Whisper must end up with exactly what the agent printed on its stdout sink: no point lost,
 # none shifted in time.
 #
-# Carbon drops what it holds in memory when stopped (DESIGN §1), so before stopping it we wait
+# Carbon drops what it holds in memory when stopped (docs/design.md, test peers), so before stopping it we wait
 # until whisper has every point sent so far and stop it well before the next flush (carbon
 # closes its connections at once on SIGTERM): any loss left is the agent's.
 #

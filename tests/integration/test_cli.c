@@ -1,5 +1,5 @@
 /*
- * The CLI contract (DESIGN.md §4) and the service-manager protocol, through
+ * The CLI contract (docs/design.md "Command-line contract") and the service-manager protocol, through
  * the real binary: exit codes, --check-config, --list-metrics, --probe as
  * root and as nobody, READY/WATCHDOG/STOPPING on $NOTIFY_SOCKET, and SIGTERM.
  */

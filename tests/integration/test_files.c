@@ -85,7 +85,7 @@ static const uint64_t slack_floor[] = { [FREQUENT] = 64, [ERRORS] = 16, [BYTES] 
 static const struct {
 	const char *name;
 	enum slack_class cls;
-	bool needs_result; /* (R) in METRICS.md */
+	bool needs_result; /* (R) in docs/metrics.md */
 } spec[M_COUNT] = {
 	[M_FD_OPEN] = { "fd.open", FREQUENT, false },
 	[M_FD_OPEN_ERRORS] = { "fd.open_errors", ERRORS, true },

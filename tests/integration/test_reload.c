@@ -1,5 +1,5 @@
 /*
- * SIGHUP on the running agent (DESIGN §6), no count lost:
+ * SIGHUP on the running agent (docs/design.md, reload), no count lost:
  *   1. config A: process only, load_mode entry. A workload (comm "bpfpush-reload") forks
  *      FORKS children.
  *   2. config B, by SIGHUP: load_mode return (the process module's object is

@@ -1,4 +1,4 @@
-/* Wire formats byte for byte (METRICS.md "Naming and wire shape"), and prefix expansion. */
+/* Wire formats byte for byte (docs/metrics.md "Wire formats"), and prefix expansion. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
