@@ -22,7 +22,7 @@
  * later, so that the collections of the same boundary are in the batch.
  */
 #define FLUSH_LAG_MS 25
-/* Up to this many sinks, each one carries every sink's agent.sink.* series (README "Sinks"). */
+/* Up to this many sinks, each one carries every sink's agent.sink.* series (README "Transports"). */
 #define SINK_STATS_SHARED_MAX 8
 
 static uint64_t wall_ms(void)
