@@ -243,6 +243,9 @@ static ssize_t read_some(struct agent_proc *ap, int timeout_ms)
 	return n < 0 ? -1 : n;
 }
 
+/* The least time a start may take before it counts as failed. */
+#define START_DEADLINE_MIN_MS 60000
+
 int harness_start(struct agent_proc *ap, int timeout_ms)
 {
 	int fds[2];
@@ -261,14 +264,24 @@ int harness_start(struct agent_proc *ap, int timeout_ms)
 	}
 	close(fds[1]);
 	ap->out_fd = fds[0];
+	/*
+	 * A deadline, not a timing: kprobes are registered one by one, each
+	 * patching kernel text, and under QEMU TCG on a loaded 2-core host the
+	 * first flush of a kprobe-tier start on 5.10 came after more than 10 s.
+	 */
+	if (timeout_ms < START_DEADLINE_MIN_MS)
+		timeout_ms = START_DEADLINE_MIN_MS;
 	int64_t deadline = now_ms() + timeout_ms;
 	while (now_ms() < deadline) {
 		ssize_t n = read_some(ap, (int)(deadline - now_ms()));
-		if (n == 0)
-			return -1; /* the agent exited */
+		if (n == 0) {
+			fprintf(stderr, "harness: the agent exited before its first line\n");
+			return -1;
+		}
 		if (ap->out_len && memchr(ap->out, '\n', ap->out_len))
 			return 0;
 	}
+	fprintf(stderr, "harness: no line from the agent within %d ms of its start\n", timeout_ms);
 	return -1;
 }
 
