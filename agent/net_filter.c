@@ -914,13 +914,41 @@ bool net_hostnames_pass(const struct net_hostnames *hostnames, const char *name)
 /* Room for a message that quotes a whole token. */
 #define NET_WHY_MAX (NET_TOKEN_MAX + 200)
 
-int net_filter_load(struct net_filter *out, const struct config_network *cfg, const char *services_path,
+const char *net_filter_check_ports(const char *value, char *why, size_t cap)
+{
+	/* Names resolve through the services file alone: service_names are tags, not filter names. */
+	struct net_services *services = net_services_load(NET_SERVICES_PATH, NULL, 0);
+	if (!services)
+		abort();
+	struct net_ports ports;
+	int rc = net_ports_parse(&ports, value, services, why, cap);
+	net_services_free(services);
+	return rc == 0 ? NULL : why;
+}
+
+const char *net_filter_check_ips(const char *value, char *why, size_t cap)
+{
+	struct net_ips ips;
+	int rc = net_ips_parse(&ips, value, why, cap);
+	net_ips_free(&ips);
+	return rc == 0 ? NULL : why;
+}
+
+const char *net_filter_check_hostnames(const char *value, char *why, size_t cap)
+{
+	struct net_hostnames hostnames;
+	int rc = net_hostnames_parse(&hostnames, value, why, cap);
+	net_hostnames_free(&hostnames);
+	return rc == 0 ? NULL : why;
+}
+
+int net_filter_load(struct net_filter *out, const struct network_opts *cfg, const char *services_path,
 		    char *err, size_t errlen)
 {
 	char why[NET_WHY_MAX];
 	const char *key = NULL;
 	memset(out, 0, sizeof(*out));
-	out->services = net_services_load(services_path, cfg->service_names, cfg->nservice_names);
+	out->services = net_services_load(services_path, cfg->service_names.items, cfg->service_names.len);
 	if (!out->services) {
 		set_error(err, errlen, "out of memory");
 		return -1;

@@ -135,6 +135,24 @@ bool net_hostnames_pass(const struct net_hostnames *hostnames, const char *name)
 /* ------------------------------------------------------------------ */
 /* Everything the network viewer's config asks for                      */
 
+/* The network module's options (its keys are in agent/modules/network.c). */
+struct network_opts {
+	char *ports; /* filter expressions, as written: NULL means everything */
+	char *ips;
+	char *hostnames;
+	uint32_t max_dimensions;
+	bool resolve_hostnames;
+	struct config_port_names service_names;
+};
+
+/*
+ * The keys' validation (cfg_check_fn, agent/config_keys.h): NULL when the
+ * expression parses, else why not, naming the token, in why.
+ */
+const char *net_filter_check_ports(const char *value, char *why, size_t cap);
+const char *net_filter_check_ips(const char *value, char *why, size_t cap);
+const char *net_filter_check_hostnames(const char *value, char *why, size_t cap);
+
 struct net_filter {
 	struct net_ports ports;
 	struct net_ips ips;
@@ -147,7 +165,7 @@ struct net_filter {
  * (normally NET_SERVICES_PATH). A NULL filter string means "everything".
  * On failure err starts with the key ("ports: ...") and out holds nothing.
  */
-int net_filter_load(struct net_filter *out, const struct config_network *cfg, const char *services_path,
+int net_filter_load(struct net_filter *out, const struct network_opts *cfg, const char *services_path,
 		    char *err, size_t errlen);
 void net_filter_free(struct net_filter *filter);
 

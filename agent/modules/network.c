@@ -27,6 +27,25 @@
 #include "network.skel.h"
 #include "percpu.h"
 
+/*
+ * modules.network: the filter expressions are checked by net_filter.c's own
+ * parsers when the config loads (a bad one fails `bpfpush -t` with its
+ * FILE:LINE:COL), and built from the same text when the module starts.
+ */
+#define NET_OFF(member) offsetof(struct network_opts, member)
+static const struct cfg_key network_keys[] = {
+	K_STR("ports", NET_OFF(ports), "\"1-1024 !145 !domain\"", net_filter_check_ports,
+	      "include ranges/names, ! excludes; exclusion wins; only ! = all but those; * = all"),
+	K_STR("ips", NET_OFF(ips), "\"!127.0.0.1/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7\"",
+	      net_filter_check_ips, "same rules, CIDR or a-b ranges"),
+	K_STR("hostnames", NET_OFF(hostnames), "\"!example.com\"", net_filter_check_hostnames,
+	      "globs with the same include/exclude rules; applies once a name is resolved"),
+	K_U32("max_dimensions", NET_OFF(max_dimensions), "500", 1, 100000,
+	      "endpoints sent per flush, zeros included; the rest are summed under dst=other"),
+	K_BOOL("resolve_hostnames", NET_OFF(resolve_hostnames), "false", "dst = the remote's name when known"),
+	K_PORT_NAMES("service_names", NET_OFF(service_names), "{ 19999: netdata }", "port -> service tag, before /etc/services"),
+};
+
 static const struct metric_desc network_metrics[] = {
 	{ "net.conn.sent.bytes", METRIC_COUNTER, true, "dst,port,service,proto,direction", "bytes sent per endpoint" },
 	{ "net.conn.recv.bytes", METRIC_COUNTER, true, "dst,port,service,proto,direction", "bytes received per endpoint" },
@@ -311,7 +330,7 @@ static int network_start(struct module *m)
 {
 	struct network_state *st = m->priv;
 	char err[256];
-	if (net_filter_load(&st->filter, &m->cfg->network, NET_SERVICES_PATH, err, sizeof(err))) {
+	if (net_filter_load(&st->filter, module_opts(m), NET_SERVICES_PATH, err, sizeof(err))) {
 		log_error("network", "%s", err);
 		return -EINVAL;
 	}
@@ -553,7 +572,8 @@ static bool live_reserve(struct network_state *st, size_t cap)
 static void live_update(const struct module *m, struct series_store *store, struct network_state *st,
 			const struct endpoint_delta *deltas, size_t nsent, uint64_t now_ms)
 {
-	size_t max = m->cfg->network.max_dimensions, n = 0;
+	const struct network_opts *opts = module_opts(m);
+	size_t max = opts->max_dimensions, n = 0;
 	uint64_t ttl_ms = m->cfg->global.series_ttl_ms;
 	for (size_t i = 0; i < nsent && n < max; i++) {
 		struct live_endpoint probe = { .key = deltas[i].ep->key };
@@ -627,6 +647,7 @@ static void forget_idle(struct network_state *st, uint64_t now_ms)
 static int network_collect(struct module *m, struct series_store *store)
 {
 	struct network_state *st = m->priv;
+	const struct network_opts *opts = module_opts(m);
 	if (!st->filter_loaded)
 		return -EINVAL; /* nothing would pass a filter that could not be built */
 	uv_loop_t *loop = m->timer.loop;
@@ -657,8 +678,8 @@ static int network_collect(struct module *m, struct series_store *store)
 		ed->ep = cur;
 		ed->delta = d;
 		ed->bytes = d.sent + d.recv;
-		name_endpoint(st, loop, m->cfg->network.resolve_hostnames, ed);
-		const char *resolved = m->cfg->network.resolve_hostnames && strcmp(ed->dst, "any") ? ed->dst : NULL;
+		name_endpoint(st, loop, opts->resolve_hostnames, ed);
+		const char *resolved = opts->resolve_hostnames && strcmp(ed->dst, "any") ? ed->dst : NULL;
 		if (resolved && !net_hostnames_pass(&st->filter.hostnames, resolved))
 			continue;
 		ndeltas++;
@@ -666,7 +687,7 @@ static int network_collect(struct module *m, struct series_store *store)
 	qsort(st->deltas, ndeltas, sizeof(*st->deltas), busiest_first);
 
 	/* Without room to remember what is sent, nothing is sent on its own: all of it goes to "other". */
-	size_t max = live_reserve(st, m->cfg->network.max_dimensions) ? m->cfg->network.max_dimensions : 0;
+	size_t max = live_reserve(st, opts->max_dimensions) ? opts->max_dimensions : 0;
 	/* The rest, by protocol and direction, so totals per protocol and direction stay exact. */
 	struct net_endpoint_value other[2][2] = { 0 };
 	bool other_seen[2][2] = { { false } };
@@ -704,8 +725,12 @@ static int network_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops network_module = {
-	.id = MODULE_NETWORK,
 	.name = "network",
+	.config_help = "net.conn.*: traffic per remote endpoint",
+	.enabled_by_default = true,
+	.keys = network_keys,
+	.nkeys = sizeof(network_keys) / sizeof(network_keys[0]),
+	.opts_size = sizeof(struct network_opts),
 	.metrics = network_metrics,
 	.nmetrics = sizeof(network_metrics) / sizeof(network_metrics[0]),
 	.events = network_events,

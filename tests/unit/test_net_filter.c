@@ -610,8 +610,8 @@ static void test_filter_load(void **state)
 	struct fixture *fx = *state;
 	char ports[] = "1-1024 !145 !domain", ips[] = DEFAULT_IPS, hostnames[] = "!example.com", netdata[] = "netdata";
 	struct config_service_name names[] = { { 19999, netdata } };
-	struct config_network cfg = {
-		.ports = ports, .ips = ips, .hostnames = hostnames, .service_names = names, .nservice_names = 1,
+	struct network_opts cfg = {
+		.ports = ports, .ips = ips, .hostnames = hostnames, .service_names = { names, 1 },
 	};
 	struct net_filter filter;
 	char buf[NET_PORT_TEXT_MAX];
@@ -624,7 +624,7 @@ static void test_filter_load(void **state)
 	assert_string_equal(net_service_name(filter.services, 80, IPPROTO_TCP, buf, sizeof(buf)), "http");
 	net_filter_free(&filter);
 
-	struct config_network unset = { 0 };
+	struct network_opts unset = { 0 };
 	assert_int_equal(net_filter_load(&filter, &unset, NULL, fx->err, sizeof(fx->err)), 0);
 	assert_true(net_ports_pass(&filter.ports, 1));
 	assert_true(ip_passes(&filter.ips, "8.8.8.8"));
@@ -637,17 +637,17 @@ static void test_filter_load_errors_name_the_key(void **state)
 	struct fixture *fx = *state;
 	char bad_ports[] = "1-1024 !domian", bad_ips[] = "10.0.0.0/33", bad_names[] = "a/b";
 	struct net_filter filter;
-	struct config_network cfg = { .ports = bad_ports };
+	struct network_opts cfg = { .ports = bad_ports };
 	assert_int_equal(net_filter_load(&filter, &cfg, fx->services_path, fx->err, sizeof(fx->err)), -1);
 	assert_contains(fx->err, "ports: unknown service name \"domian\"");
 	assert_null(filter.services);
 	net_filter_free(&filter); /* harmless after a failure */
 
-	cfg = (struct config_network){ .ips = bad_ips };
+	cfg = (struct network_opts){ .ips = bad_ips };
 	assert_int_equal(net_filter_load(&filter, &cfg, fx->services_path, fx->err, sizeof(fx->err)), -1);
 	assert_contains(fx->err, "ips: bad prefix length in \"10.0.0.0/33\"");
 
-	cfg = (struct config_network){ .hostnames = bad_names };
+	cfg = (struct network_opts){ .hostnames = bad_names };
 	assert_int_equal(net_filter_load(&filter, &cfg, fx->services_path, fx->err, sizeof(fx->err)), -1);
 	assert_contains(fx->err, "hostnames: bad host name pattern \"a/b\"");
 }
