@@ -1,35 +1,38 @@
 /*
- * The one list of modules. Adding a module is one line here: its index is
- * its id, its name its config section, its keys come with its module_ops.
+ * The one list of modules. Adding a module is one MODULE(name) line here:
+ * its index is its id, its name its config section, and its keys come with
+ * its module_ops.
  */
 #include <string.h>
 
 #include "../module.h"
 
-extern const struct module_ops process_module, fd_module, vfs_module, sync_module, mount_module, shm_module;
-extern const struct module_ops hardirq_module, softirq_module, oomkill_module, disk_module, swap_module, dcstat_module;
-extern const struct module_ops cachestat_module, filesystem_module, socket_module, network_module, apps_module;
-
 /* In docs/metrics.md order, which is also the order of --probe and of the schema. */
-static const struct module_ops *const registry[] = {
-	&process_module,
-	&fd_module,
-	&vfs_module,
-	&sync_module,
-	&mount_module,
-	&shm_module,
-	&cachestat_module,
-	&dcstat_module,
-	&swap_module,
-	&socket_module,
-	&network_module,
-	&disk_module,
-	&filesystem_module,
-	&hardirq_module,
-	&softirq_module,
-	&oomkill_module,
-	&apps_module,
-};
+#define REGISTRY(MODULE) \
+	MODULE(process)    \
+	MODULE(fd)         \
+	MODULE(vfs)        \
+	MODULE(sync)       \
+	MODULE(mount)      \
+	MODULE(shm)        \
+	MODULE(cachestat)  \
+	MODULE(dcstat)     \
+	MODULE(swap)       \
+	MODULE(socket)     \
+	MODULE(network)    \
+	MODULE(disk)       \
+	MODULE(filesystem) \
+	MODULE(hardirq)    \
+	MODULE(softirq)    \
+	MODULE(oomkill)    \
+	MODULE(apps)
+
+/* Each module file defines NAME_module. */
+#define DECLARE(name) extern const struct module_ops name##_module;
+REGISTRY(DECLARE)
+
+#define ENTRY(name) &name##_module,
+static const struct module_ops *const registry[] = { REGISTRY(ENTRY) };
 
 #define REGISTRY_COUNT (sizeof(registry) / sizeof(registry[0]))
 _Static_assert(REGISTRY_COUNT <= MODULE_MAX, "raise MODULE_MAX in agent/config.h");
