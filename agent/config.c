@@ -1009,14 +1009,26 @@ static void cfg_set_u32(struct cfg_loader *ld, const struct cfg_key *key, uint32
 	*field = (uint32_t)value;
 }
 
-static void cfg_set_string(struct cfg_loader *ld, const struct cfg_key *key, char **field, yaml_node_t *node,
+static void cfg_set_string(struct cfg_loader *ld, const struct cfg_key *key, void *base, yaml_node_t *node,
 			   const char *path, const char *text)
 {
 	char why[512];
-	const char *wrong = key->check ? key->check(text, why, sizeof(why)) : NULL;
+	char **field = cfg_field(base, key);
+	void *parsed = NULL;
+	const char *wrong = NULL;
+	if (key->parse)
+		wrong = (parsed = key->parse(text, why, sizeof(why))) ? NULL : why;
+	else if (key->check)
+		wrong = key->check(text, why, sizeof(why));
 	if (wrong) {
 		cfg_error(ld, node, "%s: %s, got \"%s\"", path, wrong, text);
 		return;
+	}
+	if (key->parse) {
+		void **slot = (void **)((char *)base + key->parsed_offset);
+		if (*slot)
+			key->release(*slot);
+		*slot = parsed;
 	}
 	free(*field);
 	*field = cfg_xstrdup(text);
@@ -1066,7 +1078,7 @@ static void cfg_apply_scalar(struct cfg_loader *ld, const struct cfg_key *key, v
 		cfg_set_u32(ld, key, field, node, path, text);
 		break;
 	case CFG_STRING:
-		cfg_set_string(ld, key, field, node, path, text);
+		cfg_set_string(ld, key, base, node, path, text);
 		break;
 	case CFG_ENUM:
 		cfg_set_enum(ld, key, field, node, path, text);
@@ -2166,6 +2178,8 @@ static void cfg_free_section(const struct cfg_section *sec, void *base)
 			break;
 		case CFG_STRING:
 			free(*(char **)field);
+			if (key->parse && *(void **)((char *)base + key->parsed_offset))
+				key->release(*(void **)((char *)base + key->parsed_offset));
 			break;
 		case CFG_TAGS:
 			cfg_free_tags(field);

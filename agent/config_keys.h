@@ -41,6 +41,13 @@ typedef void cfg_apply_fn(struct cfg_loader *ld, const struct cfg_key *key, void
  * with it, written into why (cap bytes) or a constant.
  */
 typedef const char *cfg_check_fn(const char *value, char *why, size_t cap);
+/*
+ * A string key whose value has a grammar: parsed once, when the config
+ * loads, into a heap object (NULL, with why written, when it does not
+ * parse) that the config keeps beside the text and frees with release.
+ */
+typedef void *cfg_parse_fn(const char *value, char *why, size_t cap);
+typedef void cfg_release_fn(void *parsed);
 
 struct cfg_section {
 	const struct cfg_key *keys;
@@ -58,6 +65,9 @@ struct cfg_key {
 	const struct cfg_section *section; /* CFG_SECTION; for lists of maps, the item's keys */
 	cfg_apply_fn *apply;               /* CFG_CUSTOM */
 	cfg_check_fn *check;               /* CFG_STRING */
+	cfg_parse_fn *parse;               /* CFG_STRING: instead of check, keeps the parsed form... */
+	cfg_release_fn *release;           /* ...freed by this... */
+	size_t parsed_offset;              /* ...in a void * field at this offset */
 	const char *what;                  /* CFG_CUSTOM: its type, for the schema */
 };
 
@@ -78,6 +88,9 @@ struct cfg_key {
 #define K_U32(n, off, d, lo, hi, h) \
 	{ .name = n, .type = CFG_UINT32, .offset = off, .def = d, .min = lo, .max = hi, .help = h }
 #define K_STR(n, off, d, chk, h) { .name = n, .type = CFG_STRING, .offset = off, .def = d, .check = chk, .help = h }
+#define K_PARSED(n, off, parsed_off, d, parse_fn, release_fn, h)                                          \
+	{ .name = n, .type = CFG_STRING, .offset = off, .parsed_offset = parsed_off, .def = d, .parse = parse_fn, \
+	  .release = release_fn, .help = h }
 #define K_ENUM(n, off, d, w, h) { .name = n, .type = CFG_ENUM, .offset = off, .def = d, .words = w, .help = h }
 #define K_TAGS(n, off, d, h) { .name = n, .type = CFG_TAGS, .offset = off, .def = d, .help = h }
 #define K_PORT_NAMES(n, off, d, h) { .name = n, .type = CFG_PORT_NAMES, .offset = off, .def = d, .help = h }

@@ -28,18 +28,18 @@
 #include "percpu.h"
 
 /*
- * modules.network: the filter expressions are checked by net_filter.c's own
- * parsers when the config loads (a bad one fails `bpfpush -t` with its
- * FILE:LINE:COL), and built from the same text when the module starts.
+ * modules.network: each filter expression is parsed once, by net_filter.c,
+ * when the config loads (a bad one fails `bpfpush -t` with its
+ * FILE:LINE:COL); the module filters with the config's parsed forms.
  */
 #define NET_OFF(member) offsetof(struct network_opts, member)
 static const struct cfg_key network_keys[] = {
-	K_STR("ports", NET_OFF(ports), "\"1-1024 !145 !domain\"", net_filter_check_ports,
-	      "include ranges/names, ! excludes; exclusion wins; only ! = all but those; * = all"),
-	K_STR("ips", NET_OFF(ips), "\"!127.0.0.1/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7\"",
-	      net_filter_check_ips, "same rules, CIDR or a-b ranges"),
-	K_STR("hostnames", NET_OFF(hostnames), "\"!example.com\"", net_filter_check_hostnames,
-	      "globs with the same include/exclude rules; applies once a name is resolved"),
+	K_PARSED("ports", NET_OFF(ports), NET_OFF(ports_parsed), "\"1-1024 !145 !domain\"", net_filter_parse_ports,
+		 net_filter_release_ports, "include ranges/names, ! excludes; exclusion wins; only ! = all but those; * = all"),
+	K_PARSED("ips", NET_OFF(ips), NET_OFF(ips_parsed), "\"!127.0.0.1/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7\"",
+		 net_filter_parse_ips, net_filter_release_ips, "same rules, CIDR or a-b ranges"),
+	K_PARSED("hostnames", NET_OFF(hostnames), NET_OFF(hostnames_parsed), "\"!example.com\"", net_filter_parse_hostnames,
+		 net_filter_release_hostnames, "globs with the same include/exclude rules; applies once a name is resolved"),
 	K_U32("max_dimensions", NET_OFF(max_dimensions), "500", 1, 100000,
 	      "endpoints sent per flush, zeros included; the rest are summed under dst=other"),
 	K_BOOL("resolve_hostnames", NET_OFF(resolve_hostnames), "false", "dst = the remote's name when known"),
@@ -325,12 +325,14 @@ static void network_prepare(struct module *m)
 	st->skel->rodata->udp_recv_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_RECV, EVENT_UDP_RECV_RESULT);
 }
 
-/* The filters and service names, once attached: the config loader has checked them already. */
+/* The service names, once attached; the filters are the ones the config loader parsed. */
 static int network_start(struct module *m)
 {
 	struct network_state *st = m->priv;
 	char err[256];
-	if (net_filter_load(&st->filter, module_opts(m), NET_SERVICES_PATH, err, sizeof(err))) {
+	/* The filter points into the config the module attached with, held until module_release(). */
+	if (net_filter_load(&st->filter, config_module_opts(m->attached_cfg, m->id), NET_SERVICES_PATH, err,
+			    sizeof(err))) {
 		log_error("network", "%s", err);
 		return -EINVAL;
 	}
@@ -451,12 +453,12 @@ static bool is_v4_mapped(const unsigned char *a)
 /* Does the endpoint pass the ports and ips filters (hostnames later, once a name is known)? */
 static bool passes(const struct network_state *st, const struct net_endpoint_key *key)
 {
-	if (!net_ports_pass(&st->filter.ports, key->port))
+	if (!net_ports_pass(st->filter.ports, key->port))
 		return false;
 	if (!key->peer_known)
 		return true; /* an unconnected socket's peers: only the port can be judged */
 	int family = key->family == AF_INET ? AF_INET : AF_INET6;
-	return net_ips_pass(&st->filter.ips, family, key->addr);
+	return net_ips_pass(st->filter.ips, family, key->addr);
 }
 
 static void name_endpoint(struct network_state *st, uv_loop_t *loop, bool resolve, struct endpoint_delta *d)
@@ -680,7 +682,7 @@ static int network_collect(struct module *m, struct series_store *store)
 		ed->bytes = d.sent + d.recv;
 		name_endpoint(st, loop, opts->resolve_hostnames, ed);
 		const char *resolved = opts->resolve_hostnames && strcmp(ed->dst, "any") ? ed->dst : NULL;
-		if (resolved && !net_hostnames_pass(&st->filter.hostnames, resolved))
+		if (resolved && !net_hostnames_pass(st->filter.hostnames, resolved))
 			continue;
 		ndeltas++;
 	}

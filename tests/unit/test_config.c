@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "module.h"
+#include "net_filter.h"
 
 /* A module's registry index, by name (the registry is the one list of modules). */
 static module_id_t mod(const char *name)
@@ -266,6 +267,13 @@ static void test_defaults_when_absent(void **state)
 	assert_int_equal(names->len, 1);
 	assert_int_equal(names->items[0].port, 19999);
 	assert_string_equal(names->items[0].name, "netdata");
+	/* the filters were parsed as the config loaded, once, for the network module to use */
+	const struct network_opts *net = config_module_opts(cfg, mod("network"));
+	assert_non_null(net->ports_parsed);
+	assert_false(net_ports_pass(net->ports_parsed, 53));
+	assert_true(net_ports_pass(net->ports_parsed, 80));
+	assert_non_null(net->ips_parsed);
+	assert_non_null(net->hostnames_parsed);
 	assert_int_equal(FIELD(cfg, uint64_t, "modules.hardirq.slow_threshold"), 1000);
 	assert_int_equal(FIELD(cfg, uint64_t, "modules.softirq.slow_threshold"), 1000);
 
