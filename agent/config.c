@@ -2157,46 +2157,6 @@ int config_load(const char *path, struct config **out, struct config_errors *err
 	return 0;
 }
 
-static void cfg_free_tags(struct config_tags *tags)
-{
-	for (size_t i = 0; i < tags->len; i++) {
-		free(tags->items[i].key);
-		free(tags->items[i].value);
-	}
-	free(tags->items);
-}
-
-/* What the keys of sec own in base (module options structs: no engine-only custom keys there). */
-static void cfg_free_section(const struct cfg_section *sec, void *base)
-{
-	for (size_t i = 0; i < sec->nkeys; i++) {
-		const struct cfg_key *key = &sec->keys[i];
-		void *field = cfg_field(base, key);
-		switch (key->type) {
-		case CFG_SECTION:
-			cfg_free_section(key->section, field);
-			break;
-		case CFG_STRING:
-			free(*(char **)field);
-			if (key->parse && *(void **)((char *)base + key->parsed_offset))
-				key->release(*(void **)((char *)base + key->parsed_offset));
-			break;
-		case CFG_TAGS:
-			cfg_free_tags(field);
-			break;
-		case CFG_PORT_NAMES: {
-			struct config_port_names *names = field;
-			for (size_t n = 0; n < names->len; n++)
-				free(names->items[n].name);
-			free(names->items);
-			break;
-		}
-		default:
-			break;
-		}
-	}
-}
-
 const struct config *config_ref(const struct config *cfg)
 {
 	/* The count is the one mutable field of a loaded config, owned by its holders together. */
@@ -2215,7 +2175,7 @@ void config_free(const struct config *held)
 		return;
 	}
 	free(cfg->global.hostname);
-	cfg_free_tags(&cfg->global.tags);
+	config_tags_free(&cfg->global.tags);
 	for (size_t i = 0; i < cfg->apps.ngroups; i++) {
 		free(cfg->apps.groups[i].match);
 		free(cfg->apps.groups[i].name);
@@ -2226,7 +2186,7 @@ void config_free(const struct config *held)
 		if (!cfg->modules[id].opts)
 			continue;
 		struct cfg_section own = { ops->keys, ops->nkeys };
-		cfg_free_section(&own, cfg->modules[id].opts);
+		config_section_free(&own, cfg->modules[id].opts);
 		free(cfg->modules[id].opts);
 	}
 	for (size_t i = 0; i < cfg->nsinks; i++)
@@ -2358,28 +2318,11 @@ bool config_module_enabled(const struct config *cfg, const char *name)
 	return id >= 0 && cfg->modules[id].enabled;
 }
 
-/* The leaf key path names under sec, its field in base: path's first part is a key of sec. */
-static const void *cfg_field_in(const struct cfg_section *sec, const void *base, const char *path)
-{
-	const char *dot = strchr(path, '.');
-	size_t len = dot ? (size_t)(dot - path) : strlen(path);
-	for (size_t i = 0; i < sec->nkeys; i++) {
-		const struct cfg_key *key = &sec->keys[i];
-		if (strlen(key->name) != len || strncmp(key->name, path, len) != 0)
-			continue;
-		const void *field = (const char *)base + key->offset;
-		if (key->type == CFG_SECTION)
-			return dot ? cfg_field_in(key->section, field, dot + 1) : NULL;
-		return dot ? NULL : field;
-	}
-	return NULL;
-}
-
 const void *config_field(const struct config *cfg, const char *path)
 {
 	static const char modules[] = "modules.";
 	if (strncmp(path, modules, sizeof(modules) - 1) != 0)
-		return cfg_field_in(&cfg_root_section, cfg, path);
+		return config_section_field(&cfg_root_section, cfg, path);
 	const char *name = path + sizeof(modules) - 1, *dot = strchr(name, '.');
 	if (!dot)
 		return NULL;
@@ -2388,66 +2331,9 @@ const void *config_field(const struct config *cfg, const char *path)
 		if (ops->top_level_section || strlen(ops->name) != (size_t)(dot - name) ||
 		    strncmp(ops->name, name, (size_t)(dot - name)) != 0)
 			continue;
-		const void *field = cfg_field_in(&cfg_common_module_section, &cfg->modules[id], dot + 1);
+		const void *field = config_section_field(&cfg_common_module_section, &cfg->modules[id], dot + 1);
 		struct cfg_section own = { ops->keys, ops->nkeys };
-		return field ? field : cfg->modules[id].opts ? cfg_field_in(&own, cfg->modules[id].opts, dot + 1) : NULL;
+		return field ? field : cfg->modules[id].opts ? config_section_field(&own, cfg->modules[id].opts, dot + 1) : NULL;
 	}
 	return NULL;
-}
-
-static bool cfg_str_equal(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
-
-bool config_section_equal(const struct cfg_section *sec, const void *a, const void *b)
-{
-	if (a == b)
-		return true;
-	if (!a || !b)
-		return false;
-	for (size_t i = 0; i < sec->nkeys; i++) {
-		const struct cfg_key *key = &sec->keys[i];
-		const void *fa = (const char *)a + key->offset, *fb = (const char *)b + key->offset;
-		bool same = true;
-		switch (key->type) {
-		case CFG_SECTION:
-			same = config_section_equal(key->section, fa, fb);
-			break;
-		case CFG_BOOL:
-			same = *(const bool *)fa == *(const bool *)fb;
-			break;
-		case CFG_DURATION_MS:
-		case CFG_DURATION_US:
-			same = *(const uint64_t *)fa == *(const uint64_t *)fb;
-			break;
-		case CFG_UINT32:
-			same = *(const uint32_t *)fa == *(const uint32_t *)fb;
-			break;
-		case CFG_STRING:
-			same = cfg_str_equal(*(char *const *)fa, *(char *const *)fb);
-			break;
-		case CFG_ENUM:
-			same = *(const int *)fa == *(const int *)fb;
-			break;
-		case CFG_TAGS: {
-			const struct config_tags *ta = fa, *tb = fb;
-			same = ta->len == tb->len;
-			for (size_t n = 0; same && n < ta->len; n++)
-				same = cfg_str_equal(ta->items[n].key, tb->items[n].key) &&
-				       cfg_str_equal(ta->items[n].value, tb->items[n].value);
-			break;
-		}
-		case CFG_PORT_NAMES: {
-			const struct config_port_names *pa = fa, *pb = fb;
-			same = pa->len == pb->len;
-			for (size_t n = 0; same && n < pa->len; n++)
-				same = pa->items[n].port == pb->items[n].port && cfg_str_equal(pa->items[n].name, pb->items[n].name);
-			break;
-		}
-		case CFG_CUSTOM:
-			same = false; /* engine-only types: not in module tables; "changed" is the safe answer */
-			break;
-		}
-		if (!same)
-			return false;
-	}
-	return true;
 }

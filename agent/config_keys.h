@@ -99,5 +99,10 @@ struct cfg_key {
 
 /* Are the fields the keys of sec fill equal in a and b (two options structs)? */
 bool config_section_equal(const struct cfg_section *sec, const void *a, const void *b);
+/* Frees what the keys of sec own in base (strings, parsed forms, tags, port names), not base. */
+void config_section_free(const struct cfg_section *sec, void *base);
+void config_tags_free(struct config_tags *tags);
+/* The field of the leaf key path names under sec ("syscalls.msync"), NULL when none. */
+const void *config_section_field(const struct cfg_section *sec, const void *base, const char *path);
 
 #endif

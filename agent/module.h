@@ -1,10 +1,11 @@
 /*
  * The module interface. A module is one probes/NAME.bpf.c plus one
  * agent/modules/NAME.c that fills a const struct module_ops: its metric
- * catalogue, the kernel events it hooks with their ordered ways of attaching,
- * and callbacks to open its skeleton and collect its maps. attach.c does the
- * rest (choosing ways, loading, attaching, falling back), so a module never
- * repeats that logic.
+ * catalogue, its config keys, the kernel events it hooks with their ordered
+ * ways of attaching, and callbacks to open its skeleton and collect its
+ * maps; and one MODULE(NAME) line in agent/modules/registry.c. attach.c does
+ * the rest (choosing ways, loading, attaching, falling back), so a module
+ * never repeats that logic; agent/config.c fills its options from its keys.
  */
 #ifndef BPFPUSH_MODULE_H
 #define BPFPUSH_MODULE_H
