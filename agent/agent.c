@@ -106,7 +106,7 @@ static void module_timer_cb(uv_timer_t *timer)
 	struct module *m = timer->data;
 	struct agent *a = m->agent;
 	collect_module(a, m);
-	arm_aligned(timer, module_timer_cb, config_module_interval_ms(a->cfg, m->ops->id), 0);
+	arm_aligned(timer, module_timer_cb, config_module_interval_ms(a->cfg, m->id), 0);
 }
 
 static void ring_ready_cb(uv_poll_t *poll, int status, int events)
@@ -167,7 +167,7 @@ static uint64_t read_cpu_ns(void)
 static void collect_agent_metrics(struct agent *a)
 {
 	uint64_t total_us = 0;
-	for (int id = 0; id < MODULE_COUNT; id++) {
+	for (int id = 0; id < (int)module_registry_count(); id++) {
 		if (!a->running[id])
 			continue;
 		struct metric_tag tag = { "module", a->modules[id].ops->name };
@@ -257,7 +257,7 @@ static void close_handle(uv_handle_t *h)
 
 static void close_module_handles(struct agent *a)
 {
-	for (int id = 0; id < MODULE_COUNT; id++) {
+	for (int id = 0; id < (int)module_registry_count(); id++) {
 		struct module *m = &a->modules[id];
 		if (m->timer_ready)
 			close_handle((uv_handle_t *)&m->timer);
@@ -272,7 +272,7 @@ static void agent_stop(struct agent *a)
 		return;
 	a->stopping = true;
 	notify_send("STOPPING=1");
-	for (int id = 0; id < MODULE_COUNT; id++)
+	for (int id = 0; id < (int)module_registry_count(); id++)
 		if (a->running[id]) {
 			uv_timer_stop(&a->modules[id].timer);
 			collect_module(a, &a->modules[id]);
@@ -335,32 +335,24 @@ static bool uses_syscall_layer(const struct module_ops *ops)
  */
 static void attach_modules(struct agent *a, const bool *which, bool with_layer)
 {
-	char unbuilt[256] = "";
-	for (int id = 0; id < MODULE_COUNT; id++) {
+	for (int id = 0; id < (int)module_registry_count(); id++) {
 		if (!a->cfg->modules[id].enabled || (which && !which[id]))
 			continue;
-		const struct module_ops *ops = module_registry_get((enum module_id)id);
-		if (!ops) {
-			size_t len = strlen(unbuilt);
-			snprintf(unbuilt + len, sizeof(unbuilt) - len, "%s%s", len ? ", " : "", config_module_names[id]);
-			continue;
-		}
 		struct module *m = &a->modules[id];
-		m->ops = ops;
+		m->ops = module_registry_get((module_id_t)id);
+		m->id = (module_id_t)id;
 		m->cfg = a->cfg;
 		m->probes = &a->probes;
 		m->agent = a;
 		attach_module(m);
 	}
-	if (unbuilt[0])
-		log_info("agent", "enabled in the config but not built into this version, skipped: %s", unbuilt);
 	if (!with_layer) {
 		probe_cache_release_btf(&a->probes); /* not needed until the next reload */
 		return;
 	}
 	a->syscalls = syscall_watch_new(a->cfg, &a->probes);
 	if (a->syscalls)
-		syscall_watch_attach(a->syscalls, a->modules, MODULE_COUNT);
+		syscall_watch_attach(a->syscalls, a->modules, module_registry_count());
 	probe_cache_release_btf(&a->probes); /* not needed until the next reload */
 }
 
@@ -384,7 +376,7 @@ static void start_watchdog(struct agent *a)
 /* Start the attached modules marked in `which` (NULL: all): baselines, timers, ring polling. */
 static void run_modules(struct agent *a, const bool *which)
 {
-	for (int id = 0; id < MODULE_COUNT; id++) {
+	for (int id = 0; id < (int)module_registry_count(); id++) {
 		struct module *m = &a->modules[id];
 		if (!m->ops || (which && !which[id]))
 			continue;
@@ -402,7 +394,7 @@ static void run_modules(struct agent *a, const bool *which)
 		m->timer.data = m;
 		a->running[id] = true;
 		poll_ring(a, m);
-		arm_aligned(&m->timer, module_timer_cb, config_module_interval_ms(a->cfg, (enum module_id)id), 0);
+		arm_aligned(&m->timer, module_timer_cb, config_module_interval_ms(a->cfg, (module_id_t)id), 0);
 		log_info(m->ops->name, "running");
 	}
 }
@@ -410,7 +402,7 @@ static void run_modules(struct agent *a, const bool *which)
 static void count_modules(struct agent *a)
 {
 	a->modules_enabled = a->modules_failed = 0;
-	for (int id = 0; id < MODULE_COUNT; id++)
+	for (int id = 0; id < (int)module_registry_count(); id++)
 		if (a->modules[id].ops) {
 			a->modules_enabled++;
 			a->modules_failed += !a->modules[id].attached;
@@ -536,19 +528,19 @@ static void restart_counters(struct agent *a, const struct module_ops *ops)
 static void apply_config(struct agent *a, struct config *next)
 {
 	struct config *old = a->cfg;
-	bool restart[MODULE_COUNT] = { false }, layer = false;
+	bool restart[MODULE_MAX] = { false }, layer = false;
 	unsigned restarted = 0;
-	for (int id = 0; id < MODULE_COUNT; id++) {
-		const struct module_ops *ops = module_registry_get((enum module_id)id);
-		restart[id] = ops && config_module_changed(old, next, (enum module_id)id);
+	for (int id = 0; id < (int)module_registry_count(); id++) {
+		const struct module_ops *ops = module_registry_get((module_id_t)id);
+		restart[id] = ops && config_module_changed(old, next, (module_id_t)id);
 		layer |= restart[id] && uses_syscall_layer(ops);
 	}
 	/* One BPF object serves every syscall-derived module: reloading it restarts all of them. */
-	for (int id = 0; id < MODULE_COUNT && layer; id++) {
-		const struct module_ops *ops = module_registry_get((enum module_id)id);
+	for (int id = 0; id < (int)module_registry_count() && layer; id++) {
+		const struct module_ops *ops = module_registry_get((module_id_t)id);
 		restart[id] |= ops && uses_syscall_layer(ops) && (old->modules[id].enabled || next->modules[id].enabled);
 	}
-	for (int id = 0; id < MODULE_COUNT; id++) {
+	for (int id = 0; id < (int)module_registry_count(); id++) {
 		struct module *m = &a->modules[id];
 		if (!restart[id] || !m->ops)
 			continue;
@@ -567,7 +559,7 @@ static void apply_config(struct agent *a, struct config *next)
 	for (size_t i = 0; i < a->nsinks; i++)
 		series_store_set_ttl(a->sink_stores[i], next->global.series_ttl_ms * 1000000u);
 	a->sink_env.interval_ms = next->global.interval_ms;
-	for (int id = 0; id < MODULE_COUNT; id++)
+	for (int id = 0; id < (int)module_registry_count(); id++)
 		if (a->modules[id].ops)
 			a->modules[id].cfg = next;
 	if (a->syscalls)
@@ -575,16 +567,16 @@ static void apply_config(struct agent *a, struct config *next)
 	attach_modules(a, restart, layer);
 	run_modules(a, restart);
 	count_modules(a);
-	for (int id = 0; id < MODULE_COUNT; id++)
+	for (int id = 0; id < (int)module_registry_count(); id++)
 		restarted += restart[id];
 
 	if (old->global.interval_ms != next->global.interval_ms) {
 		uv_timer_stop(&a->flush_timer);
 		arm_aligned(&a->flush_timer, flush_timer_cb, next->global.interval_ms, FLUSH_LAG_MS);
-		for (int id = 0; id < MODULE_COUNT; id++)
+		for (int id = 0; id < (int)module_registry_count(); id++)
 			if (a->running[id] && !restart[id])
 				arm_aligned(&a->modules[id].timer, module_timer_cb,
-					    config_module_interval_ms(next, (enum module_id)id), 0);
+					    config_module_interval_ms(next, (module_id_t)id), 0);
 	}
 	bool sinks_replaced = replace_sinks(a, next);
 	/* a->cfg's reference: modules and sinks still built from old hold their own. */
@@ -620,7 +612,7 @@ static void signal_cb(uv_signal_t *handle, int signum)
 
 static void stop_modules(struct agent *a)
 {
-	for (int id = 0; id < MODULE_COUNT; id++)
+	for (int id = 0; id < (int)module_registry_count(); id++)
 		if (a->modules[id].ops)
 			module_release(&a->modules[id]);
 	syscall_watch_free(a->syscalls);

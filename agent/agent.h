@@ -20,8 +20,8 @@ struct agent {
 	const struct config *sinks_cfg; /* what the sinks were built from (one reference of its own): cfg, or an older one */
 	struct probe_cache probes;
 	struct syscall_watch *syscalls;
-	struct module modules[MODULE_COUNT];
-	bool running[MODULE_COUNT]; /* attached, timer started */
+	struct module modules[MODULE_MAX];
+	bool running[MODULE_MAX]; /* attached, timer started */
 	unsigned modules_enabled, modules_failed;
 	struct series_store *store;
 	struct sink **sinks;

@@ -368,9 +368,9 @@ static bool way_present(const struct module *m, const struct attach_way *way, ch
 }
 
 /* The module whose config keys govern an event. */
-static enum module_id config_owner(const struct module *m, const struct event_desc *ev)
+static module_id_t config_owner(const struct module *m, const struct event_desc *ev)
 {
-	return ev->config_owner ? (enum module_id)(ev->config_owner - 1) : m->ops->id;
+	return ev->config_owner ? (module_id_t)(ev->config_owner - 1) : m->id;
 }
 
 static bool has_layered_ways(const struct event_desc *ev)
@@ -390,7 +390,7 @@ static bool has_layered_ways(const struct event_desc *ev)
 static bool way_allowed(const struct module *m, const struct event_desc *ev, int w, char *why)
 {
 	const struct attach_way *way = &ev->ways[w];
-	enum module_id owner = config_owner(m, ev);
+	module_id_t owner = config_owner(m, ev);
 	enum attach_tier forced = config_module_attach(m->cfg, owner);
 	enum syscall_layer layer = config_module_syscall_layer(m->cfg, owner);
 	bool narrowed = layer != SYSCALL_LAYER_AUTO && has_layered_ways(ev);

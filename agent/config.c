@@ -1,9 +1,14 @@
 /*
  * The configuration loader: libyaml documents applied onto one struct config
- * through key tables (DESIGN.md §5 and §8, in the spirit of Fluent Bit's
- * config_map). Each table row says a key's type, where its value lives, its
- * default as YAML text and one line of help, so the parser, the defaults, the
- * "did you mean" hints and the documentation test all read the same rows.
+ * through key tables (docs/design.md §5 and §8, in the spirit of Fluent Bit's
+ * config_map; the row type is agent/config_keys.h). Each table row says a
+ * key's type, where its value lives, its default as YAML text and one line of
+ * help, so the parser, the defaults, the "did you mean" hints, the reload
+ * comparison and the documentation test all read the same rows.
+ *
+ * This file keeps the engine and the agent-wide keys (global, apps, sinks,
+ * and what every module takes). A module's own keys come with its module_ops
+ * from the registry (agent/modules/registry.c) and fill its options struct.
  *
  * Merging falls out of applying documents in turn: the built-in defaults,
  * the main file, then conf.d/NAME.yaml in name order, each touching only the keys
@@ -26,12 +31,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "net_filter.h"
-
-const char *const config_module_names[MODULE_COUNT] = {
-	"process", "fd", "vfs", "sync", "mount", "shm", "cachestat", "dcstat", "swap",
-	"socket", "network", "disk", "filesystem", "hardirq", "softirq", "oomkill", "apps",
-};
+#include "config_keys.h"
+#include "module.h"
 
 /* Enum fields are written through an int: make sure that is their size. */
 _Static_assert(sizeof(enum load_mode) == sizeof(int), "enum size");
@@ -49,7 +50,7 @@ _Static_assert(sizeof(enum sink_type) == sizeof(int), "enum size");
 #define MS_PER_H (60 * MS_PER_M)
 #define MS_PER_D (24 * MS_PER_H)
 
-/* Tag keys that metrics carry themselves (METRICS.md): a constant tag of the same name loses. */
+/* Tag keys that metrics carry themselves (docs/metrics.md): a constant tag of the same name loses. */
 static const char *const cfg_metric_tag_keys[] = {
 	"app", "unit", "container", "disk", "fs", "op", "irq", "vector", "dst", "port",
 	"service", "proto", "direction", "module", "map", "sink", "reason", "le", NULL,
@@ -258,7 +259,9 @@ static void cfg_buf_add(struct cfg_buf *b, const char *s, size_t n)
 
 static void cfg_path_join(char *out, size_t cap, const char *parent, const char *name)
 {
-	snprintf(out, cap, "%s%s%s", parent, *parent ? "." : "", name);
+	/* Key paths are short; a cut one only shortens a message, so the length is not checked further. */
+	if (snprintf(out, cap, "%s%s%s", parent, *parent ? "." : "", name) < 0)
+		out[0] = '\0';
 }
 
 static size_t cfg_edit_distance(const char *a, const char *b)
@@ -524,60 +527,8 @@ int config_parse_address(const char *text, struct config_address *out, const cha
 /* ------------------------------------------------------------------ */
 /* Key tables                                                           */
 
-enum cfg_type {
-	CFG_SECTION,     /* a map of further keys */
-	CFG_BOOL,        /* bool */
-	CFG_DURATION_MS, /* uint64_t milliseconds */
-	CFG_DURATION_US, /* uint64_t microseconds */
-	CFG_UINT32,      /* uint32_t */
-	CFG_STRING,      /* char *, owned */
-	CFG_ENUM,        /* an enum, as int: the index of the word */
-	CFG_TAGS,        /* struct config_tags */
-	CFG_CUSTOM,      /* its own apply function */
-};
-
-struct cfg_key;
-typedef void cfg_apply_fn(struct cfg_loader *ld, const struct cfg_key *key, void *base, yaml_node_t *node,
-			  const char *path);
-/* NULL when value is fine, else what is wrong with it. */
-typedef const char *cfg_check_fn(const char *value);
-
-struct cfg_section {
-	const struct cfg_key *keys;
-	size_t nkeys;
-};
-
-struct cfg_key {
-	const char *name;
-	enum cfg_type type;
-	size_t offset;       /* of the field from the section's base */
-	const char *def;     /* the default as YAML text; NULL: none, or it depends on other keys */
-	const char *help;
-	uint64_t min, max;   /* accepted range, in the stored unit */
-	const char *const *words;          /* CFG_ENUM, NULL-terminated, in enum order */
-	const struct cfg_section *section; /* CFG_SECTION; for lists of maps, the item's keys */
-	cfg_apply_fn *apply;               /* CFG_CUSTOM */
-	cfg_check_fn *check;               /* CFG_STRING */
-	const char *what;                  /* CFG_CUSTOM: its type, for the schema */
-};
-
-#define CFG_SECTION_OF(array) { array, sizeof(array) / sizeof(array[0]) }
 #define CFG_OFF(member) offsetof(struct config, member)
 #define SINK_OFF(member) offsetof(struct config_sink, member)
-
-#define K_SECTION(n, sec, h) { .name = n, .type = CFG_SECTION, .section = sec, .help = h }
-#define K_BOOL(n, off, d, h) { .name = n, .type = CFG_BOOL, .offset = off, .def = d, .help = h }
-#define K_MS(n, off, d, lo, hi, h) \
-	{ .name = n, .type = CFG_DURATION_MS, .offset = off, .def = d, .min = lo, .max = hi, .help = h }
-#define K_US(n, off, d, lo, hi, h) \
-	{ .name = n, .type = CFG_DURATION_US, .offset = off, .def = d, .min = lo, .max = hi, .help = h }
-#define K_U32(n, off, d, lo, hi, h) \
-	{ .name = n, .type = CFG_UINT32, .offset = off, .def = d, .min = lo, .max = hi, .help = h }
-#define K_STR(n, off, d, chk, h) { .name = n, .type = CFG_STRING, .offset = off, .def = d, .check = chk, .help = h }
-#define K_ENUM(n, off, d, w, h) { .name = n, .type = CFG_ENUM, .offset = off, .def = d, .words = w, .help = h }
-#define K_TAGS(n, off, d, h) { .name = n, .type = CFG_TAGS, .offset = off, .def = d, .help = h }
-#define K_CUSTOM(n, off, d, fn, wh, sec, h) \
-	{ .name = n, .type = CFG_CUSTOM, .offset = off, .def = d, .apply = fn, .what = wh, .section = sec, .help = h }
 
 static const char *const cfg_bool_words[] = { "true", "false", "yes", "no", "on", "off", NULL };
 static const char *const cfg_load_mode_words[] = { "entry", "return", NULL };
@@ -588,16 +539,18 @@ static const char *const cfg_group_by_words[] = { "comm", "exe", "cgroup", "unit
 static const char *const cfg_sink_type_words[] = { "statsd", "dogstatsd", "graphite", "graphite-tagged", "stdout", NULL };
 static const char *const cfg_sink_format_words[] = { "statsd", "dogstatsd", "graphite", "graphite-tagged", NULL };
 
-static const char *cfg_check_hostname(const char *value)
+static const char *cfg_check_hostname(const char *value, char *buf, size_t cap)
 {
+	(void)buf, (void)cap;
 	const char *why;
 	if (strcmp(value, "auto") == 0 || cfg_host_is_valid(value, &why))
 		return NULL;
 	return "expected auto or a host name";
 }
 
-static const char *cfg_check_sink_name(const char *value)
+static const char *cfg_check_sink_name(const char *value, char *buf, size_t cap)
 {
+	(void)buf, (void)cap;
 	if (!*value)
 		return "a sink name must not be empty";
 	for (const char *c = value; *c; c++)
@@ -606,44 +559,16 @@ static const char *cfg_check_sink_name(const char *value)
 	return NULL;
 }
 
-static const char *cfg_check_not_empty(const char *value) { return *value ? NULL : "must not be empty"; }
-
-/*
- * The network filters' messages name the offending token, so they are made
- * when checking; cfg_set_string copies one before the next check can run.
- */
-static _Thread_local char cfg_net_filter_why[512];
-
-static const char *cfg_check_net_ports(const char *value)
+static const char *cfg_check_not_empty(const char *value, char *buf, size_t cap)
 {
-	struct net_services *services = net_services_load(NET_SERVICES_PATH, NULL, 0);
-	if (!services)
-		abort();
-	struct net_ports ports;
-	int rc = net_ports_parse(&ports, value, services, cfg_net_filter_why, sizeof(cfg_net_filter_why));
-	net_services_free(services);
-	return rc == 0 ? NULL : cfg_net_filter_why;
-}
-
-static const char *cfg_check_net_ips(const char *value)
-{
-	struct net_ips ips;
-	int rc = net_ips_parse(&ips, value, cfg_net_filter_why, sizeof(cfg_net_filter_why));
-	net_ips_free(&ips);
-	return rc == 0 ? NULL : cfg_net_filter_why;
-}
-
-static const char *cfg_check_net_hostnames(const char *value)
-{
-	struct net_hostnames hostnames;
-	int rc = net_hostnames_parse(&hostnames, value, cfg_net_filter_why, sizeof(cfg_net_filter_why));
-	net_hostnames_free(&hostnames);
-	return rc == 0 ? NULL : cfg_net_filter_why;
+	(void)buf, (void)cap;
+	return *value ? NULL : "must not be empty";
 }
 
 /* A file the agent reads at start (TLS certificates and keys): it must exist and be readable now. */
-static const char *cfg_check_readable_file(const char *value)
+static const char *cfg_check_readable_file(const char *value, char *buf, size_t cap)
 {
+	(void)buf, (void)cap;
 	if (!*value)
 		return "must not be empty";
 	struct stat st;
@@ -656,8 +581,7 @@ static const char *cfg_check_readable_file(const char *value)
 	return NULL;
 }
 
-static cfg_apply_fn cfg_apply_sinks, cfg_apply_groups, cfg_apply_service_names, cfg_apply_address,
-	cfg_apply_string_list;
+static cfg_apply_fn cfg_apply_sinks, cfg_apply_groups, cfg_apply_address, cfg_apply_string_list, cfg_apply_modules;
 
 static const struct cfg_key cfg_global_keys[] = {
 	K_MS("interval", CFG_OFF(global.interval_ms), "1s", MS_PER_S, MS_PER_H,
@@ -693,113 +617,24 @@ static const struct cfg_key cfg_apps_keys[] = {
 	      "groups sent per flush, zeros included (the busiest); the rest are summed under app=other"),
 	K_CUSTOM("groups", 0, "[]", cfg_apply_groups, "list", &cfg_group_section,
 		 "list of { match, name }: first match wins, in list order; conf.d lists append"),
-	K_MS("interval", CFG_OFF(modules[MODULE_APPS].interval_ms), "0s", 0, MS_PER_H,
+	K_MS("interval", CFG_OFF(apps.interval_ms), "0s", 0, MS_PER_H,
 	     "collection interval; 0s: global.interval, else a multiple of it"),
-	K_ENUM("attach", CFG_OFF(modules[MODULE_APPS].attach), "auto", cfg_attach_words, "auto: global.attach"),
+	K_ENUM("attach", CFG_OFF(apps.attach), "auto", cfg_attach_words, "auto: global.attach"),
 };
 
-/* Every module takes these; enabled's default differs per module (METRICS.md). */
-#define MODULE_KEYS(id, enabled_default)                                                                   \
-	K_BOOL("enabled", CFG_OFF(modules[id].enabled), enabled_default, "switch the module on or off"),      \
-	K_MS("interval", CFG_OFF(modules[id].interval_ms), "0s", 0, MS_PER_H,                                 \
-	     "collection interval; 0s: global.interval, else a multiple of it"),                              \
-	K_ENUM("attach", CFG_OFF(modules[id].attach), "auto", cfg_attach_words, "auto: global.attach"),       \
-	K_ENUM("syscall_layer", CFG_OFF(modules[id].syscall_layer), "auto", cfg_syscall_layer_words,          \
-	       "auto: global.syscall_layer")
-
-#define MODULE_SECTION(var, id, enabled_default)                     \
-	static const struct cfg_key var##_keys[] = { MODULE_KEYS(id, enabled_default) }; \
-	static const struct cfg_section var##_section = CFG_SECTION_OF(var##_keys)
-
-MODULE_SECTION(cfg_process, MODULE_PROCESS, "true");
-MODULE_SECTION(cfg_fd, MODULE_FD, "true");
-MODULE_SECTION(cfg_vfs, MODULE_VFS, "true");
-MODULE_SECTION(cfg_mount, MODULE_MOUNT, "true");
-MODULE_SECTION(cfg_shm, MODULE_SHM, "true");
-MODULE_SECTION(cfg_cachestat, MODULE_CACHESTAT, "false");
-MODULE_SECTION(cfg_dcstat, MODULE_DCSTAT, "false");
-MODULE_SECTION(cfg_swap, MODULE_SWAP, "false");
-MODULE_SECTION(cfg_socket, MODULE_SOCKET, "true");
-MODULE_SECTION(cfg_disk, MODULE_DISK, "false");
-MODULE_SECTION(cfg_oomkill, MODULE_OOMKILL, "true");
-
-static const struct cfg_key cfg_sync_call_keys[] = {
-	K_BOOL("sync", CFG_OFF(sync_calls[SYNC_SYNC]), "true", "count sync(2)"),
-	K_BOOL("syncfs", CFG_OFF(sync_calls[SYNC_SYNCFS]), "true", "count syncfs(2)"),
-	K_BOOL("fsync", CFG_OFF(sync_calls[SYNC_FSYNC]), "true", "count fsync(2)"),
-	K_BOOL("fdatasync", CFG_OFF(sync_calls[SYNC_FDATASYNC]), "true", "count fdatasync(2)"),
-	K_BOOL("msync", CFG_OFF(sync_calls[SYNC_MSYNC]), "true", "count msync(2)"),
-	K_BOOL("sync_file_range", CFG_OFF(sync_calls[SYNC_SYNC_FILE_RANGE]), "true", "count sync_file_range(2)"),
+/*
+ * Every module under modules.NAME takes these; enabled's default is the
+ * module's (module_ops.enabled_by_default, per docs/metrics.md).
+ */
+#define MOD_OFF(member) offsetof(struct config_module, member)
+static const struct cfg_key cfg_common_module_keys[] = {
+	K_BOOL("enabled", MOD_OFF(enabled), NULL, "switch the module on or off"),
+	K_MS("interval", MOD_OFF(interval_ms), "0s", 0, MS_PER_H,
+	     "collection interval; 0s: global.interval, else a multiple of it"),
+	K_ENUM("attach", MOD_OFF(attach), "auto", cfg_attach_words, "auto: global.attach"),
+	K_ENUM("syscall_layer", MOD_OFF(syscall_layer), "auto", cfg_syscall_layer_words, "auto: global.syscall_layer"),
 };
-static const struct cfg_section cfg_sync_call_section = CFG_SECTION_OF(cfg_sync_call_keys);
-
-static const struct cfg_key cfg_sync_keys[] = {
-	MODULE_KEYS(MODULE_SYNC, "true"),
-	K_SECTION("syscalls", &cfg_sync_call_section, "each sync-family syscall can be switched off"),
-};
-static const struct cfg_section cfg_sync_section = CFG_SECTION_OF(cfg_sync_keys);
-
-static const struct cfg_key cfg_network_keys[] = {
-	MODULE_KEYS(MODULE_NETWORK, "true"),
-	K_STR("ports", CFG_OFF(network.ports), "\"1-1024 !145 !domain\"", cfg_check_net_ports,
-	      "include ranges/names, ! excludes; exclusion wins; only ! = all but those; * = all"),
-	K_STR("ips", CFG_OFF(network.ips), "\"!127.0.0.1/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7\"",
-	      cfg_check_net_ips, "same rules, CIDR or a-b ranges"),
-	K_STR("hostnames", CFG_OFF(network.hostnames), "\"!example.com\"", cfg_check_net_hostnames,
-	      "globs with the same include/exclude rules; applies once a name is resolved"),
-	K_U32("max_dimensions", CFG_OFF(network.max_dimensions), "500", 1, 100000,
-	      "endpoints sent per flush, zeros included; the rest are summed under dst=other"),
-	K_BOOL("resolve_hostnames", CFG_OFF(network.resolve_hostnames), "false", "dst = the remote's name when known"),
-	K_CUSTOM("service_names", 0, "{ 19999: netdata }", cfg_apply_service_names, "map", NULL,
-		 "port -> service tag, before /etc/services"),
-};
-static const struct cfg_section cfg_network_section = CFG_SECTION_OF(cfg_network_keys);
-
-static const struct cfg_key cfg_filesystem_keys[] = {
-	MODULE_KEYS(MODULE_FILESYSTEM, "false"),
-	K_BOOL("ext4", CFG_OFF(filesystems[FS_EXT4]), "true", "trace ext4"),
-	K_BOOL("xfs", CFG_OFF(filesystems[FS_XFS]), "true", "trace xfs"),
-	K_BOOL("nfs", CFG_OFF(filesystems[FS_NFS]), "true", "trace nfs"),
-	K_BOOL("btrfs", CFG_OFF(filesystems[FS_BTRFS]), "true", "trace btrfs"),
-	K_BOOL("zfs", CFG_OFF(filesystems[FS_ZFS]), "true", "trace zfs"),
-};
-static const struct cfg_section cfg_filesystem_section = CFG_SECTION_OF(cfg_filesystem_keys);
-
-static const struct cfg_key cfg_hardirq_keys[] = {
-	MODULE_KEYS(MODULE_HARDIRQ, "true"),
-	K_US("slow_threshold", CFG_OFF(hardirq_slow_threshold_us), "1ms", 1, US_PER_MS * MS_PER_S,
-	     "handlers slower than this count in hardirq.slow (1us to 1s)"),
-};
-static const struct cfg_section cfg_hardirq_section = CFG_SECTION_OF(cfg_hardirq_keys);
-
-static const struct cfg_key cfg_softirq_keys[] = {
-	MODULE_KEYS(MODULE_SOFTIRQ, "true"),
-	K_US("slow_threshold", CFG_OFF(softirq_slow_threshold_us), "1ms", 1, US_PER_MS * MS_PER_S,
-	     "vectors slower than this count in softirq.slow (1us to 1s)"),
-};
-static const struct cfg_section cfg_softirq_section = CFG_SECTION_OF(cfg_softirq_keys);
-
-/* In enum module_id order (the schema test checks the names against config_module_names). */
-static const struct cfg_key cfg_module_keys[] = {
-	K_SECTION("process", &cfg_process_section, "process.*: forks, threads, exits"),
-	K_SECTION("fd", &cfg_fd_section, "fd.*: opens and closes"),
-	K_SECTION("vfs", &cfg_vfs_section, "vfs.*: reads, writes, unlinks, creates, fsyncs"),
-	K_SECTION("sync", &cfg_sync_section, "sync.*: the sync-family syscalls"),
-	K_SECTION("mount", &cfg_mount_section, "mount.*: mount and umount"),
-	K_SECTION("shm", &cfg_shm_section, "shm.*: System V shared memory calls"),
-	K_SECTION("cachestat", &cfg_cachestat_section, "cachestat.*: page-cache hits and misses (costly)"),
-	K_SECTION("dcstat", &cfg_dcstat_section, "dcstat.*: directory-cache lookups"),
-	K_SECTION("swap", &cfg_swap_section, "swap.*: pages swapped in and out"),
-	K_SECTION("socket", &cfg_socket_section, "socket.*: TCP and UDP calls and bytes"),
-	K_SECTION("network", &cfg_network_section, "net.conn.*: traffic per remote endpoint"),
-	K_SECTION("disk", &cfg_disk_section, "disk.latency per block device"),
-	K_SECTION("filesystem", &cfg_filesystem_section, "filesystem.latency per filesystem and operation"),
-	K_SECTION("hardirq", &cfg_hardirq_section, "hardirq.*: time in hard IRQ handlers"),
-	K_SECTION("softirq", &cfg_softirq_section, "softirq.*: time per softirq vector"),
-	K_SECTION("oomkill", &cfg_oomkill_section, "oomkill.kills by victim app"),
-};
-/* apps, the last module, has its own top-level section. */
-_Static_assert(sizeof(cfg_module_keys) / sizeof(cfg_module_keys[0]) == MODULE_APPS, "one section per module");
+static const struct cfg_section cfg_common_module_section = CFG_SECTION_OF(cfg_common_module_keys);
 
 static const struct cfg_key cfg_sink_keys[] = {
 	K_STR("name", SINK_OFF(name), NULL, cfg_check_sink_name, "required and unique; a later file's sink of that name replaces it"),
@@ -831,12 +666,11 @@ static const struct cfg_section cfg_sink_section = CFG_SECTION_OF(cfg_sink_keys)
 
 static const struct cfg_section cfg_global_section = CFG_SECTION_OF(cfg_global_keys);
 static const struct cfg_section cfg_apps_section = CFG_SECTION_OF(cfg_apps_keys);
-static const struct cfg_section cfg_modules_section = CFG_SECTION_OF(cfg_module_keys);
 
 static const struct cfg_key cfg_root_keys[] = {
-	K_SECTION("global", &cfg_global_section, "agent-wide settings"),
-	K_SECTION("apps", &cfg_apps_section, "per-application metrics"),
-	K_SECTION("modules", &cfg_modules_section, "one entry per module"),
+	K_SECTION("global", 0, &cfg_global_section, "agent-wide settings"),
+	K_SECTION("apps", 0, &cfg_apps_section, "per-application metrics"),
+	K_CUSTOM("modules", 0, NULL, cfg_apply_modules, "map", NULL, "one entry per module"),
 	K_CUSTOM("sinks", 0, NULL, cfg_apply_sinks, "list", &cfg_sink_section, "where metrics go; at least one"),
 };
 static const struct cfg_section cfg_root_section = CFG_SECTION_OF(cfg_root_keys);
@@ -1091,6 +925,7 @@ static const char *cfg_pair_key(struct cfg_loader *ld, yaml_node_t *map, yaml_no
 
 static void cfg_apply_section(struct cfg_loader *ld, const struct cfg_section *sec, void *base, yaml_node_t *map,
 			      const char *path);
+static cfg_apply_fn cfg_apply_port_names;
 
 static bool cfg_parse_bool(const char *text, bool *out)
 {
@@ -1174,13 +1009,26 @@ static void cfg_set_u32(struct cfg_loader *ld, const struct cfg_key *key, uint32
 	*field = (uint32_t)value;
 }
 
-static void cfg_set_string(struct cfg_loader *ld, const struct cfg_key *key, char **field, yaml_node_t *node,
+static void cfg_set_string(struct cfg_loader *ld, const struct cfg_key *key, void *base, yaml_node_t *node,
 			   const char *path, const char *text)
 {
-	const char *wrong = key->check ? key->check(text) : NULL;
+	char why[512];
+	char **field = cfg_field(base, key);
+	void *parsed = NULL;
+	const char *wrong = NULL;
+	if (key->parse)
+		wrong = (parsed = key->parse(text, why, sizeof(why))) ? NULL : why;
+	else if (key->check)
+		wrong = key->check(text, why, sizeof(why));
 	if (wrong) {
 		cfg_error(ld, node, "%s: %s, got \"%s\"", path, wrong, text);
 		return;
+	}
+	if (key->parse) {
+		void **slot = (void **)((char *)base + key->parsed_offset);
+		if (*slot)
+			key->release(*slot);
+		*slot = parsed;
 	}
 	free(*field);
 	*field = cfg_xstrdup(text);
@@ -1230,7 +1078,7 @@ static void cfg_apply_scalar(struct cfg_loader *ld, const struct cfg_key *key, v
 		cfg_set_u32(ld, key, field, node, path, text);
 		break;
 	case CFG_STRING:
-		cfg_set_string(ld, key, field, node, path, text);
+		cfg_set_string(ld, key, base, node, path, text);
 		break;
 	case CFG_ENUM:
 		cfg_set_enum(ld, key, field, node, path, text);
@@ -1328,6 +1176,9 @@ static void cfg_apply_key(struct cfg_loader *ld, const struct cfg_key *key, void
 	case CFG_TAGS:
 		cfg_apply_tags(ld, key, base, node, path);
 		break;
+	case CFG_PORT_NAMES:
+		cfg_apply_port_names(ld, key, base, node, path);
+		break;
 	case CFG_CUSTOM:
 		key->apply(ld, key, base, node, path);
 		break;
@@ -1337,19 +1188,26 @@ static void cfg_apply_key(struct cfg_loader *ld, const struct cfg_key *key, void
 	}
 }
 
-static void cfg_report_unknown_key(struct cfg_loader *ld, const struct cfg_section *sec, yaml_node_t *key_node,
-				   const char *name, const char *path)
+/* One section's keys and the struct they fill: a module's section has two (its common keys, its own). */
+struct cfg_part {
+	const struct cfg_section *sec;
+	void *base;
+};
+
+static void cfg_report_unknown_key(struct cfg_loader *ld, const struct cfg_part *parts, size_t nparts,
+				   yaml_node_t *key_node, const char *name, const char *path)
 {
 	struct cfg_suggestion hint = { 0 };
-	for (size_t i = 0; i < sec->nkeys; i++)
-		cfg_suggest_consider(&hint, name, sec->keys[i].name);
+	for (size_t p = 0; p < nparts; p++)
+		for (size_t i = 0; i < parts[p].sec->nkeys; i++)
+			cfg_suggest_consider(&hint, name, parts[p].sec->keys[i].name);
 	char hint_text[96];
 	cfg_suggestion_text(&hint, hint_text, sizeof(hint_text));
 	cfg_error(ld, key_node, "%s: unknown key%s", path, hint_text);
 }
 
-static void cfg_apply_section(struct cfg_loader *ld, const struct cfg_section *sec, void *base, yaml_node_t *map,
-			      const char *path)
+static void cfg_apply_parts(struct cfg_loader *ld, const struct cfg_part *parts, size_t nparts, yaml_node_t *map,
+			    const char *path)
 {
 	if (!cfg_expect_kind(ld, map, YAML_MAPPING_NODE, *path ? path : "(top level)", "a map"))
 		return;
@@ -1358,12 +1216,66 @@ static void cfg_apply_section(struct cfg_loader *ld, const struct cfg_section *s
 		const char *name = cfg_pair_key(ld, map, pair, path, key_path, sizeof(key_path));
 		if (!name)
 			continue;
-		const struct cfg_key *key = cfg_find_key(sec, name);
+		const struct cfg_key *key = NULL;
+		size_t p = 0;
+		for (; p < nparts && !key; p++)
+			key = cfg_find_key(parts[p].sec, name);
 		if (!key) {
-			cfg_report_unknown_key(ld, sec, cfg_node(ld, pair->key), name, key_path);
+			cfg_report_unknown_key(ld, parts, nparts, cfg_node(ld, pair->key), name, key_path);
 			continue;
 		}
-		cfg_apply_key(ld, key, base, cfg_node(ld, pair->value), key_path);
+		cfg_apply_key(ld, key, parts[p - 1].base, cfg_node(ld, pair->value), key_path);
+	}
+}
+
+static void cfg_apply_section(struct cfg_loader *ld, const struct cfg_section *sec, void *base, yaml_node_t *map,
+			      const char *path)
+{
+	struct cfg_part part = { sec, base };
+	cfg_apply_parts(ld, &part, 1, map, path);
+}
+
+/* modules.NAME: the keys every module takes, then the module's own (its module_ops.keys). */
+static size_t cfg_module_parts(struct config *cfg, module_id_t id, struct cfg_section *own, struct cfg_part parts[2])
+{
+	const struct module_ops *ops = module_registry_get(id);
+	parts[0] = (struct cfg_part){ &cfg_common_module_section, &cfg->modules[id] };
+	*own = (struct cfg_section){ ops->keys, ops->nkeys };
+	parts[1] = (struct cfg_part){ own, cfg->modules[id].opts };
+	return ops->nkeys && cfg->modules[id].opts ? 2 : 1;
+}
+
+/* The registry's modules by name, each its own section (top-level ones, apps, are not under modules). */
+static void cfg_apply_modules(struct cfg_loader *ld, const struct cfg_key *key, void *base, yaml_node_t *node,
+			      const char *path)
+{
+	struct config *cfg = base;
+	(void)key;
+	if (cfg_node_is_null(node) || !cfg_expect_kind(ld, node, YAML_MAPPING_NODE, path, "a map"))
+		return;
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top; pair++) {
+		char module_path[CFG_PATH_MAX];
+		const char *name = cfg_pair_key(ld, node, pair, path, module_path, sizeof(module_path));
+		if (!name)
+			continue;
+		int id = module_registry_find(name);
+		if (id < 0 || module_registry_get((module_id_t)id)->top_level_section) {
+			struct cfg_suggestion hint = { 0 };
+			for (module_id_t m = 0; m < module_registry_count(); m++)
+				if (!module_registry_get(m)->top_level_section)
+					cfg_suggest_consider(&hint, name, module_registry_get(m)->name);
+			char hint_text[96];
+			cfg_suggestion_text(&hint, hint_text, sizeof(hint_text));
+			cfg_error(ld, cfg_node(ld, pair->key), "%s: unknown key%s", module_path, hint_text);
+			continue;
+		}
+		yaml_node_t *value = cfg_node(ld, pair->value);
+		if (cfg_node_is_null(value))
+			continue;
+		struct cfg_section own;
+		struct cfg_part parts[2];
+		size_t nparts = cfg_module_parts(cfg, (module_id_t)id, &own, parts);
+		cfg_apply_parts(ld, parts, nparts, value, module_path);
 	}
 }
 
@@ -1409,6 +1321,27 @@ static void cfg_apply_defaults(struct cfg_loader *ld, const struct cfg_section *
 			cfg_apply_defaults(ld, key->section, cfg_field(base, key), key_path);
 		else if (key->def)
 			cfg_apply_text(ld, key, base, key->def, key_path);
+	}
+}
+
+/* Each module's options struct, allocated here, and every module key's default. */
+static void cfg_apply_module_defaults(struct cfg_loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	for (module_id_t id = 0; id < module_registry_count(); id++) {
+		const struct module_ops *ops = module_registry_get(id);
+		if (ops->top_level_section)
+			continue; /* its keys are the engine's, under their own root key */
+		if (ops->opts_size)
+			cfg->modules[id].opts = cfg_xcalloc(1, ops->opts_size);
+		cfg->modules[id].enabled = ops->enabled_by_default;
+		char path[CFG_PATH_MAX];
+		cfg_path_join(path, sizeof(path), "modules", ops->name);
+		struct cfg_section own;
+		struct cfg_part parts[2];
+		size_t nparts = cfg_module_parts(cfg, id, &own, parts);
+		for (size_t p = 0; p < nparts; p++)
+			cfg_apply_defaults(ld, parts[p].sec, parts[p].base, path);
 	}
 }
 
@@ -1499,15 +1432,13 @@ static void cfg_apply_groups(struct cfg_loader *ld, const struct cfg_key *key, v
 	}
 }
 
-/* network.service_names: port -> name, merged port by port. */
-/* Names for the ports a host serves: the limit keeps merging linear. */
-#define CFG_SERVICE_NAMES_MAX 1024
+/* A port -> name map (network.service_names), merged port by port; the limit keeps merging linear. */
+#define CFG_PORT_NAMES_MAX 1024
 
-static void cfg_apply_service_names(struct cfg_loader *ld, const struct cfg_key *key, void *base, yaml_node_t *node,
-				    const char *path)
+static void cfg_apply_port_names(struct cfg_loader *ld, const struct cfg_key *key, void *base, yaml_node_t *node,
+				 const char *path)
 {
-	struct config_network *net = &((struct config *)base)->network;
-	(void)key;
+	struct config_port_names *names = cfg_field(base, key);
 	if (cfg_node_is_null(node) || !cfg_expect_kind(ld, node, YAML_MAPPING_NODE, path, "a map of port to name"))
 		return;
 	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top; pair++) {
@@ -1532,19 +1463,19 @@ static void cfg_apply_service_names(struct cfg_loader *ld, const struct cfg_key 
 			continue;
 		}
 		size_t i = 0;
-		while (i < net->nservice_names && net->service_names[i].port != port)
+		while (i < names->len && names->items[i].port != port)
 			i++;
-		if (i == net->nservice_names && i >= CFG_SERVICE_NAMES_MAX) {
-			cfg_error(ld, cfg_node(ld, pair->key), "%s: more than %d service names", path, CFG_SERVICE_NAMES_MAX);
+		if (i == names->len && i >= CFG_PORT_NAMES_MAX) {
+			cfg_error(ld, cfg_node(ld, pair->key), "%s: more than %d service names", path, CFG_PORT_NAMES_MAX);
 			free(name);
 			return;
 		}
-		if (i == net->nservice_names) {
-			net->service_names = cfg_xrealloc(net->service_names, (i + 1) * sizeof(*net->service_names));
-			net->service_names[net->nservice_names++] = (struct config_service_name){ (uint16_t)port, NULL };
+		if (i == names->len) {
+			names->items = cfg_xrealloc(names->items, (i + 1) * sizeof(*names->items));
+			names->items[names->len++] = (struct config_service_name){ (uint16_t)port, NULL };
 		}
-		free(net->service_names[i].name);
-		net->service_names[i].name = name;
+		free(names->items[i].name);
+		names->items[i].name = name;
 	}
 }
 
@@ -2173,20 +2104,28 @@ static void cfg_load_conf_d(struct cfg_loader *ld, const char *main_path)
 static void cfg_validate_merged(struct cfg_loader *ld, const char *main_file, bool check_sinks)
 {
 	struct config *cfg = ld->cfg;
-	/* The apps module runs when apps is on: one switch, apps.enabled. */
-	cfg->modules[MODULE_APPS].enabled = cfg->apps.enabled;
 	char global_text[32];
 	cfg_format_ms(cfg->global.interval_ms, global_text, sizeof(global_text));
-	for (int id = 0; id < MODULE_COUNT; id++) {
-		uint64_t ms = cfg->modules[id].interval_ms;
+	for (module_id_t id = 0; id < module_registry_count(); id++) {
+		const struct module_ops *ops = module_registry_get(id);
+		struct config_module *m = &cfg->modules[id];
+		const void *interval_field = &m->interval_ms;
+		if (ops->top_level_section) {
+			/* The apps module runs when apps is on: one switch, apps.enabled; its section is apps. */
+			m->enabled = cfg->apps.enabled;
+			m->interval_ms = cfg->apps.interval_ms;
+			m->attach = cfg->apps.attach;
+			interval_field = &cfg->apps.interval_ms;
+		}
+		uint64_t ms = m->interval_ms;
 		if (ms == 0 || ms % cfg->global.interval_ms == 0)
 			continue;
-		const struct cfg_mark *at = cfg_mark_of(ld, &cfg->modules[id].interval_ms);
+		const struct cfg_mark *at = cfg_mark_of(ld, interval_field);
 		struct cfg_mark nowhere = { main_file, 0, 0 };
 		char text[32];
 		cfg_format_ms(ms, text, sizeof(text));
 		cfg_error_at(ld, at ? *at : nowhere, "%s%s.interval: %s is not a multiple of global.interval (%s)",
-			     id == MODULE_APPS ? "" : "modules.", config_module_names[id], text, global_text);
+			     ops->top_level_section ? "" : "modules.", ops->name, text, global_text);
 	}
 	if (check_sinks && cfg->nsinks == 0) {
 		struct cfg_mark at = { main_file, 0, 0 };
@@ -2204,6 +2143,7 @@ int config_load(const char *path, struct config **out, struct config_errors *err
 	cfg->path = cfg_xstrdup(path);
 	ld.file = CFG_DEFAULTS_FILE;
 	cfg_apply_defaults(&ld, &cfg_root_section, cfg, "");
+	cfg_apply_module_defaults(&ld);
 	if (cfg_load_file(&ld, path))
 		cfg_load_conf_d(&ld, path);
 	/* "No sink" after another error is usually that error's echo: say it only alone. */
@@ -2215,15 +2155,6 @@ int config_load(const char *path, struct config **out, struct config_errors *err
 	}
 	*out = cfg;
 	return 0;
-}
-
-static void cfg_free_tags(struct config_tags *tags)
-{
-	for (size_t i = 0; i < tags->len; i++) {
-		free(tags->items[i].key);
-		free(tags->items[i].value);
-	}
-	free(tags->items);
 }
 
 const struct config *config_ref(const struct config *cfg)
@@ -2244,18 +2175,20 @@ void config_free(const struct config *held)
 		return;
 	}
 	free(cfg->global.hostname);
-	cfg_free_tags(&cfg->global.tags);
+	config_tags_free(&cfg->global.tags);
 	for (size_t i = 0; i < cfg->apps.ngroups; i++) {
 		free(cfg->apps.groups[i].match);
 		free(cfg->apps.groups[i].name);
 	}
 	free(cfg->apps.groups);
-	free(cfg->network.ports);
-	free(cfg->network.ips);
-	free(cfg->network.hostnames);
-	for (size_t i = 0; i < cfg->network.nservice_names; i++)
-		free(cfg->network.service_names[i].name);
-	free(cfg->network.service_names);
+	for (module_id_t id = 0; id < module_registry_count(); id++) {
+		const struct module_ops *ops = module_registry_get(id);
+		if (!cfg->modules[id].opts)
+			continue;
+		struct cfg_section own = { ops->keys, ops->nkeys };
+		config_section_free(&own, cfg->modules[id].opts);
+		free(cfg->modules[id].opts);
+	}
 	for (size_t i = 0; i < cfg->nsinks; i++)
 		cfg_sink_free(&cfg->sinks[i]);
 	free(cfg->sinks);
@@ -2276,19 +2209,19 @@ const char *config_sink_type_name(enum sink_type type)
 	return (unsigned)type <= SINK_STDOUT ? cfg_sink_type_words[type] : "unknown";
 }
 
-uint64_t config_module_interval_ms(const struct config *cfg, enum module_id id)
+uint64_t config_module_interval_ms(const struct config *cfg, module_id_t id)
 {
 	uint64_t ms = cfg->modules[id].interval_ms;
 	return ms ? ms : cfg->global.interval_ms;
 }
 
-enum attach_tier config_module_attach(const struct config *cfg, enum module_id id)
+enum attach_tier config_module_attach(const struct config *cfg, module_id_t id)
 {
 	enum attach_tier tier = cfg->modules[id].attach;
 	return tier != ATTACH_AUTO ? tier : cfg->global.attach;
 }
 
-enum syscall_layer config_module_syscall_layer(const struct config *cfg, enum module_id id)
+enum syscall_layer config_module_syscall_layer(const struct config *cfg, module_id_t id)
 {
 	enum syscall_layer layer = cfg->modules[id].syscall_layer;
 	return layer != SYSCALL_LAYER_AUTO ? layer : cfg->global.syscall_layer;
@@ -2311,12 +2244,16 @@ static const char *cfg_type_name(const struct cfg_key *key)
 	case CFG_ENUM:
 		return "enum";
 	case CFG_TAGS:
+	case CFG_PORT_NAMES:
 		return "map";
 	case CFG_CUSTOM:
 		return key->what;
 	}
 	return "?";
 }
+
+static void cfg_walk_modules(const char *path, void (*visit)(const struct config_schema_key *key, void *arg),
+			     void *arg);
 
 static void cfg_walk_section(const struct cfg_section *sec, const char *path,
 			     void (*visit)(const struct config_schema_key *key, void *arg), void *arg)
@@ -2327,6 +2264,10 @@ static void cfg_walk_section(const struct cfg_section *sec, const char *path,
 		cfg_path_join(key_path, sizeof(key_path), path, key->name);
 		if (key->type == CFG_SECTION) {
 			cfg_walk_section(key->section, key_path, visit, arg);
+			continue;
+		}
+		if (key->apply == cfg_apply_modules) {
+			cfg_walk_modules(key_path, visit, arg);
 			continue;
 		}
 		struct config_schema_key info = { key_path, cfg_type_name(key), key->def, key->help };
@@ -2342,4 +2283,57 @@ static void cfg_walk_section(const struct cfg_section *sec, const char *path,
 void config_schema_walk(void (*visit)(const struct config_schema_key *key, void *arg), void *arg)
 {
 	cfg_walk_section(&cfg_root_section, "", visit, arg);
+}
+
+static void cfg_walk_modules(const char *path, void (*visit)(const struct config_schema_key *key, void *arg),
+			     void *arg)
+{
+	for (module_id_t id = 0; id < module_registry_count(); id++) {
+		const struct module_ops *ops = module_registry_get(id);
+		if (ops->top_level_section)
+			continue;
+		char module_path[CFG_PATH_MAX], enabled_path[CFG_PATH_MAX + 16];
+		cfg_path_join(module_path, sizeof(module_path), path, ops->name);
+		/* enabled's default is the module's */
+		const struct cfg_key *enabled = &cfg_common_module_keys[0];
+		snprintf(enabled_path, sizeof(enabled_path), "%s.%s", module_path, enabled->name);
+		struct config_schema_key info = { enabled_path, cfg_type_name(enabled), ops->enabled_by_default ? "true" : "false",
+						  enabled->help };
+		visit(&info, arg);
+		struct cfg_section rest = { cfg_common_module_keys + 1, cfg_common_module_section.nkeys - 1 };
+		cfg_walk_section(&rest, module_path, visit, arg);
+		struct cfg_section own = { ops->keys, ops->nkeys };
+		cfg_walk_section(&own, module_path, visit, arg);
+	}
+}
+
+const void *config_module_opts(const struct config *cfg, module_id_t id)
+{
+	return id < MODULE_MAX ? cfg->modules[id].opts : NULL;
+}
+
+bool config_module_enabled(const struct config *cfg, const char *name)
+{
+	int id = module_registry_find(name);
+	return id >= 0 && cfg->modules[id].enabled;
+}
+
+const void *config_field(const struct config *cfg, const char *path)
+{
+	static const char modules[] = "modules.";
+	if (strncmp(path, modules, sizeof(modules) - 1) != 0)
+		return config_section_field(&cfg_root_section, cfg, path);
+	const char *name = path + sizeof(modules) - 1, *dot = strchr(name, '.');
+	if (!dot)
+		return NULL;
+	for (module_id_t id = 0; id < module_registry_count(); id++) {
+		const struct module_ops *ops = module_registry_get(id);
+		if (ops->top_level_section || strlen(ops->name) != (size_t)(dot - name) ||
+		    strncmp(ops->name, name, (size_t)(dot - name)) != 0)
+			continue;
+		const void *field = config_section_field(&cfg_common_module_section, &cfg->modules[id], dot + 1);
+		struct cfg_section own = { ops->keys, ops->nkeys };
+		return field ? field : cfg->modules[id].opts ? config_section_field(&own, cfg->modules[id].opts, dot + 1) : NULL;
+	}
+	return NULL;
 }

@@ -1,5 +1,5 @@
 /*
- * The configuration: libyaml -> one immutable struct (DESIGN.md §5).
+ * The configuration: libyaml -> one immutable struct (docs/design.md §5).
  *
  * Loading applies the built-in defaults, then the main file, then each
  * conf.d/NAME.yaml files beside it in name order: maps merge key by key, lists append,
@@ -35,29 +35,13 @@ enum syscall_layer { SYSCALL_LAYER_AUTO = 0, SYSCALL_LAYER_DISPATCHER, SYSCALL_L
 
 enum group_by { GROUP_BY_COMM = 0, GROUP_BY_EXE, GROUP_BY_CGROUP, GROUP_BY_UNIT, GROUP_BY_CONTAINER };
 
-/* Every module the contract knows, built or not, in METRICS.md order. */
-enum module_id {
-	MODULE_PROCESS = 0,
-	MODULE_FD,
-	MODULE_VFS,
-	MODULE_SYNC,
-	MODULE_MOUNT,
-	MODULE_SHM,
-	MODULE_CACHESTAT,
-	MODULE_DCSTAT,
-	MODULE_SWAP,
-	MODULE_SOCKET,
-	MODULE_NETWORK,
-	MODULE_DISK,
-	MODULE_FILESYSTEM,
-	MODULE_HARDIRQ,
-	MODULE_SOFTIRQ,
-	MODULE_OOMKILL,
-	MODULE_APPS, /* its switch and keys live in the top-level apps section, not under modules */
-	MODULE_COUNT
-};
-
-extern const char *const config_module_names[MODULE_COUNT];
+/*
+ * A module's index in the registry (agent/modules/registry.c), the one list
+ * of modules: config.modules[] and the agent's tables are indexed by it.
+ */
+typedef unsigned module_id_t;
+/* How many modules the registry may hold (checked there at build time). */
+#define MODULE_MAX 32
 
 /* Wire formats. SINK_STDOUT is a sink type whose encoding is config_sink.format. */
 enum sink_type { SINK_STATSD = 0, SINK_DOGSTATSD, SINK_GRAPHITE, SINK_GRAPHITE_TAGGED, SINK_STDOUT };
@@ -108,31 +92,25 @@ struct config_sink {
 	int line;
 };
 
+/* The keys every module takes; its own keys fill opts (agent/config_keys.h). */
 struct config_module {
 	bool enabled;
 	uint64_t interval_ms; /* 0: the global interval */
 	enum attach_tier attach; /* ATTACH_AUTO: the global choice */
 	enum syscall_layer syscall_layer; /* SYSCALL_LAYER_AUTO: the global choice */
+	void *opts; /* the module's options struct (module_ops.opts_size bytes), NULL when it has no keys */
 };
-
-enum sync_call { SYNC_SYNC = 0, SYNC_SYNCFS, SYNC_FSYNC, SYNC_FDATASYNC, SYNC_MSYNC, SYNC_SYNC_FILE_RANGE, SYNC_CALL_COUNT };
 
 struct config_service_name {
 	uint16_t port;
 	char *name;
 };
 
-struct config_network {
-	char *ports;     /* filter expressions, parsed by the network module */
-	char *ips;
-	char *hostnames;
-	uint32_t max_dimensions;
-	bool resolve_hostnames;
-	struct config_service_name *service_names;
-	size_t nservice_names;
+/* A key of type port -> name (CFG_PORT_NAMES). */
+struct config_port_names {
+	struct config_service_name *items;
+	size_t len;
 };
-
-enum fs_kind { FS_EXT4 = 0, FS_XFS, FS_NFS, FS_BTRFS, FS_ZFS, FS_KIND_COUNT };
 
 struct config_app_group {
 	char *match;
@@ -157,13 +135,11 @@ struct config {
 		uint32_t max_groups;
 		struct config_app_group *groups;
 		size_t ngroups;
+		/* the apps module's interval and attach: its section is this one, not modules.apps */
+		uint64_t interval_ms;
+		enum attach_tier attach;
 	} apps;
-	struct config_module modules[MODULE_COUNT];
-	bool sync_calls[SYNC_CALL_COUNT];
-	struct config_network network;
-	bool filesystems[FS_KIND_COUNT];
-	uint64_t hardirq_slow_threshold_us;
-	uint64_t softirq_slow_threshold_us;
+	struct config_module modules[MODULE_MAX]; /* by registry index; unused past module_registry_count() */
 	struct config_sink *sinks;
 	size_t nsinks;
 	char *path; /* the main file */
@@ -208,9 +184,19 @@ void config_errors_free(struct config_errors *errs);
 /* Helpers other code needs. */
 const char *config_attach_tier_name(enum attach_tier tier);
 const char *config_sink_type_name(enum sink_type type);
-uint64_t config_module_interval_ms(const struct config *cfg, enum module_id id);
-enum attach_tier config_module_attach(const struct config *cfg, enum module_id id);
-enum syscall_layer config_module_syscall_layer(const struct config *cfg, enum module_id id);
+uint64_t config_module_interval_ms(const struct config *cfg, module_id_t id);
+enum attach_tier config_module_attach(const struct config *cfg, module_id_t id);
+enum syscall_layer config_module_syscall_layer(const struct config *cfg, module_id_t id);
+/* The module's options struct, filled from its key table (NULL when it has none). */
+const void *config_module_opts(const struct config *cfg, module_id_t id);
+/* Is the module of that registry name enabled (false when there is none)? */
+bool config_module_enabled(const struct config *cfg, const char *name);
+/*
+ * The field a leaf key's path names ("global.interval",
+ * "modules.sync.syscalls.msync"), for tests and tools; NULL when no key
+ * has that path. Its C type follows the key's type (agent/config_keys.h).
+ */
+const void *config_field(const struct config *cfg, const char *path);
 
 /* Also used by tests and by the address parser's callers. */
 int config_parse_duration_ms(const char *text, uint64_t *out_ms);

@@ -2,6 +2,9 @@
 
 #include <string.h>
 
+#include "config_keys.h"
+#include "module.h"
+
 static bool str_equal(const char *a, const char *b)
 {
 	return a == b || (a && b && !strcmp(a, b));
@@ -27,25 +30,12 @@ static bool tags_equal(const struct config_tags *a, const struct config_tags *b)
 	return true;
 }
 
-static bool network_equal(const struct config_network *a, const struct config_network *b)
-{
-	if (!str_equal(a->ports, b->ports) || !str_equal(a->ips, b->ips) || !str_equal(a->hostnames, b->hostnames) ||
-	    a->max_dimensions != b->max_dimensions || a->resolve_hostnames != b->resolve_hostnames ||
-	    a->nservice_names != b->nservice_names)
-		return false;
-	for (size_t i = 0; i < a->nservice_names; i++)
-		if (a->service_names[i].port != b->service_names[i].port ||
-		    !str_equal(a->service_names[i].name, b->service_names[i].name))
-			return false;
-	return true;
-}
-
 static bool apps_equal(const struct config *a, const struct config *b)
 {
 	/* cachestat switches apps' page-cache events on and off too */
 	if (a->apps.group_by != b->apps.group_by || a->apps.max_groups != b->apps.max_groups ||
 	    a->apps.ngroups != b->apps.ngroups ||
-	    a->modules[MODULE_CACHESTAT].enabled != b->modules[MODULE_CACHESTAT].enabled)
+	    config_module_enabled(a, "cachestat") != config_module_enabled(b, "cachestat"))
 		return false;
 	for (size_t i = 0; i < a->apps.ngroups; i++)
 		if (!str_equal(a->apps.groups[i].match, b->apps.groups[i].match) ||
@@ -54,21 +44,23 @@ static bool apps_equal(const struct config *a, const struct config *b)
 	return true;
 }
 
-/* The keys of each module's own section that its BPF object or its state is built from. */
-static bool own_keys_equal(const struct config *a, const struct config *b, enum module_id id)
+/*
+ * The keys of each module's own section: its BPF object or its state is
+ * built from them at attach, so any change restarts it. The apps module's
+ * keys are the engine's top-level apps section.
+ */
+static bool own_keys_equal(const struct config *a, const struct config *b, module_id_t id)
 {
-	switch (id) {
-	case MODULE_SYNC: return !memcmp(a->sync_calls, b->sync_calls, sizeof(a->sync_calls));
-	case MODULE_NETWORK: return network_equal(&a->network, &b->network);
-	case MODULE_FILESYSTEM: return !memcmp(a->filesystems, b->filesystems, sizeof(a->filesystems));
-	case MODULE_HARDIRQ: return a->hardirq_slow_threshold_us == b->hardirq_slow_threshold_us;
-	case MODULE_SOFTIRQ: return a->softirq_slow_threshold_us == b->softirq_slow_threshold_us;
-	case MODULE_APPS: return apps_equal(a, b);
-	default: return true;
-	}
+	const struct module_ops *ops = module_registry_get(id);
+	if (!ops)
+		return true;
+	if (ops->top_level_section)
+		return apps_equal(a, b);
+	struct cfg_section own = { ops->keys, ops->nkeys };
+	return config_section_equal(&own, config_module_opts(a, id), config_module_opts(b, id));
 }
 
-bool config_module_changed(const struct config *old, const struct config *next, enum module_id id)
+bool config_module_changed(const struct config *old, const struct config *next, module_id_t id)
 {
 	const struct config_module *a = &old->modules[id], *b = &next->modules[id];
 	if (a->enabled != b->enabled)

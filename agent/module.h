@@ -1,10 +1,11 @@
 /*
  * The module interface. A module is one probes/NAME.bpf.c plus one
  * agent/modules/NAME.c that fills a const struct module_ops: its metric
- * catalogue, the kernel events it hooks with their ordered ways of attaching,
- * and callbacks to open its skeleton and collect its maps. attach.c does the
- * rest (choosing ways, loading, attaching, falling back), so a module never
- * repeats that logic.
+ * catalogue, its config keys, the kernel events it hooks with their ordered
+ * ways of attaching, and callbacks to open its skeleton and collect its
+ * maps; and one MODULE(NAME) line in agent/modules/registry.c. attach.c does
+ * the rest (choosing ways, loading, attaching, falling back), so a module
+ * never repeats that logic; agent/config.c fills its options from its keys.
  */
 #ifndef BPFPUSH_MODULE_H
 #define BPFPUSH_MODULE_H
@@ -14,6 +15,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "config_keys.h"
 #include "metric.h"
 
 struct bpf_object;
@@ -51,7 +53,7 @@ struct event_desc {
 	const char *gives;       /* the metrics this event feeds, for --probe */
 	bool return_mode_only;   /* hooked only in load_mode: return */
 	bool entry_mode_only;    /* in load_mode: return its return-side twin (another event) is hooked instead */
-	int config_owner;        /* module_id + 1 whose attach/syscall_layer keys apply; 0: the module's own */
+	int config_owner;        /* registry index + 1 of the module whose attach/syscall_layer keys apply; 0: the module's own */
 	struct attach_way ways[EVENT_MAX_WAYS]; /* cheapest first; tier 0 ends the list */
 };
 
@@ -67,8 +69,20 @@ struct event_state {
 struct module;
 
 struct module_ops {
-	enum module_id id;
-	const char *name;
+	const char *name; /* also its config section, modules.NAME */
+	/*
+	 * Its config: help for the modules.NAME section, the default of its
+	 * enabled key, and its own keys (agent/config_keys.h), which fill an
+	 * options struct of opts_size bytes at offsets the keys give
+	 * (config_module_opts()). The keys every module takes are the engine's.
+	 */
+	const char *config_help;
+	bool enabled_by_default;
+	const struct cfg_key *keys;
+	size_t nkeys;
+	size_t opts_size;
+	/* Its switch and keys are the engine's top-level section of its name (apps), not under modules. */
+	bool top_level_section;
 	const struct metric_desc *metrics;
 	size_t nmetrics;
 	const struct event_desc *events;
@@ -108,6 +122,7 @@ struct syscall_watch;
 
 struct module {
 	const struct module_ops *ops;
+	module_id_t id; /* its registry index: its config is cfg->modules[id] */
 	const struct config *cfg; /* the running config: re-pointed at each reload */
 	/*
 	 * The config attach_module() ran with, held (config_ref) until
@@ -130,11 +145,19 @@ struct module {
 	void *agent; /* back-pointer for the timer callback */
 };
 
+/* The module's options struct, filled from module_ops.keys by agent/config.c. */
+static inline const void *module_opts(const struct module *m) { return config_module_opts(m->cfg, m->id); }
+
 /* Does the module's catalogue mark this metric (R): measured only where results are seen? */
 bool module_metric_needs_result(const struct module_ops *ops, const char *metric);
 
-/* The registry: every module of enum module_id, NULL where not built yet. */
-const struct module_ops *module_registry_get(enum module_id id);
+/*
+ * The registry (agent/modules/registry.c), the one list of modules: by
+ * index, NULL past the end; and an index by name (-1 when none).
+ */
+size_t module_registry_count(void);
+const struct module_ops *module_registry_get(module_id_t id);
+int module_registry_find(const char *name);
 /* The agent's own metric catalogue (agent.*). */
 extern const struct metric_desc agent_metrics[];
 extern const size_t agent_metrics_count;

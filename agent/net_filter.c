@@ -914,23 +914,93 @@ bool net_hostnames_pass(const struct net_hostnames *hostnames, const char *name)
 /* Room for a message that quotes a whole token. */
 #define NET_WHY_MAX (NET_TOKEN_MAX + 200)
 
-int net_filter_load(struct net_filter *out, const struct config_network *cfg, const char *services_path,
+void *net_filter_parse_ports(const char *value, char *why, size_t cap)
+{
+	/* Names resolve through the services file alone: service_names are tags, not filter names. */
+	struct net_services *services = net_services_load(NET_SERVICES_PATH, NULL, 0);
+	struct net_ports *ports = malloc(sizeof(*ports));
+	if (!services || !ports)
+		abort();
+	int rc = net_ports_parse(ports, value, services, why, cap);
+	net_services_free(services);
+	if (rc == 0)
+		return ports;
+	free(ports);
+	return NULL;
+}
+
+void *net_filter_parse_ips(const char *value, char *why, size_t cap)
+{
+	struct net_ips *ips = malloc(sizeof(*ips));
+	if (!ips)
+		abort();
+	if (net_ips_parse(ips, value, why, cap) == 0)
+		return ips;
+	net_ips_free(ips);
+	free(ips);
+	return NULL;
+}
+
+void *net_filter_parse_hostnames(const char *value, char *why, size_t cap)
+{
+	struct net_hostnames *hostnames = malloc(sizeof(*hostnames));
+	if (!hostnames)
+		abort();
+	if (net_hostnames_parse(hostnames, value, why, cap) == 0)
+		return hostnames;
+	net_hostnames_free(hostnames);
+	free(hostnames);
+	return NULL;
+}
+
+void net_filter_release_ports(void *ports) { free(ports); }
+
+void net_filter_release_ips(void *ips)
+{
+	net_ips_free(ips);
+	free(ips);
+}
+
+void net_filter_release_hostnames(void *hostnames)
+{
+	net_hostnames_free(hostnames);
+	free(hostnames);
+}
+
+int net_filter_load(struct net_filter *out, const struct network_opts *cfg, const char *services_path,
 		    char *err, size_t errlen)
 {
 	char why[NET_WHY_MAX];
 	const char *key = NULL;
 	memset(out, 0, sizeof(*out));
-	out->services = net_services_load(services_path, cfg->service_names, cfg->nservice_names);
+	out->services = net_services_load(services_path, cfg->service_names.items, cfg->service_names.len);
 	if (!out->services) {
 		set_error(err, errlen, "out of memory");
 		return -1;
 	}
-	if (net_ports_parse(&out->ports, cfg->ports, out->services, why, sizeof(why)) < 0)
-		key = "ports";
-	else if (net_ips_parse(&out->ips, cfg->ips, why, sizeof(why)) < 0)
-		key = "ips";
-	else if (net_hostnames_parse(&out->hostnames, cfg->hostnames, why, sizeof(why)) < 0)
-		key = "hostnames";
+	out->ports = cfg->ports_parsed;
+	out->ips = cfg->ips_parsed;
+	out->hostnames = cfg->hostnames_parsed;
+	if (!out->ports) {
+		if (!(out->own_ports = malloc(sizeof(*out->own_ports)))) {
+			set_error(err, errlen, "out of memory");
+			net_filter_free(out);
+			return -1;
+		}
+		out->ports = out->own_ports;
+		if (net_ports_parse(out->own_ports, cfg->ports, out->services, why, sizeof(why)) < 0)
+			key = "ports";
+	}
+	if (!key && !out->ips) {
+		out->ips = &out->own_ips;
+		if (net_ips_parse(&out->own_ips, cfg->ips, why, sizeof(why)) < 0)
+			key = "ips";
+	}
+	if (!key && !out->hostnames) {
+		out->hostnames = &out->own_hostnames;
+		if (net_hostnames_parse(&out->own_hostnames, cfg->hostnames, why, sizeof(why)) < 0)
+			key = "hostnames";
+	}
 	if (key) {
 		set_error(err, errlen, "%s: %s", key, why);
 		net_filter_free(out);
@@ -942,7 +1012,8 @@ int net_filter_load(struct net_filter *out, const struct config_network *cfg, co
 void net_filter_free(struct net_filter *filter)
 {
 	net_services_free(filter->services);
-	net_ips_free(&filter->ips);
-	net_hostnames_free(&filter->hostnames);
+	free(filter->own_ports);
+	net_ips_free(&filter->own_ips);
+	net_hostnames_free(&filter->own_hostnames);
 	memset(filter, 0, sizeof(*filter));
 }

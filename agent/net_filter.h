@@ -135,19 +135,52 @@ bool net_hostnames_pass(const struct net_hostnames *hostnames, const char *name)
 /* ------------------------------------------------------------------ */
 /* Everything the network viewer's config asks for                      */
 
-struct net_filter {
-	struct net_ports ports;
-	struct net_ips ips;
-	struct net_hostnames hostnames;
-	struct net_services *services;
+/* The network module's options (its keys are in agent/modules/network.c). */
+struct network_opts {
+	char *ports; /* filter expressions, as written: NULL means everything */
+	char *ips;
+	char *hostnames;
+	/* Each expression parsed when the config loaded: struct net_ports, net_ips, net_hostnames; NULL: none. */
+	void *ports_parsed;
+	void *ips_parsed;
+	void *hostnames_parsed;
+	uint32_t max_dimensions;
+	bool resolve_hostnames;
+	struct config_port_names service_names;
 };
 
 /*
- * Builds every filter and the service names from cfg, reading services_path
- * (normally NET_SERVICES_PATH). A NULL filter string means "everything".
- * On failure err starts with the key ("ports: ...") and out holds nothing.
+ * The keys' parsers (cfg_parse_fn, agent/config_keys.h): the parsed filter
+ * on the heap, or NULL with why naming the token; and their release.
+ * Service names in ports resolve through NET_SERVICES_PATH.
  */
-int net_filter_load(struct net_filter *out, const struct config_network *cfg, const char *services_path,
+void *net_filter_parse_ports(const char *value, char *why, size_t cap);
+void *net_filter_parse_ips(const char *value, char *why, size_t cap);
+void *net_filter_parse_hostnames(const char *value, char *why, size_t cap);
+void net_filter_release_ports(void *ports);
+void net_filter_release_ips(void *ips);
+void net_filter_release_hostnames(void *hostnames);
+
+struct net_filter {
+	/* the config's parsed filters (it outlives the filter), else own_* */
+	const struct net_ports *ports;
+	const struct net_ips *ips;
+	const struct net_hostnames *hostnames;
+	struct net_services *services;
+	/* parsed here from the text, for options no config loader filled (tests, tools) */
+	struct net_ports *own_ports;
+	struct net_ips own_ips;
+	struct net_hostnames own_hostnames;
+};
+
+/*
+ * Builds the filter and the service names from cfg, reading services_path
+ * (normally NET_SERVICES_PATH). It takes the parsed forms the config loader
+ * made and parses only text that has none. A NULL filter string means
+ * "everything". On failure err starts with the key ("ports: ...") and out
+ * holds nothing.
+ */
+int net_filter_load(struct net_filter *out, const struct network_opts *cfg, const char *services_path,
 		    char *err, size_t errlen);
 void net_filter_free(struct net_filter *filter);
 

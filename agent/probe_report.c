@@ -199,33 +199,19 @@ int probe_report(const struct config *cfg, bool json, FILE *out)
 			"MODULE", "EVENT", "WAY", "GIVES");
 	}
 	/* Every built module attaches for real (enabled or not: the report says what it would get). */
-	struct module mods[MODULE_COUNT] = { 0 };
-	for (int id = 0; id < MODULE_COUNT; id++) {
-		const struct module_ops *ops = module_registry_get((enum module_id)id);
-		if (!ops)
-			continue;
-		mods[id] = (struct module){ .ops = ops, .cfg = cfg, .probes = &pc };
+	struct module mods[MODULE_MAX] = { 0 };
+	for (int id = 0; id < (int)module_registry_count(); id++) {
+		const struct module_ops *ops = module_registry_get((module_id_t)id);
+		mods[id] = (struct module){ .ops = ops, .id = (module_id_t)id, .cfg = cfg, .probes = &pc };
 		attach_module(&mods[id]);
 	}
 	struct syscall_watch *layer = syscall_watch_new(cfg, &pc);
 	if (layer)
-		syscall_watch_attach(layer, mods, MODULE_COUNT);
+		syscall_watch_attach(layer, mods, module_registry_count());
 	int runnable = 0;
-	for (int id = 0; id < MODULE_COUNT; id++) {
+	for (int id = 0; id < (int)module_registry_count(); id++) {
 		bool enabled = cfg->modules[id].enabled;
 		const struct module *m = &mods[id];
-		if (!m->ops) {
-			if (json) {
-				fprintf(out, "%s\n    {\"module\": ", id ? "," : "");
-				json_str(out, config_module_names[id]);
-				fprintf(out, ", \"built\": false, \"enabled\": %s, \"runs\": false, \"failure\": \"not built into this version\"}",
-					enabled ? "true" : "false");
-			} else {
-				fprintf(out, "  %-10s %-15s not built into this version%s\n", config_module_names[id], "-",
-					enabled ? "" : " (disabled)");
-			}
-			continue;
-		}
 		if (m->attached && enabled)
 			runnable++;
 		if (json) {
@@ -243,7 +229,7 @@ int probe_report(const struct config *cfg, bool json, FILE *out)
 		print_json_module(out, lm, true, false);
 	else if (lm)
 		print_text_module(out, lm);
-	for (int id = 0; id < MODULE_COUNT; id++)
+	for (int id = 0; id < (int)module_registry_count(); id++)
 		if (mods[id].ops)
 			module_release(&mods[id]);
 	syscall_watch_free(layer);
@@ -266,8 +252,8 @@ static void list_catalogue(FILE *out, const char *module, const struct metric_de
 void list_metrics(FILE *out)
 {
 	fprintf(out, "%-28s %-4s %-12s %-10s %s\n", "NAME", "TYPE", "TAGS", "MODULE", "MEANING");
-	for (int id = 0; id < MODULE_COUNT; id++) {
-		const struct module_ops *ops = module_registry_get((enum module_id)id);
+	for (int id = 0; id < (int)module_registry_count(); id++) {
+		const struct module_ops *ops = module_registry_get((module_id_t)id);
 		if (ops)
 			list_catalogue(out, ops->name, ops->metrics, ops->nmetrics);
 	}

@@ -110,7 +110,7 @@ static void request(struct syscall_watch *l, enum syscall_id id, const struct mo
 	ev->name = rows[id].name;
 	ev->gives = l->gives[e];
 	/* The first module to ask decides, through its attach / syscall_layer keys. */
-	ev->config_owner = (int)owner->ops->id + 1;
+	ev->config_owner = (int)owner->id + 1;
 	/*
 	 * Cheapest first, as measured by scripts/bench/overhead: a hook on the
 	 * syscall's own function costs nothing on other syscalls (entry mode takes
@@ -182,7 +182,6 @@ int syscall_watch_attach(struct syscall_watch *l, struct module *modules, size_t
 	if (!l->ops.nevents)
 		return 0;
 	l->ops.name = "syscalls";
-	l->ops.id = MODULE_PROCESS; /* unused: every event names its config owner */
 	l->ops.events = l->events;
 	l->ops.open = layer_open;
 	l->ops.destroy = layer_destroy;

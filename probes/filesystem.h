@@ -4,7 +4,7 @@
 
 /* Operations timed per filesystem, in this order. */
 #define FS_OP_COUNT 4 /* read, write, open, fsync */
-/* Filesystems, in the order of enum fs_kind (agent/config.h). */
+/* Filesystems, in the order of fs_types in agent/modules/filesystem.c. */
 #define FS_TYPE_COUNT 5 /* ext4, xfs, nfs, btrfs, zfs */
 /* One histogram per (filesystem, operation): index = filesystem * FS_OP_COUNT + operation. */
 #define FS_HIST_COUNT (FS_TYPE_COUNT * FS_OP_COUNT)

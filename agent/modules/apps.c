@@ -324,7 +324,7 @@ static void apps_prepare(struct module *m)
 static bool apps_wants(const struct module *m, size_t event)
 {
 	bool cache = event == EVENT_CACHE_ADDED || event == EVENT_CACHE_DIRTIED || event == EVENT_CACHE_ACCESSED;
-	return !cache || m->cfg->modules[MODULE_CACHESTAT].enabled;
+	return !cache || config_module_enabled(m->cfg, "cachestat");
 }
 
 static const char *apps_unwanted_why(const struct module *m, size_t event)
@@ -497,8 +497,10 @@ static int apps_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops apps_module = {
-	.id = MODULE_APPS,
 	.name = "apps",
+	.config_help = "per-application metrics",
+	.enabled_by_default = true,
+	.top_level_section = true,
 	.metrics = apps_metrics,
 	.nmetrics = sizeof(apps_metrics) / sizeof(apps_metrics[0]),
 	.events = apps_events,

@@ -132,8 +132,9 @@ static int cachestat_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops cachestat_module = {
-	.id = MODULE_CACHESTAT,
 	.name = "cachestat",
+	.config_help = "cachestat.*: page-cache hits and misses (costly)",
+	.enabled_by_default = false,
 	.metrics = cachestat_metrics,
 	.nmetrics = sizeof(cachestat_metrics) / sizeof(cachestat_metrics[0]),
 	.events = cachestat_events,

@@ -85,8 +85,9 @@ static int dcstat_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops dcstat_module = {
-	.id = MODULE_DCSTAT,
 	.name = "dcstat",
+	.config_help = "dcstat.*: directory-cache lookups",
+	.enabled_by_default = false,
 	.metrics = dcstat_metrics,
 	.nmetrics = sizeof(dcstat_metrics) / sizeof(dcstat_metrics[0]),
 	.events = dcstat_events,

@@ -143,8 +143,9 @@ static int disk_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops disk_module = {
-	.id = MODULE_DISK,
 	.name = "disk",
+	.config_help = "disk.latency per block device",
+	.enabled_by_default = false,
 	.metrics = disk_metrics,
 	.nmetrics = sizeof(disk_metrics) / sizeof(disk_metrics[0]),
 	.events = disk_events,

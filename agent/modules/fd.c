@@ -34,8 +34,9 @@ static const struct syscall_metric fd_sums[] = {
 };
 
 const struct module_ops fd_module = {
-	.id = MODULE_FD,
 	.name = "fd",
+	.config_help = "fd.*: opens and closes",
+	.enabled_by_default = true,
 	.metrics = fd_metrics,
 	.nmetrics = sizeof(fd_metrics) / sizeof(fd_metrics[0]),
 	.events = fd_events,

@@ -22,7 +22,7 @@ static const struct metric_desc filesystem_metrics[] = {
 	  "µs from entry to return of the filesystem's read, write, open and fsync operations" },
 };
 
-/* In enum fs_kind order; the names /proc/filesystems lists when the filesystem is there. */
+/* In FS_TYPE_COUNT order (probes/filesystem.h); the names /proc/filesystems lists when the filesystem is there. */
 static const struct {
 	const char *name;
 	const char *registered_as[3];
@@ -31,6 +31,18 @@ static const struct {
 	{ "btrfs", { "btrfs" } },		{ "zfs", { "zfs" } },
 };
 static const char *const fs_ops[FS_OP_COUNT] = { "read", "write", "open", "fsync" };
+
+struct filesystem_opts {
+	bool traced[FS_TYPE_COUNT]; /* in fs_types order */
+};
+
+#define FS_OFF(fs) offsetof(struct filesystem_opts, traced[fs])
+static const struct cfg_key filesystem_keys[] = {
+	K_BOOL("ext4", FS_OFF(0), "true", "trace ext4"), K_BOOL("xfs", FS_OFF(1), "true", "trace xfs"),
+	K_BOOL("nfs", FS_OFF(2), "true", "trace nfs"),	 K_BOOL("btrfs", FS_OFF(3), "true", "trace btrfs"),
+	K_BOOL("zfs", FS_OFF(4), "true", "trace zfs"),
+};
+_Static_assert(sizeof(filesystem_keys) / sizeof(filesystem_keys[0]) == FS_TYPE_COUNT, "one switch per filesystem");
 
 #define FS_EVENT(NAME, FUNCTION)                                                                              \
 	{ .name = #NAME,                                                                                      \
@@ -104,13 +116,15 @@ static bool fs_registered(unsigned fs)
 static bool filesystem_wants(const struct module *m, size_t event)
 {
 	unsigned fs = (unsigned)(event / FS_OP_COUNT);
-	return fs < FS_TYPE_COUNT && m->cfg->filesystems[fs] && fs_registered(fs);
+	const struct filesystem_opts *opts = module_opts(m);
+	return fs < FS_TYPE_COUNT && opts->traced[fs] && fs_registered(fs);
 }
 
 static const char *filesystem_unwanted_why(const struct module *m, size_t event)
 {
 	unsigned fs = (unsigned)(event / FS_OP_COUNT);
-	if (fs >= FS_TYPE_COUNT || !m->cfg->filesystems[fs])
+	const struct filesystem_opts *opts = module_opts(m);
+	if (fs >= FS_TYPE_COUNT || !opts->traced[fs])
 		return NULL;
 	return "filesystem not in this kernel";
 }
@@ -141,8 +155,12 @@ static int filesystem_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops filesystem_module = {
-	.id = MODULE_FILESYSTEM,
 	.name = "filesystem",
+	.config_help = "filesystem.latency per filesystem and operation",
+	.enabled_by_default = false,
+	.keys = filesystem_keys,
+	.nkeys = sizeof(filesystem_keys) / sizeof(filesystem_keys[0]),
+	.opts_size = sizeof(struct filesystem_opts),
 	.metrics = filesystem_metrics,
 	.nmetrics = sizeof(filesystem_metrics) / sizeof(filesystem_metrics[0]),
 	.events = filesystem_events,

@@ -45,10 +45,20 @@ static struct bpf_object *hardirq_open(struct module *m)
 	return st->skel ? st->skel->obj : NULL;
 }
 
+struct hardirq_opts {
+	uint64_t slow_threshold_us;
+};
+
+static const struct cfg_key hardirq_keys[] = {
+	K_US("slow_threshold", offsetof(struct hardirq_opts, slow_threshold_us), "1ms", 1, CFG_US_PER_MS * CFG_MS_PER_S,
+	     "handlers slower than this count in hardirq.slow (1us to 1s)"),
+};
+
 static void hardirq_prepare(struct module *m)
 {
+	const struct hardirq_opts *opts = module_opts(m);
 	struct hardirq_state *st = m->priv;
-	st->threshold_us = m->cfg->hardirq_slow_threshold_us;
+	st->threshold_us = opts->slow_threshold_us;
 	st->skel->rodata->slow_threshold_ns = st->threshold_us * 1000u;
 }
 
@@ -161,8 +171,12 @@ static int hardirq_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops hardirq_module = {
-	.id = MODULE_HARDIRQ,
 	.name = "hardirq",
+	.config_help = "hardirq.*: time in hard IRQ handlers",
+	.enabled_by_default = true,
+	.keys = hardirq_keys,
+	.nkeys = sizeof(hardirq_keys) / sizeof(hardirq_keys[0]),
+	.opts_size = sizeof(struct hardirq_opts),
 	.metrics = hardirq_metrics,
 	.nmetrics = sizeof(hardirq_metrics) / sizeof(hardirq_metrics[0]),
 	.events = hardirq_events,

@@ -29,8 +29,9 @@ static const struct syscall_metric mount_sums[] = {
 };
 
 const struct module_ops mount_module = {
-	.id = MODULE_MOUNT,
 	.name = "mount",
+	.config_help = "mount.*: mount and umount",
+	.enabled_by_default = true,
 	.metrics = mount_metrics,
 	.nmetrics = sizeof(mount_metrics) / sizeof(mount_metrics[0]),
 	.events = mount_events,

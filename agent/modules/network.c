@@ -27,6 +27,25 @@
 #include "network.skel.h"
 #include "percpu.h"
 
+/*
+ * modules.network: each filter expression is parsed once, by net_filter.c,
+ * when the config loads (a bad one fails `bpfpush -t` with its
+ * FILE:LINE:COL); the module filters with the config's parsed forms.
+ */
+#define NET_OFF(member) offsetof(struct network_opts, member)
+static const struct cfg_key network_keys[] = {
+	K_PARSED("ports", NET_OFF(ports), NET_OFF(ports_parsed), "\"1-1024 !145 !domain\"", net_filter_parse_ports,
+		 net_filter_release_ports, "include ranges/names, ! excludes; exclusion wins; only ! = all but those; * = all"),
+	K_PARSED("ips", NET_OFF(ips), NET_OFF(ips_parsed), "\"!127.0.0.1/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7\"",
+		 net_filter_parse_ips, net_filter_release_ips, "same rules, CIDR or a-b ranges"),
+	K_PARSED("hostnames", NET_OFF(hostnames), NET_OFF(hostnames_parsed), "\"!example.com\"", net_filter_parse_hostnames,
+		 net_filter_release_hostnames, "globs with the same include/exclude rules; applies once a name is resolved"),
+	K_U32("max_dimensions", NET_OFF(max_dimensions), "500", 1, 100000,
+	      "endpoints sent per flush, zeros included; the rest are summed under dst=other"),
+	K_BOOL("resolve_hostnames", NET_OFF(resolve_hostnames), "false", "dst = the remote's name when known"),
+	K_PORT_NAMES("service_names", NET_OFF(service_names), "{ 19999: netdata }", "port -> service tag, before /etc/services"),
+};
+
 static const struct metric_desc network_metrics[] = {
 	{ "net.conn.sent.bytes", METRIC_COUNTER, true, "dst,port,service,proto,direction", "bytes sent per endpoint" },
 	{ "net.conn.recv.bytes", METRIC_COUNTER, true, "dst,port,service,proto,direction", "bytes received per endpoint" },
@@ -296,12 +315,14 @@ static void network_prepare(struct module *m)
 	st->skel->rodata->udp_recv_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_RECV, EVENT_UDP_RECV_RESULT);
 }
 
-/* The filters and service names, once attached: the config loader has checked them already. */
+/* The service names, once attached; the filters are the ones the config loader parsed. */
 static int network_start(struct module *m)
 {
 	struct network_state *st = m->priv;
 	char err[256];
-	if (net_filter_load(&st->filter, &m->cfg->network, NET_SERVICES_PATH, err, sizeof(err))) {
+	/* The filter points into the config the module attached with, held until module_release(). */
+	if (net_filter_load(&st->filter, config_module_opts(m->attached_cfg, m->id), NET_SERVICES_PATH, err,
+			    sizeof(err))) {
 		log_error("network", "%s", err);
 		return -EINVAL;
 	}
@@ -422,12 +443,12 @@ static bool is_v4_mapped(const unsigned char *a)
 /* Does the endpoint pass the ports and ips filters (hostnames later, once a name is known)? */
 static bool passes(const struct network_state *st, const struct net_endpoint_key *key)
 {
-	if (!net_ports_pass(&st->filter.ports, key->port))
+	if (!net_ports_pass(st->filter.ports, key->port))
 		return false;
 	if (!key->peer_known)
 		return true; /* an unconnected socket's peers: only the port can be judged */
 	int family = key->family == AF_INET ? AF_INET : AF_INET6;
-	return net_ips_pass(&st->filter.ips, family, key->addr);
+	return net_ips_pass(st->filter.ips, family, key->addr);
 }
 
 static void name_endpoint(struct network_state *st, uv_loop_t *loop, bool resolve, struct endpoint_delta *d)
@@ -543,7 +564,8 @@ static bool live_reserve(struct network_state *st, size_t cap)
 static void live_update(const struct module *m, struct series_store *store, struct network_state *st,
 			const struct endpoint_delta *deltas, size_t nsent, uint64_t now_ms)
 {
-	size_t max = m->cfg->network.max_dimensions, n = 0;
+	const struct network_opts *opts = module_opts(m);
+	size_t max = opts->max_dimensions, n = 0;
 	uint64_t ttl_ms = m->cfg->global.series_ttl_ms;
 	for (size_t i = 0; i < nsent && n < max; i++) {
 		struct live_endpoint probe = { .key = deltas[i].ep->key };
@@ -617,6 +639,7 @@ static void forget_idle(struct network_state *st, uint64_t now_ms)
 static int network_collect(struct module *m, struct series_store *store)
 {
 	struct network_state *st = m->priv;
+	const struct network_opts *opts = module_opts(m);
 	if (!st->filter_loaded)
 		return -EINVAL; /* nothing would pass a filter that could not be built */
 	uv_loop_t *loop = m->timer.loop;
@@ -647,16 +670,16 @@ static int network_collect(struct module *m, struct series_store *store)
 		ed->ep = cur;
 		ed->delta = d;
 		ed->bytes = d.sent + d.recv;
-		name_endpoint(st, loop, m->cfg->network.resolve_hostnames, ed);
-		const char *resolved = m->cfg->network.resolve_hostnames && strcmp(ed->dst, "any") ? ed->dst : NULL;
-		if (resolved && !net_hostnames_pass(&st->filter.hostnames, resolved))
+		name_endpoint(st, loop, opts->resolve_hostnames, ed);
+		const char *resolved = opts->resolve_hostnames && strcmp(ed->dst, "any") ? ed->dst : NULL;
+		if (resolved && !net_hostnames_pass(st->filter.hostnames, resolved))
 			continue;
 		ndeltas++;
 	}
 	qsort(st->deltas, ndeltas, sizeof(*st->deltas), busiest_first);
 
 	/* Without room to remember what is sent, nothing is sent on its own: all of it goes to "other". */
-	size_t max = live_reserve(st, m->cfg->network.max_dimensions) ? m->cfg->network.max_dimensions : 0;
+	size_t max = live_reserve(st, opts->max_dimensions) ? opts->max_dimensions : 0;
 	/* The rest, by protocol and direction, so totals per protocol and direction stay exact. */
 	struct net_endpoint_value other[2][2] = { 0 };
 	bool other_seen[2][2] = { { false } };
@@ -694,8 +717,12 @@ static int network_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops network_module = {
-	.id = MODULE_NETWORK,
 	.name = "network",
+	.config_help = "net.conn.*: traffic per remote endpoint",
+	.enabled_by_default = true,
+	.keys = network_keys,
+	.nkeys = sizeof(network_keys) / sizeof(network_keys[0]),
+	.opts_size = sizeof(struct network_opts),
 	.metrics = network_metrics,
 	.nmetrics = sizeof(network_metrics) / sizeof(network_metrics[0]),
 	.events = network_events,

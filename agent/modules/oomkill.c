@@ -198,8 +198,9 @@ static int oomkill_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops oomkill_module = {
-	.id = MODULE_OOMKILL,
 	.name = "oomkill",
+	.config_help = "oomkill.kills by victim app",
+	.enabled_by_default = true,
 	.metrics = oomkill_metrics,
 	.nmetrics = sizeof(oomkill_metrics) / sizeof(oomkill_metrics[0]),
 	.events = oomkill_events,

@@ -144,8 +144,9 @@ static int process_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops process_module = {
-	.id = MODULE_PROCESS,
 	.name = "process",
+	.config_help = "process.*: forks, threads, exits",
+	.enabled_by_default = true,
 	.metrics = process_metrics,
 	.nmetrics = sizeof(process_metrics) / sizeof(process_metrics[0]),
 	.events = process_events,

@@ -1,21 +1,53 @@
-/* Every module of enum module_id, NULL where it is not built yet. */
+/*
+ * The one list of modules. Adding a module is one MODULE(name) line here:
+ * its index is its id, its name its config section, and its keys come with
+ * its module_ops.
+ */
 #include <string.h>
 
 #include "../module.h"
 
-extern const struct module_ops process_module, fd_module, vfs_module, sync_module, mount_module, shm_module;
-extern const struct module_ops hardirq_module, softirq_module, oomkill_module, disk_module, swap_module, dcstat_module;
-extern const struct module_ops cachestat_module, filesystem_module, socket_module, network_module, apps_module;
+/* In docs/metrics.md order, which is also the order of --probe and of the schema. */
+#define REGISTRY(MODULE) \
+	MODULE(process)    \
+	MODULE(fd)         \
+	MODULE(vfs)        \
+	MODULE(sync)       \
+	MODULE(mount)      \
+	MODULE(shm)        \
+	MODULE(cachestat)  \
+	MODULE(dcstat)     \
+	MODULE(swap)       \
+	MODULE(socket)     \
+	MODULE(network)    \
+	MODULE(disk)       \
+	MODULE(filesystem) \
+	MODULE(hardirq)    \
+	MODULE(softirq)    \
+	MODULE(oomkill)    \
+	MODULE(apps)
 
-static const struct module_ops *const registry[MODULE_COUNT] = {
-	[MODULE_PROCESS] = &process_module, [MODULE_FD] = &fd_module,       [MODULE_VFS] = &vfs_module,
-	[MODULE_SYNC] = &sync_module,       [MODULE_MOUNT] = &mount_module, [MODULE_SHM] = &shm_module,
-	[MODULE_HARDIRQ] = &hardirq_module, [MODULE_SOFTIRQ] = &softirq_module,
-	[MODULE_OOMKILL] = &oomkill_module, [MODULE_DISK] = &disk_module,
-	[MODULE_SWAP] = &swap_module,       [MODULE_DCSTAT] = &dcstat_module,
-	[MODULE_CACHESTAT] = &cachestat_module, [MODULE_FILESYSTEM] = &filesystem_module,
-	[MODULE_SOCKET] = &socket_module, [MODULE_NETWORK] = &network_module, [MODULE_APPS] = &apps_module,
-};
+/* Each module file defines NAME_module. */
+#define DECLARE(name) extern const struct module_ops name##_module;
+REGISTRY(DECLARE)
+
+#define ENTRY(name) &name##_module,
+static const struct module_ops *const registry[] = { REGISTRY(ENTRY) };
+
+#define REGISTRY_COUNT (sizeof(registry) / sizeof(registry[0]))
+_Static_assert(REGISTRY_COUNT <= MODULE_MAX, "raise MODULE_MAX in agent/config.h");
+
+size_t module_registry_count(void) { return REGISTRY_COUNT; }
+
+const struct module_ops *module_registry_get(module_id_t id) { return id < REGISTRY_COUNT ? registry[id] : NULL; }
+
+int module_registry_find(const char *name)
+{
+	for (size_t i = 0; i < REGISTRY_COUNT; i++)
+		if (strcmp(registry[i]->name, name) == 0)
+			return (int)i;
+	return -1;
+}
 
 bool module_metric_needs_result(const struct module_ops *ops, const char *metric)
 {
@@ -23,11 +55,6 @@ bool module_metric_needs_result(const struct module_ops *ops, const char *metric
 		if (!strcmp(ops->metrics[i].name, metric))
 			return ops->metrics[i].needs_result;
 	return false;
-}
-
-const struct module_ops *module_registry_get(enum module_id id)
-{
-	return (unsigned)id < MODULE_COUNT ? registry[id] : NULL;
 }
 
 const struct metric_desc agent_metrics[] = {

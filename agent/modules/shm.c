@@ -26,8 +26,9 @@ static const struct syscall_metric shm_sums[] = {
 };
 
 const struct module_ops shm_module = {
-	.id = MODULE_SHM,
 	.name = "shm",
+	.config_help = "shm.*: System V shared memory calls",
+	.enabled_by_default = true,
 	.metrics = shm_metrics,
 	.nmetrics = sizeof(shm_metrics) / sizeof(shm_metrics[0]),
 	.events = shm_events,

@@ -199,8 +199,9 @@ static int socket_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops socket_module = {
-	.id = MODULE_SOCKET,
 	.name = "socket",
+	.config_help = "socket.*: TCP and UDP calls and bytes",
+	.enabled_by_default = true,
 	.metrics = socket_metrics,
 	.nmetrics = sizeof(socket_metrics) / sizeof(socket_metrics[0]),
 	.events = socket_events,

@@ -48,10 +48,20 @@ static struct bpf_object *softirq_open(struct module *m)
 	return st->skel ? st->skel->obj : NULL;
 }
 
+struct softirq_opts {
+	uint64_t slow_threshold_us;
+};
+
+static const struct cfg_key softirq_keys[] = {
+	K_US("slow_threshold", offsetof(struct softirq_opts, slow_threshold_us), "1ms", 1, CFG_US_PER_MS * CFG_MS_PER_S,
+	     "vectors slower than this count in softirq.slow (1us to 1s)"),
+};
+
 static void softirq_prepare(struct module *m)
 {
+	const struct softirq_opts *opts = module_opts(m);
 	struct softirq_state *st = m->priv;
-	st->threshold_us = m->cfg->softirq_slow_threshold_us;
+	st->threshold_us = opts->slow_threshold_us;
 	st->skel->rodata->slow_threshold_ns = st->threshold_us * 1000u;
 }
 
@@ -119,8 +129,12 @@ static int softirq_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops softirq_module = {
-	.id = MODULE_SOFTIRQ,
 	.name = "softirq",
+	.config_help = "softirq.*: time per softirq vector",
+	.enabled_by_default = true,
+	.keys = softirq_keys,
+	.nkeys = sizeof(softirq_keys) / sizeof(softirq_keys[0]),
+	.opts_size = sizeof(struct softirq_opts),
 	.metrics = softirq_metrics,
 	.nmetrics = sizeof(softirq_metrics) / sizeof(softirq_metrics[0]),
 	.events = softirq_events,

@@ -53,8 +53,9 @@ static int swap_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops swap_module = {
-	.id = MODULE_SWAP,
 	.name = "swap",
+	.config_help = "swap.*: pages swapped in and out",
+	.enabled_by_default = false,
 	.metrics = swap_metrics,
 	.nmetrics = sizeof(swap_metrics) / sizeof(swap_metrics[0]),
 	.events = swap_events,

@@ -1,6 +1,29 @@
 /* sync: the syscalls that force data to disk, each switchable under modules.sync.syscalls. */
+#include <stdbool.h>
+
 #include "../module.h"
 #include "syscall_metrics.h"
+
+enum sync_call { SYNC_SYNC = 0, SYNC_SYNCFS, SYNC_FSYNC, SYNC_FDATASYNC, SYNC_MSYNC, SYNC_SYNC_FILE_RANGE, SYNC_CALL_COUNT };
+
+struct sync_opts {
+	bool calls[SYNC_CALL_COUNT]; /* by enum sync_call */
+};
+
+#define CALL_OFF(call) offsetof(struct sync_opts, calls[call])
+static const struct cfg_key sync_call_keys[] = {
+	K_BOOL("sync", CALL_OFF(SYNC_SYNC), "true", "count sync(2)"),
+	K_BOOL("syncfs", CALL_OFF(SYNC_SYNCFS), "true", "count syncfs(2)"),
+	K_BOOL("fsync", CALL_OFF(SYNC_FSYNC), "true", "count fsync(2)"),
+	K_BOOL("fdatasync", CALL_OFF(SYNC_FDATASYNC), "true", "count fdatasync(2)"),
+	K_BOOL("msync", CALL_OFF(SYNC_MSYNC), "true", "count msync(2)"),
+	K_BOOL("sync_file_range", CALL_OFF(SYNC_SYNC_FILE_RANGE), "true", "count sync_file_range(2)"),
+};
+static const struct cfg_section sync_call_section = CFG_SECTION_OF(sync_call_keys);
+
+static const struct cfg_key sync_keys[] = {
+	K_SECTION("syscalls", 0, &sync_call_section, "each sync-family syscall can be switched off"),
+};
 
 static const struct metric_desc sync_metrics[] = {
 	{ "sync.sync", METRIC_COUNTER, false, "", "sync(2) calls" },
@@ -11,7 +34,7 @@ static const struct metric_desc sync_metrics[] = {
 	{ "sync.sync_file_range", METRIC_COUNTER, false, "", "sync_file_range(2) calls" },
 };
 
-/* Event i is config sync call i (enum sync_call) and metric i. */
+/* Event i is sync call i (enum sync_call, modules.sync.syscalls) and metric i. */
 static const struct event_desc sync_events[] = {
 	[SYNC_SYNC] = { .name = "sync", .gives = "sync.sync", .ways = { { .syscalls = { SYS_sync } } } },
 	[SYNC_SYNCFS] = { .name = "syncfs", .gives = "sync.syncfs", .ways = { { .syscalls = { SYS_syncfs } } } },
@@ -34,12 +57,17 @@ static const struct syscall_metric sync_sums[] = {
 
 static bool sync_wants(const struct module *m, size_t event)
 {
-	return event < SYNC_CALL_COUNT && m->cfg->sync_calls[event];
+	const struct sync_opts *opts = module_opts(m);
+	return event < SYNC_CALL_COUNT && opts->calls[event];
 }
 
 const struct module_ops sync_module = {
-	.id = MODULE_SYNC,
 	.name = "sync",
+	.config_help = "sync.*: the sync-family syscalls",
+	.enabled_by_default = true,
+	.keys = sync_keys,
+	.nkeys = sizeof(sync_keys) / sizeof(sync_keys[0]),
+	.opts_size = sizeof(struct sync_opts),
 	.metrics = sync_metrics,
 	.nmetrics = sizeof(sync_metrics) / sizeof(sync_metrics[0]),
 	.events = sync_events,

@@ -121,8 +121,9 @@ static int vfs_collect(struct module *m, struct series_store *store)
 }
 
 const struct module_ops vfs_module = {
-	.id = MODULE_VFS,
 	.name = "vfs",
+	.config_help = "vfs.*: reads, writes, unlinks, creates, fsyncs",
+	.enabled_by_default = true,
 	.metrics = vfs_metrics,
 	.nmetrics = sizeof(vfs_metrics) / sizeof(vfs_metrics[0]),
 	.events = vfs_events,

@@ -20,6 +20,28 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "module.h"
+#include "net_filter.h"
+
+/* A module's registry index, by name (the registry is the one list of modules). */
+static module_id_t mod(const char *name)
+{
+	int id = module_registry_find(name);
+	assert_true(id >= 0);
+	return (module_id_t)id;
+}
+
+/* A key's field by its path (modules' own keys live in their options structs). */
+static const void *field_at(const struct config *cfg, const char *path)
+{
+	const void *field = config_field(cfg, path);
+	if (!field)
+		print_error("no key %s\n", path);
+	assert_non_null(field);
+	return field;
+}
+#define FIELD(cfg, type, path) (*(const type *)field_at(cfg, path))
+#define MODULE_COUNT ((int)module_registry_count())
 
 #define SHIPPED_CONFIG "config/bpfpush.yaml"
 #define RUN_CONFIG "config/run.yaml"
@@ -209,11 +231,13 @@ static void test_defaults_when_absent(void **state)
 	assert_int_equal(cfg->apps.max_groups, 200);
 	assert_int_equal(cfg->apps.ngroups, 0);
 
-	static const bool enabled[MODULE_COUNT] = {
-		[MODULE_PROCESS] = true, [MODULE_FD] = true, [MODULE_VFS] = true, [MODULE_SYNC] = true,
-		[MODULE_MOUNT] = true, [MODULE_SHM] = true, [MODULE_SOCKET] = true, [MODULE_NETWORK] = true,
-		[MODULE_HARDIRQ] = true, [MODULE_SOFTIRQ] = true, [MODULE_OOMKILL] = true, [MODULE_APPS] = true,
+	static const char *const enabled_by_default[] = {
+		"process", "fd", "vfs", "sync", "mount", "shm", "socket", "network", "hardirq", "softirq", "oomkill", "apps",
 	};
+	bool enabled[MODULE_MAX] = { false };
+	for (size_t i = 0; i < sizeof(enabled_by_default) / sizeof(enabled_by_default[0]); i++)
+		enabled[mod(enabled_by_default[i])] = true;
+	assert_int_equal(MODULE_COUNT, 17);
 	for (int id = 0; id < MODULE_COUNT; id++) {
 		assert_int_equal(cfg->modules[id].enabled, enabled[id]);
 		assert_int_equal(cfg->modules[id].interval_ms, 0);
@@ -221,20 +245,37 @@ static void test_defaults_when_absent(void **state)
 		assert_int_equal(cfg->modules[id].attach, ATTACH_AUTO);
 		assert_int_equal(cfg->modules[id].syscall_layer, SYSCALL_LAYER_AUTO);
 	}
-	for (int i = 0; i < SYNC_CALL_COUNT; i++)
-		assert_true(cfg->sync_calls[i]);
-	for (int i = 0; i < FS_KIND_COUNT; i++)
-		assert_true(cfg->filesystems[i]);
-	assert_string_equal(cfg->network.ports, "1-1024 !145 !domain");
-	assert_string_equal(cfg->network.ips, "!127.0.0.1/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7");
-	assert_string_equal(cfg->network.hostnames, "!example.com");
-	assert_int_equal(cfg->network.max_dimensions, 500);
-	assert_false(cfg->network.resolve_hostnames);
-	assert_int_equal(cfg->network.nservice_names, 1);
-	assert_int_equal(cfg->network.service_names[0].port, 19999);
-	assert_string_equal(cfg->network.service_names[0].name, "netdata");
-	assert_int_equal(cfg->hardirq_slow_threshold_us, 1000);
-	assert_int_equal(cfg->softirq_slow_threshold_us, 1000);
+	static const char *const sync_calls[] = { "sync", "syncfs", "fsync", "fdatasync", "msync", "sync_file_range" };
+	for (size_t i = 0; i < sizeof(sync_calls) / sizeof(sync_calls[0]); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "modules.sync.syscalls.%s", sync_calls[i]);
+		assert_true(FIELD(cfg, bool, path));
+	}
+	static const char *const filesystems[] = { "ext4", "xfs", "nfs", "btrfs", "zfs" };
+	for (size_t i = 0; i < sizeof(filesystems) / sizeof(filesystems[0]); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "modules.filesystem.%s", filesystems[i]);
+		assert_true(FIELD(cfg, bool, path));
+	}
+	assert_string_equal(FIELD(cfg, char *, "modules.network.ports"), "1-1024 !145 !domain");
+	assert_string_equal(FIELD(cfg, char *, "modules.network.ips"),
+			    "!127.0.0.1/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7");
+	assert_string_equal(FIELD(cfg, char *, "modules.network.hostnames"), "!example.com");
+	assert_int_equal(FIELD(cfg, uint32_t, "modules.network.max_dimensions"), 500);
+	assert_false(FIELD(cfg, bool, "modules.network.resolve_hostnames"));
+	const struct config_port_names *names = &FIELD(cfg, struct config_port_names, "modules.network.service_names");
+	assert_int_equal(names->len, 1);
+	assert_int_equal(names->items[0].port, 19999);
+	assert_string_equal(names->items[0].name, "netdata");
+	/* the filters were parsed as the config loaded, once, for the network module to use */
+	const struct network_opts *net = config_module_opts(cfg, mod("network"));
+	assert_non_null(net->ports_parsed);
+	assert_false(net_ports_pass(net->ports_parsed, 53));
+	assert_true(net_ports_pass(net->ports_parsed, 80));
+	assert_non_null(net->ips_parsed);
+	assert_non_null(net->hostnames_parsed);
+	assert_int_equal(FIELD(cfg, uint64_t, "modules.hardirq.slow_threshold"), 1000);
+	assert_int_equal(FIELD(cfg, uint64_t, "modules.softirq.slow_threshold"), 1000);
 
 	const struct config_sink *s = &cfg->sinks[0];
 	assert_int_equal(s->buffer_lines, 100000);
@@ -257,7 +298,7 @@ struct doc_check {
 	yaml_document_t doc;
 	const char *text; /* the whole file, for keys only shown in comments */
 	size_t keys;
-	bool module_seen[MODULE_COUNT];
+	bool module_seen[MODULE_MAX];
 };
 
 static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
@@ -305,8 +346,9 @@ static void check_key_documented(const struct config_schema_key *key, void *arg)
 	for (int id = 0; id < MODULE_COUNT; id++) {
 		char enabled_path[64];
 		/* apps has its own top-level section */
-		snprintf(enabled_path, sizeof(enabled_path), "%s%s.enabled", id == MODULE_APPS ? "" : "modules.",
-			 config_module_names[id]);
+		const struct module_ops *ops = module_registry_get((module_id_t)id);
+		snprintf(enabled_path, sizeof(enabled_path), "%s%s.enabled", ops->top_level_section ? "" : "modules.",
+			 ops->name);
 		if (strcmp(key->path, enabled_path) == 0)
 			dc->module_seen[id] = true;
 	}
@@ -367,7 +409,7 @@ static void test_every_key_documented_in_shipped_config(void **state)
 	free(text);
 	for (int id = 0; id < MODULE_COUNT; id++)
 		assert_true(dc.module_seen[id]);
-	assert_true(dc.keys > MODULE_COUNT * 4 + 40);
+	assert_true(dc.keys > (size_t)MODULE_COUNT * 4 + 40);
 }
 
 /* ---- errors ---- */
@@ -408,10 +450,10 @@ static void test_bool_words(void **state)
 				       "  fd: { enabled: off }\n  swap: { enabled: on }\n  vfs: { enabled: False }\n" ONE_SINK),
 			 0);
 	assert_false(fx->cfg->apps.enabled);
-	assert_true(fx->cfg->modules[MODULE_DISK].enabled);
-	assert_false(fx->cfg->modules[MODULE_FD].enabled);
-	assert_true(fx->cfg->modules[MODULE_SWAP].enabled);
-	assert_false(fx->cfg->modules[MODULE_VFS].enabled);
+	assert_true(fx->cfg->modules[mod("disk")].enabled);
+	assert_false(fx->cfg->modules[mod("fd")].enabled);
+	assert_true(fx->cfg->modules[mod("swap")].enabled);
+	assert_false(fx->cfg->modules[mod("vfs")].enabled);
 	assert_fails_at(fx, "apps:\n  enabled: maybe\n" ONE_SINK, 2, 12,
 			"apps.enabled: expected true or false (or yes/no, on/off), got \"maybe\"");
 	assert_fails_at(fx, "apps:\n  enabled: 1\n" ONE_SINK, 2, 12,
@@ -434,7 +476,7 @@ static void test_bad_duration(void **state)
 			 0);
 	assert_int_equal(fx->cfg->global.interval_ms, 2000);
 	assert_int_equal(fx->cfg->global.series_ttl_ms, 3600000);
-	assert_int_equal(fx->cfg->softirq_slow_threshold_us, 250);
+	assert_int_equal(FIELD(fx->cfg, uint64_t, "modules.softirq.slow_threshold"), 250);
 }
 
 static void test_parse_duration_ms(void **state)
@@ -729,11 +771,11 @@ static void test_module_interval_multiple(void **state)
 				       "syscall_layer: tracepoints }\n" ONE_SINK),
 			 0);
 	const struct config *cfg = fx->cfg;
-	assert_int_equal(config_module_interval_ms(cfg, MODULE_VFS), 4000);
-	assert_int_equal(config_module_interval_ms(cfg, MODULE_PROCESS), 2000);
-	assert_int_equal(config_module_attach(cfg, MODULE_VFS), ATTACH_RAW_TP);
-	assert_int_equal(config_module_syscall_layer(cfg, MODULE_VFS), SYSCALL_LAYER_TRACEPOINTS);
-	assert_int_equal(config_module_attach(cfg, MODULE_FD), ATTACH_AUTO);
+	assert_int_equal(config_module_interval_ms(cfg, mod("vfs")), 4000);
+	assert_int_equal(config_module_interval_ms(cfg, mod("process")), 2000);
+	assert_int_equal(config_module_attach(cfg, mod("vfs")), ATTACH_RAW_TP);
+	assert_int_equal(config_module_syscall_layer(cfg, mod("vfs")), SYSCALL_LAYER_TRACEPOINTS);
+	assert_int_equal(config_module_attach(cfg, mod("fd")), ATTACH_AUTO);
 }
 
 static void test_module_interval_checked_after_merge(void **state)
@@ -838,8 +880,8 @@ static void test_conf_d_merging(void **state)
 	assert_int_equal(cfg->apps.ngroups, 2); /* lists append */
 	assert_string_equal(cfg->apps.groups[0].name, "a");
 	assert_string_equal(cfg->apps.groups[1].match, "b*");
-	assert_int_equal(cfg->network.nservice_names, 2);
-	assert_int_equal(cfg->network.service_names[1].port, 443);
+	assert_int_equal(FIELD(cfg, struct config_port_names, "modules.network.service_names").len, 2);
+	assert_int_equal(FIELD(cfg, struct config_port_names, "modules.network.service_names").items[1].port, 443);
 	assert_int_equal(cfg->nsinks, 3);
 	assert_string_equal(cfg->sinks[0].name, "s1"); /* replaced in place by name */
 	assert_int_equal(cfg->sinks[0].type, SINK_DOGSTATSD);
@@ -1154,9 +1196,9 @@ static void test_groups_and_service_names(void **state)
 	assert_int_equal(load_text(fx, "modules:\n  network:\n    service_names: { 19999: nd, 8080: web }\n"
 				       "    ports: \"*\"\n" ONE_SINK),
 			 0);
-	assert_int_equal(fx->cfg->network.nservice_names, 2);
-	assert_string_equal(fx->cfg->network.service_names[0].name, "nd");
-	assert_string_equal(fx->cfg->network.ports, "*");
+	assert_int_equal(FIELD(fx->cfg, struct config_port_names, "modules.network.service_names").len, 2);
+	assert_string_equal(FIELD(fx->cfg, struct config_port_names, "modules.network.service_names").items[0].name, "nd");
+	assert_string_equal(FIELD(fx->cfg, char *, "modules.network.ports"), "*");
 }
 
 /* The network filters are parsed when loading: a bad token fails the load with the key and the token. */
@@ -1176,7 +1218,7 @@ static void test_network_filters_checked(void **state)
 				       "    ips: \"10.0.0.1-10.0.0.9 !fd00::/8\"\n"
 				       "    hostnames: \"*.example.com\"\n" ONE_SINK),
 			 0);
-	assert_string_equal(fx->cfg->network.ports, "!22, !ssh");
+	assert_string_equal(FIELD(fx->cfg, char *, "modules.network.ports"), "!22, !ssh");
 }
 
 static void test_sync_and_filesystem_switches(void **state)
@@ -1185,11 +1227,11 @@ static void test_sync_and_filesystem_switches(void **state)
 	assert_int_equal(load_text(fx, "modules:\n  sync: { syscalls: { msync: off } }\n"
 				       "  filesystem: { enabled: true, zfs: no }\n" ONE_SINK),
 			 0);
-	assert_false(fx->cfg->sync_calls[SYNC_MSYNC]);
-	assert_true(fx->cfg->sync_calls[SYNC_FSYNC]);
-	assert_true(fx->cfg->modules[MODULE_FILESYSTEM].enabled);
-	assert_false(fx->cfg->filesystems[FS_ZFS]);
-	assert_true(fx->cfg->filesystems[FS_EXT4]);
+	assert_false(FIELD(fx->cfg, bool, "modules.sync.syscalls.msync"));
+	assert_true(FIELD(fx->cfg, bool, "modules.sync.syscalls.fsync"));
+	assert_true(fx->cfg->modules[mod("filesystem")].enabled);
+	assert_false(FIELD(fx->cfg, bool, "modules.filesystem.zfs"));
+	assert_true(FIELD(fx->cfg, bool, "modules.filesystem.ext4"));
 	assert_fails_at(fx, "modules:\n  sync: { syscalls: { fsyncc: off } }\n" ONE_SINK, 2, 23,
 			"modules.sync.syscalls.fsyncc: unknown key (did you mean \"fsync\"?)");
 }
@@ -1203,8 +1245,9 @@ static void test_names(void **state)
 	assert_string_equal(config_attach_tier_name(ATTACH_TRACEPOINT), "tracepoint");
 	assert_string_equal(config_sink_type_name(SINK_STDOUT), "stdout");
 	assert_string_equal(config_sink_type_name(SINK_DOGSTATSD), "dogstatsd");
-	assert_string_equal(config_module_names[MODULE_PROCESS], "process");
-	assert_string_equal(config_module_names[MODULE_OOMKILL], "oomkill");
+	assert_string_equal(module_registry_get(mod("process"))->name, "process");
+	assert_string_equal(module_registry_get(mod("oomkill"))->name, "oomkill");
+	assert_int_equal(mod("process"), 0); /* docs/metrics.md order, as --probe lists them */
 }
 
 static void test_errors_print_forms(void **state)

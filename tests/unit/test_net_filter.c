@@ -610,26 +610,59 @@ static void test_filter_load(void **state)
 	struct fixture *fx = *state;
 	char ports[] = "1-1024 !145 !domain", ips[] = DEFAULT_IPS, hostnames[] = "!example.com", netdata[] = "netdata";
 	struct config_service_name names[] = { { 19999, netdata } };
-	struct config_network cfg = {
-		.ports = ports, .ips = ips, .hostnames = hostnames, .service_names = names, .nservice_names = 1,
+	struct network_opts cfg = {
+		.ports = ports, .ips = ips, .hostnames = hostnames, .service_names = { names, 1 },
 	};
 	struct net_filter filter;
 	char buf[NET_PORT_TEXT_MAX];
 	assert_int_equal(net_filter_load(&filter, &cfg, fx->services_path, fx->err, sizeof(fx->err)), 0);
-	assert_false(net_ports_pass(&filter.ports, 53));
-	assert_true(net_ports_pass(&filter.ports, 80));
-	assert_true(ip_passes(&filter.ips, "10.0.0.1"));
-	assert_false(net_hostnames_pass(&filter.hostnames, "example.com"));
+	assert_false(net_ports_pass(filter.ports, 53));
+	assert_true(net_ports_pass(filter.ports, 80));
+	assert_true(ip_passes(filter.ips, "10.0.0.1"));
+	assert_false(net_hostnames_pass(filter.hostnames, "example.com"));
 	assert_string_equal(net_service_name(filter.services, 19999, IPPROTO_TCP, buf, sizeof(buf)), "netdata");
 	assert_string_equal(net_service_name(filter.services, 80, IPPROTO_TCP, buf, sizeof(buf)), "http");
 	net_filter_free(&filter);
 
-	struct config_network unset = { 0 };
+	struct network_opts unset = { 0 };
 	assert_int_equal(net_filter_load(&filter, &unset, NULL, fx->err, sizeof(fx->err)), 0);
-	assert_true(net_ports_pass(&filter.ports, 1));
-	assert_true(ip_passes(&filter.ips, "8.8.8.8"));
-	assert_true(net_hostnames_pass(&filter.hostnames, "example.com"));
+	assert_true(net_ports_pass(filter.ports, 1));
+	assert_true(ip_passes(filter.ips, "8.8.8.8"));
+	assert_true(net_hostnames_pass(filter.hostnames, "example.com"));
 	net_filter_free(&filter);
+}
+
+/* The config loader parses each expression once (the keys' parse callbacks); the filter takes those forms. */
+static void test_filter_load_takes_parsed_forms(void **state)
+{
+	struct fixture *fx = *state;
+	char why[256];
+	char ports[] = "80", ips[] = "10.0.0.0/8", hostnames[] = "!example.com";
+	struct network_opts cfg = {
+		.ports = ports, .ips = ips, .hostnames = hostnames,
+		.ports_parsed = net_filter_parse_ports(ports, why, sizeof(why)),
+		.ips_parsed = net_filter_parse_ips(ips, why, sizeof(why)),
+		.hostnames_parsed = net_filter_parse_hostnames(hostnames, why, sizeof(why)),
+	};
+	assert_non_null(cfg.ports_parsed);
+	assert_non_null(cfg.ips_parsed);
+	assert_non_null(cfg.hostnames_parsed);
+	struct net_filter filter;
+	assert_int_equal(net_filter_load(&filter, &cfg, fx->services_path, fx->err, sizeof(fx->err)), 0);
+	assert_ptr_equal(filter.ports, cfg.ports_parsed);
+	assert_ptr_equal(filter.ips, cfg.ips_parsed);
+	assert_ptr_equal(filter.hostnames, cfg.hostnames_parsed);
+	assert_true(net_ports_pass(filter.ports, 80));
+	assert_false(net_ports_pass(filter.ports, 81));
+	net_filter_free(&filter);
+	net_filter_release_ports(cfg.ports_parsed);
+	net_filter_release_ips(cfg.ips_parsed);
+	net_filter_release_hostnames(cfg.hostnames_parsed);
+
+	assert_null(net_filter_parse_ports("1-1024 !domian", why, sizeof(why)));
+	assert_non_null(strstr(why, "unknown service name \"domian\""));
+	assert_null(net_filter_parse_ips("10.0.0.0/33", why, sizeof(why)));
+	assert_null(net_filter_parse_hostnames("a/b", why, sizeof(why)));
 }
 
 static void test_filter_load_errors_name_the_key(void **state)
@@ -637,17 +670,17 @@ static void test_filter_load_errors_name_the_key(void **state)
 	struct fixture *fx = *state;
 	char bad_ports[] = "1-1024 !domian", bad_ips[] = "10.0.0.0/33", bad_names[] = "a/b";
 	struct net_filter filter;
-	struct config_network cfg = { .ports = bad_ports };
+	struct network_opts cfg = { .ports = bad_ports };
 	assert_int_equal(net_filter_load(&filter, &cfg, fx->services_path, fx->err, sizeof(fx->err)), -1);
 	assert_contains(fx->err, "ports: unknown service name \"domian\"");
 	assert_null(filter.services);
 	net_filter_free(&filter); /* harmless after a failure */
 
-	cfg = (struct config_network){ .ips = bad_ips };
+	cfg = (struct network_opts){ .ips = bad_ips };
 	assert_int_equal(net_filter_load(&filter, &cfg, fx->services_path, fx->err, sizeof(fx->err)), -1);
 	assert_contains(fx->err, "ips: bad prefix length in \"10.0.0.0/33\"");
 
-	cfg = (struct config_network){ .hostnames = bad_names };
+	cfg = (struct network_opts){ .hostnames = bad_names };
 	assert_int_equal(net_filter_load(&filter, &cfg, fx->services_path, fx->err, sizeof(fx->err)), -1);
 	assert_contains(fx->err, "hostnames: bad host name pattern \"a/b\"");
 }
@@ -676,6 +709,7 @@ int main(void)
 		T(test_service_names_config_wins),
 		T(test_service_names_fall_back_to_numbers),
 		T(test_filter_load),
+		T(test_filter_load_takes_parsed_forms),
 		T(test_filter_load_errors_name_the_key),
 	};
 	return cmocka_run_group_tests_name("net_filter", tests, NULL, NULL);
