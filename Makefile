@@ -10,21 +10,28 @@ BUILD := build
 OBJ := $(BUILD)/obj
 GEN := $(BUILD)/gen
 
+# agent/ in rooms by role (README "Layout"): core (loop, store, config, CLI), kernel (probing,
+# attach, the syscall layer), modules (one file per module and their helpers), sink. Each room is
+# on the include path, so "x.h" names a header in any room; sink's keep their "sink/" prefix.
+AGENT_ROOMS := agent/core agent/kernel agent/modules agent/sink
+AGENT_INCLUDES := $(patsubst %,-I%,$(filter-out agent/sink,$(AGENT_ROOMS))) -Iagent
+
 # OpenSSL (tls:// sinks) is the host's, opened at run time by the first TLS sink (agent/sink/openssl_api.h):
 # its headers at build time, not its libraries. The host's trust store and security updates apply (docs/design.md, packaging).
 PKGS := libbpf libuv yaml-0.1
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -I$(GEN) -Iagent -Iprobes -DBPFPUSH_VERSION='"$(VERSION)"' \
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -I$(GEN) $(AGENT_INCLUDES) -Iprobes -DBPFPUSH_VERSION='"$(VERSION)"' \
 	$(shell pkg-config --cflags $(PKGS) openssl 2>/dev/null)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -luv -lyaml) -lelf -lz -lm -ldl
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(GEN) -Iprobes -Wall -Werror
 
 PROBES := $(notdir $(basename $(basename $(wildcard probes/*.bpf.c))))
 SKELS := $(patsubst %,$(GEN)/%.skel.h,$(PROBES))
-AGENT_SRCS := $(wildcard agent/*.c agent/sink/*.c agent/modules/*.c)
+AGENT_SRCS := $(wildcard $(patsubst %,%/*.c,$(AGENT_ROOMS)))
+AGENT_HEADERS := $(wildcard $(patsubst %,%/*.h,$(AGENT_ROOMS)))
 AGENT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(AGENT_SRCS))
-LIB_OBJS := $(filter-out $(OBJ)/agent/main.o,$(AGENT_OBJS))
+LIB_OBJS := $(filter-out $(OBJ)/agent/core/main.o,$(AGENT_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 INTEG_SRCS := $(wildcard tests/integration/*.c)
@@ -52,13 +59,13 @@ $(GEN)/%.skel.h: $(GEN)/%.bpf.o
 	@echo "  SKEL    $@"
 	@$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(OBJ)/%.o: %.c $(SKELS) $(wildcard agent/*.h agent/*/*.h probes/*.h)
+$(OBJ)/%.o: %.c $(SKELS) $(AGENT_HEADERS) $(wildcard probes/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
 # The files that print BPFPUSH_VERSION follow VERSION (the only place the version is written).
-$(OBJ)/agent/main.o $(OBJ)/agent/agent.o: VERSION
+$(OBJ)/agent/core/main.o $(OBJ)/agent/core/agent.o: VERSION
 
 $(BUILD)/bpfpush: $(AGENT_OBJS)
 	@echo "  LD      $@"

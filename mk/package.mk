@@ -31,7 +31,7 @@ PACKAGE_GLIBC_MAX ?= 2.34
 
 package-bin: $(PKG_BIN)
 
-$(PKG_OBJ)/%.o: %.c $(SKELS) $(wildcard agent/*.h agent/*/*.h probes/*.h) VERSION
+$(PKG_OBJ)/%.o: %.c $(SKELS) $(AGENT_HEADERS) $(wildcard probes/*.h) VERSION
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (package)"
 	@$(CC) $(CFLAGS) $(PACKAGE_CFLAGS) -c $< -o $@

@@ -12,7 +12,7 @@ FUZZ_DIR := $(BUILD)/fuzz
 ASAN_DIR := $(BUILD)/asan
 FUZZ_TARGETS := $(notdir $(basename $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/%,$(FUZZ_TARGETS))
-SAN_LIB_SRCS := $(filter-out agent/main.c,$(AGENT_SRCS))
+SAN_LIB_SRCS := $(filter-out agent/core/main.c,$(AGENT_SRCS))
 # Every UBSan finding aborts, so a fuzzer and a test see it as a crash, not a line on stderr.
 SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_CFLAGS := $(SAN_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined
@@ -20,7 +20,7 @@ ASAN_CFLAGS := $(SAN_CFLAGS) -fsanitize=address,undefined
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(SAN_LIB_SRCS))
 ASAN_LIB_OBJS := $(patsubst %.c,$(ASAN_DIR)/obj/%.o,$(SAN_LIB_SRCS))
 ASAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/tests/%,$(UNIT_SRCS))
-SAN_HEADERS := $(wildcard agent/*.h agent/*/*.h probes/*.h)
+SAN_HEADERS := $(AGENT_HEADERS) $(wildcard probes/*.h)
 
 .PHONY: fuzz fuzz-build test-asan sanitizer-deps
 

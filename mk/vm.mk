@@ -29,7 +29,7 @@ static: $(STATIC)/bpfpush $(STATIC_INTEG_BINS)
 # The same sources and flags as build/obj, compiled again for the static link
 # (no PIE: a classic static executable, what a bare initramfs runs best), without
 # TLS: OpenSSL stays a shared library (docs/design.md, packaging) and the VM tests send no tls://.
-$(STATIC_OBJ)/%.o: %.c $(SKELS) $(wildcard agent/*.h agent/*/*.h probes/*.h)
+$(STATIC_OBJ)/%.o: %.c $(SKELS) $(AGENT_HEADERS) $(wildcard probes/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (static)"
 	@$(CC) $(CFLAGS) -DBPFPUSH_NO_TLS -fno-pie -c $< -o $@

@@ -1,6 +1,6 @@
 /*
  * Log2 latency histograms, shared by the probes that time things (hardirq,
- * softirq, disk, filesystem) and by agent/histogram.c, which turns them into
+ * softirq, disk, filesystem) and by agent/modules/histogram.c, which turns them into
  * the bucket counters and percentile gauges of docs/metrics.md.
  */
 #ifndef BPFPUSH_HIST_H

@@ -302,7 +302,7 @@ int BPF_PROG(net_udp6_recv_fexit, struct sock *sk, struct msghdr *msg)
 /*
  * Before 5.19 the receive functions took six arguments (a noblock flag
  * before flags), so the result sits after them: the same count without
- * bpf_get_func_ret, which 5.10-5.16 lack (agent/btf_proto.h).
+ * bpf_get_func_ret, which 5.10-5.16 lack (agent/kernel/btf_proto.h).
  */
 SEC("fexit/udp_recvmsg")
 int BPF_PROG(net_udp_recv_fexit6, struct sock *sk, struct msghdr *msg, size_t len, int noblock, int flags,

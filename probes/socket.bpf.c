@@ -188,7 +188,7 @@ int BPF_PROG(udp_recv_fexit)
 SEC("fexit/udpv6_recvmsg")
 int BPF_PROG(udp6_recv_fexit)
 { __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_udp_recv((int)ret, true); return 0; }
-/* Before 5.19 the result follows six arguments (agent/btf_proto.h). */
+/* Before 5.19 the result follows six arguments (agent/kernel/btf_proto.h). */
 SEC("fexit/udp_recvmsg")
 int BPF_PROG(udp_recv_fexit6, void *sk, void *msg, size_t len, int noblock, int flags, int *addr_len, int ret)
 { count_udp_recv(ret, true); return 0; }

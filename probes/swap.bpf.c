@@ -2,7 +2,7 @@
 /*
  * swap: pages read from and written to swap. No tracepoint marks swap I/O,
  * so this needs fentry or kprobes on the functions that start it; their
- * names changed over the years and agent/kernel_names.c picks the one this
+ * names changed over the years and agent/kernel/kernel_names.c picks the one this
  * kernel has (the sections name no target for that reason). One call moves
  * one folio: a page, or all the pages of a large folio (a THP swapped out
  * whole), which the counters add as pages.

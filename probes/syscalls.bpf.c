@@ -150,7 +150,7 @@ SYSCALL_TABLE(EXIT_TRACEPOINT)
 
 /*
  * Kernel-function ways on each syscall's own function (__x64_sys_NAME, the
- * target set at run time from agent/kernel_names.c): they cost nothing on
+ * target set at run time from agent/kernel/kernel_names.c): they cost nothing on
  * other syscalls. fentry/kprobe (load_mode: entry) see the call and its
  * arguments; fexit/kretprobe (return) also see the result.
  */

@@ -2,7 +2,7 @@
  * apps: apps.* per application. The kernel side keeps one entry per process
  * and hands over a process's final counts when its last thread exits; this
  * side reads the live entries each collect (in batches), folds the exits,
- * and leaves grouping and the busiest-N choice to agent/app_table.c.
+ * and leaves grouping and the busiest-N choice to agent/modules/app_table.c.
  */
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -15,11 +15,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "../app_table.h"
-#include "../attach.h"
-#include "../btf_proto.h"
-#include "../log.h"
-#include "../module.h"
+#include "app_table.h"
+#include "attach.h"
+#include "btf_proto.h"
+#include "log.h"
+#include "module.h"
 #include "apps.h"
 #include "apps.skel.h"
 #include "cachestat.h"
@@ -337,7 +337,7 @@ static const char *apps_unwanted_why(const struct module *m, size_t event)
 /*
  * The BTF-typed page-cache ways read a folio, or a head page before 5.16
  * (probes/folio.bpf.h); the fexit receive ways read udp_recvmsg's result where
- * the kernel puts it (agent/btf_proto.h).
+ * the kernel puts it (agent/kernel/btf_proto.h).
  * Dirtied pages have no classic folio way, as in cachestat.c.
  */
 static bool apps_way_fits(const struct module *m, size_t event, int way, char *why)

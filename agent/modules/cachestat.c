@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../attach.h"
-#include "../btf_proto.h"
-#include "../module.h"
+#include "attach.h"
+#include "btf_proto.h"
+#include "module.h"
 #include "cachestat.h"
 #include "cachestat.skel.h"
 #include "percpu.h"

@@ -2,7 +2,7 @@
 #include <bpf/libbpf.h>
 #include <stdlib.h>
 
-#include "../module.h"
+#include "module.h"
 #include "dcstat.h"
 #include "dcstat.skel.h"
 #include "percpu.h"

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../attach.h"
-#include "../btf_proto.h"
-#include "../histogram.h"
-#include "../module.h"
+#include "attach.h"
+#include "btf_proto.h"
+#include "histogram.h"
+#include "module.h"
 #include "disk.h"
 #include "disk.skel.h"
 #include "percpu.h"

@@ -5,7 +5,7 @@
  * load modes. Kernel-function ways (do_sys_openat2, file_close_fd) join the
  * tables when the fentry/kprobe tiers are proven on kernels that have them.
  */
-#include "../module.h"
+#include "module.h"
 #include "syscall_metrics.h"
 
 static const struct metric_desc fd_metrics[] = {

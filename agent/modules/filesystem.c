@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../histogram.h"
-#include "../module.h"
+#include "histogram.h"
+#include "module.h"
 #include "filesystem.h"
 #include "filesystem.skel.h"
 #include "percpu.h"

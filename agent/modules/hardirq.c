@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../histogram.h"
-#include "../log.h"
-#include "../module.h"
+#include "histogram.h"
+#include "log.h"
+#include "module.h"
 #include "hardirq.skel.h"
 #include "irq.h"
 #include "irq_slow.h"

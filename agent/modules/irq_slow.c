@@ -2,7 +2,7 @@
 
 #include <time.h>
 
-#include "../log.h"
+#include "log.h"
 
 static uint64_t mono_ns(void)
 {

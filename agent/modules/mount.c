@@ -2,7 +2,7 @@
  * mount: mount(2) and move_mount(2) (the step of the new mount API that
  * attaches a mount; fsmount is not counted), umount2(2), with errors.
  */
-#include "../module.h"
+#include "module.h"
 #include "syscall_metrics.h"
 
 static const struct metric_desc mount_metrics[] = {

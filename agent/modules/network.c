@@ -18,11 +18,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../attach.h"
-#include "../btf_proto.h"
-#include "../log.h"
-#include "../module.h"
-#include "../net_filter.h"
+#include "attach.h"
+#include "btf_proto.h"
+#include "log.h"
+#include "module.h"
+#include "net_filter.h"
 #include "network.h"
 #include "network.skel.h"
 #include "percpu.h"
@@ -297,7 +297,10 @@ static struct bpf_object *network_open(struct module *m)
 }
 
 /* The shared sock:* programs count a protocol only where its event chose them. */
-/* The fexit receive ways read udp_recvmsg's result where the kernel puts it (agent/btf_proto.h). */
+/*
+ * The fexit receive ways read udp_recvmsg's result where the kernel puts it
+ * (agent/kernel/btf_proto.h).
+ */
 static bool network_way_fits(const struct module *m, size_t event, int way, char *why)
 {
 	const struct attach_way *w = &m->ops->events[event].ways[way];

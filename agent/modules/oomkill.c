@@ -7,11 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../app_group.h"
-#include "../attach.h"
-#include "../btf_proto.h"
-#include "../log.h"
-#include "../module.h"
+#include "app_group.h"
+#include "attach.h"
+#include "btf_proto.h"
+#include "log.h"
+#include "module.h"
 #include "oomkill.h"
 #include "oomkill.skel.h"
 #include "percpu.h"

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../module.h"
+#include "module.h"
 #include "percpu.h"
 #include "process.h"
 #include "process.skel.h"
-#include "../syscall_watch.h"
+#include "syscall_watch.h"
 
 static const struct metric_desc process_metrics[] = {
 	{ "process.create", METRIC_COUNTER, false, "", "new processes: fork, vfork, clone/clone3 without CLONE_THREAD (every task copy_process makes)" },

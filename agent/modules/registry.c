@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "../module.h"
+#include "module.h"
 
 /* In docs/metrics.md order, which is also the order of --probe and of the schema. */
 #define REGISTRY(MODULE) \
@@ -35,7 +35,7 @@ REGISTRY(DECLARE)
 static const struct module_ops *const registry[] = { REGISTRY(ENTRY) };
 
 #define REGISTRY_COUNT (sizeof(registry) / sizeof(registry[0]))
-_Static_assert(REGISTRY_COUNT <= MODULE_MAX, "raise MODULE_MAX in agent/config.h");
+_Static_assert(REGISTRY_COUNT <= MODULE_MAX, "raise MODULE_MAX in agent/core/config.h");
 
 size_t module_registry_count(void) { return REGISTRY_COUNT; }
 

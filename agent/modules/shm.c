@@ -1,5 +1,5 @@
 /* shm: System V shared memory calls. */
-#include "../module.h"
+#include "module.h"
 #include "syscall_metrics.h"
 
 static const struct metric_desc shm_metrics[] = {

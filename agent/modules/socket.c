@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../attach.h"
-#include "../btf_proto.h"
-#include "../module.h"
+#include "attach.h"
+#include "btf_proto.h"
+#include "module.h"
 #include "percpu.h"
 #include "socket.h"
 #include "socket.skel.h"

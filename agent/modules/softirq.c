@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../histogram.h"
-#include "../module.h"
+#include "histogram.h"
+#include "module.h"
 #include "irq.h"
 #include "irq_slow.h"
 #include "percpu.h"

@@ -2,7 +2,7 @@
 #include <bpf/libbpf.h>
 #include <stdlib.h>
 
-#include "../module.h"
+#include "module.h"
 #include "percpu.h"
 #include "swap.h"
 #include "swap.skel.h"

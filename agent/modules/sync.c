@@ -1,7 +1,7 @@
 /* sync: the syscalls that force data to disk, each switchable under modules.sync.syscalls. */
 #include <stdbool.h>
 
-#include "../module.h"
+#include "module.h"
 #include "syscall_metrics.h"
 
 enum sync_call { SYNC_SYNC = 0, SYNC_SYNCFS, SYNC_FSYNC, SYNC_FDATASYNC, SYNC_MSYNC, SYNC_SYNC_FILE_RANGE, SYNC_CALL_COUNT };

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 
-#include "../syscall_watch.h"
+#include "syscall_watch.h"
 
 static uint64_t field_of(const struct syscall_stats *s, enum syscall_field field)
 {

@@ -6,7 +6,7 @@
 #ifndef BPFPUSH_SYSCALL_METRICS_H
 #define BPFPUSH_SYSCALL_METRICS_H
 
-#include "../module.h"
+#include "module.h"
 #include "syscall_table.h"
 
 enum syscall_field {

@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "../module.h"
+#include "module.h"
 #include "percpu.h"
 #include "syscall_metrics.h"
 #include "vfs.h"

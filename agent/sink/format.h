@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../config.h"
-#include "../metric.h"
+#include "config.h"
+#include "metric.h"
 
 struct format_ctx {
 	enum sink_type format;                  /* never SINK_STDOUT */

@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "../config.h"
-#include "../metric.h"
+#include "config.h"
+#include "metric.h"
 
 /* Reasons of agent.sink.dropped, in the order their tag values are listed. */
 enum sink_drop_reason { DROP_OVERFLOW = 0, DROP_TOO_LONG, DROP_INVALID, DROP_SEND_ERROR, DROP_REASON_COUNT };

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../config.h"
+#include "config.h"
 
 struct sink_tls_ctx;  /* per sink: trust store, client certificate */
 struct sink_tls_conn; /* per connection */

@@ -1,5 +1,5 @@
 /*
- * The network viewer's filters and service names (agent/net_filter.h):
+ * The network viewer's filters and service names (agent/modules/net_filter.h):
  * ports, addresses and host names with Netdata's include/exclude rules,
  * the services file and the config's service_names, and a message naming
  * the token for each kind of bad input.

@@ -17,7 +17,7 @@
 #include "module.h"
 #include "syscall_table.h"
 #include "syscall_watch.h"
-#include "modules/syscall_metrics.h"
+#include "syscall_metrics.h"
 #include "syscalls.skel.h"
 
 #define MODULE_COUNT ((int)module_registry_count())

@@ -2,11 +2,11 @@
  * Key tables: how a piece of code declares the config keys it reads
  * (docs/design.md §5). One row per key says its type, where its value lives
  * (offsetof into the struct the table fills), its default as YAML text, its
- * bounds and one line of help. agent/config.c reads the rows to parse, to
+ * bounds and one line of help. agent/core/config.c reads the rows to parse, to
  * apply defaults, to suggest "did you mean", to free and to compare; the
  * documentation test walks them too.
  *
- * A module lists its own keys in its module_ops (agent/module.h): they fill
+ * A module lists its own keys in its module_ops (agent/modules/module.h): they fill
  * its options struct, reached through config_module_opts(). The keys every
  * module takes (enabled, interval, attach, syscall_layer) stay in the engine.
  */

@@ -150,7 +150,7 @@ struct network_opts {
 };
 
 /*
- * The keys' parsers (cfg_parse_fn, agent/config_keys.h): the parsed filter
+ * The keys' parsers (cfg_parse_fn, agent/core/config_keys.h): the parsed filter
  * on the heap, or NULL with why naming the token; and their release.
  * Service names in ports resolve through NET_SERVICES_PATH.
  */

@@ -14,7 +14,7 @@
 
 #include "config_diff.h"
 #include "log.h"
-#include "modules/syscall_metrics.h"
+#include "syscall_metrics.h"
 #include "notify.h"
 
 /*

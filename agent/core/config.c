@@ -1,7 +1,7 @@
 /*
  * The configuration loader: libyaml documents applied onto one struct config
  * through key tables (docs/design.md §5 and §8, in the spirit of Fluent Bit's
- * config_map; the row type is agent/config_keys.h). Each table row says a
+ * config_map; the row type is agent/core/config_keys.h). Each table row says a
  * key's type, where its value lives, its default as YAML text and one line of
  * help, so the parser, the defaults, the "did you mean" hints, the reload
  * comparison and the documentation test all read the same rows.

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "modules/percpu.h"
+#include "percpu.h"
 #include "syscalls.skel.h"
 
 struct syscall_row {

@@ -92,7 +92,7 @@ struct config_sink {
 	int line;
 };
 
-/* The keys every module takes; its own keys fill opts (agent/config_keys.h). */
+/* The keys every module takes; its own keys fill opts (agent/core/config_keys.h). */
 struct config_module {
 	bool enabled;
 	uint64_t interval_ms; /* 0: the global interval */
@@ -194,7 +194,7 @@ bool config_module_enabled(const struct config *cfg, const char *name);
 /*
  * The field a leaf key's path names ("global.interval",
  * "modules.sync.syscalls.msync"), for tests and tools; NULL when no key
- * has that path. Its C type follows the key's type (agent/config_keys.h).
+ * has that path. Its C type follows the key's type (agent/core/config_keys.h).
  */
 const void *config_field(const struct config *cfg, const char *path);
 

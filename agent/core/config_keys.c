@@ -1,8 +1,8 @@
 /*
- * What the key tables (agent/config_keys.h) give besides parsing, which is
- * agent/config.c's: freeing what a table's keys own, finding a key's field
+ * What the key tables (agent/core/config_keys.h) give besides parsing, which is
+ * agent/core/config.c's: freeing what a table's keys own, finding a key's field
  * by its path, and comparing two structs a table filled (the reload rules,
- * agent/config_diff.c).
+ * agent/core/config_diff.c).
  */
 #include "config_keys.h"
 

@@ -5,7 +5,7 @@
  * ways of attaching, and callbacks to open its skeleton and collect its
  * maps; and one MODULE(NAME) line in agent/modules/registry.c. attach.c does
  * the rest (choosing ways, loading, attaching, falling back), so a module
- * never repeats that logic; agent/config.c fills its options from its keys.
+ * never repeats that logic; agent/core/config.c fills its options from its keys.
  */
 #ifndef BPFPUSH_MODULE_H
 #define BPFPUSH_MODULE_H
@@ -40,7 +40,7 @@ struct attach_way {
 	unsigned char syscalls[WAY_MAX_SYSCALLS]; /* enum syscall_id rows; 0-terminated */
 	/*
 	 * For programs whose section names no target (SEC("fentry"), SEC("kprobe")):
-	 * the kernel function, by its canonical name (agent/kernel_names.c).
+	 * the kernel function, by its canonical name (agent/kernel/kernel_names.c).
 	 */
 	const char *targets[WAY_MAX_PROGS];
 	bool no_result; /* sees the call, not its result: (R) metrics are not sent */
@@ -72,7 +72,7 @@ struct module_ops {
 	const char *name; /* also its config section, modules.NAME */
 	/*
 	 * Its config: help for the modules.NAME section, the default of its
-	 * enabled key, and its own keys (agent/config_keys.h), which fill an
+	 * enabled key, and its own keys (agent/core/config_keys.h), which fill an
 	 * options struct of opts_size bytes at offsets the keys give
 	 * (config_module_opts()). The keys every module takes are the engine's.
 	 */
@@ -145,7 +145,7 @@ struct module {
 	void *agent; /* back-pointer for the timer callback */
 };
 
-/* The module's options struct, filled from module_ops.keys by agent/config.c. */
+/* The module's options struct, filled from module_ops.keys by agent/core/config.c. */
 static inline const void *module_opts(const struct module *m) { return config_module_opts(m->cfg, m->id); }
 
 /* Does the module's catalogue mark this metric (R): measured only where results are seen? */

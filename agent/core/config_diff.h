@@ -10,7 +10,7 @@
  * Does module `id` need to be detached and attached again to run as `next`
  * says (switched on or off, its interval, tier, syscall layer, load mode,
  * apps, pid table size, or its own keys, compared row by row through its
- * key table, agent/config_keys.h)? Keys a module reads at collect time
+ * key table, agent/core/config_keys.h)? Keys a module reads at collect time
  * (apps groups, for oomkill) need nothing.
  */
 bool config_module_changed(const struct config *old, const struct config *next, module_id_t id);
