@@ -133,7 +133,7 @@ struct module {
 /* Does the module's catalogue mark this metric (R): measured only where results are seen? */
 bool module_metric_needs_result(const struct module_ops *ops, const char *metric);
 
-/* The registry: every module of enum module_id, NULL where not built yet. */
+/* The registry: every module of enum module_id; NULL only for an id outside it. */
 const struct module_ops *module_registry_get(enum module_id id);
 /* The agent's own metric catalogue (agent.*). */
 extern const struct metric_desc agent_metrics[];
