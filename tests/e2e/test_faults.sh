@@ -290,6 +290,10 @@ fault_dns() {
 	tap_ok "dns: an unresolvable sink name is logged and counted in errors, nothing sent" \
 		bash -c "grep -q 'carbon: resolving $NAME' '$AGENT_ERR' && [[ $(m_sum agent.sink.carbon.errors) -ge 2 && $(m_sum agent.sink.carbon.sent) -eq 0 ]] || { echo errors $(m_sum agent.sink.carbon.errors); tail -3 '$AGENT_ERR'; exit 1; }"
 	tap_ok "dns: the peer saw no connection while the name failed" check_eq "$(accepts dns)" 0 connections
+	# A flush stamped before the name resolves, so lines from while it failed exist to be delivered.
+	local first_ts
+	first_ts=$(awk '$1 == "agent.cpu_ns" { print $3; exit }' "$AGENT_OUT")
+	wait_until 5 quiet bash -c "[[ \$(date +%s) -gt ${first_ts:-0} ]]"
 	fix_ts=$(date +%s)
 	printf '127.0.0.1 localhost\n127.0.0.1 %s\n' "$NAME" >"$E2E_TMP/hosts" # in place: the bind mount follows the inode
 	wait_until 5 quiet bash -c "[[ \$(cat '${PEER_DIR[dns]}'/conn.* 2>/dev/null | wc -l) -gt 0 ]]"
