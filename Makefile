@@ -37,6 +37,9 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 INTEG_SRCS := $(wildcard tests/integration/*.c)
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRCS))
 HARNESS_SRCS := $(wildcard tests/lib/*.c)
+# Helpers the unit suites share (tests/lib/unit/), linked into every unit test; tests/lib/*.c is the integration harness.
+UNIT_LIB_SRCS := $(wildcard tests/lib/unit/*.c)
+UNIT_LIB_HDRS := $(wildcard tests/lib/unit/*.h)
 
 .PHONY: all deps run test unit integration valgrind bench clean
 .SECONDARY:
@@ -71,10 +74,10 @@ $(BUILD)/bpfpush: $(AGENT_OBJS)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(UNIT_LIB_HDRS) $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC) $(CFLAGS) -Wno-unused-parameter $< $(LIB_OBJS) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka \
+	@$(CC) $(CFLAGS) -Itests/lib/unit -Wno-unused-parameter $< $(UNIT_LIB_SRCS) $(LIB_OBJS) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka \
 		$(shell sed -n 's/^\/\/ LDWRAP: //p' $<)
 
 # Integration tests drive the real agent binary and real workloads.

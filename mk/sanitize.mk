@@ -48,10 +48,10 @@ $(ASAN_DIR)/obj/%.o: %.c $(SKELS) $(SAN_HEADERS)
 	@echo "  CC      $@ (asan)"
 	@$(CLANG) $(CFLAGS) $(ASAN_CFLAGS) -c $< -o $@
 
-$(ASAN_DIR)/tests/%: tests/unit/%.c $(ASAN_LIB_OBJS)
+$(ASAN_DIR)/tests/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(UNIT_LIB_HDRS) $(ASAN_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@ (asan)"
-	@$(CLANG) $(CFLAGS) $(ASAN_CFLAGS) -Wno-unused-parameter $< $(ASAN_LIB_OBJS) -o $@ $(LDFLAGS) $(LDLIBS) \
+	@$(CLANG) $(CFLAGS) $(ASAN_CFLAGS) -Itests/lib/unit -Wno-unused-parameter $< $(UNIT_LIB_SRCS) $(ASAN_LIB_OBJS) -o $@ $(LDFLAGS) $(LDLIBS) \
 		-lcmocka $(shell sed -n 's/^\/\/ LDWRAP: //p' $<)
 
 # Leaks fail too (LeakSanitizer is part of ASan on x86_64).

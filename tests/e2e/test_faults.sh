@@ -62,6 +62,10 @@ m_max() { awk -v m="$1" '$1 == m && $2 > x { x = $2 } END { printf "%d\n", x }' 
 m_last() { awk -v m="$1" '$1 == m { x = $2 } END { printf "%d\n", x }' "$AGENT_OUT"; }
 # flushes: how many flushes the console printed (agent.cpu_ns is in every one).
 flushes() { grep -c '^agent\.cpu_ns ' "$AGENT_OUT"; }
+# flushed_since N: the console printed a flush after its first N (the loop has run since).
+flushed_since() { [[ $(flushes) -gt $1 ]]; }
+# sum_above SERIES N: the series' sum on the console is above N.
+sum_above() { [[ $(m_sum "$1") -gt $2 ]]; }
 # closed SINK: "SENT DROPPED" from the sink's closing log line.
 closed() {
 	sed -n "s/^INFO sink: $1: closed: \([0-9]*\) lines sent, \([0-9]*\) dropped.*/\1 \2/p" "$AGENT_ERR" | tail -n 1
@@ -134,9 +138,11 @@ fault_refused() {
 	fconfig "$cfg" "" "- { name: carbon, type: graphite, prefix: \"\", address: \"tcp://127.0.0.1:$PEER_PORT\", $SINK_OPTS }"
 	fstart refused "$cfg" || bail "agent starts with a sink nothing listens on" "$(tail -5 "$AGENT_ERR")"
 	f0=$(flushes)
+	# The window the flush rate is measured over, not a wait for an event.
 	sleep 4
 	tap_ok "refused: the agent flushes every second while its sink refuses (>= 3 flushes in 4 s)" \
 		check_ge "$(($(flushes) - f0))" 3 flushes
+	wait_until 10 quiet sum_above agent.sink.carbon.errors 2
 	tap_ok "refused: each attempt counts in agent.sink.errors (>= 3), nothing counts as sent" \
 		bash -c "[[ $(m_sum agent.sink.carbon.errors) -ge 3 && $(m_sum agent.sink.carbon.sent) -eq 0 ]] || echo errors $(m_sum agent.sink.carbon.errors) sent $(m_sum agent.sink.carbon.sent)"
 	tap_ok "refused: logged once, not once per attempt (rate-limited)" \
@@ -150,7 +156,8 @@ fault_refused() {
 	tap_ok "refused -> up: lines stamped before the peer existed arrive" \
 		bash -c "cat '${PEER_DIR[refused]}'/conn.* | awk -v t=$up_ts '\$3 < t { n++ } END { exit !(n > 0) }'"
 	fstop
-	sleep 0.3
+	# The peer has written down what it received once its count reaches what the sink logged sent.
+	wait_until 5 quiet sent_is_received refused carbon
 	tap_ok "refused: the agent exits 0 on SIGTERM" check_eq "$AGENT_RC" 0 "exit status"
 	tap_ok "refused: the peer received exactly the lines counted sent, none dropped" sent_is_received refused carbon
 	tap_ok "refused: the stream carries only whole lines" whole_lines refused
@@ -165,6 +172,7 @@ fault_reset() {
 	fconfig "$cfg" "" "- { name: carbon, type: graphite, prefix: \"\", address: \"tcp://127.0.0.1:$PEER_PORT\", $SINK_OPTS }"
 	fstart reset "$cfg" || bail "agent starts with a resetting sink" "$(tail -5 "$AGENT_ERR")"
 	f0=$(flushes)
+	# The window the flush rate and the reconnections are measured over, not a wait for an event.
 	sleep 4
 	tap_ok "reset: the agent reconnects after each reset (>= 3 connections in 4 s)" check_ge "$(accepts reset)" 3 connections
 	tap_ok "reset: reconnects and errors are counted" \
@@ -190,6 +198,7 @@ fault_stall() {
 	f0=$(flushes)
 	tap_ok "stall: lines beyond buffer_lines are dropped, counted as overflow (within 40 s)" \
 		check_ge "$(m_sum agent.sink.carbon.overflow.dropped)" 1 "overflow drops"
+	# The window the flush rate is measured over while the peer stalls, not a wait for an event.
 	sleep 4
 	tap_ok "stall: the agent is not blocked: flushes stay on time (>= $((SECONDS - t0 - 1)) in $((SECONDS - t0)) s)" \
 		check_ge "$(($(flushes) - f0))" "$((SECONDS - t0 - 1))" flushes
@@ -199,8 +208,11 @@ fault_stall() {
 	flush_max=$(m_max agent.sink.console.sent)
 	tap_ok "stall: the buffer stays bounded (agent.sink.buffered <= 2 x (buffer_lines + a flush of $flush_max))" \
 		check_le "$(m_max agent.sink.carbon.buffered)" "$((2 * (100 + flush_max)))" "largest buffered"
-	tap_ok "stall: drops keep being counted while the peer stalls" \
-		bash -c "a=$(m_sum agent.sink.carbon.overflow.dropped); sleep 3; b=\$(awk '\$1 == \"agent.sink.carbon.overflow.dropped\" { s += \$2 } END { print s + 0 }' '$AGENT_OUT'); [[ \$b -gt \$a ]] || echo \"overflow \$a then \$b\""
+	local dropped0
+	dropped0=$(m_sum agent.sink.carbon.overflow.dropped)
+	wait_until 10 quiet sum_above agent.sink.carbon.overflow.dropped "$dropped0"
+	tap_ok "stall: drops keep being counted while the peer stalls (within 10 s)" \
+		check_ge "$(m_sum agent.sink.carbon.overflow.dropped)" "$((dropped0 + 1))" "overflow drops"
 	peer_stop stall
 	fstop
 	tap_ok "stall: exit 0 within 15 s once the peer is gone" \
@@ -232,6 +244,8 @@ fault_slow() {
 		"- { name: carbon, type: graphite, prefix: \"\", address: \"tcp://127.0.0.1:$PEER_PORT\", $SINK_OPTS, write_timeout: 2s }"
 	fstart slow "$cfg" || bail "agent starts with a slow sink" "$(tail -5 "$AGENT_ERR")"
 	f0=$(flushes)
+	# The window measured: flushes on time, and a peer this slow is not taken for dead over 4
+	# write_timeouts. Not a wait for an event.
 	sleep 8
 	tap_ok "slow: flushes stay on time (>= 7 in 8 s)" check_ge "$(($(flushes) - f0))" 7 flushes
 	tap_ok "slow: a slow but reading peer is not treated as dead (no errors, one connection)" \
@@ -271,16 +285,21 @@ fault_dns() {
 	# unshare and sh exec the agent: $AGENT_PID is the agent itself.
 	fstart dns "$cfg" unshare -m sh -c 'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/nsswitch.conf && shift 2 && exec "$@"' \
 		sh "$E2E_TMP/hosts" "$E2E_TMP/nsswitch.conf" || bail "agent starts in a mount namespace with its own /etc/hosts" "$(tail -5 "$AGENT_ERR")"
-	sleep 3
+	# Attempts were made: the failure is logged and counted (then "nothing sent" means something).
+	wait_until 10 quiet bash -c "grep -q 'carbon: resolving $NAME' '$AGENT_ERR' && [[ \$(awk '\$1 == \"agent.sink.carbon.errors\" { s += \$2 } END { print s + 0 }' '$AGENT_OUT') -ge 2 ]]"
 	tap_ok "dns: an unresolvable sink name is logged and counted in errors, nothing sent" \
 		bash -c "grep -q 'carbon: resolving $NAME' '$AGENT_ERR' && [[ $(m_sum agent.sink.carbon.errors) -ge 2 && $(m_sum agent.sink.carbon.sent) -eq 0 ]] || { echo errors $(m_sum agent.sink.carbon.errors); tail -3 '$AGENT_ERR'; exit 1; }"
 	tap_ok "dns: the peer saw no connection while the name failed" check_eq "$(accepts dns)" 0 connections
+	# A flush stamped before the name resolves, so lines from while it failed exist to be delivered.
+	local first_ts
+	first_ts=$(awk '$1 == "agent.cpu_ns" { print $3; exit }' "$AGENT_OUT")
+	wait_until 5 quiet bash -c "[[ \$(date +%s) -gt ${first_ts:-0} ]]"
 	fix_ts=$(date +%s)
 	printf '127.0.0.1 localhost\n127.0.0.1 %s\n' "$NAME" >"$E2E_TMP/hosts" # in place: the bind mount follows the inode
 	wait_until 5 quiet bash -c "[[ \$(cat '${PEER_DIR[dns]}'/conn.* 2>/dev/null | wc -l) -gt 0 ]]"
 	tap_ok "dns: once the name resolves the agent connects, without a reload (within 5 s)" check_ge "$(accepts dns)" 1 connections
-	tap_ok "dns: lines buffered while the name failed are delivered" \
-		bash -c "sleep 1.2; cat '${PEER_DIR[dns]}'/conn.* | awk -v t=$fix_ts '\$3 < t { n++ } END { exit !(n > 0) }'"
+	tap_ok "dns: lines buffered while the name failed are delivered (within 5 s)" \
+		wait_until 5 bash -c "cat '${PEER_DIR[dns]}'/conn.* | awk -v t=$fix_ts '\$3 < t { n++ } END { exit !(n > 0) }'"
 	fstop
 	tap_ok "dns: exit 0, every line accounted for" exited_and_accounted carbon
 	peer_stop dns
@@ -354,7 +373,10 @@ fault_hup() {
 	fconfig "$E2E_TMP/hup.b" "hardirq" "$sink, buffer_lines: 2000 }"
 	cp "$E2E_TMP/hup.b" "$cfg" # the storm ends on hup.b too: fds and RSS compare like for like
 	fstart hup "$cfg" || bail "agent starts for the SIGHUP storm" "$(tail -5 "$AGENT_ERR")"
-	sleep 2
+	# The baseline is taken once the sink is connected and has delivered (its socket is open).
+	wait_until 10 quiet bash -c "[[ \$(cat '${PEER_DIR[hup]}'/conn.* 2>/dev/null | wc -l) -gt 0 ]]"
+	f0=$(flushes)
+	wait_until 5 quiet flushed_since "$f0"
 	fds0=$(ls "/proc/$AGENT_PID/fd" | wc -l)
 	rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status")
 	# As fast as the shell goes (about a second on an idle 2-core host; its own cp and mv
@@ -366,19 +388,22 @@ fault_hup() {
 		mv "$cfg.tmp" "$cfg"
 		kill -HUP "$AGENT_PID" 2>/dev/null || break
 		sent=$((sent + 1))
-		sleep 0.004
+		sleep 0.004 # the storm's pace (100 in about a second), not a wait
 	done
 	storm_s=$($SYSPY -c "import time; print('%.2f' % (time.time() - $storm_t0))")
 	log "100 SIGHUPs sent in $storm_s s"
 	tap_ok "hup: 100 SIGHUPs delivered back to back ($sent, in $storm_s s)" check_eq "$sent" 100 "SIGHUPs delivered"
-	sleep 5
+	# Two flushes after the storm: the loop has handled every signal and run on.
+	f0=$(flushes)
+	wait_until 10 quiet flushed_since "$((f0 + 1))"
 	tap_ok "hup: the agent survives the storm" alive
 	tap_ok "hup: reloads were applied (restart lines logged)" \
 		bash -c "grep -ciE 'reload|restart' '$AGENT_ERR' | awk '{ exit !(\$1 >= 1) }' || tail -5 '$AGENT_ERR'"
 	after=$(date +%s)
-	sleep 3
-	tap_ok "hup: it keeps sending after the storm (the peer gets lines stamped later)" \
-		bash -c "cat '${PEER_DIR[hup]}'/conn.* | awk -v t=$after '\$3 > t { n++ } END { exit !(n > 0) }'"
+	tap_ok "hup: it keeps sending after the storm (the peer gets lines stamped later, within 10 s)" \
+		wait_until 10 bash -c "cat '${PEER_DIR[hup]}'/conn.* | awk -v t=$after '\$3 > t { n++ } END { exit !(n > 0) }'"
+	# Sinks the reloads replaced close in their own time (up to write_timeout): a leak never comes back.
+	wait_until 10 quiet bash -c "[[ \$(ls /proc/$AGENT_PID/fd | wc -l) -le $fds0 ]]"
 	fds1=$(ls "/proc/$AGENT_PID/fd" | wc -l)
 	rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status")
 	log "hup: fds $fds0 -> $fds1, RSS ${rss0} kB -> ${rss1} kB"
@@ -421,7 +446,10 @@ fault_perms() {
 	sed -i 's/^  fd: { enabled: false }/  fd: { enabled: true }/' "$cfg"
 	chmod 0666 "$cfg"
 	kill -HUP "$AGENT_PID"
-	sleep 2.5
+	# The reload was refused (logged), and a flush went out after it without fd's series.
+	wait_until 10 quiet grep -q 'refusing to read: writable by group or others' "$AGENT_ERR"
+	f0=$(flushes)
+	wait_until 5 quiet flushed_since "$f0"
 	tap_ok "perms: SIGHUP with the file made writable by others: refused, the running config stays" \
 		bash -c "grep -q 'refusing to read: writable by group or others' '$AGENT_ERR' && ! grep -q '^fd\.' '$AGENT_OUT' && kill -0 $AGENT_PID"
 	fstop
@@ -453,7 +481,7 @@ fault_tracefs() {
 		bail "agent starts without any tracefs mount point" "$(tail -5 "$AGENT_ERR")"
 	tap_ok "no tracefs: process (forced to classic tracepoints) cannot run, and the log says tracefs is why" \
 		grep -q 'ERROR process: cannot run: .*tracepoint: tracefs is not mounted' "$AGENT_ERR"
-	sleep 1.5
+	wait_until 10 quiet bash -c "awk '\$1 == \"fd.open\" && \$2 > 0 { f = 1 } END { exit !f }' '$AGENT_OUT'"
 	tap_ok "no tracefs: agent.modules.failed is 1, fd runs (fd.open counted)" \
 		bash -c "[[ $(m_last agent.modules.failed) -eq 1 ]] && awk '\$1 == \"fd.open\" && \$2 > 0 { f = 1 } END { exit !f }' '$AGENT_OUT' || echo failed $(m_last agent.modules.failed)"
 	fstop

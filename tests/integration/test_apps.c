@@ -382,24 +382,33 @@ static void test_grouping_by_cgroup_and_unit(void **state)
 #define TABLE 1024
 #define SLEEPERS 1100
 #define FIT_OPENS 200
+#define TABLE_ROOM 64 /* entries freed before the process after the sleepers runs */
+
+/* The pipes between the test and its children: a byte on done says "my counted call is made". */
+struct table_pipes {
+	int go;   /* the fitted process waits for a byte here */
+	int done; /* every child writes one byte here after its first call */
+};
 
 static int sleeper(void *arg)
 {
-	(void)arg;
+	const struct table_pipes *pp = arg;
 	/* One counted call gives the process an entry, or a refusal. */
 	int fd = open("/dev/null", O_RDONLY);
 	close(fd);
+	if (write(pp->done, "s", 1) != 1)
+		return 1;
 	pause();
 	return 0;
 }
 
 static int fit_workload(void *arg)
 {
-	int go = *(int *)arg;
+	const struct table_pipes *pp = arg;
 	char c;
 	int fd = open("/dev/null", O_RDONLY); /* its entry, before the table fills */
 	close(fd);
-	if (read(go, &c, 1) != 1)
+	if (write(pp->done, "f", 1) != 1 || read(pp->go, &c, 1) != 1)
 		return 1;
 	for (int i = 0; i < FIT_OPENS; i++) {
 		fd = open("/dev/null", O_RDONLY);
@@ -431,39 +440,49 @@ static void test_tiny_pid_table_refuses_and_counts(void **state)
 	struct agent_proc ap;
 	assert_int_equal(harness_config(&ap, yaml), 0);
 	assert_int_equal(harness_start(&ap, 10000), 0);
-	int pipefd[2];
-	assert_int_equal(pipe(pipefd), 0);
+	int gofd[2], donefd[2];
+	assert_int_equal(pipe(gofd), 0);
+	assert_int_equal(pipe(donefd), 0);
+	struct table_pipes pp = { gofd[0], donefd[1] };
 	pid_t fit = fork();
 	if (fit == 0) {
 		prctl(PR_SET_NAME, "bpfpushfit");
-		_exit(fit_workload(&pipefd[0]));
+		_exit(fit_workload(&pp));
 	}
-	close(pipefd[0]);
-	usleep(200000);
+	/* The fitted process has its entry before any sleeper asks for one. */
+	assert_int_equal(harness_wait_bytes(donefd[0], 1, 10000), 0);
 	static pid_t sleepers[SLEEPERS];
 	for (int i = 0; i < SLEEPERS; i++) {
 		sleepers[i] = fork();
 		if (sleepers[i] == 0) {
 			prctl(PR_SET_NAME, "bpfpushsleeper");
-			_exit(sleeper(NULL));
+			_exit(sleeper(&pp));
 		}
 		assert_true(sleepers[i] > 0);
 	}
-	/* Every sleeper has made its call once the refusals stop growing; then the fitted process works. */
+	close(gofd[0]);
+	close(donefd[1]);
+	/* Every sleeper has made its call (the table is full, the rest refused); then the fitted process works. */
+	assert_int_equal(harness_wait_bytes(donefd[0], SLEEPERS, 30000), 0);
+	close(donefd[0]);
 	harness_wait_for(&ap, "agent.bpf.app_pids.map_full", 1, 10000);
-	sleep(2);
-	assert_int_equal(write(pipefd[1], "g", 1), 1);
-	close(pipefd[1]);
+	assert_int_equal(write(gofd[1], "g", 1), 1);
+	close(gofd[1]);
 	int status;
 	assert_int_equal(waitpid(fit, &status, 0), fit);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	harness_wait_for(&ap, "apps.bpfpushfit.file_open", FIT_OPENS + 1, 5000);
+	size_t mark = harness_mark(&ap);
 	for (int i = 0; i < SLEEPERS; i++)
 		kill(sleepers[i], SIGKILL);
 	for (int i = 0; i < SLEEPERS; i++)
 		waitpid(sleepers[i], NULL, 0);
-	/* With the sleepers gone the table has room again: a new process counts. */
-	sleep(2);
+	/*
+	 * With the sleepers gone the table has room again: a new process counts.
+	 * Room is a flush after the kills that tracks well under the table's size
+	 * (the sleepers' entries leave together, at the collect after their exits).
+	 */
+	assert_int_equal(harness_wait_value_at_most(&ap, "agent.pids.tracked", mark, TABLE - TABLE_ROOM, 10000), 0);
 	assert_int_equal(harness_run_child("bpfpushafter", opens_workload, NULL), 0);
 	harness_wait_for(&ap, "apps.bpfpushafter.file_open", FIT_OPENS, 5000);
 	assert_int_equal(harness_stop(&ap), 0);
@@ -566,6 +585,7 @@ static int bound_workload(void *arg)
 			if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
 				return 1;
 		}
+		/* The workload's pace, not a wait for anything: new groups spread over BOUND_ROUNDS flushes. */
 		struct timespec second = { 1, 0 };
 		nanosleep(&second, NULL);
 	}

@@ -629,6 +629,7 @@ static void agent_run(const char *yaml, const char *dir, struct run *r)
 			r->workload_status = harness_run_child("bpfpush-files", files_workload, (void *)dir);
 			r->workload_ms = now_ms() - t0;
 		}
+		/* Part of the measure, not a wait: the control and the workload run watch the host equally long. */
 		int64_t left = RUN_MS - (now_ms() - t0);
 		if (left > 0)
 			usleep((useconds_t)left * 1000);
@@ -820,7 +821,8 @@ static void run_files_test(const char *extra, bool msync_off)
 		v = judge(&expect, &control, &work, results, msync_off);
 		if (v == SOME_ABOVE && attempt < ATTEMPTS) {
 			print_message("  above the window: background rose above the control's; measuring again\n");
-			sleep(2); /* let a burst (a build, a VM booting) pass */
+			/* A pause between attempts, not a wait for anything: a burst (a build, a VM booting) may pass. */
+			sleep(2);
 		}
 	}
 	for (int m = 0; m < M_COUNT; m++) {

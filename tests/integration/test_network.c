@@ -508,6 +508,7 @@ static int many_endpoints_workload(void *arg)
 		close(u);
 		if (i % (BOUND_PER_SECOND / 10) == BOUND_PER_SECOND / 10 - 1) {
 			drain(r->server);
+			/* The workload's pace, not a wait: BOUND_PER_SECOND endpoints a second, in tenths. */
 			struct timespec tenth = { 0, 100 * 1000 * 1000 };
 			nanosleep(&tenth, NULL);
 		}

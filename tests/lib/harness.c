@@ -295,6 +295,60 @@ int harness_wait_for(struct agent_proc *ap, const char *name, uint64_t at_least,
 	return 0;
 }
 
+size_t harness_mark(const struct agent_proc *ap) { return ap->out_len; }
+
+/* A line of `name` starting at or after mark with a value of at most at_most. */
+static bool value_at_most_since(const struct agent_proc *ap, const char *name, size_t mark, uint64_t at_most)
+{
+	size_t n = strlen(name);
+	const char *line = ap->out;
+	if (line && mark > 0) {
+		/* The line the mark fell in began before it: start at the next. */
+		const char *nl = memchr(ap->out + mark - 1, '\n', ap->out_len - (mark - 1));
+		line = nl ? nl + 1 : NULL;
+	}
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		if (!end)
+			break; /* not whole yet */
+		if (!strncmp(line, name, n) && line[n] == ' ' && strtoull(line + n + 1, NULL, 10) <= at_most)
+			return true;
+		line = end + 1;
+	}
+	return false;
+}
+
+int harness_wait_value_at_most(struct agent_proc *ap, const char *name, size_t mark, uint64_t at_most,
+			       int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	while (!value_at_most_since(ap, name, mark, at_most)) {
+		if (now_ms() >= deadline || read_some(ap, (int)(deadline - now_ms())) == 0)
+			return -1;
+	}
+	return 0;
+}
+
+int harness_wait_bytes(int fd, size_t count, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	char buf[4096];
+	while (count > 0) {
+		int64_t left = deadline - now_ms();
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return -1;
+		ssize_t n = read(fd, buf, count < sizeof(buf) ? count : sizeof(buf));
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		count -= (size_t)n;
+	}
+	return 0;
+}
+
 int harness_stop(struct agent_proc *ap)
 {
 	if (ap->pid <= 0)

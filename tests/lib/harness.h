@@ -82,6 +82,20 @@ int harness_start(struct agent_proc *ap, int timeout_ms);
  * task releases wait for an RCU grace period). Returns 0 when reached.
  */
 int harness_wait_for(struct agent_proc *ap, const char *name, uint64_t at_least, int timeout_ms);
+/* Where the agent's output ends now: a mark for harness_wait_value_at_most. */
+size_t harness_mark(const struct agent_proc *ap);
+/*
+ * Keep reading the agent's output until a line of the series `name` printed
+ * after mark (a whole line that began after it) has a value of at most
+ * at_most, or timeout_ms passes: a gauge that has come down. 0 when seen.
+ */
+int harness_wait_value_at_most(struct agent_proc *ap, const char *name, size_t mark, uint64_t at_most,
+			       int timeout_ms);
+/*
+ * Read `count` bytes from fd (children that say "done" with a byte each on
+ * a pipe) within timeout_ms; 0 when all came, -1 on timeout or EOF.
+ */
+int harness_wait_bytes(int fd, size_t count, int timeout_ms);
 /* SIGTERM, read everything, wait; returns the exit status (or -1). */
 int harness_stop(struct agent_proc *ap);
 void harness_free(struct agent_proc *ap);

@@ -22,20 +22,38 @@
 
 #define MODULE_COUNT ((int)module_registry_count())
 
+/*
+ * Every registry entry is a whole module: a config name that finds it again
+ * (one module per name), help for its section, metrics, events and a
+ * collect; a table of keys comes with options to fill. The count is the
+ * registry's own, so an entry left without a module fails here.
+ */
 static void test_names_match_config(void **state)
 {
 	int built = 0;
 	for (int id = 0; id < MODULE_COUNT; id++) {
 		const struct module_ops *ops = module_registry_get((module_id_t)id);
+		if (!ops)
+			print_message("  registry entry %d has no module\n", id);
 		assert_non_null(ops);
 		built++;
-		/* the name is the config section: one module per name */
+		assert_non_null(ops->name);
+		assert_true(ops->name[0] != '\0');
 		assert_int_equal(module_registry_find(ops->name), id);
 		assert_non_null(ops->config_help);
 		assert_true(ops->nkeys == 0 || ops->opts_size > 0);
+		assert_true(ops->nmetrics > 0);
+		assert_non_null(ops->metrics);
+		assert_true(ops->nevents > 0);
+		assert_non_null(ops->events);
+		assert_non_null(ops->collect);
+		for (size_t i = 0; i < ops->nmetrics; i++) {
+			assert_non_null(ops->metrics[i].name);
+			assert_true(ops->metrics[i].name[0] != '\0');
+		}
 	}
-	assert_true(built >= 1);
-	assert_true(MODULE_COUNT <= MODULE_MAX);
+	assert_int_equal(built, MODULE_COUNT);
+	assert_true(MODULE_COUNT > 0 && MODULE_COUNT <= MODULE_MAX);
 	assert_null(module_registry_get((module_id_t)MODULE_COUNT));
 	assert_int_equal(module_registry_find("nosuch"), -1);
 }
