@@ -6,9 +6,10 @@
  * many queued entries as fit in the write buffer. A write that makes no
  * progress for write_timeout, or is still in flight when the sink closes, is
  * settled (settle_write): the entries the kernel took count as sent, one it
- * took part of is completed or the connection reset, and the rest go back to
- * the front of the queue, so whole lines are resent on the new connection and
- * a stream never ends in half a line. A write that fails puts all its entries
+ * took part of is completed or the connection reset (and the line resent
+ * whole with the rest; dropped only when the sink is closing), and the rest
+ * go back to the front of the queue, so whole lines are resent on the new
+ * connection and a stream never ends in half a line. A write that fails puts all its entries
  * back (the peer may see some twice). Entries the kernel accepted before a
  * connection broke are gone: TCP gives no application-level acknowledgement
  * to resend from.
@@ -234,9 +235,9 @@ static bool write_rest(struct tcp_transport *t, const char *p, size_t n, int wai
  * rest of that entry is written straight to the socket, so that the stream
  * never ends in half a line: waiting up to TCP_TAIL_WAIT_MS when the sink is
  * closing (shutdown or reload), not at all otherwise (a peer that made no
- * progress for write_timeout will not now). If the rest does not go, the
- * entry is counted dropped and true is returned: the connection is then
- * reset, not closed, so the peer sees an aborted stream rather than a clean
+ * progress for write_timeout will not now). If the rest does not go, true
+ * is returned and the entry stays to be resent whole on the next connection
+ * (counted dropped only when the sink is closing): the connection is reset, not closed, so the peer sees an aborted stream rather than a clean
  * end after a cut line. tls:// is left as it is: a cut record fails the
  * peer's TLS layer as a whole, and nothing may go out in clear.
  */
@@ -256,12 +257,22 @@ static bool settle_write(struct tcp_transport *t)
 		size_t end = off + t->wlens[done];
 		if (write_rest(t, t->wbuf + taken, end - taken, t->closing ? TCP_TAIL_WAIT_MS : 0)) {
 			stats_of(t)->sent++;
+			off = end;
+			done++;
+		} else if (t->closing) {
+			stats_of(t)->dropped[DROP_OVERFLOW]++; /* no next connection to resend it on */
+			reset = true;
+			off = end;
+			done++;
 		} else {
-			stats_of(t)->dropped[DROP_OVERFLOW]++;
+			/*
+			 * The peer's copy is cut and the connection is reset; the line
+			 * stays with the rest to go back to the queue, whole, for the
+			 * next connection (which one of two paths notices a dead peer
+			 * first, this or the write's error, must not decide a loss).
+			 */
 			reset = true;
 		}
-		off = end;
-		done++;
 	}
 	memmove(t->wbuf, t->wbuf + off, t->wbytes - off);
 	memmove(t->wlens, t->wlens + done, (t->wcount - done) * sizeof(*t->wlens));
