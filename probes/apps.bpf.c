@@ -32,7 +32,8 @@ const volatile int cgroup_subsys = APP_CGROUP_UNIFIED;
 /*
  * Not preallocated: memory follows the live processes, and an entry deleted
  * here is never handed to another process while a program still holds it.
- * max_entries is global.pid_table_size, set before load.
+ * max_entries is global.pid_table_size, set before load. Before 6.1 the map is
+ * preallocated instead (agent/kernel/btf_proto.h).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

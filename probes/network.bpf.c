@@ -25,7 +25,10 @@ char LICENSE[] SEC("license") = "GPL";
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NET_ENDPOINTS_MAX);
-	/* Not preallocated: an entry userspace deletes is freed after RCU, never reused under a running program. */
+	/*
+	 * Not preallocated: an entry userspace deletes is freed after RCU, never reused under a
+	 * running program (preallocated before 6.1 instead, see agent/kernel/btf_proto.h).
+	 */
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct net_endpoint_key);
 	__type(value, struct net_endpoint_value);

@@ -1,6 +1,7 @@
 #include "btf_proto.h"
 
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -91,4 +92,15 @@ bool btf_fits_udp_recv_fexit(const struct btf *btf, const char *const *progs, si
 		return true;
 	snprintf(why, cap, "reads the result after udp_recvmsg's six arguments (before 5.19); it has %d", nargs);
 	return false;
+}
+
+bool btf_tracing_allocates_safely(const struct btf *btf)
+{
+	return !btf || btf__find_by_name_kind(btf, "bpf_mem_alloc", BTF_KIND_STRUCT) > 0;
+}
+
+void map_prealloc_where_needed(struct bpf_map *map, const struct btf *btf)
+{
+	if (!btf_tracing_allocates_safely(btf))
+		bpf_map__set_map_flags(map, bpf_map__map_flags(map) & ~(__u32)BPF_F_NO_PREALLOC);
 }

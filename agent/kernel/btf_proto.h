@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 struct btf;
+struct bpf_map;
 
 /*
  * Is argument ARG (0 = the tracepoint's first) of tracepoint NAME a pointer
@@ -37,4 +38,19 @@ int btf_func_nargs(const struct btf *btf, const char *name);
  */
 bool btf_fits_udp_recv_fexit(const struct btf *btf, const char *const *progs, size_t nprogs, char *why, size_t cap);
 
+/*
+ * May kprobe, tracepoint and raw_tp programs use hash maps that allocate at
+ * run time (BPF_F_NO_PREALLOC)? From 6.1 (bpf_mem_alloc) yes; before, the
+ * verifier loads them but prints a kernel WARNING with a stack trace, once
+ * per boot, which taints the kernel and alarms whoever reads dmesg. True when
+ * the kernel's BTF has struct bpf_mem_alloc (or no BTF was read).
+ */
+bool btf_tracing_allocates_safely(const struct btf *btf);
+/*
+ * Preallocate MAP (clear BPF_F_NO_PREALLOC) before load on kernels where the
+ * above is false: memory for every entry up front, and a deleted entry may be
+ * reused while a program on another CPU still holds it (a count can land on
+ * the entry's next owner), in exchange for no kernel warning.
+ */
+void map_prealloc_where_needed(struct bpf_map *map, const struct btf *btf);
 #endif

@@ -263,6 +263,8 @@ static struct bpf_object *apps_open(struct module *m)
 		return NULL;
 	if (m->cfg)
 		bpf_map__set_max_entries(st->skel->maps.app_pids, m->cfg->global.pid_table_size);
+	if (m->probes)
+		map_prealloc_where_needed(st->skel->maps.app_pids, probe_cache_btf(m->probes));
 	st->skel->rodata->cgroup_subsys =
 		choose_hierarchy(m->probes ? probe_cache_btf(m->probes) : NULL, st->hierarchy, sizeof(st->hierarchy));
 	return st->skel->obj;

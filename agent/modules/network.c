@@ -293,6 +293,8 @@ static struct bpf_object *network_open(struct module *m)
 	if (!st && !(st = m->priv = calloc(1, sizeof(*st))))
 		return NULL;
 	st->skel = network_bpf__open();
+	if (st->skel && m->probes)
+		map_prealloc_where_needed(st->skel->maps.net_endpoints, probe_cache_btf(m->probes));
 	return st->skel ? st->skel->obj : NULL;
 }
 
