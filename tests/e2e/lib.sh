@@ -598,6 +598,15 @@ workload_fork() {
 	bash -c 'for ((i = 0; i < $1; i++)); do : & done; wait' workload "$1"
 }
 
+# wait_next_flush: until the agent's stdout holds one more process.create line than now (the
+# flush after a workload burst carries it, whatever the format), at most 10 s.
+wait_next_flush() {
+	local before
+	before=$(grep -c 'process\.create' "$AGENT_OUT")
+	flushed_after() { [[ $(grep -c 'process\.create' "$AGENT_OUT") -gt $1 ]]; }
+	wait_until 10 flushed_after "$before"
+}
+
 # agent_fork_bursts CONFIG FORKS SETTLE: the agent with CONFIG, through two bursts of
 # workload_fork FORKS in two flush intervals (the first just after a flush boundary), then
 # SETTLE seconds for the last flush to reach the sinks; stopped, and its exit status checked.
@@ -606,8 +615,10 @@ agent_fork_bursts() {
 	agent_start "$cfg" || bail "agent starts and flushes to stdout" "$(tail -5 "$AGENT_ERR")"
 	sleep_to_boundary 0.3
 	workload_fork "$forks"
-	sleep 1
+	wait_next_flush
 	workload_fork "$forks"
+	wait_next_flush
+	# The relay's own forwarding interval: what the peer behind it receives is polled later.
 	sleep "$settle"
 	agent_stop
 	tap_ok "agent exits 0 on SIGTERM" test "$AGENT_RC" -eq 0

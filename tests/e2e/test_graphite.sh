@@ -22,11 +22,11 @@ N1=60 N2=25
 p_before=$(procs_created)
 agent_start "$cfg" || bail "agent starts and flushes to stdout" "$(tail -5 "$AGENT_ERR")"
 sleep_to_boundary 0.3
-sleep 1
+wait_next_flush
 workload_fork $N1
-sleep 1
+wait_next_flush
 workload_fork $N2
-sleep 1.5
+wait_next_flush
 agent_stop
 p_after=$(procs_created)
 

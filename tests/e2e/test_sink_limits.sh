@@ -102,7 +102,7 @@ agent_start "$cfg" || bail "agent starts" "$(tail -5 "$AGENT_ERR")"
 apps_start
 statsd_flush_max() { awk -F'[:|]' '$1 == "e2e.agent.sink.statsd.sent" && $2 > m { m = $2 } END { print m + 0 }' "$AGENT_OUT"; }
 wait_until 60 quiet test "$(statsd_flush_max)" -ge 4000
-sleep 3
+sleep 3 # three more full flushes into statsd: the window UdpRcvbufErrors is compared over
 agent_stop
 apps_stop
 rcv1=$(udp_rcvbuf_errors) drops1=$(socket_drops "$SPORT")
@@ -164,9 +164,10 @@ cfg=$E2E_TMP/flood.yaml
 sconfig "$cfg" false "- { name: flooded, type: graphite, address: \"tcp://127.0.0.1:$FPORT\", prefix: e2e }" \
 	"- { name: console, type: stdout, format: graphite, prefix: e2e }"
 agent_start "$cfg" || bail "agent starts" "$(tail -5 "$AGENT_ERR")"
-sleep 2
+wait_until 10 quiet grep -q 'flooded: reading from' "$AGENT_ERR"
+sleep 2 # the agent no longer reads: the socket buffers between fill, then the peer can write nothing
 c0=$(cpu_ticks "$AGENT_PID") f0=$(first_of "$E2E_TMP/flood")
-sleep 3
+sleep 3 # the window in which no more flood may be read, and the agent's CPU is measured
 c1=$(cpu_ticks "$AGENT_PID") f1=$(first_of "$E2E_TMP/flood")
 agent_stop
 log "flooding peer: $f0 -> $f1 bytes accepted; agent CPU $((c1 - c0)) ticks in 3 s"
@@ -197,9 +198,9 @@ AGENT_PID=$!
 E2E_PIDS+=("$AGENT_PID")
 wait_until 15 quiet test "$(count_of "$E2E_TMP/alive")" -gt 0
 apps_start
-sleep 4
+sleep 4 # the pipe fills: the stalled sinks are stuck from here on
 a0=$(count_of "$E2E_TMP/alive")
-sleep 3
+sleep 3 # the window the UDP sink must keep sending in
 a1=$(count_of "$E2E_TMP/alive")
 log "UDP sink beside a stdout pipe nobody reads: $a0 -> $a1 lines"
 tap_ok "stdout on a pipe nobody reads does not stop a UDP sink ($a0 -> $a1 lines in 3 s)" test "$a1" -gt "$a0"

@@ -24,9 +24,9 @@ p_before=$(procs_created)
 agent_start "$cfg" || bail "agent starts and flushes to stdout" "$(tail -5 "$AGENT_ERR")"
 sleep_to_boundary 0.3
 workload_fork $N
-sleep 1
+wait_next_flush
 workload_fork $N
-sleep 1.2
+wait_next_flush
 agent_stop
 p_after=$(procs_created)
 tap_ok "agent exits 0 on SIGTERM" test "$AGENT_RC" -eq 0
@@ -48,9 +48,7 @@ lo=$((2 * N + 2)) hi=$((p_after - p_before))
 tap_ok "workload counted on stdout: process.create total $created in [$lo, $hi]" \
 	test "$created" -ge "$lo" -a "$created" -le "$hi"
 
-# statsd flushes once a second; give it two flushes after the agent's last datagram, then poll
-# carbon until the last totals are in (bounded).
-sleep 2.2
+# statsd flushes once a second: poll carbon until the last totals are in (bounded).
 statsd_ok() { $SYSPY "$HERE/statsd_compare.py" "$AGENT_OUT" "$(carbon_whisper_dir c1)" >/dev/null 2>&1; }
 wait_until 10 statsd_ok
 
