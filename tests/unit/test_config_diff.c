@@ -96,6 +96,15 @@ static const char *restarted(const struct fixture *fx)
 	return out;
 }
 
+/* Reloads from ONE_SINK to `added` + ONE_SINK: the modules that would restart, as restarted() gives them. */
+static const char *restarted_by(struct fixture *fx, const char *added)
+{
+	char next[1024];
+	assert_true((size_t)snprintf(next, sizeof(next), "%s" ONE_SINK, added) < sizeof(next));
+	load_pair(fx, ONE_SINK, next);
+	return restarted(fx);
+}
+
 static void test_same_config_restarts_nothing(void **state)
 {
 	struct fixture *fx = *state;
@@ -107,8 +116,7 @@ static void test_same_config_restarts_nothing(void **state)
 static void test_switching_a_module_restarts_it_alone(void **state)
 {
 	struct fixture *fx = *state;
-	load_pair(fx, ONE_SINK, "modules: { disk: { enabled: true }, fd: { enabled: false } }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "fd,disk,");
+	assert_string_equal(restarted_by(fx, "modules: { disk: { enabled: true }, fd: { enabled: false } }\n"), "fd,disk,");
 	assert_true(config_sinks_equal(fx->old, fx->next));
 }
 
@@ -116,19 +124,13 @@ static void test_switching_a_module_restarts_it_alone(void **state)
 static void test_own_keys_restart_their_module_only(void **state)
 {
 	struct fixture *fx = *state;
-	load_pair(fx, ONE_SINK, "modules: { hardirq: { slow_threshold: 2ms } }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "hardirq,");
-	load_pair(fx, ONE_SINK, "modules: { sync: { syscalls: { msync: false } } }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "sync,");
-	load_pair(fx, ONE_SINK, "modules: { network: { ports: \"*\" } }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "network,");
-	load_pair(fx, ONE_SINK, "modules: { network: { service_names: { 8080: web } } }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "network,");
-	load_pair(fx, ONE_SINK, "modules: { network: { resolve_hostnames: true, max_dimensions: 10 } }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "network,");
+	assert_string_equal(restarted_by(fx, "modules: { hardirq: { slow_threshold: 2ms } }\n"), "hardirq,");
+	assert_string_equal(restarted_by(fx, "modules: { sync: { syscalls: { msync: false } } }\n"), "sync,");
+	assert_string_equal(restarted_by(fx, "modules: { network: { ports: \"*\" } }\n"), "network,");
+	assert_string_equal(restarted_by(fx, "modules: { network: { service_names: { 8080: web } } }\n"), "network,");
+	assert_string_equal(restarted_by(fx, "modules: { network: { resolve_hostnames: true, max_dimensions: 10 } }\n"), "network,");
 	/* the same value written out is no change */
-	load_pair(fx, ONE_SINK, "modules: { network: { ports: \"1-1024 !145 !domain\" }, hardirq: { slow_threshold: 1000us } }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "");
+	assert_string_equal(restarted_by(fx, "modules: { network: { ports: \"1-1024 !145 !domain\" }, hardirq: { slow_threshold: 1000us } }\n"), "");
 }
 
 static void test_keys_of_a_disabled_module_change_nothing(void **state)
@@ -145,10 +147,8 @@ static void test_keys_of_a_disabled_module_change_nothing(void **state)
 static void test_module_interval_and_attach_restart_it(void **state)
 {
 	struct fixture *fx = *state;
-	load_pair(fx, ONE_SINK, "modules: { vfs: { interval: 2s }, fd: { attach: tracepoint } }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "fd,vfs,");
-	load_pair(fx, ONE_SINK, "modules: { process: { syscall_layer: tracepoints } }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "process,");
+	assert_string_equal(restarted_by(fx, "modules: { vfs: { interval: 2s }, fd: { attach: tracepoint } }\n"), "fd,vfs,");
+	assert_string_equal(restarted_by(fx, "modules: { process: { syscall_layer: tracepoints } }\n"), "process,");
 }
 
 /* Keys every hook depends on restart every enabled module. */
@@ -156,33 +156,26 @@ static void test_global_attach_keys_restart_every_enabled_module(void **state)
 {
 	struct fixture *fx = *state;
 	const char *all_enabled = "process,fd,vfs,sync,mount,shm,socket,network,hardirq,softirq,oomkill,apps,";
-	load_pair(fx, ONE_SINK, "global: { load_mode: entry }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), all_enabled);
-	load_pair(fx, ONE_SINK, "global: { pid_table_size: 4096 }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), all_enabled);
-	load_pair(fx, ONE_SINK, "apps: { enabled: false }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), all_enabled);
+	assert_string_equal(restarted_by(fx, "global: { load_mode: entry }\n"), all_enabled);
+	assert_string_equal(restarted_by(fx, "global: { pid_table_size: 4096 }\n"), all_enabled);
+	assert_string_equal(restarted_by(fx, "apps: { enabled: false }\n"), all_enabled);
 }
 
 static void test_apps_keys_restart_apps_not_oomkill(void **state)
 {
 	struct fixture *fx = *state;
 	/* oomkill reads the groups when it collects: it goes on */
-	load_pair(fx, ONE_SINK, "apps: { groups: [ { match: \"nginx*\", name: web } ] }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "apps,");
-	load_pair(fx, ONE_SINK, "apps: { group_by: exe }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "apps,");
+	assert_string_equal(restarted_by(fx, "apps: { groups: [ { match: \"nginx*\", name: web } ] }\n"), "apps,");
+	assert_string_equal(restarted_by(fx, "apps: { group_by: exe }\n"), "apps,");
 	/* cachestat switches apps' page-cache events too */
-	load_pair(fx, ONE_SINK, "modules: { cachestat: { enabled: true } }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "cachestat,apps,");
+	assert_string_equal(restarted_by(fx, "modules: { cachestat: { enabled: true } }\n"), "cachestat,apps,");
 }
 
 /* Applied live: no module restarts, the sinks are kept. */
 static void test_live_keys_restart_nothing(void **state)
 {
 	struct fixture *fx = *state;
-	load_pair(fx, ONE_SINK, "global: { interval: 2s, series_ttl: 1h, log_level: debug }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "");
+	assert_string_equal(restarted_by(fx, "global: { interval: 2s, series_ttl: 1h, log_level: debug }\n"), "");
 	assert_true(config_sinks_equal(fx->old, fx->next));
 }
 
@@ -193,8 +186,7 @@ static void test_sink_changes_replace_the_sinks_only(void **state)
 		  "sinks:\n  - { name: s, type: statsd, address: \"udp://127.0.0.1:8125\", prefix: other }\n");
 	assert_string_equal(restarted(fx), "");
 	assert_false(config_sinks_equal(fx->old, fx->next));
-	load_pair(fx, ONE_SINK, "global: { tags: { env: prod } }\n" ONE_SINK);
-	assert_string_equal(restarted(fx), "");
+	assert_string_equal(restarted_by(fx, "global: { tags: { env: prod } }\n"), "");
 	assert_false(config_sinks_equal(fx->old, fx->next));
 	load_pair(fx, ONE_SINK, "global: { hostname: elsewhere }\n" ONE_SINK);
 	assert_false(config_sinks_equal(fx->old, fx->next));

@@ -19,10 +19,11 @@
 #include "log.h"
 #include "sink_fixture.h"
 
-/* A sink's fixture and a peer (not listening until the test says so), fresh for each test. */
+/* A sink's fixture, a peer (not listening until the test says so) and the series the test sends, fresh for each test. */
 struct tcp_case {
 	struct fixture f;
 	struct peer p;
+	struct series ser;
 };
 
 static int tcp_setup(void **state)
@@ -40,6 +41,7 @@ static int tcp_teardown(void **state)
 	struct tcp_case *c = *state;
 	fixture_end(&c->f);
 	peer_free(&c->p);
+	series_free(&c->ser);
 	free(c);
 	return 0;
 }
@@ -51,26 +53,20 @@ static void tcp_delivers_everything_in_order(void **state)
 	struct peer *p = &c->p;
 	peer_listen(p, 0, 0);
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TCP, "127.0.0.1", p->port);
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, 60000);
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, 60000);
 	for (size_t i = 0; i < 3; i++)
-		send_range(s, &ser, i * 20000, 20000);
-	struct peer_wait w = { p, 60000 };
-	assert_true(pump_until(&f->loop, WAIT_MS, peer_has_lines, &w));
+		send_range(s, ser, i * 20000, 20000);
+	assert_true(peer_gets_lines(f, p, 60000));
 	assert_lines(p->data, p->len, 0, 60000);
-	assert_true(pump_until(&f->loop, WAIT_MS, sink_idle, s));
+	assert_true(sink_drained(f, s));
+	assert_all_sent(s, 60000);
 	struct sink_stats st = stats_of(s);
-	assert_int_equal(st.sent, 60000);
-	assert_int_equal(st.buffered, 0);
-	assert_int_equal(total_dropped(&st), 0);
 	assert_int_equal(st.errors, 0);
 	assert_int_equal(st.reconnects, 0);
 	assert_int_equal(p->accepted, 1);
 	close_and_check(f, s);
-	series_free(&ser);
-	peer_free(p);
 }
 
 static void tcp_listener_down_at_first(void **state)
@@ -80,33 +76,27 @@ static void tcp_listener_down_at_first(void **state)
 	struct peer *p = &c->p;
 	uint16_t port = unused_port();
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TCP, "127.0.0.1", port);
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, 300);
-	send_range(s, &ser, 0, 100);
-	struct errors_wait refused = { s, 2 }; /* refused, then retried with backoff */
-	assert_true(pump_until(&f->loop, WAIT_MS, errors_reached, &refused));
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, 300);
+	send_range(s, ser, 0, 100);
+	assert_true(errors_reach(f, s, 2)); /* refused, then retried with backoff */
 	struct sink_stats st = stats_of(s);
 	assert_int_equal(st.buffered, 100);
 	assert_int_equal(st.sent, 0);
-	send_range(s, &ser, 100, 100);
+	send_range(s, ser, 100, 100);
 
 	peer_listen(p, port, 0);
-	struct peer_wait w = { p, 200 };
-	assert_true(pump_until(&f->loop, WAIT_MS, peer_has_lines, &w));
-	send_range(s, &ser, 200, 100);
-	w.lines = 300;
-	assert_true(pump_until(&f->loop, WAIT_MS, peer_has_lines, &w));
+	assert_true(peer_gets_lines(f, p, 200));
+	send_range(s, ser, 200, 100);
+	assert_true(peer_gets_lines(f, p, 300));
 	assert_lines(p->data, p->len, 0, 300);
-	assert_true(pump_until(&f->loop, WAIT_MS, sink_idle, s));
+	assert_true(sink_drained(f, s));
 	st = stats_of(s);
 	assert_int_equal(st.sent, 300);
 	assert_int_equal(st.reconnects, 0); /* the first connection is not a reconnection */
 	assert_int_equal(total_dropped(&st), 0);
 	close_and_check(f, s);
-	series_free(&ser);
-	peer_free(p);
 }
 
 static void tcp_reconnects_after_an_outage(void **state)
@@ -117,39 +107,29 @@ static void tcp_reconnects_after_an_outage(void **state)
 	peer_listen(p, 0, 0);
 	uint16_t port = p->port;
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TCP, "127.0.0.1", port);
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, 2000);
-	send_range(s, &ser, 0, 1000);
-	struct peer_wait w = { p, 1000 };
-	assert_true(pump_until(&f->loop, WAIT_MS, peer_has_lines, &w));
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, 2000);
+	send_range(s, ser, 0, 1000);
+	assert_true(peer_gets_lines(f, p, 1000));
 	assert_lines(p->data, p->len, 0, 1000);
 
 	/* The peer goes away entirely; the sink notices while idle (EOF). */
 	peer_free(p);
-	struct errors_wait gone = { s, 1 };
-	assert_true(pump_until(&f->loop, WAIT_MS, errors_reached, &gone));
-	send_range(s, &ser, 1000, 1000);
+	assert_true(errors_reach(f, s, 1));
+	send_range(s, ser, 1000, 1000);
 	/* Nothing goes out while the peer is away: a connection attempt after the send failed too. */
-	gone.errors = stats_of(s).errors + 1;
-	assert_true(pump_until(&f->loop, WAIT_MS, errors_reached, &gone));
+	assert_true(errors_reach(f, s, stats_of(s).errors + 1));
 	assert_int_equal(stats_of(s).buffered, 1000);
 
 	peer_init(p);
 	peer_listen(p, port, 0);
-	w.lines = 1000;
-	assert_true(pump_until(&f->loop, WAIT_MS, peer_has_lines, &w));
+	assert_true(peer_gets_lines(f, p, 1000));
 	assert_lines(p->data, p->len, 1000, 1000);
-	assert_true(pump_until(&f->loop, WAIT_MS, sink_idle, s));
-	struct sink_stats st = stats_of(s);
-	assert_int_equal(st.reconnects, 1);
-	assert_int_equal(st.sent, 2000);
-	assert_int_equal(st.buffered, 0);
-	assert_int_equal(total_dropped(&st), 0);
+	assert_true(sink_drained(f, s));
+	assert_int_equal(stats_of(s).reconnects, 1);
+	assert_all_sent(s, 2000);
 	close_and_check(f, s);
-	series_free(&ser);
-	peer_free(p);
 }
 
 struct prefix_wait {
@@ -182,11 +162,10 @@ static void tcp_peer_closes_mid_stream(void **state)
 	peer_listen(p, 0, 4096);
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TCP, "127.0.0.1", p->port);
 	f->cfg.buffer_lines = MID_STREAM_LINES;
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, MID_STREAM_LINES);
-	send_range(s, &ser, 0, MID_STREAM_LINES); /* ~11 MB: more than the socket buffers hold */
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, MID_STREAM_LINES);
+	send_range(s, ser, 0, MID_STREAM_LINES); /* ~11 MB: more than the socket buffers hold */
 	struct prefix_wait pw = { p, 100000 };
 	assert_true(pump_until(&f->loop, WAIT_MS, peer_has_bytes, &pw));
 	/* Close with unread data: the sink sees a reset in the middle of a write. */
@@ -202,17 +181,13 @@ static void tcp_peer_closes_mid_stream(void **state)
 	assert_int_equal(sscanf(p->data, "t.%zu ", &first), 1);
 	assert_true(first < MID_STREAM_LINES);
 	assert_lines(p->data, p->len, first, MID_STREAM_LINES - first);
-	assert_true(pump_until(&f->loop, WAIT_MS, sink_idle, s));
+	assert_true(sink_drained(f, s));
 	struct sink_stats st = stats_of(s);
 	assert_int_equal(st.reconnects, 1);
 	assert_true(st.errors >= 1);
-	assert_int_equal(st.buffered, 0);
-	assert_int_equal(total_dropped(&st), 0);
 	/* Entries are counted sent once each, whether resent or not. */
-	assert_int_equal(st.sent, MID_STREAM_LINES);
+	assert_all_sent(s, MID_STREAM_LINES);
 	close_and_check(f, s);
-	series_free(&ser);
-	peer_free(p);
 }
 
 static void tcp_overflow_drops_the_oldest(void **state)
@@ -223,30 +198,27 @@ static void tcp_overflow_drops_the_oldest(void **state)
 	uint16_t port = unused_port();
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TCP, "127.0.0.1", port);
 	f->cfg.buffer_lines = 100;
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, 250);
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, 250);
 	/* buffer_lines bounds what waits from earlier flushes, never a flush: 120 of 100 are kept whole. */
-	send_range(s, &ser, 0, 120);
+	send_range(s, ser, 0, 120);
 	struct sink_stats st = stats_of(s);
 	assert_int_equal(st.dropped[DROP_OVERFLOW], 0);
 	assert_int_equal(st.buffered, 120);
-	struct errors_wait refused = { s, 1 }; /* a connection attempt failed: the 120 wait on */
-	assert_true(pump_until(&f->loop, WAIT_MS, errors_reached, &refused));
+	assert_true(errors_reach(f, s, 1)); /* a connection attempt failed: the 120 wait on */
 	assert_int_equal(stats_of(s).buffered, 120);
 	/* The next flush cuts the backlog to 100 first (the oldest 20 go), then adds its 130. */
-	send_range(s, &ser, 120, 130);
+	send_range(s, ser, 120, 130);
 	st = stats_of(s);
 	assert_int_equal(st.dropped[DROP_OVERFLOW], 20);
 	assert_int_equal(total_dropped(&st), 20);
 	assert_int_equal(st.buffered, 230);
 
 	peer_listen(p, port, 0);
-	struct peer_wait w = { p, 230 };
-	assert_true(pump_until(&f->loop, WAIT_MS, peer_has_lines, &w));
+	assert_true(peer_gets_lines(f, p, 230));
 	/* Nothing more is on its way once the sink holds nothing: read the rest, if any, then compare. */
-	assert_true(pump_until(&f->loop, WAIT_MS, sink_idle, s));
+	assert_true(sink_drained(f, s));
 	peer_poll(p);
 	assert_lines(p->data, p->len, 20, 230);
 	st = stats_of(s);
@@ -254,8 +226,6 @@ static void tcp_overflow_drops_the_oldest(void **state)
 	assert_int_equal(st.dropped[DROP_OVERFLOW], 20);
 	assert_int_equal(st.buffered, 0);
 	close_and_check(f, s);
-	series_free(&ser);
-	peer_free(p);
 }
 
 static bool reconnected(void *sink) { return stats_of(sink).reconnects >= 1; }
@@ -270,11 +240,10 @@ static void tcp_peer_that_never_reads_times_out(void **state)
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TCP, "127.0.0.1", p->port);
 	f->cfg.write_timeout_ms = 150;
 	f->cfg.buffer_lines = 400000;
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, 400000);
-	send_range(s, &ser, 0, 400000); /* ~10 MB */
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, 400000);
+	send_range(s, ser, 0, 400000); /* ~10 MB */
 	assert_true(pump_until(&f->loop, WAIT_MS, reconnected, s));
 	struct sink_stats st = stats_of(s);
 	assert_true(st.errors >= 1);
@@ -282,8 +251,6 @@ static void tcp_peer_that_never_reads_times_out(void **state)
 	assert_int_equal(st.sent + st.buffered + total_dropped(&st), 400000);
 	assert_true(st.buffered > 0);
 	close_and_check(f, s);
-	series_free(&ser);
-	peer_free(p);
 }
 
 static void tcp_close_writes_what_is_buffered(void **state)
@@ -293,22 +260,18 @@ static void tcp_close_writes_what_is_buffered(void **state)
 	struct peer *p = &c->p;
 	peer_listen(p, 0, 0);
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TCP, "127.0.0.1", p->port);
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, 20000);
-	send_range(s, &ser, 0, 20000); /* not connected yet: all of it is buffered */
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, 20000);
+	send_range(s, ser, 0, 20000); /* not connected yet: all of it is buffered */
 	bool closed = false;
 	sink_close(s, set_flag, &closed);
-	struct peer_wait w = { p, 20000 };
-	assert_true(pump_until(&f->loop, WAIT_MS, peer_has_lines, &w));
+	assert_true(peer_gets_lines(f, p, 20000));
 	assert_true(pump_until(&f->loop, WAIT_MS, flag_set, &closed));
 	assert_lines(p->data, p->len, 0, 20000);
 	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	f->loop_open = false;
-	series_free(&ser);
-	peer_free(p);
 }
 
 static void tcp_close_with_a_dead_peer_ends(void **state)
@@ -317,15 +280,12 @@ static void tcp_close_with_a_dead_peer_ends(void **state)
 	struct fixture *f = &c->f;
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TCP, "127.0.0.1", unused_port());
 	/* It ends: close_and_check waits for the close with a deadline; by design it may take up to min(write_timeout, 3 s). */
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, 10);
-	send_range(s, &ser, 0, 10);
-	struct errors_wait refused = { s, 1 }; /* close while the peer is known to be dead */
-	assert_true(pump_until(&f->loop, WAIT_MS, errors_reached, &refused));
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, 10);
+	send_range(s, ser, 0, 10);
+	assert_true(errors_reach(f, s, 1)); /* close while the peer is known to be dead */
 	close_and_check(f, s);
-	series_free(&ser);
 }
 
 static void tcp_hostname_is_resolved(void **state)
@@ -336,17 +296,13 @@ static void tcp_hostname_is_resolved(void **state)
 	peer_listen(p, 0, 0);
 	/* localhost may resolve to ::1 first: the sink tries each address in turn. */
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TCP, "localhost", p->port);
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, 50);
-	send_range(s, &ser, 0, 50);
-	struct peer_wait w = { p, 50 };
-	assert_true(pump_until(&f->loop, WAIT_MS, peer_has_lines, &w));
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, 50);
+	send_range(s, ser, 0, 50);
+	assert_true(peer_gets_lines(f, p, 50));
 	assert_lines(p->data, p->len, 0, 50);
 	close_and_check(f, s);
-	series_free(&ser);
-	peer_free(p);
 }
 
 int main(void)

@@ -140,6 +140,7 @@ struct tls_case {
 	struct tls_files *x;
 	struct tls_server server;
 	struct peer p;
+	struct series ser;
 };
 
 static int tls_setup(void **state)
@@ -159,6 +160,7 @@ static int tls_teardown(void **state)
 	fixture_end(&c->f);
 	tls_server_stop(&c->server);
 	peer_free(&c->p);
+	series_free(&c->ser);
 	free(c);
 	return 0;
 }
@@ -201,14 +203,13 @@ static void tls_delivers_everything_with_a_verified_certificate(void **state)
 	tls_server_start(&c->server, x, port);
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TLS, "localhost", port); /* SNI and name check: localhost */
 	f->cfg.ca_file = x->ca;
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, 30000);
-	send_range(s, &ser, 0, 10000); /* before the handshake: buffered */
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, 30000);
+	send_range(s, ser, 0, 10000); /* before the handshake: buffered */
 	struct file_wait w = { x->received, 10000, NULL, 0 };
 	assert_true(pump_until(&f->loop, WAIT_MS, file_has_lines, &w));
-	send_range(s, &ser, 10000, 20000);
+	send_range(s, ser, 10000, 20000);
 	w.lines = 30000;
 	assert_true(pump_until(&f->loop, WAIT_MS, file_has_lines, &w));
 	assert_lines(w.data, w.len, 0, 30000);
@@ -220,7 +221,6 @@ static void tls_delivers_everything_with_a_verified_certificate(void **state)
 	close_and_check(f, s);
 	tls_server_stop(&c->server);
 	free(w.data);
-	series_free(&ser);
 }
 
 static void tls_refuses_a_certificate_it_cannot_verify(void **state)
@@ -232,13 +232,11 @@ static void tls_refuses_a_certificate_it_cannot_verify(void **state)
 	tls_server_start(&c->server, x, port);
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TLS, "127.0.0.1", port);
 	f->cfg.ca_file = x->other_ca; /* not the CA that signed the server's certificate */
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, 100);
-	send_range(s, &ser, 0, 100);
-	struct errors_wait refused = { s, 2 }; /* refused, and retried with the backoff */
-	assert_true(pump_until(&f->loop, WAIT_MS, errors_reached, &refused));
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, 100);
+	send_range(s, ser, 0, 100);
+	assert_true(errors_reach(f, s, 2)); /* refused, and retried with the backoff */
 	struct sink_stats st;
 	sink_get_stats(s, &st);
 	assert_int_equal(st.sent, 0);
@@ -249,11 +247,9 @@ static void tls_refuses_a_certificate_it_cannot_verify(void **state)
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TLS, "127.0.0.1", port);
 	f->cfg.ca_file = x->ca;
 	f->cfg.server_name = "relay.example";
-	s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	send_range(s, &ser, 0, 100);
-	refused = (struct errors_wait){ s, 1 };
-	assert_true(pump_until(&f->loop, WAIT_MS, errors_reached, &refused));
+	s = sink_start(f);
+	send_range(s, ser, 0, 100);
+	assert_true(errors_reach(f, s, 1));
 	sink_get_stats(s, &st);
 	assert_int_equal(st.sent, 0);
 	close_and_check(f, s);
@@ -263,7 +259,6 @@ static void tls_refuses_a_certificate_it_cannot_verify(void **state)
 	assert_int_equal(w.len, 0); /* s_server decrypted nothing */
 	tls_server_stop(&c->server);
 	free(w.data);
-	series_free(&ser);
 }
 
 /* The peer got a first connection's bytes, the sink gave up on that handshake, and tried again. */
@@ -288,11 +283,10 @@ static void tls_never_sends_in_clear(void **state)
 	peer_listen(p, 0, 0);
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_TLS, "127.0.0.1", p->port);
 	f->cfg.write_timeout_ms = 100; /* the handshake deadline */
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
-	struct series ser;
-	series_init(&ser, 50);
-	send_range(s, &ser, 0, 50);
+	struct sink *s = sink_start(f);
+	struct series *ser = &c->ser;
+	series_init(ser, 50);
+	send_range(s, ser, 0, 50);
 	struct retry_wait w = { p, s };
 	assert_true(pump_until(&f->loop, WAIT_MS, handshake_retried, &w));
 	assert_true(p->len > 5);
@@ -305,8 +299,6 @@ static void tls_never_sends_in_clear(void **state)
 	assert_true(st.errors >= 1); /* the handshake timed out */
 	assert_true(p->accepted >= 2); /* and was retried */
 	close_and_check(f, s);
-	series_free(&ser);
-	peer_free(p);
 }
 
 int main(void)

@@ -57,16 +57,14 @@ static void udp_packs_whole_lines(void **state)
 	int fd = c->fd;
 	uint16_t port = c->port;
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_UDP, "127.0.0.1", port);
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
+	struct sink *s = sink_start(f);
 	assert_string_equal(sink_name(s), "test");
 	struct series ser;
 	series_init(&ser, 1500);
 	send_range(s, &ser, 0, 1500);
 
 	struct datagrams d = { 0 };
-	struct udp_wait w = { fd, &d, 1500 };
-	assert_true(pump_until(&f->loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(f, fd, &d, 1500));
 	assert_lines(d.data, d.len, 0, 1500);
 	/* Every datagram is at most max_packet, ends a line, and was filled as far as the next line allows. */
 	size_t off = 0;
@@ -80,11 +78,8 @@ static void udp_packs_whole_lines(void **state)
 			assert_true(d.sizes[i] + next_len > 1432);
 		}
 	}
-	struct sink_stats st = stats_of(s);
-	assert_int_equal(st.sent, 1500);
-	assert_int_equal(total_dropped(&st), 0);
-	assert_int_equal(st.errors, 0);
-	assert_int_equal(st.buffered, 0);
+	assert_all_sent(s, 1500);
+	assert_int_equal(stats_of(s).errors, 0);
 	close_and_check(f, s);
 	series_free(&ser);
 	free(d.data);
@@ -104,14 +99,12 @@ static void udp_packing_at_the_boundary(void **state)
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		uint16_t port;
 		int fd = udp_receiver(AF_INET, "127.0.0.1", &port);
-			fixture_init(f, SINK_GRAPHITE, TRANSPORT_UDP, "127.0.0.1", port);
+		fixture_init(f, SINK_GRAPHITE, TRANSPORT_UDP, "127.0.0.1", port);
 		f->cfg.max_packet = cases[c].max_packet;
-		struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-		assert_non_null(s);
+		struct sink *s = sink_start(f);
 		send_range(s, &ser, 100, 30);
 		struct datagrams d = { 0 };
-		struct udp_wait w = { fd, &d, 30 };
-		assert_true(pump_until(&f->loop, WAIT_MS, udp_has_lines, &w));
+		assert_true(datagrams_get_lines(f, fd, &d, 30));
 		assert_lines(d.data, d.len, 100, 30);
 		size_t per = cases[c].per_datagram;
 		assert_int_equal(d.count, (30 + per - 1) / per);
@@ -133,8 +126,7 @@ static void udp_drops_a_line_longer_than_max_packet(void **state)
 	uint16_t port = c->port;
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_UDP, "127.0.0.1", port);
 	f->cfg.max_packet = 21;
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
+	struct sink *s = sink_start(f);
 	struct series ser;
 	series_init(&ser, 1001);
 	/* t.99 (19 bytes), t.100 (21: fits exactly), t.1000 (23: too long), t.101 */
@@ -142,8 +134,7 @@ static void udp_drops_a_line_longer_than_max_packet(void **state)
 	struct metric_batch b = { items, 4, TS };
 	send_one(s, &b);
 	struct datagrams d = { 0 };
-	struct udp_wait w = { fd, &d, 3 };
-	assert_true(pump_until(&f->loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(f, fd, &d, 3));
 	const char want[] = "t.99 99 1700000000\nt.100 100 1700000000\nt.101 101 1700000000\n";
 	assert_int_equal(d.len, strlen(want));
 	assert_memory_equal(d.data, want, d.len);
@@ -163,8 +154,7 @@ static void udp_counts_refused_datagrams(void **state)
 	/* Broadcast without SO_BROADCAST: the kernel refuses every datagram (EACCES). */
 	fixture_init(f, SINK_STATSD, TRANSPORT_UDP, "255.255.255.255", 9);
 	f->cfg.max_packet = 100;
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
+	struct sink *s = sink_start(f);
 	struct series ser;
 	series_init(&ser, 20);
 	send_range(s, &ser, 0, 20); /* "t.N:N|c\n", 8 or 10 bytes: datagrams of 100 and 80 bytes */
@@ -183,16 +173,14 @@ static void udp_invalid_values_are_counted(void **state)
 	int fd = c->fd;
 	uint16_t port = c->port;
 	fixture_init(f, SINK_STATSD, TRANSPORT_UDP, "127.0.0.1", port);
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
+	struct sink *s = sink_start(f);
 	struct metric items[3] = { { .name = "g.nan", .type = METRIC_GAUGE, .gauge = NAN },
 				   { .name = "g.ok", .type = METRIC_GAUGE, .gauge = 2.5 },
 				   { .name = "g.inf", .type = METRIC_GAUGE, .gauge = -INFINITY } };
 	struct metric_batch b = { items, 3, TS };
 	send_one(s, &b);
 	struct datagrams d = { 0 };
-	struct udp_wait w = { fd, &d, 1 };
-	assert_true(pump_until(&f->loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(f, fd, &d, 1));
 	assert_int_equal(d.len, strlen("g.ok:2.5|g\n"));
 	assert_memory_equal(d.data, "g.ok:2.5|g\n", d.len);
 	struct sink_stats st = stats_of(s);
@@ -220,8 +208,7 @@ static void udp_hostname_lines_wait_for_the_address(void **state)
 	assert_true(fd >= 0);
 
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_UDP, "localhost", port);
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
+	struct sink *s = sink_start(f);
 	struct series ser;
 	series_init(&ser, 200);
 	send_range(s, &ser, 0, 200); /* before the loop ran: the address is not known yet */
@@ -229,8 +216,7 @@ static void udp_hostname_lines_wait_for_the_address(void **state)
 	assert_int_equal(st.buffered, 200);
 	assert_int_equal(st.sent, 0);
 	struct datagrams d = { 0 };
-	struct udp_wait w = { fd, &d, 200 };
-	assert_true(pump_until(&f->loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(f, fd, &d, 200));
 	assert_lines(d.data, d.len, 0, 200);
 	st = stats_of(s);
 	assert_int_equal(st.sent, 200);
@@ -249,14 +235,12 @@ static void udp_ipv6(void **state)
 	if (fd < 0)
 		skip();
 	fixture_init(f, SINK_DOGSTATSD, TRANSPORT_UDP, "::1", port);
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
+	struct sink *s = sink_start(f);
 	struct metric m = { .name = "process.create", .type = METRIC_COUNTER, .counter = 3 };
 	struct metric_batch b = { &m, 1, TS };
 	send_one(s, &b);
 	struct datagrams d = { 0 };
-	struct udp_wait w = { fd, &d, 1 };
-	assert_true(pump_until(&f->loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(f, fd, &d, 1));
 	assert_int_equal(d.len, strlen("process.create:3|c\n"));
 	assert_memory_equal(d.data, "process.create:3|c\n", d.len);
 	close_and_check(f, s);
@@ -278,14 +262,12 @@ static void zero_counters_follow_send_zeros(void **state)
 	for (int graphite = 0; graphite < 2; graphite++) {
 		uint16_t port;
 		int fd = udp_receiver(AF_INET, "127.0.0.1", &port);
-			fixture_init(f, graphite ? SINK_GRAPHITE : SINK_STATSD, TRANSPORT_UDP, "127.0.0.1", port);
+		fixture_init(f, graphite ? SINK_GRAPHITE : SINK_STATSD, TRANSPORT_UDP, "127.0.0.1", port);
 		f->cfg.send_zeros = graphite; /* what config.c gives each type by default */
-		struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-		assert_non_null(s);
+		struct sink *s = sink_start(f);
 		send_one(s, &b);
 		struct datagrams d = { 0 };
-		struct udp_wait w = { fd, &d, graphite ? 3 : 2 };
-		assert_true(pump_until(&f->loop, WAIT_MS, udp_has_lines, &w));
+		assert_true(datagrams_get_lines(f, fd, &d, graphite ? 3 : 2));
 		assert_int_equal(d.len, strlen(want[graphite]));
 		assert_memory_equal(d.data, want[graphite], d.len);
 		struct sink_stats st = stats_of(s);
@@ -307,8 +289,7 @@ static void udp_paces_a_large_flush(void **state)
 	fixture_init(f, SINK_GRAPHITE, TRANSPORT_UDP, "127.0.0.1", port);
 	f->env.interval_ms = 1000;
 	f->cfg.max_packet = 100;
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
+	struct sink *s = sink_start(f);
 	struct series ser;
 	series_init(&ser, 2000); /* "t.N N 1700000000\n": about 5 a datagram, some 400 datagrams */
 	send_range(s, &ser, 0, 2000);
@@ -316,9 +297,8 @@ static void udp_paces_a_large_flush(void **state)
 	assert_true(st.sent > 0 && st.sent < 200);
 	assert_int_equal(st.sent + st.buffered, 2000);
 	struct datagrams d = { 0 };
-	struct udp_wait w = { fd, &d, 2000 };
 	uint64_t t0 = now_ms();
-	assert_true(pump_until(&f->loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(f, fd, &d, 2000));
 	/* Not a burst: timers never fire early, so the last datagram left well into the 750 ms window. */
 	assert_true(now_ms() - t0 >= 300);
 	assert_int_equal(stats_of(s).buffered, 0);
@@ -342,8 +322,7 @@ static void filters_match_names_before_prefix(void **state)
 	f->cfg.ninclude = 2;
 	f->cfg.exclude = exclude;
 	f->cfg.nexclude = 2;
-	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
+	struct sink *s = sink_start(f);
 	struct metric items[] = {
 		{ .name = "apps.file_open", .ntags = 1, .tags = { { "app", "a" } }, .counter = 1 },
 		{ .name = "apps.file_open", .ntags = 1, .tags = { { "app", "b" } }, .counter = 2 },
@@ -357,8 +336,7 @@ static void filters_match_names_before_prefix(void **state)
 	struct metric_batch b = { items, sizeof(items) / sizeof(items[0]), TS };
 	send_one(s, &b);
 	struct datagrams d = { 0 };
-	struct udp_wait w = { fd, &d, 4 };
-	assert_true(pump_until(&f->loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(f, fd, &d, 4));
 	const char want[] = "bpfpush.host.apps.file_open;app=a 1 1700000000\n"
 			    "bpfpush.host.apps.file_open;app=b 2 1700000000\n"
 			    "bpfpush.host.disk.latency.bucket;disk=vda;le=4 4 1700000000\n"
@@ -374,8 +352,7 @@ static void filters_match_names_before_prefix(void **state)
 	fixture_init(f, SINK_GRAPHITE_TAGGED, TRANSPORT_UDP, "127.0.0.1", port);
 	f->cfg.exclude = exclude;
 	f->cfg.nexclude = 2;
-	s = sink_create(&f->loop, &f->cfg, &f->env);
-	assert_non_null(s);
+	s = sink_start(f);
 	send_one(s, &b);
 	assert_int_equal(stats_of(s).sent, 6);
 	close_and_check(f, s);

@@ -93,16 +93,14 @@ static void unix_delivers_across_a_replaced_socket(void **state)
 	struct unix_fixture *u = *state;
 	unix_fixture_init(u, 0); /* 0: the default for unix://, 8192 */
 	int rx = unix_receiver(u->path);
-	struct sink *s = sink_create(&u->f.loop, &u->f.cfg, &u->f.env);
-	assert_non_null(s);
+	struct sink *s = sink_start(&u->f);
 	struct series ser;
 	series_init(&ser, 4000);
 	struct datagrams *d = calloc(1, sizeof(*d));
 	assert_non_null(d);
 
 	send_range(s, &ser, 0, 2000);
-	struct udp_wait w = { rx, d, 2000 };
-	assert_true(pump_until(&u->f.loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(&u->f, rx, d, 2000));
 	assert_lines(d->data, d->len, 0, 2000);
 	assert_datagrams_whole(d, 8192);
 	assert_true(d->count >= 5); /* ~43 KB of lines: packed, not one line a datagram */
@@ -112,8 +110,7 @@ static void unix_delivers_across_a_replaced_socket(void **state)
 	close(rx);
 	assert_int_equal(unlink(u->path), 0);
 	send_range(s, &ser, 2000, 1000);
-	struct errors_wait missing = { s, 2 }; /* the refused send, then at least one missing file */
-	assert_true(pump_until(&u->f.loop, WAIT_MS, errors_reached, &missing));
+	assert_true(errors_reach(&u->f, s, 2)); /* the refused send, then at least one missing file */
 	struct sink_stats st;
 	sink_get_stats(s, &st);
 	assert_int_equal(st.sent, 2000);
@@ -122,12 +119,9 @@ static void unix_delivers_across_a_replaced_socket(void **state)
 	/* A new receiver at the same path gets every line, once, in order. */
 	rx = unix_receiver(u->path);
 	datagrams_reset(d);
-	w.fd = rx;
-	w.lines = 1000;
-	assert_true(pump_until(&u->f.loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(&u->f, rx, d, 1000));
 	send_range(s, &ser, 3000, 1000);
-	w.lines = 2000;
-	assert_true(pump_until(&u->f.loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(&u->f, rx, d, 2000));
 	assert_lines(d->data, d->len, 2000, 2000);
 	assert_datagrams_whole(d, 8192);
 	sink_get_stats(s, &st);
@@ -148,15 +142,13 @@ static void unix_follows_a_replaced_file(void **state)
 	struct unix_fixture *u = *state;
 	unix_fixture_init(u, 1000);
 	int old_rx = unix_receiver(u->path);
-	struct sink *s = sink_create(&u->f.loop, &u->f.cfg, &u->f.env);
-	assert_non_null(s);
+	struct sink *s = sink_start(&u->f);
 	struct series ser;
 	series_init(&ser, 400);
 	struct datagrams *d = calloc(1, sizeof(*d));
 	assert_non_null(d);
 	send_range(s, &ser, 0, 200);
-	struct udp_wait w = { old_rx, d, 200 };
-	assert_true(pump_until(&u->f.loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(&u->f, old_rx, d, 200));
 	assert_lines(d->data, d->len, 0, 200);
 	assert_datagrams_whole(d, 1000);
 
@@ -165,8 +157,7 @@ static void unix_follows_a_replaced_file(void **state)
 	int rx = unix_receiver(u->path);
 	datagrams_reset(d);
 	send_range(s, &ser, 200, 200);
-	w.fd = rx;
-	assert_true(pump_until(&u->f.loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(&u->f, rx, d, 200));
 	assert_lines(d->data, d->len, 200, 200);
 	assert_datagrams_whole(d, 1000);
 	datagrams_reset(d);
@@ -189,13 +180,11 @@ static void unix_missing_socket_is_not_fatal(void **state)
 {
 	struct unix_fixture *u = *state;
 	unix_fixture_init(u, 8192);
-	struct sink *s = sink_create(&u->f.loop, &u->f.cfg, &u->f.env);
-	assert_non_null(s); /* no socket yet: counted and retried, not a failure */
+	struct sink *s = sink_start(&u->f); /* no socket yet: counted and retried, not a failure */
 	struct series ser;
 	series_init(&ser, 300);
 	send_range(s, &ser, 0, 300);
-	struct errors_wait missing = { s, 2 }; /* the file was missing at creation and at a retry */
-	assert_true(pump_until(&u->f.loop, WAIT_MS, errors_reached, &missing));
+	assert_true(errors_reach(&u->f, s, 2)); /* the file was missing at creation and at a retry */
 	struct sink_stats st;
 	sink_get_stats(s, &st);
 	assert_int_equal(st.sent, 0);
@@ -203,8 +192,7 @@ static void unix_missing_socket_is_not_fatal(void **state)
 	int rx = unix_receiver(u->path);
 	struct datagrams *d = calloc(1, sizeof(*d));
 	assert_non_null(d);
-	struct udp_wait w = { rx, d, 300 };
-	assert_true(pump_until(&u->f.loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(&u->f, rx, d, 300));
 	assert_lines(d->data, d->len, 0, 300);
 	sink_get_stats(s, &st);
 	assert_int_equal(st.sent, 300);
@@ -222,8 +210,7 @@ static void unix_slow_receiver_loses_nothing(void **state)
 	struct unix_fixture *u = *state;
 	unix_fixture_init(u, 4096);
 	int rx = unix_receiver(u->path);
-	struct sink *s = sink_create(&u->f.loop, &u->f.cfg, &u->f.env);
-	assert_non_null(s);
+	struct sink *s = sink_start(&u->f);
 	struct series ser;
 	series_init(&ser, 60000);
 	send_range(s, &ser, 0, 60000); /* ~1.5 MB: more than the receiver queues */
@@ -235,8 +222,7 @@ static void unix_slow_receiver_loses_nothing(void **state)
 	assert_int_equal(st.sent + st.buffered, 60000);
 	struct datagrams *d = calloc(1, sizeof(*d));
 	assert_non_null(d);
-	struct udp_wait w = { rx, d, 60000 };
-	assert_true(pump_until(&u->f.loop, WAIT_MS, udp_has_lines, &w));
+	assert_true(datagrams_get_lines(&u->f, rx, d, 60000));
 	assert_lines(d->data, d->len, 0, 60000);
 	sink_get_stats(s, &st);
 	assert_int_equal(st.sent, 60000);
@@ -253,8 +239,7 @@ static void unix_close_with_no_receiver_ends(void **state)
 	struct unix_fixture *u = *state;
 	unix_fixture_init(u, 8192);
 	/* It ends: close_and_check waits for the close with a deadline; by design it may take up to min(write_timeout, 3 s). */
-	struct sink *s = sink_create(&u->f.loop, &u->f.cfg, &u->f.env);
-	assert_non_null(s);
+	struct sink *s = sink_start(&u->f);
 	struct series ser;
 	series_init(&ser, 10);
 	send_range(s, &ser, 0, 10);

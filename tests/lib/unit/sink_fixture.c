@@ -62,6 +62,13 @@ void fixture_init(struct fixture *f, enum sink_type type, enum transport transpo
 	f->env.global_tags = &f->global;
 }
 
+struct sink *sink_start(struct fixture *f)
+{
+	struct sink *s = sink_create(&f->loop, &f->cfg, &f->env);
+	assert_non_null(s);
+	return s;
+}
+
 void close_and_check(struct fixture *f, struct sink *s)
 {
 	bool closed = false;
@@ -175,6 +182,22 @@ bool errors_reached(void *errors_wait)
 	return stats_of(w->s).errors >= w->errors;
 }
 
+bool sink_drained(struct fixture *f, struct sink *s) { return pump_until(&f->loop, WAIT_MS, sink_idle, s); }
+
+bool errors_reach(struct fixture *f, struct sink *s, uint64_t errors)
+{
+	struct errors_wait w = { s, errors };
+	return pump_until(&f->loop, WAIT_MS, errors_reached, &w);
+}
+
+void assert_all_sent(const struct sink *s, uint64_t sent)
+{
+	struct sink_stats st = stats_of(s);
+	assert_int_equal(st.sent, sent);
+	assert_int_equal(st.buffered, 0);
+	assert_int_equal(total_dropped(&st), 0);
+}
+
 /* ---- datagram receivers ---- */
 
 int udp_receiver(int family, const char *ip, uint16_t *port)
@@ -239,6 +262,12 @@ bool udp_has_lines(void *udp_wait)
 	struct udp_wait *w = udp_wait;
 	datagrams_read(w->fd, w->d);
 	return count_lines(w->d->data, w->d->len) >= w->lines;
+}
+
+bool datagrams_get_lines(struct fixture *f, int fd, struct datagrams *d, size_t lines)
+{
+	struct udp_wait w = { fd, d, lines };
+	return pump_until(&f->loop, WAIT_MS, udp_has_lines, &w);
 }
 
 /* ---- a TCP peer ---- */
@@ -321,6 +350,12 @@ bool peer_has_lines(void *peer_wait)
 	struct peer_wait *w = peer_wait;
 	peer_poll(w->p);
 	return count_lines(w->p->data, w->p->len) >= w->lines;
+}
+
+bool peer_gets_lines(struct fixture *f, struct peer *p, size_t lines)
+{
+	struct peer_wait w = { p, lines };
+	return pump_until(&f->loop, WAIT_MS, peer_has_lines, &w);
 }
 
 uint16_t unused_port(void)

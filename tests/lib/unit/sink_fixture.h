@@ -44,6 +44,8 @@ struct fixture {
 };
 
 void fixture_init(struct fixture *f, enum sink_type type, enum transport transport, const char *host, uint16_t port);
+/* sink_create on f's loop with f's cfg and env, as they stand; the test fails if it is refused. */
+struct sink *sink_start(struct fixture *f);
 /* sink_close, run the loop dry, and prove no handle is left behind. */
 void close_and_check(struct fixture *f, struct sink *s);
 /* For teardown: close the loop if a failed test left it open (its handles, if any, leak with it). */
@@ -83,6 +85,13 @@ struct errors_wait {
 };
 bool errors_reached(void *errors_wait);
 
+/* The waits the suites repeat, each pump_until under WAIT_MS; the test asserts what they return. */
+bool sink_drained(struct fixture *f, struct sink *s);
+bool errors_reach(struct fixture *f, struct sink *s, uint64_t errors);
+
+/* Everything went out: sent == `sent`, nothing buffered, nothing dropped. */
+void assert_all_sent(const struct sink *s, uint64_t sent);
+
 /* ---- datagram receivers (UDP and unix://) ---- */
 
 int udp_receiver(int family, const char *ip, uint16_t *port);
@@ -103,6 +112,8 @@ struct udp_wait {
 	size_t lines;
 };
 bool udp_has_lines(void *udp_wait);
+/* Read datagrams from fd into d until they hold `lines` lines. */
+bool datagrams_get_lines(struct fixture *f, int fd, struct datagrams *d, size_t lines);
 
 /* ---- a TCP peer: listens, accepts (the latest connection wins), reads into data ---- */
 
@@ -128,6 +139,7 @@ struct peer_wait {
 	size_t lines;
 };
 bool peer_has_lines(void *peer_wait);
+bool peer_gets_lines(struct fixture *f, struct peer *p, size_t lines);
 
 /* A loopback port nobody listens on (bound then released). */
 uint16_t unused_port(void);
