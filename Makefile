@@ -119,3 +119,4 @@ clean:
 -include mk/vm.mk
 -include mk/package.mk
 -include mk/sanitize.mk
+-include mk/dashboards.mk
