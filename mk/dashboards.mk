@@ -5,7 +5,8 @@
 #                           JSON is what the generator writes now (no root needed)
 #   make test-dashboards    root: the agent into a private carbon-cache, Debian's graphite-web on
 #                           127.0.0.1 over that storage, every Graphite panel target rendered
-#                           (needs scripts/install-peers.sh and apt-get install graphite-web)
+#                           (installs carbon through scripts/install-peers.sh and Debian's
+#                           graphite-web when missing, with services kept from starting)
 
 PYTHON3 ?= python3
 
@@ -18,4 +19,8 @@ check-dashboards: $(BUILD)/bpfpush
 	$(PYTHON3) scripts/check-dashboards.py --agent $(BUILD)/bpfpush
 
 test-dashboards: $(BUILD)/bpfpush
+	scripts/install-peers.sh
+	@dpkg -s graphite-web >/dev/null 2>&1 || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && \
+		chmod 755 /usr/sbin/policy-rc.d && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphite-web; \
+		rc=$$?; rm -f /usr/sbin/policy-rc.d; exit $$rc; }
 	/usr/bin/python3 scripts/test-dashboards.py --agent $(BUILD)/bpfpush
