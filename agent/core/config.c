@@ -1604,7 +1604,7 @@ static void cfg_sink_finish(struct cfg_loader *ld, struct config_sink *s, yaml_n
 		cfg_error_at(ld, at ? *at : cfg_node_mark(ld, item), "%s: reconnect_min must not be larger than reconnect_max", path);
 	}
 	if (!s->prefix)
-		s->prefix = cfg_xstrdup(s->type == SINK_DOGSTATSD ? "bpfpush" : "bpfpush.{hostname}");
+		s->prefix = cfg_xstrdup(s->format == SINK_DOGSTATSD ? "bpfpush" : "bpfpush.{hostname}"); /* by encoding: stdout too */
 	if (!cfg_mark_of(ld, &s->max_packet))
 		s->max_packet = s->address.transport == TRANSPORT_UDP ? 1432 : 8192;
 	/* A statsd server fills zeros for counters it has seen; carbon cannot tell 0 from missing. */

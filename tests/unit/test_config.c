@@ -662,11 +662,12 @@ static void test_sink_types_and_defaults(void **state)
 		 "  - { name: tagged, type: graphite-tagged, address: \"tcp://carbon:2003\", prefix: \"x.{fqdn}\" }\n"
 		 "  - { name: out, type: stdout, format: graphite }\n"
 		 "  - { name: six, type: statsd, address: \"udp://[::1]:8125\", include: [\"vfs.*\"], "
-		 "exclude: [\"*.errors\", apps.*] }\n",
+		 "exclude: [\"*.errors\", apps.*] }\n"
+		 "  - { name: dsdout, type: stdout, format: dogstatsd }\n",
 		 ca);
 	assert_int_equal(load_text(fx, text), 0);
 	const struct config *cfg = fx->cfg;
-	assert_int_equal(cfg->nsinks, 5);
+	assert_int_equal(cfg->nsinks, 6);
 	assert_int_equal(cfg->sinks[0].format, SINK_DOGSTATSD);
 	assert_string_equal(cfg->sinks[0].prefix, "bpfpush");
 	assert_int_equal(cfg->sinks[0].max_packet, 8192);
@@ -686,6 +687,8 @@ static void test_sink_types_and_defaults(void **state)
 	assert_int_equal(cfg->sinks[4].nexclude, 2);
 	assert_string_equal(cfg->sinks[4].exclude[1], "apps.*");
 	assert_int_equal(cfg->sinks[4].line, 6);
+	/* The default prefix follows the encoding: a stdout sink in dogstatsd format leaves the host to tags. */
+	assert_string_equal(cfg->sinks[5].prefix, "bpfpush");
 	assert_string_equal(config_sink_type_name(cfg->sinks[2].type), "graphite-tagged");
 
 	assert_fails_at(fx, "sinks:\n  - { name: a, type: statsd, address: \"udp://h:1\", format: graphite }\n", 2, 60,
