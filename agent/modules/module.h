@@ -152,6 +152,12 @@ static inline const void *module_opts(const struct module *m) { return config_mo
 bool module_metric_needs_result(const struct module_ops *ops, const char *metric);
 
 /*
+ * Does the event feed this metric? Its gives text lists whole names
+ * separated by commas: sync.sync is not sync.sync_file_range.
+ */
+bool module_event_gives(const struct event_desc *ev, const char *metric);
+
+/*
  * The registry (agent/modules/registry.c), the one list of modules: by
  * index, NULL past the end; and an index by name (-1 when none).
  */
