@@ -2158,20 +2158,8 @@ static void cfg_validate_attach_keys(struct cfg_loader *ld, const char *main_fil
 				     ops->name, cfg_syscall_layer_words[m->syscall_layer], ops->name);
 			continue;
 		}
-		unsigned tiers = attach_keys_tiers(cfg, id);
-		if (m->attach != ATTACH_AUTO && !(tiers & (1u << m->attach))) {
-			char list[96];
-			cfg_tier_list(tiers, list, sizeof(list));
-			enum syscall_layer layer = config_module_syscall_layer(cfg, id);
-			char under[64] = "";
-			if (layer != SYSCALL_LAYER_AUTO)
-				snprintf(under, sizeof(under), " under syscall_layer %s", cfg_syscall_layer_words[layer]);
-			cfg_error_at(ld, cfg_mark_or(ld, &m->attach, main_file),
-				     "modules.%s.attach: %s cannot apply: %s's events attach with %s%s", ops->name,
-				     cfg_attach_words[m->attach], ops->name, list, under);
-			continue;
-		}
-		module_id_t by;
+		/* Another module's syscall_layer first: it, not this module's, leaves the tier out. */
+		module_id_t by = 0;
 		enum syscall_id row = m->attach == ATTACH_AUTO || !m->enabled
 					      ? SYS_NONE
 					      : attach_keys_narrowed_elsewhere(cfg, id, m->attach, &by);
@@ -2183,6 +2171,19 @@ static void cfg_validate_attach_keys(struct cfg_loader *ld, const char *main_fil
 				     "decides how the syscall layer hooks it for every module; make them agree or leave one auto",
 				     ops->name, cfg_attach_words[m->attach], syscall_name(row), module_registry_get(by)->name,
 				     cfg_syscall_layer_words[other->syscall_layer], at.file, at.line, at.col);
+			continue;
+		}
+		unsigned tiers = attach_keys_tiers(cfg, id);
+		if (m->attach != ATTACH_AUTO && !(tiers & (1u << m->attach))) {
+			char list[96];
+			cfg_tier_list(tiers, list, sizeof(list));
+			enum syscall_layer layer = config_module_syscall_layer(cfg, id);
+			char under[64] = "";
+			if (layer != SYSCALL_LAYER_AUTO)
+				snprintf(under, sizeof(under), " under syscall_layer %s", cfg_syscall_layer_words[layer]);
+			cfg_error_at(ld, cfg_mark_or(ld, &m->attach, main_file),
+				     "modules.%s.attach: %s cannot apply: %s's events attach with %s%s", ops->name,
+				     cfg_attach_words[m->attach], ops->name, list, under);
 		}
 	}
 	for (module_id_t a = 0; a < module_registry_count(); a++)

@@ -1,3 +1,4 @@
+/* The attach and syscall_layer rule (attach_keys.h), against the modules' ways and the syscall layer's. */
 #include "attach_keys.h"
 
 #include "syscall_watch.h"
