@@ -162,7 +162,7 @@ fi
 
 # ---------------------------------------------------------------- tiers
 # What the agent's own probing found, per tier: "yes", "no: REASON", or "" (not probed).
-probed_fentry= probed_kprobe= probed_tp_btf= probed_raw_tp= probed_tracepoint=
+probed_fentry='' probed_kprobe='' probed_tp_btf='' probed_raw_tp='' probed_tracepoint=''
 probed_from=
 if [ $offline -eq 0 ] && [ $probe -eq 1 ]; then
 	if [ -z "$agent" ]; then
