@@ -128,7 +128,7 @@ cfg=$tmp/soak.yaml
 	echo "global: { interval: 1s, log_level: info }"
 	echo "apps: { enabled: true }"
 	echo "modules:"
-	for m in process fd vfs sync mount shm socket network hardirq softirq oomkill disk filesystem swap cachestat dcstat; do
+	for m in process fd vfs sync mount shm socket network hardirq softirq oomkill disk mdflush filesystem swap cachestat dcstat; do
 		echo "  $m: { enabled: true }"
 	done
 	echo "sinks:"

@@ -138,6 +138,7 @@ modules:
   dcstat: {{ enabled: true }}
   swap: {{ enabled: true }}
   disk: {{ enabled: true }}
+  mdflush: {{ enabled: true }}
   filesystem: {{ enabled: true }}
   network: {{ enabled: true, ips: "*", ports: "*" }}
   hardirq: {{ enabled: true, slow_threshold: 1us }}

@@ -21,6 +21,7 @@
 	MODULE(socket)     \
 	MODULE(network)    \
 	MODULE(disk)       \
+	MODULE(mdflush)    \
 	MODULE(filesystem) \
 	MODULE(hardirq)    \
 	MODULE(softirq)    \

@@ -238,7 +238,7 @@ static void test_defaults_when_absent(void **state)
 	bool enabled[MODULE_MAX] = { false };
 	for (size_t i = 0; i < sizeof(enabled_by_default) / sizeof(enabled_by_default[0]); i++)
 		enabled[mod(enabled_by_default[i])] = true;
-	assert_int_equal(MODULE_COUNT, 17);
+	assert_int_equal(MODULE_COUNT, 18);
 	for (int id = 0; id < MODULE_COUNT; id++) {
 		assert_int_equal(cfg->modules[id].enabled, enabled[id]);
 		assert_int_equal(cfg->modules[id].interval_ms, 0);
