@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * socket: host-wide TCP and UDP calls and bytes, TCP closes and
- * retransmits. fentry/kprobe on the protocol functions see only TCP or UDP
+ * socket: host-wide TCP and UDP calls and bytes, TCP connects, accepts,
+ * closes and retransmits. fentry/kprobe on the protocol functions see only TCP or UDP
  * sockets and cost one program run per call; on kernels without them the
  * sock:* tracepoints (6.3+) see every family, so their programs filter on
  * family and protocol. TCP and UDP share one program per sock:* tracepoint
@@ -125,25 +125,67 @@ int BPF_PROG(tcp_recv_fentry, struct sock *sk, int copied) { count_tcp_recv(copi
 SEC("kprobe/tcp_cleanup_rbuf")
 int BPF_KPROBE(tcp_recv_kprobe, struct sock *sk, int copied) { count_tcp_recv(copied); return 0; }
 
-/* TCP close: tcp_close, or a TCP socket reaching TCP_CLOSE where only tracepoints exist. */
-static __always_inline void on_state(const struct sock *sk, __u16 protocol, int oldstate, int newstate)
+/*
+ * sock:inet_sock_set_state, one program per tier for three events: TCP
+ * closes (where tcp_close is not hooked), connects and accepts. *_tier: the
+ * enum attach_tier of the program the event chose, 0 when it is counted
+ * another way or not at all; constants at load, as for the sock:* programs.
+ */
+const volatile __u8 tcp_close_tier = 0, tcp_connect_tier = 0, tcp_accept_tier = 0;
+
+/*
+ * A connect: tcp_v4_connect()/tcp_v6_connect() move the socket CLOSE ->
+ * SYN_SENT before the SYN leaves, so refused and timed-out attempts count,
+ * as ActiveOpens counts them. An accept: the child a listener creates for a
+ * connection (inet_csk_clone_lock(), after the final ACK, a valid syncookie,
+ * or a Fast Open SYN) goes to SYN_RECV from the listener's state it was
+ * cloned with; tcp_create_openreq_child() counts PassiveOpens at the same
+ * place. A simultaneous open also reaches SYN_RECV, from SYN_SENT: it is a
+ * connect, not an accept, as for PassiveOpens. Atomic although per CPU:
+ * children are made in softirq and in process context (a listener's
+ * backlog), which can interrupt each other on a CPU.
+ */
+static __always_inline void count_open(__u16 family, int oldstate, int newstate, __u8 tier)
 {
-	if (protocol == SOCK_IPPROTO_TCP && newstate == SOCK_TCP_CLOSE && oldstate != SOCK_TCP_CLOSE)
-		count_close();
+	bool connect = tcp_connect_tier == tier && oldstate == SOCK_TCP_CLOSE && newstate == SOCK_TCP_SYN_SENT;
+	bool accept = tcp_accept_tier == tier && oldstate != SOCK_TCP_SYN_SENT && newstate == SOCK_TCP_SYN_RECV;
+	if (!connect && !accept)
+		return;
+	struct socket_counters *c = counters();
+	if (!c)
+		return;
+	bool v6 = family == SOCK_AF_INET6;
+	if (!v6 && family != SOCK_AF_INET)
+		return;
+	if (connect)
+		__sync_fetch_and_add(v6 ? &c->tcp_connect_ipv6 : &c->tcp_connect_ipv4, 1);
+	else
+		__sync_fetch_and_add(v6 ? &c->tcp_accept_ipv6 : &c->tcp_accept_ipv4, 1);
 }
+
+static __always_inline void on_state(__u16 family, __u16 protocol, int oldstate, int newstate, __u8 tier)
+{
+	if (protocol != SOCK_IPPROTO_TCP)
+		return;
+	if (tcp_close_tier == tier && newstate == SOCK_TCP_CLOSE && oldstate != SOCK_TCP_CLOSE)
+		count_close();
+	count_open(family, oldstate, newstate, tier);
+}
+
+/* TCP close: tcp_close, or a TCP socket reaching TCP_CLOSE where only tracepoints exist. */
 SEC("fentry/tcp_close")
 int BPF_PROG(tcp_close_fentry) { count_close(); return 0; }
 SEC("kprobe/tcp_close")
 int BPF_KPROBE(tcp_close_kprobe) { count_close(); return 0; }
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tcp_close_tp_btf, struct sock *sk, int oldstate, int newstate)
-{ on_state(sk, sock_protocol(sk, true), oldstate, newstate); return 0; }
+int BPF_PROG(tcp_state_tp_btf, struct sock *sk, int oldstate, int newstate)
+{ on_state(sock_family(sk, true), sock_protocol(sk, true), oldstate, newstate, SOCK_TIER_TP_BTF); return 0; }
 SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(tcp_close_raw_tp, struct sock *sk, int oldstate, int newstate)
-{ on_state(sk, sock_protocol(sk, false), oldstate, newstate); return 0; }
+int BPF_PROG(tcp_state_raw_tp, struct sock *sk, int oldstate, int newstate)
+{ on_state(sock_family(sk, false), sock_protocol(sk, false), oldstate, newstate, SOCK_TIER_RAW_TP); return 0; }
 SEC("tracepoint/sock/inet_sock_set_state")
-int tcp_close_tracepoint(struct inet_sock_set_state_record *r)
-{ on_state(r->skaddr, r->protocol, r->oldstate, r->newstate); return 0; }
+int tcp_state_tracepoint(struct inet_sock_set_state_record *r)
+{ on_state(r->family, r->protocol, r->oldstate, r->newstate, SOCK_TIER_TRACEPOINT); return 0; }
 
 /* Retransmits: the tracepoint gained an err argument in 6.10 (it also fires for failed ones). */
 SEC("tp_btf/tcp_retransmit_skb")

@@ -16,8 +16,12 @@ struct socket_counters {
 	unsigned long long udp_send_bytes;
 	unsigned long long udp_recv_calls;
 	unsigned long long udp_recv_bytes;
+	unsigned long long tcp_connect_ipv4; /* active opens: CLOSE -> SYN_SENT */
+	unsigned long long tcp_connect_ipv6;
+	unsigned long long tcp_accept_ipv4; /* passive opens: a listener's child created, -> SYN_RECV */
+	unsigned long long tcp_accept_ipv6;
 };
 
-#define SOCKET_COUNTER_FIELDS 10
+#define SOCKET_COUNTER_FIELDS 14
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * socket: host-wide TCP and UDP calls and bytes, TCP closes and retransmits.
+ * socket: host-wide TCP and UDP calls and bytes, TCP connects, accepts,
+ * closes and retransmits.
  * The protocol functions (fentry, kprobe) come first: they fire only for
  * their protocol. The sock:* tracepoints (6.3+) are the way on kernels
  * without them; their programs filter out other families.
@@ -20,6 +21,10 @@ static const struct metric_desc socket_metrics[] = {
 	{ "socket.tcp.send.bytes", METRIC_COUNTER, true, "", "payload bytes TCP sendmsg accepted (its result)" },
 	{ "socket.tcp.recv.calls", METRIC_COUNTER, false, "", "TCP recvmsg calls that returned data" },
 	{ "socket.tcp.recv.bytes", METRIC_COUNTER, true, "", "TCP payload bytes copied to the user" },
+	{ "socket.tcp.connect", METRIC_COUNTER, false, "family",
+	  "TCP connection attempts (active opens, as ActiveOpens counts them: refused and timed-out ones included)" },
+	{ "socket.tcp.accept", METRIC_COUNTER, false, "family",
+	  "TCP connections the kernel accepted for a listener (passive opens, as PassiveOpens counts them)" },
 	{ "socket.tcp.close", METRIC_COUNTER, false, "", "TCP sockets closed" },
 	{ "socket.tcp.retransmits", METRIC_COUNTER, false, "", "retransmitted TCP segments, as RetransSegs counts them (a GSO packet counts each segment it holds)" },
 	{ "socket.udp.send.calls", METRIC_COUNTER, false, "", "UDP sendmsg calls, IPv4 and IPv6" },
@@ -44,6 +49,8 @@ enum {
 	EVENT_UDP_SEND_RESULT,
 	EVENT_UDP_RECV,
 	EVENT_UDP_RECV_RESULT,
+	EVENT_TCP_CONNECT,
+	EVENT_TCP_ACCEPT,
 };
 
 /* The retransmit ways, in pairs: the one reading err first (6.10+), then the one for older kernels. */
@@ -68,7 +75,7 @@ static const struct event_desc socket_events[] = {
 	[EVENT_TCP_CLOSE] = { .name = "tcp_close", .gives = "socket.tcp.close",
 			      .ways = { { .tier = ATTACH_FENTRY, .progs = { "tcp_close_fentry" } },
 					{ .tier = ATTACH_KPROBE, .progs = { "tcp_close_kprobe" } },
-					TRACEPOINT_WAYS("tcp_close") } },
+					TRACEPOINT_WAYS("tcp_state") } },
 	[EVENT_RETRANSMIT] = { .name = "retransmit", .gives = "socket.tcp.retransmits",
 			       .ways = { [WAY_RETRANSMIT_ERR_TP_BTF] = { .tier = ATTACH_TP_BTF, .progs = { "retransmit_err_tp_btf" } },
 					 [WAY_RETRANSMIT_TP_BTF] = { .tier = ATTACH_TP_BTF, .progs = { "retransmit_tp_btf" } },
@@ -103,6 +110,14 @@ static const struct event_desc socket_events[] = {
 					      { .tier = ATTACH_FENTRY, .progs = { "udp_recv_fexit6", "udp6_recv_fexit6" } },
 					      { .tier = ATTACH_KPROBE, .progs = { "udp_recv_kretprobe", "udp6_recv_kretprobe" } },
 					      TRACEPOINT_WAYS("sock_recv") } },
+	/*
+	 * Only the state tracepoint: tcp_v4_connect() or inet_csk_accept() would
+	 * count calls (failures before SYN_SENT, accept() calls), not what it counts.
+	 */
+	[EVENT_TCP_CONNECT] = { .name = "tcp_connect", .gives = "socket.tcp.connect",
+				.ways = { TRACEPOINT_WAYS("tcp_state") } },
+	[EVENT_TCP_ACCEPT] = { .name = "tcp_accept", .gives = "socket.tcp.accept",
+			       .ways = { TRACEPOINT_WAYS("tcp_state") } },
 };
 
 static struct bpf_object *socket_open(struct module *m)
@@ -144,6 +159,9 @@ static void socket_prepare(struct module *m)
 	skel->rodata->tcp_recv_tier = (unsigned char)attach_chosen_tier(m, EVENT_TCP_RECV);
 	skel->rodata->udp_send_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_SEND, EVENT_UDP_SEND_RESULT);
 	skel->rodata->udp_recv_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_RECV, EVENT_UDP_RECV_RESULT);
+	skel->rodata->tcp_close_tier = (unsigned char)attach_chosen_tier(m, EVENT_TCP_CLOSE);
+	skel->rodata->tcp_connect_tier = (unsigned char)attach_chosen_tier(m, EVENT_TCP_CONNECT);
+	skel->rodata->tcp_accept_tier = (unsigned char)attach_chosen_tier(m, EVENT_TCP_ACCEPT);
 }
 
 /* The event of a pair (entry mode, return mode) that is attached, or -1. */
@@ -171,6 +189,13 @@ static void observe_pair(const struct module *m, struct series_store *store, int
 		series_counter_observe(store, bytes, NULL, 0, bytes_value);
 }
 
+static void observe_by_family(struct series_store *store, const char *name, uint64_t ipv4, uint64_t ipv6)
+{
+	const struct metric_tag v4 = { "family", "ipv4" }, v6 = { "family", "ipv6" };
+	series_counter_observe(store, name, &v4, 1, ipv4);
+	series_counter_observe(store, name, &v6, 1, ipv6);
+}
+
 static int socket_collect(struct module *m, struct series_store *store)
 {
 	struct socket_bpf *skel = m->priv;
@@ -181,7 +206,8 @@ static int socket_collect(struct module *m, struct series_store *store)
 	const struct socket_counters c = {
 		.tcp_send_calls = v[0], .tcp_send_bytes = v[1], .tcp_recv_calls = v[2], .tcp_recv_bytes = v[3],
 		.tcp_close = v[4], .tcp_retransmits = v[5], .udp_send_calls = v[6], .udp_send_bytes = v[7],
-		.udp_recv_calls = v[8], .udp_recv_bytes = v[9],
+		.udp_recv_calls = v[8], .udp_recv_bytes = v[9], .tcp_connect_ipv4 = v[10], .tcp_connect_ipv6 = v[11],
+		.tcp_accept_ipv4 = v[12], .tcp_accept_ipv6 = v[13],
 	};
 	observe_pair(m, store, attached_of(m, EVENT_TCP_SEND, EVENT_TCP_SEND_RESULT), "socket.tcp.send.calls",
 		     c.tcp_send_calls, "socket.tcp.send.bytes", c.tcp_send_bytes);
@@ -189,6 +215,10 @@ static int socket_collect(struct module *m, struct series_store *store)
 		     c.tcp_recv_calls, "socket.tcp.recv.bytes", c.tcp_recv_bytes);
 	if (m->events[EVENT_TCP_CLOSE].chosen >= 0)
 		series_counter_observe(store, "socket.tcp.close", NULL, 0, c.tcp_close);
+	if (m->events[EVENT_TCP_CONNECT].chosen >= 0)
+		observe_by_family(store, "socket.tcp.connect", c.tcp_connect_ipv4, c.tcp_connect_ipv6);
+	if (m->events[EVENT_TCP_ACCEPT].chosen >= 0)
+		observe_by_family(store, "socket.tcp.accept", c.tcp_accept_ipv4, c.tcp_accept_ipv6);
 	if (m->events[EVENT_RETRANSMIT].chosen >= 0)
 		series_counter_observe(store, "socket.tcp.retransmits", NULL, 0, c.tcp_retransmits);
 	observe_pair(m, store, attached_of(m, EVENT_UDP_SEND, EVENT_UDP_SEND_RESULT), "socket.udp.send.calls",
@@ -200,7 +230,7 @@ static int socket_collect(struct module *m, struct series_store *store)
 
 const struct module_ops socket_module = {
 	.name = "socket",
-	.config_help = "socket.*: TCP and UDP calls and bytes",
+	.config_help = "socket.*: TCP and UDP calls and bytes, TCP connects and accepts",
 	.enabled_by_default = true,
 	.metrics = socket_metrics,
 	.nmetrics = sizeof(socket_metrics) / sizeof(socket_metrics[0]),
