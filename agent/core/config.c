@@ -582,7 +582,8 @@ static const char *cfg_check_readable_file(const char *value, char *buf, size_t 
 	return NULL;
 }
 
-static cfg_apply_fn cfg_apply_sinks, cfg_apply_groups, cfg_apply_cgroup_groups, cfg_apply_address, cfg_apply_string_list, cfg_apply_modules;
+static cfg_apply_fn cfg_apply_sinks, cfg_apply_groups, cfg_apply_cgroup_groups, cfg_apply_address, cfg_apply_string_list,
+	cfg_apply_modules;
 
 static const struct cfg_key cfg_global_keys[] = {
 	K_MS("interval", CFG_OFF(global.interval_ms), "1s", MS_PER_S, MS_PER_H,
@@ -2139,7 +2140,10 @@ static void cfg_validate_merged(struct cfg_loader *ld, const char *main_file, bo
 		struct config_module *m = &cfg->modules[id];
 		const void *interval_field = &m->interval_ms;
 		if (ops->top_level_section) {
-			/* The apps module runs when apps or cgroups is on (cgroup.* is its data grouped again); its section is apps. */
+			/*
+			 * The apps module runs when apps or cgroups is on (cgroup.* is its
+			 * data grouped again); its section is apps.
+			 */
 			m->enabled = cfg->apps.enabled || cfg->cgroups.enabled;
 			m->interval_ms = cfg->apps.interval_ms;
 			m->attach = cfg->apps.attach;

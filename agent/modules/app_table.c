@@ -76,8 +76,7 @@ enum { CACHE_MISSES, CACHE_DIRTIES, CACHE_HITS, CACHE_RATIO };
 
 struct view {
 	bool on;
-	const char *tag;     /* "app", "cgroup" */
-	uint32_t max_groups; /* apps.max_groups, cgroups.max_groups */
+	const char *tag; /* "app", "cgroup" */
 	/* The catalogue's apps.X under this view's prefix, so a counter added to apps has its cgroup.X. */
 	char names[APP_COUNTER_COUNT][METRIC_NAME_MAX];
 	char cache_names[CACHE_SERIES][METRIC_NAME_MAX];
@@ -281,20 +280,29 @@ static uint32_t group_index(struct app_table *t, enum app_view v, const struct a
 	return (uint32_t)view->ngroups++;
 }
 
+/* A view that is on has no group for the record yet (a new record, or out of memory for a group). */
+static bool lacks_group(const struct proc_rec *rec)
+{
+	for (int v = 0; v < VIEW_COUNT; v++)
+		if (rec->group[v] == UINT32_MAX)
+			return true;
+	return false;
+}
+
 /* Point the record at the groups of this identity, when it changed (exec, a new process). */
 static void assign_group(struct app_table *t, struct proc_rec *rec, const struct app_identity_raw *raw)
 {
 	struct app_identity_raw id;
 	identity_strings(raw, &id);
 	uint64_t h = identity_hash(&id);
-	if (rec->group[VIEW_APPS] != UINT32_MAX && rec->id_hash == h)
+	if (!lacks_group(rec) && rec->id_hash == h)
 		return;
 	rec->id_hash = h;
 	for (int v = 0; v < VIEW_COUNT; v++) {
 		struct view *view = &t->views[v];
 		if (rec->group[v] < view->ngroups)
 			view->groups[rec->group[v]].procs--;
-		/* A view that is off keeps a group index that no group has: its deltas go nowhere. */
+		/* A view that is off gets an index no group has (nor lacks_group looks for): its deltas go nowhere. */
 		rec->group[v] = view->on ? group_index(t, (enum app_view)v, &id) : UINT32_MAX - 1;
 		if (rec->group[v] < view->ngroups)
 			view->groups[rec->group[v]].procs++;
@@ -329,7 +337,7 @@ static struct proc_rec *record_of(struct app_table *t, uint32_t tgid, const stru
 {
 	struct proc_rec *rec = proc_find(t, tgid);
 	/* The common case, every process every collect: the same process, no exec since its group was found. */
-	if (rec && rec->start_ns == p->start_ns && rec->execs == p->execs && rec->group[VIEW_APPS] != UINT32_MAX)
+	if (rec && rec->start_ns == p->start_ns && rec->execs == p->execs && !lacks_group(rec))
 		return rec;
 	if (rec && rec->start_ns != p->start_ns) {
 		/* The pid was reused: the earlier process's last counts went with its exit. */
@@ -527,7 +535,8 @@ static void forget_idle_groups(struct app_table *t, enum app_view v, struct seri
 }
 
 /* The busiest max_groups groups of this interval, the rest under other, then the idle ones' slots. */
-static void emit_view(struct app_table *t, struct view *view, struct series_store *store, const bool *send)
+static void emit_view(struct app_table *t, struct view *view, size_t max_groups, struct series_store *store,
+		      const bool *send)
 {
 	if (view->order_cap < view->ngroups) {
 		size_t *grown = realloc(view->order, view->ngroups * sizeof(*grown));
@@ -549,7 +558,7 @@ static void emit_view(struct app_table *t, struct view *view, struct series_stor
 	bool any_other = false;
 	for (size_t i = 0; i < nactive; i++) {
 		struct group *g = &view->groups[view->order[i]];
-		if (i < view->max_groups) {
+		if (i < max_groups) {
 			add_group(store, view, g, g->delta, send);
 			g->live = true;
 			g->sent_gen = t->gen;
@@ -564,18 +573,16 @@ static void emit_view(struct app_table *t, struct view *view, struct series_stor
 	}
 	if (any_other)
 		add_group(store, view, NULL, other, send);
-	size_t sent = nactive < view->max_groups ? nactive : view->max_groups;
-	bound_idle_groups(t, view, store, view->max_groups - sent);
+	size_t sent = nactive < max_groups ? nactive : max_groups;
+	bound_idle_groups(t, view, store, max_groups - sent);
 }
 
 void app_table_emit(struct app_table *t, struct series_store *store, const bool send[APP_COUNTER_COUNT])
 {
-	/* Read each emission: the unit tests change them between two. */
-	t->views[VIEW_APPS].max_groups = t->cfg->apps.max_groups;
-	t->views[VIEW_CGROUPS].max_groups = t->cfg->cgroups.max_groups;
-	for (int v = 0; v < VIEW_COUNT; v++)
-		if (t->views[v].on)
-			emit_view(t, &t->views[v], store, send);
+	if (t->views[VIEW_APPS].on)
+		emit_view(t, &t->views[VIEW_APPS], t->cfg->apps.max_groups, store, send);
+	if (t->views[VIEW_CGROUPS].on)
+		emit_view(t, &t->views[VIEW_CGROUPS], t->cfg->cgroups.max_groups, store, send);
 	forget_stale_processes(t);
 	for (int v = 0; v < VIEW_COUNT; v++)
 		forget_idle_groups(t, (enum app_view)v, store);

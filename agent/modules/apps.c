@@ -32,26 +32,26 @@
  * cgroup.NAME per cgroup (agent/modules/app_table.c): a row added here is in
  * both catalogues.
  */
-#define APP_METRIC_ROWS(ROW)                                                                             \
-	ROW("file_open", METRIC_COUNTER, false, "open-family calls (as fd.open)") \
-	ROW("file_open_errors", METRIC_COUNTER, true, "open-family calls that failed") \
-	ROW("file_closed", METRIC_COUNTER, false, "close calls (as fd.close)") \
-	ROW("file_close_errors", METRIC_COUNTER, true, "close calls that failed") \
-	ROW("file_deleted", METRIC_COUNTER, false, "unlink calls (as vfs.unlink)") \
-	ROW("vfs_read_call", METRIC_COUNTER, false, "read-family calls (as vfs.read.calls)") \
-	ROW("vfs_read_bytes", METRIC_COUNTER, true, "bytes the read-family calls returned") \
-	ROW("vfs_read_errors", METRIC_COUNTER, true, "read-family calls that failed") \
-	ROW("vfs_write_call", METRIC_COUNTER, false, "write-family calls (as vfs.write.calls)") \
-	ROW("vfs_write_bytes", METRIC_COUNTER, true, "bytes the write-family calls returned") \
-	ROW("vfs_write_errors", METRIC_COUNTER, true, "write-family calls that failed") \
-	ROW("process_create", METRIC_COUNTER, false, "processes created, for the parent's group") \
-	ROW("thread_create", METRIC_COUNTER, false, "threads created, for the parent's group") \
-	ROW("task_exit", METRIC_COUNTER, false, "tasks (threads included) that exited") \
-	ROW("bandwidth_sent", METRIC_COUNTER, true, "TCP and UDP payload bytes sent") \
-	ROW("bandwidth_recv", METRIC_COUNTER, true, "TCP and UDP payload bytes received") \
+#define APP_METRIC_ROWS(ROW)                                                                                      \
+	ROW("file_open", METRIC_COUNTER, false, "open-family calls (as fd.open)")                                 \
+	ROW("file_open_errors", METRIC_COUNTER, true, "open-family calls that failed")                            \
+	ROW("file_closed", METRIC_COUNTER, false, "close calls (as fd.close)")                                    \
+	ROW("file_close_errors", METRIC_COUNTER, true, "close calls that failed")                                 \
+	ROW("file_deleted", METRIC_COUNTER, false, "unlink calls (as vfs.unlink)")                                \
+	ROW("vfs_read_call", METRIC_COUNTER, false, "read-family calls (as vfs.read.calls)")                      \
+	ROW("vfs_read_bytes", METRIC_COUNTER, true, "bytes the read-family calls returned")                       \
+	ROW("vfs_read_errors", METRIC_COUNTER, true, "read-family calls that failed")                             \
+	ROW("vfs_write_call", METRIC_COUNTER, false, "write-family calls (as vfs.write.calls)")                   \
+	ROW("vfs_write_bytes", METRIC_COUNTER, true, "bytes the write-family calls returned")                     \
+	ROW("vfs_write_errors", METRIC_COUNTER, true, "write-family calls that failed")                           \
+	ROW("process_create", METRIC_COUNTER, false, "processes created, for the parent's group")                 \
+	ROW("thread_create", METRIC_COUNTER, false, "threads created, for the parent's group")                    \
+	ROW("task_exit", METRIC_COUNTER, false, "tasks (threads included) that exited")                           \
+	ROW("bandwidth_sent", METRIC_COUNTER, true, "TCP and UDP payload bytes sent")                             \
+	ROW("bandwidth_recv", METRIC_COUNTER, true, "TCP and UDP payload bytes received")                         \
 	ROW("cachestat_hits", METRIC_COUNTER, false, "page-cache hits (as cachestat.hits), when cachestat is on") \
-	ROW("cachestat_misses", METRIC_COUNTER, false, "pages added to the page cache, when cachestat is on") \
-	ROW("cachestat_dirties", METRIC_COUNTER, false, "pages dirtied, when cachestat is on") \
+	ROW("cachestat_misses", METRIC_COUNTER, false, "pages added to the page cache, when cachestat is on")     \
+	ROW("cachestat_dirties", METRIC_COUNTER, false, "pages dirtied, when cachestat is on")                    \
 	ROW("cachestat_ratio", METRIC_GAUGE, false, "hits per 100 accesses this interval, when cachestat is on")
 
 #define APPS_ROW(name, type, needs_result, help) { "apps." name, type, needs_result, "app", help },
