@@ -4,8 +4,9 @@
  * group, created at the process's first counted event. When the last thread
  * exits, the entry leaves the table and its final counts go to userspace on
  * a ring buffer, so a process that lived a millisecond still counts in full
- * and the table never holds the dead. Loaded only when apps is on: the
- * host-wide modules never pay for the per-process lookup.
+ * and the table never holds the dead; a rename of its leader hands the counts
+ * so far over the same way, so they stay with the old name. Loaded only when
+ * apps is on: the host-wide modules never pay for the per-process lookup.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -46,7 +47,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, APP_RINGBUF_BYTES);
-} app_exits SEC(".maps");
+} app_snapshots SEC(".maps");
 
 /* A new entry is built here: it is larger than a program's stack allows comfortably. */
 struct {
@@ -290,6 +291,25 @@ int fork_tracepoint(struct trace_event_raw_task_newtask *ctx)
 	return 0;
 }
 
+static __always_inline void count_ringbuf_lost(void)
+{
+	struct app_health *h = percpu_slot(&app_health);
+	if (h)
+		h->ringbuf_lost++;
+}
+
+/*
+ * Waking the agent for every snapshot costs the CPU an interrupt to another
+ * one (tens of µs per fork in a VM, scripts/bench/overhead): wake it once a
+ * quarter of the ring is used; the rest waits for the drain before the next
+ * collect.
+ */
+static __always_inline __u64 snapshot_wakeup(void)
+{
+	return bpf_ringbuf_query(&app_snapshots, BPF_RB_AVAIL_DATA) >= APP_RINGBUF_BYTES / 4 ? BPF_RB_FORCE_WAKEUP
+											     : BPF_RB_NO_WAKEUP;
+}
+
 /*
  * Every task's exit counts; the last one of its group (signal->live already
  * dropped to 0 when the tracepoint fires) hands the final counts over and
@@ -306,28 +326,18 @@ static __always_inline void on_exit(void)
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return;
 	__u32 tgid = BPF_CORE_READ(task, tgid);
-	struct app_exit_event *e = bpf_ringbuf_reserve(&app_exits, sizeof(*e), 0);
+	struct app_snapshot *e = bpf_ringbuf_reserve(&app_snapshots, sizeof(*e), 0);
 	if (!e) {
 		/* Userspace folds and deletes it at the next collect instead. */
 		p->exited = 1;
-		struct app_health *h = percpu_slot(&app_health);
-		if (h)
-			h->ringbuf_lost++;
+		count_ringbuf_lost();
 		return;
 	}
 	e->tgid = tgid;
-	e->pad = 0;
+	e->kind = APP_SNAPSHOT_EXIT;
 	__builtin_memcpy(&e->process, p, sizeof(e->process));
 	bpf_map_delete_elem(&app_pids, &tgid);
-	/*
-	 * Waking the agent for every exit costs the exiting CPU an interrupt to
-	 * another one (tens of µs per fork in a VM, scripts/bench/overhead):
-	 * wake it once a quarter of the ring is used; the rest waits for the
-	 * drain before the next collect.
-	 */
-	__u64 flags = bpf_ringbuf_query(&app_exits, BPF_RB_AVAIL_DATA) >= APP_RINGBUF_BYTES / 4 ? BPF_RB_FORCE_WAKEUP
-												   : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(e, snapshot_wakeup());
 }
 
 SEC("tp_btf/sched_process_exit")
@@ -339,7 +349,11 @@ int BPF_PROG(exit_raw_tp) { on_exit(); return 0; }
 SEC("tracepoint/sched/sched_process_exit")
 int exit_tracepoint(void *ctx) { on_exit(); return 0; }
 
-/* exec renames the process: a known entry takes its new comm and exe. */
+/*
+ * exec renames the process: a known entry takes its new comm and exe. Its
+ * counts before went to userspace at task_rename, which exec fires first
+ * (on_rename).
+ */
 static __always_inline void on_exec(void)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -349,7 +363,7 @@ static __always_inline void on_exec(void)
 		return;
 	read_identity(BPF_CORE_READ(task, group_leader), &p->id);
 	/* After the identity: a reader that sees the new count sees the new name (x86 keeps stores in order). */
-	__sync_fetch_and_add(&p->execs, 1);
+	__sync_fetch_and_add(&p->id_changes, 1);
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -360,6 +374,68 @@ int BPF_PROG(exec_raw_tp) { on_exec(); return 0; }
 
 SEC("tracepoint/sched/sched_process_exec")
 int exec_tracepoint(void *ctx) { on_exec(); return 0; }
+
+/*
+ * A rename of a process's thread-group leader moves its later counts to the
+ * group of the new comm: prctl(PR_SET_NAME) in the leader, a write to its
+ * /proc/PID/comm (only its own threads may), and exec, which renames the task
+ * (by then the leader) before sched_process_exec. The counts so far go to
+ * userspace first, under the identity before, so they stay with the old name
+ * however long ago the last collect was; then the comm changes. A thread
+ * naming itself or a sibling changes nothing: the group follows the leader.
+ * The tracepoint fires under the renamed task's lock, so one process's
+ * renames reach the ring in order, and before the task's comm changes: the
+ * new comm is the argument. It runs only on renames and execs.
+ */
+static __always_inline void on_rename(__u32 renamed_pid, __u32 tgid, const char *newcomm)
+{
+	if (renamed_pid != tgid)
+		return;
+	struct app_process *p = bpf_map_lookup_elem(&app_pids, &tgid);
+	if (!p)
+		return; /* nothing counted yet: its first event reads the new comm */
+	struct app_snapshot *e = bpf_ringbuf_reserve(&app_snapshots, sizeof(*e), 0);
+	if (e) {
+		e->tgid = tgid;
+		e->kind = APP_SNAPSHOT_RENAME;
+		__builtin_memcpy(&e->process, p, sizeof(e->process));
+		bpf_ringbuf_submit(e, snapshot_wakeup());
+	} else {
+		count_ringbuf_lost(); /* the counts since the last collect go to the new name */
+	}
+	bpf_probe_read_kernel_str(p->id.comm, sizeof(p->id.comm), newcomm);
+	/* After the snapshot and the comm: see on_exec. */
+	__sync_fetch_and_add(&p->id_changes, 1);
+}
+
+SEC("tp_btf/task_rename")
+int BPF_PROG(rename_tp_btf, struct task_struct *task, const char *comm)
+{
+	on_rename(task->pid, task->tgid, comm);
+	return 0;
+}
+
+SEC("raw_tp/task_rename")
+int BPF_PROG(rename_raw_tp, struct task_struct *task, const char *comm)
+{
+	on_rename(BPF_CORE_READ(task, pid), BPF_CORE_READ(task, tgid), comm);
+	return 0;
+}
+
+/*
+ * The record names the renamed task by pid only: it is the current process's
+ * leader when that pid is the current tgid (user space renames a process
+ * only from its own threads). From 6.13 until the revert in 7.0 the record
+ * has no pid, and this way is refused (agent/modules/apps.c).
+ */
+SEC("tracepoint/task/task_rename")
+int rename_tracepoint(struct trace_event_raw_task_rename *ctx)
+{
+	if (!bpf_core_field_exists(ctx->pid))
+		return 0;
+	on_rename((__u32)BPF_CORE_READ(ctx, pid), bpf_get_current_pid_tgid() >> 32, ctx->newcomm);
+	return 0;
+}
 
 /* Bandwidth (TCP and UDP payload bytes, from the calls' results) and page-cache pages. */
 static __always_inline void count_bytes(int counter, long n)

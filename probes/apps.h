@@ -50,7 +50,7 @@ enum app_syscall_kind { APP_SYSCALL_NONE = 0, APP_SYSCALL_OPEN, APP_SYSCALL_CLOS
 #define APP_EXE_LEN 32
 #define APP_CGROUP_LEN 96
 
-/* The identity of a process as the kernel side saw it: when it first counted, and at each exec. */
+/* The identity of a process as the kernel side saw it: when it first counted, at each exec and rename. */
 struct app_identity_raw {
 	char comm[APP_COMM_LEN];     /* the thread-group leader's */
 	char exe[APP_EXE_LEN];       /* basename of mm->exe_file */
@@ -61,26 +61,36 @@ struct app_process {
 	unsigned long long counters[APP_COUNTER_COUNT];
 	unsigned long long start_ns; /* the leader's start time: a reused pid is another process */
 	unsigned int exited;         /* the whole group exited but its event was lost: userspace folds it */
-	unsigned int execs;          /* times id was rewritten (exec): userspace re-reads id only when this moves */
+	unsigned int id_changes;     /* times id was rewritten (exec, rename): userspace re-reads id only when this moves */
 	struct app_identity_raw id;
 };
 
-/* Sent when the last thread of a process exits; its entry is gone from the table by then. */
-struct app_exit_event {
+/* Why the kernel side handed a process's counts over. */
+enum app_snapshot_kind {
+	APP_SNAPSHOT_EXIT = 0, /* its last thread exited; its entry is gone from the table by then */
+	APP_SNAPSHOT_RENAME,   /* its leader is being renamed: the counts so far, under the identity before */
+};
+
+/* A process's counts, handed to userspace on the ring (app_snapshots). */
+struct app_snapshot {
 	unsigned int tgid;
-	unsigned int pad;
+	unsigned int kind; /* enum app_snapshot_kind */
 	struct app_process process;
 };
 
 struct app_health {
 	unsigned long long table_full; /* events not counted: the process had no entry and the table was full */
-	unsigned long long ringbuf_lost; /* exits whose event could not be reserved (folded at the next collect instead) */
+	/*
+	 * Snapshots that could not be reserved: an exit is folded at the next
+	 * collect instead; a rename's earlier counts go to the new name.
+	 */
+	unsigned long long ringbuf_lost;
 };
 
 /*
- * About 800 exits between two reads of the ring (the loop reads it as soon as
- * it is readable); an exit that finds it full is not lost but folded at the
- * next collect, so a larger ring would only cost memory.
+ * About 800 exits and renames between two reads of the ring (the loop reads
+ * it as soon as it is readable); an exit that finds it full is not lost but
+ * folded at the next collect, so a larger ring would only cost memory.
  */
 #define APP_RINGBUF_BYTES (256 << 10)
 /* cgroup_subsys: -1 reads the unified (v2) hierarchy, else this v1 controller's. */

@@ -34,7 +34,7 @@ static __always_inline __u32 hist_slot(__u64 v)
 }
 
 /*
- * Record a duration. Buckets are in µs; the exact maximum is kept in ns per
+ * Record a duration. Buckets are in µs; the sum and the exact maximum are in ns, the maximum per
  * collection generation, which userspace advances after each read, so that
  * "max" covers one interval without userspace writing to the map.
  */
@@ -53,6 +53,7 @@ static __always_inline void hist_record(struct hist *h, __u64 ns, __u64 generati
 	 */
 	if (slot < HIST_SLOTS)
 		__sync_fetch_and_add(&h->slots[slot], 1);
+	__sync_fetch_and_add(&h->sum_ns, ns);
 	if (h->max_gen != generation) {
 		h->max_gen = generation;
 		h->max_ns = ns;

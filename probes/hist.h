@@ -17,6 +17,7 @@
 struct hist {
 	unsigned long long slots[HIST_SLOTS];
 	unsigned long long slow;    /* events above the module's slow threshold, where it has one */
+	unsigned long long sum_ns;  /* the durations recorded, summed: the time spent, for NAME.time counters */
 	unsigned long long max_gen; /* the collection generation max_ns belongs to */
 	unsigned long long max_ns;  /* the largest duration seen in generation max_gen */
 };

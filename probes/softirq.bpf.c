@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * softirq: time spent in each softirq vector, as a log2 histogram per
- * vector. Softirqs do not nest on a CPU, so one start slot per CPU is
+ * vector with the sum of the durations beside it. Softirqs do not nest on a CPU, so one start slot per CPU is
  * enough. Runs slower than slow_threshold_ns are also counted and sent
  * through a ring buffer for the log.
  */
@@ -79,6 +79,7 @@ static __always_inline void on_exit(unsigned int vector)
 	e->cpu = bpf_get_smp_processor_id();
 	e->vector = vector;
 	e->name[0] = '\0';
+	e->system_vector = 0;
 	bpf_ringbuf_submit(e, 0);
 }
 

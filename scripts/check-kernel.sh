@@ -2,11 +2,18 @@
 # What can bpfpush do on this kernel? Reads the kernel's build config
 # (/boot/config-$(uname -r), else /proc/config.gz) and what the running system
 # shows (/sys, /proc, tracefs, securityfs), and says in plain words what works,
-# what does not, and why. No network, no BPF program loaded, nothing changed.
+# what does not, and why. What the build config promises is not what loads: a
+# security policy can refuse fentry (EPERM) on a kernel built for it. So on the
+# running kernel, as root, the tier lines come from 'bpfpush --probe', which
+# loads a trivial program of each tier the way the agent does at start-up; the
+# files then only explain. No network; nothing left loaded, nothing changed.
 #
 #   scripts/check-kernel.sh                 the running kernel
 #   scripts/check-kernel.sh --config FILE   judge a kernel from its config alone
 #                                           (e.g. a Debian package's boot/config-*)
+#   scripts/check-kernel.sh --no-probe      the running kernel from its files alone
+#   scripts/check-kernel.sh --bpfpush PATH  the agent to probe with (default: $BPFPUSH,
+#                                           else build/bpfpush beside this script, else PATH)
 #
 # Exit status: 0 when bpfpush can run here (BPF, BTF, kernel 5.8 or newer),
 # 2 when it cannot (the agent's own "no module can run" code), 3 on bad usage.
@@ -14,9 +21,13 @@ set -u
 
 config_file=
 offline=0
+probe=1
+agent=${BPFPUSH:-}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--config) config_file=${2:-}; offline=1; shift 2 || { echo "--config needs a file" >&2; exit 3; } ;;
+	--no-probe) probe=0; shift ;;
+	--bpfpush) agent=${2:-}; shift 2 || { echo "--bpfpush needs a path" >&2; exit 3; } ;;
 	-h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "check-kernel: unknown argument $1 (try --help)" >&2; exit 3 ;;
 	esac
@@ -150,12 +161,65 @@ else
 fi
 
 # ---------------------------------------------------------------- tiers
+# What the agent's own probing found, per tier: "yes", "no: REASON", or "" (not probed).
+probed_fentry='' probed_kprobe='' probed_tp_btf='' probed_raw_tp='' probed_tracepoint=''
+probed_from=
+if [ $offline -eq 0 ] && [ $probe -eq 1 ]; then
+	if [ -z "$agent" ]; then
+		checkout=$(cd "$(dirname "$0")/.." && pwd)
+		if [ -x "$checkout/build/bpfpush" ]; then agent=$checkout/build/bpfpush
+		else agent=$(command -v bpfpush 2>/dev/null || true)
+		fi
+	fi
+	if [ -z "$agent" ] || [ ! -x "$agent" ]; then
+		note "tiers judged from the build config only: no bpfpush found to probe with (build it, or give --bpfpush PATH)"
+	elif [ "$(id -u)" -ne 0 ]; then
+		note "tiers judged from the build config only: 'bpfpush --probe' needs root to load its test programs"
+	else
+		# A config the agent trusts (root's, mode 600, in a private directory) that runs no module:
+		# only the tier probing matters here.
+		probe_dir=$(mktemp -d /tmp/bpfpush-check.XXXXXX)
+		trap 'rm -rf "$probe_dir"' EXIT
+		{
+			echo "sinks: [ { name: out, type: stdout } ]"
+			echo "apps: { enabled: false }"
+			echo "modules:"
+			"$agent" --list-metrics 2>/dev/null | awk 'NR > 1 { print $4 }' | sort -u |
+				grep -vx -e agent -e apps | sed 's/.*/  &: { enabled: false }/'
+		} > "$probe_dir/probe.yaml"
+		chmod 600 "$probe_dir/probe.yaml"
+		probe_json=$("$agent" --probe --json -c "$probe_dir/probe.yaml" 2>/dev/null)
+		tier_of() {
+			local t
+			t=$(printf '%s\n' "$probe_json" | sed -n "s/.*\"$1\": {\"ok\": \([a-z]*\), \"reason\": \"\([^\"]*\)\"}.*/\1 \2/p" | head -n 1)
+			case $t in "true "*) echo yes ;; "false "*) echo "no: ${t#false }" ;; *) echo "" ;; esac
+		}
+		probed_fentry=$(tier_of fentry)
+		probed_kprobe=$(tier_of kprobe)
+		probed_tp_btf=$(tier_of tp_btf)
+		probed_raw_tp=$(tier_of raw_tp)
+		probed_tracepoint=$(tier_of tracepoint)
+		if [ -n "$probed_fentry" ]; then
+			probed_from="bpfpush --probe"
+			note "the tier lines come from '$agent --probe': it loaded a test program of each tier as the agent does at start-up"
+		else
+			note "tiers judged from the build config only: '$agent --probe --json' gave no tier results"
+		fi
+	fi
+fi
+
 # fentry/fexit: BPF trampolines need the JIT, BTF and (x86) ftrace direct calls.
 tramp=$(kconfig DYNAMIC_FTRACE_WITH_DIRECT_CALLS)
 ftrace=$(kconfig FUNCTION_TRACER)
-if [ "$tramp" = y ] && [ "$ftrace" = y ] && [ "$jit_on" != 0 ] && { [ "$btf_cfg" = y ] || [ -r /sys/kernel/btf/vmlinux ]; }; then
-	yes "fentry/fexit (the cheapest kernel-function hooks): the kernel is built with BPF trampolines (ftrace direct calls, JIT, BTF); a security policy can still refuse them at load (EPERM): 'bpfpush --probe' tries"
+if [ "$probed_fentry" = yes ]; then
+	yes "fentry/fexit (the cheapest kernel-function hooks): a test program loaded ($probed_from)"
 	fentry=yes
+elif [ -n "$probed_fentry" ]; then
+	no "fentry/fexit: ${probed_fentry#no: } ($probed_from)$([ "$tramp" = y ] && [ "$ftrace" = y ] && echo '; the kernel is built with BPF trampolines, so a security policy (LSM, lockdown) refuses them')"
+	fentry=no
+elif [ "$tramp" = y ] && [ "$ftrace" = y ] && [ "$jit_on" != 0 ] && { [ "$btf_cfg" = y ] || [ -r /sys/kernel/btf/vmlinux ]; }; then
+	yes "fentry/fexit (the cheapest kernel-function hooks): the kernel is built with BPF trampolines (ftrace direct calls, JIT, BTF); a security policy can still refuse them at load (EPERM): 'bpfpush --probe' tries"
+	fentry=built
 elif [ -z "$cfg" ]; then
 	note "fentry/fexit: unknown without the build config; bpfpush --probe tries it and says"
 	fentry=unknown
@@ -167,7 +231,10 @@ fi
 kprobes=$(kconfig KPROBES)
 kprobe_pmu=
 [ $offline -eq 0 ] && [ -d /sys/bus/event_source/devices/kprobe ] && kprobe_pmu=yes
-if [ "$kprobe_pmu" = yes ] || { [ $offline -eq 1 ] && [ "$kprobes" = y ] && [ "$(kconfig KPROBE_EVENTS)" = y ]; }; then
+if [ -n "$probed_kprobe" ] && [ "$probed_kprobe" != yes ]; then
+	no "kprobes: ${probed_kprobe#no: } ($probed_from)"
+	kprobe=no
+elif [ "$probed_kprobe" = yes ] || [ "$kprobe_pmu" = yes ] || { [ $offline -eq 1 ] && [ "$kprobes" = y ] && [ "$(kconfig KPROBE_EVENTS)" = y ]; }; then
 	yes "kprobes/kretprobes: the fallback for kernel-function hooks where fentry is missing"
 	kprobe=yes
 elif [ "$kprobes" = y ]; then
@@ -181,19 +248,28 @@ else
 	kprobe=no
 fi
 
-if at_least 5 5 && { [ "$btf_cfg" = y ] || [ -r /sys/kernel/btf/vmlinux ]; }; then
+if [ -n "$probed_tp_btf" ] && [ "$probed_tp_btf" != yes ]; then
+	no "tp_btf: ${probed_tp_btf#no: } ($probed_from)"
+	tpbtf=no
+elif [ "$probed_tp_btf" = yes ] || { at_least 5 5 && { [ "$btf_cfg" = y ] || [ -r /sys/kernel/btf/vmlinux ]; }; }; then
 	yes "tp_btf (BTF-typed raw tracepoints): the cheapest tracepoint hook, no tracefs needed"
 	tpbtf=yes
 else
 	no "tp_btf: needs kernel BTF (5.5+)"
 	tpbtf=no
 fi
-if at_least 4 17 || [ -z "$ver_major" ]; then
+rawtp=yes
+if [ -n "$probed_raw_tp" ] && [ "$probed_raw_tp" != yes ]; then
+	no "raw_tp: ${probed_raw_tp#no: } ($probed_from)"
+	rawtp=no
+elif at_least 4 17 || [ -z "$ver_major" ]; then
 	yes "raw_tp (raw tracepoints): no tracefs needed"
 fi
 
 # classic tracepoints and tracefs
-if [ -n "$tracefs" ]; then
+if [ -n "$probed_tracepoint" ] && [ "$probed_tracepoint" != yes ]; then
+	no "classic tracepoints: ${probed_tracepoint#no: } ($probed_from)"
+elif [ -n "$tracefs" ]; then
 	yes "classic tracepoints: tracefs is mounted at $tracefs"
 elif [ $offline -eq 0 ] && grep -qw tracefs /proc/filesystems 2>/dev/null; then
 	note "tracefs is not mounted: bpfpush mounts it at /sys/kernel/tracing when it runs as root (classic tracepoints need it; tp_btf and raw_tp do not)"
@@ -279,12 +355,18 @@ if [ $fatal -eq 1 ]; then
 	echo "Verdict: bpfpush cannot run on this kernel (see the 'no' lines above)."
 	exit 2
 fi
-ways="tp_btf raw_tp"
-[ "$tpbtf" = yes ] || ways="raw_tp"
-case $fentry in yes) kfn="fentry/fexit" ;; *) kfn= ;; esac
+ways=
+[ "$tpbtf" = yes ] && ways="tp_btf"
+[ "$rawtp" = yes ] && ways="${ways:+$ways, }raw_tp"
+[ -n "$ways" ] || ways="no BPF-typed hook"
+case $fentry in
+yes) kfn="fentry/fexit" ;;
+built) kfn="fentry/fexit if the kernel loads them (not tried: 'bpfpush --probe' as root tries)" ;;
+*) kfn= ;;
+esac
 if [ "$kprobe" = yes ]; then kfn="${kfn:+$kfn, else }kprobes"; fi
 echo "Verdict: bpfpush can run here. 'bpfpush --probe' loads each way and shows, per module and event, the one it takes."
-echo "  Tracepoint events (sched, block, irq, ...) attach via $ways$([ -n "$tracefs" ] || [ "$(kconfig TRACING)" = y ] && echo ', else classic tracepoints')."
+echo "  Tracepoint events (sched, block, irq, ...) attach via $ways$({ [ -n "$tracefs" ] || [ "$(kconfig TRACING)" = y ]; } && [ "${probed_tracepoint:-yes}" = yes ] && echo ', else classic tracepoints')."
 if [ -n "$kfn" ]; then
 	echo "  Kernel-function events (vfs, tcp, dcache, ...) attach via $kfn."
 elif [ "$fentry" = unknown ]; then

@@ -31,8 +31,10 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "attach_keys.h"
 #include "config_keys.h"
 #include "module.h"
+#include "syscall_watch.h"
 
 /* Enum fields are written through an int: make sure that is their size. */
 _Static_assert(sizeof(enum load_mode) == sizeof(int), "enum size");
@@ -2129,6 +2131,103 @@ static void cfg_load_conf_d(struct cfg_loader *ld, const char *main_path)
 	free(dir_path);
 }
 
+/* Where a module's key was set: its value's mark, else the main file. */
+static struct cfg_mark cfg_mark_or(const struct cfg_loader *ld, const void *field, const char *main_file)
+{
+	const struct cfg_mark *at = cfg_mark_of(ld, field);
+	return at ? *at : (struct cfg_mark){ main_file, 0, 0 };
+}
+
+static void cfg_tier_list(unsigned tiers, char *out, size_t cap)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (int t = ATTACH_FENTRY; t < ATTACH_TIER_COUNT && len < cap; t++)
+		if (tiers & (1u << t))
+			len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? ", " : "", cfg_attach_words[t]);
+	if (!out[0])
+		snprintf(out, cap, "none");
+}
+
+/* Two enabled modules that watch a common syscall: one hook, so one value of each key (attach_keys.h). */
+static void cfg_check_shared_key(struct cfg_loader *ld, const char *main_file, module_id_t a, module_id_t b,
+				 enum syscall_id row, enum attach_key which)
+{
+	const struct config_module *ma = &ld->cfg->modules[a], *mb = &ld->cfg->modules[b];
+	const int *va = which == ATTACH_KEY_ATTACH ? (const int *)&ma->attach : (const int *)&ma->syscall_layer;
+	const int *vb = which == ATTACH_KEY_ATTACH ? (const int *)&mb->attach : (const int *)&mb->syscall_layer;
+	if (!*va || !*vb || *va == *vb)
+		return;
+	const char *const *words = which == ATTACH_KEY_ATTACH ? cfg_attach_words : cfg_syscall_layer_words;
+	const char *key = which == ATTACH_KEY_ATTACH ? "attach" : "syscall_layer";
+	struct cfg_mark first = cfg_mark_or(ld, va, main_file);
+	cfg_error_at(ld, cfg_mark_or(ld, vb, main_file),
+		     "modules.%s.%s: %s conflicts with modules.%s.%s: %s (%s:%d:%d): both watch %s(2), which the "
+		     "syscall layer hooks once for every module; set the same value or leave one auto",
+		     module_registry_get(b)->name, key, words[*vb], module_registry_get(a)->name, key, words[*va],
+		     first.file, first.line, first.col, syscall_name(row));
+}
+
+/*
+ * attach and syscall_layer per module (the rule: agent/kernel/attach_keys.h):
+ * a value that cannot apply, or that another module watching the same
+ * syscall contradicts, is refused rather than silently decided elsewhere.
+ */
+static void cfg_validate_attach_keys(struct cfg_loader *ld, const char *main_file)
+{
+	struct config *cfg = ld->cfg;
+	for (module_id_t id = 0; id < module_registry_count(); id++) {
+		const struct module_ops *ops = module_registry_get(id);
+		const struct config_module *m = &cfg->modules[id];
+		if (ops->top_level_section)
+			continue; /* apps: its attach has every tier, and it takes no syscall_layer */
+		if (m->syscall_layer != SYSCALL_LAYER_AUTO && !attach_keys_layer_applies(ops)) {
+			cfg_error_at(ld, cfg_mark_or(ld, &m->syscall_layer, main_file),
+				     "modules.%s.syscall_layer: %s cannot apply: %s has no syscall events (leave it auto)",
+				     ops->name, cfg_syscall_layer_words[m->syscall_layer], ops->name);
+			continue;
+		}
+		/* Another module's syscall_layer first: it, not this module's, leaves the tier out. */
+		module_id_t by = 0;
+		enum syscall_id row = m->attach == ATTACH_AUTO || !m->enabled
+					      ? SYS_NONE
+					      : attach_keys_narrowed_elsewhere(cfg, id, m->attach, &by);
+		if (row != SYS_NONE) {
+			const struct config_module *other = &cfg->modules[by];
+			struct cfg_mark at = cfg_mark_or(ld, &other->syscall_layer, main_file);
+			cfg_error_at(ld, cfg_mark_or(ld, &m->attach, main_file),
+				     "modules.%s.attach: %s cannot apply to %s(2): modules.%s.syscall_layer: %s (%s:%d:%d) "
+				     "decides how the syscall layer hooks it for every module; make them agree or leave one auto",
+				     ops->name, cfg_attach_words[m->attach], syscall_name(row), module_registry_get(by)->name,
+				     cfg_syscall_layer_words[other->syscall_layer], at.file, at.line, at.col);
+			continue;
+		}
+		unsigned tiers = attach_keys_tiers(cfg, id);
+		if (m->attach != ATTACH_AUTO && !(tiers & (1u << m->attach))) {
+			char list[96];
+			cfg_tier_list(tiers, list, sizeof(list));
+			enum syscall_layer layer = config_module_syscall_layer(cfg, id);
+			char under[64] = "";
+			if (layer != SYSCALL_LAYER_AUTO)
+				snprintf(under, sizeof(under), " under syscall_layer %s", cfg_syscall_layer_words[layer]);
+			cfg_error_at(ld, cfg_mark_or(ld, &m->attach, main_file),
+				     "modules.%s.attach: %s cannot apply: %s's events attach with %s%s", ops->name,
+				     cfg_attach_words[m->attach], ops->name, list, under);
+		}
+	}
+	for (module_id_t a = 0; a < module_registry_count(); a++)
+		for (module_id_t b = a + 1; b < module_registry_count(); b++) {
+			if (!cfg->modules[a].enabled || !cfg->modules[b].enabled || module_registry_get(a)->top_level_section ||
+			    module_registry_get(b)->top_level_section)
+				continue;
+			enum syscall_id row = attach_keys_shared_syscall(module_registry_get(a), module_registry_get(b));
+			if (row == SYS_NONE)
+				continue;
+			cfg_check_shared_key(ld, main_file, a, b, row, ATTACH_KEY_ATTACH);
+			cfg_check_shared_key(ld, main_file, a, b, row, ATTACH_KEY_SYSCALL_LAYER);
+		}
+}
+
 /* Rules that only hold once every file is merged. */
 static void cfg_validate_merged(struct cfg_loader *ld, const char *main_file, bool check_sinks)
 {
@@ -2159,6 +2258,7 @@ static void cfg_validate_merged(struct cfg_loader *ld, const char *main_file, bo
 		cfg_error_at(ld, at ? *at : nowhere, "%s%s.interval: %s is not a multiple of global.interval (%s)",
 			     ops->top_level_section ? "" : "modules.", ops->name, text, global_text);
 	}
+	cfg_validate_attach_keys(ld, main_file);
 	if (check_sinks && cfg->nsinks == 0) {
 		struct cfg_mark at = { main_file, 0, 0 };
 		cfg_error_at(ld, at, "no sink configured: add one under \"sinks\", e.g. "

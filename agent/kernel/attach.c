@@ -367,10 +367,15 @@ static bool way_present(const struct module *m, const struct attach_way *way, ch
 	return true;
 }
 
-/* The module whose config keys govern an event. */
+/* The modules whose attach and syscall_layer keys govern an event (the syscall layer's: attach_keys.h). */
 static module_id_t config_owner(const struct module *m, const struct event_desc *ev)
 {
 	return ev->config_owner ? (module_id_t)(ev->config_owner - 1) : m->id;
+}
+
+static module_id_t layer_config_owner(const struct module *m, const struct event_desc *ev)
+{
+	return ev->layer_config_owner ? (module_id_t)(ev->layer_config_owner - 1) : config_owner(m, ev);
 }
 
 static bool has_layered_ways(const struct event_desc *ev)
@@ -390,9 +395,8 @@ static bool has_layered_ways(const struct event_desc *ev)
 static bool way_allowed(const struct module *m, const struct event_desc *ev, int w, char *why)
 {
 	const struct attach_way *way = &ev->ways[w];
-	module_id_t owner = config_owner(m, ev);
-	enum attach_tier forced = config_module_attach(m->cfg, owner);
-	enum syscall_layer layer = config_module_syscall_layer(m->cfg, owner);
+	enum attach_tier forced = config_module_attach(m->cfg, config_owner(m, ev));
+	enum syscall_layer layer = config_module_syscall_layer(m->cfg, layer_config_owner(m, ev));
 	bool narrowed = layer != SYSCALL_LAYER_AUTO && has_layered_ways(ev);
 	if (narrowed && way->layer != layer) {
 		reason(why, "not tried: syscall_layer %s is forced", layer_names[layer]);

@@ -48,6 +48,21 @@ bool btf_tracepoint_passes_pages(const struct btf *btf, const char *name)
 	return btf_tracepoint_arg_is(btf, name, 0, "folio") || btf_tracepoint_arg_is(btf, name, 0, "page");
 }
 
+bool btf_tracepoint_record_has(const struct btf *btf, const char *name, const char *field)
+{
+	if (!btf)
+		return true;
+	char struct_name[128];
+	snprintf(struct_name, sizeof(struct_name), "trace_event_raw_%s", name);
+	int id = btf__find_by_name_kind(btf, struct_name, BTF_KIND_STRUCT);
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, (__u32)id) : NULL;
+	const struct btf_member *m = t ? btf_members(t) : NULL;
+	for (unsigned i = 0; t && i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(btf, m[i].name_off), field))
+			return true;
+	return false;
+}
+
 /* Does enum ENUM_NAME of the kernel's BTF have a value named VALUE? */
 static bool btf_enum_has(const struct btf *btf, const char *enum_name, const char *value)
 {

@@ -26,6 +26,13 @@ int btf_tracepoint_nargs(const struct btf *btf, const char *name);
  */
 bool btf_tracepoint_passes_pages(const struct btf *btf, const char *name);
 
+/*
+ * Does the classic record of tracepoint NAME (struct trace_event_raw_NAME)
+ * have field FIELD? Records lose and regain fields between kernels. True when
+ * no BTF was read (nothing to ask).
+ */
+bool btf_tracepoint_record_has(const struct btf *btf, const char *name, const char *field);
+
 /* How many parameters kernel function NAME takes, -1 when its BTF has no such function. */
 int btf_func_nargs(const struct btf *btf, const char *name);
 /*

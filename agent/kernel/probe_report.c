@@ -29,10 +29,10 @@ static bool sees_no_result(const struct module *m, size_t e)
 	return st->no_result || (st->chosen >= 0 && m->ops->events[e].ways[st->chosen].no_result);
 }
 
-static bool metric_given(const struct module *m, const char *metric)
+bool probe_metric_sent(const struct module *m, const char *metric)
 {
 	for (size_t e = 0; e < m->ops->nevents; e++)
-		if (m->events[e].chosen >= 0 && strstr(m->ops->events[e].gives, metric) &&
+		if (m->events[e].chosen >= 0 && module_event_gives(&m->ops->events[e], metric) &&
 		    !(sees_no_result(m, e) && module_metric_needs_result(m->ops, metric)))
 			return true;
 	return false;
@@ -50,10 +50,10 @@ static const char *unhooked_why(const struct module *m, size_t e)
 }
 
 /* The events hooked come first: an entry-mode event left for its return twin is no reason when the twin fails. */
-static const char *metric_missing_why(const struct module *m, const char *metric)
+const char *probe_metric_missing_why(const struct module *m, const char *metric)
 {
 	for (size_t e = 0; e < m->ops->nevents; e++) {
-		if (!strstr(m->ops->events[e].gives, metric) || !m->events[e].wanted)
+		if (!module_event_gives(&m->ops->events[e], metric) || !m->events[e].wanted)
 			continue;
 		if (m->events[e].chosen < 0)
 			return "no way to attach its event on this kernel";
@@ -61,7 +61,7 @@ static const char *metric_missing_why(const struct module *m, const char *metric
 			return "load_mode: entry: the way in use sees calls, not results (return, the default, sees them)";
 	}
 	for (size_t e = 0; e < m->ops->nevents; e++)
-		if (strstr(m->ops->events[e].gives, metric) && !m->events[e].wanted)
+		if (module_event_gives(&m->ops->events[e], metric) && !m->events[e].wanted)
 			return unhooked_why(m, e);
 	return m->failure[0] ? m->failure : "not measured";
 }
@@ -93,13 +93,13 @@ static void print_text_module(FILE *out, const struct module *m)
 		return;
 	fprintf(out, "  %-10s metrics sent: ", m->ops->name);
 	for (size_t i = 0; i < m->ops->nmetrics; i++)
-		if (metric_given(m, m->ops->metrics[i].name))
+		if (probe_metric_sent(m, m->ops->metrics[i].name))
 			fprintf(out, "%s ", m->ops->metrics[i].name);
 	fputc('\n', out);
 	for (size_t i = 0; i < m->ops->nmetrics; i++)
-		if (!metric_given(m, m->ops->metrics[i].name))
+		if (!probe_metric_sent(m, m->ops->metrics[i].name))
 			fprintf(out, "  %-10s not sent: %s (%s)\n", "", m->ops->metrics[i].name,
-				metric_missing_why(m, m->ops->metrics[i].name));
+				probe_metric_missing_why(m, m->ops->metrics[i].name));
 }
 
 static void print_json_module(FILE *out, const struct module *m, bool enabled, bool first)
@@ -141,7 +141,7 @@ static void print_json_module(FILE *out, const struct module *m, bool enabled, b
 	fprintf(out, "], \"metrics_sent\": [");
 	bool any = false;
 	for (size_t i = 0; i < m->ops->nmetrics; i++)
-		if (metric_given(m, m->ops->metrics[i].name)) {
+		if (probe_metric_sent(m, m->ops->metrics[i].name)) {
 			fprintf(out, "%s", any ? ", " : "");
 			json_str(out, m->ops->metrics[i].name);
 			any = true;
@@ -149,11 +149,11 @@ static void print_json_module(FILE *out, const struct module *m, bool enabled, b
 	fprintf(out, "], \"metrics_missing\": {");
 	any = false;
 	for (size_t i = 0; i < m->ops->nmetrics; i++)
-		if (!metric_given(m, m->ops->metrics[i].name)) {
+		if (!probe_metric_sent(m, m->ops->metrics[i].name)) {
 			fprintf(out, "%s", any ? ", " : "");
 			json_str(out, m->ops->metrics[i].name);
 			fprintf(out, ": ");
-			json_str(out, metric_missing_why(m, m->ops->metrics[i].name));
+			json_str(out, probe_metric_missing_why(m, m->ops->metrics[i].name));
 			any = true;
 		}
 	fprintf(out, "}}");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach_keys.h"
 #include "log.h"
 #include "percpu.h"
 #include "syscalls.skel.h"
@@ -95,6 +96,33 @@ static int find_event(const struct syscall_watch *l, enum syscall_id id)
 	return -1;
 }
 
+void syscall_layer_ways(enum syscall_id id, bool return_mode, struct attach_way ways[EVENT_MAX_WAYS])
+{
+	/*
+	 * Cheapest first, as measured by scripts/bench/overhead: a hook on the
+	 * syscall's own function costs nothing on other syscalls (entry mode takes
+	 * its entry side only: calls and arguments; return mode its exit side,
+	 * results too). Then per-syscall tracepoints (+150 ns on a watched read,
+	 * +55 ns on every other syscall on 6.18) before the dispatcher (+170 and
+	 * +120): most of a host's syscalls are ones nobody watches. The
+	 * dispatcher stays as the way without tracefs, and the only one that sees
+	 * 32-bit tasks.
+	 */
+	memset(ways, 0, EVENT_MAX_WAYS * sizeof(*ways));
+	bool ret = return_mode;
+	const struct syscall_row *row = &rows[id];
+	ways[0] = (struct attach_way){ .tier = ATTACH_FENTRY, .progs = { ret ? row->fexit : row->fentry },
+				       .targets = { row->function }, .no_result = !ret };
+	ways[1] = (struct attach_way){ .tier = ATTACH_KPROBE, .progs = { ret ? row->kretprobe : row->kprobe },
+				       .targets = { row->function }, .no_result = !ret };
+	ways[2] = (struct attach_way){ .tier = ATTACH_TRACEPOINT, .layer = SYSCALL_LAYER_TRACEPOINTS,
+				       .progs = { row->exit_prog } };
+	ways[3] = (struct attach_way){ .tier = ATTACH_TP_BTF, .layer = SYSCALL_LAYER_DISPATCHER,
+				       .progs = { "dispatch_tp_btf" } };
+	ways[4] = (struct attach_way){ .tier = ATTACH_RAW_TP, .layer = SYSCALL_LAYER_DISPATCHER,
+				       .progs = { "dispatch_raw_tp" } };
+}
+
 static void request(struct syscall_watch *l, enum syscall_id id, const struct module *owner)
 {
 	int e = find_event(l, id);
@@ -109,30 +137,16 @@ static void request(struct syscall_watch *l, enum syscall_id id, const struct mo
 	struct event_desc *ev = &l->events[e];
 	ev->name = rows[id].name;
 	ev->gives = l->gives[e];
-	/* The first module to ask decides, through its attach / syscall_layer keys. */
-	ev->config_owner = (int)owner->id + 1;
 	/*
-	 * Cheapest first, as measured by scripts/bench/overhead: a hook on the
-	 * syscall's own function costs nothing on other syscalls (entry mode takes
-	 * its entry side only: calls and arguments; return mode its exit side,
-	 * results too). Then per-syscall tracepoints (+150 ns on a watched read,
-	 * +55 ns on every other syscall on 6.18) before the dispatcher (+170 and
-	 * +120): most of a host's syscalls are ones nobody watches. The
-	 * dispatcher stays as the way without tracefs, and the only one that sees
-	 * 32-bit tasks.
+	 * One hook per syscall, so one choice: the attach and syscall_layer a
+	 * watching module sets explicitly (the config refuses two that differ),
+	 * else the first asker's, which are the global keys (attach_keys.h).
 	 */
-	bool ret = l->cfg->global.load_mode == LOAD_MODE_RETURN;
-	const struct syscall_row *row = &rows[id];
-	ev->ways[0] = (struct attach_way){ .tier = ATTACH_FENTRY, .progs = { ret ? row->fexit : row->fentry },
-					   .targets = { row->function }, .no_result = !ret };
-	ev->ways[1] = (struct attach_way){ .tier = ATTACH_KPROBE, .progs = { ret ? row->kretprobe : row->kprobe },
-					   .targets = { row->function }, .no_result = !ret };
-	ev->ways[2] = (struct attach_way){ .tier = ATTACH_TRACEPOINT, .layer = SYSCALL_LAYER_TRACEPOINTS,
-					   .progs = { row->exit_prog } };
-	ev->ways[3] = (struct attach_way){ .tier = ATTACH_TP_BTF, .layer = SYSCALL_LAYER_DISPATCHER,
-					   .progs = { "dispatch_tp_btf" } };
-	ev->ways[4] = (struct attach_way){ .tier = ATTACH_RAW_TP, .layer = SYSCALL_LAYER_DISPATCHER,
-					   .progs = { "dispatch_raw_tp" } };
+	int attach_owner = attach_keys_owner(l->cfg, id, ATTACH_KEY_ATTACH);
+	int layer_owner = attach_keys_owner(l->cfg, id, ATTACH_KEY_SYSCALL_LAYER);
+	ev->config_owner = (attach_owner >= 0 ? attach_owner : (int)owner->id) + 1;
+	ev->layer_config_owner = (layer_owner >= 0 ? layer_owner : (int)owner->id) + 1;
+	syscall_layer_ways(id, l->cfg->global.load_mode == LOAD_MODE_RETURN, ev->ways);
 }
 
 static const struct attach_way *syscall_way(const struct module *m, size_t e)

@@ -6,7 +6,7 @@
  * Modules name the rows they need in a way of their events (attach_way
  * .syscalls); once every module has chosen its ways, the layer loads with the
  * union of those rows, picking dispatcher or per-syscall tracepoints per row
- * from the requesting module's attach / syscall_layer keys.
+ * from the attach / syscall_layer keys that govern it (attach_keys.h).
  */
 #ifndef BPFPUSH_SYSCALL_WATCH_H
 #define BPFPUSH_SYSCALL_WATCH_H
@@ -33,5 +33,7 @@ void syscall_watch_free(struct syscall_watch *layer);
 void syscall_watch_set_config(struct syscall_watch *layer, const struct config *cfg);
 
 const char *syscall_name(enum syscall_id id);
+/* The layer's ways of watching one syscall, cheapest first (also what attach_keys.c checks keys against). */
+void syscall_layer_ways(enum syscall_id id, bool return_mode, struct attach_way ways[EVENT_MAX_WAYS]);
 
 #endif

@@ -50,7 +50,7 @@ struct proc_rec {
 	uint32_t group[VIEW_COUNT];
 	uint64_t start_ns;
 	uint64_t id_hash;
-	uint32_t execs; /* the kernel entry's exec count when id_hash was taken */
+	uint32_t id_changes; /* the kernel entry's count of identity changes when id_hash was taken */
 	uint64_t prev[APP_COUNTER_COUNT];
 	uint64_t seen_gen;
 	uint32_t unseen;
@@ -289,7 +289,7 @@ static bool lacks_group(const struct proc_rec *rec)
 	return false;
 }
 
-/* Point the record at the groups of this identity, when it changed (exec, a new process). */
+/* Point the record at the groups of this identity, when it changed (exec, rename, a new process). */
 static void assign_group(struct app_table *t, struct proc_rec *rec, const struct app_identity_raw *raw)
 {
 	struct app_identity_raw id;
@@ -309,13 +309,22 @@ static void assign_group(struct app_table *t, struct proc_rec *rec, const struct
 	}
 }
 
-/* What the process counted since its record's last reading goes to its groups; false when nothing. */
-static bool account(struct app_table *t, struct proc_rec *rec, const struct app_process *p)
+/*
+ * What the process counted since its record's last reading goes to its
+ * groups; false when nothing. A counter below its last reading started again
+ * (an entry made anew), except in a rename's snapshot, which a reading of the
+ * live entry may have overtaken: that adds nothing (snapshot).
+ */
+static bool account(struct app_table *t, struct proc_rec *rec, const struct app_process *p, bool snapshot)
 {
 	uint64_t delta[APP_COUNTER_COUNT];
 	bool moved = false;
 	for (int c = 0; c < APP_COUNTER_COUNT; c++) {
 		uint64_t now = p->counters[c];
+		if (snapshot && now < rec->prev[c]) {
+			delta[c] = 0;
+			continue;
+		}
 		delta[c] = now >= rec->prev[c] ? now - rec->prev[c] : now;
 		moved |= delta[c] != 0;
 		rec->prev[c] = now;
@@ -336,8 +345,8 @@ static bool account(struct app_table *t, struct proc_rec *rec, const struct app_
 static struct proc_rec *record_of(struct app_table *t, uint32_t tgid, const struct app_process *p)
 {
 	struct proc_rec *rec = proc_find(t, tgid);
-	/* The common case, every process every collect: the same process, no exec since its group was found. */
-	if (rec && rec->start_ns == p->start_ns && rec->execs == p->execs && !lacks_group(rec))
+	/* The common case, every process every collect: the same process, no exec or rename since its groups were found. */
+	if (rec && rec->start_ns == p->start_ns && rec->id_changes == p->id_changes && !lacks_group(rec))
 		return rec;
 	if (rec && rec->start_ns != p->start_ns) {
 		/* The pid was reused: the earlier process's last counts went with its exit. */
@@ -352,7 +361,7 @@ static struct proc_rec *record_of(struct app_table *t, uint32_t tgid, const stru
 		}
 		rec->start_ns = p->start_ns;
 	}
-	rec->execs = p->execs;
+	rec->id_changes = p->id_changes;
 	assign_group(t, rec, &p->id);
 	return rec;
 }
@@ -362,7 +371,7 @@ bool app_table_observe(struct app_table *t, uint32_t tgid, const struct app_proc
 	struct proc_rec *rec = record_of(t, tgid, p);
 	if (!rec)
 		return true;
-	bool moved = account(t, rec, p);
+	bool moved = account(t, rec, p, false);
 	rec->seen_gen = t->gen;
 	rec->unseen = 0;
 	return moved;
@@ -373,8 +382,25 @@ void app_table_exited(struct app_table *t, uint32_t tgid, const struct app_proce
 	struct proc_rec *rec = record_of(t, tgid, p);
 	if (!rec)
 		return;
-	account(t, rec, p);
+	account(t, rec, p, false);
 	proc_remove(t, rec);
+}
+
+/*
+ * Renames of one process arrive in order, each before the entry shows it,
+ * but a collect may read the entry between the rename and the drain of the
+ * ring: then the counts up to the rename went with that reading, to the new
+ * name, and the snapshot is stale.
+ */
+void app_table_renamed(struct app_table *t, uint32_t tgid, const struct app_process *before)
+{
+	struct proc_rec *rec = proc_find(t, tgid);
+	if (rec && rec->start_ns == before->start_ns && !lacks_group(rec) &&
+	    (int32_t)(before->id_changes - rec->id_changes) < 0)
+		return;
+	rec = record_of(t, tgid, before);
+	if (rec)
+		account(t, rec, before, true);
 }
 
 static uint64_t activity(const struct group *g)

@@ -39,6 +39,12 @@ bool app_table_observe(struct app_table *t, uint32_t tgid, const struct app_proc
 /* A process that is gone, with its final counters: counted, then forgotten. */
 void app_table_exited(struct app_table *t, uint32_t tgid, const struct app_process *p);
 /*
+ * A process whose leader is being renamed, with its counters and identity
+ * just before: what it counted so far goes to the group of that identity;
+ * the next reading, under the new identity, starts from there.
+ */
+void app_table_renamed(struct app_table *t, uint32_t tgid, const struct app_process *before);
+/*
  * End of a collect: the busiest apps.max_groups groups of this interval are
  * added to the store, the rest under app=other (and the busiest
  * cgroups.max_groups cgroups, the rest under cgroup=other); groups sent before and idle

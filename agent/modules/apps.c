@@ -1,9 +1,10 @@
 /*
  * apps: apps.* per application and cgroup.* per cgroup, from one table. The
  * kernel side keeps one entry per process and hands over a process's final
- * counts when its last thread exits; this side reads the live entries each
- * collect (in batches), folds the exits, and leaves both groupings and the
- * busiest-N choice to agent/modules/app_table.c.
+ * counts when its last thread exits, and its counts so far when its leader is
+ * renamed; this side reads the live entries each collect (in batches), folds
+ * the exits and renames, and leaves both groupings and the busiest-N choice
+ * to agent/modules/app_table.c.
  */
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -101,7 +102,7 @@ enum {
 	EVENT_OPEN = 0, EVENT_OPEN_RESULT, EVENT_CLOSE, EVENT_CLOSE_RESULT, EVENT_UNLINK, EVENT_UNLINK_RESULT,
 	EVENT_READ, EVENT_READ_RESULT, EVENT_WRITE, EVENT_WRITE_RESULT, EVENT_FORK, EVENT_EXIT, EVENT_EXEC,
 	EVENT_SENT, EVENT_SENT_RESULT, EVENT_RECV, EVENT_RECV_RESULT, EVENT_CACHE_ADDED, EVENT_CACHE_DIRTIED,
-	EVENT_CACHE_ACCESSED, EVENT_COUNT
+	EVENT_CACHE_ACCESSED, EVENT_RENAME, EVENT_COUNT
 };
 
 static const struct event_desc apps_events[] = {
@@ -154,6 +155,9 @@ static const struct event_desc apps_events[] = {
 					       .targets = { "folio_mark_accessed" } },
 					     { .tier = ATTACH_KPROBE, .progs = { "cache_accessed_kprobe" },
 					       .targets = { "folio_mark_accessed" } } } },
+	/* Feeds no counter: a renamed leader (prctl, /proc/PID/comm, exec) moves its process to another group. */
+	[EVENT_RENAME] = { .name = "rename", .gives = "the app of a process after its leader is renamed",
+			   .ways = { TRACEPOINT_WAYS("rename") } },
 };
 _Static_assert(sizeof(apps_events) / sizeof(apps_events[0]) == EVENT_COUNT, "one entry per event");
 
@@ -357,12 +361,20 @@ static const char *apps_unwanted_why(const struct module *m, size_t event)
  * The BTF-typed page-cache ways read a folio, or a head page before 5.16
  * (probes/folio.bpf.h); the fexit receive ways read udp_recvmsg's result where
  * the kernel puts it (agent/kernel/btf_proto.h).
- * Dirtied pages have no classic folio way, as in cachestat.c.
+ * Dirtied pages have no classic folio way, as in cachestat.c. The classic
+ * task_rename record names the renamed task by its pid, which it lacks from
+ * 6.13 until the revert in 7.0.
  */
 static bool apps_way_fits(const struct module *m, size_t event, int way, char *why)
 {
 	const struct attach_way *w = &m->ops->events[event].ways[way];
 	enum attach_tier tier = w->tier;
+	if (event == EVENT_RENAME && tier == ATTACH_TRACEPOINT &&
+	    !btf_tracepoint_record_has(probe_cache_btf(m->probes), "task_rename", "pid")) {
+		snprintf(why, REASON_MAX, "the classic task_rename record has no pid on this kernel: it cannot tell "
+					  "which task was renamed");
+		return false;
+	}
 	if (event == EVENT_CACHE_DIRTIED && tier == ATTACH_TRACEPOINT && !w->progs[0]) {
 		snprintf(why, REASON_MAX, "%s", CLASSIC_DIRTY_FOLIO_WHY);
 		return false;
@@ -378,14 +390,17 @@ static bool apps_way_fits(const struct module *m, size_t event, int way, char *w
 	return false;
 }
 
-static int on_exit_event(void *ctx, void *data, size_t size)
+static int on_snapshot(void *ctx, void *data, size_t size)
 {
 	struct module *m = ctx;
 	struct apps_state *st = m->priv;
-	if (size < sizeof(struct app_exit_event))
+	if (size < sizeof(struct app_snapshot))
 		return 0;
-	const struct app_exit_event *e = data;
-	app_table_exited(st->table, e->tgid, &e->process);
+	const struct app_snapshot *e = data;
+	if (e->kind == APP_SNAPSHOT_RENAME)
+		app_table_renamed(st->table, e->tgid, &e->process);
+	else
+		app_table_exited(st->table, e->tgid, &e->process);
 	return 0;
 }
 
@@ -418,7 +433,7 @@ static int apps_start(struct module *m)
 		 m->cfg->global.pid_table_size, st->hierarchy,
 		 m->cfg->apps.enabled || !m->cfg->cgroups.enabled ? "apps.*" : "",
 		 m->cfg->apps.enabled && m->cfg->cgroups.enabled ? " and " : "", m->cfg->cgroups.enabled ? "cgroup.*" : "");
-	m->ring = ring_buffer__new(bpf_map__fd(st->skel->maps.app_exits), on_exit_event, m, NULL);
+	m->ring = ring_buffer__new(bpf_map__fd(st->skel->maps.app_snapshots), on_snapshot, m, NULL);
 	return m->ring ? 0 : -errno;
 }
 

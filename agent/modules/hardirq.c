@@ -1,11 +1,17 @@
-/* hardirq: time per hard IRQ handler (log2 histogram by handler name), slow handlers logged and counted. */
+/*
+ * hardirq: time per hard IRQ handler (log2 histogram and time sum by handler
+ * name; on x86 also per system vector), slow handlers logged and counted.
+ */
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "attach.h"
 #include "histogram.h"
 #include "log.h"
 #include "module.h"
@@ -16,17 +22,111 @@
 
 static const struct metric_desc hardirq_metrics[] = {
 	{ "hardirq.latency", METRIC_HISTOGRAM, false, "irq",
-	  "µs in each hard IRQ handler (histogram: .bucket with le, .p50/.p95/.p99/.max); irq = the handler name" },
+	  "µs in each hard IRQ handler (histogram: .bucket with le, .p50/.p95/.p99/.max); irq = the handler name, "
+	  "or an x86 system vector's /proc/interrupts row (LOC, RES, CAL, ...)" },
+	{ "hardirq.time", METRIC_COUNTER, false, "irq", "µs spent in each hard IRQ handler or x86 system vector" },
 	{ "hardirq.slow", METRIC_COUNTER, false, "irq", "handlers slower than modules.hardirq.slow_threshold" },
 };
 
+#define HARDIRQ_GIVES "hardirq.latency, hardirq.time, hardirq.slow"
+
+#ifdef IRQ_SYSTEM_VECTORS
+/*
+ * The irq tag of each system vector row (probes/irq.h): the row of
+ * /proc/interrupts that counts the same interrupts, so that the two compare.
+ */
+static const char *const sysvec_rows[SYSVEC_ROWS] = {
+	[SYSVEC_LOC] = "LOC", [SYSVEC_SPU] = "SPU", [SYSVEC_ERR] = "ERR", [SYSVEC_PLT] = "PLT", [SYSVEC_IWI] = "IWI",
+	[SYSVEC_RES] = "RES", [SYSVEC_CAL] = "CAL", [SYSVEC_TRM] = "TRM", [SYSVEC_THR] = "THR", [SYSVEC_DFR] = "DFR",
+};
+
+/*
+ * One event per irq_vectors tracepoint pair, so that a kernel without one
+ * (threshold_apic and deferred_error_apic need AMD machine-check support
+ * built in) keeps the others.
+ */
+#define SYSVEC_EVENT(TP)                                                                                           \
+	{ .name = #TP,                                                                                             \
+	  .gives = HARDIRQ_GIVES,                                                                                  \
+	  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "sysvec_" #TP "_entry_tp_btf", "sysvec_" #TP "_exit_tp_btf" } }, \
+		    { .tier = ATTACH_RAW_TP, .progs = { "sysvec_" #TP "_entry_raw_tp", "sysvec_" #TP "_exit_raw_tp" } }, \
+		    { .tier = ATTACH_TRACEPOINT,                                                                   \
+		      .progs = { "sysvec_" #TP "_entry_tracepoint", "sysvec_" #TP "_exit_tracepoint" } } } }
+#endif
+
 static const struct event_desc hardirq_events[] = {
 	{ .name = "handler",
-	  .gives = "hardirq.latency, hardirq.slow",
+	  .gives = HARDIRQ_GIVES,
 	  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "hardirq_entry_tp_btf", "hardirq_exit_tp_btf" } },
 		    { .tier = ATTACH_RAW_TP, .progs = { "hardirq_entry_raw_tp", "hardirq_exit_raw_tp" } },
 		    { .tier = ATTACH_TRACEPOINT, .progs = { "hardirq_entry_tracepoint", "hardirq_exit_tracepoint" } } } },
+#ifdef IRQ_SYSTEM_VECTORS
+	SYSVEC_EVENT(local_timer),
+	SYSVEC_EVENT(reschedule),
+	SYSVEC_EVENT(call_function),
+	SYSVEC_EVENT(call_function_single),
+	SYSVEC_EVENT(irq_work),
+	SYSVEC_EVENT(x86_platform_ipi),
+	SYSVEC_EVENT(thermal_apic),
+	SYSVEC_EVENT(threshold_apic),
+	SYSVEC_EVENT(deferred_error_apic),
+	SYSVEC_EVENT(error_apic),
+	SYSVEC_EVENT(spurious_apic),
+#else
+	/* Said once in --probe; the interrupts of other architectures all pass through irq_handler_entry. */
+	{ .name = "system_vectors", .gives = HARDIRQ_GIVES },
+#endif
 };
+
+#ifdef IRQ_SYSTEM_VECTORS
+/*
+ * Does this kernel have the vector's tracepoints? Some are built only with
+ * their feature (threshold_apic, deferred_error_apic: AMD machine checks);
+ * those it lacks are left out quietly rather than refused on every tier with
+ * a warning at each start, since the metrics come from the others all the
+ * same. Unknown (no BTF, no tracefs): tried, and attach decides.
+ */
+static bool sysvec_tracepoint_exists(const struct module *m, const char *tp)
+{
+	if (!m->probes)
+		return true;
+	char name[160];
+	struct btf *btf = probe_cache_btf(m->probes);
+	if (btf) {
+		snprintf(name, sizeof(name), "btf_trace_%s_entry", tp);
+		return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0;
+	}
+	if (!m->probes->tracefs[0])
+		return true;
+	snprintf(name, sizeof(name), "%s/events/irq_vectors/%s_entry", m->probes->tracefs, tp);
+	return access(name, F_OK) == 0 || errno != ENOENT;
+}
+#endif
+
+static bool hardirq_wants(const struct module *m, size_t event)
+{
+	const char *name = hardirq_events[event].name;
+	if (!strcmp(name, "handler"))
+		return true;
+#ifdef IRQ_SYSTEM_VECTORS
+	return sysvec_tracepoint_exists(m, name);
+#else
+	(void)m;
+	return false;
+#endif
+}
+
+static const char *hardirq_unwanted_why(const struct module *m, size_t event)
+{
+	(void)m;
+	(void)event;
+#ifdef IRQ_SYSTEM_VECTORS
+	return "tracepoint not in this kernel";
+#else
+	/* Short: --probe prints it after "not hooked: " in 64 characters. */
+	return "x86 only: timer and IPIs are IRQs here";
+#endif
+}
 
 struct hardirq_state {
 	struct hardirq_bpf *skel;
@@ -83,7 +183,10 @@ static int on_slow_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e))
 		return 0;
 	char what[IRQ_NAME_LEN + 48];
-	snprintf(what, sizeof(what), "hard IRQ handler %.*s (irq %u)", IRQ_NAME_LEN, e->name, e->vector);
+	if (e->system_vector)
+		snprintf(what, sizeof(what), "x86 system vector %.*s (vector %#x)", IRQ_NAME_LEN, e->name, e->vector);
+	else
+		snprintf(what, sizeof(what), "hard IRQ handler %.*s (irq %u)", IRQ_NAME_LEN, e->name, e->vector);
 	irq_slow_log(&st->slow_log, "hardirq", what, e->duration_ns, e->cpu, st->threshold_us);
 	return 0;
 }
@@ -149,12 +252,27 @@ static int hardirq_collect(struct module *m, struct series_store *store)
 			log_error("hardirq", "out of memory: handler %s not collected this interval", name);
 		rc = bpf_map_get_next_key(fd, key, next);
 	}
+#ifdef IRQ_SYSTEM_VECTORS
+	int sysvec_fd = bpf_map__fd(st->skel->maps.hardirq_sysvec_hist);
+	for (uint32_t row = 0; row < SYSVEC_ROWS; row++) {
+		struct hist_reading r;
+		if (hist_read_percpu(sysvec_fd, &row, generation, &r))
+			continue;
+		uint64_t events = 0;
+		for (unsigned s = 0; s < HIST_SLOTS; s++)
+			events += r.slots[s];
+		/* A row never seen (not attached, or no such interrupt yet) sends nothing, as a handler never run. */
+		if (events && add_reading(&handlers, &nhandlers, &cap, sysvec_rows[row], &r))
+			log_error("hardirq", "out of memory: system vector %s not collected this interval", sysvec_rows[row]);
+	}
+#endif
 	for (size_t i = 0; i < nhandlers; i++) {
 		uint64_t *prev = hist_history_prev(&st->history, handlers[i].name);
 		if (!prev)
 			continue;
 		struct metric_tag tag = { "irq", handlers[i].name };
 		hist_emit(store, "hardirq.latency", &tag, 1, &handlers[i].r, prev);
+		series_counter_observe(store, "hardirq.time", &tag, 1, hist_time_us(&handlers[i].r));
 		series_counter_observe(store, "hardirq.slow", &tag, 1, handlers[i].r.slow);
 	}
 	free(handlers);
@@ -172,7 +290,7 @@ static int hardirq_collect(struct module *m, struct series_store *store)
 
 const struct module_ops hardirq_module = {
 	.name = "hardirq",
-	.config_help = "hardirq.*: time in hard IRQ handlers",
+	.config_help = "hardirq.*: time in hard IRQ handlers and x86 system vectors",
 	.enabled_by_default = true,
 	.keys = hardirq_keys,
 	.nkeys = sizeof(hardirq_keys) / sizeof(hardirq_keys[0]),
@@ -181,6 +299,8 @@ const struct module_ops hardirq_module = {
 	.nmetrics = sizeof(hardirq_metrics) / sizeof(hardirq_metrics[0]),
 	.events = hardirq_events,
 	.nevents = sizeof(hardirq_events) / sizeof(hardirq_events[0]),
+	.wants = hardirq_wants,
+	.unwanted_why = hardirq_unwanted_why,
 	.open = hardirq_open,
 	.destroy = hardirq_destroy,
 	.prepare = hardirq_prepare,

@@ -26,6 +26,7 @@ int hist_read_percpu(int map_fd, const void *key, uint64_t generation, struct hi
 			for (unsigned s = 0; s < HIST_SLOTS; s++)
 				out->slots[s] += h->slots[s];
 			out->slow += h->slow;
+			out->sum_ns += h->sum_ns;
 			if (h->max_gen == generation && (!out->has_max || h->max_ns > out->max_ns)) {
 				out->has_max = true;
 				out->max_ns = h->max_ns;
@@ -41,6 +42,7 @@ void hist_reading_add(struct hist_reading *into, const struct hist_reading *r)
 	for (unsigned s = 0; s < HIST_SLOTS; s++)
 		into->slots[s] += r->slots[s];
 	into->slow += r->slow;
+	into->sum_ns += r->sum_ns;
 	if (r->has_max && (!into->has_max || r->max_ns > into->max_ns)) {
 		into->has_max = true;
 		into->max_ns = r->max_ns;

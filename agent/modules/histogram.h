@@ -16,6 +16,7 @@
 struct hist_reading {
 	uint64_t slots[HIST_SLOTS]; /* cumulative, summed over CPUs */
 	uint64_t slow;
+	uint64_t sum_ns; /* cumulative time recorded, summed over CPUs */
 	bool has_max;
 	uint64_t max_ns; /* the largest duration of the current generation */
 };
@@ -28,10 +29,17 @@ struct hist_reading {
 int hist_read_percpu(int map_fd, const void *key, uint64_t generation, struct hist_reading *out);
 
 /*
- * Add reading r into *into: buckets and slow counts summed, the larger
+ * Add reading r into *into: buckets, slow counts and sums added, the larger
  * maximum kept. For several map keys that stand for one histogram.
  */
 void hist_reading_add(struct hist_reading *into, const struct hist_reading *r);
+
+/*
+ * The time counter of a histogram (NAME.time, µs): the cumulative sum in
+ * whole µs. Flooring the cumulative ns, not each interval's, carries the
+ * remainder into the next flush, so no time is lost however often it is read.
+ */
+static inline uint64_t hist_time_us(const struct hist_reading *r) { return r->sum_ns / 1000u; }
 
 /*
  * Start the next interval's maximum: write generation + 1 into the probe's

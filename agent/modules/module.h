@@ -53,7 +53,8 @@ struct event_desc {
 	const char *gives;       /* the metrics this event feeds, for --probe */
 	bool return_mode_only;   /* hooked only in load_mode: return */
 	bool entry_mode_only;    /* in load_mode: return its return-side twin (another event) is hooked instead */
-	int config_owner;        /* registry index + 1 of the module whose attach/syscall_layer keys apply; 0: the module's own */
+	int config_owner;        /* registry index + 1 of the module whose attach key applies; 0: the module's own */
+	int layer_config_owner;  /* likewise for syscall_layer; 0: config_owner's */
 	struct attach_way ways[EVENT_MAX_WAYS]; /* cheapest first; tier 0 ends the list */
 };
 
@@ -150,6 +151,12 @@ static inline const void *module_opts(const struct module *m) { return config_mo
 
 /* Does the module's catalogue mark this metric (R): measured only where results are seen? */
 bool module_metric_needs_result(const struct module_ops *ops, const char *metric);
+
+/*
+ * Does the event feed this metric? Its gives text lists whole names
+ * separated by commas: sync.sync is not sync.sync_file_range.
+ */
+bool module_event_gives(const struct event_desc *ev, const char *metric);
 
 /*
  * The registry (agent/modules/registry.c), the one list of modules: by

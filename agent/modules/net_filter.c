@@ -18,6 +18,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "network.h"
+
 /* Longer tokens are mistakes: a host name is at most 253 characters. */
 #define NET_TOKEN_MAX 256
 #define NET_PORT_MAX 65535u
@@ -1007,6 +1009,16 @@ int net_filter_load(struct net_filter *out, const struct network_opts *cfg, cons
 		return -1;
 	}
 	return 0;
+}
+
+bool net_filter_pass_endpoint(const struct net_filter *filter, const struct net_endpoint_key *key, const char *name)
+{
+	if (!net_ports_pass(filter->ports, key->port))
+		return false;
+	if (!key->peer_known)
+		return true; /* an unconnected socket's peers: only the port can be judged */
+	int family = key->family == AF_INET ? AF_INET : AF_INET6;
+	return net_ips_pass(filter->ips, family, key->addr) && net_hostnames_pass(filter->hostnames, name);
 }
 
 void net_filter_free(struct net_filter *filter)

@@ -173,6 +173,18 @@ struct net_filter {
 	struct net_hostnames own_hostnames;
 };
 
+struct net_endpoint_key;
+
+/*
+ * Does an endpoint (probes/network.h) pass the three filters? name is the
+ * remote's resolved host name, or NULL while it has none (resolve_hostnames
+ * off, the lookup pending or failed): the address text the dst tag falls
+ * back to is not a name, and an endpoint without a name passes the
+ * hostnames filter, includes or not (config/bpfpush.yaml says so). An
+ * endpoint whose peer the hook could not see is judged by its port alone.
+ */
+bool net_filter_pass_endpoint(const struct net_filter *filter, const struct net_endpoint_key *key, const char *name);
+
 /*
  * Builds the filter and the service names from cfg, reading services_path
  * (normally NET_SERVICES_PATH). It takes the parsed forms the config loader

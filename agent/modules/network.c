@@ -445,18 +445,8 @@ static bool is_v4_mapped(const unsigned char *a)
 	return !memcmp(a, prefix, sizeof(prefix));
 }
 
-/* Does the endpoint pass the ports and ips filters (hostnames later, once a name is known)? */
-static bool passes(const struct network_state *st, const struct net_endpoint_key *key)
-{
-	if (!net_ports_pass(st->filter.ports, key->port))
-		return false;
-	if (!key->peer_known)
-		return true; /* an unconnected socket's peers: only the port can be judged */
-	int family = key->family == AF_INET ? AF_INET : AF_INET6;
-	return net_ips_pass(st->filter.ips, family, key->addr);
-}
-
-static void name_endpoint(struct network_state *st, uv_loop_t *loop, bool resolve, struct endpoint_delta *d)
+/* The dst tag: the remote's name when resolved (returned, else NULL), its address, or "any". */
+static const char *name_endpoint(struct network_state *st, uv_loop_t *loop, bool resolve, struct endpoint_delta *d)
 {
 	const struct net_endpoint_key *key = &d->ep->key;
 	const char *name = resolve && key->peer_known ? name_of(st, loop, key) : NULL;
@@ -469,6 +459,7 @@ static void name_endpoint(struct network_state *st, uv_loop_t *loop, bool resolv
 	} else {
 		inet_ntop(AF_INET6, key->addr, d->dst, sizeof(d->dst));
 	}
+	return name;
 }
 
 static int busiest_first(const void *a, const void *b)
@@ -669,15 +660,15 @@ static int network_collect(struct module *m, struct series_store *store)
 		d.closed = counter_delta(cur->last.closed, prev->closed);
 		bool changed = d.sent || d.recv || d.opened || d.closed;
 		cur->idle_since_ms = changed || !before ? now_ms : before->idle_since_ms;
-		if (!changed || !passes(st, &cur->key))
+		/* Ports and addresses first: an endpoint they drop is not worth a name lookup. */
+		if (!changed || !net_filter_pass_endpoint(&st->filter, &cur->key, NULL))
 			continue;
 		struct endpoint_delta *ed = &st->deltas[ndeltas];
 		ed->ep = cur;
 		ed->delta = d;
 		ed->bytes = d.sent + d.recv;
-		name_endpoint(st, loop, opts->resolve_hostnames, ed);
-		const char *resolved = opts->resolve_hostnames && strcmp(ed->dst, "any") ? ed->dst : NULL;
-		if (resolved && !net_hostnames_pass(st->filter.hostnames, resolved))
+		const char *name = name_endpoint(st, loop, opts->resolve_hostnames, ed);
+		if (name && !net_filter_pass_endpoint(&st->filter, &cur->key, name))
 			continue;
 		ndeltas++;
 	}

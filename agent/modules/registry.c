@@ -57,6 +57,19 @@ bool module_metric_needs_result(const struct module_ops *ops, const char *metric
 	return false;
 }
 
+bool module_event_gives(const struct event_desc *ev, const char *metric)
+{
+	size_t want = strlen(metric);
+	for (const char *p = ev->gives ? ev->gives : ""; *p;) {
+		p += strspn(p, ", ");
+		size_t n = strcspn(p, ", ");
+		if (n == want && !strncmp(p, metric, n))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 const struct metric_desc agent_metrics[] = {
 	{ "agent.collect.duration_us", METRIC_GAUGE, false, "", "time the last collection of all modules took" },
 	{ "agent.module.collect_us", METRIC_GAUGE, false, "module", "time the module's last collect took" },

@@ -1,4 +1,4 @@
-/* softirq: time per softirq vector (log2 histogram by vector), slow runs logged and counted. */
+/* softirq: time per softirq vector (log2 histogram and time sum by vector), slow runs logged and counted. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -20,12 +20,13 @@ static const char *const vector_names[SOFTIRQ_VECTORS] = {
 static const struct metric_desc softirq_metrics[] = {
 	{ "softirq.latency", METRIC_HISTOGRAM, false, "vector",
 	  "µs per softirq vector (histogram: .bucket with le, .p50/.p95/.p99/.max); vector = timer, net_rx, ..." },
+	{ "softirq.time", METRIC_COUNTER, false, "vector", "µs spent in each softirq vector" },
 	{ "softirq.slow", METRIC_COUNTER, false, "vector", "vector runs slower than modules.softirq.slow_threshold" },
 };
 
 static const struct event_desc softirq_events[] = {
 	{ .name = "vector",
-	  .gives = "softirq.latency, softirq.slow",
+	  .gives = "softirq.latency, softirq.time, softirq.slow",
 	  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "softirq_entry_tp_btf", "softirq_exit_tp_btf" } },
 		    { .tier = ATTACH_RAW_TP, .progs = { "softirq_entry_raw_tp", "softirq_exit_raw_tp" } },
 		    { .tier = ATTACH_TRACEPOINT, .progs = { "softirq_entry_tracepoint", "softirq_exit_tracepoint" } } } },
@@ -115,6 +116,7 @@ static int softirq_collect(struct module *m, struct series_store *store)
 			continue; /* a vector that never ran (irq_poll on most hosts) sends nothing */
 		struct metric_tag tag = { "vector", vector_names[v] };
 		hist_emit(store, "softirq.latency", &tag, 1, &r, prev);
+		series_counter_observe(store, "softirq.time", &tag, 1, hist_time_us(&r));
 		series_counter_observe(store, "softirq.slow", &tag, 1, r.slow);
 	}
 	hist_generation_advance(bpf_map__fd(st->skel->maps.data_hist_gen), &st->generation);

@@ -59,6 +59,18 @@ printf 'sinks:\n  - { name: tls, type: graphite, address: "tls://127.0.0.1:1", c
 check_refuses "/dev/zero as ca_file" "sinks[0].ca_file: not a regular file"
 rm -f "$CONFD/60-tls.yaml"
 
+# attach and syscall_layer that cannot apply, or that two modules watching one syscall contradict
+# (agent/kernel/attach_keys.h): one line each, FILE:LINE:COL of the key.
+printf 'modules:\n  disk: { syscall_layer: dispatcher }\n' >"$CONFD/70-keys.yaml"
+check_refuses "syscall_layer on a module without syscall events" \
+	"70-keys.yaml:2:26: modules.disk.syscall_layer: dispatcher cannot apply: disk has no syscall events"
+tap_ok "-t: that refusal is one line" bash -c "[[ \$(timeout 10 '$BPFPUSH_BIN' -t -c '$CFG' 2>&1 | wc -l) -eq 1 ]]"
+printf 'modules:\n  fd: { enabled: true, attach: tracepoint }\n  vfs: { enabled: true, attach: raw_tp }\n' >"$CONFD/70-keys.yaml"
+check_refuses "two modules forcing different tiers on one syscall" \
+	"70-keys.yaml:3:33: modules.vfs.attach: raw_tp conflicts with modules.fd.attach: tracepoint ($CONFD/70-keys.yaml:2:32)"
+start_refuses "two modules forcing different tiers on one syscall"
+rm -f "$CONFD/70-keys.yaml"
+
 hconfig "$LONG.{hostname}"
 check_refuses "a prefix longer than 255 bytes once expanded" "sink dsd: prefix: longer than 255 bytes once expanded"
 start_refuses "a prefix longer than 255 bytes once expanded"

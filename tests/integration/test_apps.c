@@ -6,8 +6,8 @@
  * unlink a file and exit at once: every apps.* counter of that app must fall
  * in [exact, exact + a few], so a process that lived a millisecond counts in
  * full and nothing counts twice. Then grouping by cgroup and unit, apps
- * and cgroups (cgroup.*) from the one table in one run, and a table too
- * small for the live processes.
+ * and cgroups (cgroup.*) from the one table in one run, a table too small
+ * for the live processes, and processes renamed as they run.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -730,6 +731,170 @@ static void test_max_groups_bounds_every_flush(void **state)
 	harness_free(&ap);
 }
 
+/*
+ * Renames. The workload starts as RN_BEFORE and reads RN_N times; its leader
+ * renames itself (prctl) and reads RN_M times; a thread renames itself and
+ * reads, the leader renames that thread through /proc and reads, the thread
+ * reads again (neither rename is the leader's: all stay RN_AFTER); another
+ * thread renames the leader through /proc/PID/comm (only a process's own
+ * threads may: anyone else gets EINVAL) and the leader reads RN_P times;
+ * then it execs a link named RN_EXEC. All within one interval, so no collect
+ * separates the names: the kernel side hands the counts over at each rename.
+ */
+#define RN_BEFORE "bpfpushrnA"
+#define RN_AFTER "bpfpushrnB"
+#define RN_THREAD "bpfpushrnT"
+#define RN_SIBLING "bpfpushrnU"
+#define RN_WRITTEN "bpfpushrnC"
+#define RN_EXEC "bpfpushrnE"
+#define RN_N 120
+#define RN_M 70
+#define RN_K 40
+#define RN_L 30
+#define RN_P 50
+
+struct rename_run {
+	char exec_link[96]; /* a link named RN_EXEC to /bin/true */
+	pthread_barrier_t renamed, go;
+	pid_t tid;
+	int zero;
+};
+
+static int read_n(int fd, int n)
+{
+	char c;
+	for (int i = 0; i < n; i++)
+		if (read(fd, &c, 1) != 1)
+			return -1;
+	return 0;
+}
+
+/* A thread names itself (not its process) and reads, before and after the leader renames it. */
+static void *self_renaming_thread(void *arg)
+{
+	struct rename_run *r = arg;
+	r->tid = (pid_t)syscall(SYS_gettid);
+	int rc = prctl(PR_SET_NAME, RN_THREAD) || read_n(r->zero, RN_K);
+	pthread_barrier_wait(&r->renamed);
+	pthread_barrier_wait(&r->go);
+	return rc || read_n(r->zero, RN_K) ? arg : NULL;
+}
+
+/* A thread renames its process's leader. */
+static void *leader_renaming_thread(void *arg)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)getpid());
+	return harness_write_file(path, RN_WRITTEN) ? arg : NULL;
+}
+
+static int rename_workload(void *arg)
+{
+	struct rename_run *r = arg;
+	char path[64];
+	pthread_t t;
+	void *failed = NULL;
+	r->zero = open("/dev/zero", O_RDONLY);
+	if (r->zero < 0 || read_n(r->zero, RN_N))
+		return 1;
+	if (prctl(PR_SET_NAME, RN_AFTER) || read_n(r->zero, RN_M))
+		return 2;
+	if (pthread_barrier_init(&r->renamed, NULL, 2) || pthread_barrier_init(&r->go, NULL, 2) ||
+	    pthread_create(&t, NULL, self_renaming_thread, r))
+		return 3;
+	pthread_barrier_wait(&r->renamed);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)r->tid);
+	int rc = harness_write_file(path, RN_SIBLING) || read_n(r->zero, RN_L);
+	pthread_barrier_wait(&r->go);
+	if (pthread_join(t, &failed) || failed || rc)
+		return 4;
+	if (pthread_create(&t, NULL, leader_renaming_thread, r) || pthread_join(t, &failed) || failed)
+		return 5;
+	if (read_n(r->zero, RN_P))
+		return 6;
+	execl(r->exec_link, RN_EXEC, (char *)NULL);
+	return 7;
+}
+
+/* Another process may not rename this one: /proc/PID/comm is written by the process's own threads only. */
+static void assert_others_cannot_rename(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	assert_int_equal(harness_write_file(path, RN_WRITTEN), -EINVAL);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void run_renames(const char *tier)
+{
+	char extra[64], yaml[2048];
+	snprintf(extra, sizeof(extra), "%s%s", tier[0] ? ", attach: " : "", tier);
+	harness_modules_yaml(yaml, sizeof(yaml), extra, "", "{ enabled: true, group_by: comm }");
+	print_message("apps renames, attach %s\n", tier[0] ? tier : "(the matrix's)");
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	char rename_way[128], exec_way[128];
+	assert_int_equal(harness_probe_way(&ap, "apps", "rename", rename_way, sizeof(rename_way)), 0);
+	assert_int_equal(harness_probe_way(&ap, "apps", "exec", exec_way, sizeof(exec_way)), 0);
+	print_message("  ways: rename %s, exec %s\n", rename_way, exec_way);
+	assert_true(rename_way[0]);
+	if (tier[0])
+		assert_non_null(strstr(rename_way, tier));
+	struct rename_run r;
+	memset(&r, 0, sizeof(r));
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/tmp/bpfpush-rename-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(r.exec_link, sizeof(r.exec_link), "%s/" RN_EXEC, dir);
+	assert_int_equal(symlink("/bin/true", r.exec_link), 0);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child(RN_BEFORE, rename_workload, &r), 0);
+	harness_wait_for(&ap, "apps." RN_EXEC ".task_exit", 1, 10000);
+	assert_int_equal(harness_stop(&ap), 0);
+	unlink(r.exec_link);
+	rmdir(dir);
+	static const struct {
+		const char *app;
+		uint64_t reads;
+	} want[] = { { RN_BEFORE, RN_N }, { RN_AFTER, RN_M + 2 * RN_K + RN_L }, { RN_WRITTEN, RN_P } };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char name[96];
+		snprintf(name, sizeof(name), "apps.%s.vfs_read_call", want[i].app);
+		uint64_t got = harness_sum(&ap, name);
+		print_message("  %-36s %6llu in [%llu, %llu]\n", name, (unsigned long long)got,
+			      (unsigned long long)want[i].reads, (unsigned long long)want[i].reads + SLACK);
+		assert_in_range(got, want[i].reads, want[i].reads + SLACK);
+	}
+	assert_false(harness_has(&ap, "apps." RN_THREAD ".vfs_read_call"));
+	assert_false(harness_has(&ap, "apps." RN_SIBLING ".vfs_read_call"));
+	assert_true(harness_has(&ap, "apps." RN_EXEC ".task_exit"));
+	harness_free(&ap);
+}
+
+/*
+ * The VM matrix forces its tier through the environment (an event with no
+ * way of that tier, as rename, chooses its own); here each tracepoint tier.
+ */
+static void test_renamed_leader_moves_later_counts(void **state)
+{
+	(void)state;
+	assert_others_cannot_rename();
+	const char *env = getenv("BPFPUSH_TEST_ATTACH");
+	static const char *const tiers[] = { "tp_btf", "raw_tp", "tracepoint" };
+	if (env && *env) {
+		run_renames("");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++)
+		run_renames(tiers[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_tiny_pid_table_refuses_and_counts),
 		cmocka_unit_test(test_cachestat_per_app),
 		cmocka_unit_test(test_max_groups_bounds_every_flush),
+		cmocka_unit_test(test_renamed_leader_moves_later_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

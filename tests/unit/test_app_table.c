@@ -1,5 +1,5 @@
 /*
- * Per-application accounting: deltas per process into groups, exits, pid reuse, renames, busiest N and app=other;
+ * Per-application accounting: deltas into groups, exits, pid reuse, execs and renames, busiest N and app=other;
  * the same processes grouped again by cgroup (cgroup.*), with totals equal to apps'.
  */
 #include <setjmp.h>
@@ -118,9 +118,114 @@ static void test_exec_moves_later_counts_to_the_new_group(void **state)
 	app_table_observe(fx->table, 5, &a);
 	assert_int_equal(opens_of(fx, "bash"), 4);
 	struct app_process renamed = proc("postgres", 1, 10);
-	renamed.execs = 1; /* the kernel side counts the exec that renamed it */
+	renamed.id_changes = 1; /* the kernel side counts the exec that renamed it */
 	app_table_observe(fx->table, 5, &renamed);
 	assert_int_equal(opens_of(fx, "postgres"), 6);
+}
+
+/* Emit and flush once; the file_open delta of each of n apps (UINT64_MAX when absent). */
+static void opens_of_each(struct fixture *fx, const char *const *apps, uint64_t *opens, size_t n)
+{
+	app_table_emit(fx->table, fx->store, fx->send);
+	fx->flushes++;
+	const struct metric_batch *b = series_store_flush(fx->store, (int64_t)fx->flushes, fx->flushes * SEC_NS);
+	for (size_t a = 0; a < n; a++) {
+		opens[a] = UINT64_MAX;
+		for (size_t i = 0; i < b->len; i++)
+			if (!strcmp(b->items[i].name, "apps.file_open") && !strcmp(b->items[i].tags[0].value, apps[a]))
+				opens[a] = b->items[i].counter;
+	}
+}
+
+/* The kernel side's snapshot at a rename: the counts so far under the identity before. */
+static struct app_process renamed_from(const char *comm, uint64_t opens, unsigned id_changes)
+{
+	struct app_process p = proc(comm, 1, opens);
+	p.id_changes = id_changes;
+	return p;
+}
+
+static void test_a_rename_keeps_earlier_counts_with_the_old_name(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const apps[] = { "before", "after" };
+	uint64_t opens[2];
+	struct app_process p = proc("before", 1, 4);
+	app_table_observe(fx->table, 5, &p);
+	assert_int_equal(opens_of(fx, "before"), 4);
+	struct app_process snap = renamed_from("before", 10, 0);
+	app_table_renamed(fx->table, 5, &snap);
+	struct app_process now = renamed_from("after", 15, 1);
+	app_table_observe(fx->table, 5, &now);
+	opens_of_each(fx, apps, opens, 2);
+	assert_int_equal(opens[0], 6);
+	assert_int_equal(opens[1], 5);
+	/* A process renamed before any collect read it: all its counts so far are the old name's. */
+	struct app_process fresh = renamed_from("before", 7, 0);
+	app_table_renamed(fx->table, 6, &fresh);
+	struct app_process fresh_now = renamed_from("after", 9, 1);
+	app_table_observe(fx->table, 6, &fresh_now);
+	opens_of_each(fx, apps, opens, 2);
+	assert_int_equal(opens[0], 7);
+	assert_int_equal(opens[1], 2);
+}
+
+/* Two renames (or a rename and the exec after it) between collects: each name keeps its own counts. */
+static void test_renames_between_two_collects_apply_in_order(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const apps[] = { "a", "b", "c" };
+	uint64_t opens[3];
+	struct app_process p = proc("a", 1, 1);
+	app_table_observe(fx->table, 9, &p);
+	assert_int_equal(opens_of(fx, "a"), 1);
+	struct app_process first = renamed_from("a", 5, 0), second = renamed_from("b", 8, 1);
+	app_table_renamed(fx->table, 9, &first);
+	app_table_renamed(fx->table, 9, &second);
+	struct app_process now = renamed_from("c", 10, 3); /* the exec after the second rename counted too */
+	app_table_observe(fx->table, 9, &now);
+	opens_of_each(fx, apps, opens, 3);
+	assert_int_equal(opens[0], 4);
+	assert_int_equal(opens[1], 3);
+	assert_int_equal(opens[2], 2);
+}
+
+/*
+ * A collect that read the entry after the rename but before the ring was
+ * drained sent everything since its last reading to the new name: the late
+ * snapshot changes nothing, and nothing counts twice.
+ */
+static void test_a_snapshot_a_reading_overtook_adds_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const apps[] = { "before", "after" };
+	uint64_t opens[2];
+	struct app_process p = proc("before", 1, 4);
+	app_table_observe(fx->table, 5, &p);
+	assert_int_equal(opens_of(fx, "before"), 4);
+	struct app_process now = renamed_from("after", 15, 1);
+	app_table_observe(fx->table, 5, &now);
+	struct app_process late = renamed_from("before", 10, 0);
+	app_table_renamed(fx->table, 5, &late);
+	opens_of_each(fx, apps, opens, 2);
+	assert_int_equal(opens[0], 0); /* sent before: idle now, so 0 */
+	assert_int_equal(opens[1], 11);
+	/* Read between the snapshot and the count moving (new comm, old count): the old name's, once. */
+	struct app_process q = proc("before", 2, 4);
+	app_table_observe(fx->table, 7, &q);
+	opens_of_each(fx, apps, opens, 2);
+	struct app_process midway = renamed_from("after", 12, 0);
+	midway.start_ns = 2;
+	app_table_observe(fx->table, 7, &midway);
+	struct app_process snap = renamed_from("before", 10, 0);
+	snap.start_ns = 2;
+	app_table_renamed(fx->table, 7, &snap);
+	struct app_process later = renamed_from("after", 15, 1);
+	later.start_ns = 2;
+	app_table_observe(fx->table, 7, &later);
+	opens_of_each(fx, apps, opens, 2);
+	assert_int_equal(opens[0], 8);
+	assert_int_equal(opens[1], 3);
 }
 
 static void test_busiest_groups_and_the_rest_under_other(void **state)
@@ -315,7 +420,7 @@ static void test_cgroups_sum_to_the_apps_totals(void **state)
 			}
 			if (round == 2 && i % 9 == 0) { /* exec: later counts go to the new comm, the cgroup stays */
 				snprintf(procs[i].id.comm, sizeof(procs[i].id.comm), "exec%u", i);
-				procs[i].execs++;
+				procs[i].id_changes++;
 			}
 			if (round == 4 && i % 4 == 0) { /* exits, and the pid reused by a newcomer elsewhere */
 				app_table_exited(fx->table, 100 + i, &procs[i]);
@@ -411,6 +516,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_an_exit_counts_its_last_events_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_reused_pid_is_a_new_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_moves_later_counts_to_the_new_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_rename_keeps_earlier_counts_with_the_old_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renames_between_two_collects_apply_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_snapshot_a_reading_overtook_adds_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busiest_groups_and_the_rest_under_other, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unit_and_container_tags_where_known, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_processes_no_longer_reported_are_forgotten, setup, teardown),

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "attach_keys.h"
 #include "config.h"
 #include "module.h"
 #include "net_filter.h"
@@ -771,14 +772,75 @@ static void test_module_interval_multiple(void **state)
 	assert_fails_at(fx, "global:\n  interval: 2s\nmodules:\n  vfs:\n    interval: 3s\n" ONE_SINK, 5, 15,
 			"modules.vfs.interval: 3s is not a multiple of global.interval (2s)");
 	assert_int_equal(load_text(fx, "global:\n  interval: 2s\nmodules:\n  vfs: { interval: 4s, attach: raw_tp, "
-				       "syscall_layer: tracepoints }\n" ONE_SINK),
+				       "syscall_layer: dispatcher }\n" ONE_SINK),
 			 0);
 	const struct config *cfg = fx->cfg;
 	assert_int_equal(config_module_interval_ms(cfg, mod("vfs")), 4000);
 	assert_int_equal(config_module_interval_ms(cfg, mod("process")), 2000);
 	assert_int_equal(config_module_attach(cfg, mod("vfs")), ATTACH_RAW_TP);
-	assert_int_equal(config_module_syscall_layer(cfg, mod("vfs")), SYSCALL_LAYER_TRACEPOINTS);
+	assert_int_equal(config_module_syscall_layer(cfg, mod("vfs")), SYSCALL_LAYER_DISPATCHER);
 	assert_int_equal(config_module_attach(cfg, mod("fd")), ATTACH_AUTO);
+}
+
+/* syscall_layer where a module has no syscall events, attach with a tier none of its ways has: refused where written. */
+static void test_attach_keys_that_cannot_apply(void **state)
+{
+	struct fixture *fx = *state;
+	assert_fails_at(fx, "modules:\n  disk: { syscall_layer: dispatcher }\n" ONE_SINK, 2, 26,
+			"modules.disk.syscall_layer: dispatcher cannot apply: disk has no syscall events (leave it auto)\n");
+	assert_int_equal(fx->errs.len, 1);
+	assert_fails_at(fx, "modules:\n  hardirq:\n    syscall_layer: tracepoints\n" ONE_SINK, 3, 20,
+			"modules.hardirq.syscall_layer: tracepoints cannot apply: hardirq has no syscall events");
+	assert_fails_at(fx, "modules:\n  disk: { attach: kprobe }\n" ONE_SINK, 2, 19,
+			"modules.disk.attach: kprobe cannot apply: disk's events attach with tp_btf, raw_tp, tracepoint\n");
+	/* syscall_layer narrows first: the dispatcher is tp_btf or raw_tp, never fentry. */
+	assert_fails_at(fx, "modules:\n  sync: { syscall_layer: dispatcher, attach: fentry }\n" ONE_SINK, 2, 46,
+			"modules.sync.attach: fentry cannot apply: sync's events attach with tp_btf, raw_tp "
+			"under syscall_layer dispatcher\n");
+	assert_fails_at(fx, "global: { syscall_layer: tracepoints }\nmodules:\n  mount: { attach: kprobe }\n" ONE_SINK, 3,
+			20, "modules.mount.attach: kprobe cannot apply: mount's events attach with tracepoint "
+			    "under syscall_layer tracepoints\n");
+	/* auto everywhere, and values that apply, load. */
+	assert_int_equal(load_text(fx, "modules:\n  disk: { attach: auto, syscall_layer: auto }\n  sync: { attach: kprobe }\n"
+				       "  shm: { syscall_layer: tracepoints, attach: tracepoint }\n  process: { syscall_layer: dispatcher }\n"
+				       "  dcstat: { attach: fentry }\n" ONE_SINK),
+			 0);
+	assert_string_equal(fx->printed, "");
+	assert_int_equal(config_module_attach(fx->cfg, mod("sync")), ATTACH_KPROBE);
+}
+
+/*
+ * fd and vfs both watch open(2), vfs and sync fsync(2): the syscall layer hooks each once. Two
+ * explicit values that differ are refused, naming both places; one explicit value governs the
+ * syscall for both (attach_keys_owner), whatever the registry order.
+ */
+static void test_attach_keys_of_modules_sharing_a_syscall(void **state)
+{
+	struct fixture *fx = *state;
+	assert_fails_at(fx, "modules:\n  fd: { attach: tracepoint }\n  vfs: { attach: raw_tp }\n" ONE_SINK, 3, 18,
+			"modules.vfs.attach: raw_tp conflicts with modules.fd.attach: tracepoint (");
+	char both[512];
+	snprintf(both, sizeof(both), "(%s:2:17): both watch open(2), which the syscall layer hooks once for every module; "
+		 "set the same value or leave one auto\n", fx->main_path);
+	assert_printed(fx, both);
+	assert_int_equal(fx->errs.len, 1);
+	assert_fails_at(fx, "modules:\n  vfs: { syscall_layer: dispatcher }\n  sync: { syscall_layer: tracepoints }\n" ONE_SINK,
+			3, 26, "modules.sync.syscall_layer: tracepoints conflicts with modules.vfs.syscall_layer: dispatcher (");
+	assert_printed(fx, "both watch fsync(2)");
+	/* One module's layer leaves no raw_tp for the other's attach on the syscalls they share. */
+	assert_fails_at(fx, "modules:\n  vfs: { syscall_layer: tracepoints }\n  fd: { attach: raw_tp }\n" ONE_SINK, 3, 17,
+			"modules.fd.attach: raw_tp cannot apply to open(2): modules.vfs.syscall_layer: tracepoints (");
+	/* Agreeing values, one side auto, or the other module off: accepted. */
+	assert_int_equal(load_text(fx, "modules:\n  fd: { attach: tracepoint }\n  vfs: { attach: tracepoint }\n" ONE_SINK), 0);
+	assert_int_equal(load_text(fx, "modules:\n  fd: { enabled: false, attach: tracepoint }\n  vfs: { attach: raw_tp }\n" ONE_SINK),
+			 0);
+	assert_int_equal(load_text(fx, "modules:\n  vfs: { syscall_layer: tracepoints }\n  fd: { attach: tracepoint }\n" ONE_SINK),
+			 0);
+	/* The explicit key governs the shared syscall, though fd asks the layer first (registry order). */
+	assert_int_equal(attach_keys_owner(fx->cfg, SYS_open, ATTACH_KEY_SYSCALL_LAYER), (int)mod("vfs"));
+	assert_int_equal(attach_keys_owner(fx->cfg, SYS_open, ATTACH_KEY_ATTACH), (int)mod("fd"));
+	assert_int_equal(attach_keys_owner(fx->cfg, SYS_close, ATTACH_KEY_SYSCALL_LAYER), -1);
+	assert_int_equal(attach_keys_owner(fx->cfg, SYS_sync, ATTACH_KEY_ATTACH), -1);
 }
 
 static void test_module_interval_checked_after_merge(void **state)
@@ -1330,6 +1392,8 @@ int main(void)
 		T(test_tls_keys_and_reconnect),
 		T(test_module_interval_multiple),
 		T(test_module_interval_checked_after_merge),
+		T(test_attach_keys_that_cannot_apply),
+		T(test_attach_keys_of_modules_sharing_a_syscall),
 		T(test_syntax_error),
 		T(test_missing_file),
 		T(test_no_sinks),

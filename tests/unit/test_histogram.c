@@ -56,6 +56,7 @@ static void test_record_keeps_max_per_generation(void **state)
 	assert_int_equal(h.slots[0], 1);
 	assert_int_equal(h.slots[11], 1);
 	assert_int_equal(h.max_ns, 2000000);
+	assert_int_equal(h.sum_ns, 3500 + 900 + 2000000);
 	hist_record(&h, 1500, 8); /* a new generation starts its own max */
 	assert_int_equal(h.max_gen, 8);
 	assert_int_equal(h.max_ns, 1500);
@@ -165,6 +166,29 @@ static void test_readings_of_one_histogram_add_up(void **state)
 	series_store_free(s);
 }
 
+/*
+ * NAME.time is the cumulative sum floored to µs: the part of a µs one
+ * interval leaves is counted in the next, and the total sent is exact.
+ */
+static void test_time_counter_carries_the_remainder(void **state)
+{
+	struct series_store *s = series_store_new(300 * SEC_NS);
+	struct metric_tag vector = { "vector", "net_rx" };
+	struct hist_reading r = { 0 }, a = { .sum_ns = 1700 }, b = { .sum_ns = 600 };
+	uint64_t sent = 0;
+	for (uint64_t i = 0; i < 10; i++) {
+		hist_reading_add(&r, &a); /* 1.7 µs an interval */
+		series_counter_observe(s, "softirq.time", &vector, 1, hist_time_us(&r));
+		const struct metric_batch *batch = series_store_flush(s, 10 + i, (i + 1) * SEC_NS);
+		const struct metric *m = find(batch, "softirq.time", NULL);
+		sent += m ? m->counter : 0;
+	}
+	assert_int_equal(sent, 17); /* 10 x 1.7 µs: per-interval flooring would send 10 */
+	hist_reading_add(&r, &b);
+	assert_int_equal(hist_time_us(&r), 17); /* 17.6 µs */
+	series_store_free(s);
+}
+
 static void test_quantile_in_the_open_slot_is_the_max(void **state)
 {
 	struct series_store *s = series_store_new(300 * SEC_NS);
@@ -186,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_record_keeps_max_per_generation),
 		cmocka_unit_test(test_quantiles_of_a_known_distribution),
 		cmocka_unit_test(test_emit_sends_buckets_and_interval_gauges),
+		cmocka_unit_test(test_time_counter_carries_the_remainder),
 		cmocka_unit_test(test_quantile_in_the_open_slot_is_the_max),
 		cmocka_unit_test(test_readings_of_one_histogram_add_up),
 	};

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "net_filter.h"
+#include "network.h"
 
 /* A services(5) file with the shapes real ones have: comments, aliases, one protocol only, other protocols. */
 static const char test_services_text[] =
@@ -685,6 +686,45 @@ static void test_filter_load_errors_name_the_key(void **state)
 	assert_contains(fx->err, "hostnames: bad host name pattern \"a/b\"");
 }
 
+static struct net_endpoint_key endpoint_v4(const char *addr, uint16_t port)
+{
+	struct net_endpoint_key key = { .family = AF_INET, .proto = IPPROTO_TCP, .peer_known = 1, .port = port };
+	assert_int_equal(inet_pton(AF_INET, addr, key.addr), 1);
+	return key;
+}
+
+/*
+ * config/bpfpush.yaml: hostnames apply once a name is resolved, and an
+ * endpoint without a name yet passes, includes or not. The address text
+ * the dst tag shows meanwhile is no name to match.
+ */
+static void test_endpoint_without_name_passes_hostname_includes(void **state)
+{
+	struct fixture *fx = *state;
+	char ips[] = "10.0.0.0/8", hostnames[] = "*.example.com !bad.example.com";
+	struct network_opts cfg = { .ips = ips, .hostnames = hostnames };
+	struct net_filter filter;
+	assert_int_equal(net_filter_load(&filter, &cfg, fx->services_path, fx->err, sizeof(fx->err)), 0);
+	struct net_endpoint_key key = endpoint_v4("10.1.2.3", 443);
+	assert_true(net_filter_pass_endpoint(&filter, &key, NULL)); /* not resolved yet */
+	assert_true(net_filter_pass_endpoint(&filter, &key, "www.example.com"));
+	assert_false(net_filter_pass_endpoint(&filter, &key, "bad.example.com"));
+	assert_false(net_filter_pass_endpoint(&filter, &key, "db.example.org"));
+	struct net_endpoint_key outside = endpoint_v4("192.0.2.1", 443);
+	assert_false(net_filter_pass_endpoint(&filter, &outside, NULL)); /* the ips filter still applies */
+	assert_false(net_filter_pass_endpoint(&filter, &outside, "www.example.com"));
+	struct net_endpoint_key any = { .family = AF_INET, .proto = IPPROTO_UDP, .port = 53 };
+	assert_true(net_filter_pass_endpoint(&filter, &any, NULL)); /* peer unseen: the port alone */
+	net_filter_free(&filter);
+
+	char ports[] = "80";
+	cfg = (struct network_opts){ .ports = ports, .hostnames = hostnames };
+	assert_int_equal(net_filter_load(&filter, &cfg, fx->services_path, fx->err, sizeof(fx->err)), 0);
+	struct net_endpoint_key other_port = endpoint_v4("10.1.2.3", 81);
+	assert_false(net_filter_pass_endpoint(&filter, &other_port, NULL));
+	net_filter_free(&filter);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -711,6 +751,7 @@ int main(void)
 		T(test_filter_load),
 		T(test_filter_load_takes_parsed_forms),
 		T(test_filter_load_errors_name_the_key),
+		T(test_endpoint_without_name_passes_hostname_includes),
 	};
 	return cmocka_run_group_tests_name("net_filter", tests, NULL, NULL);
 }

@@ -102,6 +102,11 @@ static void test_ways_are_ordered_and_exist(void **state)
 			assert_non_null(obj);
 		for (size_t e = 0; e < ops->nevents; e++) {
 			const struct event_desc *ev = &ops->events[e];
+			/* An event this build's architecture lacks (hardirq's x86 vectors) has no ways: it is never wanted. */
+			if (!ev->ways[0].tier && !ev->ways[0].syscalls[0]) {
+				assert_true(ops->wants && !ops->wants(&m, e) && ops->unwanted_why);
+				continue;
+			}
 			assert_true(ev->ways[0].progs[0] || ev->ways[0].syscalls[0]);
 			for (int w = 0; w < EVENT_MAX_WAYS && (ev->ways[w].tier || ev->ways[w].syscalls[0]); w++) {
 				const struct attach_way *way = &ev->ways[w];
