@@ -538,6 +538,7 @@ static const char *const cfg_attach_words[] = { "auto", "fentry", "kprobe", "tp_
 static const char *const cfg_syscall_layer_words[] = { "auto", "dispatcher", "tracepoints", NULL };
 static const char *const cfg_log_level_words[] = { "error", "warning", "info", "debug", NULL };
 static const char *const cfg_group_by_words[] = { "comm", "exe", "cgroup", "unit", "container", NULL };
+static const char *const cfg_cgroup_by_words[] = { "unit", "container", "cgroup", NULL };
 static const char *const cfg_sink_type_words[] = { "statsd", "dogstatsd", "graphite", "graphite-tagged", "stdout", NULL };
 static const char *const cfg_sink_format_words[] = { "statsd", "dogstatsd", "graphite", "graphite-tagged", NULL };
 
@@ -583,7 +584,8 @@ static const char *cfg_check_readable_file(const char *value, char *buf, size_t 
 	return NULL;
 }
 
-static cfg_apply_fn cfg_apply_sinks, cfg_apply_groups, cfg_apply_address, cfg_apply_string_list, cfg_apply_modules;
+static cfg_apply_fn cfg_apply_sinks, cfg_apply_groups, cfg_apply_cgroup_groups, cfg_apply_address, cfg_apply_string_list,
+	cfg_apply_modules;
 
 static const struct cfg_key cfg_global_keys[] = {
 	K_MS("interval", CFG_OFF(global.interval_ms), "1s", MS_PER_S, MS_PER_H,
@@ -622,6 +624,17 @@ static const struct cfg_key cfg_apps_keys[] = {
 	K_MS("interval", CFG_OFF(apps.interval_ms), "0s", 0, MS_PER_H,
 	     "collection interval; 0s: global.interval, else a multiple of it"),
 	K_ENUM("attach", CFG_OFF(apps.attach), "auto", cfg_attach_words, "auto: global.attach"),
+};
+
+static const struct cfg_key cfg_cgroups_keys[] = {
+	K_BOOL("enabled", CFG_OFF(cgroups.enabled), "true",
+	       "per-cgroup metrics (cgroup.*, as apps.*); runs the apps module's kernel side even when apps is off"),
+	K_ENUM("group_by", CFG_OFF(cgroups.group_by), "unit", cfg_cgroup_by_words,
+	       "unit | container | cgroup (a process whose cgroup names no unit or container: its cgroup's name)"),
+	K_U32("max_groups", CFG_OFF(cgroups.max_groups), "50", 1, 100000,
+	      "cgroups sent per flush, zeros included (the busiest); the rest are summed under cgroup=other"),
+	K_CUSTOM("groups", 0, "[]", cfg_apply_cgroup_groups, "list", &cfg_group_section,
+		 "list of { match, name }: first match wins, in list order; conf.d lists append"),
 };
 
 /*
@@ -668,10 +681,12 @@ static const struct cfg_section cfg_sink_section = CFG_SECTION_OF(cfg_sink_keys)
 
 static const struct cfg_section cfg_global_section = CFG_SECTION_OF(cfg_global_keys);
 static const struct cfg_section cfg_apps_section = CFG_SECTION_OF(cfg_apps_keys);
+static const struct cfg_section cfg_cgroups_section = CFG_SECTION_OF(cfg_cgroups_keys);
 
 static const struct cfg_key cfg_root_keys[] = {
 	K_SECTION("global", 0, &cfg_global_section, "agent-wide settings"),
 	K_SECTION("apps", 0, &cfg_apps_section, "per-application metrics"),
+	K_SECTION("cgroups", 0, &cfg_cgroups_section, "per-cgroup metrics: systemd units, containers"),
 	K_CUSTOM("modules", 0, NULL, cfg_apply_modules, "map", NULL, "one entry per module"),
 	K_CUSTOM("sinks", 0, NULL, cfg_apply_sinks, "list", &cfg_sink_section, "where metrics go; at least one"),
 };
@@ -1403,12 +1418,10 @@ static void cfg_require(struct cfg_loader *ld, const void *field, yaml_node_t *i
 		cfg_error(ld, item, "%s: missing required key \"%s\"%s", path, key, hint);
 }
 
-/* apps.groups: items append across files. */
-static void cfg_apply_groups(struct cfg_loader *ld, const struct cfg_key *key, void *base, yaml_node_t *node,
-			     const char *path)
+/* apps.groups, cgroups.groups: items append across files. */
+static void cfg_apply_group_list(struct cfg_loader *ld, yaml_node_t *node, const char *path,
+				 struct config_app_group **groups, size_t *ngroups, const char *name_hint)
 {
-	struct config *cfg = base;
-	(void)key;
 	if (cfg_node_is_null(node) || !cfg_expect_kind(ld, node, YAML_SEQUENCE_NODE, path, "a list of { match, name }"))
 		return;
 	for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
@@ -1420,7 +1433,7 @@ static void cfg_apply_groups(struct cfg_loader *ld, const struct cfg_key *key, v
 		bool ok = cfg_apply_item(ld, &cfg_group_section, &group, item, item_path);
 		if (item->type == YAML_MAPPING_NODE) {
 			cfg_require(ld, &group.match, item, item_path, "match", " (a glob)");
-			cfg_require(ld, &group.name, item, item_path, "name", " (the app tag)");
+			cfg_require(ld, &group.name, item, item_path, "name", name_hint);
 		}
 		ok = ok && group.match && group.name;
 		ld->nmarks = mark_scope; /* the marks point into this stack struct */
@@ -1429,9 +1442,25 @@ static void cfg_apply_groups(struct cfg_loader *ld, const struct cfg_key *key, v
 			free(group.name);
 			continue;
 		}
-		cfg->apps.groups = cfg_xrealloc(cfg->apps.groups, (cfg->apps.ngroups + 1) * sizeof(group));
-		cfg->apps.groups[cfg->apps.ngroups++] = group;
+		*groups = cfg_xrealloc(*groups, (*ngroups + 1) * sizeof(group));
+		(*groups)[(*ngroups)++] = group;
 	}
+}
+
+static void cfg_apply_groups(struct cfg_loader *ld, const struct cfg_key *key, void *base, yaml_node_t *node,
+			     const char *path)
+{
+	struct config *cfg = base;
+	(void)key;
+	cfg_apply_group_list(ld, node, path, &cfg->apps.groups, &cfg->apps.ngroups, " (the app tag)");
+}
+
+static void cfg_apply_cgroup_groups(struct cfg_loader *ld, const struct cfg_key *key, void *base, yaml_node_t *node,
+				    const char *path)
+{
+	struct config *cfg = base;
+	(void)key;
+	cfg_apply_group_list(ld, node, path, &cfg->cgroups.groups, &cfg->cgroups.ngroups, " (the cgroup tag)");
 }
 
 /* A port -> name map (network.service_names), merged port by port; the limit keeps merging linear. */
@@ -2210,8 +2239,11 @@ static void cfg_validate_merged(struct cfg_loader *ld, const char *main_file, bo
 		struct config_module *m = &cfg->modules[id];
 		const void *interval_field = &m->interval_ms;
 		if (ops->top_level_section) {
-			/* The apps module runs when apps is on: one switch, apps.enabled; its section is apps. */
-			m->enabled = cfg->apps.enabled;
+			/*
+			 * The apps module runs when apps or cgroups is on (cgroup.* is its
+			 * data grouped again); its section is apps.
+			 */
+			m->enabled = cfg->apps.enabled || cfg->cgroups.enabled;
 			m->interval_ms = cfg->apps.interval_ms;
 			m->attach = cfg->apps.attach;
 			interval_field = &cfg->apps.interval_ms;
@@ -2281,6 +2313,11 @@ void config_free(const struct config *held)
 		free(cfg->apps.groups[i].name);
 	}
 	free(cfg->apps.groups);
+	for (size_t i = 0; i < cfg->cgroups.ngroups; i++) {
+		free(cfg->cgroups.groups[i].match);
+		free(cfg->cgroups.groups[i].name);
+	}
+	free(cfg->cgroups.groups);
 	for (module_id_t id = 0; id < module_registry_count(); id++) {
 		const struct module_ops *ops = module_registry_get(id);
 		if (!cfg->modules[id].opts)

@@ -34,6 +34,8 @@ enum attach_tier {
 enum syscall_layer { SYSCALL_LAYER_AUTO = 0, SYSCALL_LAYER_DISPATCHER, SYSCALL_LAYER_TRACEPOINTS };
 
 enum group_by { GROUP_BY_COMM = 0, GROUP_BY_EXE, GROUP_BY_CGROUP, GROUP_BY_UNIT, GROUP_BY_CONTAINER };
+/* cgroups.group_by: the words of cfg_cgroup_by_words, in their order. */
+enum cgroup_by { CGROUP_BY_UNIT = 0, CGROUP_BY_CONTAINER, CGROUP_BY_CGROUP };
 
 /*
  * A module's index in the registry (agent/modules/registry.c), the one list
@@ -139,6 +141,18 @@ struct config {
 		uint64_t interval_ms;
 		enum attach_tier attach;
 	} apps;
+	/*
+	 * cgroup.*: the apps module's per-process data grouped a second time, by
+	 * cgroup; it runs the apps module when apps is off (its interval and
+	 * attach stay apps').
+	 */
+	struct {
+		bool enabled;
+		enum cgroup_by group_by;
+		uint32_t max_groups;
+		struct config_app_group *groups;
+		size_t ngroups;
+	} cgroups;
 	struct config_module modules[MODULE_MAX]; /* by registry index; unused past module_registry_count() */
 	struct config_sink *sinks;
 	size_t nsinks;

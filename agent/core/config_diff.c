@@ -30,6 +30,14 @@ static bool tags_equal(const struct config_tags *a, const struct config_tags *b)
 	return true;
 }
 
+static bool groups_equal(const struct config_app_group *a, const struct config_app_group *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!str_equal(a[i].match, b[i].match) || !str_equal(a[i].name, b[i].name))
+			return false;
+	return true;
+}
+
 static bool apps_equal(const struct config *a, const struct config *b)
 {
 	/* cachestat switches apps' page-cache events on and off too */
@@ -37,17 +45,18 @@ static bool apps_equal(const struct config *a, const struct config *b)
 	    a->apps.ngroups != b->apps.ngroups ||
 	    config_module_enabled(a, "cachestat") != config_module_enabled(b, "cachestat"))
 		return false;
-	for (size_t i = 0; i < a->apps.ngroups; i++)
-		if (!str_equal(a->apps.groups[i].match, b->apps.groups[i].match) ||
-		    !str_equal(a->apps.groups[i].name, b->apps.groups[i].name))
-			return false;
-	return true;
+	/* cgroups is the apps module's data grouped again: its keys are the module's too */
+	if (a->cgroups.enabled != b->cgroups.enabled || a->cgroups.group_by != b->cgroups.group_by ||
+	    a->cgroups.max_groups != b->cgroups.max_groups || a->cgroups.ngroups != b->cgroups.ngroups)
+		return false;
+	return groups_equal(a->apps.groups, b->apps.groups, a->apps.ngroups) &&
+	       groups_equal(a->cgroups.groups, b->cgroups.groups, a->cgroups.ngroups);
 }
 
 /*
  * The keys of each module's own section: its BPF object or its state is
  * built from them at attach, so any change restarts it. The apps module's
- * keys are the engine's top-level apps section.
+ * keys are the engine's top-level apps and cgroups sections.
  */
 static bool own_keys_equal(const struct config *a, const struct config *b, module_id_t id)
 {

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apps.h"
+
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
@@ -59,6 +61,35 @@ void app_container_of(const char *leaf, char *out, size_t cap)
 	}
 }
 
+static void rename_by_globs(const struct config_app_group *groups, size_t ngroups, const char *value, char *out,
+			    size_t cap)
+{
+	for (size_t i = 0; value[0] && i < ngroups; i++)
+		if (fnmatch(groups[i].match, value, 0) == 0) {
+			snprintf(out, cap, "%s", groups[i].name);
+			return;
+		}
+	snprintf(out, cap, "%s", value);
+}
+
+/*
+ * A process outside any unit or container keeps its cgroup's name, so every
+ * process has a cgroup tag and the cgroup.* sums equal the apps.* sums.
+ */
+void app_cgroup_name(const struct config *cfg, const char *leaf, char *out, size_t cap)
+{
+	char derived[APP_CGROUP_LEN];
+	derived[0] = '\0';
+	if (!leaf)
+		leaf = "";
+	if (cfg->cgroups.group_by == CGROUP_BY_UNIT)
+		app_unit_of(leaf, derived, sizeof(derived));
+	else if (cfg->cgroups.group_by == CGROUP_BY_CONTAINER)
+		app_container_of(leaf, derived, sizeof(derived));
+	const char *value = derived[0] ? derived : leaf[0] ? leaf : "/";
+	rename_by_globs(cfg->cgroups.groups, cfg->cgroups.ngroups, value, out, cap);
+}
+
 void app_group_name(const struct config *cfg, const struct app_identity *id, char *out, size_t cap)
 {
 	char derived[256];
@@ -76,10 +107,5 @@ void app_group_name(const struct config *cfg, const struct app_identity *id, cha
 		value = derived;
 		break;
 	}
-	for (size_t i = 0; value[0] && i < cfg->apps.ngroups; i++)
-		if (fnmatch(cfg->apps.groups[i].match, value, 0) == 0) {
-			snprintf(out, cap, "%s", cfg->apps.groups[i].name);
-			return;
-		}
-	snprintf(out, cap, "%s", value);
+	rename_by_globs(cfg->apps.groups, cfg->apps.ngroups, value, out, cap);
 }

@@ -23,5 +23,11 @@ void app_container_of(const char *cgroup_leaf, char *out, size_t cap);
 
 /* The app tag for a process; "" when the group_by value is unknown. */
 void app_group_name(const struct config *cfg, const struct app_identity *id, char *out, size_t cap);
+/*
+ * The cgroup tag for a process in the cgroup of that leaf: the unit or
+ * container cgroups.group_by picks, else the leaf itself ("/" for the root
+ * cgroup), then the first cgroups.groups glob that matches it. Never "".
+ */
+void app_cgroup_name(const struct config *cfg, const char *cgroup_leaf, char *out, size_t cap);
 
 #endif

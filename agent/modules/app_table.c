@@ -38,9 +38,16 @@ static const enum app_counter call_counters[] = { APP_FILE_OPEN,      APP_FILE_C
 /* A group with no process and no activity for this many emissions is forgotten (its series expire by series_ttl). */
 #define GROUP_IDLE_EMITS_MAX 600
 
+/*
+ * The groupings of the same per-process data: apps.* by application, and
+ * cgroup.* by unit, container or cgroup. A process's delta is taken once and
+ * added to its group in each view that is on.
+ */
+enum app_view { VIEW_APPS = 0, VIEW_CGROUPS, VIEW_COUNT };
+
 struct proc_rec {
 	uint32_t tgid;
-	uint32_t group;
+	uint32_t group[VIEW_COUNT];
 	uint64_t start_ns;
 	uint64_t id_hash;
 	uint32_t id_changes; /* the kernel entry's count of identity changes when id_hash was taken */
@@ -51,6 +58,7 @@ struct proc_rec {
 
 struct group {
 	char name[GROUP_NAME_MAX];
+	/* unit and container: apps only, where they ride along as tags */
 	char unit[APP_CGROUP_LEN];  /* of the first process seen in the group, "" when none */
 	char container[16];
 	uint64_t delta[APP_COUNTER_COUNT];
@@ -61,8 +69,26 @@ struct group {
 	uint64_t sent_gen; /* the emission that last sent it with activity */
 };
 
+#define METRIC_NAME_MAX 64
+static const char *const cache_series[] = { "cachestat_misses", "cachestat_dirties", "cachestat_hits", "cachestat_ratio" };
+#define CACHE_SERIES (sizeof(cache_series) / sizeof(cache_series[0]))
+enum { CACHE_MISSES, CACHE_DIRTIES, CACHE_HITS, CACHE_RATIO };
+
+struct view {
+	bool on;
+	const char *tag; /* "app", "cgroup" */
+	/* The catalogue's apps.X under this view's prefix, so a counter added to apps has its cgroup.X. */
+	char names[APP_COUNTER_COUNT][METRIC_NAME_MAX];
+	char cache_names[CACHE_SERIES][METRIC_NAME_MAX];
+	struct group *groups;
+	size_t ngroups, gcap;
+	size_t *order;
+	size_t order_cap;
+};
+
 struct app_table {
 	const struct config *cfg;
+	struct view views[VIEW_COUNT];
 	struct proc_rec *procs;
 	/*
 	 * Per slot, the tgid + 1 of its record, 0 when free. Probing reads only
@@ -71,10 +97,6 @@ struct app_table {
 	 */
 	uint32_t *keys;
 	size_t cap, len;
-	struct group *groups;
-	size_t ngroups, gcap;
-	size_t *order;
-	size_t order_cap;
 	uint64_t gen;
 };
 
@@ -94,6 +116,20 @@ struct app_table *app_table_new(const struct config *cfg)
 		return NULL;
 	}
 	t->gen = 1;
+	static const char *const prefixes[VIEW_COUNT] = { "apps.", "cgroup." };
+	for (int v = 0; v < VIEW_COUNT; v++) {
+		struct view *view = &t->views[v];
+		view->tag = v == VIEW_APPS ? "app" : "cgroup";
+		for (int c = 0; c < APP_COUNTER_COUNT; c++)
+			if (app_counter_names[c])
+				snprintf(view->names[c], sizeof(view->names[c]), "%s%s", prefixes[v],
+					 app_counter_names[c] + strlen(prefixes[VIEW_APPS]));
+		for (size_t i = 0; i < CACHE_SERIES; i++)
+			snprintf(view->cache_names[i], sizeof(view->cache_names[i]), "%s%s", prefixes[v], cache_series[i]);
+	}
+	/* apps.* unless only cgroups is on: the module runs for either (agent/core/config.c). */
+	t->views[VIEW_APPS].on = cfg->apps.enabled || !cfg->cgroups.enabled;
+	t->views[VIEW_CGROUPS].on = cfg->cgroups.enabled;
 	return t;
 }
 
@@ -103,13 +139,16 @@ void app_table_free(struct app_table *t)
 		return;
 	free(t->procs);
 	free(t->keys);
-	free(t->groups);
-	free(t->order);
+	for (int v = 0; v < VIEW_COUNT; v++) {
+		free(t->views[v].groups);
+		free(t->views[v].order);
+	}
 	free(t);
 }
 
 size_t app_table_processes(const struct app_table *t) { return t->len; }
-size_t app_table_groups(const struct app_table *t) { return t->ngroups; }
+size_t app_table_groups(const struct app_table *t) { return t->views[VIEW_APPS].ngroups; }
+size_t app_table_cgroups(const struct app_table *t) { return t->views[VIEW_CGROUPS].ngroups; }
 
 static size_t slot_of(uint32_t tgid, size_t cap)
 {
@@ -164,7 +203,8 @@ static struct proc_rec *proc_insert(struct app_table *t, uint32_t tgid)
 	memset(&t->procs[i], 0, sizeof(t->procs[i]));
 	t->keys[i] = tgid + 1;
 	t->procs[i].tgid = tgid;
-	t->procs[i].group = UINT32_MAX;
+	for (int v = 0; v < VIEW_COUNT; v++)
+		t->procs[i].group[v] = UINT32_MAX;
 	t->len++;
 	return &t->procs[i];
 }
@@ -172,8 +212,9 @@ static struct proc_rec *proc_insert(struct app_table *t, uint32_t tgid)
 /* Linear probing without tombstones: later members of the cluster move back into the hole. */
 static void proc_remove(struct app_table *t, struct proc_rec *rec)
 {
-	if (rec->group < t->ngroups)
-		t->groups[rec->group].procs--;
+	for (int v = 0; v < VIEW_COUNT; v++)
+		if (rec->group[v] < t->views[v].ngroups)
+			t->views[v].groups[rec->group[v]].procs--;
 	size_t mask = t->cap - 1, hole = (size_t)(rec - t->procs);
 	t->keys[hole] = 0;
 	t->len--;
@@ -208,76 +249,104 @@ static uint64_t identity_hash(const struct app_identity_raw *id)
 	return fnv_str(fnv_str(fnv_str(14695981039346656037u, id->comm), id->exe), id->cgroup);
 }
 
-static uint32_t group_index(struct app_table *t, const struct app_identity_raw *id)
+static uint32_t group_index(struct app_table *t, enum app_view v, const struct app_identity_raw *id)
 {
+	struct view *view = &t->views[v];
 	char name[GROUP_NAME_MAX];
-	struct app_identity ident = { id->comm, id->exe, id->cgroup };
-	app_group_name(t->cfg, &ident, name, sizeof(name));
-	for (size_t g = 0; g < t->ngroups; g++)
-		if (!strcmp(t->groups[g].name, name))
+	if (v == VIEW_APPS) {
+		struct app_identity ident = { id->comm, id->exe, id->cgroup };
+		app_group_name(t->cfg, &ident, name, sizeof(name));
+	} else {
+		app_cgroup_name(t->cfg, id->cgroup, name, sizeof(name));
+	}
+	for (size_t g = 0; g < view->ngroups; g++)
+		if (!strcmp(view->groups[g].name, name))
 			return (uint32_t)g;
-	if (t->ngroups == t->gcap) {
-		size_t cap = t->gcap ? t->gcap * 2 : 64;
-		struct group *grown = realloc(t->groups, cap * sizeof(*grown));
+	if (view->ngroups == view->gcap) {
+		size_t cap = view->gcap ? view->gcap * 2 : 64;
+		struct group *grown = realloc(view->groups, cap * sizeof(*grown));
 		if (!grown)
 			return UINT32_MAX;
-		t->groups = grown;
-		t->gcap = cap;
+		view->groups = grown;
+		view->gcap = cap;
 	}
-	struct group *g = &t->groups[t->ngroups];
+	struct group *g = &view->groups[view->ngroups];
 	memset(g, 0, sizeof(*g));
 	memcpy(g->name, name, sizeof(g->name));
-	app_unit_of(id->cgroup, g->unit, sizeof(g->unit));
-	app_container_of(id->cgroup, g->container, sizeof(g->container));
-	return (uint32_t)t->ngroups++;
+	if (v == VIEW_APPS) {
+		app_unit_of(id->cgroup, g->unit, sizeof(g->unit));
+		app_container_of(id->cgroup, g->container, sizeof(g->container));
+	}
+	return (uint32_t)view->ngroups++;
 }
 
-/* Point the record at the group of this identity, when it changed (exec, rename, a new process). */
+/* A view that is on has no group for the record yet (a new record, or out of memory for a group). */
+static bool lacks_group(const struct proc_rec *rec)
+{
+	for (int v = 0; v < VIEW_COUNT; v++)
+		if (rec->group[v] == UINT32_MAX)
+			return true;
+	return false;
+}
+
+/* Point the record at the groups of this identity, when it changed (exec, rename, a new process). */
 static void assign_group(struct app_table *t, struct proc_rec *rec, const struct app_identity_raw *raw)
 {
 	struct app_identity_raw id;
 	identity_strings(raw, &id);
 	uint64_t h = identity_hash(&id);
-	if (rec->group != UINT32_MAX && rec->id_hash == h)
+	if (!lacks_group(rec) && rec->id_hash == h)
 		return;
-	if (rec->group < t->ngroups)
-		t->groups[rec->group].procs--;
 	rec->id_hash = h;
-	rec->group = group_index(t, &id);
-	if (rec->group < t->ngroups)
-		t->groups[rec->group].procs++;
+	for (int v = 0; v < VIEW_COUNT; v++) {
+		struct view *view = &t->views[v];
+		if (rec->group[v] < view->ngroups)
+			view->groups[rec->group[v]].procs--;
+		/* A view that is off gets an index no group has (nor lacks_group looks for): its deltas go nowhere. */
+		rec->group[v] = view->on ? group_index(t, (enum app_view)v, &id) : UINT32_MAX - 1;
+		if (rec->group[v] < view->ngroups)
+			view->groups[rec->group[v]].procs++;
+	}
 }
 
 /*
- * What the process counted since its record's last reading goes to its group;
- * false when nothing. A counter below its last reading started again (an entry
- * made anew), except in a rename's snapshot, which a reading of the live entry
- * may have overtaken: that adds nothing (snapshot).
+ * What the process counted since its record's last reading goes to its
+ * groups; false when nothing. A counter below its last reading started again
+ * (an entry made anew), except in a rename's snapshot, which a reading of the
+ * live entry may have overtaken: that adds nothing (snapshot).
  */
 static bool account(struct app_table *t, struct proc_rec *rec, const struct app_process *p, bool snapshot)
 {
-	if (rec->group >= t->ngroups)
-		return true; /* out of memory for a new group: logged where it failed */
-	struct group *g = &t->groups[rec->group];
+	uint64_t delta[APP_COUNTER_COUNT];
 	bool moved = false;
 	for (int c = 0; c < APP_COUNTER_COUNT; c++) {
 		uint64_t now = p->counters[c];
-		if (snapshot && now < rec->prev[c])
+		if (snapshot && now < rec->prev[c]) {
+			delta[c] = 0;
 			continue;
-		uint64_t delta = now >= rec->prev[c] ? now - rec->prev[c] : now;
-		g->delta[c] += delta;
-		moved |= delta != 0;
+		}
+		delta[c] = now >= rec->prev[c] ? now - rec->prev[c] : now;
+		moved |= delta[c] != 0;
 		rec->prev[c] = now;
 	}
-	g->active |= moved;
-	return moved;
+	if (!moved)
+		return false;
+	for (int v = 0; v < VIEW_COUNT; v++) {
+		if (rec->group[v] >= t->views[v].ngroups)
+			continue; /* view off, or out of memory for a new group: logged where it failed */
+		struct group *g = &t->views[v].groups[rec->group[v]];
+		for (int c = 0; c < APP_COUNTER_COUNT; c++)
+			g->delta[c] += delta[c];
+		g->active = true;
+	}
+	return true;
 }
 
 static struct proc_rec *record_of(struct app_table *t, uint32_t tgid, const struct app_process *p)
 {
 	struct proc_rec *rec = proc_find(t, tgid);
-	/* The common case, every process every collect: the same process, no exec or rename since its group was found. */
-	if (rec && rec->start_ns == p->start_ns && rec->id_changes == p->id_changes && rec->group != UINT32_MAX)
+	/* The common case, every process every collect: the same process, no exec or rename since its groups were found. */
+	if (rec && rec->start_ns == p->start_ns && rec->id_changes == p->id_changes && !lacks_group(rec))
 		return rec;
 	if (rec && rec->start_ns != p->start_ns) {
 		/* The pid was reused: the earlier process's last counts went with its exit. */
@@ -326,7 +395,7 @@ void app_table_exited(struct app_table *t, uint32_t tgid, const struct app_proce
 void app_table_renamed(struct app_table *t, uint32_t tgid, const struct app_process *before)
 {
 	struct proc_rec *rec = proc_find(t, tgid);
-	if (rec && rec->start_ns == before->start_ns && rec->group != UINT32_MAX &&
+	if (rec && rec->start_ns == before->start_ns && !lacks_group(rec) &&
 	    (int32_t)(before->id_changes - rec->id_changes) < 0)
 		return;
 	rec = record_of(t, tgid, before);
@@ -344,8 +413,8 @@ static uint64_t activity(const struct group *g)
 
 static int busiest_first(const void *a, const void *b, void *arg)
 {
-	const struct app_table *t = arg;
-	const struct group *ga = &t->groups[*(const size_t *)a], *gb = &t->groups[*(const size_t *)b];
+	const struct view *view = arg;
+	const struct group *ga = &view->groups[*(const size_t *)a], *gb = &view->groups[*(const size_t *)b];
 	uint64_t x = activity(ga), y = activity(gb);
 	if (x != y)
 		return x > y ? -1 : 1;
@@ -357,28 +426,28 @@ static int busiest_first(const void *a, const void *b, void *arg)
  * accesses beyond them (a miss is accessed once read; an interval of writes
  * adds pages nobody accessed, so hits never go below zero).
  */
-static void add_cache(struct series_store *store, const struct metric_tag *tags, unsigned ntags, const uint64_t *delta,
-		      const bool *send)
+static void add_cache(struct series_store *store, const struct view *view, const struct metric_tag *tags,
+		      unsigned ntags, const uint64_t *delta, const bool *send)
 {
 	uint64_t misses = delta[APP_CACHE_ADDED], accessed = delta[APP_CACHE_ACCESSED];
 	if (send[APP_CACHE_ADDED])
-		series_counter_add(store, "apps.cachestat_misses", tags, ntags, misses);
+		series_counter_add(store, view->cache_names[CACHE_MISSES], tags, ntags, misses);
 	if (send[APP_CACHE_DIRTIED])
-		series_counter_add(store, "apps.cachestat_dirties", tags, ntags, delta[APP_CACHE_DIRTIED]);
+		series_counter_add(store, view->cache_names[CACHE_DIRTIES], tags, ntags, delta[APP_CACHE_DIRTIED]);
 	if (!send[APP_CACHE_ADDED] || !send[APP_CACHE_ACCESSED])
 		return;
 	uint64_t hits = accessed > misses ? accessed - misses : 0;
-	series_counter_add(store, "apps.cachestat_hits", tags, ntags, hits);
+	series_counter_add(store, view->cache_names[CACHE_HITS], tags, ntags, hits);
 	if (hits + misses)
-		series_gauge_set(store, "apps.cachestat_ratio", tags, ntags, (double)hits * 100.0 / (double)(hits + misses),
-				 true);
+		series_gauge_set(store, view->cache_names[CACHE_RATIO], tags, ntags,
+				 (double)hits * 100.0 / (double)(hits + misses), true);
 }
 
-/* unit and container ride along where known; plain formats leave them out of the path. */
-static unsigned group_tags(const struct group *g, struct metric_tag tags[3])
+/* unit and container ride along with app where known; plain formats leave them out of the path. */
+static unsigned group_tags(const struct view *view, const struct group *g, struct metric_tag tags[3])
 {
 	unsigned ntags = 0;
-	tags[ntags++] = (struct metric_tag){ "app", g ? g->name : "other" };
+	tags[ntags++] = (struct metric_tag){ view->tag, g ? g->name : "other" };
 	if (g && g->unit[0])
 		tags[ntags++] = (struct metric_tag){ "unit", g->unit };
 	if (g && g->container[0])
@@ -386,35 +455,34 @@ static unsigned group_tags(const struct group *g, struct metric_tag tags[3])
 	return ntags;
 }
 
-static void add_group(struct series_store *store, const struct group *g, const uint64_t *delta, const bool *send)
+static void add_group(struct series_store *store, const struct view *view, const struct group *g,
+		      const uint64_t *delta, const bool *send)
 {
 	struct metric_tag tags[3];
-	unsigned ntags = group_tags(g, tags);
+	unsigned ntags = group_tags(view, g, tags);
 	for (int c = 0; c < APP_COUNTER_COUNT; c++)
 		if (send[c] && app_counter_names[c])
-			series_counter_add(store, app_counter_names[c], tags, ntags, delta[c]);
-	add_cache(store, tags, ntags, delta, send);
+			series_counter_add(store, view->names[c], tags, ntags, delta[c]);
+	add_cache(store, view, tags, ntags, delta, send);
 }
 
 /* The group's series end now: no zeros follow (series_retire). */
-static void retire_group(struct series_store *store, struct group *g)
+static void retire_group(struct series_store *store, const struct view *view, struct group *g)
 {
-	static const char *const cache_series[] = { "apps.cachestat_misses", "apps.cachestat_dirties",
-						    "apps.cachestat_hits", "apps.cachestat_ratio" };
 	struct metric_tag tags[3];
-	unsigned ntags = group_tags(g, tags);
+	unsigned ntags = group_tags(view, g, tags);
 	for (int c = 0; c < APP_COUNTER_COUNT; c++)
 		if (app_counter_names[c])
-			series_retire(store, app_counter_names[c], tags, ntags);
-	for (size_t i = 0; i < sizeof(cache_series) / sizeof(cache_series[0]); i++)
-		series_retire(store, cache_series[i], tags, ntags);
+			series_retire(store, view->names[c], tags, ntags);
+	for (size_t i = 0; i < CACHE_SERIES; i++)
+		series_retire(store, view->cache_names[i], tags, ntags);
 	g->live = false;
 }
 
 static int recent_first(const void *a, const void *b, void *arg)
 {
-	const struct app_table *t = arg;
-	const struct group *ga = &t->groups[*(const size_t *)a], *gb = &t->groups[*(const size_t *)b];
+	const struct view *view = arg;
+	const struct group *ga = &view->groups[*(const size_t *)a], *gb = &view->groups[*(const size_t *)b];
 	if (ga->idle_emits != gb->idle_emits)
 		return ga->idle_emits < gb->idle_emits ? -1 : 1;
 	return strcmp(ga->name, gb->name);
@@ -426,33 +494,33 @@ static int recent_first(const void *a, const void *b, void *arg)
  * series_ttl; the others are retired. So no flush carries more than
  * max_groups groups besides other, zeros included.
  */
-static void bound_idle_groups(struct app_table *t, struct series_store *store, size_t slots)
+static void bound_idle_groups(const struct app_table *t, struct view *view, struct series_store *store, size_t slots)
 {
 	uint64_t interval = t->cfg->global.interval_ms ? t->cfg->global.interval_ms : 1;
 	uint64_t ttl = t->cfg->global.series_ttl_ms;
 	size_t nidle = 0;
-	for (size_t g = 0; g < t->ngroups; g++) {
-		struct group *gr = &t->groups[g];
+	for (size_t g = 0; g < view->ngroups; g++) {
+		struct group *gr = &view->groups[g];
 		if (!gr->live || gr->sent_gen == t->gen)
 			continue;
-		if (g < t->order_cap)
-			t->order[nidle++] = g;
+		if (g < view->order_cap)
+			view->order[nidle++] = g;
 		else
-			retire_group(store, gr); /* no room to rank it (out of memory): end it */
+			retire_group(store, view, gr); /* no room to rank it (out of memory): end it */
 	}
 	if (nidle)
-		qsort_r(t->order, nidle, sizeof(*t->order), recent_first, t);
+		qsort_r(view->order, nidle, sizeof(*view->order), recent_first, view);
 	for (size_t i = 0; i < nidle; i++) {
-		struct group *gr = &t->groups[t->order[i]];
+		struct group *gr = &view->groups[view->order[i]];
 		bool expired = ttl && (uint64_t)gr->idle_emits * interval >= ttl;
 		if (i < slots && !expired)
 			continue;
-		retire_group(store, gr);
+		retire_group(store, view, gr);
 	}
 }
 
-/* Records the kernel table no longer reports, and groups idle for long, are let go. */
-static void forget_stale(struct app_table *t, struct series_store *store)
+/* Records the kernel table no longer reports are let go. */
+static void forget_stale_processes(struct app_table *t)
 {
 	for (size_t i = 0; i < t->cap;) {
 		struct proc_rec *rec = &t->procs[i];
@@ -462,54 +530,62 @@ static void forget_stale(struct app_table *t, struct series_store *store)
 		}
 		i++;
 	}
+}
+
+/* Groups with no process and idle for long are let go (their series retired). */
+static void forget_idle_groups(struct app_table *t, enum app_view v, struct series_store *store)
+{
+	struct view *view = &t->views[v];
 	size_t kept = 0;
 	uint32_t *remap = NULL;
 	bool any = false;
-	for (size_t g = 0; g < t->ngroups; g++)
-		any |= !t->groups[g].procs && t->groups[g].idle_emits > GROUP_IDLE_EMITS_MAX;
-	if (!any || !(remap = malloc(t->ngroups * sizeof(*remap))))
+	for (size_t g = 0; g < view->ngroups; g++)
+		any |= !view->groups[g].procs && view->groups[g].idle_emits > GROUP_IDLE_EMITS_MAX;
+	if (!any || !(remap = malloc(view->ngroups * sizeof(*remap))))
 		return;
-	for (size_t g = 0; g < t->ngroups; g++) {
-		if (!t->groups[g].procs && t->groups[g].idle_emits > GROUP_IDLE_EMITS_MAX) {
-			if (t->groups[g].live)
-				retire_group(store, &t->groups[g]);
+	for (size_t g = 0; g < view->ngroups; g++) {
+		if (!view->groups[g].procs && view->groups[g].idle_emits > GROUP_IDLE_EMITS_MAX) {
+			if (view->groups[g].live)
+				retire_group(store, view, &view->groups[g]);
 			remap[g] = UINT32_MAX;
 			continue;
 		}
 		remap[g] = (uint32_t)kept;
-		t->groups[kept++] = t->groups[g];
+		view->groups[kept++] = view->groups[g];
 	}
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->keys[i] && t->procs[i].group != UINT32_MAX)
-			t->procs[i].group = remap[t->procs[i].group];
-	t->ngroups = kept;
+		if (t->keys[i] && t->procs[i].group[v] < view->ngroups)
+			t->procs[i].group[v] = remap[t->procs[i].group[v]];
+	view->ngroups = kept;
 	free(remap);
 }
 
-void app_table_emit(struct app_table *t, struct series_store *store, const bool send[APP_COUNTER_COUNT])
+/* The busiest max_groups groups of this interval, the rest under other, then the idle ones' slots. */
+static void emit_view(struct app_table *t, struct view *view, size_t max_groups, struct series_store *store,
+		      const bool *send)
 {
-	if (t->order_cap < t->ngroups) {
-		size_t *grown = realloc(t->order, t->ngroups * sizeof(*grown));
+	if (view->order_cap < view->ngroups) {
+		size_t *grown = realloc(view->order, view->ngroups * sizeof(*grown));
 		if (grown) {
-			t->order = grown;
-			t->order_cap = t->ngroups;
+			view->order = grown;
+			view->order_cap = view->ngroups;
 		}
 	}
 	size_t nactive = 0;
-	for (size_t g = 0; g < t->ngroups && g < t->order_cap; g++) {
-		if (t->groups[g].active)
-			t->order[nactive++] = g;
+	for (size_t g = 0; g < view->ngroups && g < view->order_cap; g++) {
+		if (view->groups[g].active)
+			view->order[nactive++] = g;
 		else
-			t->groups[g].idle_emits++;
+			view->groups[g].idle_emits++;
 	}
 	if (nactive)
-		qsort_r(t->order, nactive, sizeof(*t->order), busiest_first, t);
+		qsort_r(view->order, nactive, sizeof(*view->order), busiest_first, view);
 	uint64_t other[APP_COUNTER_COUNT] = { 0 };
 	bool any_other = false;
 	for (size_t i = 0; i < nactive; i++) {
-		struct group *g = &t->groups[t->order[i]];
-		if (i < t->cfg->apps.max_groups) {
-			add_group(store, g, g->delta, send);
+		struct group *g = &view->groups[view->order[i]];
+		if (i < max_groups) {
+			add_group(store, view, g, g->delta, send);
 			g->live = true;
 			g->sent_gen = t->gen;
 		} else {
@@ -522,10 +598,20 @@ void app_table_emit(struct app_table *t, struct series_store *store, const bool 
 		g->idle_emits = 0;
 	}
 	if (any_other)
-		add_group(store, NULL, other, send);
-	size_t sent = nactive < t->cfg->apps.max_groups ? nactive : t->cfg->apps.max_groups;
-	bound_idle_groups(t, store, t->cfg->apps.max_groups - sent);
-	forget_stale(t, store);
+		add_group(store, view, NULL, other, send);
+	size_t sent = nactive < max_groups ? nactive : max_groups;
+	bound_idle_groups(t, view, store, max_groups - sent);
+}
+
+void app_table_emit(struct app_table *t, struct series_store *store, const bool send[APP_COUNTER_COUNT])
+{
+	if (t->views[VIEW_APPS].on)
+		emit_view(t, &t->views[VIEW_APPS], t->cfg->apps.max_groups, store, send);
+	if (t->views[VIEW_CGROUPS].on)
+		emit_view(t, &t->views[VIEW_CGROUPS], t->cfg->cgroups.max_groups, store, send);
+	forget_stale_processes(t);
+	for (int v = 0; v < VIEW_COUNT; v++)
+		forget_idle_groups(t, (enum app_view)v, store);
 	/* After a burst of processes has gone, give the memory back. */
 	if (t->cap > PROC_SLOTS_MIN && t->len * 8 < t->cap) {
 		size_t cap = PROC_SLOTS_MIN;

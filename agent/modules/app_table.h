@@ -2,7 +2,9 @@
  * Per-application accounting for the apps module: the processes the kernel
  * table reports, what each has already contributed, and the groups their
  * deltas add up to between two emissions. No BPF here: the module feeds it
- * readings and exits, and it turns them into apps.* series.
+ * readings and exits, and it turns them into apps.* series and, with
+ * cgroups on, the same measurements per cgroup as cgroup.* series (each
+ * process's delta is taken once and added to its group in both).
  */
 #ifndef BPFPUSH_APP_TABLE_H
 #define BPFPUSH_APP_TABLE_H
@@ -17,10 +19,14 @@
 
 struct app_table;
 
-/* The catalogue names of enum app_counter, in its order. */
+/* The catalogue names of enum app_counter, in its order; cgroup.X is named after each apps.X. */
 extern const char *const app_counter_names[APP_COUNTER_COUNT];
 
-/* cfg (its apps groups) must outlive the table: the apps module passes the config it holds. */
+/*
+ * cfg (its apps and cgroups sections) must outlive the table: the apps module
+ * passes the config it holds. apps.* are sent unless only cgroups is on;
+ * cgroup.* when cgroups is on.
+ */
 struct app_table *app_table_new(const struct config *cfg);
 void app_table_free(struct app_table *t);
 
@@ -40,7 +46,8 @@ void app_table_exited(struct app_table *t, uint32_t tgid, const struct app_proce
 void app_table_renamed(struct app_table *t, uint32_t tgid, const struct app_process *before);
 /*
  * End of a collect: the busiest apps.max_groups groups of this interval are
- * added to the store, the rest under app=other; groups sent before and idle
+ * added to the store, the rest under app=other (and the busiest
+ * cgroups.max_groups cgroups, the rest under cgroup=other); groups sent before and idle
  * now go out as 0 only in the slots left, the others' series are retired
  * (max_groups bounds every flush, zeros included); counters whose send[] is
  * false (not measured by the ways attached) are left out. Processes the
@@ -51,5 +58,6 @@ void app_table_emit(struct app_table *t, struct series_store *store, const bool 
 /* Processes remembered, and groups known (for the agent's own metrics and tests). */
 size_t app_table_processes(const struct app_table *t);
 size_t app_table_groups(const struct app_table *t);
+size_t app_table_cgroups(const struct app_table *t);
 
 #endif

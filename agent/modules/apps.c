@@ -1,9 +1,10 @@
 /*
- * apps: apps.* per application. The kernel side keeps one entry per process
- * and hands over a process's final counts when its last thread exits, and its
- * counts so far when its leader is renamed; this side reads the live entries
- * each collect (in batches), folds the exits and renames, and leaves grouping
- * and the busiest-N choice to agent/modules/app_table.c.
+ * apps: apps.* per application and cgroup.* per cgroup, from one table. The
+ * kernel side keeps one entry per process and hands over a process's final
+ * counts when its last thread exits, and its counts so far when its leader is
+ * renamed; this side reads the live entries each collect (in batches), folds
+ * the exits and renames, and leaves both groupings and the busiest-N choice
+ * to agent/modules/app_table.c.
  */
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -27,28 +28,44 @@
 #include "syscall_table.h"
 #include "percpu.h"
 
-static const struct metric_desc apps_metrics[] = {
-	{ "apps.file_open", METRIC_COUNTER, false, "app", "open-family calls (as fd.open)" },
-	{ "apps.file_open_errors", METRIC_COUNTER, true, "app", "open-family calls that failed" },
-	{ "apps.file_closed", METRIC_COUNTER, false, "app", "close calls (as fd.close)" },
-	{ "apps.file_close_errors", METRIC_COUNTER, true, "app", "close calls that failed" },
-	{ "apps.file_deleted", METRIC_COUNTER, false, "app", "unlink calls (as vfs.unlink)" },
-	{ "apps.vfs_read_call", METRIC_COUNTER, false, "app", "read-family calls (as vfs.read.calls)" },
-	{ "apps.vfs_read_bytes", METRIC_COUNTER, true, "app", "bytes the read-family calls returned" },
-	{ "apps.vfs_read_errors", METRIC_COUNTER, true, "app", "read-family calls that failed" },
-	{ "apps.vfs_write_call", METRIC_COUNTER, false, "app", "write-family calls (as vfs.write.calls)" },
-	{ "apps.vfs_write_bytes", METRIC_COUNTER, true, "app", "bytes the write-family calls returned" },
-	{ "apps.vfs_write_errors", METRIC_COUNTER, true, "app", "write-family calls that failed" },
-	{ "apps.process_create", METRIC_COUNTER, false, "app", "processes created, for the parent's group" },
-	{ "apps.thread_create", METRIC_COUNTER, false, "app", "threads created, for the parent's group" },
-	{ "apps.task_exit", METRIC_COUNTER, false, "app", "tasks (threads included) that exited" },
-	{ "apps.bandwidth_sent", METRIC_COUNTER, true, "app", "TCP and UDP payload bytes sent" },
-	{ "apps.bandwidth_recv", METRIC_COUNTER, true, "app", "TCP and UDP payload bytes received" },
-	{ "apps.cachestat_hits", METRIC_COUNTER, false, "app", "page-cache hits (as cachestat.hits), when cachestat is on" },
-	{ "apps.cachestat_misses", METRIC_COUNTER, false, "app", "pages added to the page cache, when cachestat is on" },
-	{ "apps.cachestat_dirties", METRIC_COUNTER, false, "app", "pages dirtied, when cachestat is on" },
-	{ "apps.cachestat_ratio", METRIC_GAUGE, false, "app", "hits per 100 accesses this interval, when cachestat is on" },
-};
+/*
+ * One row per measurement, sent as apps.NAME per application and as
+ * cgroup.NAME per cgroup (agent/modules/app_table.c): a row added here is in
+ * both catalogues.
+ */
+#define APP_METRIC_ROWS(ROW)                                                                                      \
+	ROW("file_open", METRIC_COUNTER, false, "open-family calls (as fd.open)")                                 \
+	ROW("file_open_errors", METRIC_COUNTER, true, "open-family calls that failed")                            \
+	ROW("file_closed", METRIC_COUNTER, false, "close calls (as fd.close)")                                    \
+	ROW("file_close_errors", METRIC_COUNTER, true, "close calls that failed")                                 \
+	ROW("file_deleted", METRIC_COUNTER, false, "unlink calls (as vfs.unlink)")                                \
+	ROW("vfs_read_call", METRIC_COUNTER, false, "read-family calls (as vfs.read.calls)")                      \
+	ROW("vfs_read_bytes", METRIC_COUNTER, true, "bytes the read-family calls returned")                       \
+	ROW("vfs_read_errors", METRIC_COUNTER, true, "read-family calls that failed")                             \
+	ROW("vfs_write_call", METRIC_COUNTER, false, "write-family calls (as vfs.write.calls)")                   \
+	ROW("vfs_write_bytes", METRIC_COUNTER, true, "bytes the write-family calls returned")                     \
+	ROW("vfs_write_errors", METRIC_COUNTER, true, "write-family calls that failed")                           \
+	ROW("process_create", METRIC_COUNTER, false, "processes created, for the parent's group")                 \
+	ROW("thread_create", METRIC_COUNTER, false, "threads created, for the parent's group")                    \
+	ROW("task_exit", METRIC_COUNTER, false, "tasks (threads included) that exited")                           \
+	ROW("bandwidth_sent", METRIC_COUNTER, true, "TCP and UDP payload bytes sent")                             \
+	ROW("bandwidth_recv", METRIC_COUNTER, true, "TCP and UDP payload bytes received")                         \
+	ROW("cachestat_hits", METRIC_COUNTER, false, "page-cache hits (as cachestat.hits), when cachestat is on") \
+	ROW("cachestat_misses", METRIC_COUNTER, false, "pages added to the page cache, when cachestat is on")     \
+	ROW("cachestat_dirties", METRIC_COUNTER, false, "pages dirtied, when cachestat is on")                    \
+	ROW("cachestat_ratio", METRIC_GAUGE, false, "hits per 100 accesses this interval, when cachestat is on")
+
+#define APPS_ROW(name, type, needs_result, help) { "apps." name, type, needs_result, "app", help },
+#define CGROUP_ROW(name, type, needs_result, help) { "cgroup." name, type, needs_result, "cgroup", help },
+static const struct metric_desc apps_metrics[] = { APP_METRIC_ROWS(APPS_ROW) APP_METRIC_ROWS(CGROUP_ROW) };
+
+/* An event's gives names each counter under both prefixes (test_registry checks every row is fed). */
+#define GIVES1(n) "apps." n ", cgroup." n
+#define GIVES_1(a) GIVES1(a)
+#define GIVES_2(a, b) GIVES1(a) ", " GIVES1(b)
+#define GIVES_3(a, b, c) GIVES1(a) ", " GIVES1(b) ", " GIVES1(c)
+#define GIVES_PICK(_1, _2, _3, which, ...) which
+#define GIVES(...) GIVES_PICK(__VA_ARGS__, GIVES_3, GIVES_2, GIVES_1, unused)(__VA_ARGS__)
 
 #define TRACEPOINT_WAYS(prefix)                                                                          \
 	{ .tier = ATTACH_TP_BTF, .progs = { prefix "_tp_btf" } },                                        \
@@ -89,31 +106,31 @@ enum {
 };
 
 static const struct event_desc apps_events[] = {
-	SYSCALL_EVENTS("file_open", "apps.file_open, apps.file_open_errors", open, openat, openat2, creat, creat),
-	SYSCALL_EVENTS("file_close", "apps.file_closed, apps.file_close_errors", close, close_range, close_range,
+	SYSCALL_EVENTS("file_open", GIVES("file_open", "file_open_errors"), open, openat, openat2, creat, creat),
+	SYSCALL_EVENTS("file_close", GIVES("file_closed", "file_close_errors"), close, close_range, close_range,
 		       close_range, close_range),
-	SYSCALL_EVENTS("file_unlink", "apps.file_deleted", unlink, unlinkat, unlinkat, unlinkat, unlinkat),
-	SYSCALL_EVENTS("vfs_read", "apps.vfs_read_call, apps.vfs_read_bytes, apps.vfs_read_errors", read, pread64,
+	SYSCALL_EVENTS("file_unlink", GIVES("file_deleted"), unlink, unlinkat, unlinkat, unlinkat, unlinkat),
+	SYSCALL_EVENTS("vfs_read", GIVES("vfs_read_call", "vfs_read_bytes", "vfs_read_errors"), read, pread64,
 		       readv, preadv, preadv2),
-	SYSCALL_EVENTS("vfs_write", "apps.vfs_write_call, apps.vfs_write_bytes, apps.vfs_write_errors", write,
+	SYSCALL_EVENTS("vfs_write", GIVES("vfs_write_call", "vfs_write_bytes", "vfs_write_errors"), write,
 		       pwrite64, writev, pwritev, pwritev2),
-	[EVENT_FORK] = { .name = "fork", .gives = "apps.process_create, apps.thread_create",
+	[EVENT_FORK] = { .name = "fork", .gives = GIVES("process_create", "thread_create"),
 			 .ways = { TRACEPOINT_WAYS("fork") } },
-	[EVENT_EXIT] = { .name = "exit", .gives = "apps.task_exit", .ways = { TRACEPOINT_WAYS("exit") } },
+	[EVENT_EXIT] = { .name = "exit", .gives = GIVES("task_exit"), .ways = { TRACEPOINT_WAYS("exit") } },
 	/* Feeds no counter: exec renames a process, and so may move it to another group. */
 	[EVENT_EXEC] = { .name = "exec", .gives = "the app of a process after exec", .ways = { TRACEPOINT_WAYS("exec") } },
 	/* In entry mode only the sock:* tracepoints (6.3+) see how many bytes moved. */
-	[EVENT_SENT] = { .name = "sent", .gives = "apps.bandwidth_sent", .entry_mode_only = true,
+	[EVENT_SENT] = { .name = "sent", .gives = GIVES("bandwidth_sent"), .entry_mode_only = true,
 			 .ways = { TRACEPOINT_WAYS("sent") } },
-	[EVENT_SENT_RESULT] = { .name = "sent_result", .gives = "apps.bandwidth_sent", .return_mode_only = true,
+	[EVENT_SENT_RESULT] = { .name = "sent_result", .gives = GIVES("bandwidth_sent"), .return_mode_only = true,
 				.ways = { { .tier = ATTACH_FENTRY,
 					    .progs = { "tcp_sent_fexit", "udp_sent_fexit", "udp6_sent_fexit" } },
 					  { .tier = ATTACH_KPROBE,
 					    .progs = { "tcp_sent_kretprobe", "udp_sent_kretprobe", "udp6_sent_kretprobe" } },
 					  TRACEPOINT_WAYS("sent") } },
-	[EVENT_RECV] = { .name = "recv", .gives = "apps.bandwidth_recv", .entry_mode_only = true,
+	[EVENT_RECV] = { .name = "recv", .gives = GIVES("bandwidth_recv"), .entry_mode_only = true,
 			 .ways = { TRACEPOINT_WAYS("recv") } },
-	[EVENT_RECV_RESULT] = { .name = "recv_result", .gives = "apps.bandwidth_recv", .return_mode_only = true,
+	[EVENT_RECV_RESULT] = { .name = "recv_result", .gives = GIVES("bandwidth_recv"), .return_mode_only = true,
 				.ways = { { .tier = ATTACH_FENTRY,
 					    .progs = { "tcp_recv_fentry", "udp_recv_fexit", "udp6_recv_fexit" } },
 					  { .tier = ATTACH_FENTRY,
@@ -122,10 +139,10 @@ static const struct event_desc apps_events[] = {
 					    .progs = { "tcp_recv_kprobe", "udp_recv_kretprobe", "udp6_recv_kretprobe" } },
 					  TRACEPOINT_WAYS("recv") } },
 	/* The cachestat module's events, per process (only when cachestat is on). */
-	[EVENT_CACHE_ADDED] = { .name = "cache_added", .gives = "apps.cachestat_misses, apps.cachestat_ratio",
+	[EVENT_CACHE_ADDED] = { .name = "cache_added", .gives = GIVES("cachestat_misses", "cachestat_ratio"),
 				.ways = { TRACEPOINT_WAYS("cache_added") } },
 	/* The classic way has no program: apps_way_fits refuses it (no folio size in the record). */
-	[EVENT_CACHE_DIRTIED] = { .name = "cache_dirtied", .gives = "apps.cachestat_dirties",
+	[EVENT_CACHE_DIRTIED] = { .name = "cache_dirtied", .gives = GIVES("cachestat_dirties"),
 				  /* writeback_dirty_folio from 5.16, writeback_dirty_page before. */
 				  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "cache_dirtied_tp_btf" } },
 					    { .tier = ATTACH_TP_BTF, .progs = { "cache_dirtied_page_tp_btf" } },
@@ -133,7 +150,7 @@ static const struct event_desc apps_events[] = {
 					    { .tier = ATTACH_RAW_TP, .progs = { "cache_dirtied_page_raw_tp" } },
 					    { .tier = ATTACH_TRACEPOINT }, /* the folio's: no program, see apps_way_fits */
 					    { .tier = ATTACH_TRACEPOINT, .progs = { "cache_dirtied_page_tracepoint" } } } },
-	[EVENT_CACHE_ACCESSED] = { .name = "cache_accessed", .gives = "apps.cachestat_hits, apps.cachestat_ratio",
+	[EVENT_CACHE_ACCESSED] = { .name = "cache_accessed", .gives = GIVES("cachestat_hits", "cachestat_ratio"),
 				   .ways = { { .tier = ATTACH_FENTRY, .progs = { "cache_accessed_fentry" },
 					       .targets = { "folio_mark_accessed" } },
 					     { .tier = ATTACH_KPROBE, .progs = { "cache_accessed_kprobe" },
@@ -412,8 +429,10 @@ static int apps_start(struct module *m)
 	if (!st->table)
 		return -ENOMEM;
 	decide_sends(m);
-	log_info("apps", "per-process table of %u entries; cgroups named from the %s hierarchy",
-		 m->cfg->global.pid_table_size, st->hierarchy);
+	log_info("apps", "per-process table of %u entries; cgroups named from the %s hierarchy; sending %s%s%s",
+		 m->cfg->global.pid_table_size, st->hierarchy,
+		 m->cfg->apps.enabled || !m->cfg->cgroups.enabled ? "apps.*" : "",
+		 m->cfg->apps.enabled && m->cfg->cgroups.enabled ? " and " : "", m->cfg->cgroups.enabled ? "cgroup.*" : "");
 	m->ring = ring_buffer__new(bpf_map__fd(st->skel->maps.app_snapshots), on_snapshot, m, NULL);
 	return m->ring ? 0 : -errno;
 }

@@ -533,6 +533,7 @@ agent_config() {
 		  softirq: { enabled: false }
 		  oomkill: { enabled: false }
 		apps: { enabled: false }
+		cgroups: { enabled: false }
 		sinks:
 		EOF
 		printf '  %s\n' "$@"

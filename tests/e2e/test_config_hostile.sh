@@ -20,6 +20,7 @@ hconfig() {
 	{
 		echo "global: { interval: 1s, log_level: info }"
 		echo "apps: { enabled: false }"
+		echo "cgroups: { enabled: false }"
 		echo "modules:"
 		for m in fd vfs sync mount shm cachestat dcstat swap socket network disk filesystem hardirq softirq oomkill; do
 			echo "  $m: { enabled: false }"

@@ -32,6 +32,7 @@ fconfig() {
 			fi
 		done
 		echo "apps: { enabled: false }"
+		echo "cgroups: { enabled: false }"
 		echo "sinks:"
 		printf '  %s\n' "$@"
 		echo '  - { name: console, type: stdout, format: graphite, prefix: "" }'

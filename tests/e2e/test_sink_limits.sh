@@ -31,6 +31,7 @@ sconfig() {
 		done
 		echo "  process: { enabled: true }"
 		echo "apps: { enabled: $apps, max_groups: 400 }"
+		echo "cgroups: { enabled: false }"
 		echo "sinks:"
 		printf '  %s\n' "$@"
 	} >"$file"

@@ -5,8 +5,9 @@
  * counts, and forks short-lived children that each open, write, close and
  * unlink a file and exit at once: every apps.* counter of that app must fall
  * in [exact, exact + a few], so a process that lived a millisecond counts in
- * full and nothing counts twice. Then grouping by cgroup and unit, a table
- * too small for the live processes, and processes renamed as they run.
+ * full and nothing counts twice. Then grouping by cgroup and unit, apps
+ * and cgroups (cgroup.*) from the one table in one run, a table too small
+ * for the live processes, and processes renamed as they run.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -289,22 +290,35 @@ static void test_every_counter_exact_with_short_lived_children(void **state)
 #define CGROUP_LEAF "bpfpush-apps-test.service"
 #define CGROUP_OPENS 120
 
-/* Every cgroup hierarchy mounted here, so that whichever the agent reads names the workload's cgroup. */
-static size_t cgroup_dirs(char dirs[][192], size_t cap)
+/*
+ * Every cgroup hierarchy mounted here, so that whichever the agent reads names
+ * the workload's cgroup. v1_only: the v1 controllers alone where any is
+ * mounted, so that the unified hierarchy has no cgroup and the agent reads a
+ * v1 one (agent/modules/apps.c, choose_hierarchy).
+ */
+static size_t cgroup_dirs(const char *leaf, char dirs[][192], size_t cap, bool v1_only)
 {
 	FILE *f = fopen("/proc/self/mounts", "r");
 	char dev[256], dir[256], type[64], opts[512];
-	size_t n = 0;
+	char v2[4][192];
+	size_t n = 0, n2 = 0;
 	while (f && n < cap && fscanf(f, "%255s %255s %63s %511s %*d %*d", dev, dir, type, opts) == 4) {
 		if (strcmp(type, "cgroup") && strcmp(type, "cgroup2"))
 			continue;
 		/* Named hierarchies have no controller the agent could follow; cpuset takes no task before it has CPUs. */
 		if (!strcmp(type, "cgroup") && (strstr(opts, "name=") || strstr(opts, "cpuset")))
 			continue;
-		snprintf(dirs[n++], 192, "%.150s/" CGROUP_LEAF, dir);
+		if (!strcmp(type, "cgroup2") && n2 < 4)
+			snprintf(v2[n2++], 192, "%.100s/%.90s", dir, leaf);
+		else if (!strcmp(type, "cgroup"))
+			snprintf(dirs[n++], 192, "%.100s/%.90s", dir, leaf);
 	}
 	if (f)
 		fclose(f);
+	if (v1_only && n)
+		return n;
+	for (size_t i = 0; i < n2 && n < cap; i++)
+		memcpy(dirs[n++], v2[i], sizeof(v2[i]));
 	return n;
 }
 
@@ -322,7 +336,30 @@ static int cgroup_workload(const sigset_t *go)
 	return 0;
 }
 
-static void run_grouped(const char *apps_yaml, const char *app)
+/* The sum over every tag of one counter of a prefix ("apps", "cgroup"): graphite lines PREFIX.TAG.COUNTER. */
+static uint64_t sum_over_tags(const struct agent_proc *ap, const char *prefix, const char *counter)
+{
+	uint64_t sum = 0;
+	size_t np = strlen(prefix), nc = strlen(counter);
+	for (const char *line = ap->out; line && *line;) {
+		const char *end = strchr(line, '\n'), *space = strchr(line, ' ');
+		if (space && (!end || space < end) && !strncmp(line, prefix, np) && line[np] == '.' &&
+		    (size_t)(space - line) > np + nc + 1 && space[-(long)nc - 1] == '.' &&
+		    !strncmp(space - nc, counter, nc))
+			sum += strtoull(space + 1, NULL, 10);
+		line = end ? end + 1 : NULL;
+	}
+	return sum;
+}
+
+/*
+ * The cgroup workload in a cgroup of that leaf in every hierarchy; each of
+ * names (NULL-terminated) must count its opens exactly, each of absent must
+ * not be sent. With both views on, every counter sums to the same
+ * over all app tags as over all cgroup tags.
+ */
+static void run_in_cgroup(const char *leaf, const char *apps_yaml, const char *const *names, const char *const *absent,
+			  bool both_views, bool v1_only)
 {
 	char yaml[2048];
 	harness_modules_yaml(yaml, sizeof(yaml), "", "", apps_yaml);
@@ -330,8 +367,9 @@ static void run_grouped(const char *apps_yaml, const char *app)
 	struct agent_proc ap;
 	assert_int_equal(harness_config(&ap, yaml), 0);
 	char dirs[16][192];
-	size_t ndirs = cgroup_dirs(dirs, 16);
+	size_t ndirs = cgroup_dirs(leaf, dirs, 16, v1_only);
 	assert_true(ndirs > 0);
+	print_message("  cgroup %s in %zu hierarch%s, the first %s\n", leaf, ndirs, ndirs == 1 ? "y" : "ies", dirs[0]);
 	for (size_t i = 0; i < ndirs; i++)
 		assert_true(mkdir(dirs[i], 0755) == 0 || errno == EEXIST);
 	assert_int_equal(harness_start(&ap, 10000), 0);
@@ -360,16 +398,43 @@ static void run_grouped(const char *apps_yaml, const char *app)
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	char name[128];
-	snprintf(name, sizeof(name), "apps.%s.file_open", app);
-	harness_wait_for(&ap, name, CGROUP_OPENS, 10000);
+	for (size_t n = 0; names[n]; n++)
+		harness_wait_for(&ap, names[n], CGROUP_OPENS, 10000);
 	assert_int_equal(harness_stop(&ap), 0);
-	uint64_t got = harness_sum(&ap, name);
-	print_message("  %s %llu in [%d, %d]\n", name, (unsigned long long)got, CGROUP_OPENS, CGROUP_OPENS + SLACK);
-	assert_in_range(got, CGROUP_OPENS, CGROUP_OPENS + SLACK);
+	for (size_t n = 0; names[n]; n++) {
+		uint64_t got = harness_sum(&ap, names[n]);
+		print_message("  %s %llu in [%d, %d]\n", names[n], (unsigned long long)got, CGROUP_OPENS,
+			      CGROUP_OPENS + SLACK);
+		assert_in_range(got, CGROUP_OPENS, CGROUP_OPENS + SLACK);
+	}
+	for (size_t n = 0; absent && absent[n]; n++) {
+		print_message("  %s absent\n", absent[n]);
+		assert_false(harness_has(&ap, absent[n]));
+	}
+	if (both_views) {
+		/*
+		 * Both views are cut from the same deltas in the same collect: the
+		 * other buckets keep totals exact (what else runs on the host counts too).
+		 */
+		for (int c = 0; c < C_COUNT; c++) {
+			uint64_t by_app = sum_over_tags(&ap, "apps", counter_names[c]);
+			uint64_t by_cgroup = sum_over_tags(&ap, "cgroup", counter_names[c]);
+			print_message("  %-20s over all tags: apps %llu, cgroup %llu\n", counter_names[c],
+				      (unsigned long long)by_app, (unsigned long long)by_cgroup);
+			assert_int_equal(by_app, by_cgroup);
+		}
+	}
 	for (size_t i = 0; i < ndirs; i++)
 		rmdir(dirs[i]);
 	harness_free(&ap);
+}
+
+static void run_grouped(const char *apps_yaml, const char *app)
+{
+	char name[128];
+	snprintf(name, sizeof(name), "apps.%s.file_open", app);
+	const char *const names[] = { name, NULL };
+	run_in_cgroup(CGROUP_LEAF, apps_yaml, names, NULL, false, false);
 }
 
 static void test_grouping_by_cgroup_and_unit(void **state)
@@ -378,6 +443,34 @@ static void test_grouping_by_cgroup_and_unit(void **state)
 	run_grouped("{ enabled: true, group_by: unit }", "bpfpush-apps-test_service");
 	run_grouped("{ enabled: true, group_by: cgroup, groups: [ { match: \"bpfpush-apps-*\", name: apptest } ] }",
 		    "apptest");
+}
+
+/*
+ * apps and cgroups in one run, from the one kernel table: the workload counts
+ * the same under its comm and under its unit or its container; with apps off,
+ * cgroups alone loads the kernel side and sends no apps.*. The unit run puts
+ * the workload in every hierarchy (the unified one where mounted, which the
+ * agent then reads); the others in the v1 ones only, where the host has them.
+ */
+#define CONTAINER_ID "4f6c1c2b9a0e5d7f8c3b2a1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f"
+
+static void test_apps_and_cgroups_together(void **state)
+{
+	(void)state;
+	const char *const by_unit[] = { "apps.bpfpushcgroup.file_open", "cgroup.bpfpush-apps-test_service.file_open",
+					NULL };
+	run_in_cgroup(CGROUP_LEAF, "{ enabled: true, group_by: comm }\ncgroups: { enabled: true, group_by: unit }",
+		      by_unit, NULL, true, false);
+	const char *const by_container[] = { "apps.bpfpushcgroup.file_open", "cgroup.4f6c1c2b9a0e.file_open", NULL };
+	run_in_cgroup("docker-" CONTAINER_ID ".scope",
+		      "{ enabled: true, group_by: comm }\ncgroups: { enabled: true, group_by: container }",
+		      by_container, NULL, true, true);
+	const char *const renamed[] = { "cgroup.testunit.file_open", NULL };
+	const char *const no_apps[] = { "apps.bpfpushcgroup.file_open", NULL };
+	run_in_cgroup(CGROUP_LEAF,
+		      "{ enabled: false }\ncgroups: { enabled: true, group_by: cgroup, "
+		      "groups: [ { match: \"bpfpush-apps-*\", name: testunit } ] }",
+		      renamed, no_apps, false, true);
 }
 
 #define TABLE 1024
@@ -807,6 +900,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_counter_exact_with_short_lived_children),
 		cmocka_unit_test(test_grouping_by_cgroup_and_unit),
+		cmocka_unit_test(test_apps_and_cgroups_together),
 		cmocka_unit_test(test_tiny_pid_table_refuses_and_counts),
 		cmocka_unit_test(test_cachestat_per_app),
 		cmocka_unit_test(test_max_groups_bounds_every_flush),

@@ -611,7 +611,7 @@ static void make_yaml(char *yaml, size_t cap, const char *extra, bool msync_off)
 		 "  mount: { enabled: true }\n  shm: { enabled: true }\n  socket: { enabled: false }\n"
 		 "  network: { enabled: false }\n  hardirq: { enabled: false }\n  softirq: { enabled: false }\n"
 		 "  oomkill: { enabled: false }\n"
-		 "apps: { enabled: false }\n",
+		 "apps: { enabled: false }\ncgroups: { enabled: false }\n",
 		 global, msync_off ? ", syscalls: { msync: false }" : "");
 }
 

@@ -105,7 +105,7 @@ static void run_fork_test(const char *extra_yaml)
 		 "  mount: { enabled: false }\n  shm: { enabled: false }\n  socket: { enabled: false }\n"
 		 "  network: { enabled: false }\n  hardirq: { enabled: false }\n  softirq: { enabled: false }\n"
 		 "  oomkill: { enabled: false }\n"
-		 "apps: { enabled: false }\n",
+		 "apps: { enabled: false }\ncgroups: { enabled: false }\n",
 		 global);
 	struct agent_proc ap;
 	assert_int_equal(harness_config(&ap, yaml), 0);
@@ -312,7 +312,7 @@ static void run_fork_failure_test(const char *layer)
 		 " mount: { enabled: false }, shm: { enabled: false }, socket: { enabled: false },"
 		 " network: { enabled: false }, hardirq: { enabled: false }, softirq: { enabled: false },"
 		 " oomkill: { enabled: false } }\n"
-		 "apps: { enabled: false }\n",
+		 "apps: { enabled: false }\ncgroups: { enabled: false }\n",
 		 global);
 	struct pids_cgroup cg;
 	assert_int_equal(pids_cgroup_create(&cg), 0);

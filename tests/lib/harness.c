@@ -61,7 +61,10 @@ void harness_modules_yaml(char *buf, size_t cap, const char *extra, const char *
 		p += n + (p[n] == ' ');
 	}
 	if (len < cap)
-		snprintf(buf + len, cap - len, "apps: %s\n", apps ? apps : "{ enabled: false }");
+		len += (size_t)snprintf(buf + len, cap - len, "apps: %s\n", apps ? apps : "{ enabled: false }");
+	/* cgroups (default on) runs the apps module too: off unless the apps text brings its own line. */
+	if (len < cap && (!apps || !strstr(apps, "\ncgroups:")))
+		snprintf(buf + len, cap - len, "cgroups: { enabled: false }\n");
 }
 
 uint64_t harness_hist_events(const struct agent_proc *ap, const char *path)

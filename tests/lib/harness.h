@@ -31,7 +31,8 @@ void harness_global(char *buf, size_t cap, const char *extra);
 /*
  * The global line (as harness_global) and a modules section with every
  * default-on module off except those named in `enabled` (space-separated),
- * which are switched on; then `apps: <apps>` (NULL: apps off).
+ * which are switched on; then `apps: <apps>` (NULL: apps off), and cgroups off
+ * unless apps goes on with a line of its own ("{ ... }\ncgroups: { ... }").
  */
 void harness_modules_yaml(char *buf, size_t cap, const char *extra, const char *enabled, const char *apps);
 

@@ -226,6 +226,7 @@ capcfg=$tmp/caps.yaml
 cat > "$capcfg" <<'EOF'
 global: { interval: 1s }
 apps: { enabled: false }
+cgroups: { enabled: false }
 modules:
   process: { enabled: true }
   fd: { enabled: false }

@@ -1,4 +1,7 @@
-/* Application grouping: the group_by value of a process, units and containers from cgroup leaves, apps.groups globs. */
+/*
+ * Application grouping: the group_by value of a process, units and containers from cgroup leaves, apps.groups globs;
+ * and the cgroup of a process by cgroups.group_by and cgroups.groups.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,11 +68,52 @@ static void test_group_by_and_globs(void **state)
 	assert_string_equal(out, "db");
 }
 
+/* cgroups.group_by: the unit or container, else the leaf itself ("/" for the root), then the globs. */
+static void test_cgroup_names(void **state)
+{
+	(void)state;
+	struct config_app_group groups[] = { { "*-db.service", "databases" } };
+	struct config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	const char *docker = "docker-4f6c1c2b9a0e5d7f8c3b2a1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f.scope";
+	char out[128];
+	cfg.cgroups.group_by = CGROUP_BY_UNIT;
+	app_cgroup_name(&cfg, "nginx.service", out, sizeof(out));
+	assert_string_equal(out, "nginx.service");
+	app_cgroup_name(&cfg, "bpfpush-oom-123", out, sizeof(out)); /* no unit: the cgroup's own name */
+	assert_string_equal(out, "bpfpush-oom-123");
+	app_cgroup_name(&cfg, "", out, sizeof(out));
+	assert_string_equal(out, "/");
+	app_cgroup_name(&cfg, docker, out, sizeof(out)); /* a container's scope is not a unit */
+	assert_string_equal(out, docker);
+	cfg.cgroups.group_by = CGROUP_BY_CONTAINER;
+	app_cgroup_name(&cfg, docker, out, sizeof(out));
+	assert_string_equal(out, "4f6c1c2b9a0e");
+	app_cgroup_name(&cfg, "4f6c1c2b9a0e5d7f8c3b2a1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f", out, sizeof(out));
+	assert_string_equal(out, "4f6c1c2b9a0e"); /* cgroupfs driver, as under the v1 memory hierarchy */
+	app_cgroup_name(&cfg, "nginx.service", out, sizeof(out));
+	assert_string_equal(out, "nginx.service");
+	cfg.cgroups.group_by = CGROUP_BY_CGROUP;
+	app_cgroup_name(&cfg, docker, out, sizeof(out));
+	assert_string_equal(out, docker);
+	cfg.cgroups.groups = groups;
+	cfg.cgroups.ngroups = 1;
+	cfg.cgroups.group_by = CGROUP_BY_UNIT;
+	app_cgroup_name(&cfg, "pg-db.service", out, sizeof(out));
+	assert_string_equal(out, "databases");
+	/* apps' globs do not rename cgroups, nor cgroups' apps */
+	struct app_identity id = { "pg-db.service", "postgres", "pg-db.service" };
+	cfg.apps.group_by = GROUP_BY_COMM;
+	app_group_name(&cfg, &id, out, sizeof(out));
+	assert_string_equal(out, "pg-db.service");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_units_and_containers_from_cgroup_leaves),
 		cmocka_unit_test(test_group_by_and_globs),
+		cmocka_unit_test(test_cgroup_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

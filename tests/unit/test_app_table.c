@@ -1,4 +1,7 @@
-/* Per-application accounting: deltas into groups, exits, pid reuse, execs and renames, busiest N and app=other. */
+/*
+ * Per-application accounting: deltas into groups, exits, pid reuse, execs and renames, busiest N and app=other;
+ * the same processes grouped again by cgroup (cgroup.*), with totals equal to apps'.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,6 +27,7 @@ static int setup(void **state)
 {
 	static struct fixture fx;
 	memset(&fx, 0, sizeof(fx));
+	fx.cfg.apps.enabled = true;
 	fx.cfg.apps.group_by = GROUP_BY_COMM;
 	fx.cfg.apps.max_groups = 200;
 	fx.table = app_table_new(&fx.cfg);
@@ -354,6 +358,157 @@ static void test_max_groups_bounds_every_flush_zeros_included(void **state)
 	assert_int_equal(total, expected);
 }
 
+/* The table again, now with cgroups as the fixture's config says. */
+static void renew_table(struct fixture *fx)
+{
+	app_table_free(fx->table);
+	fx->table = app_table_new(&fx->cfg);
+	assert_non_null(fx->table);
+}
+
+/* Per catalogue counter, the sum over every tag of PREFIX.COUNTER in b. */
+static void sums_of(const struct metric_batch *b, const char *prefix, uint64_t sums[APP_COUNTER_COUNT])
+{
+	size_t np = strlen(prefix);
+	for (size_t i = 0; i < b->len; i++)
+		for (int c = 0; c < APP_COUNTER_COUNT; c++)
+			if (app_counter_names[c] && !strncmp(b->items[i].name, prefix, np) &&
+			    !strcmp(b->items[i].name + np, strchr(app_counter_names[c], '.') + 1))
+				sums[c] += b->items[i].counter;
+}
+
+/* The tag of name's series in b with that tag key and value, its counter; UINT64_MAX when absent. */
+static uint64_t counter_of(const struct metric_batch *b, const char *name, const char *key, const char *value)
+{
+	for (size_t i = 0; i < b->len; i++)
+		if (!strcmp(b->items[i].name, name) && b->items[i].ntags >= 1 && !strcmp(b->items[i].tags[0].key, key) &&
+		    !strcmp(b->items[i].tags[0].value, value))
+			return b->items[i].counter;
+	return UINT64_MAX;
+}
+
+/*
+ * Many processes in a few units and containers, with exits, exec and pid
+ * reuse, both views bounded so both have an other: for every counter, the
+ * sum over all cgroup tags equals the sum over all app tags equals what the
+ * processes counted.
+ */
+static void test_cgroups_sum_to_the_apps_totals(void **state)
+{
+	struct fixture *fx = *state;
+	fx->cfg.apps.max_groups = 3;
+	fx->cfg.cgroups.enabled = true;
+	fx->cfg.cgroups.group_by = CGROUP_BY_UNIT;
+	fx->cfg.cgroups.max_groups = 2;
+	renew_table(fx);
+	static const char *const leaves[] = { "a.service", "b.service", "c.scope", "",
+					      "docker-4f6c1c2b9a0e5d7f8c3b2a1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f.scope" };
+	uint64_t expected[APP_COUNTER_COUNT] = { 0 }, by_app[APP_COUNTER_COUNT] = { 0 }, by_cgroup[APP_COUNTER_COUNT] = { 0 };
+	struct app_process procs[40];
+	for (uint32_t i = 0; i < 40; i++) {
+		memset(&procs[i], 0, sizeof(procs[i]));
+		snprintf(procs[i].id.comm, sizeof(procs[i].id.comm), "comm%u", i % 7);
+		snprintf(procs[i].id.cgroup, sizeof(procs[i].id.cgroup), "%s", leaves[i % 5]);
+		procs[i].start_ns = i + 1;
+	}
+	for (int round = 0; round < 6; round++) {
+		for (uint32_t i = 0; i < 40; i++) {
+			for (int c = 0; c < APP_COUNTER_COUNT; c++) {
+				uint64_t step = (i * 7 + (uint32_t)round) % 5 + (uint32_t)c;
+				procs[i].counters[c] += step;
+				expected[c] += step;
+			}
+			if (round == 2 && i % 9 == 0) { /* exec: later counts go to the new comm, the cgroup stays */
+				snprintf(procs[i].id.comm, sizeof(procs[i].id.comm), "exec%u", i);
+				procs[i].id_changes++;
+			}
+			if (round == 4 && i % 4 == 0) { /* exits, and the pid reused by a newcomer elsewhere */
+				app_table_exited(fx->table, 100 + i, &procs[i]);
+				memset(procs[i].counters, 0, sizeof(procs[i].counters));
+				procs[i].start_ns += 1000;
+				snprintf(procs[i].id.cgroup, sizeof(procs[i].id.cgroup), "new%u.service", i);
+				continue;
+			}
+			app_table_observe(fx->table, 100 + i, &procs[i]);
+		}
+		app_table_emit(fx->table, fx->store, fx->send);
+		fx->flushes++;
+		const struct metric_batch *b = series_store_flush(fx->store, (int64_t)fx->flushes, fx->flushes * SEC_NS);
+		sums_of(b, "apps.", by_app);
+		sums_of(b, "cgroup.", by_cgroup);
+		if (round == 0) {
+			assert_int_not_equal(counter_of(b, "cgroup.file_open", "cgroup", "other"), UINT64_MAX);
+			assert_int_not_equal(counter_of(b, "apps.file_open", "app", "other"), UINT64_MAX);
+		}
+	}
+	for (int c = 0; c < APP_COUNTER_COUNT; c++) {
+		const char *name = app_counter_names[c];
+		if (!name)
+			continue; /* page-cache pages: sent as the cachestat_* series */
+		print_message("  %-24s processes %6llu, apps %6llu, cgroup %6llu\n", name, (unsigned long long)expected[c],
+			      (unsigned long long)by_app[c], (unsigned long long)by_cgroup[c]);
+		assert_int_equal(by_app[c], expected[c]);
+		assert_int_equal(by_cgroup[c], expected[c]);
+	}
+	assert_true(app_table_cgroups(fx->table) >= 5);
+}
+
+/* A process's counts under its app and its unit alike; cgroup.* carries the one tag, for every apps.* counter. */
+static void test_every_apps_counter_has_its_cgroup_twin(void **state)
+{
+	struct fixture *fx = *state;
+	fx->cfg.cgroups.enabled = true;
+	fx->cfg.cgroups.group_by = CGROUP_BY_UNIT;
+	fx->cfg.cgroups.max_groups = 50;
+	renew_table(fx);
+	struct app_process p = proc("nginx", 1, 0);
+	snprintf(p.id.cgroup, sizeof(p.id.cgroup), "nginx.service");
+	for (int c = 0; c < APP_COUNTER_COUNT; c++)
+		p.counters[c] = 10 + (uint64_t)c;
+	app_table_observe(fx->table, 10, &p);
+	app_table_emit(fx->table, fx->store, fx->send);
+	const struct metric_batch *b = series_store_flush(fx->store, 1, SEC_NS);
+	size_t twins = 0;
+	for (int c = 0; c < APP_COUNTER_COUNT; c++) {
+		if (!app_counter_names[c])
+			continue;
+		char twin[64];
+		snprintf(twin, sizeof(twin), "cgroup.%s", strchr(app_counter_names[c], '.') + 1);
+		assert_int_equal(counter_of(b, app_counter_names[c], "app", "nginx"), 10 + (uint64_t)c);
+		assert_int_equal(counter_of(b, twin, "cgroup", "nginx.service"), 10 + (uint64_t)c);
+		twins++;
+	}
+	assert_true(twins > 0);
+	bool cache_twins = false;
+	for (size_t i = 0; i < b->len; i++) {
+		if (strncmp(b->items[i].name, "cgroup.", 7))
+			continue;
+		assert_int_equal(b->items[i].ntags, 1); /* the tag is the unit itself: no unit/container beside it */
+		cache_twins |= !strcmp(b->items[i].name, "cgroup.cachestat_hits");
+	}
+	assert_true(cache_twins);
+}
+
+/* cgroups alone (apps off): cgroup.* only. */
+static void test_cgroups_alone_send_no_apps(void **state)
+{
+	struct fixture *fx = *state;
+	fx->cfg.apps.enabled = false;
+	fx->cfg.cgroups.enabled = true;
+	fx->cfg.cgroups.group_by = CGROUP_BY_CGROUP;
+	fx->cfg.cgroups.max_groups = 50;
+	renew_table(fx);
+	struct app_process p = proc("job", 1, 6);
+	snprintf(p.id.cgroup, sizeof(p.id.cgroup), "batch-7");
+	app_table_exited(fx->table, 3, &p);
+	app_table_emit(fx->table, fx->store, fx->send);
+	const struct metric_batch *b = series_store_flush(fx->store, 1, SEC_NS);
+	for (size_t i = 0; i < b->len; i++)
+		assert_true(strncmp(b->items[i].name, "apps.", 5));
+	assert_int_equal(counter_of(b, "cgroup.file_open", "cgroup", "batch-7"), 6);
+	assert_int_equal(app_table_groups(fx->table), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +524,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_processes_no_longer_reported_are_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_processes_grow_the_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_groups_bounds_every_flush_zeros_included, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cgroups_sum_to_the_apps_totals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_apps_counter_has_its_cgroup_twin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cgroups_alone_send_no_apps, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1335,6 +1335,37 @@ static void test_errors_print_forms(void **state)
 	free(text);
 }
 
+/* cgroups: its keys, errors at FILE:LINE:COL, and the apps module running for it alone. */
+static void test_cgroups_section(void **state)
+{
+	struct fixture *fx = *state;
+	assert_int_equal(load_text(fx, ONE_SINK), 0);
+	assert_true(fx->cfg->cgroups.enabled);
+	assert_int_equal(fx->cfg->cgroups.group_by, CGROUP_BY_UNIT);
+	assert_int_equal(fx->cfg->cgroups.max_groups, 50);
+	assert_int_equal(fx->cfg->cgroups.ngroups, 0);
+	assert_int_equal(load_text(fx, "apps: { enabled: false }\ncgroups:\n  group_by: container\n  max_groups: 7\n"
+				       "  groups:\n    - { match: \"*.service\", name: services }\n" ONE_SINK),
+			 0);
+	assert_false(fx->cfg->apps.enabled);
+	assert_true(fx->cfg->modules[mod("apps")].enabled); /* cgroups alone runs the apps module */
+	assert_int_equal(fx->cfg->cgroups.group_by, CGROUP_BY_CONTAINER);
+	assert_int_equal(fx->cfg->cgroups.max_groups, 7);
+	assert_int_equal(fx->cfg->cgroups.ngroups, 1);
+	assert_string_equal(fx->cfg->cgroups.groups[0].name, "services");
+	assert_int_equal(fx->cfg->apps.ngroups, 0); /* the lists stay apart */
+	assert_int_equal(load_text(fx, "apps: { enabled: false }\ncgroups: { enabled: false }\n" ONE_SINK), 0);
+	assert_false(fx->cfg->modules[mod("apps")].enabled);
+	assert_fails_at(fx, "cgroups:\n  group_by: comm\n" ONE_SINK, 2, 13,
+			"cgroups.group_by: expected one of unit, container, cgroup, got \"comm\"");
+	assert_fails_at(fx, "cgroups:\n  max_groups: 0\n" ONE_SINK, 2, 15,
+			"cgroups.max_groups: expected a whole number from 1 to 100000, got \"0\"");
+	assert_fails_at(fx, "cgroups:\n  groups:\n    - { match: \"x*\" }\n" ONE_SINK, 3, 7,
+			"cgroups.groups[0]: missing required key \"name\" (the cgroup tag)");
+	assert_fails_at(fx, "cgroups:\n  enabeld: true\n" ONE_SINK, 2, 3,
+			"cgroups.enabeld: unknown key (did you mean \"enabled\"?)");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1347,6 +1378,7 @@ int main(void)
 		T(test_unknown_key_did_you_mean),
 		T(test_wrong_node_kind),
 		T(test_bool_words),
+		T(test_cgroups_section),
 		T(test_bad_duration),
 		T(test_parse_duration_ms),
 		T(test_out_of_range),

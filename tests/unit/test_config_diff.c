@@ -169,6 +169,10 @@ static void test_apps_keys_restart_apps_not_oomkill(void **state)
 	assert_string_equal(restarted_by(fx, "apps: { group_by: exe }\n"), "apps,");
 	/* cachestat switches apps' page-cache events too */
 	assert_string_equal(restarted_by(fx, "modules: { cachestat: { enabled: true } }\n"), "cachestat,apps,");
+	/* cgroups is the apps module's data grouped again */
+	assert_string_equal(restarted_by(fx, "cgroups: { group_by: container }\n"), "apps,");
+	assert_string_equal(restarted_by(fx, "cgroups: { groups: [ { match: \"*.service\", name: svc } ] }\n"), "apps,");
+	assert_string_equal(restarted_by(fx, "cgroups: { enabled: false }\n"), "apps,");
 }
 
 /* Applied live: no module restarts, the sinks are kept. */
