@@ -610,7 +610,7 @@ static const struct cfg_key cfg_group_keys[] = {
 };
 static const struct cfg_section cfg_group_section = CFG_SECTION_OF(cfg_group_keys);
 
-/* Costs: ns per counted event on 6.18 (scripts/bench/overhead), in config/bpfpush.yaml. */
+/* apps.counters: each group's cost per event is in config/bpfpush.yaml's comments. */
 static const struct cfg_key cfg_app_counter_keys[] = {
 	K_BOOL("fsync", CFG_OFF(apps.counters.fsync), "true", "apps.fsync, apps.fdatasync"),
 	K_BOOL("file_create", CFG_OFF(apps.counters.file_create), "true", "apps.file_create"),

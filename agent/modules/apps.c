@@ -178,8 +178,11 @@ static const struct event_desc apps_events[] = {
 	/* Only a syscall's exit sees why a fork failed (as process.create_errors): load_mode return only. */
 	SYSCALL_EVENT("create_errors", "apps.process_create_errors, apps.thread_create_errors", false, "fexit_",
 		      "kretprobe_", fork, vfork, clone, clone3, clone3),
-	/* inet_sock_set_state (4.16+): connects, and the end of a socket's ownership for retransmits. */
-	[EVENT_TCP_STATE] = { .name = "tcp_state", .gives = "apps.tcp_connect_v4, apps.tcp_connect_v6, apps.tcp_retransmits",
+	/*
+	 * inet_sock_set_state (4.16+): connects; also who owns a socket, for
+	 * apps.tcp_retransmits (not in gives: that event alone decides it is sent).
+	 */
+	[EVENT_TCP_STATE] = { .name = "tcp_state", .gives = "apps.tcp_connect_v4, apps.tcp_connect_v6",
 			      .ways = { TRACEPOINT_WAYS("tcp_state") } },
 	[EVENT_RETRANSMIT] = { .name = "tcp_retransmit", .gives = "apps.tcp_retransmits",
 			       .ways = { [WAY_RETRANSMIT_ERR_TP_BTF] = { .tier = ATTACH_TP_BTF, .progs = { "app_retransmit_err_tp_btf" } },
