@@ -29,6 +29,11 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u8 dispatch_native[SYSCALL_NR_MAX] = {};
 const volatile __u8 dispatch_compat[SYSCALL_NR_MAX] = {};
 const volatile int cgroup_subsys = APP_CGROUP_UNIFIED;
+/* Depth switches (apps.counters), constants at load: a switch that is off costs no instruction. */
+const volatile bool count_creates = false;    /* file_create: the open family's flags */
+const volatile bool count_net_calls = false;  /* net_calls: in the bandwidth programs */
+const volatile bool count_connects = false;   /* tcp_connects: the TCP state program */
+const volatile bool track_sock_owners = false; /* tcp_retransmits: which process a socket belongs to */
 
 /*
  * Not preallocated: memory follows the live processes, and an entry deleted
@@ -58,6 +63,20 @@ struct {
 } app_scratch SEC(".maps");
 
 PERCPU_COUNTERS(app_health, app_health);
+
+/*
+ * A TCP socket's owner, for its retransmits: they run in timer and softirq
+ * context, where the current task is whoever was interrupted. Noted at
+ * connect and at each send (the last sender owns it), dropped when the socket
+ * closes; LRU for sockets whose close was not seen. One entry when
+ * apps.counters.tcp_retransmits is off (agent/modules/apps.c).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, APP_SOCK_OWNERS);
+	__type(key, __u64);
+	__type(value, __u32);
+} app_sock_owners SEC(".maps");
 
 static __always_inline void read_identity(struct task_struct *leader, struct app_identity_raw *id)
 {
@@ -136,11 +155,75 @@ static __always_inline bool removes_dir(struct pt_regs *regs)
 #endif
 }
 
+/* Argument n (0-based, n < 3) of a native syscall, from the registers saved at entry. */
+static __always_inline unsigned long syscall_arg(struct pt_regs *regs, int n)
+{
+#if defined(__TARGET_ARCH_x86)
+	return n == 0 ? BPF_CORE_READ(regs, di) : n == 1 ? BPF_CORE_READ(regs, si) : BPF_CORE_READ(regs, dx);
+#else
+	return n == 0 ? PT_REGS_PARM1_CORE_SYSCALL(regs)
+		      : n == 1 ? PT_REGS_PARM2_CORE_SYSCALL(regs) : PT_REGS_PARM3_CORE_SYSCALL(regs);
+#endif
+}
+
+/*
+ * An open-family call with O_CREAT, or creat (as vfs.create counts them).
+ * Without registers (a 32-bit task through the dispatcher) only creat is known.
+ */
+static __always_inline bool creates(__u32 row, struct pt_regs *regs)
+{
+	if (row == SYS_creat)
+		return true;
+	if (!regs)
+		return false;
+	if (row == SYS_open)
+		return syscall_arg(regs, 1) & O_CREAT_FLAG;
+	if (row == SYS_openat)
+		return syscall_arg(regs, 2) & O_CREAT_FLAG;
+	__u64 flags = 0; /* openat2: struct open_how's first field, in the caller's memory */
+	bpf_probe_read_user(&flags, sizeof(flags), (void *)syscall_arg(regs, 2));
+	return flags & O_CREAT_FLAG;
+}
+
+/* A failed clone/clone3 asked for a thread (CLONE_THREAD); fork and vfork make processes. */
+static __always_inline bool thread_wanted(__u32 row, struct pt_regs *regs)
+{
+	if (!regs || (row != SYS_clone && row != SYS_clone3))
+		return false;
+	__u64 flags = syscall_arg(regs, 0);
+	if (row == SYS_clone3) { /* struct clone_args's first field */
+		__u64 uflags = 0;
+		bpf_probe_read_user(&uflags, sizeof(uflags), (void *)flags);
+		flags = uflags;
+	}
+	return flags & CLONE_THREAD_FLAG;
+}
+
+/* Is descriptor fd of the current task a TCP socket (IPv4 or IPv6)? */
+static __always_inline bool fd_is_tcp(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || (unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
+		return false;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	struct socket *sock = f ? BPF_CORE_READ(f, private_data) : NULL;
+	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	return sk && family_is_inet(sock_family(sk, false)) && sock_protocol(sk, false) == SOCK_IPPROTO_TCP;
+}
+
 /* known: the way sees the result (errors and bytes); otherwise calls only. */
 static __always_inline void count_syscall(enum app_syscall_kind kind, __u32 row, long ret, bool known,
 					  struct pt_regs *regs)
 {
 	if (kind == APP_SYSCALL_UNLINK && row == SYS_unlinkat && removes_dir(regs))
+		return;
+	/* Only failed forks and accepted TCP connections count: the rest skip the table. */
+	if (kind == APP_SYSCALL_FORK && !(known && ret < 0))
+		return;
+	if (kind == APP_SYSCALL_ACCEPT && !(known && ret >= 0 && fd_is_tcp(ret)))
 		return;
 	struct app_process *p = app_of_current();
 	if (!p)
@@ -151,6 +234,8 @@ static __always_inline void count_syscall(enum app_syscall_kind kind, __u32 row,
 		add(p, APP_FILE_OPEN, 1);
 		if (failed)
 			add(p, APP_FILE_OPEN_ERRORS, 1);
+		if (count_creates && creates(row, regs))
+			add(p, APP_FILE_CREATE, 1);
 		break;
 	case APP_SYSCALL_CLOSE:
 		add(p, APP_FILE_CLOSED, 1);
@@ -173,6 +258,30 @@ static __always_inline void count_syscall(enum app_syscall_kind kind, __u32 row,
 			add(p, APP_VFS_WRITE_ERRORS, 1);
 		else if (known && ret > 0)
 			add(p, APP_VFS_WRITE_BYTES, ret);
+		break;
+	case APP_SYSCALL_FSYNC:
+		add(p, APP_FSYNC, 1);
+		break;
+	case APP_SYSCALL_FDATASYNC:
+		add(p, APP_FDATASYNC, 1);
+		break;
+	case APP_SYSCALL_SHMGET:
+		add(p, APP_SHM_GET, 1);
+		break;
+	case APP_SYSCALL_SHMAT:
+		add(p, APP_SHM_AT, 1);
+		break;
+	case APP_SYSCALL_SHMDT:
+		add(p, APP_SHM_DT, 1);
+		break;
+	case APP_SYSCALL_SHMCTL:
+		add(p, APP_SHM_CTL, 1);
+		break;
+	case APP_SYSCALL_ACCEPT:
+		add(p, APP_TCP_ACCEPT, 1);
+		break;
+	case APP_SYSCALL_FORK:
+		add(p, thread_wanted(row, regs) ? APP_THREAD_CREATE_ERRORS : APP_PROCESS_CREATE_ERRORS, 1);
 		break;
 	default:
 		break;
@@ -214,10 +323,12 @@ int BPF_PROG(dispatch_raw_tp, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* The registers of the current task, for unlinkat's flags. */
+/* The registers of the current task, for the rows whose arguments matter: unlinkat's, creates', clones' flags. */
 static __always_inline struct pt_regs *current_regs(__u32 row)
 {
-	return row == SYS_unlinkat ? current_task_regs() : NULL;
+	bool open_family = row == SYS_open || row == SYS_openat || row == SYS_openat2;
+	bool wanted = row == SYS_unlinkat || row == SYS_clone || row == SYS_clone3 || (count_creates && open_family);
+	return wanted ? current_task_regs() : NULL;
 }
 
 /*
@@ -447,6 +558,45 @@ static __always_inline void count_bytes(int counter, long n)
 		add(p, counter, n);
 }
 
+/* Counted calls: the depth counters (apps.counters) that one event feeds. */
+static __always_inline void count_one(int counter)
+{
+	struct app_process *p = app_of_current();
+	if (p)
+		add(p, counter, 1);
+}
+
+/*
+ * A TCP or UDP call: its bytes, and with net_calls on the call itself, in
+ * one lookup. call: this call counts (a TCP receive only when it returned
+ * data, as socket.tcp.recv.calls; every other call).
+ */
+static __always_inline void count_net(bool tcp, bool sent, long n, bool call)
+{
+	call = call && count_net_calls;
+	if (n <= 0 && !call)
+		return;
+	struct app_process *p = app_of_current();
+	if (!p)
+		return;
+	if (n > 0)
+		add(p, sent ? APP_BANDWIDTH_SENT : APP_BANDWIDTH_RECV, n);
+	if (call)
+		add(p, tcp ? (sent ? APP_TCP_SEND_CALLS : APP_TCP_RECV_CALLS) : (sent ? APP_UDP_SEND_CALLS : APP_UDP_RECV_CALLS), 1);
+}
+
+/* The sending process owns a TCP socket from now on (for its retransmits). */
+static __always_inline void note_sock_owner(const void *sk)
+{
+	if (!track_sock_owners || !sk)
+		return;
+	__u64 key = (unsigned long)sk;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 *known = bpf_map_lookup_elem(&app_sock_owners, &key);
+	if (!known || *known != tgid)
+		bpf_map_update_elem(&app_sock_owners, &key, &tgid, BPF_ANY);
+}
+
 static __always_inline bool sock_counts(const struct sock *sk, bool trusted)
 {
 	if (!sk)
@@ -463,62 +613,192 @@ static __always_inline bool record_counts(const struct sock_msg_length_record *r
 	       (r->protocol == SOCK_IPPROTO_TCP || r->protocol == SOCK_IPPROTO_UDP);
 }
 
+/* sock_send_length / sock_recv_length: TCP or UDP told by the socket. */
+static __always_inline void on_send_length(const void *sk, bool tcp, int ret)
+{
+	if (tcp)
+		note_sock_owner(sk);
+	count_net(tcp, true, ret, true);
+}
+
+static __always_inline void on_recv_length(bool tcp, int ret, int flags)
+{
+	bool peek = flags & SOCK_MSG_PEEK;
+	count_net(tcp, false, peek ? 0 : ret, tcp ? !peek && ret > 0 : true);
+}
+
 SEC("fexit/tcp_sendmsg")
 int BPF_PROG(tcp_sent_fexit, struct sock *sk, struct msghdr *msg, size_t size, int ret)
-{ count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+{ note_sock_owner(sk); count_net(true, true, ret, true); return 0; }
 SEC("fexit/udp_sendmsg")
 int BPF_PROG(udp_sent_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
-{ count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+{ count_net(false, true, ret, true); return 0; }
 SEC("fexit/udpv6_sendmsg")
 int BPF_PROG(udp6_sent_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
-{ count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+{ count_net(false, true, ret, true); return 0; }
+/* kretprobes see no socket: a socket's owner is then the process that connected it. */
 SEC("kretprobe/tcp_sendmsg")
-int BPF_KRETPROBE(tcp_sent_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+int BPF_KRETPROBE(tcp_sent_kretprobe, int ret) { count_net(true, true, ret, true); return 0; }
 SEC("kretprobe/udp_sendmsg")
-int BPF_KRETPROBE(udp_sent_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+int BPF_KRETPROBE(udp_sent_kretprobe, int ret) { count_net(false, true, ret, true); return 0; }
 SEC("kretprobe/udpv6_sendmsg")
-int BPF_KRETPROBE(udp6_sent_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+int BPF_KRETPROBE(udp6_sent_kretprobe, int ret) { count_net(false, true, ret, true); return 0; }
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sent_tp_btf, struct sock *sk, int ret)
-{ if (sock_counts(sk, true)) count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+{ if (sock_counts(sk, true)) on_send_length(sk, sock_protocol(sk, true) == SOCK_IPPROTO_TCP, ret); return 0; }
 SEC("raw_tp/sock_send_length")
 int BPF_PROG(sent_raw_tp, struct sock *sk, int ret)
-{ if (sock_counts(sk, false)) count_bytes(APP_BANDWIDTH_SENT, ret); return 0; }
+{ if (sock_counts(sk, false)) on_send_length(sk, sock_protocol(sk, false) == SOCK_IPPROTO_TCP, ret); return 0; }
 SEC("tracepoint/sock/sock_send_length")
 int sent_tracepoint(struct sock_msg_length_record *r)
-{ if (record_counts(r)) count_bytes(APP_BANDWIDTH_SENT, r->ret); return 0; }
+{ if (record_counts(r)) on_send_length(r->sk, r->protocol == SOCK_IPPROTO_TCP, r->ret); return 0; }
 
 /* tcp_cleanup_rbuf is told at entry how much was copied; UDP's result is the datagram's size. */
 SEC("fentry/tcp_cleanup_rbuf")
-int BPF_PROG(tcp_recv_fentry, struct sock *sk, int copied) { count_bytes(APP_BANDWIDTH_RECV, copied); return 0; }
+int BPF_PROG(tcp_recv_fentry, struct sock *sk, int copied) { count_net(true, false, copied, copied > 0); return 0; }
 SEC("kprobe/tcp_cleanup_rbuf")
-int BPF_KPROBE(tcp_recv_kprobe, struct sock *sk, int copied) { count_bytes(APP_BANDWIDTH_RECV, copied); return 0; }
+int BPF_KPROBE(tcp_recv_kprobe, struct sock *sk, int copied) { count_net(true, false, copied, copied > 0); return 0; }
 SEC("fexit/udp_recvmsg")
 int BPF_PROG(udp_recv_fexit)
-{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_bytes(APP_BANDWIDTH_RECV, (int)ret); return 0; }
+{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_net(false, false, (int)ret, true); return 0; }
 SEC("fexit/udpv6_recvmsg")
 int BPF_PROG(udp6_recv_fexit)
-{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_bytes(APP_BANDWIDTH_RECV, (int)ret); return 0; }
+{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_net(false, false, (int)ret, true); return 0; }
 /* Before 5.19 the result follows six arguments (agent/kernel/btf_proto.h). */
 SEC("fexit/udp_recvmsg")
 int BPF_PROG(udp_recv_fexit6, void *sk, void *msg, size_t len, int noblock, int flags, int *addr_len, int ret)
-{ count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+{ count_net(false, false, ret, true); return 0; }
 SEC("fexit/udpv6_recvmsg")
 int BPF_PROG(udp6_recv_fexit6, void *sk, void *msg, size_t len, int noblock, int flags, int *addr_len, int ret)
-{ count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+{ count_net(false, false, ret, true); return 0; }
 SEC("kretprobe/udp_recvmsg")
-int BPF_KRETPROBE(udp_recv_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+int BPF_KRETPROBE(udp_recv_kretprobe, int ret) { count_net(false, false, ret, true); return 0; }
 SEC("kretprobe/udpv6_recvmsg")
-int BPF_KRETPROBE(udp6_recv_kretprobe, int ret) { count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+int BPF_KRETPROBE(udp6_recv_kretprobe, int ret) { count_net(false, false, ret, true); return 0; }
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(recv_tp_btf, struct sock *sk, int ret, int flags)
-{ if (!(flags & SOCK_MSG_PEEK) && sock_counts(sk, true)) count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+{ if (sock_counts(sk, true)) on_recv_length(sock_protocol(sk, true) == SOCK_IPPROTO_TCP, ret, flags); return 0; }
 SEC("raw_tp/sock_recv_length")
 int BPF_PROG(recv_raw_tp, struct sock *sk, int ret, int flags)
-{ if (!(flags & SOCK_MSG_PEEK) && sock_counts(sk, false)) count_bytes(APP_BANDWIDTH_RECV, ret); return 0; }
+{ if (sock_counts(sk, false)) on_recv_length(sock_protocol(sk, false) == SOCK_IPPROTO_TCP, ret, flags); return 0; }
 SEC("tracepoint/sock/sock_recv_length")
 int recv_tracepoint(struct sock_msg_length_record *r)
-{ if (!(r->flags & SOCK_MSG_PEEK) && record_counts(r)) count_bytes(APP_BANDWIDTH_RECV, r->ret); return 0; }
+{ if (record_counts(r)) on_recv_length(r->protocol == SOCK_IPPROTO_TCP, r->ret, r->flags); return 0; }
+
+/*
+ * TCP state changes: a connect (CLOSE -> SYN_SENT, in the connecting
+ * process's context) counts for it by the socket's family and makes it the
+ * socket's owner; a socket reaching CLOSE has no owner any more.
+ */
+static __always_inline void on_tcp_state(const void *sk, __u16 family, __u16 protocol, int oldstate, int newstate)
+{
+	if (protocol != SOCK_IPPROTO_TCP)
+		return;
+	if (newstate == SOCK_TCP_SYN_SENT && oldstate == SOCK_TCP_CLOSE) {
+		note_sock_owner(sk);
+		if (count_connects && family_is_inet(family))
+			count_one(family == SOCK_AF_INET6 ? APP_TCP_CONNECT_V6 : APP_TCP_CONNECT_V4);
+	} else if (newstate == SOCK_TCP_CLOSE && track_sock_owners) {
+		__u64 key = (unsigned long)sk;
+		bpf_map_delete_elem(&app_sock_owners, &key);
+	}
+}
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tcp_state_tp_btf, struct sock *sk, int oldstate, int newstate)
+{ on_tcp_state(sk, sock_family(sk, true), sock_protocol(sk, true), oldstate, newstate); return 0; }
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(tcp_state_raw_tp, struct sock *sk, int oldstate, int newstate)
+{ on_tcp_state(sk, sock_family(sk, false), sock_protocol(sk, false), oldstate, newstate); return 0; }
+SEC("tracepoint/sock/inet_sock_set_state")
+int tcp_state_tracepoint(struct inet_sock_set_state_record *r)
+{ on_tcp_state(r->skaddr, r->family, r->protocol, r->oldstate, r->newstate); return 0; }
+
+/* The classic tcp_retransmit_skb record (as probes/socket.bpf.c reads it). */
+struct app_retransmit_record {
+	unsigned long long common;
+	const void *skbaddr;
+	const void *skaddr;
+	int state;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u8 saddr[4];
+	__u8 daddr[4];
+	__u8 saddr_v6[16];
+	__u8 daddr_v6[16];
+	int err; /* 6.10+ */
+};
+
+/*
+ * Retransmitted segments (as socket.tcp.retransmits: tcp_skb_pcount) for the
+ * socket's owner, whose entry is looked up, never made: this runs in timer
+ * and softirq context. A socket with no owner seen (accepted and never sent
+ * on while watched) is not counted.
+ */
+static __always_inline void count_retransmit(const void *sk, const struct sk_buff *skb, int err)
+{
+	__u64 key = (unsigned long)sk;
+	__u32 *owner = err ? NULL : bpf_map_lookup_elem(&app_sock_owners, &key);
+	if (!owner)
+		return;
+	__u32 tgid = *owner;
+	struct app_process *p = bpf_map_lookup_elem(&app_pids, &tgid);
+	if (p)
+		add(p, APP_TCP_RETRANSMITS, tcp_retransmit_segments(skb));
+}
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(app_retransmit_err_tp_btf, struct sock *sk, struct sk_buff *skb, int err) { count_retransmit(sk, skb, err); return 0; }
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(app_retransmit_tp_btf, struct sock *sk, struct sk_buff *skb) { count_retransmit(sk, skb, 0); return 0; }
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(app_retransmit_err_raw_tp, struct sock *sk, struct sk_buff *skb, int err) { count_retransmit(sk, skb, err); return 0; }
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(app_retransmit_raw_tp, struct sock *sk, struct sk_buff *skb) { count_retransmit(sk, skb, 0); return 0; }
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int app_retransmit_err_tracepoint(struct app_retransmit_record *r) { count_retransmit(r->skaddr, r->skbaddr, r->err); return 0; }
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int app_retransmit_tracepoint(struct app_retransmit_record *r) { count_retransmit(r->skaddr, r->skbaddr, 0); return 0; }
+
+/*
+ * Directory cache, as the dcstat module counts it (probes/dcstat.bpf.c), for
+ * the process that looked up: no tracepoint marks it, so fentry or kprobes only.
+ */
+SEC("fentry/lookup_fast")
+int BPF_PROG(dc_reference_fentry) { count_one(APP_DCSTAT_REFERENCES); return 0; }
+SEC("kprobe/lookup_fast")
+int BPF_KPROBE(dc_reference_kprobe) { count_one(APP_DCSTAT_REFERENCES); return 0; }
+SEC("fentry/d_lookup")
+int BPF_PROG(dc_slow_fentry) { count_one(APP_DCSTAT_SLOW); return 0; }
+SEC("kprobe/d_lookup")
+int BPF_KPROBE(dc_slow_kprobe) { count_one(APP_DCSTAT_SLOW); return 0; }
+static __always_inline void count_slow_result(const void *found)
+{
+	struct app_process *p = app_of_current();
+	if (!p)
+		return;
+	add(p, APP_DCSTAT_SLOW, 1);
+	if (!found)
+		add(p, APP_DCSTAT_MISSES, 1);
+}
+SEC("fexit/d_lookup")
+int BPF_PROG(dc_slow_fexit, const struct dentry *parent, const struct qstr *name, struct dentry *ret)
+{ count_slow_result(ret); return 0; }
+SEC("kretprobe/d_lookup")
+int BPF_KRETPROBE(dc_slow_kretprobe, struct dentry *ret) { count_slow_result(ret); return 0; }
+
+/*
+ * Swap, as the swap module counts it (probes/swap.bpf.c: the target names
+ * come from agent/kernel/kernel_names.c), for the process whose fault or
+ * reclaim started the I/O: kswapd for background reclaim.
+ */
+SEC("fentry")
+int BPF_PROG(swap_read_fentry, struct folio *folio) { count_bytes(APP_SWAP_READ, folio_pages(folio)); return 0; }
+SEC("fentry")
+int BPF_PROG(swap_write_fentry, struct folio *folio) { count_bytes(APP_SWAP_WRITE, folio_pages(folio)); return 0; }
+SEC("kprobe")
+int BPF_KPROBE(swap_read_kprobe, struct folio *folio) { count_bytes(APP_SWAP_READ, folio_pages(folio)); return 0; }
+SEC("kprobe")
+int BPF_KPROBE(swap_write_kprobe, struct folio *folio) { count_bytes(APP_SWAP_WRITE, folio_pages(folio)); return 0; }
 
 /*
  * Page cache, as the cachestat module counts it (probes/cachestat.bpf.c),

@@ -27,12 +27,38 @@ enum app_counter {
 	APP_CACHE_ACCESSED,
 	APP_CACHE_ADDED,
 	APP_CACHE_DIRTIED,
+	/* Depth: each group switched under apps.counters (agent/modules/apps.c). */
+	APP_FSYNC,
+	APP_FDATASYNC,
+	APP_FILE_CREATE,
+	APP_SHM_GET,
+	APP_SHM_AT,
+	APP_SHM_DT,
+	APP_SHM_CTL,
+	APP_TCP_SEND_CALLS,
+	APP_TCP_RECV_CALLS,
+	APP_UDP_SEND_CALLS,
+	APP_UDP_RECV_CALLS,
+	APP_TCP_RETRANSMITS,
+	APP_TCP_CONNECT_V4,
+	APP_TCP_CONNECT_V6,
+	APP_TCP_ACCEPT,
+	APP_PROCESS_CREATE_ERRORS,
+	APP_THREAD_CREATE_ERRORS,
+	APP_DCSTAT_REFERENCES,
+	APP_DCSTAT_SLOW,
+	APP_DCSTAT_MISSES,
+	APP_SWAP_READ,
+	APP_SWAP_WRITE,
 	APP_COUNTER_COUNT
 };
 
 /* Which counters a syscall feeds: calls, errors (result < 0) and bytes (result > 0). */
 enum app_syscall_kind { APP_SYSCALL_NONE = 0, APP_SYSCALL_OPEN, APP_SYSCALL_CLOSE, APP_SYSCALL_UNLINK,
-			APP_SYSCALL_READ, APP_SYSCALL_WRITE };
+			APP_SYSCALL_READ, APP_SYSCALL_WRITE,
+			/* depth (apps.counters) */
+			APP_SYSCALL_FSYNC, APP_SYSCALL_FDATASYNC, APP_SYSCALL_SHMGET, APP_SYSCALL_SHMAT,
+			APP_SYSCALL_SHMDT, APP_SYSCALL_SHMCTL, APP_SYSCALL_ACCEPT, APP_SYSCALL_FORK };
 
 /*
  * The syscalls apps counts, with what each feeds; rows of probes/syscall_table.h.
@@ -44,7 +70,15 @@ enum app_syscall_kind { APP_SYSCALL_NONE = 0, APP_SYSCALL_OPEN, APP_SYSCALL_CLOS
 	X(unlink, APP_SYSCALL_UNLINK) X(unlinkat, APP_SYSCALL_UNLINK) X(read, APP_SYSCALL_READ)          \
 	X(pread64, APP_SYSCALL_READ) X(readv, APP_SYSCALL_READ) X(preadv, APP_SYSCALL_READ)              \
 	X(preadv2, APP_SYSCALL_READ) X(write, APP_SYSCALL_WRITE) X(pwrite64, APP_SYSCALL_WRITE)          \
-	X(writev, APP_SYSCALL_WRITE) X(pwritev, APP_SYSCALL_WRITE) X(pwritev2, APP_SYSCALL_WRITE)
+	X(writev, APP_SYSCALL_WRITE) X(pwritev, APP_SYSCALL_WRITE) X(pwritev2, APP_SYSCALL_WRITE)          \
+	APP_DEPTH_SYSCALLS(X)
+
+/* The depth counters' syscalls (apps.counters): fsyncs, shm calls, accepts, failed forks. */
+#define APP_DEPTH_SYSCALLS(X)                                                                            \
+	X(fsync, APP_SYSCALL_FSYNC) X(fdatasync, APP_SYSCALL_FDATASYNC) X(shmget, APP_SYSCALL_SHMGET)    \
+	X(shmat, APP_SYSCALL_SHMAT) X(shmdt, APP_SYSCALL_SHMDT) X(shmctl, APP_SYSCALL_SHMCTL)            \
+	X(accept, APP_SYSCALL_ACCEPT) X(accept4, APP_SYSCALL_ACCEPT) X(fork, APP_SYSCALL_FORK)           \
+	X(vfork, APP_SYSCALL_FORK) X(clone, APP_SYSCALL_FORK) X(clone3, APP_SYSCALL_FORK)
 
 #define APP_COMM_LEN 16
 #define APP_EXE_LEN 32
@@ -93,6 +127,8 @@ struct app_health {
  * folded at the next collect, so a larger ring would only cost memory.
  */
 #define APP_RINGBUF_BYTES (256 << 10)
+/* TCP sockets whose owner apps remembers, for per-app retransmits (when they are counted). */
+#define APP_SOCK_OWNERS 16384
 /* cgroup_subsys: -1 reads the unified (v2) hierarchy, else this v1 controller's. */
 #define APP_CGROUP_UNIFIED (-1)
 

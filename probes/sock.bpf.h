@@ -58,4 +58,18 @@ struct inet_sock_set_state_record {
 	__u16 protocol;
 };
 
+/*
+ * The segments a retransmitted packet holds, as RetransSegs counts them:
+ * tcp_skb_pcount(), the tcp_gso_segs of the TCP control block in skb->cb
+ * (probes/socket.bpf.c explains why; apps counts the same way).
+ */
+static __always_inline __u64 tcp_retransmit_segments(const struct sk_buff *skb)
+{
+	const struct tcp_skb_cb *cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
+	__u16 segs = 0;
+	if (!skb || bpf_core_read(&segs, sizeof(segs), &cb->tcp_gso_segs))
+		return 1;
+	return segs;
+}
+
 #endif

@@ -4,7 +4,7 @@
  * per-syscall tracepoint program from every row) and by userspace (names,
  * dispatch tables). A new architecture adds its own table here.
  *
- * X(name, x86_64 nr, i386 nr (compat tasks), tracepoint name, variant)
+ * X(name, x86_64 nr, i386 nr (compat tasks; -1: none), tracepoint name, variant)
  * The variant is a second count some metrics need from the arguments:
  * open-family calls with O_CREAT (vfs.create), unlinkat with AT_REMOVEDIR
  * (vfs.rmdir rather than vfs.unlink).
@@ -38,6 +38,7 @@ enum syscall_variant {
 	X(clone, 56, 120, clone, VARIANT_NONE)                             \
 	X(fork, 57, 2, fork, VARIANT_NONE)                                 \
 	X(vfork, 58, 190, vfork, VARIANT_NONE)                             \
+	X(accept, 43, -1, accept, VARIANT_NONE)                            \
 	X(shmdt, 67, 398, shmdt, VARIANT_NONE)                             \
 	X(fsync, 74, 118, fsync, VARIANT_NONE)                             \
 	X(fdatasync, 75, 148, fdatasync, VARIANT_NONE)                     \
@@ -48,6 +49,7 @@ enum syscall_variant {
 	X(mount, 165, 21, mount, VARIANT_NONE)                             \
 	X(umount2, 166, 52, umount, VARIANT_NONE)                          \
 	X(openat, 257, 295, openat, VARIANT_O_CREAT_ARG2)                  \
+	X(accept4, 288, 364, accept4, VARIANT_NONE)                        \
 	X(unlinkat, 263, 301, unlinkat, VARIANT_REMOVEDIR_ARG2)            \
 	X(sync_file_range, 277, 314, sync_file_range, VARIANT_NONE)        \
 	X(preadv, 295, 333, preadv, VARIANT_NONE)                          \

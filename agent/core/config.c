@@ -614,6 +614,24 @@ static const struct cfg_key cfg_group_keys[] = {
 };
 static const struct cfg_section cfg_group_section = CFG_SECTION_OF(cfg_group_keys);
 
+/* apps.counters: each group's cost per event is in config/bpfpush.yaml's comments. */
+static const struct cfg_key cfg_app_counter_keys[] = {
+	K_BOOL("fsync", CFG_OFF(apps.counters.fsync), "true", "apps.fsync, apps.fdatasync"),
+	K_BOOL("file_create", CFG_OFF(apps.counters.file_create), "true", "apps.file_create"),
+	K_BOOL("shm", CFG_OFF(apps.counters.shm), "true", "apps.shm_get, apps.shm_at, apps.shm_dt, apps.shm_ctl"),
+	K_BOOL("net_calls", CFG_OFF(apps.counters.net_calls), "true",
+	       "apps.tcp_send_calls, apps.tcp_recv_calls, apps.udp_send_calls, apps.udp_recv_calls"),
+	K_BOOL("tcp_connects", CFG_OFF(apps.counters.tcp_connects), "true", "apps.tcp_connect_v4, apps.tcp_connect_v6"),
+	K_BOOL("tcp_accepts", CFG_OFF(apps.counters.tcp_accepts), "true", "apps.tcp_accept"),
+	K_BOOL("tcp_retransmits", CFG_OFF(apps.counters.tcp_retransmits), "false", "apps.tcp_retransmits"),
+	K_BOOL("create_errors", CFG_OFF(apps.counters.create_errors), "true",
+	       "apps.process_create_errors, apps.thread_create_errors (load_mode: return)"),
+	K_BOOL("dcstat", CFG_OFF(apps.counters.dcstat), "false",
+	       "apps.dcstat_references, apps.dcstat_slow, apps.dcstat_misses (fentry or kprobes)"),
+	K_BOOL("swap", CFG_OFF(apps.counters.swap), "true", "apps.swap_read, apps.swap_write (fentry or kprobes)"),
+};
+static const struct cfg_section cfg_app_counters_section = CFG_SECTION_OF(cfg_app_counter_keys);
+
 static const struct cfg_key cfg_apps_keys[] = {
 	K_BOOL("enabled", CFG_OFF(apps.enabled), "true", "per-application metrics (apps.*)"),
 	K_ENUM("group_by", CFG_OFF(apps.group_by), "comm", cfg_group_by_words, "comm | exe | cgroup | unit | container"),
@@ -624,6 +642,7 @@ static const struct cfg_key cfg_apps_keys[] = {
 	K_MS("interval", CFG_OFF(apps.interval_ms), "0s", 0, MS_PER_H,
 	     "collection interval; 0s: global.interval, else a multiple of it"),
 	K_ENUM("attach", CFG_OFF(apps.attach), "auto", cfg_attach_words, "auto: global.attach"),
+	K_SECTION("counters", 0, &cfg_app_counters_section, "the depth counters, each group switchable"),
 };
 
 static const struct cfg_key cfg_cgroups_keys[] = {

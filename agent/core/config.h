@@ -140,6 +140,11 @@ struct config {
 		/* the apps module's interval and attach: its section is this one, not modules.apps */
 		uint64_t interval_ms;
 		enum attach_tier attach;
+		/* apps.counters: the depth counters, each group switchable (agent/modules/apps.c) */
+		struct config_app_counters {
+			bool fsync, file_create, shm, net_calls, tcp_connects, tcp_accepts, tcp_retransmits,
+				create_errors, dcstat, swap;
+		} counters;
 	} apps;
 	/*
 	 * cgroup.*: the apps module's per-process data grouped a second time, by

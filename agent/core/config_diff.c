@@ -43,7 +43,8 @@ static bool apps_equal(const struct config *a, const struct config *b)
 	/* cachestat switches apps' page-cache events on and off too */
 	if (a->apps.group_by != b->apps.group_by || a->apps.max_groups != b->apps.max_groups ||
 	    a->apps.ngroups != b->apps.ngroups ||
-	    config_module_enabled(a, "cachestat") != config_module_enabled(b, "cachestat"))
+	    config_module_enabled(a, "cachestat") != config_module_enabled(b, "cachestat") ||
+	    memcmp(&a->apps.counters, &b->apps.counters, sizeof(a->apps.counters)))
 		return false;
 	/* cgroups is the apps module's data grouped again: its keys are the module's too */
 	if (a->cgroups.enabled != b->cgroups.enabled || a->cgroups.group_by != b->cgroups.group_by ||

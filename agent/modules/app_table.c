@@ -24,6 +24,28 @@ const char *const app_counter_names[APP_COUNTER_COUNT] = {
 	[APP_BANDWIDTH_SENT] = "apps.bandwidth_sent",
 	[APP_BANDWIDTH_RECV] = "apps.bandwidth_recv",
 	/* The page-cache counters are sent as hits, misses, dirties and ratio: add_cache(). */
+	[APP_FSYNC] = "apps.fsync",
+	[APP_FDATASYNC] = "apps.fdatasync",
+	[APP_FILE_CREATE] = "apps.file_create",
+	[APP_SHM_GET] = "apps.shm_get",
+	[APP_SHM_AT] = "apps.shm_at",
+	[APP_SHM_DT] = "apps.shm_dt",
+	[APP_SHM_CTL] = "apps.shm_ctl",
+	[APP_TCP_SEND_CALLS] = "apps.tcp_send_calls",
+	[APP_TCP_RECV_CALLS] = "apps.tcp_recv_calls",
+	[APP_UDP_SEND_CALLS] = "apps.udp_send_calls",
+	[APP_UDP_RECV_CALLS] = "apps.udp_recv_calls",
+	[APP_TCP_RETRANSMITS] = "apps.tcp_retransmits",
+	[APP_TCP_CONNECT_V4] = "apps.tcp_connect_v4",
+	[APP_TCP_CONNECT_V6] = "apps.tcp_connect_v6",
+	[APP_TCP_ACCEPT] = "apps.tcp_accept",
+	[APP_PROCESS_CREATE_ERRORS] = "apps.process_create_errors",
+	[APP_THREAD_CREATE_ERRORS] = "apps.thread_create_errors",
+	[APP_DCSTAT_REFERENCES] = "apps.dcstat_references",
+	[APP_DCSTAT_SLOW] = "apps.dcstat_slow",
+	[APP_DCSTAT_MISSES] = "apps.dcstat_misses",
+	[APP_SWAP_READ] = "apps.swap_read",
+	[APP_SWAP_WRITE] = "apps.swap_write",
 };
 
 /* The call counters: a group's activity, by which the busiest are chosen. */

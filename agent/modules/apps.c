@@ -53,7 +53,30 @@
 	ROW("cachestat_hits", METRIC_COUNTER, false, "page-cache hits (as cachestat.hits), when cachestat is on") \
 	ROW("cachestat_misses", METRIC_COUNTER, false, "pages added to the page cache, when cachestat is on")     \
 	ROW("cachestat_dirties", METRIC_COUNTER, false, "pages dirtied, when cachestat is on")                    \
-	ROW("cachestat_ratio", METRIC_GAUGE, false, "hits per 100 accesses this interval, when cachestat is on")
+	ROW("cachestat_ratio", METRIC_GAUGE, false, "hits per 100 accesses this interval, when cachestat is on") \
+	/* Depth (apps.counters), in enum app_counter order. */ \
+	ROW("fsync", METRIC_COUNTER, false, "fsync calls") \
+	ROW("fdatasync", METRIC_COUNTER, false, "fdatasync calls") \
+	ROW("file_create", METRIC_COUNTER, false, "creat, and open-family calls with O_CREAT (as vfs.create)") \
+	ROW("shm_get", METRIC_COUNTER, false, "shmget calls") \
+	ROW("shm_at", METRIC_COUNTER, false, "shmat calls") \
+	ROW("shm_dt", METRIC_COUNTER, false, "shmdt calls") \
+	ROW("shm_ctl", METRIC_COUNTER, false, "shmctl calls") \
+	ROW("tcp_send_calls", METRIC_COUNTER, false, "TCP send calls (as socket.tcp.send.calls)") \
+	ROW("tcp_recv_calls", METRIC_COUNTER, false, "TCP receive calls that returned data (as socket.tcp.recv.calls)") \
+	ROW("udp_send_calls", METRIC_COUNTER, false, "UDP send calls, IPv4 and IPv6") \
+	ROW("udp_recv_calls", METRIC_COUNTER, false, "UDP receive calls, IPv4 and IPv6") \
+	ROW("tcp_retransmits", METRIC_COUNTER, false, "retransmitted TCP segments of the sockets it connected or last sent on") \
+	ROW("tcp_connect_v4", METRIC_COUNTER, false, "TCP connects that sent a SYN, IPv4 sockets") \
+	ROW("tcp_connect_v6", METRIC_COUNTER, false, "TCP connects that sent a SYN, IPv6 sockets") \
+	ROW("tcp_accept", METRIC_COUNTER, true, "accept/accept4 calls that returned a TCP connection") \
+	ROW("process_create_errors", METRIC_COUNTER, true, "fork/vfork/clone/clone3 calls without CLONE_THREAD that failed") \
+	ROW("thread_create_errors", METRIC_COUNTER, true, "clone/clone3 calls with CLONE_THREAD that failed") \
+	ROW("dcstat_references", METRIC_COUNTER, false, "directory-cache lookups (as dcstat.references)") \
+	ROW("dcstat_slow", METRIC_COUNTER, false, "slow directory-cache lookups (as dcstat.slow)") \
+	ROW("dcstat_misses", METRIC_COUNTER, true, "slow lookups that missed (as dcstat.miss)") \
+	ROW("swap_read", METRIC_COUNTER, false, "pages read from swap for it") \
+	ROW("swap_write", METRIC_COUNTER, false, "pages written to swap in its context (reclaim it ran)")
 
 #define APPS_ROW(name, type, needs_result, help) { "apps." name, type, needs_result, "app", help },
 #define CGROUP_ROW(name, type, needs_result, help) { "cgroup." name, type, needs_result, "cgroup", help },
@@ -64,8 +87,9 @@ static const struct metric_desc apps_metrics[] = { APP_METRIC_ROWS(APPS_ROW) APP
 #define GIVES_1(a) GIVES1(a)
 #define GIVES_2(a, b) GIVES1(a) ", " GIVES1(b)
 #define GIVES_3(a, b, c) GIVES1(a) ", " GIVES1(b) ", " GIVES1(c)
-#define GIVES_PICK(_1, _2, _3, which, ...) which
-#define GIVES(...) GIVES_PICK(__VA_ARGS__, GIVES_3, GIVES_2, GIVES_1, unused)(__VA_ARGS__)
+#define GIVES_4(a, b, c, d) GIVES_2(a, b) ", " GIVES_2(c, d)
+#define GIVES_PICK(_1, _2, _3, _4, which, ...) which
+#define GIVES(...) GIVES_PICK(__VA_ARGS__, GIVES_4, GIVES_3, GIVES_2, GIVES_1, unused)(__VA_ARGS__)
 
 #define TRACEPOINT_WAYS(prefix)                                                                          \
 	{ .tier = ATTACH_TP_BTF, .progs = { prefix "_tp_btf" } },                                        \
@@ -102,11 +126,21 @@ enum {
 	EVENT_OPEN = 0, EVENT_OPEN_RESULT, EVENT_CLOSE, EVENT_CLOSE_RESULT, EVENT_UNLINK, EVENT_UNLINK_RESULT,
 	EVENT_READ, EVENT_READ_RESULT, EVENT_WRITE, EVENT_WRITE_RESULT, EVENT_FORK, EVENT_EXIT, EVENT_EXEC,
 	EVENT_SENT, EVENT_SENT_RESULT, EVENT_RECV, EVENT_RECV_RESULT, EVENT_CACHE_ADDED, EVENT_CACHE_DIRTIED,
-	EVENT_CACHE_ACCESSED, EVENT_RENAME, EVENT_COUNT
+	EVENT_CACHE_ACCESSED,
+	/* Depth (apps.counters): syscall events in entry/result pairs, then the others. */
+	EVENT_FSYNC, EVENT_FSYNC_RESULT, EVENT_SHM, EVENT_SHM_RESULT, EVENT_ACCEPT, EVENT_ACCEPT_RESULT,
+	EVENT_CREATE_ERRORS, EVENT_TCP_STATE, EVENT_RETRANSMIT, EVENT_DC_REFERENCE, EVENT_DC_SLOW,
+	EVENT_DC_SLOW_RESULT, EVENT_SWAP_READ, EVENT_SWAP_WRITE,
+	EVENT_RENAME,
+	EVENT_COUNT
 };
 
+/* The retransmit ways, in pairs: the one reading err first (6.10+), then the one for older kernels. */
+enum { WAY_RETRANSMIT_ERR_TP_BTF = 0, WAY_RETRANSMIT_TP_BTF, WAY_RETRANSMIT_ERR_RAW_TP, WAY_RETRANSMIT_RAW_TP,
+       WAY_RETRANSMIT_ERR_TRACEPOINT, WAY_RETRANSMIT_TRACEPOINT };
+
 static const struct event_desc apps_events[] = {
-	SYSCALL_EVENTS("file_open", GIVES("file_open", "file_open_errors"), open, openat, openat2, creat, creat),
+	SYSCALL_EVENTS("file_open", GIVES("file_open", "file_open_errors", "file_create"), open, openat, openat2, creat, creat),
 	SYSCALL_EVENTS("file_close", GIVES("file_closed", "file_close_errors"), close, close_range, close_range,
 		       close_range, close_range),
 	SYSCALL_EVENTS("file_unlink", GIVES("file_deleted"), unlink, unlinkat, unlinkat, unlinkat, unlinkat),
@@ -120,17 +154,17 @@ static const struct event_desc apps_events[] = {
 	/* Feeds no counter: exec renames a process, and so may move it to another group. */
 	[EVENT_EXEC] = { .name = "exec", .gives = "the app of a process after exec", .ways = { TRACEPOINT_WAYS("exec") } },
 	/* In entry mode only the sock:* tracepoints (6.3+) see how many bytes moved. */
-	[EVENT_SENT] = { .name = "sent", .gives = GIVES("bandwidth_sent"), .entry_mode_only = true,
+	[EVENT_SENT] = { .name = "sent", .gives = GIVES("bandwidth_sent", "tcp_send_calls", "udp_send_calls"), .entry_mode_only = true,
 			 .ways = { TRACEPOINT_WAYS("sent") } },
-	[EVENT_SENT_RESULT] = { .name = "sent_result", .gives = GIVES("bandwidth_sent"), .return_mode_only = true,
+	[EVENT_SENT_RESULT] = { .name = "sent_result", .gives = GIVES("bandwidth_sent", "tcp_send_calls", "udp_send_calls"), .return_mode_only = true,
 				.ways = { { .tier = ATTACH_FENTRY,
 					    .progs = { "tcp_sent_fexit", "udp_sent_fexit", "udp6_sent_fexit" } },
 					  { .tier = ATTACH_KPROBE,
 					    .progs = { "tcp_sent_kretprobe", "udp_sent_kretprobe", "udp6_sent_kretprobe" } },
 					  TRACEPOINT_WAYS("sent") } },
-	[EVENT_RECV] = { .name = "recv", .gives = GIVES("bandwidth_recv"), .entry_mode_only = true,
+	[EVENT_RECV] = { .name = "recv", .gives = GIVES("bandwidth_recv", "tcp_recv_calls", "udp_recv_calls"), .entry_mode_only = true,
 			 .ways = { TRACEPOINT_WAYS("recv") } },
-	[EVENT_RECV_RESULT] = { .name = "recv_result", .gives = GIVES("bandwidth_recv"), .return_mode_only = true,
+	[EVENT_RECV_RESULT] = { .name = "recv_result", .gives = GIVES("bandwidth_recv", "tcp_recv_calls", "udp_recv_calls"), .return_mode_only = true,
 				.ways = { { .tier = ATTACH_FENTRY,
 					    .progs = { "tcp_recv_fentry", "udp_recv_fexit", "udp6_recv_fexit" } },
 					  { .tier = ATTACH_FENTRY,
@@ -155,6 +189,47 @@ static const struct event_desc apps_events[] = {
 					       .targets = { "folio_mark_accessed" } },
 					     { .tier = ATTACH_KPROBE, .progs = { "cache_accessed_kprobe" },
 					       .targets = { "folio_mark_accessed" } } } },
+	/* Depth (apps.counters). */
+	SYSCALL_EVENTS("fsync", GIVES("fsync", "fdatasync"), fsync, fdatasync, fdatasync, fdatasync, fdatasync),
+	SYSCALL_EVENTS("shm", GIVES("shm_get", "shm_at", "shm_dt", "shm_ctl"), shmget, shmat, shmdt, shmctl,
+		       shmctl),
+	/* accept's result is the connection: entry mode's function ways see none (not sent there). */
+	SYSCALL_EVENTS("tcp_accept", GIVES("tcp_accept"), accept, accept4, accept4, accept4, accept4),
+	/* Only a syscall's exit sees why a fork failed (as process.create_errors): load_mode return only. */
+	SYSCALL_EVENT("create_errors", GIVES("process_create_errors", "thread_create_errors"), false, "fexit_",
+		      "kretprobe_", fork, vfork, clone, clone3, clone3),
+	/*
+	 * inet_sock_set_state (4.16+): connects; also who owns a socket, for
+	 * apps.tcp_retransmits (not in gives: that event alone decides it is sent).
+	 */
+	[EVENT_TCP_STATE] = { .name = "tcp_state", .gives = GIVES("tcp_connect_v4", "tcp_connect_v6"),
+			      .ways = { TRACEPOINT_WAYS("tcp_state") } },
+	[EVENT_RETRANSMIT] = { .name = "tcp_retransmit", .gives = GIVES("tcp_retransmits"),
+			       .ways = { [WAY_RETRANSMIT_ERR_TP_BTF] = { .tier = ATTACH_TP_BTF, .progs = { "app_retransmit_err_tp_btf" } },
+					 [WAY_RETRANSMIT_TP_BTF] = { .tier = ATTACH_TP_BTF, .progs = { "app_retransmit_tp_btf" } },
+					 [WAY_RETRANSMIT_ERR_RAW_TP] = { .tier = ATTACH_RAW_TP, .progs = { "app_retransmit_err_raw_tp" } },
+					 [WAY_RETRANSMIT_RAW_TP] = { .tier = ATTACH_RAW_TP, .progs = { "app_retransmit_raw_tp" } },
+					 [WAY_RETRANSMIT_ERR_TRACEPOINT] = { .tier = ATTACH_TRACEPOINT,
+									     .progs = { "app_retransmit_err_tracepoint" } },
+					 [WAY_RETRANSMIT_TRACEPOINT] = { .tier = ATTACH_TRACEPOINT,
+									 .progs = { "app_retransmit_tracepoint" } } } },
+	/* No tracepoint marks directory-cache lookups or swap I/O: fentry or kprobes only (as dcstat, swap). */
+	[EVENT_DC_REFERENCE] = { .name = "dc_reference", .gives = GIVES("dcstat_references"),
+				 .ways = { { .tier = ATTACH_FENTRY, .progs = { "dc_reference_fentry" } },
+					   { .tier = ATTACH_KPROBE, .progs = { "dc_reference_kprobe" } } } },
+	[EVENT_DC_SLOW] = { .name = "dc_slow", .gives = GIVES("dcstat_slow"), .entry_mode_only = true,
+			    .ways = { { .tier = ATTACH_FENTRY, .progs = { "dc_slow_fentry" }, .no_result = true },
+				      { .tier = ATTACH_KPROBE, .progs = { "dc_slow_kprobe" }, .no_result = true } } },
+	[EVENT_DC_SLOW_RESULT] = { .name = "dc_slow_result", .gives = GIVES("dcstat_slow", "dcstat_misses"),
+				   .return_mode_only = true,
+				   .ways = { { .tier = ATTACH_FENTRY, .progs = { "dc_slow_fexit" } },
+					     { .tier = ATTACH_KPROBE, .progs = { "dc_slow_kretprobe" } } } },
+	[EVENT_SWAP_READ] = { .name = "swap_read", .gives = GIVES("swap_read"),
+			      .ways = { { .tier = ATTACH_FENTRY, .progs = { "swap_read_fentry" }, .targets = { "swap_read_folio" } },
+					{ .tier = ATTACH_KPROBE, .progs = { "swap_read_kprobe" }, .targets = { "swap_read_folio" } } } },
+	[EVENT_SWAP_WRITE] = { .name = "swap_write", .gives = GIVES("swap_write"),
+			       .ways = { { .tier = ATTACH_FENTRY, .progs = { "swap_write_fentry" }, .targets = { "__swap_writepage" } },
+					 { .tier = ATTACH_KPROBE, .progs = { "swap_write_kprobe" }, .targets = { "__swap_writepage" } } } },
 	/* Feeds no counter: a renamed leader (prctl, /proc/PID/comm, exec) moves its process to another group. */
 	[EVENT_RENAME] = { .name = "rename", .gives = "the app of a process after its leader is renamed",
 			   .ways = { TRACEPOINT_WAYS("rename") } },
@@ -164,7 +239,7 @@ _Static_assert(sizeof(apps_events) / sizeof(apps_events[0]) == EVENT_COUNT, "one
 /* The counters each pair of events (entry mode, return mode) feeds, and which of them need results. */
 struct event_counters {
 	int entry_event, result_event;
-	enum app_counter counters[3];
+	enum app_counter counters[4];
 	int ncounters;
 };
 static const struct event_counters event_feeds[] = {
@@ -180,6 +255,20 @@ static const struct event_counters event_feeds[] = {
 	{ EVENT_CACHE_ADDED, EVENT_CACHE_ADDED, { APP_CACHE_ADDED }, 1 },
 	{ EVENT_CACHE_DIRTIED, EVENT_CACHE_DIRTIED, { APP_CACHE_DIRTIED }, 1 },
 	{ EVENT_CACHE_ACCESSED, EVENT_CACHE_ACCESSED, { APP_CACHE_ACCESSED }, 1 },
+	/* Depth (apps.counters): the bandwidth events feed the call counters too. */
+	{ EVENT_FSYNC, EVENT_FSYNC_RESULT, { APP_FSYNC, APP_FDATASYNC }, 2 },
+	{ EVENT_OPEN, EVENT_OPEN_RESULT, { APP_FILE_CREATE }, 1 },
+	{ EVENT_SHM, EVENT_SHM_RESULT, { APP_SHM_GET, APP_SHM_AT, APP_SHM_DT, APP_SHM_CTL }, 4 },
+	{ EVENT_SENT, EVENT_SENT_RESULT, { APP_TCP_SEND_CALLS, APP_UDP_SEND_CALLS }, 2 },
+	{ EVENT_RECV, EVENT_RECV_RESULT, { APP_TCP_RECV_CALLS, APP_UDP_RECV_CALLS }, 2 },
+	{ EVENT_TCP_STATE, EVENT_TCP_STATE, { APP_TCP_CONNECT_V4, APP_TCP_CONNECT_V6 }, 2 },
+	{ EVENT_RETRANSMIT, EVENT_RETRANSMIT, { APP_TCP_RETRANSMITS }, 1 },
+	{ EVENT_ACCEPT, EVENT_ACCEPT_RESULT, { APP_TCP_ACCEPT }, 1 },
+	{ EVENT_CREATE_ERRORS, EVENT_CREATE_ERRORS, { APP_PROCESS_CREATE_ERRORS, APP_THREAD_CREATE_ERRORS }, 2 },
+	{ EVENT_DC_REFERENCE, EVENT_DC_REFERENCE, { APP_DCSTAT_REFERENCES }, 1 },
+	{ EVENT_DC_SLOW, EVENT_DC_SLOW_RESULT, { APP_DCSTAT_SLOW, APP_DCSTAT_MISSES }, 2 },
+	{ EVENT_SWAP_READ, EVENT_SWAP_READ, { APP_SWAP_READ }, 1 },
+	{ EVENT_SWAP_WRITE, EVENT_SWAP_WRITE, { APP_SWAP_WRITE }, 1 },
 };
 
 #define BATCH_ENTRIES 256
@@ -288,6 +377,13 @@ static struct bpf_object *apps_open(struct module *m)
 		map_prealloc_where_needed(st->skel->maps.app_pids, probe_cache_btf(m->probes));
 	st->skel->rodata->cgroup_subsys =
 		choose_hierarchy(m->probes ? probe_cache_btf(m->probes) : NULL, st->hierarchy, sizeof(st->hierarchy));
+	const struct config_app_counters *on = m->cfg ? &m->cfg->apps.counters : NULL;
+	st->skel->rodata->count_creates = on && on->file_create;
+	st->skel->rodata->count_net_calls = on && on->net_calls;
+	st->skel->rodata->count_connects = on && on->tcp_connects;
+	st->skel->rodata->track_sock_owners = on && on->tcp_retransmits;
+	if (!st->skel->rodata->track_sock_owners) /* an LRU map is preallocated: no memory when unused */
+		bpf_map__set_max_entries(st->skel->maps.app_sock_owners, 1);
 	return st->skel->obj;
 }
 
@@ -318,8 +414,18 @@ static int event_of_row(unsigned char row)
 	case SYS_close: case SYS_close_range: return EVENT_CLOSE;
 	case SYS_unlink: case SYS_unlinkat: return EVENT_UNLINK;
 	case SYS_read: case SYS_pread64: case SYS_readv: case SYS_preadv: case SYS_preadv2: return EVENT_READ;
+	case SYS_fsync: case SYS_fdatasync: return EVENT_FSYNC;
+	case SYS_shmget: case SYS_shmat: case SYS_shmdt: case SYS_shmctl: return EVENT_SHM;
+	case SYS_accept: case SYS_accept4: return EVENT_ACCEPT;
+	case SYS_fork: case SYS_vfork: case SYS_clone: case SYS_clone3: return EVENT_CREATE_ERRORS;
 	default: return EVENT_WRITE;
 	}
+}
+
+/* An event with no entry-mode twin: its own index is both. */
+static int result_twin(int event)
+{
+	return event == EVENT_CREATE_ERRORS ? event : event + 1;
 }
 
 static bool uses_dispatcher(const struct module *m, int event)
@@ -333,7 +439,7 @@ static void apps_prepare(struct module *m)
 	struct apps_state *st = m->priv;
 	for (size_t i = 0; i < sizeof(app_rows); i++) {
 		int event = event_of_row(app_rows[i]);
-		if (!uses_dispatcher(m, event) && !uses_dispatcher(m, event + 1))
+		if (!uses_dispatcher(m, event) && !uses_dispatcher(m, result_twin(event)))
 			continue;
 		int nr = row_numbers[app_rows[i]][0], nr32 = row_numbers[app_rows[i]][1];
 		if (nr >= 0 && nr < SYSCALL_NR_MAX)
@@ -343,18 +449,61 @@ static void apps_prepare(struct module *m)
 	}
 }
 
-/* Per-process page-cache counts cost a lookup on every page-cache access: only with cachestat on. */
+/*
+ * Per-process page-cache counts cost a lookup on every page-cache access: only
+ * with cachestat on. The depth events follow their apps.counters switches.
+ */
 static bool apps_wants(const struct module *m, size_t event)
 {
-	bool cache = event == EVENT_CACHE_ADDED || event == EVENT_CACHE_DIRTIED || event == EVENT_CACHE_ACCESSED;
-	return !cache || config_module_enabled(m->cfg, "cachestat");
+	const struct config_app_counters *on = &m->cfg->apps.counters;
+	switch (event) {
+	case EVENT_CACHE_ADDED: case EVENT_CACHE_DIRTIED: case EVENT_CACHE_ACCESSED:
+		return config_module_enabled(m->cfg, "cachestat");
+	case EVENT_FSYNC: case EVENT_FSYNC_RESULT: return on->fsync;
+	case EVENT_SHM: case EVENT_SHM_RESULT: return on->shm;
+	case EVENT_ACCEPT: case EVENT_ACCEPT_RESULT: return on->tcp_accepts;
+	case EVENT_CREATE_ERRORS: return on->create_errors;
+	case EVENT_TCP_STATE: return on->tcp_connects || on->tcp_retransmits;
+	case EVENT_RETRANSMIT: return on->tcp_retransmits;
+	case EVENT_DC_REFERENCE: case EVENT_DC_SLOW: case EVENT_DC_SLOW_RESULT: return on->dcstat;
+	case EVENT_SWAP_READ: case EVENT_SWAP_WRITE: return on->swap;
+	default: return true;
+	}
 }
 
 static const char *apps_unwanted_why(const struct module *m, size_t event)
 {
 	(void)m;
-	(void)event;
-	return "modules.cachestat is off";
+	switch (event) {
+	case EVENT_FSYNC: case EVENT_FSYNC_RESULT: return "apps.counters.fsync is off";
+	case EVENT_SHM: case EVENT_SHM_RESULT: return "apps.counters.shm is off";
+	case EVENT_ACCEPT: case EVENT_ACCEPT_RESULT: return "apps.counters.tcp_accepts is off";
+	case EVENT_CREATE_ERRORS: return "apps.counters.create_errors is off";
+	case EVENT_TCP_STATE: return "apps.counters.tcp_connects and tcp_retransmits are off";
+	case EVENT_RETRANSMIT: return "apps.counters.tcp_retransmits is off";
+	case EVENT_DC_REFERENCE: case EVENT_DC_SLOW: case EVENT_DC_SLOW_RESULT: return "apps.counters.dcstat is off";
+	case EVENT_SWAP_READ: case EVENT_SWAP_WRITE: return "apps.counters.swap is off";
+	default: return "modules.cachestat is off";
+	}
+}
+
+/* Is this counter's apps.counters switch on (true for the counters no switch governs)? */
+static bool counter_switched_on(const struct config_app_counters *on, enum app_counter c)
+{
+	switch (c) {
+	case APP_FSYNC: case APP_FDATASYNC: return on->fsync;
+	case APP_FILE_CREATE: return on->file_create;
+	case APP_SHM_GET: case APP_SHM_AT: case APP_SHM_DT: case APP_SHM_CTL: return on->shm;
+	case APP_TCP_SEND_CALLS: case APP_TCP_RECV_CALLS: case APP_UDP_SEND_CALLS: case APP_UDP_RECV_CALLS:
+		return on->net_calls;
+	case APP_TCP_RETRANSMITS: return on->tcp_retransmits;
+	case APP_TCP_CONNECT_V4: case APP_TCP_CONNECT_V6: return on->tcp_connects;
+	case APP_TCP_ACCEPT: return on->tcp_accepts;
+	case APP_PROCESS_CREATE_ERRORS: case APP_THREAD_CREATE_ERRORS: return on->create_errors;
+	case APP_DCSTAT_REFERENCES: case APP_DCSTAT_SLOW: case APP_DCSTAT_MISSES: return on->dcstat;
+	case APP_SWAP_READ: case APP_SWAP_WRITE: return on->swap;
+	default: return true;
+	}
 }
 
 /*
@@ -381,6 +530,16 @@ static bool apps_way_fits(const struct module *m, size_t event, int way, char *w
 	}
 	if (event == EVENT_RECV_RESULT && tier == ATTACH_FENTRY)
 		return btf_fits_udp_recv_fexit(probe_cache_btf(m->probes), w->progs, WAY_MAX_PROGS, why, REASON_MAX);
+	if (event == EVENT_RETRANSMIT) { /* tcp_retransmit_skb passes (sk, skb, err) from 6.10, (sk, skb) before */
+		bool reads_err = way == WAY_RETRANSMIT_ERR_TP_BTF || way == WAY_RETRANSMIT_ERR_RAW_TP ||
+				 way == WAY_RETRANSMIT_ERR_TRACEPOINT;
+		bool has_err = btf_tracepoint_nargs(probe_cache_btf(m->probes), "tcp_retransmit_skb") >= 3;
+		if (reads_err == has_err)
+			return true;
+		snprintf(why, REASON_MAX, "tcp_retransmit_skb %s on this kernel",
+			 has_err ? "has an err argument" : "has no err argument (6.10+)");
+		return false;
+	}
 	if (event != EVENT_CACHE_ADDED || (tier != ATTACH_TP_BTF && tier != ATTACH_RAW_TP))
 		return true;
 	const char *tracepoint = "mm_filemap_add_to_page_cache";
@@ -417,7 +576,8 @@ static void decide_sends(struct module *m)
 		const struct attach_way *way = &m->ops->events[e].ways[m->events[e].chosen];
 		for (int c = 0; c < f->ncounters; c++) {
 			const char *name = app_counter_names[f->counters[c]]; /* NULL: page-cache pages, no result needed */
-			st->send[f->counters[c]] = !way->no_result || !name || !module_metric_needs_result(m->ops, name);
+			st->send[f->counters[c]] = (!way->no_result || !name || !module_metric_needs_result(m->ops, name)) &&
+						   counter_switched_on(&m->cfg->apps.counters, f->counters[c]);
 		}
 	}
 }

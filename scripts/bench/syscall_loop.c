@@ -7,7 +7,7 @@
  *   read     read(2) of 1 byte from /dev/zero (a watched syscall, 1 byte counted)
  *   open     openat(2) of an existing file O_RDONLY, then close(2) (two watched syscalls)
  *   getppid  getppid(2), a syscall no module watches
- * and, when asked for (-w, -F, -T, -B, -S; the line then ends with them, in this order):
+ * and, when asked for (-w, -F, -T, -B, -S, -Y; the line then ends with them, in this order):
  *   write    write(2) of 1 byte to /dev/null (a watched syscall, 1 byte counted)
  *   fork     fork(2) of a child that exits at once, and its waitpid(2)
  *            (process creation, exit and release, and the syscalls around them)
@@ -23,14 +23,16 @@
  *            chunk) / NET_RX softirqs of this CPU per tap write (from
  *            /proc/softirqs around the chunk); needs -w. The mean softirqs per
  *            tap write follow as "spw N".
+ *   fsync    fsync(2) of a file in /dev/shm (tmpfs: nothing to write back),
+ *            a syscall the sync module and apps' depth counters watch
  * Prints one line: "read NS open NS getppid NS [write NS] [fork NS] [tcp NS]
- * [block NS] [softirq NS spw N]", each the median over the chunks of the mean
+ * [block NS] [softirq NS spw N] [fsync NS]", each the median over the chunks of the mean
  * time of one call (one openat+close pair for "open", one fork+wait for "fork",
  * one send+recv for "tcp"). A -b device that cannot be opened O_DIRECT, or a
  * tap device that cannot be made, is said on stderr and its field left out.
  *
  * Usage: syscall_loop [-r READS] [-o OPENS] [-g GETPPIDS] [-w WRITES] [-F FORKS] [-T SENDS]
- *                     [-b DEV -B REQUESTS] [-S TAPWRITES] [-c CHUNKS] [-f FILE]
+ *                     [-b DEV -B REQUESTS] [-S TAPWRITES] [-Y FSYNCS] [-c CHUNKS] [-f FILE]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -205,6 +207,15 @@ static double time_tap(int fd, long n, long *softirqs)
 	return t;
 }
 
+static double time_fsyncs(int fd, long n)
+{
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		if (fsync(fd))
+			die("fsync");
+	return (now_ns() - t0) / (double)n;
+}
+
 static double time_getppid(long n)
 {
 	double t0 = now_ns();
@@ -266,10 +277,10 @@ static double time_tcp(int client, int server, long n)
 int main(int argc, char **argv)
 {
 	long reads = 1000000, opens = 250000, getppids = 1000000, forks = 0, sends = 0;
-	long writes = 0, blocks = 0, taps = 0;
+	long writes = 0, blocks = 0, taps = 0, fsyncs = 0;
 	int chunks = 20, opt;
 	const char *path = "/etc/passwd", *bdev = NULL;
-	while ((opt = getopt(argc, argv, "r:o:g:w:F:T:b:B:S:c:f:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:o:g:w:F:T:b:B:S:Y:c:f:")) != -1) {
 		switch (opt) {
 		case 'r': reads = atol(optarg); break;
 		case 'o': opens = atol(optarg); break;
@@ -278,19 +289,20 @@ int main(int argc, char **argv)
 		case 'b': bdev = optarg; break;
 		case 'B': blocks = atol(optarg); break;
 		case 'S': taps = atol(optarg); break;
+		case 'Y': fsyncs = atol(optarg); break;
 		case 'F': forks = atol(optarg); break;
 		case 'T': sends = atol(optarg); break;
 		case 'c': chunks = atoi(optarg); break;
 		case 'f': path = optarg; break;
 		default:
 			fprintf(stderr, "usage: %s [-r READS] [-o OPENS] [-g GETPPIDS] [-w WRITES] [-F FORKS] [-T SENDS]"
-					" [-b DEV -B REQUESTS] [-S TAPWRITES] [-c CHUNKS] [-f FILE]\n", argv[0]);
+					" [-b DEV -B REQUESTS] [-S TAPWRITES] [-Y FSYNCS] [-c CHUNKS] [-f FILE]\n", argv[0]);
 			return 2;
 		}
 	}
 	if (chunks < 1 || chunks > 1000 || reads < chunks || opens < chunks || getppids < chunks ||
 	    (writes && writes < chunks) || (forks && forks < chunks) || (sends && sends < chunks) ||
-	    (blocks && blocks < chunks) || (taps && taps < chunks)) {
+	    (blocks && blocks < chunks) || (taps && taps < chunks) || (fsyncs && fsyncs < chunks)) {
 		fprintf(stderr, "syscall_loop: counts must be >= chunks (1..1000)\n");
 		return 2;
 	}
@@ -309,7 +321,8 @@ int main(int argc, char **argv)
 	double *w = calloc((size_t)chunks, sizeof(double));
 	double *b = calloc((size_t)chunks, sizeof(double));
 	double *si = calloc((size_t)chunks, sizeof(double));
-	if (!r || !o || !g || !f || !t || !w || !b || !si)
+	double *y = calloc((size_t)chunks, sizeof(double));
+	if (!r || !o || !g || !f || !t || !w || !b || !si || !y)
 		die("calloc");
 	int client = -1, server = -1;
 	if (sends)
@@ -329,6 +342,12 @@ int main(int argc, char **argv)
 			bfd = -1;
 			blocks = 0;
 		}
+	}
+	int shm = -1;
+	if (fsyncs) {
+		char shm_path[] = "/dev/shm/syscall_loop-XXXXXX";
+		if ((shm = mkstemp(shm_path)) < 0 || unlink(shm_path) || write(shm, "x", 1) != 1)
+			die("/dev/shm file");
 	}
 	int tap = taps ? tap_open() : -1;
 	if (tap < 0)
@@ -351,6 +370,8 @@ int main(int argc, char **argv)
 		long s;
 		time_tap(tap, taps / chunks, &s);
 	}
+	if (fsyncs)
+		time_fsyncs(shm, fsyncs / chunks);
 	for (int c = 0; c < chunks; c++) {
 		r[c] = time_reads(zero, reads / chunks);
 		o[c] = time_opens(path, opens / chunks);
@@ -373,6 +394,8 @@ int main(int argc, char **argv)
 				si[c] = (tt - w[c]) / ((double)s / (double)(taps / chunks));
 			}
 		}
+		if (fsyncs)
+			y[c] = time_fsyncs(shm, fsyncs / chunks);
 	}
 	printf("read %.1f open %.1f getppid %.1f", median(r, chunks), median(o, chunks), median(g, chunks));
 	if (writes)
@@ -387,6 +410,8 @@ int main(int argc, char **argv)
 		printf(" softirq %.1f spw %.3f", median(si, chunks), (double)sirq_total / (double)(taps / chunks * chunks));
 	else if (taps)
 		fprintf(stderr, "syscall_loop: tap writes raised no NET_RX softirq counted on this CPU (or the loop moved CPU): no softirq column\n");
+	if (fsyncs)
+		printf(" fsync %.1f", median(y, chunks));
 	printf("\n");
 	return 0;
 }
