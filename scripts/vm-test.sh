@@ -20,7 +20,7 @@
 #   a test listing "auto" also runs once with nothing forced, on every kernel)
 #   VM_MODULES   kernel modules added to scripts/vm/modules.list
 #   VM_TIMEOUT   seconds one guest may run, default 3600
-#   VM_TEST_TIMEOUT  seconds one test binary may run in the guest, default 300
+#   VM_TEST_TIMEOUT  seconds one test binary may run in the guest, default 600
 #   VM_REPEAT   runs of each (tier, layer, test) in a guest, default 1 (for flaky tests)
 #   VM_SMP, VM_MEM   guest CPUs (default 2) and memory (default 1024 MiB)
 #   VM_PARALLEL  1 (default) boots the guests at the same time; 0 one after the other.
@@ -47,7 +47,7 @@ tiers=${VM_TIERS-"fentry kprobe tp_btf raw_tp tracepoint"}
 layers=${VM_LAYERS-"dispatcher tracepoints"}
 tests=${VM_TESTS:-}
 timeout_s=${VM_TIMEOUT:-3600}
-test_timeout=${VM_TEST_TIMEOUT:-300}
+test_timeout=${VM_TEST_TIMEOUT:-600}
 smp=${VM_SMP:-2}
 mem=${VM_MEM:-1024}
 parallel=${VM_PARALLEL:-1}
