@@ -120,3 +120,4 @@ clean:
 -include mk/package.mk
 -include mk/sanitize.mk
 -include mk/dashboards.mk
+-include mk/system.mk

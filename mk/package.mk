@@ -27,7 +27,13 @@ PACKAGE_LDFLAGS ?= -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
 # Oldest glibc the binary must run on (RHEL 9 has 2.34); scripts/packaging/check-binary.sh enforces it.
 PACKAGE_GLIBC_MAX ?= 2.34
 
-.PHONY: package-bin deb rpm selinux test-packaging package-clean
+.PHONY: package-bin package-deps deb rpm selinux test-packaging package-clean
+
+# What the packages are built with (debhelper, rpmbuild, the static libraries, the SELinux
+# compilers): installed when missing, as `make run` installs what it needs, so `make deb` and
+# `make rpm` are one command on a fresh Debian machine.
+package-deps:
+	@scripts/install-deps.sh --packaging --if-missing
 
 package-bin: $(PKG_BIN)
 
@@ -70,7 +76,8 @@ $(PKG_STAGE)/%: packaging/man/% VERSION
 # .deb: debhelper in a copy of the staged tree plus packaging/debian/ (dpkg-buildpackage -b
 # writes into the parent directory, build/packaging/deb/). A native version: VERSION as is.
 DEB_SRC := $(PKG_DIR)/deb/bpfpush-$(VERSION)
-deb: $(DEB_FILE)
+deb: package-deps
+	@$(MAKE) --no-print-directory $(DEB_FILE)
 $(DEB_FILE): $(PKG_STAGE_FILES) $(wildcard packaging/debian/* packaging/debian/source/*) mk/package.mk
 	@rm -rf $(PKG_DIR)/deb && mkdir -p $(DEB_SRC)
 	@tar -C $(PKG_STAGE) -cf - $(patsubst $(PKG_STAGE)/%,%,$(PKG_STAGE_FILES)) | tar -C $(DEB_SRC) -xf -
@@ -93,7 +100,8 @@ selinux: $(PKG_STAGE)/bpfpush.pp
 
 # .rpm: rpmbuild (Debian's rpm package) with a private topdir under build/packaging/rpm.
 RPM_TOP := $(abspath $(PKG_DIR)/rpm)
-rpm: $(RPM_FILE)
+rpm: package-deps
+	@$(MAKE) --no-print-directory $(RPM_FILE)
 $(RPM_FILE): $(PKG_STAGE_FILES) $(PKG_STAGE)/bpfpush.pp packaging/rpm/bpfpush.spec mk/package.mk
 	@rm -rf $(RPM_TOP) && mkdir -p $(RPM_TOP)
 	@echo "  RPM     $@"
@@ -107,7 +115,6 @@ package-clean:
 
 # Builds both packages and checks them: contents, conffiles, lintian, installs into scratch
 # roots (dpkg --root, rpm --root), the unit, a capability-only run. Needs root.
-test-packaging:
-	@scripts/install-deps.sh --packaging --if-missing
-	@$(MAKE) --no-print-directory deb rpm
+test-packaging: package-deps
+	@$(MAKE) --no-print-directory $(DEB_FILE) $(RPM_FILE)
 	@tests/packaging/run.sh $(BUILD)

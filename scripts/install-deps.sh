@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # libssl-dev: the headers of OpenSSL 3, which tls:// sinks open at run time (libssl3 comes with it); openssl: the CLI the TLS tests make certificates with.
+# ansible-core: tests/e2e/test_ansible_role.sh renders and checks the Ansible role (contrib/ansible).
 BUILD_PKGS=(make gcc clang llvm pkg-config bpftool libbpf-dev libuv1-dev libyaml-dev libelf-dev zlib1g-dev
-	linux-libc-dev libcmocka-dev nftables libssl-dev openssl)
+	linux-libc-dev libcmocka-dev nftables libssl-dev openssl ansible-core)
 # make deb / make rpm / make test-packaging (installed with --packaging, as make test-packaging does):
 # debhelper and lintian for the .deb, rpm's rpmbuild, the SELinux module's compilers, and what
 # the checks use (systemd-analyze, setpriv, objdump, file, python3 for the listeners, useradd,
