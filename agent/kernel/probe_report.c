@@ -38,14 +38,23 @@ bool probe_metric_sent(const struct module *m, const char *metric)
 	return false;
 }
 
-/* Why an event is not hooked: waiting for return mode, or switched off in the config. */
-static const char *unhooked_why(const struct module *m, size_t e)
+/* Why the load mode leaves an event unhooked (its twin of the other mode is hooked instead), or NULL. */
+static const char *load_mode_why(const struct module *m, size_t e)
 {
 	if (m->ops->events[e].return_mode_only && m->cfg->global.load_mode != LOAD_MODE_RETURN)
 		return "load_mode: entry hooks only where calls begin (return, the default, hooks this)";
 	if (m->ops->events[e].entry_mode_only && m->cfg->global.load_mode == LOAD_MODE_RETURN)
 		return "load_mode: return hooks its return side instead";
-	const char *why = m->ops->unwanted_why ? m->ops->unwanted_why(m, e) : NULL;
+	return NULL;
+}
+
+/* Why an event is not hooked: waiting for the other load mode, or switched off in the config. */
+static const char *unhooked_why(const struct module *m, size_t e)
+{
+	const char *why = load_mode_why(m, e);
+	if (why)
+		return why;
+	why = m->ops->unwanted_why ? m->ops->unwanted_why(m, e) : NULL;
 	return why ? why : "switched off in the config";
 }
 
@@ -60,9 +69,22 @@ const char *probe_metric_missing_why(const struct module *m, const char *metric)
 		if (sees_no_result(m, e))
 			return "load_mode: entry: the way in use sees calls, not results (return, the default, sees them)";
 	}
-	for (size_t e = 0; e < m->ops->nevents; e++)
-		if (module_event_gives(&m->ops->events[e], metric) && !m->events[e].wanted)
+	/*
+	 * An entry-mode event is unhooked in return mode because its twin is
+	 * hooked instead; when the twin is unhooked too, the twin's reason (a
+	 * switch in the config) is the one that explains the metric.
+	 */
+	const char *mode_why = NULL;
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		if (!module_event_gives(&m->ops->events[e], metric) || m->events[e].wanted)
+			continue;
+		if (!load_mode_why(m, e))
 			return unhooked_why(m, e);
+		if (!mode_why)
+			mode_why = load_mode_why(m, e);
+	}
+	if (mode_why)
+		return mode_why;
 	return m->failure[0] ? m->failure : "not measured";
 }
 
