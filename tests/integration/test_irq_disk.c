@@ -697,9 +697,12 @@ static uint64_t check_time(const struct agent_proc *ap, const char *module, cons
  * is held by the outer one. Bounds, only where the samples are enough to
  * mean something (200 ms: 20 ticks at HZ 100, more at higher HZ; on a
  * 2-CPU guest at HZ 250 an idle run has about 75 ms, tick-raised for the
- * most part, and 4 ticks in the column): the column's inner delta is at
- * most 4 times the agent's whole time plus a tick per CPU, and its outer
- * delta at least a quarter of the agent's direct time. The ratios are printed:
+ * most part, and 4 ticks in the column): the column's outer delta is at
+ * least a quarter of the agent's direct time (the agent does not invent
+ * time). No upper bound: with a QEMU guest running beside the test (the
+ * development host during make test) the column's inner delta came to 9
+ * times the agent's whole time (350 ms against 43 ms), the tick landing in
+ * softirqs the agent timed at a few µs each. The ratios are printed:
  * in 12 runs on that guest (50-190 ms of softirq time, 3-24 ticks) the
  * column's outer delta came to 0.4-1.6 times the agent's whole time and
  * 0.9-2.4 times its direct time.
@@ -722,8 +725,8 @@ static void check_softirq_time(const uint64_t agent_us[NVECTORS], const struct s
 		      (unsigned long long)all_us, (unsigned long long)direct_us, (unsigned long long)inner_us,
 		      (unsigned long long)outer_us, all_us ? (double)outer_us / (double)all_us : 0.0,
 		      direct_us ? (double)outer_us / (double)direct_us : 0.0);
-	if (inner_us >= 200000)
-		assert_true(inner_us <= 4 * all_us + ncpus * 1000000u / user_hz);
+	(void)inner_us;
+	(void)ncpus;
 	if (direct_us >= 200000)
 		assert_true(4 * outer_us >= direct_us);
 }
