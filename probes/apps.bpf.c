@@ -713,22 +713,6 @@ SEC("tracepoint/sock/inet_sock_set_state")
 int tcp_state_tracepoint(struct inet_sock_set_state_record *r)
 { on_tcp_state(r->skaddr, r->family, r->protocol, r->oldstate, r->newstate); return 0; }
 
-/* The classic tcp_retransmit_skb record (as probes/socket.bpf.c reads it). */
-struct app_retransmit_record {
-	unsigned long long common;
-	const void *skbaddr;
-	const void *skaddr;
-	int state;
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u8 saddr[4];
-	__u8 daddr[4];
-	__u8 saddr_v6[16];
-	__u8 daddr_v6[16];
-	int err; /* 6.10+ */
-};
-
 /*
  * Retransmitted segments (as socket.tcp.retransmits: tcp_skb_pcount) for the
  * socket's owner, whose entry is looked up, never made: this runs in timer
@@ -755,9 +739,9 @@ int BPF_PROG(app_retransmit_err_raw_tp, struct sock *sk, struct sk_buff *skb, in
 SEC("raw_tp/tcp_retransmit_skb")
 int BPF_PROG(app_retransmit_raw_tp, struct sock *sk, struct sk_buff *skb) { count_retransmit(sk, skb, 0); return 0; }
 SEC("tracepoint/tcp/tcp_retransmit_skb")
-int app_retransmit_err_tracepoint(struct app_retransmit_record *r) { count_retransmit(r->skaddr, r->skbaddr, r->err); return 0; }
+int app_retransmit_err_tracepoint(struct tcp_retransmit_record *r) { count_retransmit(r->skaddr, r->skbaddr, r->err); return 0; }
 SEC("tracepoint/tcp/tcp_retransmit_skb")
-int app_retransmit_tracepoint(struct app_retransmit_record *r) { count_retransmit(r->skaddr, r->skbaddr, 0); return 0; }
+int app_retransmit_tracepoint(struct tcp_retransmit_record *r) { count_retransmit(r->skaddr, r->skbaddr, 0); return 0; }
 
 /*
  * Directory cache, as the dcstat module counts it (probes/dcstat.bpf.c), for

@@ -60,8 +60,10 @@ struct inet_sock_set_state_record {
 
 /*
  * The segments a retransmitted packet holds, as RetransSegs counts them:
- * tcp_skb_pcount(), the tcp_gso_segs of the TCP control block in skb->cb
- * (probes/socket.bpf.c explains why; apps counts the same way).
+ * tcp_skb_pcount(), the tcp_gso_segs of the TCP control block in skb->cb.
+ * A GSO packet (loopback, TSO, a small MSS) holds many. The skb is the one
+ * in the retransmit queue: its control block is TCP's, for every tier.
+ * socket.tcp.retransmits and apps.tcp_retransmits both count this way.
  */
 static __always_inline __u64 tcp_retransmit_segments(const struct sk_buff *skb)
 {
@@ -71,5 +73,21 @@ static __always_inline __u64 tcp_retransmit_segments(const struct sk_buff *skb)
 		return 1;
 	return segs;
 }
+
+/* The classic tcp:tcp_retransmit_skb record (fixed layout, read without CO-RE). */
+struct tcp_retransmit_record {
+	unsigned long long common;
+	const void *skbaddr;
+	const void *skaddr;
+	int state;
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u8 saddr[4];
+	__u8 daddr[4];
+	__u8 saddr_v6[16];
+	__u8 daddr_v6[16];
+	int err; /* 6.10+: the classic record ends before it on older kernels */
+};
 
 #endif

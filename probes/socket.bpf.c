@@ -22,21 +22,6 @@ char LICENSE[] SEC("license") = "GPL";
 
 PERCPU_COUNTERS(socket_counters, socket_counters);
 
-struct tcp_retransmit_record {
-	unsigned long long common;
-	const void *skbaddr;
-	const void *skaddr;
-	int state;
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u8 saddr[4];
-	__u8 daddr[4];
-	__u8 saddr_v6[16];
-	__u8 daddr_v6[16];
-	int err; /* 6.10+: the classic record ends before it on older kernels */
-};
-
 static __always_inline struct socket_counters *counters(void) { return percpu_slot(&socket_counters); }
 
 /* A call whose result is known (ret) or not (known = false: calls only). */
@@ -83,21 +68,6 @@ static __always_inline void count_close(void)
 }
 
 /*
- * The segments a retransmitted packet holds, as RetransSegs counts them:
- * tcp_skb_pcount(), the tcp_gso_segs of the TCP control block in skb->cb.
- * A GSO packet (loopback, TSO, a small MSS) holds many. The skb is the one
- * in the retransmit queue: its control block is TCP's, for every tier.
- */
-static __always_inline __u64 retransmit_segments(const struct sk_buff *skb)
-{
-	const struct tcp_skb_cb *cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
-	__u16 segs = 0;
-	if (!skb || bpf_core_read(&segs, sizeof(segs), &cb->tcp_gso_segs))
-		return 1;
-	return segs;
-}
-
-/*
  * Atomic although per CPU: retransmits run in timer softirqs and also in
  * process context (a socket's backlog processed at release_sock), so one can
  * interrupt the other on a CPU mid-increment.
@@ -106,7 +76,7 @@ static __always_inline void count_retransmit(const struct sk_buff *skb, int err)
 {
 	struct socket_counters *c = counters();
 	if (c && err == 0)
-		__sync_fetch_and_add(&c->tcp_retransmits, retransmit_segments(skb));
+		__sync_fetch_and_add(&c->tcp_retransmits, tcp_retransmit_segments(skb));
 }
 
 /* TCP send: tcp_sendmsg's result is the bytes accepted. */
