@@ -631,6 +631,15 @@ static int disk_and_second_irq(const char *file)
  */
 static uint64_t unexplained_allowance(uint64_t inner) { return (inner + 49) / 50; }
 
+/*
+ * The system vectors show the same unseen runs, and on an idle host they are
+ * few, so 2% is less than one: CI's run on this host (a Firecracker guest)
+ * had RES 36 of 39 and 48 of 50 in the agent's window on tp_btf and raw_tp,
+ * while under load thousands of RES, LOC and CAL came out within 2%. Three
+ * events more, for the system vector rows only: a double count still fails.
+ */
+#define SYSVEC_UNSEEN_SLACK 3
+
 static void check_window(const char *what, uint64_t got, uint64_t inner, uint64_t outer, uint64_t missed)
 {
 	uint64_t unseen = unexplained_allowance(inner) + missed;
@@ -879,7 +888,8 @@ static void run_irq_disk_test(const char *extra_yaml)
 			continue;
 		uint64_t inner = inner_end.sysvecs[i] - inner_start.sysvecs[i], outer = after.sysvecs[i] - before.sysvecs[i];
 		snprintf(label, sizeof(label), "hardirq.latency events, irq=%s", sysvecs[i].row);
-		check_window(label, hist_events(&ap, "hardirq", sysvecs[i].row), inner, outer, hardirq_missed);
+		check_window(label, hist_events(&ap, "hardirq", sysvecs[i].row), inner, outer,
+			     hardirq_missed + SYSVEC_UNSEEN_SLACK);
 		rows++;
 	}
 	if (rows) {
