@@ -5,6 +5,8 @@
 # upgrades it, purges it, and drives contrib/ansible/roles/bpfpush with Debian's ansible-core.
 #
 #   scripts/system-test.sh [--build DIR] [--timeout SECS] [--keep]
+#   (--timeout, or SYSTEM_TIMEOUT: seconds the guest may run, default 3600; about 700 on an idle
+#   2-core host, over 1500 with the kernel matrix's three guests beside it)
 #   make test-system      (builds the .deb first)
 #
 # The guest's root filesystem is built once with mmdebstrap from Debian's packages and cached
@@ -20,7 +22,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build=$root/build
-timeout_s=${SYSTEM_TIMEOUT:-1500}
+timeout_s=${SYSTEM_TIMEOUT:-3600}
 keep=0
 while [[ $# -gt 0 ]]; do
 	case $1 in
