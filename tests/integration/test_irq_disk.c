@@ -893,11 +893,15 @@ static void run_irq_disk_test(const char *extra_yaml)
 		rows++;
 	}
 	if (rows) {
-		/* TLB shootdowns are call-function IPIs: a part of CAL, which no tracepoint tells apart. */
+		/*
+		 * TLB shootdowns ride call-function IPIs, but the TLB row counts
+		 * flushes, not IPIs: one IPI runs every function queued for its CPU,
+		 * and an idle CPU runs them without one. On 5.10 the row exceeded CAL
+		 * (6140 flushes, 4266 CAL IPIs): printed, not compared.
+		 */
 		uint64_t tlb = inner_end.tlb - inner_start.tlb, cal = hist_events(&ap, "hardirq", "CAL");
-		print_message("  TLB shootdowns (inner) %llu, among hardirq CAL events %llu\n", (unsigned long long)tlb,
+		print_message("  TLB shootdowns (inner) %llu, hardirq CAL events %llu\n", (unsigned long long)tlb,
 			      (unsigned long long)cal);
-		assert_true(cal + unexplained_allowance(tlb) + hardirq_missed >= tlb);
 		/* The local timer ticks on every CPU that is not idle: the run had some. */
 		assert_true(hist_events(&ap, "hardirq", "LOC") > 0);
 	}
