@@ -57,33 +57,10 @@ struct retx_run {
 	uint64_t retrans_segs, retrans_fail;
 };
 
-/* The value of `key` in the two-line table `table` ("Tcp:", "TcpExt:") of a /proc/net file. */
-static int proc_net_value(const char *file, const char *table, const char *key, uint64_t *value)
-{
-	FILE *f = fopen(file, "r");
-	char names[8192], values[8192];
-	int rc = -1;
-	size_t tlen = strlen(table);
-	while (f && fgets(names, sizeof(names), f) && fgets(values, sizeof(values), f)) {
-		if (strncmp(names, table, tlen) || strncmp(values, table, tlen))
-			continue;
-		char *ns = NULL, *vs = NULL;
-		char *n = strtok_r(names + tlen, " \n", &ns), *v = strtok_r(values + tlen, " \n", &vs);
-		for (; n && v; n = strtok_r(NULL, " \n", &ns), v = strtok_r(NULL, " \n", &vs))
-			if (!strcmp(n, key)) {
-				*value = strtoull(v, NULL, 10);
-				rc = 0;
-			}
-	}
-	if (f)
-		fclose(f);
-	return rc;
-}
-
 static int retx_counters(uint64_t *segs, uint64_t *fail)
 {
-	return proc_net_value("/proc/net/snmp", "Tcp:", "RetransSegs", segs) ||
-	       proc_net_value("/proc/net/netstat", "TcpExt:", "TCPRetransFail", fail);
+	return harness_proc_net_value("/proc/net/snmp", "Tcp:", "RetransSegs", segs) ||
+	       harness_proc_net_value("/proc/net/netstat", "TcpExt:", "TCPRetransFail", fail);
 }
 
 static int loopback_up(void)

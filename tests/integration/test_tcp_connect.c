@@ -87,39 +87,16 @@ static struct expected expected_of(const struct conn_run *run)
 	return e;
 }
 
-/* The value of `key` in the two-line table `table` ("Tcp:", "TcpExt:") of a /proc/net file (this namespace's). */
-static int proc_net_value(const char *file, const char *table, const char *key, uint64_t *value)
-{
-	FILE *f = fopen(file, "r");
-	char names[8192], values[8192];
-	int rc = -1;
-	size_t tlen = strlen(table);
-	while (f && fgets(names, sizeof(names), f) && fgets(values, sizeof(values), f)) {
-		if (strncmp(names, table, tlen) || strncmp(values, table, tlen))
-			continue;
-		char *ns = NULL, *vs = NULL;
-		char *n = strtok_r(names + tlen, " \n", &ns), *v = strtok_r(values + tlen, " \n", &vs);
-		for (; n && v; n = strtok_r(NULL, " \n", &ns), v = strtok_r(NULL, " \n", &vs))
-			if (!strcmp(n, key)) {
-				*value = strtoull(v, NULL, 10);
-				rc = 0;
-			}
-	}
-	if (f)
-		fclose(f);
-	return rc;
-}
-
 static int opens(uint64_t *active, uint64_t *passive)
 {
-	return proc_net_value("/proc/net/snmp", "Tcp:", "ActiveOpens", active) ||
-	       proc_net_value("/proc/net/snmp", "Tcp:", "PassiveOpens", passive);
+	return harness_proc_net_value("/proc/net/snmp", "Tcp:", "ActiveOpens", active) ||
+	       harness_proc_net_value("/proc/net/snmp", "Tcp:", "PassiveOpens", passive);
 }
 
 static int tcp_ext(uint64_t *fastopen_passive, uint64_t *syncookies_recv)
 {
-	return proc_net_value("/proc/net/netstat", "TcpExt:", "TCPFastOpenPassive", fastopen_passive) ||
-	       proc_net_value("/proc/net/netstat", "TcpExt:", "SyncookiesRecv", syncookies_recv);
+	return harness_proc_net_value("/proc/net/netstat", "TcpExt:", "TCPFastOpenPassive", fastopen_passive) ||
+	       harness_proc_net_value("/proc/net/netstat", "TcpExt:", "SyncookiesRecv", syncookies_recv);
 }
 
 static int loopback_up(void)

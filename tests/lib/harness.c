@@ -554,3 +554,25 @@ int harness_write_file(const char *path, const char *text)
 	close(fd);
 	return err;
 }
+
+int harness_proc_net_value(const char *file, const char *table, const char *key, uint64_t *value)
+{
+	FILE *f = fopen(file, "r");
+	char names[8192], values[8192];
+	int rc = -1;
+	size_t tlen = strlen(table);
+	while (f && fgets(names, sizeof(names), f) && fgets(values, sizeof(values), f)) {
+		if (strncmp(names, table, tlen) || strncmp(values, table, tlen))
+			continue;
+		char *ns = NULL, *vs = NULL;
+		char *n = strtok_r(names + tlen, " \n", &ns), *v = strtok_r(values + tlen, " \n", &vs);
+		for (; n && v; n = strtok_r(NULL, " \n", &ns), v = strtok_r(NULL, " \n", &vs))
+			if (!strcmp(n, key)) {
+				*value = strtoull(v, NULL, 10);
+				rc = 0;
+			}
+	}
+	if (f)
+		fclose(f);
+	return rc;
+}

@@ -144,6 +144,12 @@ void harness_forced_tier(const char *extra, char *tier, size_t cap);
 
 /* Write text to an existing file (cgroup and sysfs knobs); 0 or -errno. */
 int harness_write_file(const char *path, const char *text);
+/*
+ * The value of `key` in the two-line table `table` ("Tcp:", "TcpExt:") of a
+ * /proc/net file (the calling thread's namespace) into *value: 0, or -1 when
+ * the file or key is missing (*value untouched).
+ */
+int harness_proc_net_value(const char *file, const char *table, const char *key, uint64_t *value);
 /* The agent binary: $BPFPUSH_BIN or build/bpfpush. */
 const char *harness_agent_bin(void);
 
