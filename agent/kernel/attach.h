@@ -65,7 +65,8 @@ enum attach_tier attach_pair_tier(const struct module *m, size_t entry_event, si
  * Events the kernel did not run this module's programs for: a kprobe or
  * classic tracepoint program that fires while another BPF program runs on
  * the same CPU is skipped (recursion protection) and the kernel counts it in
- * the program's recursion_misses (where it does: 6.2+).
+ * the program's recursion_misses where it does (fentry from 5.12, kprobe and
+ * classic tracepoint from 6.7; before that those skips are silent).
  */
 uint64_t attach_missed_events(const struct module *m);
 

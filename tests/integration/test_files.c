@@ -569,13 +569,6 @@ static struct tally *tally_new(void)
 	return t;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------------- */
 /* The runs. */
 
@@ -624,16 +617,16 @@ static void agent_run(const char *yaml, const char *dir, struct run *r)
 	struct agent_proc ap;
 	if (harness_config(&ap, yaml) == 0 && harness_start(&ap, 10000) == 0) {
 		r->started = true;
-		int64_t t0 = now_ms();
+		int64_t t0 = harness_now_ms();
 		if (dir) {
 			r->workload_status = harness_run_child("bpfpush-files", files_workload, (void *)dir);
-			r->workload_ms = now_ms() - t0;
+			r->workload_ms = harness_now_ms() - t0;
 		}
 		/* Part of the measure, not a wait: the control and the workload run watch the host equally long. */
-		int64_t left = RUN_MS - (now_ms() - t0);
+		int64_t left = RUN_MS - (harness_now_ms() - t0);
 		if (left > 0)
 			usleep((useconds_t)left * 1000);
-		r->run_ms = now_ms() - t0;
+		r->run_ms = harness_now_ms() - t0;
 		r->stop_status = harness_stop(&ap);
 		for (int m = 0; m < M_COUNT; m++) {
 			r->sum[m] = harness_sum(&ap, spec[m].name);

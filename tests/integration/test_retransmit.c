@@ -176,12 +176,25 @@ static void run_tier(const char *tier, int mss)
 	assert_int_equal(retx_counters(&host1, &fail), 0);
 	uint64_t got = harness_sum(&ap, "socket.tcp.retransmits");
 	uint64_t ref = run->retrans_segs, host = host1 - host0;
-	uint64_t lo = ref - (run->retrans_fail < ref ? run->retrans_fail : ref), hi = ref + host + 3 * idle + 4;
+	/*
+	 * The classic tier's program is skipped while another BPF program holds
+	 * the CPU: a retransmit from a timer softirq that interrupts a syscall
+	 * program. The kernel counts some of those skips (agent.bpf.missed,
+	 * from 6.7) but not all: on this host under load (test_irq_disk beside
+	 * it) that tier came out 7-10% short with 0-4 counted (843 of 909, 1182
+	 * of 1314), while tp_btf and raw_tp stayed exact in the same runs. Its
+	 * lower end allows a quarter; docs/metrics.md says so.
+	 */
+	uint64_t missed = harness_sum(&ap, "agent.bpf.socket.missed");
+	uint64_t unseen = run->retrans_fail + missed;
+	if (!strcmp(tier, "tracepoint"))
+		unseen += ref / 4;
+	uint64_t lo = ref > unseen ? ref - unseen : 0, hi = ref + host + 3 * idle + 4;
 	print_message("  RetransSegs %llu (TCPRetransFail %llu); socket.tcp.retransmits %llu in [%llu, %llu] "
-		      "(host's namespace: %llu, idle second: %llu)\n",
+		      "(host's namespace: %llu, idle second: %llu, agent.bpf.socket.missed %llu)\n",
 		      (unsigned long long)ref, (unsigned long long)run->retrans_fail, (unsigned long long)got,
 		      (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)host,
-		      (unsigned long long)idle);
+		      (unsigned long long)idle, (unsigned long long)missed);
 	assert_true(ref >= 5); /* the filter did its part */
 	assert_in_range(got, lo, hi);
 	munmap(run, sizeof(*run));

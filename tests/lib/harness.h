@@ -150,6 +150,15 @@ int harness_write_file(const char *path, const char *text);
  * the file or key is missing (*value untouched).
  */
 int harness_proc_net_value(const char *file, const char *table, const char *key, uint64_t *value);
+/*
+ * Whether the kernel counts the runs it skips of a classic tracepoint or
+ * kprobe program because another BPF program (or a bpf() map copy) holds the
+ * CPU: trace_call_bpf counts them in recursion_misses from 6.7 on; before,
+ * those skips are silent and agent.bpf.missed cannot include them.
+ */
+bool harness_kernel_counts_classic_misses(void);
+/* CLOCK_MONOTONIC in milliseconds, for a test's own durations. */
+int64_t harness_now_ms(void);
 /* The agent binary: $BPFPUSH_BIN or build/bpfpush. */
 const char *harness_agent_bin(void);
 
