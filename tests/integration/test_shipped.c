@@ -409,36 +409,6 @@ static int bind_service_port(int type, struct in_addr ip, unsigned from, unsigne
 
 /* ------------------------------------------------------- config and probe */
 
-static const char *shipped_config_path(void)
-{
-	const char *env = getenv("BPFPUSH_SHIPPED_CONFIG");
-	if (env && *env)
-		return env;
-	return access("config/bpfpush.yaml", R_OK) == 0 ? "config/bpfpush.yaml" : "/etc/bpfpush/bpfpush.yaml";
-}
-
-/* The shipped config up to its sinks, then one stdout sink. */
-static int write_config(struct agent_proc *ap)
-{
-	static char yaml[1 << 16];
-	FILE *in = fopen(shipped_config_path(), "r");
-	if (!in)
-		return -1;
-	size_t len = 0;
-	bool sinks = false;
-	while (!sinks && len + 512 < sizeof(yaml) && fgets(yaml + len, 512, in)) {
-		sinks = !strncmp(yaml + len, "sinks:", 6);
-		if (sinks)
-			yaml[len] = '\0';
-		else
-			len += strlen(yaml + len);
-	}
-	fclose(in);
-	if (!sinks)
-		return -1;
-	return harness_config_sink(ap, yaml, "{ name: test, type: stdout, format: graphite-tagged, prefix: \"\" }");
-}
-
 #define MAX_PROMISED 256
 
 struct promise {
@@ -664,8 +634,8 @@ static void test_shipped_config(void **state)
 {
 	(void)state;
 	struct agent_proc ap;
-	assert_int_equal(write_config(&ap), 0);
-	print_message("shipped config %s, its sinks replaced by stdout; nothing forced\n", shipped_config_path());
+	assert_int_equal(harness_config_shipped(&ap), 0);
+	print_message("shipped config %s, its sinks replaced by stdout; nothing forced\n", harness_shipped_config_path());
 
 	struct probe_view *pv = calloc(1, sizeof(*pv));
 	assert_non_null(pv);

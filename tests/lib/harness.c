@@ -233,6 +233,35 @@ int harness_config_sink(struct agent_proc *ap, const char *yaml_without_sinks, c
 	return fclose(f);
 }
 
+const char *harness_shipped_config_path(void)
+{
+	const char *env = getenv("BPFPUSH_SHIPPED_CONFIG");
+	if (env && *env)
+		return env;
+	return access("config/bpfpush.yaml", R_OK) == 0 ? "config/bpfpush.yaml" : "/etc/bpfpush/bpfpush.yaml";
+}
+
+int harness_config_shipped(struct agent_proc *ap)
+{
+	static char yaml[1 << 16];
+	FILE *in = fopen(harness_shipped_config_path(), "r");
+	if (!in)
+		return -1;
+	size_t len = 0;
+	bool sinks = false;
+	while (!sinks && len + 512 < sizeof(yaml) && fgets(yaml + len, 512, in)) {
+		sinks = !strncmp(yaml + len, "sinks:", 6);
+		if (sinks)
+			yaml[len] = '\0';
+		else
+			len += strlen(yaml + len);
+	}
+	fclose(in);
+	if (!sinks)
+		return -1;
+	return harness_config_sink(ap, yaml, "{ name: test, type: stdout, format: graphite-tagged, prefix: \"\" }");
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;

@@ -75,6 +75,13 @@ int harness_cache_workload(void *dev_path);
 int harness_config(struct agent_proc *ap, const char *yaml_without_sinks);
 /* The same with the one sink given as a YAML flow mapping. */
 int harness_config_sink(struct agent_proc *ap, const char *yaml_without_sinks, const char *sink);
+/* The shipped config: $BPFPUSH_SHIPPED_CONFIG, config/bpfpush.yaml, or the installed one. */
+const char *harness_shipped_config_path(void);
+/*
+ * The shipped config as it is up to its sinks, which are replaced by one
+ * stdout sink (graphite-tagged, no prefix): what a user runs, nothing forced.
+ */
+int harness_config_shipped(struct agent_proc *ap);
 /* Start the agent; returns 0 once it printed its first flush (it is attached). */
 int harness_start(struct agent_proc *ap, int timeout_ms);
 /*
