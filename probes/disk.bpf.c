@@ -42,9 +42,10 @@ struct {
 	__type(value, __u64);
 } disk_start SEC(".maps");
 
+/* Sized by the agent from the possible CPUs (disk.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 256);
+	__uint(max_entries, DISK_HIST_MAX);
 	__type(key, __u32);
 	__type(value, struct hist);
 } disk_hist SEC(".maps");
@@ -94,8 +95,12 @@ static __always_inline void on_complete(struct start_key *key, __u32 dev)
 		struct hist zero = {};
 		bpf_map_update_elem(&disk_hist, &dev, &zero, BPF_NOEXIST);
 		h = bpf_map_lookup_elem(&disk_hist, &dev);
-		if (!h)
+		if (!h) {
+			struct disk_counters *c = percpu_slot(&disk_counters);
+			if (c)
+				c->hist_full++;
 			return;
+		}
 	}
 	hist_record(h, ns, hist_generation);
 }

@@ -34,8 +34,18 @@ struct {
 	__type(value, struct handler_start);
 } hardirq_start SEC(".maps");
 
+/*
+ * One histogram per handler name shared by every CPU, not one per CPU: a
+ * per-CPU hash preallocates every entry on every possible CPU (1024 names x
+ * 256 bytes came to 60 MiB at 240 possible CPUs), and one IRQ's handler
+ * never runs on two CPUs at once, so its histogram has one writer at a time
+ * and its cache line moves only when the IRQ does. Names that several IRQs
+ * share (an MSI-X driver naming every vector alike) can record at once:
+ * buckets, sum and slow count are atomic adds; only a maximum can be lost to
+ * such a race.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
 	__type(key, char[IRQ_NAME_LEN]);
 	__type(value, struct hist);
@@ -89,7 +99,7 @@ static __always_inline void on_exit(void)
 	hist_record(h, ns, hist_generation);
 	if (ns < slow_threshold_ns)
 		return;
-	h->slow++;
+	__sync_fetch_and_add(&h->slow, 1);
 	struct irq_slow_event *e = bpf_ringbuf_reserve(&hardirq_slow, sizeof(*e), 0);
 	if (!e) {
 		struct irq_counters *c = percpu_slot(&hardirq_counters);

@@ -41,6 +41,15 @@ struct disk_state {
 	size_t nnames;
 };
 
+/* Disks disk_hist holds on a machine with ncpus possible CPUs (disk.h). */
+static uint32_t disk_hist_entries(int ncpus)
+{
+	if (ncpus <= 0)
+		return DISK_HIST_MIN;
+	size_t fit = DISK_HIST_BUDGET / (sizeof(struct hist) * (size_t)ncpus);
+	return fit > DISK_HIST_MAX ? DISK_HIST_MAX : fit < DISK_HIST_MIN ? DISK_HIST_MIN : (uint32_t)fit;
+}
+
 /* Before 5.11, tracepoint block_rq_issue passed the queue before the request. */
 static struct bpf_object *disk_open(struct module *m)
 {
@@ -56,6 +65,7 @@ static void disk_prepare(struct module *m)
 	struct disk_state *st = m->priv;
 	st->skel->rodata->issue_passes_queue =
 		btf_tracepoint_nargs(probe_cache_btf(m->probes), "block_rq_issue") == 2; /* (queue, request) */
+	bpf_map__set_max_entries(st->skel->maps.disk_hist, disk_hist_entries(libbpf_num_possible_cpus()));
 }
 
 static void disk_destroy(struct module *m)
@@ -135,9 +145,10 @@ static int disk_collect(struct module *m, struct series_store *store)
 	}
 	hist_generation_advance(bpf_map__fd(st->skel->maps.data_hist_gen), &st->generation);
 	uint64_t c[sizeof(struct disk_counters) / sizeof(uint64_t)];
-	if (!percpu_sum_u64(bpf_map__fd(st->skel->maps.disk_counters), 0, 1, c)) {
-		struct metric_tag map = { "map", "disk_start" };
-		series_counter_observe(store, "agent.bpf.map_full", &map, 1, c[0]);
+	if (!percpu_sum_u64(bpf_map__fd(st->skel->maps.disk_counters), 0, sizeof(c) / sizeof(c[0]), c)) {
+		struct metric_tag start = { "map", "disk_start" }, hist = { "map", "disk_hist" };
+		series_counter_observe(store, "agent.bpf.map_full", &start, 1, c[0]);
+		series_counter_observe(store, "agent.bpf.map_full", &hist, 1, c[1]);
 	}
 	return 0;
 }

@@ -248,7 +248,7 @@ static int hardirq_collect(struct module *m, struct series_store *store)
 		char name[IRQ_NAME_LEN + 1];
 		memcpy(name, key, IRQ_NAME_LEN);
 		name[IRQ_NAME_LEN] = '\0';
-		if (!hist_read_percpu(fd, key, generation, &r) && add_reading(&handlers, &nhandlers, &cap, name, &r))
+		if (!hist_read_shared(fd, key, generation, &r) && add_reading(&handlers, &nhandlers, &cap, name, &r))
 			log_error("hardirq", "out of memory: handler %s not collected this interval", name);
 		rc = bpf_map_get_next_key(fd, key, next);
 	}

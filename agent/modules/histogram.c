@@ -8,6 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Sum n struct hist values (a per-CPU map's CPUs, or one) into *out. */
+static void sum_values(const struct hist *values, int n, uint64_t generation, struct hist_reading *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < n; i++) {
+		const struct hist *h = &values[i];
+		for (unsigned s = 0; s < HIST_SLOTS; s++)
+			out->slots[s] += h->slots[s];
+		out->slow += h->slow;
+		out->sum_ns += h->sum_ns;
+		if (h->max_gen == generation && (!out->has_max || h->max_ns > out->max_ns)) {
+			out->has_max = true;
+			out->max_ns = h->max_ns;
+		}
+	}
+}
+
 int hist_read_percpu(int map_fd, const void *key, uint64_t generation, struct hist_reading *out)
 {
 	int ncpus = libbpf_num_possible_cpus();
@@ -16,25 +33,24 @@ int hist_read_percpu(int map_fd, const void *key, uint64_t generation, struct hi
 	struct hist *values = calloc((size_t)ncpus, sizeof(*values));
 	if (!values)
 		return -ENOMEM;
-	memset(out, 0, sizeof(*out));
-	int rc = 0;
-	if (bpf_map_lookup_elem(map_fd, key, values)) {
-		rc = -errno;
-	} else {
-		for (int cpu = 0; cpu < ncpus; cpu++) {
-			const struct hist *h = &values[cpu];
-			for (unsigned s = 0; s < HIST_SLOTS; s++)
-				out->slots[s] += h->slots[s];
-			out->slow += h->slow;
-			out->sum_ns += h->sum_ns;
-			if (h->max_gen == generation && (!out->has_max || h->max_ns > out->max_ns)) {
-				out->has_max = true;
-				out->max_ns = h->max_ns;
-			}
-		}
-	}
+	int rc = bpf_map_lookup_elem(map_fd, key, values) ? -errno : 0;
+	if (!rc)
+		sum_values(values, ncpus, generation, out);
+	else
+		memset(out, 0, sizeof(*out));
 	free(values);
 	return rc;
+}
+
+int hist_read_shared(int map_fd, const void *key, uint64_t generation, struct hist_reading *out)
+{
+	struct hist value;
+	if (bpf_map_lookup_elem(map_fd, key, &value)) {
+		memset(out, 0, sizeof(*out));
+		return -errno;
+	}
+	sum_values(&value, 1, generation, out);
+	return 0;
 }
 
 void hist_reading_add(struct hist_reading *into, const struct hist_reading *r)

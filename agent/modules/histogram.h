@@ -1,8 +1,8 @@
 /*
- * Histograms on the userspace side: summing a per-CPU struct hist, and
- * turning cumulative buckets into what docs/metrics.md sends: NAME.bucket
- * counters with an `le` tag, and NAME.p50/p95/p99/max gauges for the
- * interval since the previous collection.
+ * Histograms on the userspace side: reading a struct hist (summing a per-CPU
+ * one's CPUs), and turning cumulative buckets into what docs/metrics.md
+ * sends: NAME.bucket counters with an `le` tag, and NAME.p50/p95/p99/max
+ * gauges for the interval since the previous collection.
  */
 #ifndef BPFPUSH_AGENT_HISTOGRAM_H
 #define BPFPUSH_AGENT_HISTOGRAM_H
@@ -27,6 +27,8 @@ struct hist_reading {
  * Returns 0 or -errno (-ENOENT: no such key).
  */
 int hist_read_percpu(int map_fd, const void *key, uint64_t generation, struct hist_reading *out);
+/* The same for a map shared by every CPU (one struct hist per key). */
+int hist_read_shared(int map_fd, const void *key, uint64_t generation, struct hist_reading *out);
 
 /*
  * Add reading r into *into: buckets, slow counts and sums added, the larger
