@@ -22,6 +22,8 @@ static __always_inline __u32 dispatch_row(struct pt_regs *regs, const bool btf, 
 	long nr;
 #if defined(__TARGET_ARCH_x86)
 	nr = (btf ? regs->orig_ax : BPF_CORE_READ(regs, orig_ax)) & ~(long)NR_X32_BIT;
+#elif defined(__TARGET_ARCH_arm64)
+	nr = btf ? regs->syscallno : BPF_CORE_READ(regs, syscallno);
 #else
 	nr = syscall_nr_of(regs);
 #endif

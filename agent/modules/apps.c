@@ -410,14 +410,17 @@ static const unsigned char app_rows[] = { APP_SYSCALLS(APP_ROW) };
 static int event_of_row(unsigned char row)
 {
 	switch (row) {
-	case SYS_open: case SYS_openat: case SYS_openat2: case SYS_creat: return EVENT_OPEN;
+	LEGACY_SYSCALLS(case SYS_open: case SYS_creat:)
+	case SYS_openat: case SYS_openat2: return EVENT_OPEN;
 	case SYS_close: case SYS_close_range: return EVENT_CLOSE;
-	case SYS_unlink: case SYS_unlinkat: return EVENT_UNLINK;
+	LEGACY_SYSCALLS(case SYS_unlink:)
+	case SYS_unlinkat: return EVENT_UNLINK;
 	case SYS_read: case SYS_pread64: case SYS_readv: case SYS_preadv: case SYS_preadv2: return EVENT_READ;
 	case SYS_fsync: case SYS_fdatasync: return EVENT_FSYNC;
 	case SYS_shmget: case SYS_shmat: case SYS_shmdt: case SYS_shmctl: return EVENT_SHM;
 	case SYS_accept: case SYS_accept4: return EVENT_ACCEPT;
-	case SYS_fork: case SYS_vfork: case SYS_clone: case SYS_clone3: return EVENT_CREATE_ERRORS;
+	LEGACY_SYSCALLS(case SYS_fork: case SYS_vfork:)
+	case SYS_clone: case SYS_clone3: return EVENT_CREATE_ERRORS;
 	default: return EVENT_WRITE;
 	}
 }
