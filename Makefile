@@ -65,7 +65,7 @@ $(GEN)/vmlinux.h:
 	@mkdir -p $(GEN)
 	@if [ -z "$(CROSS)" ] && [ -r /sys/kernel/btf/vmlinux ] && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp 2>/dev/null; then \
 		mv $@.tmp $@; echo "  GEN     $@ (from /sys/kernel/btf/vmlinux)"; \
-	else rm -f $@.tmp; zcat probes/vmlinux/vmlinux_$(ARCH).h.gz > $@; echo "  GEN     $@ (committed fallback)"; fi
+	else rm -f $@.tmp; zcat probes/vmlinux/vmlinux_$(ARCH).h.gz > $@; echo "  GEN     $@ ($(if $(CROSS),committed for $(ARCH),committed fallback))"; fi
 
 $(GEN)/%.bpf.o: probes/%.bpf.c $(GEN)/vmlinux.h $(wildcard probes/*.h)
 	@echo "  BPF     $@"

@@ -50,5 +50,9 @@ EOF
 "$BPFTOOL" btf dump file "$work/vmlinux.btf" format c >"$work/vmlinux.h"
 grep -q 'struct user_pt_regs {' "$work/vmlinux.h" ||
 	{ echo "vmlinux-header: the BTF of $pkg has no arm64 struct user_pt_regs" >&2; exit 1; }
-gzip -9n <"$work/vmlinux.h" >"$out"
-echo "vmlinux-header: $out from $pkg ($(wc -l <"$work/vmlinux.h") lines)"
+version=$(dpkg-deb -f "$work"/*.deb Version)
+{
+	echo "/* BTF of Debian's $pkg $version ($arch), by scripts/vmlinux-header.sh $arch $pkg */"
+	cat "$work/vmlinux.h"
+} | gzip -9n >"$out"
+echo "vmlinux-header: $out from $pkg $version ($(wc -l <"$work/vmlinux.h") lines)"
