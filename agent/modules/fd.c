@@ -19,7 +19,8 @@ enum { EVENT_OPEN = 0, EVENT_CLOSE };
 
 static const struct event_desc fd_events[] = {
 	[EVENT_OPEN] = { .name = "open", .gives = "fd.open, fd.open_errors",
-			 .ways = { { .syscalls = { LEGACY_SYSCALLS(SYS_open, ) SYS_openat, SYS_openat2 LEGACY_SYSCALLS(, SYS_creat) } } } },
+			 .ways = { { .syscalls = { LEGACY_SYSCALLS(SYS_open, ) SYS_openat,
+						   SYS_openat2 LEGACY_SYSCALLS(, SYS_creat) } } } },
 	[EVENT_CLOSE] = { .name = "close", .gives = "fd.close, fd.close_errors",
 			  .ways = { { .syscalls = { SYS_close, SYS_close_range } } } },
 };

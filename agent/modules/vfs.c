@@ -44,7 +44,8 @@ static const struct event_desc vfs_events[] = {
 	[EVENT_WRITE] = { .name = "write", .gives = "vfs.write.calls, vfs.write.bytes, vfs.write.errors",
 			  .ways = { { .syscalls = { SYS_write, SYS_pwrite64, SYS_writev, SYS_pwritev, SYS_pwritev2 } } } },
 	[EVENT_UNLINK] = { .name = "unlink", .gives = "vfs.unlink, vfs.unlink_errors, vfs.rmdir, vfs.rmdir_errors",
-			   .ways = { { .syscalls = { LEGACY_SYSCALLS(SYS_unlink, ) SYS_unlinkat LEGACY_SYSCALLS(, SYS_rmdir) } } } },
+			   .ways = { { .syscalls = { LEGACY_SYSCALLS(SYS_unlink, ) SYS_unlinkat
+						     LEGACY_SYSCALLS(, SYS_rmdir) } } } },
 	[EVENT_CREATE] = { .name = "create", .gives = "vfs.create, vfs.create_errors",
 			   .ways = { { .syscalls = { LEGACY_SYSCALLS(SYS_creat, SYS_open, ) SYS_openat, SYS_openat2 } } } },
 	[EVENT_FSYNC] = { .name = "fsync", .gives = "vfs.fsync, vfs.fsync_errors",
