@@ -140,10 +140,20 @@ enum { WAY_RETRANSMIT_ERR_TP_BTF = 0, WAY_RETRANSMIT_TP_BTF, WAY_RETRANSMIT_ERR_
        WAY_RETRANSMIT_ERR_TRACEPOINT, WAY_RETRANSMIT_TRACEPOINT };
 
 static const struct event_desc apps_events[] = {
+	/* Where there is no open, creat, unlink, fork or vfork (arm64: probes/syscall_table.h), their *at forms and clones. */
+#if HAVE_LEGACY_SYSCALLS
 	SYSCALL_EVENTS("file_open", GIVES("file_open", "file_open_errors", "file_create"), open, openat, openat2, creat, creat),
+#else
+	SYSCALL_EVENTS("file_open", GIVES("file_open", "file_open_errors", "file_create"), openat, openat2, openat2, openat2,
+		       openat2),
+#endif
 	SYSCALL_EVENTS("file_close", GIVES("file_closed", "file_close_errors"), close, close_range, close_range,
 		       close_range, close_range),
+#if HAVE_LEGACY_SYSCALLS
 	SYSCALL_EVENTS("file_unlink", GIVES("file_deleted"), unlink, unlinkat, unlinkat, unlinkat, unlinkat),
+#else
+	SYSCALL_EVENTS("file_unlink", GIVES("file_deleted"), unlinkat, unlinkat, unlinkat, unlinkat, unlinkat),
+#endif
 	SYSCALL_EVENTS("vfs_read", GIVES("vfs_read_call", "vfs_read_bytes", "vfs_read_errors"), read, pread64,
 		       readv, preadv, preadv2),
 	SYSCALL_EVENTS("vfs_write", GIVES("vfs_write_call", "vfs_write_bytes", "vfs_write_errors"), write,
@@ -196,8 +206,13 @@ static const struct event_desc apps_events[] = {
 	/* accept's result is the connection: entry mode's function ways see none (not sent there). */
 	SYSCALL_EVENTS("tcp_accept", GIVES("tcp_accept"), accept, accept4, accept4, accept4, accept4),
 	/* Only a syscall's exit sees why a fork failed (as process.create_errors): load_mode return only. */
+#if HAVE_LEGACY_SYSCALLS
 	SYSCALL_EVENT("create_errors", GIVES("process_create_errors", "thread_create_errors"), false, "fexit_",
 		      "kretprobe_", fork, vfork, clone, clone3, clone3),
+#else
+	SYSCALL_EVENT("create_errors", GIVES("process_create_errors", "thread_create_errors"), false, "fexit_",
+		      "kretprobe_", clone, clone3, clone3, clone3, clone3),
+#endif
 	/*
 	 * inet_sock_set_state (4.16+): connects; also who owns a socket, for
 	 * apps.tcp_retransmits (not in gives: that event alone decides it is sent).
