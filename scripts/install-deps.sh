@@ -29,7 +29,8 @@ if [[ "${1:-}" == "--arch" ]]; then
 		exit 1
 	fi
 	BUILD_PKGS=(make clang llvm pkg-config bpftool "gcc-$triplet" libc6-dev:$CROSS_ARCH libbpf-dev:$CROSS_ARCH
-		libuv1-dev:$CROSS_ARCH libyaml-dev:$CROSS_ARCH libelf-dev:$CROSS_ARCH zlib1g-dev:$CROSS_ARCH libssl-dev:$CROSS_ARCH)
+		libuv1-dev:$CROSS_ARCH libyaml-dev:$CROSS_ARCH libelf-dev:$CROSS_ARCH zlib1g-dev:$CROSS_ARCH libssl-dev:$CROSS_ARCH
+		libcmocka-dev:$CROSS_ARCH)
 	shift 2
 fi
 if [[ "${1:-}" == "--packaging" ]]; then
