@@ -4,9 +4,22 @@ CC ?= gcc
 CLANG ?= clang
 LLVM_STRIP ?= llvm-strip
 BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
-ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+ARCH := $(HOST_ARCH)
 
 BUILD := build
+PKG_CONFIG := pkg-config
+# `make ARCH=arm64` on another host cross-builds into build-arm64/ with Debian's cross gcc and the
+# :arm64 -dev packages (scripts/install-deps.sh --arch arm64); the native build/ is left alone.
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_TRIPLET_arm64 := aarch64-linux-gnu
+CROSS_TRIPLET := $(or $(CROSS_TRIPLET_$(ARCH)),$(error ARCH=$(ARCH): no cross toolchain known (arm64)))
+BUILD := build-$(ARCH)
+CC := $(CROSS_TRIPLET)-gcc
+# pkg-config answers for the target's libraries, not the host's.
+PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS_TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config
+CROSS := 1
+endif
 OBJ := $(BUILD)/obj
 GEN := $(BUILD)/gen
 
@@ -22,8 +35,8 @@ PKGS := libbpf libuv yaml-0.1
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -I$(GEN) $(AGENT_INCLUDES) -Iprobes -DBPFPUSH_VERSION='"$(VERSION)"' \
-	$(shell pkg-config --cflags $(PKGS) openssl 2>/dev/null)
-LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -luv -lyaml) -lelf -lz -lm -ldl
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) openssl 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lbpf -luv -lyaml) -lelf -lz -lm -ldl
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(GEN) -Iprobes -Wall -Werror
 
 PROBES := $(notdir $(basename $(basename $(wildcard probes/*.bpf.c))))
@@ -47,11 +60,12 @@ all: $(BUILD)/bpfpush
 
 # Generated from the running kernel when it has BTF; the committed header
 # (from a 6.18 kernel) keeps hosts without BTF building. CO-RE relocates either.
+# A cross build never reads the host's BTF: it is another architecture's (scripts/vmlinux-header.sh).
 $(GEN)/vmlinux.h:
 	@mkdir -p $(GEN)
-	@if [ -r /sys/kernel/btf/vmlinux ] && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp 2>/dev/null; then \
+	@if [ -z "$(CROSS)" ] && [ -r /sys/kernel/btf/vmlinux ] && $(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp 2>/dev/null; then \
 		mv $@.tmp $@; echo "  GEN     $@ (from /sys/kernel/btf/vmlinux)"; \
-	else rm -f $@.tmp; zcat probes/vmlinux/vmlinux_$(ARCH).h.gz > $@; echo "  GEN     $@ (committed fallback)"; fi
+	else rm -f $@.tmp; zcat probes/vmlinux/vmlinux_$(ARCH).h.gz > $@; echo "  GEN     $@ ($(if $(CROSS),committed for $(ARCH),committed fallback))"; fi
 
 $(GEN)/%.bpf.o: probes/%.bpf.c $(GEN)/vmlinux.h $(wildcard probes/*.h)
 	@echo "  BPF     $@"
@@ -88,6 +102,14 @@ $(BUILD)/tests/%: tests/integration/%.c $(HARNESS_SRCS) $(wildcard tests/lib/*.h
 
 deps:
 	@scripts/install-deps.sh --if-missing
+
+# A cross build installs the target's libraries and compiler first when they are missing.
+ifdef CROSS
+.PHONY: cross-deps
+cross-deps:
+	@scripts/install-deps.sh --arch $(ARCH) --if-missing
+$(GEN)/vmlinux.h $(AGENT_OBJS): | cross-deps
+endif
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -21,8 +21,11 @@ PACKAGE_STATIC_LIBS := -lbpf -lelf -lz -luv_a -lyaml
 # Libraries linked dynamically: glibc's. OpenSSL 3 (libssl.so.3) is opened at run time by the first
 # tls:// sink (agent/sink/openssl_api.h): the packages depend on it by name.
 PACKAGE_LDLIBS ?= -lpthread -ldl -lrt -lm
-# Hardening as Debian's dpkg-buildflags would set it (the binary is built outside debian/rules).
-PACKAGE_CFLAGS ?= -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fcf-protection
+# Hardening as Debian's dpkg-buildflags would set it (the binary is built outside debian/rules);
+# its control-flow protection is per architecture (make ARCH=arm64 builds the arm64 binary).
+PACKAGE_CFLAGS_x86 := -fcf-protection
+PACKAGE_CFLAGS_arm64 := -mbranch-protection=standard
+PACKAGE_CFLAGS ?= -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection $(PACKAGE_CFLAGS_$(ARCH))
 PACKAGE_LDFLAGS ?= -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
 # Oldest glibc the binary must run on (RHEL 9 has 2.34); scripts/packaging/check-binary.sh enforces it.
 PACKAGE_GLIBC_MAX ?= 2.34

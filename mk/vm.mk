@@ -9,7 +9,7 @@
 STATIC := $(BUILD)/static
 STATIC_PKGS := libbpf libuv-static yaml-0.1
 # Debian ships libuv's archive as libuv_a.a (pkg-config name libuv-static).
-STATIC_LDLIBS := $(shell pkg-config --static --libs $(STATIC_PKGS) 2>/dev/null || echo -lbpf -luv_a -lpthread -ldl -lrt -lyaml) -lelf -lz -lm
+STATIC_LDLIBS := $(shell $(PKG_CONFIG) --static --libs $(STATIC_PKGS) 2>/dev/null || echo -lbpf -luv_a -lpthread -ldl -lrt -lyaml) -lelf -lz -lm
 STATIC_LDFLAGS := -static
 STATIC_OBJ := $(STATIC)/obj
 STATIC_AGENT_OBJS := $(patsubst %.c,$(STATIC_OBJ)/%.o,$(AGENT_SRCS))

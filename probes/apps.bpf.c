@@ -172,12 +172,17 @@ static __always_inline unsigned long syscall_arg(struct pt_regs *regs, int n)
  */
 static __always_inline bool creates(__u32 row, struct pt_regs *regs)
 {
+#if HAVE_LEGACY_SYSCALLS
 	if (row == SYS_creat)
 		return true;
 	if (!regs)
 		return false;
 	if (row == SYS_open)
 		return syscall_arg(regs, 1) & O_CREAT_FLAG;
+#else
+	if (!regs)
+		return false;
+#endif
 	if (row == SYS_openat)
 		return syscall_arg(regs, 2) & O_CREAT_FLAG;
 	__u64 flags = 0; /* openat2: struct open_how's first field, in the caller's memory */
@@ -326,7 +331,7 @@ int BPF_PROG(dispatch_raw_tp, struct pt_regs *regs, long ret)
 /* The registers of the current task, for the rows whose arguments matter: unlinkat's, creates', clones' flags. */
 static __always_inline struct pt_regs *current_regs(__u32 row)
 {
-	bool open_family = row == SYS_open || row == SYS_openat || row == SYS_openat2;
+	bool open_family = LEGACY_SYSCALLS(row == SYS_open ||) row == SYS_openat || row == SYS_openat2;
 	bool wanted = row == SYS_unlinkat || row == SYS_clone || row == SYS_clone3 || (count_creates && open_family);
 	return wanted ? current_task_regs() : NULL;
 }

@@ -65,9 +65,10 @@ enum app_syscall_kind { APP_SYSCALL_NONE = 0, APP_SYSCALL_OPEN, APP_SYSCALL_CLOS
  * apps.file_deleted is vfs.unlink: unlinkat with AT_REMOVEDIR is an rmdir, not counted.
  */
 #define APP_SYSCALLS(X)                                                                                  \
-	X(open, APP_SYSCALL_OPEN) X(openat, APP_SYSCALL_OPEN) X(openat2, APP_SYSCALL_OPEN)               \
-	X(creat, APP_SYSCALL_OPEN) X(close, APP_SYSCALL_CLOSE) X(close_range, APP_SYSCALL_CLOSE)         \
-	X(unlink, APP_SYSCALL_UNLINK) X(unlinkat, APP_SYSCALL_UNLINK) X(read, APP_SYSCALL_READ)          \
+	LEGACY_SYSCALLS(X(open, APP_SYSCALL_OPEN)) X(openat, APP_SYSCALL_OPEN) X(openat2, APP_SYSCALL_OPEN) \
+	LEGACY_SYSCALLS(X(creat, APP_SYSCALL_OPEN)) X(close, APP_SYSCALL_CLOSE)                          \
+	X(close_range, APP_SYSCALL_CLOSE) LEGACY_SYSCALLS(X(unlink, APP_SYSCALL_UNLINK))                 \
+	X(unlinkat, APP_SYSCALL_UNLINK) X(read, APP_SYSCALL_READ)                                        \
 	X(pread64, APP_SYSCALL_READ) X(readv, APP_SYSCALL_READ) X(preadv, APP_SYSCALL_READ)              \
 	X(preadv2, APP_SYSCALL_READ) X(write, APP_SYSCALL_WRITE) X(pwrite64, APP_SYSCALL_WRITE)          \
 	X(writev, APP_SYSCALL_WRITE) X(pwritev, APP_SYSCALL_WRITE) X(pwritev2, APP_SYSCALL_WRITE)          \
@@ -77,8 +78,9 @@ enum app_syscall_kind { APP_SYSCALL_NONE = 0, APP_SYSCALL_OPEN, APP_SYSCALL_CLOS
 #define APP_DEPTH_SYSCALLS(X)                                                                            \
 	X(fsync, APP_SYSCALL_FSYNC) X(fdatasync, APP_SYSCALL_FDATASYNC) X(shmget, APP_SYSCALL_SHMGET)    \
 	X(shmat, APP_SYSCALL_SHMAT) X(shmdt, APP_SYSCALL_SHMDT) X(shmctl, APP_SYSCALL_SHMCTL)            \
-	X(accept, APP_SYSCALL_ACCEPT) X(accept4, APP_SYSCALL_ACCEPT) X(fork, APP_SYSCALL_FORK)           \
-	X(vfork, APP_SYSCALL_FORK) X(clone, APP_SYSCALL_FORK) X(clone3, APP_SYSCALL_FORK)
+	X(accept, APP_SYSCALL_ACCEPT) X(accept4, APP_SYSCALL_ACCEPT)                                     \
+	LEGACY_SYSCALLS(X(fork, APP_SYSCALL_FORK) X(vfork, APP_SYSCALL_FORK))                            \
+	X(clone, APP_SYSCALL_FORK) X(clone3, APP_SYSCALL_FORK)
 
 #define APP_COMM_LEN 16
 #define APP_EXE_LEN 32

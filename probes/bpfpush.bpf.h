@@ -71,8 +71,10 @@ static __always_inline long syscall_nr_of(struct pt_regs *regs)
 {
 #if defined(__TARGET_ARCH_x86)
 	return BPF_CORE_READ(regs, orig_ax) & ~(long)NR_X32_BIT;
+#elif defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(regs, syscallno); /* arm64's struct pt_regs keeps it apart from x8 */
 #else
-	return PT_REGS_SYSCALL_NR_CORE(regs); /* the arch's register holding the number */
+#error "add this architecture's saved syscall number to probes/bpfpush.bpf.h"
 #endif
 }
 

@@ -22,6 +22,8 @@ static __always_inline __u32 dispatch_row(struct pt_regs *regs, const bool btf, 
 	long nr;
 #if defined(__TARGET_ARCH_x86)
 	nr = (btf ? regs->orig_ax : BPF_CORE_READ(regs, orig_ax)) & ~(long)NR_X32_BIT;
+#elif defined(__TARGET_ARCH_arm64)
+	nr = btf ? regs->syscallno : BPF_CORE_READ(regs, syscallno);
 #else
 	nr = syscall_nr_of(regs);
 #endif
@@ -31,6 +33,11 @@ static __always_inline __u32 dispatch_row(struct pt_regs *regs, const bool btf, 
 	__u32 native = native_rows[nr], compat = compat_rows[nr];
 	if (!native && !compat)
 		return 0; /* the common case stays cheap: no task read */
+#if defined(__TARGET_ARCH_arm64)
+	/* An AArch32 task numbers its syscalls as 32-bit arm does: none of its calls is a watched row. */
+	if ((btf ? regs->pstate : BPF_CORE_READ(regs, pstate)) & PSR_AARCH32_BIT)
+		return 0;
+#endif
 #if HAVE_COMPAT_SYSCALLS
 	/* bpf_get_current_task_btf came in 5.11: a probe read before */
 	if (btf && bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf))

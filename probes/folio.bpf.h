@@ -2,9 +2,19 @@
 #ifndef BPFPUSH_FOLIO_BPF_H
 #define BPFPUSH_FOLIO_BPF_H
 
-/* The flags word of a folio: memdesc_flags_t from 6.17, a plain unsigned long before. */
+/*
+ * The flags word of a folio: memdesc_flags_t from 6.17, a plain unsigned long
+ * before. Both shapes are flavors, so that a vmlinux.h of either age compiles
+ * (the committed probes/vmlinux/vmlinux_arm64.h.gz is 6.1's).
+ */
 struct folio___flags_ulong {
 	unsigned long flags;
+} __attribute__((preserve_access_index));
+
+struct folio___flags_memdesc {
+	struct {
+		unsigned long f;
+	} flags;
 } __attribute__((preserve_access_index));
 
 /* 6.1 to 6.5 kept a large folio's order in a byte of its own. */
@@ -49,7 +59,7 @@ static __always_inline __u64 folio_pages(struct folio *folio)
 	if (bpf_core_field_exists(old->flags))
 		flags = BPF_CORE_READ(old, flags);
 	else
-		flags = BPF_CORE_READ(folio, flags.f);
+		flags = BPF_CORE_READ((struct folio___flags_memdesc *)folio, flags.f);
 	int head = bpf_core_enum_value(enum pageflags, PG_head);
 	if (head < 0 || head > 63 || !(flags & (1UL << head)))
 		return 1;

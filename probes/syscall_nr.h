@@ -27,6 +27,8 @@
 #define NR_VFORK -1
 #define NR_CLONE3 435
 #define HAVE_COMPAT_SYSCALLS 0
+/* PSTATE.nRW in a task's saved pstate: set for an AArch32 (compat) task, whose numbers are arm's. */
+#define PSR_AARCH32_BIT 0x10
 #else
 #error "add this architecture's syscall numbers to probes/syscall_nr.h"
 #endif

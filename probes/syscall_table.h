@@ -4,10 +4,18 @@
  * per-syscall tracepoint program from every row) and by userspace (names,
  * dispatch tables). A new architecture adds its own table here.
  *
- * X(name, x86_64 nr, i386 nr (compat tasks; -1: none), tracepoint name, variant)
+ * X(name, native nr, compat nr (32-bit tasks: i386 on x86_64; -1: none),
+ *   tracepoint name, variant)
  * The variant is a second count some metrics need from the arguments:
  * open-family calls with O_CREAT (vfs.create), unlinkat with AT_REMOVEDIR
  * (vfs.rmdir rather than vfs.unlink).
+ *
+ * Architectures on the kernel's generic table (arm64: its
+ * include/uapi/asm-generic/unistd.h) have no open, creat, unlink, rmdir, fork
+ * or vfork, only openat, unlinkat, clone and clone3: those rows are absent
+ * there, and every list that names them wraps them in LEGACY_SYSCALLS(), which
+ * keeps them where HAVE_LEGACY_SYSCALLS and drops them elsewhere. A metric
+ * keeps its meaning: it sums the rows that exist.
  */
 #ifndef BPFPUSH_SYSCALL_TABLE_H
 #define BPFPUSH_SYSCALL_TABLE_H
@@ -61,8 +69,51 @@ enum syscall_variant {
 	X(clone3, 435, 435, clone3, VARIANT_NONE)                          \
 	X(close_range, 436, 436, close_range, VARIANT_NONE)                \
 	X(openat2, 437, 437, openat2, VARIANT_O_CREAT_HOW_ARG2)
+#define HAVE_LEGACY_SYSCALLS 1
+#elif defined(__TARGET_ARCH_arm64) || defined(__aarch64__)
+/* The x86_64 rows in the same order, less the legacy ones; no compat numbers (syscall_nr.h). */
+#define SYSCALL_TABLE(X)                                                   \
+	X(read, 63, -1, read, VARIANT_NONE)                                \
+	X(write, 64, -1, write, VARIANT_NONE)                              \
+	X(close, 57, -1, close, VARIANT_NONE)                              \
+	X(pread64, 67, -1, pread64, VARIANT_NONE)                          \
+	X(pwrite64, 68, -1, pwrite64, VARIANT_NONE)                        \
+	X(readv, 65, -1, readv, VARIANT_NONE)                              \
+	X(writev, 66, -1, writev, VARIANT_NONE)                            \
+	X(msync, 227, -1, msync, VARIANT_NONE)                             \
+	X(shmget, 194, -1, shmget, VARIANT_NONE)                           \
+	X(shmat, 196, -1, shmat, VARIANT_NONE)                             \
+	X(shmctl, 195, -1, shmctl, VARIANT_NONE)                           \
+	X(clone, 220, -1, clone, VARIANT_NONE)                             \
+	X(accept, 202, -1, accept, VARIANT_NONE)                           \
+	X(shmdt, 197, -1, shmdt, VARIANT_NONE)                             \
+	X(fsync, 82, -1, fsync, VARIANT_NONE)                              \
+	X(fdatasync, 83, -1, fdatasync, VARIANT_NONE)                      \
+	X(sync, 81, -1, sync, VARIANT_NONE)                                \
+	X(mount, 40, -1, mount, VARIANT_NONE)                              \
+	X(umount2, 39, -1, umount, VARIANT_NONE)                           \
+	X(openat, 56, -1, openat, VARIANT_O_CREAT_ARG2)                    \
+	X(accept4, 242, -1, accept4, VARIANT_NONE)                         \
+	X(unlinkat, 35, -1, unlinkat, VARIANT_REMOVEDIR_ARG2)              \
+	X(sync_file_range, 84, -1, sync_file_range, VARIANT_NONE)          \
+	X(preadv, 69, -1, preadv, VARIANT_NONE)                            \
+	X(pwritev, 70, -1, pwritev, VARIANT_NONE)                          \
+	X(syncfs, 267, -1, syncfs, VARIANT_NONE)                           \
+	X(preadv2, 286, -1, preadv2, VARIANT_NONE)                         \
+	X(pwritev2, 287, -1, pwritev2, VARIANT_NONE)                       \
+	X(move_mount, 429, -1, move_mount, VARIANT_NONE)                   \
+	X(clone3, 435, -1, clone3, VARIANT_NONE)                           \
+	X(close_range, 436, -1, close_range, VARIANT_NONE)                 \
+	X(openat2, 437, -1, openat2, VARIANT_O_CREAT_HOW_ARG2)
+#define HAVE_LEGACY_SYSCALLS 0
 #else
 #error "add this architecture's rows to probes/syscall_table.h"
+#endif
+
+#if HAVE_LEGACY_SYSCALLS
+#define LEGACY_SYSCALLS(...) __VA_ARGS__
+#else
+#define LEGACY_SYSCALLS(...)
 #endif
 
 /* Row ids; 0 is "none" so that a zeroed dispatch table means "not watched". */

@@ -17,6 +17,22 @@ PACKAGING_PKGS=(debhelper dpkg-dev fakeroot lintian rpm checkpolicy semodule-uti
 # clang's sanitizer and libFuzzer runtimes, which the clang package does not pull in, and valgrind.
 SANITIZER_PKGS=(libclang-rt-14-dev valgrind)
 
+# make ARCH=arm64 (installed with --arch arm64, as that build does): Debian's cross compiler and the
+# target's -dev packages through multiarch, with the host's clang, bpftool and pkg-config for the rest.
+declare -A CROSS_TRIPLETS=([arm64]=aarch64-linux-gnu)
+CROSS_ARCH=
+if [[ "${1:-}" == "--arch" ]]; then
+	CROSS_ARCH=${2:?install-deps: --arch needs an architecture (arm64)}
+	triplet=${CROSS_TRIPLETS[$CROSS_ARCH]:-}
+	if [[ -z "$triplet" ]]; then
+		echo "install-deps: --arch $CROSS_ARCH: no cross toolchain known (arm64)" >&2
+		exit 1
+	fi
+	BUILD_PKGS=(make clang llvm pkg-config bpftool "gcc-$triplet" libc6-dev:$CROSS_ARCH libbpf-dev:$CROSS_ARCH
+		libuv1-dev:$CROSS_ARCH libyaml-dev:$CROSS_ARCH libelf-dev:$CROSS_ARCH zlib1g-dev:$CROSS_ARCH libssl-dev:$CROSS_ARCH
+		libcmocka-dev:$CROSS_ARCH)
+	shift 2
+fi
 if [[ "${1:-}" == "--packaging" ]]; then
 	BUILD_PKGS=("${BUILD_PKGS[@]}" "${PACKAGING_PKGS[@]}")
 	shift
@@ -45,9 +61,20 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+refresh=
+# The target's packages come through multiarch: dpkg learns the architecture, apt its package lists.
+if [[ -n "$CROSS_ARCH" && "$(dpkg --print-architecture)" != "$CROSS_ARCH" ]] &&
+	! dpkg --print-foreign-architectures | grep -qx "$CROSS_ARCH"; then
+	dpkg --add-architecture "$CROSS_ARCH"
+	refresh=1
+fi
 # A machine whose package lists are older than a day (or absent) refreshes them first.
-if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]]; then
+if [[ -n "$refresh" || -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]]; then
 	apt-get update -qq
 fi
 apt-get install -y -qq --no-install-recommends "${BUILD_PKGS[@]}" >/dev/null
-echo "install-deps: build and test dependencies installed"
+if [[ -n "$CROSS_ARCH" ]]; then
+	echo "install-deps: cross-build dependencies for $CROSS_ARCH installed"
+else
+	echo "install-deps: build and test dependencies installed"
+fi

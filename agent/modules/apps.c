@@ -140,10 +140,20 @@ enum { WAY_RETRANSMIT_ERR_TP_BTF = 0, WAY_RETRANSMIT_TP_BTF, WAY_RETRANSMIT_ERR_
        WAY_RETRANSMIT_ERR_TRACEPOINT, WAY_RETRANSMIT_TRACEPOINT };
 
 static const struct event_desc apps_events[] = {
+	/* Where there is no open, creat, unlink, fork or vfork (arm64: probes/syscall_table.h), their *at forms and clones. */
+#if HAVE_LEGACY_SYSCALLS
 	SYSCALL_EVENTS("file_open", GIVES("file_open", "file_open_errors", "file_create"), open, openat, openat2, creat, creat),
+#else
+	SYSCALL_EVENTS("file_open", GIVES("file_open", "file_open_errors", "file_create"), openat, openat2, openat2, openat2,
+		       openat2),
+#endif
 	SYSCALL_EVENTS("file_close", GIVES("file_closed", "file_close_errors"), close, close_range, close_range,
 		       close_range, close_range),
+#if HAVE_LEGACY_SYSCALLS
 	SYSCALL_EVENTS("file_unlink", GIVES("file_deleted"), unlink, unlinkat, unlinkat, unlinkat, unlinkat),
+#else
+	SYSCALL_EVENTS("file_unlink", GIVES("file_deleted"), unlinkat, unlinkat, unlinkat, unlinkat, unlinkat),
+#endif
 	SYSCALL_EVENTS("vfs_read", GIVES("vfs_read_call", "vfs_read_bytes", "vfs_read_errors"), read, pread64,
 		       readv, preadv, preadv2),
 	SYSCALL_EVENTS("vfs_write", GIVES("vfs_write_call", "vfs_write_bytes", "vfs_write_errors"), write,
@@ -196,8 +206,13 @@ static const struct event_desc apps_events[] = {
 	/* accept's result is the connection: entry mode's function ways see none (not sent there). */
 	SYSCALL_EVENTS("tcp_accept", GIVES("tcp_accept"), accept, accept4, accept4, accept4, accept4),
 	/* Only a syscall's exit sees why a fork failed (as process.create_errors): load_mode return only. */
+#if HAVE_LEGACY_SYSCALLS
 	SYSCALL_EVENT("create_errors", GIVES("process_create_errors", "thread_create_errors"), false, "fexit_",
 		      "kretprobe_", fork, vfork, clone, clone3, clone3),
+#else
+	SYSCALL_EVENT("create_errors", GIVES("process_create_errors", "thread_create_errors"), false, "fexit_",
+		      "kretprobe_", clone, clone3, clone3, clone3, clone3),
+#endif
 	/*
 	 * inet_sock_set_state (4.16+): connects; also who owns a socket, for
 	 * apps.tcp_retransmits (not in gives: that event alone decides it is sent).
@@ -410,14 +425,17 @@ static const unsigned char app_rows[] = { APP_SYSCALLS(APP_ROW) };
 static int event_of_row(unsigned char row)
 {
 	switch (row) {
-	case SYS_open: case SYS_openat: case SYS_openat2: case SYS_creat: return EVENT_OPEN;
+	LEGACY_SYSCALLS(case SYS_open: case SYS_creat:)
+	case SYS_openat: case SYS_openat2: return EVENT_OPEN;
 	case SYS_close: case SYS_close_range: return EVENT_CLOSE;
-	case SYS_unlink: case SYS_unlinkat: return EVENT_UNLINK;
+	LEGACY_SYSCALLS(case SYS_unlink:)
+	case SYS_unlinkat: return EVENT_UNLINK;
 	case SYS_read: case SYS_pread64: case SYS_readv: case SYS_preadv: case SYS_preadv2: return EVENT_READ;
 	case SYS_fsync: case SYS_fdatasync: return EVENT_FSYNC;
 	case SYS_shmget: case SYS_shmat: case SYS_shmdt: case SYS_shmctl: return EVENT_SHM;
 	case SYS_accept: case SYS_accept4: return EVENT_ACCEPT;
-	case SYS_fork: case SYS_vfork: case SYS_clone: case SYS_clone3: return EVENT_CREATE_ERRORS;
+	LEGACY_SYSCALLS(case SYS_fork: case SYS_vfork:)
+	case SYS_clone: case SYS_clone3: return EVENT_CREATE_ERRORS;
 	default: return EVENT_WRITE;
 	}
 }

@@ -19,12 +19,15 @@ enum { EVENT_OPEN = 0, EVENT_CLOSE };
 
 static const struct event_desc fd_events[] = {
 	[EVENT_OPEN] = { .name = "open", .gives = "fd.open, fd.open_errors",
-			 .ways = { { .syscalls = { SYS_open, SYS_openat, SYS_openat2, SYS_creat } } } },
+			 .ways = { { .syscalls = { LEGACY_SYSCALLS(SYS_open, ) SYS_openat,
+						   SYS_openat2 LEGACY_SYSCALLS(, SYS_creat) } } } },
 	[EVENT_CLOSE] = { .name = "close", .gives = "fd.close, fd.close_errors",
 			  .ways = { { .syscalls = { SYS_close, SYS_close_range } } } },
 };
 
-#define OPEN_FAMILY(field) { { SYS_open, field }, { SYS_openat, field }, { SYS_openat2, field }, { SYS_creat, field } }
+#define OPEN_FAMILY(field)                                                                               \
+	{ LEGACY_SYSCALLS({ SYS_open, field }, ) { SYS_openat, field }, { SYS_openat2, field }                 \
+	  LEGACY_SYSCALLS(, { SYS_creat, field }) }
 
 static const struct syscall_metric fd_sums[] = {
 	{ "fd.open", EVENT_OPEN, OPEN_FAMILY(FIELD_CALLS) },

@@ -42,7 +42,7 @@ static const struct event_desc process_events[] = {
 	  .gives = "process.create_errors",
 	  .return_mode_only = true,
 	  /* Only a syscall exit sees why a fork failed: costly enough to wait for load_mode: return. */
-	  .ways = { { .syscalls = { SYS_fork, SYS_vfork, SYS_clone, SYS_clone3 } } } },
+	  .ways = { { .syscalls = { LEGACY_SYSCALLS(SYS_fork, SYS_vfork, ) SYS_clone, SYS_clone3 } } } },
 };
 
 enum { EVENT_FORK = 0, EVENT_EXIT, EVENT_RELEASE, EVENT_CREATE_ERRORS };
@@ -129,7 +129,7 @@ static int process_collect(struct module *m, struct series_store *store)
 		series_gauge_set(store, "process.zombies", NULL, 0, zombies > 0 ? (double)zombies : 0.0, false);
 	}
 	if (ev[EVENT_CREATE_ERRORS].chosen >= 0) {
-		static const enum syscall_id creates[] = { SYS_fork, SYS_vfork, SYS_clone, SYS_clone3 };
+		static const enum syscall_id creates[] = { LEGACY_SYSCALLS(SYS_fork, SYS_vfork, ) SYS_clone, SYS_clone3 };
 		uint64_t errors = 0;
 		struct syscall_stats row;
 		for (size_t i = 0; i < sizeof(creates) / sizeof(creates[0]); i++) {

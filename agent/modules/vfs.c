@@ -44,9 +44,10 @@ static const struct event_desc vfs_events[] = {
 	[EVENT_WRITE] = { .name = "write", .gives = "vfs.write.calls, vfs.write.bytes, vfs.write.errors",
 			  .ways = { { .syscalls = { SYS_write, SYS_pwrite64, SYS_writev, SYS_pwritev, SYS_pwritev2 } } } },
 	[EVENT_UNLINK] = { .name = "unlink", .gives = "vfs.unlink, vfs.unlink_errors, vfs.rmdir, vfs.rmdir_errors",
-			   .ways = { { .syscalls = { SYS_unlink, SYS_unlinkat, SYS_rmdir } } } },
+			   .ways = { { .syscalls = { LEGACY_SYSCALLS(SYS_unlink, ) SYS_unlinkat
+						     LEGACY_SYSCALLS(, SYS_rmdir) } } } },
 	[EVENT_CREATE] = { .name = "create", .gives = "vfs.create, vfs.create_errors",
-			   .ways = { { .syscalls = { SYS_creat, SYS_open, SYS_openat, SYS_openat2 } } } },
+			   .ways = { { .syscalls = { LEGACY_SYSCALLS(SYS_creat, SYS_open, ) SYS_openat, SYS_openat2 } } } },
 	[EVENT_FSYNC] = { .name = "fsync", .gives = "vfs.fsync, vfs.fsync_errors",
 			  .ways = { { .syscalls = { SYS_fsync, SYS_fdatasync } } } },
 	/* The kernel's own open: no tracepoint has it, so no way on tracepoint-only kernels. */
@@ -61,7 +62,7 @@ static const struct event_desc vfs_events[] = {
 #define READS(f) { { SYS_read, f }, { SYS_pread64, f }, { SYS_readv, f }, { SYS_preadv, f }, { SYS_preadv2, f } }
 #define WRITES(f) { { SYS_write, f }, { SYS_pwrite64, f }, { SYS_writev, f }, { SYS_pwritev, f }, { SYS_pwritev2, f } }
 /* creat's variant is every call, so the variant of the whole family is "creates". */
-#define CREATES(f) { { SYS_creat, f }, { SYS_open, f }, { SYS_openat, f }, { SYS_openat2, f } }
+#define CREATES(f) { LEGACY_SYSCALLS({ SYS_creat, f }, { SYS_open, f }, ) { SYS_openat, f }, { SYS_openat2, f } }
 
 static const struct syscall_metric vfs_sums[] = {
 	{ "vfs.read.calls", EVENT_READ, READS(FIELD_CALLS) },
@@ -70,10 +71,12 @@ static const struct syscall_metric vfs_sums[] = {
 	{ "vfs.write.calls", EVENT_WRITE, WRITES(FIELD_CALLS) },
 	{ "vfs.write.bytes", EVENT_WRITE, WRITES(FIELD_BYTES) },
 	{ "vfs.write.errors", EVENT_WRITE, WRITES(FIELD_ERRORS) },
-	{ "vfs.unlink", EVENT_UNLINK, { { SYS_unlink, FIELD_CALLS }, { SYS_unlinkat, FIELD_PLAIN_CALLS } } },
-	{ "vfs.unlink_errors", EVENT_UNLINK, { { SYS_unlink, FIELD_ERRORS }, { SYS_unlinkat, FIELD_PLAIN_ERRORS } } },
-	{ "vfs.rmdir", EVENT_UNLINK, { { SYS_rmdir, FIELD_CALLS }, { SYS_unlinkat, FIELD_VARIANT_CALLS } } },
-	{ "vfs.rmdir_errors", EVENT_UNLINK, { { SYS_rmdir, FIELD_ERRORS }, { SYS_unlinkat, FIELD_VARIANT_ERRORS } } },
+	{ "vfs.unlink", EVENT_UNLINK, { LEGACY_SYSCALLS({ SYS_unlink, FIELD_CALLS }, ) { SYS_unlinkat, FIELD_PLAIN_CALLS } } },
+	{ "vfs.unlink_errors", EVENT_UNLINK,
+	  { LEGACY_SYSCALLS({ SYS_unlink, FIELD_ERRORS }, ) { SYS_unlinkat, FIELD_PLAIN_ERRORS } } },
+	{ "vfs.rmdir", EVENT_UNLINK, { LEGACY_SYSCALLS({ SYS_rmdir, FIELD_CALLS }, ) { SYS_unlinkat, FIELD_VARIANT_CALLS } } },
+	{ "vfs.rmdir_errors", EVENT_UNLINK,
+	  { LEGACY_SYSCALLS({ SYS_rmdir, FIELD_ERRORS }, ) { SYS_unlinkat, FIELD_VARIANT_ERRORS } } },
 	{ "vfs.create", EVENT_CREATE, CREATES(FIELD_VARIANT_CALLS) },
 	{ "vfs.create_errors", EVENT_CREATE, CREATES(FIELD_VARIANT_ERRORS) },
 	{ "vfs.fsync", EVENT_FSYNC, { { SYS_fsync, FIELD_CALLS }, { SYS_fdatasync, FIELD_CALLS } } },

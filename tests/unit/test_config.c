@@ -810,6 +810,18 @@ static void test_attach_keys_that_cannot_apply(void **state)
 }
 
 /*
+ * The first syscall fd and vfs both watch: open(2), or openat(2) where there is no open
+ * (probes/syscall_table.h, LEGACY_SYSCALLS).
+ */
+#if HAVE_LEGACY_SYSCALLS
+#define FIRST_SHARED_OPEN "open"
+#define FIRST_SHARED_OPEN_ROW SYS_open
+#else
+#define FIRST_SHARED_OPEN "openat"
+#define FIRST_SHARED_OPEN_ROW SYS_openat
+#endif
+
+/*
  * fd and vfs both watch open(2), vfs and sync fsync(2): the syscall layer hooks each once. Two
  * explicit values that differ are refused, naming both places; one explicit value governs the
  * syscall for both (attach_keys_owner), whatever the registry order.
@@ -820,7 +832,7 @@ static void test_attach_keys_of_modules_sharing_a_syscall(void **state)
 	assert_fails_at(fx, "modules:\n  fd: { attach: tracepoint }\n  vfs: { attach: raw_tp }\n" ONE_SINK, 3, 18,
 			"modules.vfs.attach: raw_tp conflicts with modules.fd.attach: tracepoint (");
 	char both[512];
-	snprintf(both, sizeof(both), "(%s:2:17): both watch open(2), which the syscall layer hooks once for every module; "
+	snprintf(both, sizeof(both), "(%s:2:17): both watch " FIRST_SHARED_OPEN "(2), which the syscall layer hooks once for every module; "
 		 "set the same value or leave one auto\n", fx->main_path);
 	assert_printed(fx, both);
 	assert_int_equal(fx->errs.len, 1);
@@ -829,7 +841,7 @@ static void test_attach_keys_of_modules_sharing_a_syscall(void **state)
 	assert_printed(fx, "both watch fsync(2)");
 	/* One module's layer leaves no raw_tp for the other's attach on the syscalls they share. */
 	assert_fails_at(fx, "modules:\n  vfs: { syscall_layer: tracepoints }\n  fd: { attach: raw_tp }\n" ONE_SINK, 3, 17,
-			"modules.fd.attach: raw_tp cannot apply to open(2): modules.vfs.syscall_layer: tracepoints (");
+			"modules.fd.attach: raw_tp cannot apply to " FIRST_SHARED_OPEN "(2): modules.vfs.syscall_layer: tracepoints (");
 	/* Agreeing values, one side auto, or the other module off: accepted. */
 	assert_int_equal(load_text(fx, "modules:\n  fd: { attach: tracepoint }\n  vfs: { attach: tracepoint }\n" ONE_SINK), 0);
 	assert_int_equal(load_text(fx, "modules:\n  fd: { enabled: false, attach: tracepoint }\n  vfs: { attach: raw_tp }\n" ONE_SINK),
@@ -837,8 +849,8 @@ static void test_attach_keys_of_modules_sharing_a_syscall(void **state)
 	assert_int_equal(load_text(fx, "modules:\n  vfs: { syscall_layer: tracepoints }\n  fd: { attach: tracepoint }\n" ONE_SINK),
 			 0);
 	/* The explicit key governs the shared syscall, though fd asks the layer first (registry order). */
-	assert_int_equal(attach_keys_owner(fx->cfg, SYS_open, ATTACH_KEY_SYSCALL_LAYER), (int)mod("vfs"));
-	assert_int_equal(attach_keys_owner(fx->cfg, SYS_open, ATTACH_KEY_ATTACH), (int)mod("fd"));
+	assert_int_equal(attach_keys_owner(fx->cfg, FIRST_SHARED_OPEN_ROW, ATTACH_KEY_SYSCALL_LAYER), (int)mod("vfs"));
+	assert_int_equal(attach_keys_owner(fx->cfg, FIRST_SHARED_OPEN_ROW, ATTACH_KEY_ATTACH), (int)mod("fd"));
 	assert_int_equal(attach_keys_owner(fx->cfg, SYS_close, ATTACH_KEY_SYSCALL_LAYER), -1);
 	assert_int_equal(attach_keys_owner(fx->cfg, SYS_sync, ATTACH_KEY_ATTACH), -1);
 }
