@@ -2,6 +2,7 @@
 #   make deb             build/packaging/bpfpush_$(VERSION)_amd64.deb (debhelper, packaging/debian/)
 #   make rpm             build/packaging/bpfpush-$(VERSION)-1.x86_64.rpm (rpmbuild, packaging/rpm/)
 #   make test-packaging  builds both, installs them into scratch roots, checks them (tests/packaging/)
+#   ... ARCH=arm64       the same for arm64/aarch64 on an amd64 host, under build-arm64/packaging/
 # Everything is built under build/packaging/: the source tree stays clean.
 
 PKG_DIR := $(BUILD)/packaging
@@ -9,8 +10,25 @@ PKG_OBJ := $(PKG_DIR)/obj
 PKG_BIN := $(PKG_DIR)/bpfpush
 PKG_STAGE := $(PKG_DIR)/stage
 PKG_AGENT_OBJS := $(patsubst %.c,$(PKG_OBJ)/%.o,$(AGENT_SRCS))
+# Package architectures: the host's natively; a cross build (make ARCH=arm64) names the target's
+# (Debian's and rpm's names for it) and strips with the target's binutils.
+ifdef CROSS
+DEB_ARCH_arm64 := arm64
+RPM_ARCH_arm64 := aarch64
+DEB_ARCH := $(DEB_ARCH_$(ARCH))
+RPM_ARCH := $(RPM_ARCH_$(ARCH))
+STRIP := $(CROSS_TRIPLET)-strip
+# dpkg-buildpackage -a: dh_strip uses the target's strip, dpkg-shlibdeps reads the :arm64 libc's symbols.
+# Nothing is compiled or tested in debian/rules (packaging/debian/rules): the cross profile, nocheck.
+DEB_BUILD_ARCH_FLAGS := -a $(DEB_ARCH) -Pcross,nocheck
+DEB_BUILD_ENV := CC=$(CC) DEB_BUILD_OPTIONS=nocheck
+# rpmbuild's brp-strip and its object checks run %__strip and %__objdump: the target's, not /usr/bin's.
+RPM_BUILD_ARCH_FLAGS := --define '__strip $(STRIP)' --define '__objdump $(CROSS_TRIPLET)-objdump'
+else
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 RPM_ARCH := $(shell uname -m)
+STRIP := strip
+endif
 DEB_FILE := $(PKG_DIR)/bpfpush_$(VERSION)_$(DEB_ARCH).deb
 RPM_FILE := $(PKG_DIR)/bpfpush-$(VERSION)-1.$(RPM_ARCH).rpm
 
@@ -62,7 +80,7 @@ PKG_STAGE_FILES := $(PKG_STAGE)/bpfpush $(PKG_STAGE)/bpfpush.yaml $(PKG_STAGE)/d
 # Stripped in both packages; build/packaging/bpfpush keeps its symbols for debugging.
 $(PKG_STAGE)/bpfpush: $(PKG_BIN)
 	@mkdir -p $(dir $@)
-	@strip --strip-unneeded -o $@ $<
+	@$(STRIP) --strip-unneeded -o $@ $<
 $(PKG_STAGE)/bpfpush.yaml: config/bpfpush.yaml
 	@mkdir -p $(dir $@)
 	@cp $< $@ && chmod 644 $@
@@ -89,7 +107,7 @@ $(DEB_FILE): $(PKG_STAGE_FILES) $(wildcard packaging/debian/* packaging/debian/s
 	@mv $(DEB_SRC)/bpfpush.service $(DEB_SRC)/debian/bpfpush.service
 	@sed -e 's/@VERSION@/$(VERSION)/' -e 's/@DATE@/$(PKG_DATE)/' packaging/debian/changelog.in > $(DEB_SRC)/debian/changelog
 	@echo "  DEB     $@"
-	@cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc > ../dpkg-buildpackage.log 2>&1 \
+	@cd $(DEB_SRC) && $(DEB_BUILD_ENV) dpkg-buildpackage -b -us -uc $(DEB_BUILD_ARCH_FLAGS) > ../dpkg-buildpackage.log 2>&1 \
 		|| { cat ../dpkg-buildpackage.log; exit 1; }
 	@cp $(PKG_DIR)/deb/$(notdir $@) $@
 
@@ -108,7 +126,7 @@ rpm: package-deps
 $(RPM_FILE): $(PKG_STAGE_FILES) $(PKG_STAGE)/bpfpush.pp packaging/rpm/bpfpush.spec mk/package.mk
 	@rm -rf $(RPM_TOP) && mkdir -p $(RPM_TOP)
 	@echo "  RPM     $@"
-	@rpmbuild -bb --target $(RPM_ARCH) --define '_topdir $(RPM_TOP)' \
+	@rpmbuild -bb --target $(RPM_ARCH) $(RPM_BUILD_ARCH_FLAGS) --define '_topdir $(RPM_TOP)' \
 		--define 'bpfpush_version $(VERSION)' --define 'bpfpush_stage $(abspath $(PKG_STAGE))' \
 		packaging/rpm/bpfpush.spec > $(PKG_DIR)/rpmbuild.log 2>&1 || { cat $(PKG_DIR)/rpmbuild.log; exit 1; }
 	@cp $(RPM_TOP)/RPMS/$(RPM_ARCH)/$(notdir $@) $@
@@ -120,4 +138,4 @@ package-clean:
 # roots (dpkg --root, rpm --root), the unit, a capability-only run. Needs root.
 test-packaging: package-deps
 	@$(MAKE) --no-print-directory $(DEB_FILE) $(RPM_FILE)
-	@tests/packaging/run.sh $(BUILD)
+	@tests/packaging/run.sh $(BUILD) $(DEB_ARCH) $(RPM_ARCH)
