@@ -10,11 +10,12 @@
  *     which misses: N slow lookups, N misses in load_mode return).
  * Windows are [exact, exact + slack], the slack three times what the host
  * did in one idle second measured in the same run, scaled to the workload's
- * own length (several seconds under QEMU), plus an eighth of the exact
- * figure for the workload's own set-up and the agent's collections while it
- * runs (measured: up to 276 extra references, 68 extra slow lookups on 6.12;
- * once 534 references with a fixed one-second allowance, in CI's loaded
- * 6.12 guest). A double count would be 2N.
+ * own length (several seconds under QEMU), plus a share of the exact figure
+ * for the workload's own set-up and the agent's collections while it runs:
+ * an eighth for slow lookups, a third for references (measured: up to 276 extra references,
+ * 68 extra slow lookups on 6.12 fentry; 534 and 537 extra references in two
+ * CI runs of 6.12's kprobe tier, whatever the idle second gave). A double
+ * count would be 2N.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,7 +98,7 @@ static void run_mode(const char *mode)
 	print_message("  idle second: %llu references, %llu slow lookups; workload %lld ms (%llu idle spans)\n",
 		      (unsigned long long)idle_refs, (unsigned long long)idle_slow, (long long)work_ms,
 		      (unsigned long long)idle_spans);
-	check("dcstat.references", refs, 2 * LOOKUPS, 3 * idle_spans * idle_refs + 2 * LOOKUPS / 8);
+	check("dcstat.references", refs, 2 * LOOKUPS, 3 * idle_spans * idle_refs + 2 * LOOKUPS / 3);
 	check("dcstat.slow", slow, LOOKUPS, 3 * idle_spans * idle_slow + LOOKUPS / 8);
 	if (!strcmp(mode, "return")) {
 		check("dcstat.miss", harness_sum(&ap, "dcstat.miss"), LOOKUPS, 3 * idle_spans * idle_slow + LOOKUPS / 8);
