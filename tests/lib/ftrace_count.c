@@ -1,5 +1,6 @@
 /* A tracepoint counted by an ftrace instance of the test's own (see ftrace_count.h). */
 #include "ftrace_count.h"
+#include "harness.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,17 +13,12 @@
 
 #define TRACEFS "/sys/kernel/tracing"
 
+/* A file of the instance: the harness's writer, which reports the kernel's -errno (a bad filter is -EINVAL). */
 static int write_text(const char *dir, const char *file, const char *text)
 {
 	char path[512];
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	int rc = fputs(text, f) < 0 ? -EIO : 0;
-	if (fclose(f) && !rc)
-		rc = -errno;
-	return rc;
+	return harness_write_file(path, text);
 }
 
 int ftrace_count_start(struct ftrace_count *fc, const char *event, const char *filter)
