@@ -179,7 +179,11 @@ static long w_open(enum open_way way, const char *path, int flags, int want_errn
 	long fd = -1;
 	switch (way) {
 	case W_OPEN:
+#ifdef SYS_open
 		fd = syscall(SYS_open, path, flags, 0600);
+#else /* aarch64 has only the *at forms: the libc's open() is openat */
+		fd = syscall(SYS_openat, AT_FDCWD, path, flags, 0600);
+#endif
 		break;
 	case W_OPENAT:
 		fd = syscall(SYS_openat, AT_FDCWD, path, flags, 0600);
@@ -190,7 +194,11 @@ static long w_open(enum open_way way, const char *path, int flags, int want_errn
 		break;
 	}
 	case W_CREAT:
+#ifdef SYS_creat
 		fd = syscall(SYS_creat, path, 0600);
+#else /* no creat on aarch64: what its libc's creat() calls */
+		fd = syscall(SYS_openat, AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+#endif
 		break;
 	}
 	count(M_FD_OPEN, M_FD_OPEN_ERRORS, fd);
@@ -273,13 +281,21 @@ static bool w_unlink(enum unlink_way way, const char *path, int want_errno)
 	long rc = -1;
 	switch (way) {
 	case U_UNLINK:
+#ifdef SYS_unlink
 		rc = syscall(SYS_unlink, path);
+#else /* aarch64: unlinkat only */
+		rc = syscall(SYS_unlinkat, AT_FDCWD, path, 0);
+#endif
 		break;
 	case U_UNLINKAT:
 		rc = syscall(SYS_unlinkat, AT_FDCWD, path, 0);
 		break;
 	case U_RMDIR:
+#ifdef SYS_rmdir
 		rc = syscall(SYS_rmdir, path);
+#else /* aarch64: unlinkat(AT_REMOVEDIR) only */
+		rc = syscall(SYS_unlinkat, AT_FDCWD, path, AT_REMOVEDIR);
+#endif
 		break;
 	case U_UNLINKAT_RMDIR:
 		rc = syscall(SYS_unlinkat, AT_FDCWD, path, AT_REMOVEDIR);
