@@ -315,3 +315,73 @@ SEC("fexit/udpv6_recvmsg")
 int BPF_PROG(net_udp6_recv_fexit6, struct sock *sk, struct msghdr *msg, size_t len, int noblock, int flags,
 	     int *addr_len, int ret)
 { udp_call_done(sk, msg, ret, false); return 0; }
+
+/*
+ * Where fexit does not attach (arm64 before 6.4 has no ftrace direct calls
+ * for BPF trampolines, nor has a kernel without them) the results come from
+ * kretprobes, which see only the return value: the entry keeps the call's
+ * socket and message per thread for its return. Both arguments lead the
+ * receive functions' lists before and after 5.19. Not preallocated: the map
+ * costs nothing where these ways are not taken.
+ */
+struct net_call {
+	__u64 sk;
+	__u64 msg;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NET_CALLS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64); /* the thread: bpf_get_current_pid_tgid() */
+	__type(value, struct net_call);
+} net_calls SEC(".maps");
+
+static __always_inline void call_entered(const struct sock *sk, const struct msghdr *msg)
+{
+	__u64 thread = bpf_get_current_pid_tgid();
+	struct net_call call = { .sk = (__u64)sk, .msg = (__u64)msg };
+	if (bpf_map_update_elem(&net_calls, &thread, &call, BPF_ANY)) {
+		struct net_counters *c = percpu_slot(&net_counters);
+		if (c)
+			c->calls_full++;
+	}
+}
+
+static __always_inline void call_returned(long ret, bool tcp, bool send)
+{
+	__u64 thread = bpf_get_current_pid_tgid();
+	struct net_call *call = bpf_map_lookup_elem(&net_calls, &thread);
+	if (!call)
+		return;
+	const struct sock *sk = (const struct sock *)call->sk;
+	const struct msghdr *msg = (const struct msghdr *)call->msg;
+	bpf_map_delete_elem(&net_calls, &thread);
+	if (tcp) {
+		tcp_traffic(sk, FIELD_SENT, ret, false);
+		return;
+	}
+	struct sockaddr *addr = msg ? BPF_CORE_READ(msg, msg_name) : NULL;
+	udp_traffic(sk, addr, send ? FIELD_SENT : FIELD_RECV, ret, false);
+}
+
+SEC("kprobe/tcp_sendmsg")
+int BPF_KPROBE(net_tcp_send_kprobe, struct sock *sk, struct msghdr *msg) { call_entered(sk, msg); return 0; }
+SEC("kretprobe/tcp_sendmsg")
+int BPF_KRETPROBE(net_tcp_send_kretprobe, int ret) { call_returned(ret, true, true); return 0; }
+SEC("kprobe/udp_sendmsg")
+int BPF_KPROBE(net_udp_send_kprobe, struct sock *sk, struct msghdr *msg) { call_entered(sk, msg); return 0; }
+SEC("kprobe/udpv6_sendmsg")
+int BPF_KPROBE(net_udp6_send_kprobe, struct sock *sk, struct msghdr *msg) { call_entered(sk, msg); return 0; }
+SEC("kretprobe/udp_sendmsg")
+int BPF_KRETPROBE(net_udp_send_kretprobe, int ret) { call_returned(ret, false, true); return 0; }
+SEC("kretprobe/udpv6_sendmsg")
+int BPF_KRETPROBE(net_udp6_send_kretprobe, int ret) { call_returned(ret, false, true); return 0; }
+SEC("kprobe/udp_recvmsg")
+int BPF_KPROBE(net_udp_recv_kprobe, struct sock *sk, struct msghdr *msg) { call_entered(sk, msg); return 0; }
+SEC("kprobe/udpv6_recvmsg")
+int BPF_KPROBE(net_udp6_recv_kprobe, struct sock *sk, struct msghdr *msg) { call_entered(sk, msg); return 0; }
+SEC("kretprobe/udp_recvmsg")
+int BPF_KRETPROBE(net_udp_recv_kretprobe, int ret) { call_returned(ret, false, false); return 0; }
+SEC("kretprobe/udpv6_recvmsg")
+int BPF_KRETPROBE(net_udp6_recv_kretprobe, int ret) { call_returned(ret, false, false); return 0; }

@@ -45,9 +45,12 @@ struct net_connection {
 struct net_counters {
 	unsigned long long endpoints_full; /* traffic not counted: the endpoint map was full */
 	unsigned long long connections_full; /* connections whose direction could not be kept */
+	unsigned long long calls_full; /* kprobe ways: calls whose socket could not be kept for their return */
 };
 
 #define NET_ENDPOINTS_MAX 16384
 #define NET_CONNECTIONS_MAX 65536
+/* Calls in flight on the kprobe ways: at most one per thread inside a send or receive. */
+#define NET_CALLS_MAX 16384
 
 #endif

@@ -73,8 +73,9 @@ enum {
 
 /*
  * Sent bytes are results: in entry mode only the sock:* tracepoints (6.3+)
- * see them; return mode adds fexit on the protocol functions. TCP received
- * bytes are known at tcp_cleanup_rbuf's entry.
+ * see them; return mode adds fexit on the protocol functions, or a kprobe
+ * and kretprobe pair where fexit does not attach (arm64 before 6.4). TCP
+ * received bytes are known at tcp_cleanup_rbuf's entry.
  */
 static const struct event_desc network_events[] = {
 	[EVENT_STATE] = { .name = "state", .gives = "net.conn.opened, net.conn.closed",
@@ -86,6 +87,7 @@ static const struct event_desc network_events[] = {
 	[EVENT_TCP_SEND_RESULT] = { .name = "tcp_send_result", .gives = "net.conn.sent.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_tcp_send_fexit" } },
+					      { .tier = ATTACH_KPROBE, .progs = { "net_tcp_send_kprobe", "net_tcp_send_kretprobe" } },
 					      LENGTH_WAYS(send) } },
 	[EVENT_TCP_RECV] = { .name = "tcp_recv", .gives = "net.conn.recv.bytes",
 			     .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_tcp_recv_fentry" } },
@@ -96,6 +98,9 @@ static const struct event_desc network_events[] = {
 	[EVENT_UDP_SEND_RESULT] = { .name = "udp_send_result", .gives = "net.conn.sent.bytes",
 				    .return_mode_only = true,
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_udp_send_fexit", "net_udp6_send_fexit" } },
+					      { .tier = ATTACH_KPROBE,
+						.progs = { "net_udp_send_kprobe", "net_udp6_send_kprobe", "net_udp_send_kretprobe",
+							   "net_udp6_send_kretprobe" } },
 					      LENGTH_WAYS(send) } },
 	[EVENT_UDP_RECV] = { .name = "udp_recv", .gives = "net.conn.recv.bytes", .entry_mode_only = true,
 			     .ways = { LENGTH_WAYS(recv) } },
@@ -104,6 +109,9 @@ static const struct event_desc network_events[] = {
 				    .ways = { { .tier = ATTACH_FENTRY, .progs = { "net_udp_recv_fexit", "net_udp6_recv_fexit" } },
 					      { .tier = ATTACH_FENTRY,
 						.progs = { "net_udp_recv_fexit6", "net_udp6_recv_fexit6" } },
+					      { .tier = ATTACH_KPROBE,
+						.progs = { "net_udp_recv_kprobe", "net_udp6_recv_kprobe", "net_udp_recv_kretprobe",
+							   "net_udp6_recv_kretprobe" } },
 					      LENGTH_WAYS(recv) } },
 };
 
@@ -704,10 +712,12 @@ static int network_collect(struct module *m, struct series_store *store)
 	forget_idle(st, now_ms);
 
 	uint64_t c[sizeof(struct net_counters) / sizeof(uint64_t)];
-	if (!percpu_sum_u64(bpf_map__fd(st->skel->maps.net_counters), 0, 2, c)) {
-		struct metric_tag endpoints = { "map", "net_endpoints" }, connections = { "map", "net_connections" };
+	if (!percpu_sum_u64(bpf_map__fd(st->skel->maps.net_counters), 0, 3, c)) {
+		struct metric_tag endpoints = { "map", "net_endpoints" }, connections = { "map", "net_connections" },
+				  calls = { "map", "net_calls" };
 		series_counter_observe(store, "agent.bpf.map_full", &endpoints, 1, c[0]);
 		series_counter_observe(store, "agent.bpf.map_full", &connections, 1, c[1]);
+		series_counter_observe(store, "agent.bpf.map_full", &calls, 1, c[2]);
 	}
 	return 0;
 }
