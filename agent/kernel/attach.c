@@ -49,6 +49,31 @@ static int load_trivial(enum bpf_prog_type type, enum bpf_attach_type attach, __
 	return 0;
 }
 
+/*
+ * Does a trivial fentry program attach, not only load? arm64 kernels before
+ * 6.4 verify fentry programs but refuse every attach (524, ENOTSUPP: no ftrace
+ * direct calls for the trampoline); without this, each fentry way would be
+ * verified and then refused before its kprobe way is tried, minutes of
+ * start-up on a small machine. 1: loads but does not attach.
+ */
+static int attach_trivial_fentry(__u32 btf_id)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY, .attach_btf_id = btf_id);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "bpfpush_probe", "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return -errno;
+	int link = bpf_raw_tracepoint_open(NULL, fd);
+	int err = link < 0 ? errno : 0;
+	if (link >= 0)
+		close(link);
+	close(fd);
+	return err;
+}
+
 static void find_tracefs(struct probe_cache *pc)
 {
 	static const char *const candidates[] = { TRACEFS_MOUNT, "/sys/kernel/debug/tracing" };
@@ -129,10 +154,14 @@ static void probe_tiers(struct probe_cache *pc)
 		id = btf__find_by_name_kind(vmlinux, "bpf_fentry_test1", BTF_KIND_FUNC);
 		if (id <= 0)
 			id = btf__find_by_name_kind(vmlinux, "vfs_read", BTF_KIND_FUNC);
-		rc = id > 0 ? load_trivial(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, id) : -ENOENT;
+		rc = id > 0 ? attach_trivial_fentry((__u32)id) : -ENOENT;
 		pc->tier_ok[ATTACH_FENTRY] = rc == 0;
-		if (rc)
+		if (rc < 0)
 			reason(why[ATTACH_FENTRY], "fentry programs do not load here (%s)", strerror(-rc));
+		else if (rc > 0)
+			reason(why[ATTACH_FENTRY], "fentry programs load but do not attach here (%s%s)",
+			       rc == 524 ? "error 524, not supported" : strerror(rc),
+			       rc == 524 ? ": no BPF trampolines on this kernel, as on arm64 before 6.4" : "");
 	}
 
 	if (path_exists("/sys/bus/event_source/devices/kprobe/type") ||
