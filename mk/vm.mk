@@ -3,8 +3,10 @@
 #   make vm-test   the integration tests × attach tiers × syscall layers on Debian's
 #                  5.10, 6.1 and 6.12 kernels, under qemu (TCG), as scripts/vm/ci.plan says
 #                  (VM_FULL=1: all of it); see scripts/vm-test.sh
+#   make vm-test ARCH=arm64   the same, cross-built, on Debian's arm64 6.1 and 6.12 kernels
+#                  under qemu-system-aarch64 (build-arm64/static, build-arm64/vm)
 # Variables passed through to the script: VM_FULL, VM_KERNELS, VM_TIERS, VM_LAYERS, VM_TESTS,
-# VM_TIMEOUT, VM_SMP, VM_MEM (see the script's header).
+# VM_TIMEOUT, VM_SMP, VM_MEM, VM_PROBES (see the script's header).
 
 STATIC := $(BUILD)/static
 STATIC_PKGS := libbpf libuv-static yaml-0.1
@@ -46,7 +48,7 @@ $(STATIC)/tests/%: tests/integration/%.c $(HARNESS_SRCS) $(wildcard tests/lib/*.
 	@$(CC) $(CFLAGS) -Itests/lib -Wno-unused-parameter $< $(HARNESS_SRCS) -o $@ $(LDFLAGS) $(STATIC_TEST_LINK)
 
 vm-test: static
-	@scripts/vm-test.sh --build $(BUILD)
+	@scripts/vm-test.sh --build $(BUILD) --arch $(ARCH)
 
 vm-clean:
 	rm -rf $(STATIC) $(BUILD)/vm $(BUILD)/vm-cache

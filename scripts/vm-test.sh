@@ -3,25 +3,37 @@
 # (Debian 11), 6.1 and 6.12 kernels under QEMU (TCG: KVM does not work on the development machine),
 # once per attach tier forced and once per syscall layer forced, and print one table of results.
 #
-#   scripts/vm-test.sh [--build DIR] [--kernels "5.10 6.1 6.12"] [--tiers "..."] [--layers "..."]
-#                      [--tests "test_process ..."] [--timeout SECS] [--no-install]
+#   scripts/vm-test.sh [--build DIR] [--arch x86|arm64] [--kernels "5.10 6.1 6.12"] [--tiers "..."]
+#                      [--layers "..."] [--tests "test_process ..."] [--timeout SECS] [--no-install]
 #   make vm-test       (builds build/static first; same variables as below)
+#   make vm-test ARCH=arm64   (cross-builds build-arm64/static and boots Debian's arm64
+#                      kernels under qemu-system-aarch64 -machine virt -cpu max, TCG)
 #
 # Environment (the options win):
-#   VM_KERNELS   kernel series, default "5.10 6.1 6.12" (5.10: Debian 11's newest)
+#   VM_ARCH      x86 (default) or arm64: the guests' architecture (the binaries in --build
+#                must be built for it)
+#   VM_KERNELS   kernel series, default "5.10 6.1 6.12" on x86 (5.10: Debian 11's newest),
+#                "6.1 6.12" on arm64
 #   VM_FULL      1: every tier, layer and test on every kernel (the whole matrix, on
 #                demand). Unset, each kernel runs what scripts/vm/ci.plan gives it (CI's
 #                choice, to stay within its time), unless VM_TIERS, VM_LAYERS or VM_TESTS
 #                (or their options) are given: those then apply to every kernel.
-#   VM_TIERS     default "fentry kprobe tp_btf raw_tp tracepoint"
+#   VM_TIERS     default "fentry kprobe tp_btf raw_tp tracepoint"; "unforced" adds one run of
+#                every test with nothing forced (the tests listing "auto" have that run anyway)
 #   VM_LAYERS    default "dispatcher tracepoints"
 #   VM_TESTS     test binaries (names in build/static/tests), default all
 #   (scripts/vm/tests.list says which tiers and layers tell each test anything new;
 #   a test listing "auto" also runs once with nothing forced, on every kernel)
 #   VM_MODULES   kernel modules added to scripts/vm/modules.list
 #   VM_TIMEOUT   seconds one guest may run, default 3600
-#   VM_TEST_TIMEOUT  seconds one test binary may run in the guest, default 600
+#   VM_TEST_TIMEOUT  seconds one test binary may run in the guest, default 600 (1800 on arm64)
 #   VM_REPEAT   runs of each (tier, layer, test) in a guest, default 1 (for flaky tests)
+#   VM_PACKAGE   a .deb of bpfpush for the guests' architecture: its binary, with the
+#                libraries it names, runs in each guest as installed (--version,
+#                --check-config and 5 s of the shipped config, which must send): one more
+#                result, test "package"
+#   VM_PROBES    all (default): the --probe record of the shipped config, of every module at
+#                log_level debug, of each tier and layer forced; auto: the shipped config's alone
 #   VM_SMP, VM_MEM   guest CPUs (default 2) and memory (default 1024 MiB)
 #   VM_PARALLEL  1 (default) boots the guests at the same time; 0 one after the other.
 #                Guests wait on timers and RCU much of the time: two at once on two
@@ -29,7 +41,8 @@
 #   VM_QEMU_ARGS extra qemu arguments (e.g. a -drive for disk tests)
 #
 # Needs root (apt-get, and files owned by root in the initramfs). Installs
-# qemu-system-x86 and busybox-static when missing; downloads the kernel packages
+# qemu-system-x86 (qemu-system-arm for arm64) and busybox-static when missing
+# (arm64's busybox-static is downloaded and unpacked, not installed); downloads the kernel packages
 # with `apt-get download` into build/vm-cache/ (reused; never installed into /boot)
 # and unpacks them with dpkg-deb -x. Exits 0 only when every run of every test in
 # every guest passed and every guest finished.
@@ -39,7 +52,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build=build
 install=1
-kernels=${VM_KERNELS:-"5.10 6.1 6.12"}
+arch=${VM_ARCH:-x86}
+kernels=${VM_KERNELS:-}
 # The plan applies unless the whole matrix or a selection was asked for.
 use_plan=1
 [[ ${VM_FULL:-0} == 1 || -n ${VM_TIERS+x} || -n ${VM_LAYERS+x} || -n ${VM_TESTS+x} ]] && use_plan=0
@@ -47,7 +61,7 @@ tiers=${VM_TIERS-"fentry kprobe tp_btf raw_tp tracepoint"}
 layers=${VM_LAYERS-"dispatcher tracepoints"}
 tests=${VM_TESTS:-}
 timeout_s=${VM_TIMEOUT:-3600}
-test_timeout=${VM_TEST_TIMEOUT:-600}
+test_timeout=${VM_TEST_TIMEOUT:-}
 smp=${VM_SMP:-2}
 mem=${VM_MEM:-1024}
 parallel=${VM_PARALLEL:-1}
@@ -56,6 +70,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-3}
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
+	--arch) arch=$2; shift 2 ;;
 	--kernels) kernels=$2; shift 2 ;;
 	--tiers) tiers=$2; use_plan=0; shift 2 ;;
 	--layers) layers=$2; use_plan=0; shift 2 ;;
@@ -69,6 +84,29 @@ done
 
 cd "$root"
 case $build in /*) ;; *) build=$root/$build ;; esac
+# What differs by architecture: Debian's name for it, the emulator and its machine, the
+# serial console, and the kernel series Debian ships for it here (no 5.10 on arm64: the
+# issue's matrix is bookworm's 6.1 and 6.12).
+case $arch in
+x86 | amd64 | x86_64)
+	arch=x86 debarch=amd64 qemu=qemu-system-x86_64 qemu_pkg=qemu-system-x86 console=ttyS0
+	qemu_machine=(-accel tcg,thread=single -cpu max)
+	: "${kernels:=5.10 6.1 6.12}"
+	;;
+arm64 | aarch64)
+	arch=arm64 debarch=arm64 qemu=qemu-system-aarch64 qemu_pkg=qemu-system-arm console=ttyAMA0
+	# The host's objcopy knows only its own architecture: the modules' .modinfo needs the
+	# cross binutils (installed with the cross compiler by scripts/install-deps.sh --arch arm64).
+	objcopy=aarch64-linux-gnu-objcopy
+	qemu_machine=(-machine virt -accel tcg,thread=single -cpu max)
+	: "${kernels:=6.1 6.12}"
+	;;
+*) echo "vm-test: unknown architecture $arch (x86, arm64)" >&2; exit 3 ;;
+esac
+host_debarch=$(dpkg --print-architecture)
+# An emulated aarch64 guest runs a test 2-4 times as long as an x86 one (test_apps: over 600 s).
+: "${test_timeout:=$([[ $arch == arm64 ]] && echo 1800 || echo 600)}"
+: "${objcopy:=objcopy}"
 cache=$build/vm-cache
 work=$build/vm
 mkdir -p "$cache/debs" "$work"
@@ -86,7 +124,8 @@ apt_update_once() {
 	apt_updated=1
 }
 need_pkgs=()
-command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
+command -v "$qemu" >/dev/null || need_pkgs+=("$qemu_pkg")
+# The host's busybox packs the initramfs (cpio) whatever the guests' architecture.
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=(busybox-static)
 if [[ ${#need_pkgs[@]} -gt 0 ]]; then
 	[[ $install -eq 1 ]] || die "missing ${need_pkgs[*]} (and --no-install)"
@@ -96,7 +135,28 @@ if [[ ${#need_pkgs[@]} -gt 0 ]]; then
 fi
 busybox=$(dpkg -L busybox-static | grep -m1 -E '/bin/busybox$')
 [[ -x $busybox ]] || die "busybox-static installed but no busybox binary found"
-for tool in qemu-system-x86_64 dpkg-deb objcopy xz ldd gzip; do
+guest_busybox=$busybox
+if [[ $debarch != "$host_debarch" ]]; then
+	# The guest's own busybox: downloaded (multiarch lists) and unpacked into the cache.
+	bb_dir=$cache/busybox-$debarch
+	if [[ ! -x $bb_dir/bin/busybox ]]; then
+		bb_deb=$(ls "$cache/debs/busybox-static_"*"_$debarch.deb" 2>/dev/null | sort -V | tail -n 1 || true)
+		if [[ -z $bb_deb ]]; then
+			[[ $install -eq 1 ]] || die "no busybox-static:$debarch in $cache/debs (and --no-install)"
+			apt-cache policy "busybox-static:$debarch" 2>/dev/null | grep -q 'Candidate: [0-9]' || apt_update_once
+			say "downloading busybox-static:$debarch"
+			(cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "busybox-static:$debarch" >/dev/null) ||
+				die "apt-get download busybox-static:$debarch failed (is $debarch a dpkg foreign architecture? scripts/install-deps.sh --arch $arch adds it)"
+			bb_deb=$(ls "$cache/debs/busybox-static_"*"_$debarch.deb" | sort -V | tail -n 1)
+		fi
+		rm -rf "$bb_dir"
+		mkdir -p "$bb_dir"
+		dpkg-deb -x "$bb_deb" "$bb_dir"
+	fi
+	guest_busybox=$bb_dir/bin/busybox
+	[[ -x $guest_busybox ]] || die "busybox-static:$debarch has no bin/busybox"
+fi
+for tool in "$qemu" dpkg-deb "$objcopy" xz ldd gzip readelf; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 
@@ -108,7 +168,10 @@ if [[ -z $tests ]]; then
 fi
 [[ -n ${tests// /} ]] || die "no test binaries in $build/static/tests: run 'make static'"
 for t in $tests; do [[ -x $build/static/tests/$t ]] || die "$build/static/tests/$t missing"; done
-if ldd "$agent" >/dev/null 2>&1; then say "warning: $agent is not statically linked"; fi
+readelf -l "$agent" 2>/dev/null | grep -q 'Requesting program interpreter' && say "warning: $agent is not statically linked"
+want_machine=$([[ $arch == arm64 ]] && echo AArch64 || echo X86-64)
+readelf -h "$agent" | grep -q "Machine: *.*$want_machine" ||
+	die "$agent is not an $arch executable (readelf: $(readelf -h "$agent" | sed -n 's/^ *Machine: *//p')); build it with make static ARCH=$arch"
 
 # ------------------------------------------------------- what each kernel runs
 # scripts/vm/ci.plan: "series: tiers | layers | tests left out" (the reasons are
@@ -117,14 +180,17 @@ declare -A ktiers klayers ktests
 for series in $kernels; do
 	ktiers[$series]=$tiers klayers[$series]=$layers ktests[$series]=$tests
 	line=
-	[[ $use_plan -eq 1 ]] && line=$(sed -n "s/^$series: *//p" "$here/vm/ci.plan")
+	# x86's lines are "6.1: ...", another architecture's "arm64 6.1: ...".
+	key=$series
+	[[ $arch == x86 ]] || key="$arch $series"
+	[[ $use_plan -eq 1 ]] && line=$(sed -n "s/^$key: *//p" "$here/vm/ci.plan")
 	[[ -n $line ]] || continue
 	IFS='|' read -r p_tiers p_layers p_out <<<"$line"
 	ktiers[$series]=$(echo $p_tiers) klayers[$series]=$(echo $p_layers)
 	kept=
 	for t in $tests; do [[ " $(echo $p_out) " == *" $t "* ]] || kept="$kept $t"; done
 	ktests[$series]=$(echo $kept)
-	say "kernel $series (scripts/vm/ci.plan; VM_FULL=1 runs all): tiers ${ktiers[$series]:--}, layers ${klayers[$series]:--}${p_out:+, left out:$p_out}"
+	say "kernel $arch $series (scripts/vm/ci.plan; VM_FULL=1 runs all): tiers ${ktiers[$series]:--}, layers ${klayers[$series]:--}${p_out:+, left out:$p_out}"
 done
 
 # ----------------------------------------------------------- kernel packages
@@ -133,9 +199,9 @@ done
 # -cloud, -rt or -dbg flavour, no meta-package (the regexes admit only these).
 kernel_regex() {
 	case $1 in
-	5.10) echo '^linux-image-5\.10\.0-[0-9]+-amd64$' ;;
-	6.1) echo '^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
-	6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' ;;
+	5.10) echo "^linux-image-5\\.10\\.0-[0-9]+-$debarch\$" ;;
+	6.1) echo "^linux-image-6\\.1\\.0-[0-9]+-$debarch\$" ;;
+	6.12) echo "^linux-image-6\\.12\\.[0-9]+\\+deb12-$debarch\$" ;;
 	*) die "unknown kernel series $1 (known: 5.10 6.1 6.12)" ;;
 	esac
 }
@@ -173,7 +239,7 @@ newest_package() { # series -> package name from the apt lists, or nothing
 candidate_version() { # series package
 	local -a o
 	mapfile -t o < <(apt_opts "$1")
-	apt-cache "${o[@]}" policy "$2" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true
+	apt-cache "${o[@]}" policy "$2:$debarch" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true
 }
 
 declare -A kpkg kver kdir
@@ -187,13 +253,13 @@ for series in $kernels; do
 	[[ -n $pkg ]] && ver=$(candidate_version "$series" "$pkg")
 	deb=
 	if [[ -n $pkg && -n $ver ]]; then
-		deb=$(ls "$cache/debs/${pkg}_${ver//:/%3a}_amd64.deb" 2>/dev/null || true)
+		deb=$(ls "$cache/debs/${pkg}_${ver//:/%3a}_$debarch.deb" 2>/dev/null || true)
 		if [[ -z $deb ]]; then
 			say "downloading $pkg $ver"
 			mapfile -t o < <(apt_opts "$series")
-			(cd "$cache/debs" && apt-get "${o[@]}" download -q -o APT::Sandbox::User=root "$pkg=$ver" >/dev/null) ||
+			(cd "$cache/debs" && apt-get "${o[@]}" download -q -o APT::Sandbox::User=root "$pkg:$debarch=$ver" >/dev/null) ||
 				die "apt-get download $pkg=$ver failed"
-			deb=$(ls "$cache/debs/${pkg}_"*"_amd64.deb" | grep -F "_${ver//:/%3a}_" | head -n 1)
+			deb=$(ls "$cache/debs/${pkg}_"*"_$debarch.deb" | grep -F "_${ver//:/%3a}_" | head -n 1)
 		fi
 	else
 		# No apt lists (offline): the newest package already in the cache.
@@ -233,7 +299,7 @@ modinfo_field() {
 	*.ko.gz) gzip -dc "$f" > "$tmp/m.ko" ;;
 	*) cp "$f" "$tmp/m.ko" ;;
 	esac
-	objcopy -O binary --only-section=.modinfo "$tmp/m.ko" "$tmp/modinfo" 2>/dev/null || true
+	"$objcopy" -O binary --only-section=.modinfo "$tmp/m.ko" "$tmp/modinfo" 2>/dev/null || true
 	tr '\0' '\n' < "$tmp/modinfo" | sed -n "s/^$field=//p"
 	rm -rf "$tmp"
 }
@@ -284,16 +350,33 @@ pack_modules() {
 }
 
 # --------------------------------------------------------------- initramfs
-# Copy a binary and, when it is dynamic, its loader and libraries (the tests
-# link cmocka dynamically where no libcmocka.a exists).
+# Copy a binary's loader and libraries when it is dynamic (the tests link cmocka
+# dynamically where no libcmocka.a exists). Read from the ELF itself, not ldd, which
+# cannot run another architecture's loader: the interpreter, then each DT_NEEDED found
+# in the target's multiarch directories (Debian's :arm64 packages), recursively.
+lib_dirs() {
+	local triplet
+	case $arch in x86) triplet=x86_64-linux-gnu ;; arm64) triplet=aarch64-linux-gnu ;; esac
+	echo "/lib/$triplet /usr/lib/$triplet /lib64 /lib"
+}
 copy_with_libs() {
-	local bin=$1 dest=$2 lib
-	if ldd "$bin" >/dev/null 2>&1; then
-		for lib in $(ldd "$bin" | grep -oE '(^|[[:space:]])/[^ ]+' | tr -d ' \t'); do
-			mkdir -p "$dest$(dirname "$lib")"
-			[[ -e $dest$lib ]] || cp -L "$lib" "$dest$lib"
-		done
+	local bin=$1 dest=$2 interp lib dir found
+	interp=$(readelf -l "$bin" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
+	if [[ -n $interp && ! -e $dest$interp ]]; then
+		mkdir -p "$dest$(dirname "$interp")"
+		cp -L "$interp" "$dest$interp"
 	fi
+	for lib in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+		found=
+		for dir in $(lib_dirs); do
+			[[ -e $dir/$lib ]] && { found=$dir/$lib; break; }
+		done
+		[[ -n $found ]] || die "$bin needs $lib: not found in $(lib_dirs) (install its :$debarch package)"
+		[[ -e $dest$found ]] && continue
+		mkdir -p "$dest$(dirname "$found")"
+		cp -L "$found" "$dest$found"
+		copy_with_libs "$found" "$dest"
+	done
 }
 
 make_initramfs() { # series -> path of the initramfs
@@ -301,7 +384,7 @@ make_initramfs() { # series -> path of the initramfs
 	rootfs=$out/rootfs
 	rm -rf "$rootfs"
 	mkdir -p "$rootfs"/{bin,sbin,dev,proc,sys,tmp,run,etc/bpfpush,bpfpush/tests,root} "$rootfs"/usr/{bin,sbin}
-	cp "$busybox" "$rootfs/bin/busybox"
+	cp "$guest_busybox" "$rootfs/bin/busybox"
 	ln -s busybox "$rootfs/bin/sh"
 	cp "$here/vm/init.sh" "$rootfs/init"
 	chmod 755 "$rootfs/init"
@@ -311,6 +394,18 @@ make_initramfs() { # series -> path of the initramfs
 		copy_with_libs "$build/static/tests/$t" "$rootfs"
 	done
 	copy_with_libs "$agent" "$rootfs"
+	if [[ -n ${VM_PACKAGE:-} ]]; then
+		# The packaged binary where the package puts it, and what its dynamic linking needs.
+		local pkgroot=$out/package
+		rm -rf "$pkgroot"
+		dpkg-deb -x "$VM_PACKAGE" "$pkgroot" || die "VM_PACKAGE=$VM_PACKAGE: not a .deb"
+		[[ -x $pkgroot/usr/sbin/bpfpush ]] || die "VM_PACKAGE=$VM_PACKAGE has no usr/sbin/bpfpush"
+		mkdir -p "$rootfs/usr/sbin"
+		cp "$pkgroot/usr/sbin/bpfpush" "$rootfs/usr/sbin/bpfpush"
+		cp "$pkgroot/etc/bpfpush/bpfpush.yaml" "$rootfs/etc/bpfpush/package.yaml"
+		copy_with_libs "$rootfs/usr/sbin/bpfpush" "$rootfs"
+		say "  $series: packaged binary from $(basename "$VM_PACKAGE") ($(dpkg-deb -f "$VM_PACKAGE" Architecture))"
+	fi
 	cp config/run.yaml "$rootfs/etc/bpfpush/run.yaml"
 	cp config/bpfpush.yaml "$rootfs/etc/bpfpush/bpfpush.yaml" # test_shipped runs it as shipped
 	cp "$here/vm/tests.list" "$rootfs/etc/bpfpush/vm-tests.list"
@@ -322,6 +417,7 @@ make_initramfs() { # series -> path of the initramfs
 		printf 'VM_LAYERS=%q\n' "${klayers[$series]}"
 		printf 'VM_TEST_TIMEOUT=%q\n' "$test_timeout"
 		printf 'VM_REPEAT=%q\n' "${VM_REPEAT:-1}"
+		printf 'VM_PROBES=%q\n' "${VM_PROBES:-all}"
 	} > "$rootfs/etc/vm-test.env"
 	pack_modules "$dir" "$rootfs"
 	(cd "$rootfs" && find . | LC_ALL=C sort | "$busybox" cpio -o -H newc 2>/dev/null | gzip -1) > "$out/initramfs.cpio.gz"
@@ -339,7 +435,11 @@ t_prepared=$(date +%s)
 runs_in() { # test tier layer; tier "auto": the run with nothing forced, only for tests listing "auto"
 	local spec
 	spec=$(sed -n "s/^$1: *//p" "$here/vm/tests.list")
-	[[ $2 == auto ]] && { [[ " ${spec%%|*} " == *" auto "* ]]; return; }
+	if [[ $2 == auto || $2 == unforced ]]; then
+		[[ " ${spec%%|*} " == *" auto "* ]] && { [[ $2 == auto ]]; return; }
+		[[ $2 == unforced ]]
+		return
+	fi
 	[[ -n $spec ]] || return 0
 	[[ -n $2 ]] && { [[ " ${spec%%|*} " == *" $2 "* ]]; return; }
 	[[ -n $3 ]] && { [[ " ${spec#*|} " == *" $3 "* ]]; return; }
@@ -359,9 +459,9 @@ boot() { # series
 	t0=$(date +%s)
 	say "booting $series (${kpkg[$series]} ${kver[$series]}), log $out/console.log"
 	# shellcheck disable=SC2086
-	timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp "$smp" -m "$mem" \
+	timeout -k 10 "$timeout_s" "$qemu" "${qemu_machine[@]}" -smp "$smp" -m "$mem" \
 		-kernel "$out/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
-		-append "console=ttyS0 panic=-1" -nographic -no-reboot -nic none ${VM_QEMU_ARGS:-} \
+		-append "console=$console panic=-1" -nographic -no-reboot -nic none ${VM_QEMU_ARGS:-} \
 		< /dev/null 2>&1 | sed -u 's/\r$//' | tee "$out/console.log" |
 		grep --line-buffered -E '^VMTEST (RESULT|BEGIN|DONE|MODULE .*failed)' | sed -u "s/^/  [$series] /" >&2 ||
 		rc=${PIPESTATUS[0]}
@@ -415,6 +515,7 @@ for series in $kernels; do
 		for layer in ${klayers[$series]}; do runs_in "$t" "" "$layer" && expected=$((expected + 1)); done
 	done
 	expected=$((expected * ${VM_REPEAT:-1}))
+	[[ -n ${VM_PACKAGE:-} ]] && expected=$((expected + 1))
 	got=$(grep -c '^VMTEST RESULT ' "$log" || true)
 	if ! grep -q '^VMTEST DONE ' "$log"; then
 		say "$series: the guest did not finish (qemu exit $qrc after ${qsecs}s; 124 = timeout); last lines of $log:"

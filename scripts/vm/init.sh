@@ -75,11 +75,14 @@ probe() { # name config [--json]
 # The shipped `make run` config as it is, then with each tier forced, then with
 # load_mode return (syscall-exit events hooked) and each syscall layer forced.
 probe auto /etc/bpfpush/run.yaml
+# VM_PROBES=auto: that one alone (each probe loads every program: minutes on an emulated arm64).
+if [ "${VM_PROBES:-all}" = all ]; then
 probe auto-json /etc/bpfpush/run.yaml --json
 # Every module on, at log_level debug: libbpf's verifier logs say why a program does not load.
 sed -e "s/^\(  log_level: *\)info/\1debug/" -e "s/enabled: false/enabled: true/" /etc/bpfpush/run.yaml > /tmp/probe-debug.yaml
 probe "all-modules,log_level=debug" /tmp/probe-debug.yaml
 for tier in $VM_TIERS; do
+	[ "$tier" = unforced ] && continue
 	sed "s/^\(  attach: *\)auto/\1$tier/" /etc/bpfpush/run.yaml > /tmp/probe-$tier.yaml
 	probe "attach=$tier" /tmp/probe-$tier.yaml
 done
@@ -89,16 +92,20 @@ for layer in $VM_LAYERS; do
 	probe "load_mode=return,syscall_layer=$layer" /tmp/probe-$layer.yaml
 done
 rm -f /tmp/probe-*.yaml
+fi
 
 # The matrix: every test binary once per tier forced (syscall layer automatic, so
 # kernel-function ways get their turn), then once per syscall layer forced (tier
 # automatic). "auto" leaves the variable unset.
 # scripts/vm/tests.list: the tiers and layers that tell a test anything new; unlisted: all.
+# Tier "unforced" (asked for in VM_TIERS): every test once with nothing forced, but
+# those listing "auto", which ran so already.
 runs_in() { # test tier layer; tier "auto": the run with nothing forced, only for tests listing "auto"
 	spec=$(sed -n "s/^$1: *//p" /etc/bpfpush/vm-tests.list 2>/dev/null)
-	if [ "$2" = auto ]; then
-		case " ${spec%%|*} " in *" auto "*) return 0 ;; esac
-		return 1
+	if [ "$2" = auto ] || [ "$2" = unforced ]; then
+		case " ${spec%%|*} " in *" auto "*) [ "$2" = auto ]; return ;; esac
+		[ "$2" = unforced ]
+		return
 	fi
 	[ -n "$spec" ] || return 0
 	if [ -n "$2" ]; then
@@ -131,7 +138,9 @@ for combo in $combos; do
 			id=$((id + 1))
 			start=$(date +%s)
 			echo "VMTEST OUT-BEGIN $id kernel=$KVER tier=${tier:-auto} layer=${layer:-auto} test=$test"
-			BPFPUSH_BIN=$AGENT BPFPUSH_TEST_ATTACH=$tier BPFPUSH_TEST_SYSCALL_LAYER=$layer \
+			attach=$tier
+			[ "$tier" = unforced ] && attach=
+			BPFPUSH_BIN=$AGENT BPFPUSH_TEST_ATTACH=$attach BPFPUSH_TEST_SYSCALL_LAYER=$layer \
 				timeout "$VM_TEST_TIMEOUT" "$bin" > /tmp/out.txt 2>&1
 			rc=$?
 			cat /tmp/out.txt
@@ -146,4 +155,36 @@ for combo in $combos; do
 		done
 		done
 done
+
+# The packaged binary (VM_PACKAGE), as a host that installed the package runs it: the package's
+# config, with its sink replaced the way an operator would (a conf.d file naming the same sink),
+# by stdout. Three checks, one result line.
+if [ -x /usr/sbin/bpfpush ]; then
+	id=$((id + 1))
+	start=$(date +%s)
+	echo "VMTEST OUT-BEGIN $id kernel=$KVER tier=auto layer=auto test=package"
+	passed=0 failed=0
+	check() { # name command...
+		name=$1; shift
+		if "$@" > /tmp/pkg.out 2>&1; then passed=$((passed + 1)); echo "ok $name"
+		else failed=$((failed + 1)); echo "not ok $name"; sed 's/^/    /' /tmp/pkg.out | tail -n 20; fi
+	}
+	check "--version: $(/usr/sbin/bpfpush --version 2>&1 | head -n 1)" /usr/sbin/bpfpush --version
+	check "--check-config of the package's config" /usr/sbin/bpfpush --check-config -c /etc/bpfpush/package.yaml
+	mkdir -p /pkgtest/conf.d && chmod 700 /pkgtest
+	cp /etc/bpfpush/package.yaml /pkgtest/bpfpush.yaml
+	printf 'sinks:\n  - { name: statsd, type: stdout }\n' > /pkgtest/conf.d/sink.yaml
+	/usr/sbin/bpfpush -c /pkgtest/bpfpush.yaml --duration 5 > /tmp/pkg.lines 2> /tmp/pkg.log
+	run_rc=$?
+	if [ $run_rc -eq 0 ] && grep -q '\.process\.zombies:' /tmp/pkg.lines; then
+		passed=$((passed + 1)); echo "ok 5 s of the shipped config: $(wc -l < /tmp/pkg.lines) lines on stdout"
+	else
+		failed=$((failed + 1)); echo "not ok 5 s of the shipped config (rc $run_rc, $(wc -l < /tmp/pkg.lines) lines)"
+		tail -n 20 /tmp/pkg.log | sed 's/^/    /'
+	fi
+	echo "[==========] 3 test(s) run."
+	echo "VMTEST OUT-END $id"
+	echo "VMTEST RESULT kernel=$KVER tier=auto layer=auto test=package rep=1 run=3 passed=$passed failed=$failed rc=$([ $failed -eq 0 ] && echo 0 || echo 1) secs=$(( $(date +%s) - start ))"
+	pkill -9 -x bpfpush 2>/dev/null
+fi
 exit 0
