@@ -463,7 +463,7 @@ boot() { # series
 		-kernel "$out/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
 		-append "console=$console panic=-1" -nographic -no-reboot -nic none ${VM_QEMU_ARGS:-} \
 		< /dev/null 2>&1 | sed -u 's/\r$//' | tee "$out/console.log" |
-		grep --line-buffered -E '^VMTEST (RESULT|BEGIN|DONE|MODULE .*failed)' | sed -u "s/^/  [$series] /" >&2 ||
+		grep -a --line-buffered -E '^VMTEST (RESULT|BEGIN|DONE|MODULE .*failed)' | sed -u "s/^/  [$series] /" >&2 ||
 		rc=${PIPESTATUS[0]}
 	echo "${rc:-0} $(( $(date +%s) - t0 ))" > "$out/boot.status"
 }
@@ -488,7 +488,7 @@ printf '\n%-28s %-11s %-12s %-16s %4s %6s %6s %4s %5s\n' kernel tier layer test 
 for series in $kernels; do
 	log=$work/$series/console.log
 	read -r qrc qsecs < "$work/$series/boot.status" || { qrc=?; qsecs=?; }
-	grep '^VMTEST RESULT ' "$log" >> "$results" || true
+	grep -a '^VMTEST RESULT ' "$log" >> "$results" || true
 	while read -r line; do
 		declare -A r=()
 		for kv in ${line#VMTEST RESULT }; do r[${kv%%=*}]=${kv#*=}; done
@@ -507,7 +507,7 @@ for series in $kernels; do
 		fi
 		printf '%-28s %-11s %-12s %-16s %4s %6s %6s %4s %5s%s\n' "$r_kernel" "$r_tier" "$r_layer" "$r_test" \
 			"$r_run" "$r_passed" "$r_failed" "$r_rc" "$r_secs" "$mark"
-	done < <(grep '^VMTEST RESULT ' "$log" || true)
+	done < <(grep -a '^VMTEST RESULT ' "$log" || true)
 	expected=0
 	for t in ${ktests[$series]}; do
 		runs_in "$t" auto "" && expected=$((expected + 1))
@@ -516,10 +516,10 @@ for series in $kernels; do
 	done
 	expected=$((expected * ${VM_REPEAT:-1}))
 	[[ -n ${VM_PACKAGE:-} ]] && expected=$((expected + 1))
-	got=$(grep -c '^VMTEST RESULT ' "$log" || true)
-	if ! grep -q '^VMTEST DONE ' "$log"; then
+	got=$(grep -ac '^VMTEST RESULT ' "$log" || true)
+	if ! grep -aq '^VMTEST DONE ' "$log"; then
 		say "$series: the guest did not finish (qemu exit $qrc after ${qsecs}s; 124 = timeout); last lines of $log:"
-		grep -v '^VMTEST' "$log" | tail -n 20 | sed 's/^/    /' >&2
+		grep -av '^VMTEST' "$log" | tail -n 20 | sed 's/^/    /' >&2
 		status=1
 		n_failed=$((n_failed + 1))
 	elif [[ $got -ne $expected ]]; then
@@ -527,8 +527,8 @@ for series in $kernels; do
 		status=1
 		n_failed=$((n_failed + 1))
 	fi
-	if grep -q '^VMTEST MODULE .*status=failed' "$log"; then
-		grep '^VMTEST MODULE .*status=failed' "$log" | sed 's/^/    /' >&2
+	if grep -aq '^VMTEST MODULE .*status=failed' "$log"; then
+		grep -a '^VMTEST MODULE .*status=failed' "$log" | sed 's/^/    /' >&2
 		status=1
 	fi
 	# The whole output of each failed run, from the console log.
