@@ -121,6 +121,38 @@ runs_in() { # test tier layer; tier "auto": the run with nothing forced, only fo
 
 cd /tmp
 id=0
+# The packaged binary (VM_PACKAGE), as a host that installed the package runs it: the package's
+# config, with its sink replaced the way an operator would (a conf.d file naming the same sink),
+# by stdout. Three checks, one result line.
+if [ -x /usr/sbin/bpfpush ]; then
+	id=$((id + 1))
+	start=$(date +%s)
+	echo "VMTEST OUT-BEGIN $id kernel=$KVER tier=auto layer=auto test=package"
+	passed=0 failed=0
+	check() { # name command...
+		name=$1; shift
+		if "$@" > /tmp/pkg.out 2>&1; then passed=$((passed + 1)); echo "ok $name"
+		else failed=$((failed + 1)); echo "not ok $name"; sed 's/^/    /' /tmp/pkg.out | tail -n 20; fi
+	}
+	check "--version: $(/usr/sbin/bpfpush --version 2>&1 | head -n 1)" /usr/sbin/bpfpush --version
+	check "--check-config of the package's config" /usr/sbin/bpfpush --check-config -c /etc/bpfpush/package.yaml
+	mkdir -p /pkgtest/conf.d && chmod 700 /pkgtest
+	cp /etc/bpfpush/package.yaml /pkgtest/bpfpush.yaml
+	printf 'sinks:\n  - { name: statsd, type: stdout }\n' > /pkgtest/conf.d/sink.yaml
+	/usr/sbin/bpfpush -c /pkgtest/bpfpush.yaml --duration 5 > /tmp/pkg.lines 2> /tmp/pkg.log
+	run_rc=$?
+	if [ $run_rc -eq 0 ] && grep -q '\.process\.zombies:' /tmp/pkg.lines; then
+		passed=$((passed + 1)); echo "ok 5 s of the shipped config: $(wc -l < /tmp/pkg.lines) lines on stdout"
+	else
+		failed=$((failed + 1)); echo "not ok 5 s of the shipped config (rc $run_rc, $(wc -l < /tmp/pkg.lines) lines)"
+		tail -n 20 /tmp/pkg.log | sed 's/^/    /'
+	fi
+	echo "[==========] 3 test(s) run."
+	echo "VMTEST OUT-END $id"
+	echo "VMTEST RESULT kernel=$KVER tier=auto layer=auto test=package rep=1 run=3 passed=$passed failed=$failed rc=$([ $failed -eq 0 ] && echo 0 || echo 1) secs=$(( $(date +%s) - start ))"
+	pkill -9 -x bpfpush 2>/dev/null
+fi
+
 combos="auto:auto" # nothing forced: the shipped config as it is (test_shipped)
 for tier in $VM_TIERS; do combos="$combos $tier:-"; done
 for layer in $VM_LAYERS; do combos="$combos -:$layer"; done
@@ -156,35 +188,4 @@ for combo in $combos; do
 		done
 done
 
-# The packaged binary (VM_PACKAGE), as a host that installed the package runs it: the package's
-# config, with its sink replaced the way an operator would (a conf.d file naming the same sink),
-# by stdout. Three checks, one result line.
-if [ -x /usr/sbin/bpfpush ]; then
-	id=$((id + 1))
-	start=$(date +%s)
-	echo "VMTEST OUT-BEGIN $id kernel=$KVER tier=auto layer=auto test=package"
-	passed=0 failed=0
-	check() { # name command...
-		name=$1; shift
-		if "$@" > /tmp/pkg.out 2>&1; then passed=$((passed + 1)); echo "ok $name"
-		else failed=$((failed + 1)); echo "not ok $name"; sed 's/^/    /' /tmp/pkg.out | tail -n 20; fi
-	}
-	check "--version: $(/usr/sbin/bpfpush --version 2>&1 | head -n 1)" /usr/sbin/bpfpush --version
-	check "--check-config of the package's config" /usr/sbin/bpfpush --check-config -c /etc/bpfpush/package.yaml
-	mkdir -p /pkgtest/conf.d && chmod 700 /pkgtest
-	cp /etc/bpfpush/package.yaml /pkgtest/bpfpush.yaml
-	printf 'sinks:\n  - { name: statsd, type: stdout }\n' > /pkgtest/conf.d/sink.yaml
-	/usr/sbin/bpfpush -c /pkgtest/bpfpush.yaml --duration 5 > /tmp/pkg.lines 2> /tmp/pkg.log
-	run_rc=$?
-	if [ $run_rc -eq 0 ] && grep -q '\.process\.zombies:' /tmp/pkg.lines; then
-		passed=$((passed + 1)); echo "ok 5 s of the shipped config: $(wc -l < /tmp/pkg.lines) lines on stdout"
-	else
-		failed=$((failed + 1)); echo "not ok 5 s of the shipped config (rc $run_rc, $(wc -l < /tmp/pkg.lines) lines)"
-		tail -n 20 /tmp/pkg.log | sed 's/^/    /'
-	fi
-	echo "[==========] 3 test(s) run."
-	echo "VMTEST OUT-END $id"
-	echo "VMTEST RESULT kernel=$KVER tier=auto layer=auto test=package rep=1 run=3 passed=$passed failed=$failed rc=$([ $failed -eq 0 ] && echo 0 || echo 1) secs=$(( $(date +%s) - start ))"
-	pkill -9 -x bpfpush 2>/dev/null
-fi
 exit 0

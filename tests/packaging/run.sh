@@ -24,7 +24,7 @@ if [[ $deb_arch != $(dpkg --print-architecture) ]]; then
 	cross=1
 	emu=${qemu_for[$deb_arch]:?no qemu-user emulator known for $deb_arch}
 fi
-skip() { echo "# skip: $1 (an $deb_arch binary on $(dpkg --print-architecture): needs an $deb_arch kernel)"; }
+skip() { echo "# skip: $1 (an $deb_arch binary on $(dpkg --print-architecture): needs an $deb_arch kernel: VM_PACKAGE=the .deb make vm-test ARCH=$deb_arch runs it in a guest)"; }
 
 passed=0
 failed=0
