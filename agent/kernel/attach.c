@@ -34,8 +34,8 @@ static void reason(char *dst, const char *fmt, ...)
 
 static bool path_exists(const char *path) { return access(path, F_OK) == 0; }
 
-/* A tiny program: r0 = 0; exit. */
-static int load_trivial(enum bpf_prog_type type, enum bpf_attach_type attach, __u32 btf_id)
+/* A tiny program: r0 = 0; exit. Its fd, or -errno. */
+static int load_trivial_fd(enum bpf_prog_type type, enum bpf_attach_type attach, __u32 btf_id)
 {
 	const struct bpf_insn insns[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
@@ -43,8 +43,14 @@ static int load_trivial(enum bpf_prog_type type, enum bpf_attach_type attach, __
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach, .attach_btf_id = btf_id);
 	int fd = bpf_prog_load(type, "bpfpush_probe", "GPL", insns, 2, &opts);
+	return fd < 0 ? -errno : fd;
+}
+
+static int load_trivial(enum bpf_prog_type type, enum bpf_attach_type attach, __u32 btf_id)
+{
+	int fd = load_trivial_fd(type, attach, btf_id);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	close(fd);
 	return 0;
 }
@@ -54,18 +60,14 @@ static int load_trivial(enum bpf_prog_type type, enum bpf_attach_type attach, __
  * 6.4 verify fentry programs but refuse every attach (524, ENOTSUPP: no ftrace
  * direct calls for the trampoline); without this, each fentry way would be
  * verified and then refused before its kprobe way is tried, minutes of
- * start-up on a small machine. 1: loads but does not attach.
+ * start-up on a small machine. Returns -errno when it does not load, errno
+ * (positive) when it loads but does not attach, 0 when it attaches.
  */
 static int attach_trivial_fentry(__u32 btf_id)
 {
-	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY, .attach_btf_id = btf_id);
-	int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "bpfpush_probe", "GPL", insns, 2, &opts);
+	int fd = load_trivial_fd(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, btf_id);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	int link = bpf_raw_tracepoint_open(NULL, fd);
 	int err = link < 0 ? errno : 0;
 	if (link >= 0)
