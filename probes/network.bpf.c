@@ -317,9 +317,8 @@ int BPF_PROG(net_udp6_recv_fexit6, struct sock *sk, struct msghdr *msg, size_t l
 { udp_call_done(sk, msg, ret, false); return 0; }
 
 /*
- * Where fexit does not attach (arm64 before 6.4 has no ftrace direct calls
- * for BPF trampolines, nor has a kernel without them) the results come from
- * kretprobes, which see only the return value: the entry keeps the call's
+ * Where fexit does not attach (arm64 before 6.4: no ftrace direct calls for
+ * BPF trampolines) the results come from kretprobes, which see only the return value: the entry keeps the call's
  * socket and message per thread for its return. Both arguments lead the
  * receive functions' lists before and after 5.19. Not preallocated: the map
  * costs nothing where these ways are not taken.

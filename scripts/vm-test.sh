@@ -156,7 +156,7 @@ if [[ $debarch != "$host_debarch" ]]; then
 	guest_busybox=$bb_dir/bin/busybox
 	[[ -x $guest_busybox ]] || die "busybox-static:$debarch has no bin/busybox"
 fi
-for tool in "$qemu" dpkg-deb "$objcopy" xz ldd gzip readelf; do
+for tool in "$qemu" dpkg-deb "$objcopy" xz gzip readelf; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 
