@@ -38,7 +38,7 @@ static __always_inline __u32 hist_slot(__u64 v)
  * collection generation, which userspace advances after each read, so that
  * "max" covers one interval without userspace writing to the map.
  */
-static __always_inline void hist_record(struct hist *h, __u64 ns, __u64 generation)
+static __always_inline void hist_record_as(struct hist *h, __u64 ns, __u64 generation, _Bool shared)
 {
 	__u64 slot = hist_slot(ns / 1000);
 	/*
@@ -50,16 +50,30 @@ static __always_inline void hist_record(struct hist *h, __u64 ns, __u64 generati
 	 * Atomic although the slot is per CPU: a program in process context can
 	 * be interrupted on its CPU by the same program in an IRQ (a block request
 	 * completed inline by the disk's interrupt), and a plain ++ then loses one.
+	 * A histogram only one program writes, from a context that cannot be
+	 * entered again on its CPU (softirqs do not nest; a program never runs
+	 * nested in itself on a CPU), is not shared and takes plain adds.
 	 */
-	if (slot < HIST_SLOTS)
-		__sync_fetch_and_add(&h->slots[slot], 1);
-	__sync_fetch_and_add(&h->sum_ns, ns);
+	if (shared) {
+		if (slot < HIST_SLOTS)
+			__sync_fetch_and_add(&h->slots[slot], 1);
+		__sync_fetch_and_add(&h->sum_ns, ns);
+	} else {
+		if (slot < HIST_SLOTS)
+			h->slots[slot]++;
+		h->sum_ns += ns;
+	}
 	if (h->max_gen != generation) {
 		h->max_gen = generation;
 		h->max_ns = ns;
 	} else if (ns > h->max_ns) {
 		h->max_ns = ns;
 	}
+}
+
+static __always_inline void hist_record(struct hist *h, __u64 ns, __u64 generation)
+{
+	hist_record_as(h, ns, generation, 1);
 }
 
 #endif

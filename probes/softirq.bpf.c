@@ -64,7 +64,7 @@ static __always_inline void on_exit(unsigned int vector)
 	struct hist *h = bpf_map_lookup_elem(&softirq_hist, &key);
 	if (!h)
 		return; /* a vector this build does not know */
-	hist_record(h, ns, hist_generation);
+	hist_record_as(h, ns, hist_generation, false); /* this CPU's, written only here, and softirqs do not nest */
 	if (ns < slow_threshold_ns)
 		return;
 	h->slow++;
