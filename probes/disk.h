@@ -20,4 +20,8 @@ struct disk_counters {
 #define DISK_HIST_MIN 64
 #define DISK_HIST_BUDGET (8u << 20)
 
+/* Issue times kept in disk_slots: 2^DISK_SLOT_BITS slots of 16 bytes (128 KiB), shared by every CPU. */
+#define DISK_SLOT_BITS 13
+#define DISK_SLOTS (1u << DISK_SLOT_BITS)
+
 #endif

@@ -291,6 +291,8 @@ void attach_way_describe(const struct attach_way *way, char *out, size_t cap)
 		snprintf(out, cap, "syscall layer");
 	else if (way->layer != SYSCALL_LAYER_AUTO)
 		snprintf(out, cap, "%s (syscall %s)", config_attach_tier_name(way->tier), layer_names[way->layer]);
+	else if (way->variant)
+		snprintf(out, cap, "%s (%s)", config_attach_tier_name(way->tier), way->variant);
 	else
 		snprintf(out, cap, "%s", config_attach_tier_name(way->tier));
 }

@@ -23,8 +23,15 @@ static const struct metric_desc disk_metrics[] = {
 static const struct event_desc disk_events[] = {
 	{ .name = "request",
 	  .gives = "disk.latency",
-	  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "disk_issue_tp_btf", "disk_complete_tp_btf" } },
-		    { .tier = ATTACH_RAW_TP, .progs = { "disk_issue_raw_tp", "disk_complete_raw_tp" } },
+	  /*
+	   * Issue times in request slots first (probes/disk.bpf.c disk_slots): they
+	   * need BPF compare-and-swap, which kernels before 5.12 refuse to load, and
+	   * BTF (tp_btf); raw_tp and the classic tracepoint keep the hash.
+	   */
+	  .ways = { { .tier = ATTACH_TP_BTF, .progs = { "disk_issue_tp_btf_slot", "disk_complete_tp_btf_slot" },
+		      .variant = "request slots" },
+		    { .tier = ATTACH_TP_BTF, .progs = { "disk_issue_tp_btf", "disk_complete_tp_btf" }, .variant = "hash" },
+		    { .tier = ATTACH_RAW_TP, .progs = { "disk_issue_raw_tp", "disk_complete_raw_tp" }, .variant = "hash" },
 		    { .tier = ATTACH_TRACEPOINT, .progs = { "disk_issue_tracepoint", "disk_complete_tracepoint" } } } },
 };
 

@@ -44,6 +44,7 @@ struct attach_way {
 	 */
 	const char *targets[WAY_MAX_PROGS];
 	bool no_result; /* sees the call, not its result: (R) metrics are not sent */
+	const char *variant; /* tells two ways of one tier apart in --probe ("request slots"); NULL if one */
 };
 
 #define EVENT_MAX_WAYS 6

@@ -130,7 +130,13 @@ static void test_ways_are_ordered_and_exist(void **state)
 				 */
 				bool syscall_layers = w && ev->ways[w - 1].layer != SYSCALL_LAYER_AUTO &&
 						      way->layer != SYSCALL_LAYER_AUTO;
-				if (w && !fallback_to_functions && !syscall_layers)
+				/*
+				 * Ways with a variant (disk: request slots, which older kernels
+				 * refuse to load) run through the tiers once per variant.
+				 */
+				bool next_variant = w && ev->ways[w - 1].variant &&
+						    (!way->variant || strcmp(ev->ways[w - 1].variant, way->variant));
+				if (w && !fallback_to_functions && !syscall_layers && !next_variant)
 					assert_true(ev->ways[w - 1].tier <= way->tier);
 				for (int p = 0; p < WAY_MAX_PROGS && way->progs[p]; p++) {
 					assert_non_null(obj);
