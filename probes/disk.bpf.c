@@ -45,8 +45,9 @@ struct {
 /*
  * The cheaper way to keep an issue time (tp_btf): one slot per request
  * address, claimed with a compare-and-swap: an array element, no bucket lock,
- * nothing to allocate or free. Issue and completion cost 2/3 of what the hash
- * insert and delete do (kernel.bpf_stats_enabled run times on the 6.18 host).
+ * nothing to allocate or free. Issue and completion run in about 60% of the
+ * time the hash insert and delete take (kernel.bpf_stats_enabled run times on
+ * the 6.18 host).
  * A request whose slot another request in flight holds falls back to
  * disk_start, so every request is timed either way. Needs BPF atomics beyond
  * add (5.12): older kernels refuse these programs and get the hash ways.

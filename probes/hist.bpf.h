@@ -51,8 +51,8 @@ static __always_inline void hist_record_as(struct hist *h, __u64 ns, __u64 gener
 	 * be interrupted on its CPU by the same program in an IRQ (a block request
 	 * completed inline by the disk's interrupt), and a plain ++ then loses one.
 	 * A histogram only one program writes, from a context that cannot be
-	 * entered again on its CPU (softirqs do not nest; a program never runs
-	 * nested in itself on a CPU), is not shared and takes plain adds.
+	 * entered again on its CPU (softirq_exit: softirqs do not nest), is not
+	 * shared and takes plain adds.
 	 */
 	if (shared) {
 		if (slot < HIST_SLOTS)
