@@ -290,10 +290,15 @@ static const struct event_counters event_feeds[] = {
 /*
  * Entries of processes that exited while no program watched (a reload, a
  * race of two exiting threads) are found by asking whether the process is
- * still there: a tenth of the table each collect, so a large table never
- * makes one collect slow.
+ * still there (kill(pid, 0)). Only an entry that did not move since the last
+ * collect is asked, and each at most once a minute whatever the interval: a
+ * slice of the table (tgid % SWEEP_SLICES) falls due each second. At 10000
+ * processes, asking a tenth of the table each second was a third of the
+ * collect's time (kill(2) goes through audit where it is on); what it finds
+ * only frees table space, so a minute late costs nothing.
  */
-#define SWEEP_SLICES 10
+#define SWEEP_SLICES 60
+#define SWEEP_PERIOD_MS 60000
 
 struct apps_state {
 	struct apps_bpf *skel;
@@ -305,7 +310,9 @@ struct apps_state {
 	size_t ndead, dead_cap;
 	bool no_batch;  /* the kernel refused batched reads: walk key by key */
 	uint64_t tracked;
-	uint32_t sweep_slice; /* entries with tgid % SWEEP_SLICES == this are checked this collect */
+	/* This collect asks entries with (tgid - sweep_first) % SWEEP_SLICES < sweep_slices. */
+	uint32_t sweep_first, sweep_slices;
+	uint64_t sweep_due_ms; /* when the next slice falls due (monotonic) */
 	char hierarchy[64]; /* which cgroup hierarchy names the cgroup of a process, for the log */
 };
 
@@ -642,7 +649,8 @@ static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_pr
 	}
 	/* Only an entry that did not move can be a process that died unseen: the rest skip the system call. */
 	bool moved = app_table_observe(st->table, tgid, p);
-	if (!moved && tgid % SWEEP_SLICES == st->sweep_slice && kill((pid_t)tgid, 0) && errno == ESRCH) {
+	bool due = (tgid % SWEEP_SLICES + SWEEP_SLICES - st->sweep_first) % SWEEP_SLICES < st->sweep_slices;
+	if (!moved && due && kill((pid_t)tgid, 0) && errno == ESRCH) {
 		app_table_exited(st->table, tgid, p); /* counted already: forgets it */
 		remember_dead(st, tgid);
 	}
@@ -687,10 +695,28 @@ static int read_table(struct apps_state *st, int fd)
 	}
 }
 
+/* Which slices of the table this collect asks about: those that fell due since the last. */
+static void choose_sweep(struct apps_state *st)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, slice_ms = SWEEP_PERIOD_MS / SWEEP_SLICES;
+	st->sweep_first = (st->sweep_first + st->sweep_slices) % SWEEP_SLICES;
+	st->sweep_slices = 0;
+	if (!st->sweep_due_ms)
+		st->sweep_due_ms = now + slice_ms; /* the first collect sees every entry move */
+	if (now < st->sweep_due_ms)
+		return;
+	uint64_t due = 1 + (now - st->sweep_due_ms) / slice_ms;
+	st->sweep_slices = due < SWEEP_SLICES ? (uint32_t)due : SWEEP_SLICES;
+	/* A long pause (a stopped agent) does not queue sweeps: the next falls due one slice from now. */
+	st->sweep_due_ms = due < SWEEP_SLICES ? st->sweep_due_ms + due * slice_ms : now + slice_ms;
+}
+
 static int apps_collect(struct module *m, struct series_store *store)
 {
 	struct apps_state *st = m->priv;
-	st->sweep_slice = (st->sweep_slice + 1) % SWEEP_SLICES;
+	choose_sweep(st);
 	int fd = bpf_map__fd(st->skel->maps.app_pids);
 	st->tracked = 0;
 	st->ndead = 0;
