@@ -1,12 +1,14 @@
 /*
  * N sleeping processes for scripts/bench/scale (per-PID tables at scale).
- * Forks N children that open and close /dev/null once a second (counted
- * calls: each has an entry in the apps module's table and changes between two
- * collects, as a live process would) and sleep otherwise; prints "ready N"
- * once all exist;
+ * Forks N children that open and close /dev/null once every PERIOD seconds
+ * (1: counted calls, so each has an entry in the apps module's table and, at
+ * interval 1s, changes between two collects, as a live process would) and
+ * sleep otherwise; prints "ready N" once all exist;
  * on SIGTERM or SIGINT kills and reaps exactly the children it made.
+ * Each child first sleeps its own share of a period: N children started within
+ * a second would otherwise wake in the same tick, a herd no real host makes.
  *
- * Usage: sleepers N
+ * Usage: sleepers N [PERIOD]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop;
@@ -25,8 +28,9 @@ static void on_signal(int sig) { (void)sig; stop = 1; }
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 0;
-	if (n <= 0) {
-		fprintf(stderr, "usage: %s N\n", argv[0]);
+	long period = argc > 2 ? atol(argv[2]) : 1;
+	if (n <= 0 || period <= 0) {
+		fprintf(stderr, "usage: %s N [PERIOD]\n", argv[0]);
 		return 3;
 	}
 	pid_t *kids = calloc((size_t)n, sizeof(*kids));
@@ -57,9 +61,12 @@ int main(int argc, char **argv)
 			signal(SIGTERM, SIG_DFL);
 			signal(SIGINT, SIG_DFL);
 			sigprocmask(SIG_SETMASK, &old, NULL);
+			long long phase_ns = (long long)made * period * 1000000000LL / n;
+			struct timespec phase = { (time_t)(phase_ns / 1000000000LL), (long)(phase_ns % 1000000000LL) };
+			nanosleep(&phase, NULL);
 			for (;;) {
 				close(open("/dev/null", O_RDONLY));
-				sleep(1);
+				sleep((unsigned)period);
 			}
 		}
 		kids[made] = p;
