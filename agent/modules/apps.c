@@ -287,6 +287,8 @@ static const struct event_counters event_feeds[] = {
 };
 
 #define BATCH_ENTRIES 256
+/* How far ahead of the entry being taken its table record is fetched (app_table_prefetch). */
+#define PREFETCH_AHEAD 8
 /*
  * Entries of processes that exited while no program watched (a reload, a
  * race of two exiting threads) are found by asking whether the process is
@@ -679,8 +681,13 @@ static int read_table(struct apps_state *st, int fd)
 		__u32 count = BATCH_ENTRIES;
 		int rc = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, st->keys, st->values, &count, NULL);
 		int err = rc ? errno : 0;
-		for (__u32 i = 0; i < count; i++)
+		for (__u32 i = 0; i < count && i < PREFETCH_AHEAD; i++)
+			app_table_prefetch(st->table, st->keys[i]);
+		for (__u32 i = 0; i < count; i++) {
+			if (i + PREFETCH_AHEAD < count)
+				app_table_prefetch(st->table, st->keys[i + PREFETCH_AHEAD]);
 			take_entry(st, st->keys[i], &st->values[i]);
+		}
 		bool was_first = first;
 		first = false;
 		if (err == ENOENT)
