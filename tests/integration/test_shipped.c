@@ -650,7 +650,11 @@ static void test_shipped_config(void **state)
 	char dir[] = "/tmp/bpfpush-shipped-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 
-	assert_int_equal(harness_start(&ap, 60000), 0);
+	/*
+	 * Every default module attaches here. On arm64 6.1 (kprobes, no trampolines) under TCG, the first
+	 * start after boot missed 60 s once in CI: a deadline, so a healthy start costs nothing more.
+	 */
+	assert_int_equal(harness_start(&ap, 180000), 0);
 	assert_int_equal(private_namespace(&plan.ip), 0);
 	plan.tcp_listener = bind_service_port(SOCK_STREAM, plan.ip, 1024, &plan.tcp_port);
 	plan.udp_server = bind_service_port(SOCK_DGRAM, plan.ip, 1024, &plan.udp_port);
