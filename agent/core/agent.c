@@ -12,6 +12,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "config_diff.h"
 #include "log.h"
 #include "syscall_metrics.h"
@@ -30,13 +31,6 @@ static uint64_t wall_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Arm a one-shot timer for the next multiple of interval_ms on the wall clock, plus lag. */
@@ -91,12 +85,12 @@ int agent_check_sinks(const struct config *cfg, FILE *to)
 
 static void collect_module(struct agent *a, struct module *m)
 {
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = monotonic_ns();
 	/* Events still in the ring belong to this interval. */
 	if (m->ring && ring_buffer__consume(m->ring) < 0)
 		log_warn(m->ops->name, "reading its ring buffer failed");
 	int rc = m->ops->collect(m, a->store);
-	m->collect_us = (mono_ns() - t0) / 1000u;
+	m->collect_us = (monotonic_ns() - t0) / 1000u;
 	if (rc)
 		log_warn(m->ops->name, "collect failed: %s", strerror(-rc));
 }
@@ -205,9 +199,9 @@ static void collect_agent_metrics(struct agent *a)
 
 static void flush(struct agent *a, int64_t timestamp)
 {
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = monotonic_ns();
 	collect_agent_metrics(a);
-	uint64_t now = mono_ns();
+	uint64_t now = monotonic_ns();
 	const struct metric_batch **batches = a->sink_batches;
 	if (batches == NULL) { /* no sinks: start-up ran out of memory */
 		series_store_flush(a->store, timestamp, now);
@@ -230,7 +224,7 @@ static void flush(struct agent *a, int64_t timestamp)
 			sink_send_batch(a->sinks[i], mine, 2);
 		}
 	}
-	a->flush_us = (mono_ns() - t0) / 1000u;
+	a->flush_us = (monotonic_ns() - t0) / 1000u;
 }
 
 static void flush_timer_cb(uv_timer_t *timer)

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "clock.h"
+
 static enum log_level threshold = LOG_INFO;
 
 static const char *const level_names[] = { "ERROR", "WARNING", "INFO", "DEBUG" };
@@ -71,13 +73,6 @@ void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(level, module, fmt, ap);
 	va_end(ap);
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 #define COMPLAIN_EVERY_NS (60ull * 1000000000ull)

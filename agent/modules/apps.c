@@ -20,6 +20,7 @@
 #include "app_table.h"
 #include "attach.h"
 #include "btf_proto.h"
+#include "clock.h"
 #include "log.h"
 #include "module.h"
 #include "apps.h"
@@ -705,9 +706,7 @@ static int read_table(struct apps_state *st, int fd)
 /* Which slices of the table this collect asks about: those that fell due since the last. */
 static void choose_sweep(struct apps_state *st)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, slice_ms = SWEEP_PERIOD_MS / SWEEP_SLICES;
+	uint64_t now = monotonic_ns() / 1000000, slice_ms = SWEEP_PERIOD_MS / SWEEP_SLICES;
 	st->sweep_first = (st->sweep_first + st->sweep_slices) % SWEEP_SLICES;
 	st->sweep_slices = 0;
 	if (!st->sweep_due_ms)

@@ -1,20 +1,12 @@
 #include "irq_slow.h"
 
-#include <time.h>
-
+#include "clock.h"
 #include "log.h"
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void irq_slow_log(struct irq_slow_log *l, const char *module, const char *what, uint64_t duration_ns, unsigned cpu,
 		  uint64_t threshold_us)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = monotonic_ns();
 	if (now - l->window_start_ns >= 60000000000ull) {
 		if (l->suppressed)
 			log_warn(module, "%llu more slow events were not logged in the last minute (all are counted)",
