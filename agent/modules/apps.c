@@ -315,7 +315,7 @@ struct apps_state {
 	uint64_t tracked;
 	/* This collect asks entries with (tgid - sweep_first) % SWEEP_SLICES < sweep_slices. */
 	uint32_t sweep_first, sweep_slices;
-	uint64_t sweep_due_ms; /* when the next slice falls due (monotonic) */
+	uint64_t sweep_tick; /* the last slice of the monotonic clock that fell due; 0 before the first collect */
 	char hierarchy[64]; /* which cgroup hierarchy names the cgroup of a process, for the log */
 };
 
@@ -703,20 +703,18 @@ static int read_table(struct apps_state *st, int fd)
 	}
 }
 
-/* Which slices of the table this collect asks about: those that fell due since the last. */
+/*
+ * Which slices of the table this collect asks about: one per slice of the
+ * clock (a second) since the last collect, all of them at most (a long pause
+ * queues nothing); none at the first, which sees every entry move.
+ */
 static void choose_sweep(struct apps_state *st)
 {
-	uint64_t now = monotonic_ns() / 1000000, slice_ms = SWEEP_PERIOD_MS / SWEEP_SLICES;
-	st->sweep_first = (st->sweep_first + st->sweep_slices) % SWEEP_SLICES;
-	st->sweep_slices = 0;
-	if (!st->sweep_due_ms)
-		st->sweep_due_ms = now + slice_ms; /* the first collect sees every entry move */
-	if (now < st->sweep_due_ms)
-		return;
-	uint64_t due = 1 + (now - st->sweep_due_ms) / slice_ms;
+	uint64_t tick = monotonic_ns() / 1000000 / (SWEEP_PERIOD_MS / SWEEP_SLICES);
+	uint64_t due = st->sweep_tick ? tick - st->sweep_tick : 0;
 	st->sweep_slices = due < SWEEP_SLICES ? (uint32_t)due : SWEEP_SLICES;
-	/* A long pause (a stopped agent) does not queue sweeps: the next falls due one slice from now. */
-	st->sweep_due_ms = due < SWEEP_SLICES ? st->sweep_due_ms + due * slice_ms : now + slice_ms;
+	st->sweep_first = (uint32_t)((tick + 1 - st->sweep_slices) % SWEEP_SLICES);
+	st->sweep_tick = tick;
 }
 
 static int apps_collect(struct module *m, struct series_store *store)
