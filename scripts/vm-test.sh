@@ -478,6 +478,26 @@ fi
 t_end=$(date +%s)
 
 # ------------------------------------------------------------------ report
+# A guest that died mid-run (an oops, a panic, a lockup): name the run it was in and
+# the kernel's own headline and call trace in the closing summary, which is all of the
+# output CI keeps; the console's tail alone starts below the trace.
+# Only the kernel's own lines (timestamped) count: a test's output may quote such words.
+oops_re='^\[ *[0-9]+\.[0-9]+\] .*(BUG:|Oops|general protection fault|Kernel panic|kernel BUG|WARNING: CPU|Unable to handle|soft lockup|hung_task|RCU stall|self-detected stall|Internal error)'
+guest_died() { # series log
+	local in_run headline trace
+	in_run=$(awk '/^VMTEST OUT-BEGIN /{run=$0; sub(/^VMTEST OUT-BEGIN /, "", run)} /^VMTEST OUT-END /{run=""} END {print run}' "$2")
+	headline=$(grep -aE "$oops_re" "$2" | head -n 1 | sed 's/^\[ *[0-9.]*\] //')
+	# The first trace's functions, innermost first: "name+0x1/0x2" without the offsets.
+	trace=$(awk '/Call [Tt]race:/ {p=1; next} p && /<\/TASK>|^\[ *[0-9.]*\] ---\[|Code: |Modules linked in/ {exit}
+		p {sub(/^\[ *[0-9.]*\] */, ""); for (i = 1; i <= NF; i++) if ($i ~ /\+0x/ && $(i - 1) != "?") {sub(/\+0x.*/, "", $i); printf "%s ", $i}}' "$2" | head -c 400)
+	failures+=("$1: the guest died${in_run:+ in run $in_run}: ${headline:-no oops line (qemu exit or timeout)}")
+	[[ -n $trace ]] && failures+=("    call trace: $trace")
+	if [[ -n $headline ]]; then
+		say "$1: the kernel's report, from its first line:"
+		awk -v re="$oops_re" '$0 ~ re {p=1} p && n < 80 {print "    " $0; n++}' "$2" | grep -av '^    VMTEST' >&2
+	fi
+	return 0
+}
 status=0
 n_passed=0
 n_failed=0
@@ -522,6 +542,7 @@ for series in $kernels; do
 		grep -av '^VMTEST' "$log" | tail -n 20 | sed 's/^/    /' >&2
 		status=1
 		n_failed=$((n_failed + 1))
+		guest_died "$series" "$log"
 	elif [[ $got -ne $expected ]]; then
 		say "$series: $got results, expected $expected"
 		status=1
