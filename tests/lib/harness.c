@@ -590,6 +590,51 @@ int harness_run_child(const char *comm, int (*fn)(void *arg), void *arg)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/*
+ * KNOWN DEFECT (test_irq_disk, test_process): on a loaded host the BLOCK
+ * softirq vector sometimes comes out short of /proc/softirqs (1 in 30 runs
+ * of 800 under two busy QEMU guests: 2541 of 2553). Counting every entry and exit of vector BLOCK in
+ * the programs themselves gave 2541 entries and 2541 exits, no recursion
+ * miss: the tracepoint ran our program fewer times than the kernel counted
+ * softirqs, so the loss is not in the agent's accounting. On 6.18 the same
+ * holds for timer, sched and rcu on an idle host, on every tier: reading
+ * /proc/softirqs and a per-vector count kept by the entry program at the
+ * same instants, 10 s apart, the entries came out 0.5-1.7 % short, with
+ * no entry overwritten, no exit without its entry and no recursion miss,
+ * while a tracefs instance's softirq_entry events matched /proc/softirqs
+ * exactly; more syscall load under BPF or attach churn did not change it.
+ * Hard IRQ handlers show it too (virtio2-output.0: 598 of 610, no miss).
+ * Where it happens: timestamps of a tracefs instance (trace_clock mono)
+ * matched one by one with those of a BPF program on the same tracepoint,
+ * 20 s on this host (a Firecracker guest): 27 of 6625 softirq runs unseen,
+ * 17 of them among the 23 runs made in the context of the sandbox's PID 1
+ * (its tokio-rt-worker threads), the rest within the matching's own error
+ * in every other context (idle, QEMU, shells, kernel threads). tp_btf,
+ * raw_tp and the classic tracepoint gave identical counts in one window,
+ * and bpf_stats' run_cnt agreed with them: the kernel did not run the
+ * programs for those passes. Not something the agent can count around.
+ * The same three programs in Debian's 6.12 under QEMU (make vm-test's
+ * guest, 30 s) counted timer 218 and sched 461, /proc/softirqs' own
+ * figures exactly.
+ * sched_process_free shows it too, in its RCU callbacks: test_process's
+ * release on tp_btf came to 294 and 299 of the 301 tasks an ftrace instance
+ * saw freed, with no miss, and where bpf_stats was on, the program's run_cnt
+ * equalled what the agent sent. A quiet device line lost 2 of 4
+ * (virtio3-tx, tp_btf, a fresh clone's make test).
+ * Until the cause is found a test's lower end allows 5% of the kernel's
+ * count, at least 2 (under load a device line came to 439 of 454 on tp_btf
+ * with no miss), beside the runs the kernel skipped and counted
+ * (agent.bpf.MODULE.missed), no more: a double count still fails, and so
+ * does any larger loss. (The disk shortfalls seen alongside in
+ * test_irq_disk were explained: preflush-only writes, see its
+ * disk_completions.)
+ */
+uint64_t harness_unseen_allowance(uint64_t kernel_count)
+{
+	uint64_t share = (kernel_count + 19) / 20;
+	return share > 2 ? share : 2;
+}
+
 int harness_write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY);
