@@ -486,15 +486,16 @@ oops_re='^\[ *[0-9]+\.[0-9]+\] .*(BUG:|Oops|general protection fault|Kernel pani
 guest_died() { # series log
 	local in_run headline trace
 	in_run=$(awk '/^VMTEST OUT-BEGIN /{run=$0; sub(/^VMTEST OUT-BEGIN /, "", run)} /^VMTEST OUT-END /{run=""} END {print run}' "$2")
-	headline=$(grep -aE "$oops_re" "$2" | head -n 1 | sed 's/^\[ *[0-9.]*\] //')
+	# (set -e and pipefail are on: a search that finds nothing must not end the report)
+	headline=$(grep -aE "$oops_re" "$2" | head -n 1 | sed 's/^\[ *[0-9.]*\] //' || true)
 	# The first trace's functions, innermost first: "name+0x1/0x2" without the offsets.
 	trace=$(awk '/Call [Tt]race:/ {p=1; next} p && /<\/TASK>|^\[ *[0-9.]*\] ---\[|Code: |Modules linked in/ {exit}
-		p {sub(/^\[ *[0-9.]*\] */, ""); for (i = 1; i <= NF; i++) if ($i ~ /\+0x/ && $(i - 1) != "?") {sub(/\+0x.*/, "", $i); printf "%s ", $i}}' "$2" | head -c 400)
+		p {sub(/^\[ *[0-9.]*\] */, ""); for (i = 1; i <= NF; i++) if ($i ~ /\+0x/ && $(i - 1) != "?") {sub(/\+0x.*/, "", $i); printf "%s ", $i}}' "$2" | head -c 400 || true)
 	failures+=("$1: the guest died${in_run:+ in run $in_run}: ${headline:-no oops line (qemu exit or timeout)}")
 	[[ -n $trace ]] && failures+=("    call trace: $trace")
 	if [[ -n $headline ]]; then
 		say "$1: the kernel's report, from its first line:"
-		awk -v re="$oops_re" '$0 ~ re {p=1} p && n < 80 {print "    " $0; n++}' "$2" | grep -av '^    VMTEST' >&2
+		awk -v re="$oops_re" '$0 ~ re {p=1} p && n < 80 {print "    " $0; n++}' "$2" | grep -av '^    VMTEST' >&2 || true
 	fi
 	return 0
 }
