@@ -593,11 +593,12 @@ int harness_run_child(const char *comm, int (*fn)(void *arg), void *arg)
 /*
  * KNOWN DEFECT (test_irq_disk, test_process): on a loaded host the BLOCK
  * softirq vector sometimes comes out short of /proc/softirqs (1 in 30 runs
- * of 800 under two busy QEMU guests: 2541 of 2553). Counting every entry and exit of vector BLOCK in
- * the programs themselves gave 2541 entries and 2541 exits, no recursion
- * miss: the tracepoint ran our program fewer times than the kernel counted
- * softirqs, so the loss is not in the agent's accounting. On 6.18 the same
- * holds for timer, sched and rcu on an idle host, on every tier: reading
+ * of 800 under two busy QEMU guests: 2541 of 2553). Counting every entry
+ * and exit of vector BLOCK in the programs themselves gave 2541 entries and
+ * 2541 exits, no recursion miss: the tracepoint ran our program fewer
+ * times than the kernel counted softirqs, so the loss is not in the agent's
+ * accounting. On 6.18 the same holds for timer, sched and rcu on an idle
+ * host, on every tier: reading
  * /proc/softirqs and a per-vector count kept by the entry program at the
  * same instants, 10 s apart, the entries came out 0.5-1.7 % short, with
  * no entry overwritten, no exit without its entry and no recursion miss,
@@ -618,8 +619,9 @@ int harness_run_child(const char *comm, int (*fn)(void *arg), void *arg)
  * figures exactly.
  * sched_process_free shows it too, in its RCU callbacks: test_process's
  * release on tp_btf came to 294 and 299 of the 301 tasks an ftrace instance
- * saw freed, with no miss, and where bpf_stats was on, the program's run_cnt
- * equalled what the agent sent. A quiet device line lost 2 of 4
+ * saw freed, with no miss. In runs with bpf_stats on (none of them short)
+ * the program's run_cnt equalled what the agent sent, so the agent's own
+ * accounting loses nothing there. A quiet device line lost 2 of 4
  * (virtio3-tx, tp_btf, a fresh clone's make test).
  * Until the cause is found a test's lower end allows 5% of the kernel's
  * count, at least 2 (under load a device line came to 439 of 454 on tp_btf
