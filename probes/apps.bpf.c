@@ -1,68 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * apps: every apps.* counter of a process, in one hash entry per thread
- * group, created at the process's first counted event. When the last thread
- * exits, the entry leaves the table and its final counts go to userspace on
- * a ring buffer, so a process that lived a millisecond still counts in full
- * and the table never holds the dead; a rename of its leader hands the counts
- * so far over the same way, so they stay with the old name. Loaded only when
- * apps is on: the host-wide modules never pay for the per-process lookup.
+ * group, created at the process's first counted event (probes/app_process.bpf.h).
+ * Its syscalls count in the syscall layer's programs, beside the host-wide
+ * counts; this object holds the table and its other events. When the last
+ * thread exits, the entry leaves the table and its final counts go to
+ * userspace on a ring buffer, so a process that lived a millisecond still
+ * counts in full and the table never holds the dead; a rename of its leader
+ * hands the counts so far over the same way, so they stay with the old name.
+ * Loaded only when apps is on: the host-wide modules never pay for the
+ * per-process lookup.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "apps.h"
-#include "bpfpush.bpf.h"
-#include "dispatch.bpf.h"
+#include "app_process.bpf.h"
 #include "folio.bpf.h"
-#include "sock.bpf.h"
-#include "syscall_table.h"
-
-#define PF_EXITING_FLAG 0x00000004
-#define CLONE_THREAD_FLAG 0x00010000
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* nr -> syscall row, for the rows whose event chose the dispatcher; 0: not counted. */
-const volatile __u8 dispatch_native[SYSCALL_NR_MAX] = {};
-const volatile __u8 dispatch_compat[SYSCALL_NR_MAX] = {};
-const volatile int cgroup_subsys = APP_CGROUP_UNIFIED;
 /* Depth switches (apps.counters), constants at load: a switch that is off costs no instruction. */
-const volatile bool count_creates = false;    /* file_create: the open family's flags */
 const volatile bool count_net_calls = false;  /* net_calls: in the bandwidth programs */
 const volatile bool count_connects = false;   /* tcp_connects: the TCP state program */
 const volatile bool track_sock_owners = false; /* tcp_retransmits: which process a socket belongs to */
-
-/*
- * Not preallocated: memory follows the live processes, and an entry deleted
- * here is never handed to another process while a program still holds it.
- * max_entries is global.pid_table_size, set before load. Before 6.1 the map is
- * preallocated instead (agent/kernel/btf_proto.h).
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 32768);
-	__type(key, __u32);
-	__type(value, struct app_process);
-} app_pids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, APP_RINGBUF_BYTES);
 } app_snapshots SEC(".maps");
-
-/* A new entry is built here: it is larger than a program's stack allows comfortably. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct app_process);
-} app_scratch SEC(".maps");
-
-PERCPU_COUNTERS(app_health, app_health);
 
 /*
  * A TCP socket's owner, for its retransmits: they run in timer and softirq
@@ -77,301 +44,6 @@ struct {
 	__type(key, __u64);
 	__type(value, __u32);
 } app_sock_owners SEC(".maps");
-
-static __always_inline void read_identity(struct task_struct *leader, struct app_identity_raw *id)
-{
-	BPF_CORE_READ_STR_INTO(&id->comm, leader, comm);
-	const unsigned char *exe = BPF_CORE_READ(leader, mm, exe_file, f_path.dentry, d_name.name);
-	if (exe)
-		bpf_probe_read_kernel_str(id->exe, sizeof(id->exe), exe);
-	struct css_set *cset = BPF_CORE_READ(leader, cgroups);
-	struct kernfs_node *kn = NULL;
-	if (cgroup_subsys == APP_CGROUP_UNIFIED) {
-		kn = BPF_CORE_READ(cset, dfl_cgrp, kn);
-	} else if (cgroup_subsys >= 0 && cgroup_subsys < (int)(sizeof(cset->subsys) / sizeof(cset->subsys[0]))) {
-		struct cgroup_subsys_state *css = NULL;
-		bpf_core_read(&css, sizeof(css), &cset->subsys[cgroup_subsys]);
-		kn = BPF_CORE_READ(css, cgroup, kn);
-	}
-	const char *name = BPF_CORE_READ(kn, name);
-	if (name)
-		bpf_probe_read_kernel_str(id->cgroup, sizeof(id->cgroup), name);
-}
-
-/*
- * The entry of the current task's process, created at its first event. A task already
- * exiting creates none (except for its own exit, exiting_ok): its process's
- * final counts may have left already.
- */
-static __always_inline struct app_process *app_of_current_task(bool exiting_ok)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct app_process *p = bpf_map_lookup_elem(&app_pids, &tgid);
-	if (p)
-		return p; /* the common case: one helper call and one lookup */
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	if (!exiting_ok && (BPF_CORE_READ(task, flags) & PF_EXITING_FLAG))
-		return NULL;
-	__u32 zero = 0;
-	struct app_process *fresh = bpf_map_lookup_elem(&app_scratch, &zero);
-	if (!fresh)
-		return NULL;
-	__builtin_memset(fresh, 0, sizeof(*fresh));
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
-	fresh->start_ns = BPF_CORE_READ(leader, start_time);
-	read_identity(leader, &fresh->id);
-	/* Another CPU may have created it meanwhile (EEXIST): either way, use what is there. */
-	bpf_map_update_elem(&app_pids, &tgid, fresh, BPF_NOEXIST);
-	p = bpf_map_lookup_elem(&app_pids, &tgid);
-	if (!p) {
-		struct app_health *h = percpu_slot(&app_health);
-		if (h)
-			h->table_full++;
-	}
-	return p;
-}
-
-static __always_inline struct app_process *app_of_current(void)
-{
-	return app_of_current_task(false);
-}
-
-/* Threads of one process update one entry from several CPUs at once. */
-static __always_inline void add(struct app_process *p, int counter, __u64 n)
-{
-	if (counter >= 0 && counter < APP_COUNTER_COUNT)
-		__sync_fetch_and_add(&p->counters[counter], n);
-}
-
-/* unlinkat's flags (its third argument), from the registers saved at entry. */
-static __always_inline bool removes_dir(struct pt_regs *regs)
-{
-	if (!regs)
-		return false;
-#if defined(__TARGET_ARCH_x86)
-	return BPF_CORE_READ(regs, dx) & AT_REMOVEDIR_FLAG;
-#else
-	return PT_REGS_PARM3_CORE_SYSCALL(regs) & AT_REMOVEDIR_FLAG;
-#endif
-}
-
-/* Argument n (0-based, n < 3) of a native syscall, from the registers saved at entry. */
-static __always_inline unsigned long syscall_arg(struct pt_regs *regs, int n)
-{
-#if defined(__TARGET_ARCH_x86)
-	return n == 0 ? BPF_CORE_READ(regs, di) : n == 1 ? BPF_CORE_READ(regs, si) : BPF_CORE_READ(regs, dx);
-#else
-	return n == 0 ? PT_REGS_PARM1_CORE_SYSCALL(regs)
-		      : n == 1 ? PT_REGS_PARM2_CORE_SYSCALL(regs) : PT_REGS_PARM3_CORE_SYSCALL(regs);
-#endif
-}
-
-/*
- * An open-family call with O_CREAT, or creat (as vfs.create counts them).
- * Without registers (a 32-bit task through the dispatcher) only creat is known.
- */
-static __always_inline bool creates(__u32 row, struct pt_regs *regs)
-{
-#if HAVE_LEGACY_SYSCALLS
-	if (row == SYS_creat)
-		return true;
-	if (!regs)
-		return false;
-	if (row == SYS_open)
-		return syscall_arg(regs, 1) & O_CREAT_FLAG;
-#else
-	if (!regs)
-		return false;
-#endif
-	if (row == SYS_openat)
-		return syscall_arg(regs, 2) & O_CREAT_FLAG;
-	__u64 flags = 0; /* openat2: struct open_how's first field, in the caller's memory */
-	bpf_probe_read_user(&flags, sizeof(flags), (void *)syscall_arg(regs, 2));
-	return flags & O_CREAT_FLAG;
-}
-
-/* A failed clone/clone3 asked for a thread (CLONE_THREAD); fork and vfork make processes. */
-static __always_inline bool thread_wanted(__u32 row, struct pt_regs *regs)
-{
-	if (!regs || (row != SYS_clone && row != SYS_clone3))
-		return false;
-	__u64 flags = syscall_arg(regs, 0);
-	if (row == SYS_clone3) { /* struct clone_args's first field */
-		__u64 uflags = 0;
-		bpf_probe_read_user(&uflags, sizeof(uflags), (void *)flags);
-		flags = uflags;
-	}
-	return flags & CLONE_THREAD_FLAG;
-}
-
-/* Is descriptor fd of the current task a TCP socket (IPv4 or IPv6)? */
-static __always_inline bool fd_is_tcp(long fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || (unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
-		return false;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	struct socket *sock = f ? BPF_CORE_READ(f, private_data) : NULL;
-	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
-	return sk && family_is_inet(sock_family(sk, false)) && sock_protocol(sk, false) == SOCK_IPPROTO_TCP;
-}
-
-/* known: the way sees the result (errors and bytes); otherwise calls only. */
-static __always_inline void count_syscall(enum app_syscall_kind kind, __u32 row, long ret, bool known,
-					  struct pt_regs *regs)
-{
-	if (kind == APP_SYSCALL_UNLINK && row == SYS_unlinkat && removes_dir(regs))
-		return;
-	/* Only failed forks and accepted TCP connections count: the rest skip the table. */
-	if (kind == APP_SYSCALL_FORK && !(known && ret < 0))
-		return;
-	if (kind == APP_SYSCALL_ACCEPT && !(known && ret >= 0 && fd_is_tcp(ret)))
-		return;
-	struct app_process *p = app_of_current();
-	if (!p)
-		return;
-	bool failed = known && ret < 0;
-	switch (kind) {
-	case APP_SYSCALL_OPEN:
-		add(p, APP_FILE_OPEN, 1);
-		if (failed)
-			add(p, APP_FILE_OPEN_ERRORS, 1);
-		if (count_creates && creates(row, regs))
-			add(p, APP_FILE_CREATE, 1);
-		break;
-	case APP_SYSCALL_CLOSE:
-		add(p, APP_FILE_CLOSED, 1);
-		if (failed)
-			add(p, APP_FILE_CLOSE_ERRORS, 1);
-		break;
-	case APP_SYSCALL_UNLINK:
-		add(p, APP_FILE_DELETED, 1);
-		break;
-	case APP_SYSCALL_READ:
-		add(p, APP_VFS_READ_CALL, 1);
-		if (failed)
-			add(p, APP_VFS_READ_ERRORS, 1);
-		else if (known && ret > 0)
-			add(p, APP_VFS_READ_BYTES, ret);
-		break;
-	case APP_SYSCALL_WRITE:
-		add(p, APP_VFS_WRITE_CALL, 1);
-		if (failed)
-			add(p, APP_VFS_WRITE_ERRORS, 1);
-		else if (known && ret > 0)
-			add(p, APP_VFS_WRITE_BYTES, ret);
-		break;
-	case APP_SYSCALL_FSYNC:
-		add(p, APP_FSYNC, 1);
-		break;
-	case APP_SYSCALL_FDATASYNC:
-		add(p, APP_FDATASYNC, 1);
-		break;
-	case APP_SYSCALL_SHMGET:
-		add(p, APP_SHM_GET, 1);
-		break;
-	case APP_SYSCALL_SHMAT:
-		add(p, APP_SHM_AT, 1);
-		break;
-	case APP_SYSCALL_SHMDT:
-		add(p, APP_SHM_DT, 1);
-		break;
-	case APP_SYSCALL_SHMCTL:
-		add(p, APP_SHM_CTL, 1);
-		break;
-	case APP_SYSCALL_ACCEPT:
-		add(p, APP_TCP_ACCEPT, 1);
-		break;
-	case APP_SYSCALL_FORK:
-		add(p, thread_wanted(row, regs) ? APP_THREAD_CREATE_ERRORS : APP_PROCESS_CREATE_ERRORS, 1);
-		break;
-	default:
-		break;
-	}
-}
-
-#define KIND_CASE(name, kind)                                                                            \
-	case SYS_##name:                                                                                 \
-		return kind;
-static __always_inline enum app_syscall_kind kind_of_row(__u32 row)
-{
-	switch (row) {
-		APP_SYSCALLS(KIND_CASE)
-	default:
-		return APP_SYSCALL_NONE;
-	}
-}
-
-/* The dispatcher: one program on sys_exit for every row whose event chose it. */
-static __always_inline void on_sys_exit(struct pt_regs *regs, long ret, const bool btf)
-{
-	bool is_compat;
-	__u32 row = dispatch_row(regs, btf, dispatch_native, dispatch_compat, &is_compat);
-	if (row)
-		count_syscall(kind_of_row(row), row, ret, true, is_compat ? NULL : regs);
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(dispatch_tp_btf, struct pt_regs *regs, long ret)
-{
-	on_sys_exit(regs, ret, true);
-	return 0;
-}
-
-SEC("raw_tp/sys_exit")
-int BPF_PROG(dispatch_raw_tp, struct pt_regs *regs, long ret)
-{
-	on_sys_exit(regs, ret, false);
-	return 0;
-}
-
-/* The registers of the current task, for the rows whose arguments matter: unlinkat's, creates', clones' flags. */
-static __always_inline struct pt_regs *current_regs(__u32 row)
-{
-	bool open_family = LEGACY_SYSCALLS(row == SYS_open ||) row == SYS_openat || row == SYS_openat2;
-	bool wanted = row == SYS_unlinkat || row == SYS_clone || row == SYS_clone3 || (count_creates && open_family);
-	return wanted ? current_task_regs() : NULL;
-}
-
-/*
- * Per-syscall ways: the syscall's own function (fentry/kprobe in entry mode:
- * calls only; fexit/kretprobe in return mode), or its sys_exit tracepoint.
- */
-#define SYSCALL_WAYS(name, kind)                                                                         \
-	SEC("fentry")                                                                                    \
-	int BPF_PROG(fentry_##name)                                                                      \
-	{                                                                                                \
-		count_syscall(kind, SYS_##name, 0, false, current_regs(SYS_##name));                     \
-		return 0;                                                                                \
-	}                                                                                                \
-	SEC("fexit")                                                                                     \
-	int BPF_PROG(fexit_##name, struct pt_regs *regs, long ret)                                       \
-	{                                                                                                \
-		count_syscall(kind, SYS_##name, ret, true, current_regs(SYS_##name));                    \
-		return 0;                                                                                \
-	}                                                                                                \
-	SEC("kprobe")                                                                                    \
-	int BPF_KPROBE(kprobe_##name)                                                                    \
-	{                                                                                                \
-		count_syscall(kind, SYS_##name, 0, false, current_regs(SYS_##name));                     \
-		return 0;                                                                                \
-	}                                                                                                \
-	SEC("kretprobe")                                                                                 \
-	int BPF_KRETPROBE(kretprobe_##name, long ret)                                                    \
-	{                                                                                                \
-		count_syscall(kind, SYS_##name, ret, true, current_regs(SYS_##name));                    \
-		return 0;                                                                                \
-	}                                                                                                \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                                       \
-	int exit_##name(struct syscall_exit_args *ctx)                                                   \
-	{                                                                                                \
-		count_syscall(kind, SYS_##name, ctx->ret, true, current_regs(SYS_##name));               \
-		return 0;                                                                                \
-	}
-APP_SYSCALLS(SYSCALL_WAYS)
 
 /*
  * Forks and threads count for their creator (the current task), at

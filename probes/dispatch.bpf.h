@@ -1,7 +1,7 @@
 /*
- * The sys_exit dispatcher's first step, shared by the syscall layer and apps:
- * which watched row a finished syscall is, from the two read-only tables
- * (native and compat numbers) an object fills before load.
+ * The sys_exit dispatcher's first step (probes/syscalls.bpf.c): which watched
+ * row a finished syscall is, from the two read-only tables (native and compat
+ * numbers) the layer fills before load.
  */
 #ifndef BPFPUSH_DISPATCH_BPF_H
 #define BPFPUSH_DISPATCH_BPF_H

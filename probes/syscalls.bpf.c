@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The syscall layer, shared by every module whose metrics are defined by
- * syscalls (fd, vfs, sync, mount, shm, process errors). Two ways:
+ * syscalls (fd, vfs, sync, mount, shm, process errors; apps per process). Two ways:
  * - a dispatcher: one program on sys_exit (tp_btf or raw_tp) sees every
  *   syscall's number, arguments and result; about +95 ns on every syscall;
  * - per-syscall tracepoints (syscalls:sys_exit_NAME): about +170 ns on each
  *   traced syscall and +40 ns on all others (docs/design.md "The syscall layer").
- * Either way one program run counts calls, errors, bytes and the variant.
+ * Either way one program run counts calls, errors, bytes and the variant,
+ * and, for the rows apps asked for, the same call in the process's entry of
+ * the per-process table (probes/app_process.bpf.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "app_process.bpf.h"
 #include "bpfpush.bpf.h"
 #include "dispatch.bpf.h"
 #include "syscall_table.h"
@@ -22,6 +25,8 @@ char LICENSE[] SEC("license") = "GPL";
 /* nr -> syscall id, for the syscalls the dispatcher watches; 0: not watched. */
 const volatile __u8 dispatch_native[SYSCALL_NR_MAX] = {};
 const volatile __u8 dispatch_compat[SYSCALL_NR_MAX] = {};
+/* row -> 1: apps counts it per process too (agent/kernel/syscall_watch.c). */
+const volatile __u8 app_rows[SYS_COUNT] = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -87,6 +92,16 @@ static __always_inline void count(__u32 id, long ret, bool variant)
 		s->bytes += ret;
 }
 
+/*
+ * Does the row also count in the process's entry? In the per-syscall
+ * programs the row is a constant, so a row apps never counts compiles to
+ * nothing, and one it was not asked for is gone after the verifier's pass.
+ */
+static __always_inline bool app_counts(__u32 id)
+{
+	return app_kind_of_row(id) != APP_SYSCALL_NONE && id < SYS_COUNT && app_rows[id];
+}
+
 /* The variant of each row, for the dispatcher (which learns the row at run time). */
 #define VARIANT_CASE(name, nr, nr32, tp, variant)                                                        \
 	case SYS_##name:                                                                                 \
@@ -108,6 +123,8 @@ static __always_inline void on_sys_exit(struct pt_regs *regs, long ret, const bo
 		return;
 	enum syscall_variant variant = variant_of_id(id);
 	count(id, ret, variant != VARIANT_NONE && variant_of(variant, regs, is_compat));
+	if (app_counts(id)) /* apps reads a native call's arguments only */
+		app_count_syscall(app_kind_of_row(id), id, ret, true, is_compat ? NULL : regs);
 }
 
 SEC("tp_btf/sys_exit")
@@ -127,8 +144,11 @@ int BPF_PROG(dispatch_raw_tp, struct pt_regs *regs, long ret)
 /* The registers of the current task, for the arguments. */
 static __always_inline struct pt_regs *current_regs(void) { return current_task_regs(); }
 
-/* Count a row whose arguments are read from the current task's saved registers. */
-static __always_inline void count_current(__u32 id, long ret, enum syscall_variant variant)
+/*
+ * Count a row whose arguments are read from the current task's saved
+ * registers; known: the way sees the result.
+ */
+static __always_inline void count_current(__u32 id, long ret, bool known, enum syscall_variant variant)
 {
 	bool v = false;
 	if (variant != VARIANT_NONE) {
@@ -136,6 +156,8 @@ static __always_inline void count_current(__u32 id, long ret, enum syscall_varia
 		v = variant == VARIANT_ALWAYS || (regs && variant_of(variant, regs, false));
 	}
 	count(id, ret, v);
+	if (app_counts(id))
+		app_count_syscall(app_kind_of_row(id), id, ret, known, app_regs(id));
 }
 
 /* One classic tracepoint program per row; they never fire for compat tasks. */
@@ -143,7 +165,7 @@ static __always_inline void count_current(__u32 id, long ret, enum syscall_varia
 	SEC("tracepoint/syscalls/sys_exit_" #tp)                                                         \
 	int exit_##name(struct syscall_exit_args *ctx)                                                   \
 	{                                                                                                \
-		count_current(SYS_##name, ctx->ret, variant);                                            \
+		count_current(SYS_##name, ctx->ret, true, variant);                                      \
 		return 0;                                                                                \
 	}
 SYSCALL_TABLE(EXIT_TRACEPOINT)
@@ -158,25 +180,25 @@ SYSCALL_TABLE(EXIT_TRACEPOINT)
 	SEC("fentry")                                                                                    \
 	int BPF_PROG(fentry_##name)                                                                      \
 	{                                                                                                \
-		count_current(SYS_##name, 0, variant);                                                   \
+		count_current(SYS_##name, 0, false, variant);                                            \
 		return 0;                                                                                \
 	}                                                                                                \
 	SEC("fexit")                                                                                     \
 	int BPF_PROG(fexit_##name, struct pt_regs *regs, long ret)                                       \
 	{                                                                                                \
-		count_current(SYS_##name, ret, variant);                                                 \
+		count_current(SYS_##name, ret, true, variant);                                           \
 		return 0;                                                                                \
 	}                                                                                                \
 	SEC("kprobe")                                                                                    \
 	int BPF_KPROBE(kprobe_##name)                                                                    \
 	{                                                                                                \
-		count_current(SYS_##name, 0, variant);                                                   \
+		count_current(SYS_##name, 0, false, variant);                                            \
 		return 0;                                                                                \
 	}                                                                                                \
 	SEC("kretprobe")                                                                                 \
 	int BPF_KRETPROBE(kretprobe_##name, long ret)                                                    \
 	{                                                                                                \
-		count_current(SYS_##name, ret, variant);                                                 \
+		count_current(SYS_##name, ret, true, variant);                                           \
 		return 0;                                                                                \
 	}
 SYSCALL_TABLE(KFUNC_WAYS)

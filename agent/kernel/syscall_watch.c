@@ -39,6 +39,10 @@ struct syscall_watch {
 	char gives[SYS_COUNT][48];
 	struct syscalls_bpf *skel;
 	bool attached;
+	/* The module whose syscalls count per process in the layer's programs (apps), and its rows. */
+	struct module *sharer;
+	bool shared_rows[SYS_COUNT];
+	char share_failure[REASON_MAX]; /* why the layer could not take its maps; its events are refused */
 };
 
 struct syscall_watch *syscall_watch_new(const struct config *cfg, const struct probe_cache *pc)
@@ -65,10 +69,34 @@ static void layer_destroy(struct module *m)
 	l->skel = NULL;
 }
 
+/*
+ * The sharer's rows count per process too, in its maps. Without a sharer, or
+ * when it cannot hand them over, the layer's own copies hold one entry each
+ * (preallocated: one entry needs no allocation at run time on any kernel).
+ */
+static void share_maps(struct syscall_watch *l)
+{
+	int err = l->sharer ? l->sharer->ops->share_with_layer(l->sharer, l->skel) : 0;
+	if (l->sharer && !err) {
+		for (int id = 0; id < SYS_COUNT; id++)
+			l->skel->rodata->app_rows[id] = l->shared_rows[id];
+		return;
+	}
+	if (err) {
+		snprintf(l->share_failure, sizeof(l->share_failure), "the syscall layer cannot use %s's maps: %s",
+			 l->sharer->ops->name, strerror(-err));
+		log_error("syscalls", "%s", l->share_failure);
+	}
+	memset((void *)l->skel->rodata->app_rows, 0, sizeof(l->skel->rodata->app_rows));
+	bpf_map__set_max_entries(l->skel->maps.app_pids, 1);
+	bpf_map__set_map_flags(l->skel->maps.app_pids, bpf_map__map_flags(l->skel->maps.app_pids) & ~(__u32)BPF_F_NO_PREALLOC);
+}
+
 /* Rows whose chosen way is the dispatcher go into its read-only tables. */
 static void layer_prepare(struct module *m)
 {
 	struct syscall_watch *l = m->priv;
+	share_maps(l);
 	for (size_t e = 0; e < m->ops->nevents; e++) {
 		int w = m->events[e].chosen;
 		if (w < 0 || m->ops->events[e].ways[w].layer != SYSCALL_LAYER_DISPATCHER)
@@ -123,8 +151,12 @@ void syscall_layer_ways(enum syscall_id id, bool return_mode, struct attach_way 
 				       .progs = { "dispatch_raw_tp" } };
 }
 
-static void request(struct syscall_watch *l, enum syscall_id id, const struct module *owner)
+static void request(struct syscall_watch *l, enum syscall_id id, struct module *owner)
 {
+	if (owner->ops->share_with_layer) {
+		l->sharer = owner;
+		l->shared_rows[id] = true;
+	}
 	int e = find_event(l, id);
 	if (e >= 0) {
 		size_t len = strlen(l->gives[e]);
@@ -161,6 +193,10 @@ static const struct attach_way *syscall_way(const struct module *m, size_t e)
 static void resolve_event(const struct syscall_watch *l, struct module *m, size_t e, const struct attach_way *way)
 {
 	char via[64] = "";
+	if (m == l->sharer && l->share_failure[0]) {
+		attach_refuse_event(m, e, l->share_failure);
+		return;
+	}
 	for (int i = 0; i < WAY_MAX_SYSCALLS && way->syscalls[i]; i++) {
 		enum syscall_id id = way->syscalls[i];
 		int le = find_event(l, id);

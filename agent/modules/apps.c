@@ -27,6 +27,7 @@
 #include "apps.skel.h"
 #include "cachestat.h"
 #include "syscall_table.h"
+#include "syscalls.skel.h"
 #include "percpu.h"
 
 /*
@@ -98,30 +99,17 @@ static const struct metric_desc apps_metrics[] = { APP_METRIC_ROWS(APPS_ROW) APP
 	{ .tier = ATTACH_TRACEPOINT, .progs = { prefix "_tracepoint" } }
 
 /*
- * A syscall event's ways, cheapest first as in the syscall layer: the
- * syscalls' own functions (entry mode: fentry/kprobe, calls only; return
- * mode: fexit/kretprobe), their sys_exit tracepoints, then one dispatcher
- * program on sys_exit (shared by every event that chooses it).
+ * A syscall event counts in the syscall layer's own programs, beside the
+ * host-wide counts (one program run per call: probes/app_process.bpf.h); the
+ * layer picks the way for every module at once. Entry and return mode keep
+ * an event each, as the other events' pairs do: --probe names the one the
+ * load mode hooks, and return mode's sees results on every way.
  */
-#define P5(pfx, a, b, c, d, e) { pfx #a, pfx #b, pfx #c, pfx #d, pfx #e }
-#define T5(a, b, c, d, e) { "sys_" #a, "sys_" #b, "sys_" #c, "sys_" #d, "sys_" #e }
-#define SYSCALL_EVENT(ename, gives_text, entry, fn_in, fn_out, a, b, c, d, e)                            \
+#define SYSCALL_EVENT(ename, gives_text, entry, ...)                                                     \
 	{ .name = ename, .gives = gives_text, .entry_mode_only = entry, .return_mode_only = !entry,      \
-	  .ways = { { .tier = ATTACH_FENTRY, .progs = P5(fn_in, a, b, c, d, e), .targets = T5(a, b, c, d, e), \
-		      .no_result = entry },                                                                 \
-		    { .tier = ATTACH_KPROBE, .progs = P5(fn_out, a, b, c, d, e), .targets = T5(a, b, c, d, e), \
-		      .no_result = entry },                                                                 \
-		    { .tier = ATTACH_TRACEPOINT, .layer = SYSCALL_LAYER_TRACEPOINTS, .progs = P5("exit_", a, b, c, d, e) }, \
-		    { .tier = ATTACH_TP_BTF, .layer = SYSCALL_LAYER_DISPATCHER, .progs = { "dispatch_tp_btf" } }, \
-		    { .tier = ATTACH_RAW_TP, .layer = SYSCALL_LAYER_DISPATCHER, .progs = { "dispatch_raw_tp" } } } }
-
-/*
- * Rows fewer than five repeat the last one: the same program named twice in a
- * way is attached once (attach.c skips a program an event attached already).
- */
-#define SYSCALL_EVENTS(ename, gives_text, a, b, c, d, e)                                                 \
-	SYSCALL_EVENT(ename, gives_text, true, "fentry_", "kprobe_", a, b, c, d, e),                     \
-	SYSCALL_EVENT(ename "_result", gives_text, false, "fexit_", "kretprobe_", a, b, c, d, e)
+	  .ways = { { .syscalls = { __VA_ARGS__ } } } }
+#define SYSCALL_EVENTS(ename, gives_text, ...)                                                           \
+	SYSCALL_EVENT(ename, gives_text, true, __VA_ARGS__), SYSCALL_EVENT(ename "_result", gives_text, false, __VA_ARGS__)
 
 enum {
 	EVENT_OPEN = 0, EVENT_OPEN_RESULT, EVENT_CLOSE, EVENT_CLOSE_RESULT, EVENT_UNLINK, EVENT_UNLINK_RESULT,
@@ -142,23 +130,14 @@ enum { WAY_RETRANSMIT_ERR_TP_BTF = 0, WAY_RETRANSMIT_TP_BTF, WAY_RETRANSMIT_ERR_
 
 static const struct event_desc apps_events[] = {
 	/* Where there is no open, creat, unlink, fork or vfork (arm64: probes/syscall_table.h), their *at forms and clones. */
-#if HAVE_LEGACY_SYSCALLS
-	SYSCALL_EVENTS("file_open", GIVES("file_open", "file_open_errors", "file_create"), open, openat, openat2, creat, creat),
-#else
-	SYSCALL_EVENTS("file_open", GIVES("file_open", "file_open_errors", "file_create"), openat, openat2, openat2, openat2,
-		       openat2),
-#endif
-	SYSCALL_EVENTS("file_close", GIVES("file_closed", "file_close_errors"), close, close_range, close_range,
-		       close_range, close_range),
-#if HAVE_LEGACY_SYSCALLS
-	SYSCALL_EVENTS("file_unlink", GIVES("file_deleted"), unlink, unlinkat, unlinkat, unlinkat, unlinkat),
-#else
-	SYSCALL_EVENTS("file_unlink", GIVES("file_deleted"), unlinkat, unlinkat, unlinkat, unlinkat, unlinkat),
-#endif
-	SYSCALL_EVENTS("vfs_read", GIVES("vfs_read_call", "vfs_read_bytes", "vfs_read_errors"), read, pread64,
-		       readv, preadv, preadv2),
-	SYSCALL_EVENTS("vfs_write", GIVES("vfs_write_call", "vfs_write_bytes", "vfs_write_errors"), write,
-		       pwrite64, writev, pwritev, pwritev2),
+	SYSCALL_EVENTS("file_open", GIVES("file_open", "file_open_errors", "file_create"),
+		       LEGACY_SYSCALLS(SYS_open, SYS_creat, ) SYS_openat, SYS_openat2),
+	SYSCALL_EVENTS("file_close", GIVES("file_closed", "file_close_errors"), SYS_close, SYS_close_range),
+	SYSCALL_EVENTS("file_unlink", GIVES("file_deleted"), LEGACY_SYSCALLS(SYS_unlink, ) SYS_unlinkat),
+	SYSCALL_EVENTS("vfs_read", GIVES("vfs_read_call", "vfs_read_bytes", "vfs_read_errors"), SYS_read, SYS_pread64,
+		       SYS_readv, SYS_preadv, SYS_preadv2),
+	SYSCALL_EVENTS("vfs_write", GIVES("vfs_write_call", "vfs_write_bytes", "vfs_write_errors"), SYS_write,
+		       SYS_pwrite64, SYS_writev, SYS_pwritev, SYS_pwritev2),
 	[EVENT_FORK] = { .name = "fork", .gives = GIVES("process_create", "thread_create"),
 			 .ways = { TRACEPOINT_WAYS("fork") } },
 	[EVENT_EXIT] = { .name = "exit", .gives = GIVES("task_exit"), .ways = { TRACEPOINT_WAYS("exit") } },
@@ -201,19 +180,14 @@ static const struct event_desc apps_events[] = {
 					     { .tier = ATTACH_KPROBE, .progs = { "cache_accessed_kprobe" },
 					       .targets = { "folio_mark_accessed" } } } },
 	/* Depth (apps.counters). */
-	SYSCALL_EVENTS("fsync", GIVES("fsync", "fdatasync"), fsync, fdatasync, fdatasync, fdatasync, fdatasync),
-	SYSCALL_EVENTS("shm", GIVES("shm_get", "shm_at", "shm_dt", "shm_ctl"), shmget, shmat, shmdt, shmctl,
-		       shmctl),
+	SYSCALL_EVENTS("fsync", GIVES("fsync", "fdatasync"), SYS_fsync, SYS_fdatasync),
+	SYSCALL_EVENTS("shm", GIVES("shm_get", "shm_at", "shm_dt", "shm_ctl"), SYS_shmget, SYS_shmat, SYS_shmdt,
+		       SYS_shmctl),
 	/* accept's result is the connection: entry mode's function ways see none (not sent there). */
-	SYSCALL_EVENTS("tcp_accept", GIVES("tcp_accept"), accept, accept4, accept4, accept4, accept4),
+	SYSCALL_EVENTS("tcp_accept", GIVES("tcp_accept"), SYS_accept, SYS_accept4),
 	/* Only a syscall's exit sees why a fork failed (as process.create_errors): load_mode return only. */
-#if HAVE_LEGACY_SYSCALLS
-	SYSCALL_EVENT("create_errors", GIVES("process_create_errors", "thread_create_errors"), false, "fexit_",
-		      "kretprobe_", fork, vfork, clone, clone3, clone3),
-#else
-	SYSCALL_EVENT("create_errors", GIVES("process_create_errors", "thread_create_errors"), false, "fexit_",
-		      "kretprobe_", clone, clone3, clone3, clone3, clone3),
-#endif
+	SYSCALL_EVENT("create_errors", GIVES("process_create_errors", "thread_create_errors"), false,
+		      LEGACY_SYSCALLS(SYS_fork, SYS_vfork, ) SYS_clone, SYS_clone3),
 	/*
 	 * inet_sock_set_state (4.16+): connects; also who owns a socket, for
 	 * apps.tcp_retransmits (not in gives: that event alone decides it is sent).
@@ -412,6 +386,26 @@ static struct bpf_object *apps_open(struct module *m)
 	return st->skel->obj;
 }
 
+/*
+ * The syscall layer's programs count apps' syscalls in this object's table:
+ * before the layer loads, it takes the table, its scratch entry and health
+ * counters, and the knobs that decide how an entry is made.
+ */
+static int apps_share_with_layer(struct module *m, struct syscalls_bpf *layer)
+{
+	struct apps_state *st = m->priv;
+	if (!st || !st->skel)
+		return -EINVAL;
+	layer->rodata->cgroup_subsys = st->skel->rodata->cgroup_subsys;
+	layer->rodata->count_creates = st->skel->rodata->count_creates;
+	int err = bpf_map__reuse_fd(layer->maps.app_pids, bpf_map__fd(st->skel->maps.app_pids));
+	if (!err)
+		err = bpf_map__reuse_fd(layer->maps.app_scratch, bpf_map__fd(st->skel->maps.app_scratch));
+	if (!err)
+		err = bpf_map__reuse_fd(layer->maps.app_health, bpf_map__fd(st->skel->maps.app_health));
+	return err;
+}
+
 static void apps_destroy(struct module *m)
 {
 	struct apps_state *st = m->priv;
@@ -424,57 +418,6 @@ static void apps_destroy(struct module *m)
 	free(st->dead);
 	free(st);
 	m->priv = NULL;
-}
-
-/* Rows of the syscall events that chose the dispatcher go into its read-only tables. */
-#define ROW_NUMBERS(name, nr, nr32, tp, variant) [SYS_##name] = { nr, nr32 },
-static const int row_numbers[SYS_COUNT][2] = { SYSCALL_TABLE(ROW_NUMBERS) };
-#define APP_ROW(name, kind) SYS_##name,
-static const unsigned char app_rows[] = { APP_SYSCALLS(APP_ROW) };
-
-static int event_of_row(unsigned char row)
-{
-	switch (row) {
-	LEGACY_SYSCALLS(case SYS_open: case SYS_creat:)
-	case SYS_openat: case SYS_openat2: return EVENT_OPEN;
-	case SYS_close: case SYS_close_range: return EVENT_CLOSE;
-	LEGACY_SYSCALLS(case SYS_unlink:)
-	case SYS_unlinkat: return EVENT_UNLINK;
-	case SYS_read: case SYS_pread64: case SYS_readv: case SYS_preadv: case SYS_preadv2: return EVENT_READ;
-	case SYS_fsync: case SYS_fdatasync: return EVENT_FSYNC;
-	case SYS_shmget: case SYS_shmat: case SYS_shmdt: case SYS_shmctl: return EVENT_SHM;
-	case SYS_accept: case SYS_accept4: return EVENT_ACCEPT;
-	LEGACY_SYSCALLS(case SYS_fork: case SYS_vfork:)
-	case SYS_clone: case SYS_clone3: return EVENT_CREATE_ERRORS;
-	default: return EVENT_WRITE;
-	}
-}
-
-/* An event with no entry-mode twin: its own index is both. */
-static int result_twin(int event)
-{
-	return event == EVENT_CREATE_ERRORS ? event : event + 1;
-}
-
-static bool uses_dispatcher(const struct module *m, int event)
-{
-	int w = m->events[event].chosen;
-	return w >= 0 && m->ops->events[event].ways[w].layer == SYSCALL_LAYER_DISPATCHER;
-}
-
-static void apps_prepare(struct module *m)
-{
-	struct apps_state *st = m->priv;
-	for (size_t i = 0; i < sizeof(app_rows); i++) {
-		int event = event_of_row(app_rows[i]);
-		if (!uses_dispatcher(m, event) && !uses_dispatcher(m, result_twin(event)))
-			continue;
-		int nr = row_numbers[app_rows[i]][0], nr32 = row_numbers[app_rows[i]][1];
-		if (nr >= 0 && nr < SYSCALL_NR_MAX)
-			st->skel->rodata->dispatch_native[nr] = app_rows[i];
-		if (nr32 >= 0 && nr32 < SYSCALL_NR_MAX)
-			st->skel->rodata->dispatch_compat[nr32] = app_rows[i];
-	}
 }
 
 /*
@@ -602,9 +545,10 @@ static void decide_sends(struct module *m)
 		if (m->events[e].chosen < 0)
 			continue;
 		const struct attach_way *way = &m->ops->events[e].ways[m->events[e].chosen];
+		bool no_result = way->no_result || m->events[e].no_result; /* the latter: the layer's way */
 		for (int c = 0; c < f->ncounters; c++) {
 			const char *name = app_counter_names[f->counters[c]]; /* NULL: page-cache pages, no result needed */
-			st->send[f->counters[c]] = (!way->no_result || !name || !module_metric_needs_result(m->ops, name)) &&
+			st->send[f->counters[c]] = (!no_result || !name || !module_metric_needs_result(m->ops, name)) &&
 						   counter_switched_on(&m->cfg->apps.counters, f->counters[c]);
 		}
 	}
@@ -751,7 +695,7 @@ const struct module_ops apps_module = {
 	.nevents = EVENT_COUNT,
 	.open = apps_open,
 	.destroy = apps_destroy,
-	.prepare = apps_prepare,
+	.share_with_layer = apps_share_with_layer,
 	.wants = apps_wants,
 	.unwanted_why = apps_unwanted_why,
 	.way_fits = apps_way_fits,

@@ -22,6 +22,7 @@ struct bpf_object;
 struct bpf_link;
 struct ring_buffer;
 struct syscall_metric;
+struct syscalls_bpf;
 struct probe_cache;
 
 #define WAY_MAX_PROGS 5
@@ -118,6 +119,12 @@ struct module_ops {
 	/* Metrics that are sums of syscall-layer counters (agent/modules/syscall_metrics.h). */
 	const struct syscall_metric *syscall_sums;
 	size_t nsyscall_sums;
+	/*
+	 * Optional, for a module whose syscall events count in the syscall
+	 * layer's own programs, in the module's maps (apps, per process): hand
+	 * the layer's object those maps and knobs before it loads. 0 or -errno.
+	 */
+	int (*share_with_layer)(struct module *m, struct syscalls_bpf *layer);
 };
 
 struct syscall_watch;

@@ -124,19 +124,15 @@ static void test_ways_are_ordered_and_exist(void **state)
 				 * classic tracepoint.
 				 */
 				bool fallback_to_functions = w && ev->ways[w - 1].tier >= ATTACH_TP_BTF && way->tier <= ATTACH_KPROBE;
-				/*
-				 * Syscall-derived ways (apps) follow the syscall layer's order instead:
-				 * per-syscall tracepoints before the dispatcher, which fires on every syscall.
-				 */
-				bool syscall_layers = w && ev->ways[w - 1].layer != SYSCALL_LAYER_AUTO &&
-						      way->layer != SYSCALL_LAYER_AUTO;
+				/* Only the syscall layer's own ways name a layer (agent/kernel/syscall_watch.c). */
+				assert_int_equal(way->layer, SYSCALL_LAYER_AUTO);
 				/*
 				 * Ways with a variant (disk: request slots, which older kernels
 				 * refuse to load) run through the tiers once per variant.
 				 */
 				bool next_variant = w && ev->ways[w - 1].variant &&
 						    (!way->variant || strcmp(ev->ways[w - 1].variant, way->variant));
-				if (w && !fallback_to_functions && !syscall_layers && !next_variant)
+				if (w && !fallback_to_functions && !next_variant)
 					assert_true(ev->ways[w - 1].tier <= way->tier);
 				for (int p = 0; p < WAY_MAX_PROGS && way->progs[p]; p++) {
 					assert_non_null(obj);
