@@ -46,6 +46,24 @@ struct {
 
 PERCPU_COUNTERS(app_health, app_health);
 
+/*
+ * Which entries moved since the last collect, so that it reads those and not
+ * the whole table (at 10000 processes the batched read of every entry was
+ * most of a collect). The collect bumps the generation, then drains the ring;
+ * an entry goes on the ring once per generation, after its counts moved.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} app_collect_gen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, APP_MOVED_RING_BYTES);
+} app_moved SEC(".maps");
+
 static __always_inline void read_identity(struct task_struct *leader, struct app_identity_raw *id)
 {
 	BPF_CORE_READ_STR_INTO(&id->comm, leader, comm);
@@ -86,6 +104,7 @@ static __always_inline struct app_process *app_of_current_task(bool exiting_ok)
 		return NULL;
 	__builtin_memset(fresh, 0, sizeof(*fresh));
 	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	fresh->tgid = tgid;
 	fresh->start_ns = BPF_CORE_READ(leader, start_time);
 	read_identity(leader, &fresh->id);
 	/* Another CPU may have created it meanwhile (EEXIST): either way, use what is there. */
@@ -109,6 +128,27 @@ static __always_inline void add(struct app_process *p, int counter, __u64 n)
 {
 	if (counter >= 0 && counter < APP_COUNTER_COUNT)
 		__sync_fetch_and_add(&p->counters[counter], n);
+}
+
+/*
+ * After a program's last add to an entry: its first move in this collect
+ * generation names it on app_moved. A run that read the generation just
+ * before the collect bumped it is covered by ordering on x86 and by a
+ * second read elsewhere (MOVED_READ_TWICE in agent/modules/apps.c).
+ */
+static __always_inline void moved(struct app_process *p)
+{
+	__u32 zero = 0;
+	__u32 *gen = bpf_map_lookup_elem(&app_collect_gen, &zero);
+	if (!gen || p->moved_gen == *gen)
+		return;
+	p->moved_gen = *gen;
+	__u32 tgid = p->tgid;
+	if (bpf_ringbuf_output(&app_moved, &tgid, sizeof(tgid), BPF_RB_NO_WAKEUP)) {
+		struct app_health *h = percpu_slot(&app_health);
+		if (h)
+			h->moved_lost++;
+	}
 }
 
 /* unlinkat's flags (its third argument), from the registers saved at entry. */
@@ -257,8 +297,9 @@ static __always_inline void app_count_syscall(enum app_syscall_kind kind, __u32 
 		add(p, thread_wanted(row, regs) ? APP_THREAD_CREATE_ERRORS : APP_PROCESS_CREATE_ERRORS, 1);
 		break;
 	default:
-		break;
+		return;
 	}
+	moved(p);
 }
 
 #define KIND_CASE(name, kind)                                                                            \

@@ -54,8 +54,10 @@ struct {
 static __always_inline void count_new_task(bool is_thread)
 {
 	struct app_process *p = app_of_current();
-	if (p)
+	if (p) {
 		add(p, is_thread ? APP_THREAD_CREATE : APP_PROCESS_CREATE, 1);
+		moved(p);
+	}
 }
 
 SEC("tp_btf/task_newtask")
@@ -111,14 +113,17 @@ static __always_inline void on_exit(void)
 		return;
 	add(p, APP_TASK_EXIT, 1);
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	if (BPF_CORE_READ(task, signal, live.counter) != 0) {
+		moved(p);
 		return;
+	}
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct app_snapshot *e = bpf_ringbuf_reserve(&app_snapshots, sizeof(*e), 0);
 	if (!e) {
 		/* Userspace folds and deletes it at the next collect instead. */
 		p->exited = 1;
 		count_ringbuf_lost();
+		moved(p);
 		return;
 	}
 	e->tgid = tgid;
@@ -231,16 +236,20 @@ static __always_inline void count_bytes(int counter, long n)
 	if (n <= 0)
 		return;
 	struct app_process *p = app_of_current();
-	if (p)
+	if (p) {
 		add(p, counter, n);
+		moved(p);
+	}
 }
 
 /* Counted calls: the depth counters (apps.counters) that one event feeds. */
 static __always_inline void count_one(int counter)
 {
 	struct app_process *p = app_of_current();
-	if (p)
+	if (p) {
 		add(p, counter, 1);
+		moved(p);
+	}
 }
 
 /*
@@ -260,6 +269,7 @@ static __always_inline void count_net(bool tcp, bool sent, long n, bool call)
 		add(p, sent ? APP_BANDWIDTH_SENT : APP_BANDWIDTH_RECV, n);
 	if (call)
 		add(p, tcp ? (sent ? APP_TCP_SEND_CALLS : APP_TCP_RECV_CALLS) : (sent ? APP_UDP_SEND_CALLS : APP_UDP_RECV_CALLS), 1);
+	moved(p);
 }
 
 /* The sending process owns a TCP socket from now on (for its retransmits). */
@@ -404,8 +414,10 @@ static __always_inline void count_retransmit(const void *sk, const struct sk_buf
 		return;
 	__u32 tgid = *owner;
 	struct app_process *p = bpf_map_lookup_elem(&app_pids, &tgid);
-	if (p)
+	if (p) {
 		add(p, APP_TCP_RETRANSMITS, tcp_retransmit_segments(skb));
+		moved(p);
+	}
 }
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(app_retransmit_err_tp_btf, struct sock *sk, struct sk_buff *skb, int err) { count_retransmit(sk, skb, err); return 0; }
@@ -440,6 +452,7 @@ static __always_inline void count_slow_result(const void *found)
 	add(p, APP_DCSTAT_SLOW, 1);
 	if (!found)
 		add(p, APP_DCSTAT_MISSES, 1);
+	moved(p);
 }
 SEC("fexit/d_lookup")
 int BPF_PROG(dc_slow_fexit, const struct dentry *parent, const struct qstr *name, struct dentry *ret)

@@ -98,6 +98,8 @@ struct app_process {
 	unsigned long long start_ns; /* the leader's start time: a reused pid is another process */
 	unsigned int exited;         /* the whole group exited but its event was lost: userspace folds it */
 	unsigned int id_changes;     /* times id was rewritten (exec, rename): userspace re-reads id only when this moves */
+	unsigned int tgid;           /* the entry's own key: a program holding only the value can name it (app_moved) */
+	unsigned int moved_gen;      /* the collect generation (app_collect_gen) in which it last went on app_moved */
 	struct app_identity_raw id;
 };
 
@@ -121,7 +123,15 @@ struct app_health {
 	 * collect instead; a rename's earlier counts go to the new name.
 	 */
 	unsigned long long ringbuf_lost;
+	/* Moves that found app_moved full: the next collect reads the whole table instead. */
+	unsigned long long moved_lost;
 };
+
+/*
+ * app_moved's size before the agent sizes it from global.pid_table_size
+ * (agent/modules/apps.c): a record is 16 bytes, a tgid and the ring's header.
+ */
+#define APP_MOVED_RING_BYTES (256 * 1024)
 
 /*
  * About 800 exits and renames between two reads of the ring (the loop reads

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "attach_keys.h"
 #include "log.h"
@@ -90,6 +91,7 @@ static void share_maps(struct syscall_watch *l)
 	memset((void *)l->skel->rodata->app_rows, 0, sizeof(l->skel->rodata->app_rows));
 	bpf_map__set_max_entries(l->skel->maps.app_pids, 1);
 	bpf_map__set_map_flags(l->skel->maps.app_pids, bpf_map__map_flags(l->skel->maps.app_pids) & ~(__u32)BPF_F_NO_PREALLOC);
+	bpf_map__set_max_entries(l->skel->maps.app_moved, (__u32)sysconf(_SC_PAGESIZE)); /* a ring's least */
 }
 
 /* Rows whose chosen way is the dispatcher go into its read-only tables. */

@@ -55,8 +55,6 @@ static const enum app_counter call_counters[] = { APP_FILE_OPEN,      APP_FILE_C
 
 #define GROUP_NAME_MAX 128
 #define PROC_SLOTS_MIN 1024
-/* A process the kernel table stopped reporting, with no exit seen, is forgotten after this many collects. */
-#define UNSEEN_COLLECTS_MAX 3
 /* A group with no process and no activity for this many emissions is forgotten (its series expire by series_ttl). */
 #define GROUP_IDLE_EMITS_MAX 600
 
@@ -74,8 +72,7 @@ struct proc_rec {
 	uint64_t id_hash;
 	uint32_t id_changes; /* the kernel entry's count of identity changes when id_hash was taken */
 	uint64_t prev[APP_COUNTER_COUNT];
-	uint64_t seen_gen;
-	uint32_t unseen;
+	uint64_t seen_gen; /* the emission during which the kernel entry was last read */
 };
 
 struct group {
@@ -404,7 +401,6 @@ bool app_table_observe(struct app_table *t, uint32_t tgid, const struct app_proc
 		return true;
 	bool moved = account(t, rec, p, false);
 	rec->seen_gen = t->gen;
-	rec->unseen = 0;
 	return moved;
 }
 
@@ -550,12 +546,13 @@ static void bound_idle_groups(const struct app_table *t, struct view *view, stru
 	}
 }
 
-/* Records the kernel table no longer reports are let go. */
-static void forget_stale_processes(struct app_table *t)
+uint64_t app_table_generation(const struct app_table *t) { return t->gen; }
+
+void app_table_forget_unseen(struct app_table *t, uint64_t since)
 {
 	for (size_t i = 0; i < t->cap;) {
 		struct proc_rec *rec = &t->procs[i];
-		if (t->keys[i] && rec->seen_gen != t->gen && ++rec->unseen >= UNSEEN_COLLECTS_MAX) {
+		if (t->keys[i] && rec->seen_gen < since) {
 			proc_remove(t, rec); /* a later record may have moved into slot i: look at it again */
 			continue;
 		}
@@ -640,7 +637,6 @@ void app_table_emit(struct app_table *t, struct series_store *store, const bool 
 		emit_view(t, &t->views[VIEW_APPS], t->cfg->apps.max_groups, store, send);
 	if (t->views[VIEW_CGROUPS].on)
 		emit_view(t, &t->views[VIEW_CGROUPS], t->cfg->cgroups.max_groups, store, send);
-	forget_stale_processes(t);
 	for (int v = 0; v < VIEW_COUNT; v++)
 		forget_idle_groups(t, (enum app_view)v, store);
 	/* After a burst of processes has gone, give the memory back. */

@@ -56,11 +56,17 @@ void app_table_renamed(struct app_table *t, uint32_t tgid, const struct app_proc
  * cgroups.max_groups cgroups, the rest under cgroup=other); groups sent before and idle
  * now go out as 0 only in the slots left, the others' series are retired
  * (max_groups bounds every flush, zeros included); counters whose send[] is
- * false (not measured by the ways attached) are left out. Processes the
- * kernel table stopped reporting without an exit are forgotten after a few
- * collects.
+ * false (not measured by the ways attached) are left out. Each emission is a
+ * generation of the table (app_table_generation).
  */
 void app_table_emit(struct app_table *t, struct series_store *store, const bool send[APP_COUNTER_COUNT]);
+uint64_t app_table_generation(const struct app_table *t);
+/*
+ * Processes not observed since generation `since` are forgotten: the caller
+ * has read every kernel entry since then, so the kernel table holds none of
+ * them (an exit whose snapshot never came).
+ */
+void app_table_forget_unseen(struct app_table *t, uint64_t since);
 /* Processes remembered, and groups known (for the agent's own metrics and tests). */
 size_t app_table_processes(const struct app_table *t);
 size_t app_table_groups(const struct app_table *t);

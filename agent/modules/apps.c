@@ -12,10 +12,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app_table.h"
 #include "attach.h"
@@ -265,17 +267,41 @@ static const struct event_counters event_feeds[] = {
 /* How far ahead of the entry being taken its table record is fetched (app_table_prefetch). */
 #define PREFETCH_AHEAD 8
 /*
- * Entries of processes that exited while no program watched (a reload, a
- * race of two exiting threads) are found by asking whether the process is
- * still there (kill(pid, 0)). Only an entry that did not move since the last
- * collect is asked, and each at most once a minute whatever the interval: a
- * slice of the table (tgid % SWEEP_SLICES) falls due each second. At 10000
- * processes, asking a tenth of the table each second was a third of the
- * collect's time (kill(2) goes through audit where it is on); what it finds
- * only frees table space, so a minute late costs nothing.
+ * A collect reads the entries the kernel named on app_moved since the last
+ * one and the one before (probes/app_process.bpf.h), not the whole table:
+ * with 10000 processes of which a tenth moved, the batched read of every
+ * entry was most of the collect's time. Entries that did not move still
+ * need a look now and then: a process that exited while no program watched
+ * (a reload, a race of two exiting threads) or whose exit found the snapshot
+ * ring full leaves its entry behind. A walk goes through the table in
+ * batches, a share of it each collect, the whole of it each SWEEP_PERIOD_MS,
+ * and asks whether each unmoved process is still there (kill(pid, 0): it goes
+ * through audit where that is on, so once a minute is the budget; what it
+ * finds only frees table space, so a minute late costs nothing).
  */
-#define SWEEP_SLICES 60
 #define SWEEP_PERIOD_MS 60000
+/* The least a walk's batch asks for: a bucket holding more than this fails the batch (ENOSPC). */
+#define WALK_BATCH_MIN 64
+
+/*
+ * Whether a collect reads again the processes the one before read. A program
+ * adds to an entry, then reads the collect generation; the agent stores a new
+ * generation, then reads the entry: if the program read the old generation
+ * (and so named nothing, its entry named already), the agent's read must see
+ * its add. On x86 every add is a locked instruction and the agent fences after
+ * its store, which orders both sides; elsewhere (arm64's atomic adds are not
+ * barriers) the next collect reads the entry again instead.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define MOVED_READ_TWICE false
+#else
+#define MOVED_READ_TWICE true
+#endif
+
+struct tgid_list {
+	uint32_t *tgid;
+	size_t n, cap;
+};
 
 struct apps_state {
 	struct apps_bpf *skel;
@@ -286,10 +312,21 @@ struct apps_state {
 	uint32_t *dead; /* entries to delete after a walk */
 	size_t ndead, dead_cap;
 	bool no_batch;  /* the kernel refused batched reads: walk key by key */
-	uint64_t tracked;
-	/* This collect asks entries with (tgid - sweep_first) % SWEEP_SLICES < sweep_slices. */
-	uint32_t sweep_first, sweep_slices;
-	uint64_t sweep_tick; /* the last slice of the monotonic clock that fell due; 0 before the first collect */
+	struct ring_buffer *moved_ring; /* app_moved; NULL: every collect reads the whole table */
+	uint32_t gen;                   /* app_collect_gen's value: bumped each collect, never 0 after the first */
+	struct tgid_list moved, moved_before, to_read; /* named at this collect, at the one before, both */
+	uint64_t moved_lost_seen;       /* app_health.moved_lost at the last collect */
+	uint64_t full_reads;            /* collects that read the whole table (agent.pids.full_reads) */
+	bool read_all;                  /* the next collect reads the whole table (the first, a ring that overflowed) */
+	uint64_t taken;                 /* entries taken by this collect */
+	/* The walk: where the next batch starts, entries seen in this pass and in the last whole one. */
+	bool walk_started;
+	uint32_t walk_token;
+	uint64_t walk_seen, walk_total;
+	/* The table's generation when this pass began and when the one before did (app_table_generation). */
+	uint64_t pass_began, last_pass_began;
+	uint64_t walk_ms; /* when the walk last advanced (monotonic ms); 0 before the first collect */
+	uint64_t key_sweep_second; /* the clock's second at the last key-by-key read; 0 before the first */
 	char hierarchy[64]; /* which cgroup hierarchy names the cgroup of a process, for the log */
 };
 
@@ -362,6 +399,28 @@ static int choose_hierarchy(const struct btf *btf, char *desc, size_t cap)
 	return APP_CGROUP_UNIFIED;
 }
 
+/*
+ * A record of app_moved per entry the table can hold (16 bytes: the ring's
+ * header and a tgid), up to MOVED_RING_MAX. More movers in one interval
+ * overflow it and the next collect reads the whole table in batches, which
+ * is then the cheaper read: a batched read costs about a third of a lookup
+ * per entry (scripts/bench/scale), so past a third of a 10000-process table
+ * moving the lookups cost more. The cap also bounds the agent's memory: the
+ * ring is mapped twice into it (wrap-around), and every page it cycles
+ * through stays resident.
+ */
+#define MOVED_RECORD_BYTES 16
+#define MOVED_RING_MAX (128u << 10)
+
+static uint32_t moved_ring_bytes(uint32_t entries)
+{
+	uint32_t want = entries > MOVED_RING_MAX / MOVED_RECORD_BYTES ? MOVED_RING_MAX : entries * MOVED_RECORD_BYTES;
+	uint32_t bytes = (uint32_t)sysconf(_SC_PAGESIZE); /* a ring is a power of two pages */
+	while (bytes < want)
+		bytes <<= 1;
+	return bytes;
+}
+
 static struct bpf_object *apps_open(struct module *m)
 {
 	struct apps_state *st = m->priv;
@@ -370,8 +429,10 @@ static struct bpf_object *apps_open(struct module *m)
 	st->skel = apps_bpf__open();
 	if (!st->skel)
 		return NULL;
-	if (m->cfg)
+	if (m->cfg) {
 		bpf_map__set_max_entries(st->skel->maps.app_pids, m->cfg->global.pid_table_size);
+		bpf_map__set_max_entries(st->skel->maps.app_moved, moved_ring_bytes(m->cfg->global.pid_table_size));
+	}
 	if (m->probes)
 		map_prealloc_where_needed(st->skel->maps.app_pids, probe_cache_btf(m->probes));
 	st->skel->rodata->cgroup_subsys =
@@ -403,6 +464,10 @@ static int apps_share_with_layer(struct module *m, struct syscalls_bpf *layer)
 		err = bpf_map__reuse_fd(layer->maps.app_scratch, bpf_map__fd(st->skel->maps.app_scratch));
 	if (!err)
 		err = bpf_map__reuse_fd(layer->maps.app_health, bpf_map__fd(st->skel->maps.app_health));
+	if (!err)
+		err = bpf_map__reuse_fd(layer->maps.app_collect_gen, bpf_map__fd(st->skel->maps.app_collect_gen));
+	if (!err)
+		err = bpf_map__reuse_fd(layer->maps.app_moved, bpf_map__fd(st->skel->maps.app_moved));
 	return err;
 }
 
@@ -413,9 +478,13 @@ static void apps_destroy(struct module *m)
 		return;
 	ring_buffer__free(m->ring);
 	m->ring = NULL;
+	ring_buffer__free(st->moved_ring);
 	apps_bpf__destroy(st->skel);
 	app_table_free(st->table);
 	free(st->dead);
+	free(st->moved.tgid);
+	free(st->moved_before.tgid);
+	free(st->to_read.tgid);
 	free(st);
 	m->priv = NULL;
 }
@@ -554,6 +623,32 @@ static void decide_sends(struct module *m)
 	}
 }
 
+static bool tgid_list_add(struct tgid_list *l, uint32_t tgid)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		uint32_t *grown = realloc(l->tgid, cap * sizeof(*grown));
+		if (!grown)
+			return false;
+		l->tgid = grown;
+		l->cap = cap;
+	}
+	l->tgid[l->n++] = tgid;
+	return true;
+}
+
+static int on_moved(void *ctx, void *data, size_t size)
+{
+	struct apps_state *st = ctx;
+	uint32_t tgid;
+	if (size < sizeof(tgid))
+		return 0;
+	memcpy(&tgid, data, sizeof(tgid));
+	if (!tgid_list_add(&st->moved, tgid))
+		st->read_all = true; /* out of memory for the list: read everything rather than miss it */
+	return 0;
+}
+
 static int apps_start(struct module *m)
 {
 	struct apps_state *st = m->priv;
@@ -566,29 +661,60 @@ static int apps_start(struct module *m)
 		 m->cfg->apps.enabled || !m->cfg->cgroups.enabled ? "apps.*" : "",
 		 m->cfg->apps.enabled && m->cfg->cgroups.enabled ? " and " : "", m->cfg->cgroups.enabled ? "cgroup.*" : "");
 	m->ring = ring_buffer__new(bpf_map__fd(st->skel->maps.app_snapshots), on_snapshot, m, NULL);
-	return m->ring ? 0 : -errno;
+	if (!m->ring)
+		return -errno;
+	/*
+	 * Generation 1 from now: entries that move go on the ring (a fresh one has
+	 * 0). The first collect reads the whole table all the same, for those
+	 * that moved before.
+	 */
+	st->read_all = true;
+	uint32_t zero = 0;
+	st->gen = 1;
+	bpf_map_update_elem(bpf_map__fd(st->skel->maps.app_collect_gen), &zero, &st->gen, BPF_ANY);
+	st->moved_ring = ring_buffer__new(bpf_map__fd(st->skel->maps.app_moved), on_moved, st, NULL);
+	if (!st->moved_ring)
+		log_warn("apps", "cannot read the ring of moved processes (%s): every collect reads the whole table",
+			 strerror(errno));
+	return 0;
 }
 
+/*
+ * An entry folded as an exit leaves the kernel table before anything reads
+ * the table again (forget_dead): read twice, it would count twice.
+ */
 static void remember_dead(struct apps_state *st, uint32_t tgid)
 {
 	if (st->ndead == st->dead_cap) {
 		size_t cap = st->dead_cap ? st->dead_cap * 2 : 64;
 		uint32_t *grown = realloc(st->dead, cap * sizeof(*grown));
-		if (!grown)
-			return; /* found again at the next sweep */
+		if (!grown) {
+			/* At once: a key-by-key read then starts over, which only costs time. */
+			bpf_map_delete_elem(bpf_map__fd(st->skel->maps.app_pids), &tgid);
+			return;
+		}
 		st->dead = grown;
 		st->dead_cap = cap;
 	}
 	st->dead[st->ndead++] = tgid;
 }
 
+/* After each read of the table (not during one: a key-by-key read would start over). */
+static void forget_dead(struct apps_state *st, int fd)
+{
+	for (size_t i = 0; i < st->ndead; i++)
+		bpf_map_delete_elem(fd, &st->dead[i]);
+	st->ndead = 0;
+}
+
 /*
  * One entry of the kernel table. An entry whose exit event was lost, or
- * whose process died while no program watched, is folded here as an exit.
+ * whose process died while no program watched, is folded here as an exit;
+ * sweep: ask the latter when the entry did not move.
  */
-static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_process *p)
+static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_process *p, bool sweep)
 {
-	st->tracked++;
+	st->taken++;
 	if (p->exited) {
 		app_table_exited(st->table, tgid, p);
 		remember_dead(st, tgid);
@@ -596,26 +722,60 @@ static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_pr
 	}
 	/* Only an entry that did not move can be a process that died unseen: the rest skip the system call. */
 	bool moved = app_table_observe(st->table, tgid, p);
-	bool due = (tgid % SWEEP_SLICES + SWEEP_SLICES - st->sweep_first) % SWEEP_SLICES < st->sweep_slices;
-	if (!moved && due && kill((pid_t)tgid, 0) && errno == ESRCH) {
+	if (!moved && sweep && kill((pid_t)tgid, 0) && errno == ESRCH) {
 		app_table_exited(st->table, tgid, p); /* counted already: forgets it */
 		remember_dead(st, tgid);
 	}
 }
 
+/*
+ * Without batched reads there is no walk: each second of the clock falls due
+ * a sixtieth of the entries (by tgid), and a collect asks those of the seconds
+ * since the last one (every entry once a minute, whatever the interval).
+ */
 static int read_key_by_key(struct apps_state *st, int fd)
 {
+	const uint64_t slices = SWEEP_PERIOD_MS / 1000;
+	uint64_t second = monotonic_ns() / 1000000000;
+	uint64_t due = st->key_sweep_second ? second - st->key_sweep_second : 0;
+	st->key_sweep_second = second;
+	if (due > slices)
+		due = slices;
 	uint32_t key, next;
 	int rc = bpf_map_get_next_key(fd, NULL, &next);
 	while (!rc) {
 		key = next;
+		/* Due when key + s is a multiple of slices for one of the seconds s since the last collect. */
 		if (!bpf_map_lookup_elem(fd, &key, &st->values[0]))
-			take_entry(st, key, &st->values[0]);
+			take_entry(st, key, &st->values[0], (key + second) % slices < due);
 		rc = bpf_map_get_next_key(fd, &key, &next);
 	}
 	return 0;
 }
 
+static void take_batch(struct apps_state *st, __u32 count, bool sweep)
+{
+	for (__u32 i = 0; i < count && i < PREFETCH_AHEAD; i++)
+		app_table_prefetch(st->table, st->keys[i]);
+	for (__u32 i = 0; i < count; i++) {
+		if (i + PREFETCH_AHEAD < count)
+			app_table_prefetch(st->table, st->keys[i + PREFETCH_AHEAD]);
+		take_entry(st, st->keys[i], &st->values[i], sweep);
+	}
+}
+
+/* Batched reads are not there: say so once, from now on key by key. */
+static bool batch_refused(struct apps_state *st, int err, bool was_first)
+{
+	if (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || (was_first && err == ENOSPC)) {
+		log_info("apps", "batched map reads unavailable (%s): reading key by key", strerror(err));
+		st->no_batch = true;
+		return true;
+	}
+	return false;
+}
+
+/* Every entry, in batches. */
 static int read_table(struct apps_state *st, int fd)
 {
 	if (st->no_batch)
@@ -626,57 +786,167 @@ static int read_table(struct apps_state *st, int fd)
 		__u32 count = BATCH_ENTRIES;
 		int rc = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, st->keys, st->values, &count, NULL);
 		int err = rc ? errno : 0;
-		for (__u32 i = 0; i < count && i < PREFETCH_AHEAD; i++)
-			app_table_prefetch(st->table, st->keys[i]);
-		for (__u32 i = 0; i < count; i++) {
-			if (i + PREFETCH_AHEAD < count)
-				app_table_prefetch(st->table, st->keys[i + PREFETCH_AHEAD]);
-			take_entry(st, st->keys[i], &st->values[i]);
-		}
+		take_batch(st, count, false);
 		bool was_first = first;
 		first = false;
 		if (err == ENOENT)
 			return 0; /* the walk is complete */
-		if (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || (was_first && err == ENOSPC)) {
-			log_info("apps", "batched map reads unavailable (%s): reading key by key", strerror(err));
-			st->no_batch = true;
+		if (batch_refused(st, err, was_first))
 			return count ? 0 : read_key_by_key(st, fd);
-		}
 		if (err)
 			return -err;
 	}
 }
 
-/*
- * Which slices of the table this collect asks about: one per slice of the
- * clock (a second) since the last collect, all of them at most (a long pause
- * queues nothing); none at the first, which sees every entry move.
- */
-static void choose_sweep(struct apps_state *st)
+static int compare_tgid(const void *a, const void *b)
 {
-	uint64_t tick = monotonic_ns() / 1000000 / (SWEEP_PERIOD_MS / SWEEP_SLICES);
-	uint64_t due = st->sweep_tick ? tick - st->sweep_tick : 0;
-	st->sweep_slices = due < SWEEP_SLICES ? (uint32_t)due : SWEEP_SLICES;
-	st->sweep_first = (uint32_t)((tick + 1 - st->sweep_slices) % SWEEP_SLICES);
-	st->sweep_tick = tick;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/*
+ * The entries named since the last collect, and where MOVED_READ_TWICE those
+ * named at the one before, each once.
+ */
+static void read_moved(struct apps_state *st, int fd)
+{
+	st->to_read.n = 0;
+	bool listed = true;
+	for (size_t i = 0; i < st->moved.n; i++)
+		listed &= tgid_list_add(&st->to_read, st->moved.tgid[i]);
+	for (size_t i = 0; MOVED_READ_TWICE && i < st->moved_before.n; i++)
+		listed &= tgid_list_add(&st->to_read, st->moved_before.tgid[i]);
+	if (!listed)
+		st->read_all = true; /* out of memory for the list: the next collect reads everything */
+	if (st->to_read.n > 1)
+		qsort(st->to_read.tgid, st->to_read.n, sizeof(uint32_t), compare_tgid);
+	for (size_t i = 0; i < st->to_read.n; i++) {
+		uint32_t tgid = st->to_read.tgid[i];
+		if (i && tgid == st->to_read.tgid[i - 1])
+			continue;
+		/* Gone (its exit handed the counts over on the snapshot ring): nothing to read. */
+		if (!bpf_map_lookup_elem(fd, &tgid, &st->values[0]))
+			take_entry(st, tgid, &st->values[0], false);
+	}
+}
+
+/*
+ * A read of every entry (a walk's or a full read) that began at the table's
+ * generation `began` is complete. A process not read through two of them has
+ * no entry (its exit's snapshot never came): forgotten.
+ */
+static void pass_done(struct apps_state *st, uint64_t began)
+{
+	app_table_forget_unseen(st->table, st->last_pass_began);
+	st->last_pass_began = began;
+}
+
+/*
+ * The next share of the walk: as much of the table as the time since it last
+ * advanced is of SWEEP_PERIOD_MS, sized by the last whole pass or the
+ * processes known now, whichever is more.
+ */
+static int walk_some(struct apps_state *st, int fd)
+{
+	uint64_t now = monotonic_ns() / 1000000;
+	uint64_t elapsed = st->walk_ms ? now - st->walk_ms : 0;
+	st->walk_ms = now;
+	if (elapsed > SWEEP_PERIOD_MS)
+		elapsed = SWEEP_PERIOD_MS;
+	uint64_t size = app_table_processes(st->table) > st->walk_total ? app_table_processes(st->table) : st->walk_total;
+	uint64_t quota = (size * elapsed + SWEEP_PERIOD_MS - 1) / SWEEP_PERIOD_MS;
+	__u32 ask = 0;
+	while (quota > 0) {
+		/* A bucket holding more than asked fails the batch with nothing read (ENOSPC): then a full batch. */
+		__u32 count = ask ? ask : quota < BATCH_ENTRIES ? (__u32)quota : BATCH_ENTRIES;
+		uint32_t next = 0;
+		int rc = bpf_map_lookup_batch(fd, st->walk_started ? &st->walk_token : NULL, &next, st->keys, st->values,
+					      &count, NULL);
+		int err = rc ? errno : 0;
+		if (err == ENOSPC && !count && ask != BATCH_ENTRIES) {
+			ask = BATCH_ENTRIES;
+			continue;
+		}
+		bool was_first = !st->walk_started;
+		ask = 0;
+		take_batch(st, count, true);
+		st->walk_seen += count;
+		quota = quota > count ? quota - count : 0;
+		if (was_first)
+			st->pass_began = app_table_generation(st->table);
+		if (err == ENOENT) {
+			/* A whole pass: the next starts over, at the next collect. */
+			pass_done(st, st->pass_began);
+			st->walk_total = st->walk_seen;
+			st->walk_seen = 0;
+			st->walk_started = false;
+			return 0;
+		}
+		if (batch_refused(st, err, was_first))
+			return 0;
+		if (err)
+			return -err;
+		st->walk_token = next;
+		st->walk_started = true;
+	}
+	return 0;
+}
+
+/* A new generation, and what the ring named under the last one. */
+static void drain_moved(struct apps_state *st)
+{
+	struct tgid_list before = st->moved_before;
+	st->moved_before = st->moved;
+	st->moved = before;
+	st->moved.n = 0;
+	st->gen = st->gen + 1 ? st->gen + 1 : 1; /* 0 is a fresh entry's: it must differ */
+	uint32_t zero = 0;
+	if (bpf_map_update_elem(bpf_map__fd(st->skel->maps.app_collect_gen), &zero, &st->gen, BPF_ANY))
+		st->read_all = true;
+	atomic_thread_fence(memory_order_seq_cst); /* the new generation is seen before any entry is read */
+	if (ring_buffer__consume(st->moved_ring) < 0)
+		st->read_all = true;
 }
 
 static int apps_collect(struct module *m, struct series_store *store)
 {
 	struct apps_state *st = m->priv;
-	choose_sweep(st);
 	int fd = bpf_map__fd(st->skel->maps.app_pids);
-	st->tracked = 0;
 	st->ndead = 0;
-	int rc = read_table(st, fd);
-	for (size_t i = 0; i < st->ndead; i++)
-		bpf_map_delete_elem(fd, &st->dead[i]);
-	app_table_emit(st->table, store, st->send);
-	series_gauge_set(store, "agent.pids.tracked", NULL, 0, (double)st->tracked, false);
-	series_gauge_set(store, "agent.pids.capacity", NULL, 0, (double)m->cfg->global.pid_table_size, false);
+	st->taken = 0;
 	uint64_t c[sizeof(struct app_health) / sizeof(uint64_t)];
-	if (!percpu_sum_u64(bpf_map__fd(st->skel->maps.app_health), 0, sizeof(c) / sizeof(c[0]), c)) {
-		const struct app_health *h = (const struct app_health *)c;
+	bool health = !percpu_sum_u64(bpf_map__fd(st->skel->maps.app_health), 0, sizeof(c) / sizeof(c[0]), c);
+	const struct app_health *h = (const struct app_health *)c;
+	if (health && h->moved_lost != st->moved_lost_seen) {
+		st->moved_lost_seen = h->moved_lost;
+		st->read_all = true; /* some moves were not named: look at everything once */
+	}
+	int rc;
+	if (st->moved_ring)
+		drain_moved(st);
+	if (!st->moved_ring || st->no_batch || st->read_all) {
+		uint64_t began = app_table_generation(st->table);
+		st->full_reads++;
+		rc = read_table(st, fd);
+		forget_dead(st, fd);
+		if (!rc) {
+			st->walk_total = st->taken; /* the walk's share, until its first whole pass */
+			pass_done(st, began);
+		}
+		st->read_all = false;
+		if (!rc && !st->no_batch)
+			rc = walk_some(st, fd);
+	} else {
+		read_moved(st, fd);
+		forget_dead(st, fd);
+		rc = walk_some(st, fd);
+	}
+	forget_dead(st, fd);
+	app_table_emit(st->table, store, st->send);
+	series_gauge_set(store, "agent.pids.tracked", NULL, 0, (double)app_table_processes(st->table), false);
+	series_gauge_set(store, "agent.pids.capacity", NULL, 0, (double)m->cfg->global.pid_table_size, false);
+	series_counter_observe(store, "agent.pids.full_reads", NULL, 0, st->full_reads);
+	if (health) {
 		struct metric_tag map = { "map", "app_pids" }, module = { "module", "apps" };
 		series_counter_observe(store, "agent.bpf.map_full", &map, 1, h->table_full);
 		series_counter_observe(store, "agent.ringbuf.lost", &module, 1, h->ringbuf_lost);

@@ -81,6 +81,8 @@ const struct metric_desc agent_metrics[] = {
 	  "events the kernel skipped the module's programs for (recursion protection), where it counts them" },
 	{ "agent.pids.tracked", METRIC_GAUGE, false, "", "processes in the per-process table (apps)" },
 	{ "agent.pids.capacity", METRIC_GAUGE, false, "", "entries the per-process table can hold (global.pid_table_size)" },
+	{ "agent.pids.full_reads", METRIC_COUNTER, false, "",
+	  "collects that read the whole per-process table: the first, and each after more processes moved than its ring holds" },
 	{ "agent.bpf.map_full", METRIC_COUNTER, false, "map", "updates refused because a map was full (the event was not counted)" },
 	{ "agent.ringbuf.lost", METRIC_COUNTER, false, "module", "ring-buffer events the kernel side could not reserve" },
 	{ "agent.sink.sent", METRIC_COUNTER, false, "sink", "lines handed to the transport" },

@@ -273,14 +273,41 @@ static void test_unit_and_container_tags_where_known(void **state)
 	assert_true(found);
 }
 
-static void test_processes_no_longer_reported_are_forgotten(void **state)
+/*
+ * A collect reads only the entries that moved (agent/modules/apps.c): a
+ * process idle for many collects keeps its record, so its next reading adds
+ * only what it counted since, never its whole history again.
+ */
+static void test_idle_processes_are_remembered(void **state)
 {
 	struct fixture *fx = *state;
-	struct app_process a = proc("gone", 1, 1);
+	struct app_process a = proc("idle", 1, 5);
 	app_table_observe(fx->table, 77, &a);
-	for (int i = 0; i < 4; i++)
+	assert_int_equal(opens_of(fx, "idle"), 5);
+	for (int i = 0; i < 10; i++)
 		app_table_emit(fx->table, fx->store, fx->send);
-	assert_int_equal(app_table_processes(fx->table), 0);
+	assert_int_equal(app_table_processes(fx->table), 1);
+	a.counters[APP_FILE_OPEN] = 7;
+	app_table_observe(fx->table, 77, &a);
+	assert_int_equal(opens_of(fx, "idle"), 2);
+}
+
+/* What every kernel entry has been read since no longer holds: forgotten, the rest kept. */
+static void test_processes_unseen_since_are_forgotten(void **state)
+{
+	struct fixture *fx = *state;
+	struct app_process gone = proc("gone", 1, 1), stays = proc("stays", 2, 1);
+	app_table_observe(fx->table, 77, &gone);
+	app_table_observe(fx->table, 78, &stays);
+	assert_int_equal(opens_of(fx, "stays"), 1);
+	uint64_t since = app_table_generation(fx->table);
+	app_table_observe(fx->table, 78, &stays);
+	assert_int_equal(opens_of(fx, "stays"), 0);
+	app_table_forget_unseen(fx->table, since);
+	assert_int_equal(app_table_processes(fx->table), 1);
+	stays.counters[APP_FILE_OPEN] = 3;
+	app_table_observe(fx->table, 78, &stays);
+	assert_int_equal(opens_of(fx, "stays"), 2);
 }
 
 static void test_many_processes_grow_the_table(void **state)
@@ -521,7 +548,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_snapshot_a_reading_overtook_adds_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busiest_groups_and_the_rest_under_other, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unit_and_container_tags_where_known, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_processes_no_longer_reported_are_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_processes_are_remembered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_processes_unseen_since_are_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_processes_grow_the_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_groups_bounds_every_flush_zeros_included, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cgroups_sum_to_the_apps_totals, setup, teardown),
