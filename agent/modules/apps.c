@@ -933,7 +933,7 @@ static int apps_collect(struct module *m, struct series_store *store)
 			st->walk_total = st->taken; /* the walk's share, until its first whole pass */
 			pass_done(st, began);
 		}
-		st->read_all = false;
+		st->read_all = rc != 0; /* a read that failed part-way is tried again whole */
 		if (!rc && !st->no_batch)
 			rc = walk_some(st, fd);
 	} else {
