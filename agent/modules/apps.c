@@ -268,7 +268,7 @@ static const struct event_counters event_feeds[] = {
 #define PREFETCH_AHEAD 8
 /*
  * A collect reads the entries the kernel named on app_moved since the last
- * one and the one before (probes/app_process.bpf.h), not the whole table:
+ * one (probes/app_process.bpf.h; see MOVED_READ_TWICE), not the whole table:
  * with 10000 processes of which a tenth moved, the batched read of every
  * entry was most of the collect's time. Entries that did not move still
  * need a look now and then: a process that exited while no program watched
@@ -280,8 +280,6 @@ static const struct event_counters event_feeds[] = {
  * finds only frees table space, so a minute late costs nothing).
  */
 #define SWEEP_PERIOD_MS 60000
-/* The least a walk's batch asks for: a bucket holding more than this fails the batch (ENOSPC). */
-#define WALK_BATCH_MIN 64
 
 /*
  * Whether a collect reads again the processes the one before read. A program
@@ -309,12 +307,11 @@ struct apps_state {
 	bool send[APP_COUNTER_COUNT];
 	uint32_t keys[BATCH_ENTRIES];
 	struct app_process values[BATCH_ENTRIES];
-	uint32_t *dead; /* entries to delete after a walk */
-	size_t ndead, dead_cap;
 	bool no_batch;  /* the kernel refused batched reads: walk key by key */
 	struct ring_buffer *moved_ring; /* app_moved; NULL: every collect reads the whole table */
 	uint32_t gen;                   /* app_collect_gen's value: bumped each collect, never 0 after the first */
-	struct tgid_list moved, moved_before, to_read; /* named at this collect, at the one before, both */
+	struct tgid_list moved, moved_before; /* named at this collect, at the one before */
+	struct tgid_list dead;                /* entries folded as exits, to delete after this read (forget_dead) */
 	uint64_t moved_lost_seen;       /* app_health.moved_lost at the last collect */
 	uint64_t full_reads;            /* collects that read the whole table (agent.pids.full_reads) */
 	bool read_all;                  /* the next collect reads the whole table (the first, a ring that overflowed) */
@@ -325,8 +322,7 @@ struct apps_state {
 	uint64_t walk_seen, walk_total;
 	/* The table's generation when this pass began and when the one before did (app_table_generation). */
 	uint64_t pass_began, last_pass_began;
-	uint64_t walk_ms; /* when the walk last advanced (monotonic ms); 0 before the first collect */
-	uint64_t key_sweep_second; /* the clock's second at the last key-by-key read; 0 before the first */
+	uint64_t walk_ms; /* when the walk (or the key-by-key sweep) last advanced, monotonic ms; 0 before the first */
 	char hierarchy[64]; /* which cgroup hierarchy names the cgroup of a process, for the log */
 };
 
@@ -481,10 +477,9 @@ static void apps_destroy(struct module *m)
 	ring_buffer__free(st->moved_ring);
 	apps_bpf__destroy(st->skel);
 	app_table_free(st->table);
-	free(st->dead);
+	free(st->dead.tgid);
 	free(st->moved.tgid);
 	free(st->moved_before.tgid);
-	free(st->to_read.tgid);
 	free(st);
 	m->priv = NULL;
 }
@@ -685,26 +680,17 @@ static int apps_start(struct module *m)
  */
 static void remember_dead(struct apps_state *st, uint32_t tgid)
 {
-	if (st->ndead == st->dead_cap) {
-		size_t cap = st->dead_cap ? st->dead_cap * 2 : 64;
-		uint32_t *grown = realloc(st->dead, cap * sizeof(*grown));
-		if (!grown) {
-			/* At once: a key-by-key read then starts over, which only costs time. */
-			bpf_map_delete_elem(bpf_map__fd(st->skel->maps.app_pids), &tgid);
-			return;
-		}
-		st->dead = grown;
-		st->dead_cap = cap;
-	}
-	st->dead[st->ndead++] = tgid;
+	/* Out of memory for the list: at once (a key-by-key read then starts over, which only costs time). */
+	if (!tgid_list_add(&st->dead, tgid))
+		bpf_map_delete_elem(bpf_map__fd(st->skel->maps.app_pids), &tgid);
 }
 
 /* After each read of the table (not during one: a key-by-key read would start over). */
 static void forget_dead(struct apps_state *st, int fd)
 {
-	for (size_t i = 0; i < st->ndead; i++)
-		bpf_map_delete_elem(fd, &st->dead[i]);
-	st->ndead = 0;
+	for (size_t i = 0; i < st->dead.n; i++)
+		bpf_map_delete_elem(fd, &st->dead.tgid[i]);
+	st->dead.n = 0;
 }
 
 /*
@@ -736,9 +722,9 @@ static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_pr
 static int read_key_by_key(struct apps_state *st, int fd)
 {
 	const uint64_t slices = SWEEP_PERIOD_MS / 1000;
-	uint64_t second = monotonic_ns() / 1000000000;
-	uint64_t due = st->key_sweep_second ? second - st->key_sweep_second : 0;
-	st->key_sweep_second = second;
+	uint64_t now = monotonic_ns() / 1000000, second = now / 1000;
+	uint64_t due = st->walk_ms ? second - st->walk_ms / 1000 : 0;
+	st->walk_ms = now;
 	if (due > slices)
 		due = slices;
 	uint32_t key, next;
@@ -810,19 +796,19 @@ static int compare_tgid(const void *a, const void *b)
  */
 static void read_moved(struct apps_state *st, int fd)
 {
-	st->to_read.n = 0;
-	bool listed = true;
-	for (size_t i = 0; i < st->moved.n; i++)
-		listed &= tgid_list_add(&st->to_read, st->moved.tgid[i]);
-	for (size_t i = 0; MOVED_READ_TWICE && i < st->moved_before.n; i++)
-		listed &= tgid_list_add(&st->to_read, st->moved_before.tgid[i]);
-	if (!listed)
-		st->read_all = true; /* out of memory for the list: the next collect reads everything */
-	if (st->to_read.n > 1)
-		qsort(st->to_read.tgid, st->to_read.n, sizeof(uint32_t), compare_tgid);
-	for (size_t i = 0; i < st->to_read.n; i++) {
-		uint32_t tgid = st->to_read.tgid[i];
-		if (i && tgid == st->to_read.tgid[i - 1])
+	struct tgid_list *l = &st->moved;
+	if (MOVED_READ_TWICE) {
+		/* The one before's list is spent after this read (the next drain empties it): the union goes there. */
+		l = &st->moved_before;
+		for (size_t i = 0; i < st->moved.n; i++)
+			if (!tgid_list_add(l, st->moved.tgid[i]))
+				st->read_all = true; /* out of memory for the list: the next collect reads everything */
+	}
+	if (l->n > 1)
+		qsort(l->tgid, l->n, sizeof(uint32_t), compare_tgid);
+	for (size_t i = 0; i < l->n; i++) {
+		uint32_t tgid = l->tgid[i];
+		if (i && tgid == l->tgid[i - 1])
 			continue;
 		/* Gone (its exit handed the counts over on the snapshot ring): nothing to read. */
 		if (!bpf_map_lookup_elem(fd, &tgid, &st->values[0]))
@@ -912,7 +898,6 @@ static int apps_collect(struct module *m, struct series_store *store)
 {
 	struct apps_state *st = m->priv;
 	int fd = bpf_map__fd(st->skel->maps.app_pids);
-	st->ndead = 0;
 	st->taken = 0;
 	uint64_t c[sizeof(struct app_health) / sizeof(uint64_t)];
 	bool health = !percpu_sum_u64(bpf_map__fd(st->skel->maps.app_health), 0, sizeof(c) / sizeof(c[0]), c);
