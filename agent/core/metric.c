@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 enum series_kind { SERIES_OBSERVED_COUNTER = 0, SERIES_ADDED_COUNTER, SERIES_GAUGE, SERIES_INTERVAL_GAUGE };
 
 /*
@@ -134,14 +136,10 @@ static struct series *create(struct series_store *store, const char *key, size_t
 {
 	if (store->len + 1 > store->nslots / 2 && rehash(store, store->nslots * 2))
 		return NULL;
-	if (store->len == store->cap) {
-		size_t cap = store->cap ? store->cap * 2 : 64;
-		struct series **v = realloc(store->by_order, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		store->by_order = v;
-		store->cap = cap;
-	}
+	struct series **v = grow_array(store->by_order, &store->cap, store->len + 1, sizeof(*v), 64);
+	if (!v)
+		return NULL;
+	store->by_order = v;
 	struct series *se = calloc(1, sizeof(*se));
 	if (!se || !(se->key = malloc(key_len))) {
 		free(se);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app_group.h"
+#include "grow.h"
 #include "log.h"
 
 const char *const app_counter_names[APP_COUNTER_COUNT] = {
@@ -281,14 +282,10 @@ static uint32_t group_index(struct app_table *t, enum app_view v, const struct a
 	for (size_t g = 0; g < view->ngroups; g++)
 		if (!strcmp(view->groups[g].name, name))
 			return (uint32_t)g;
-	if (view->ngroups == view->gcap) {
-		size_t cap = view->gcap ? view->gcap * 2 : 64;
-		struct group *grown = realloc(view->groups, cap * sizeof(*grown));
-		if (!grown)
-			return UINT32_MAX;
-		view->groups = grown;
-		view->gcap = cap;
-	}
+	struct group *grown = grow_array(view->groups, &view->gcap, view->ngroups + 1, sizeof(*grown), 64);
+	if (!grown)
+		return UINT32_MAX;
+	view->groups = grown;
 	struct group *g = &view->groups[view->ngroups];
 	memset(g, 0, sizeof(*g));
 	memcpy(g->name, name, sizeof(g->name));

@@ -23,6 +23,7 @@
 #include "attach.h"
 #include "btf_proto.h"
 #include "clock.h"
+#include "grow.h"
 #include "log.h"
 #include "module.h"
 #include "apps.h"
@@ -620,14 +621,10 @@ static void decide_sends(struct module *m)
 
 static bool tgid_list_add(struct tgid_list *l, uint32_t tgid)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		uint32_t *grown = realloc(l->tgid, cap * sizeof(*grown));
-		if (!grown)
-			return false;
-		l->tgid = grown;
-		l->cap = cap;
-	}
+	uint32_t *grown = grow_array(l->tgid, &l->cap, l->n + 1, sizeof(*grown), 256);
+	if (!grown)
+		return false;
+	l->tgid = grown;
 	l->tgid[l->n++] = tgid;
 	return true;
 }

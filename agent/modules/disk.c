@@ -8,6 +8,7 @@
 
 #include "attach.h"
 #include "btf_proto.h"
+#include "grow.h"
 #include "histogram.h"
 #include "module.h"
 #include "disk.h"
@@ -104,13 +105,10 @@ static void load_names(struct disk_state *st)
 		char name[64];
 		if (sscanf(line, "%u %u %llu %63s", &major, &minor, &blocks, name) != 4)
 			continue;
-		if (st->nnames == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct disk_name *grown = realloc(st->names, cap * sizeof(*grown));
-			if (!grown)
-				break;
-			st->names = grown;
-		}
+		struct disk_name *grown = grow_array(st->names, &cap, st->nnames + 1, sizeof(*grown), 16);
+		if (!grown)
+			break;
+		st->names = grown;
 		st->names[st->nnames].dev = major << DISK_MINOR_BITS | minor;
 		snprintf(st->names[st->nnames].name, sizeof(st->names[st->nnames].name), "%s", name);
 		st->nnames++;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "grow.h"
 #include "histogram.h"
 #include "log.h"
 #include "module.h"
@@ -219,14 +220,10 @@ static int add_reading(struct handler_reading **list, size_t *len, size_t *cap, 
 			hist_reading_add(&(*list)[i].r, r);
 			return 0;
 		}
-	if (*len == *cap) {
-		size_t grown_cap = *cap ? *cap * 2 : 16;
-		struct handler_reading *grown = realloc(*list, grown_cap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		*list = grown;
-		*cap = grown_cap;
-	}
+	struct handler_reading *grown = grow_array(*list, cap, *len + 1, sizeof(*grown), 16);
+	if (!grown)
+		return -ENOMEM;
+	*list = grown;
 	struct handler_reading *h = &(*list)[(*len)++];
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	h->r = *r;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 /* Sum n struct hist values (a per-CPU map's CPUs, or one) into *out. */
 static void sum_values(const struct hist *values, int n, uint64_t generation, struct hist_reading *out)
 {
@@ -172,14 +174,10 @@ uint64_t *hist_history_prev(struct hist_history **history, const char *key)
 	for (size_t i = 0; i < h->len; i++)
 		if (!strcmp(h->entries[i].key, key))
 			return h->entries[i].prev;
-	if (h->len == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 16;
-		struct hist_history_entry *grown = realloc(h->entries, cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		h->entries = grown;
-		h->cap = cap;
-	}
+	struct hist_history_entry *grown = grow_array(h->entries, &h->cap, h->len + 1, sizeof(*grown), 16);
+	if (!grown)
+		return NULL;
+	h->entries = grown;
 	struct hist_history_entry *e = &h->entries[h->len];
 	memset(e, 0, sizeof(*e));
 	if (!(e->key = strdup(key)))

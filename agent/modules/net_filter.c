@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "grow.h"
 #include "network.h"
 
 /* Longer tokens are mistakes: a host name is at most 253 characters. */
@@ -159,16 +160,10 @@ static bool pool_add(struct string_pool *pool, const char *s, uint32_t *offset)
 	size_t n = strlen(s) + 1;
 	if (pool->len + n > UINT32_MAX)
 		return false;
-	if (pool->len + n > pool->cap) {
-		size_t cap = pool->cap ? pool->cap * 2 : 4096;
-		while (cap < pool->len + n)
-			cap *= 2;
-		char *chars = realloc(pool->chars, cap);
-		if (!chars)
-			return false;
-		pool->chars = chars;
-		pool->cap = cap;
-	}
+	char *chars = grow_array(pool->chars, &pool->cap, pool->len + n, 1, 4096);
+	if (!chars)
+		return false;
+	pool->chars = chars;
 	memcpy(pool->chars + pool->len, s, n);
 	*offset = (uint32_t)pool->len;
 	pool->len += n;
@@ -179,14 +174,10 @@ static const char *pool_string(const struct string_pool *pool, uint32_t offset) 
 
 static bool port_name_list_add(struct port_name_list *list, uint16_t port, uint32_t name)
 {
-	if (list->len == list->cap) {
-		size_t cap = list->cap ? list->cap * 2 : 64;
-		struct net_port_name *items = realloc(list->items, cap * sizeof(*items));
-		if (!items)
-			return false;
-		list->items = items;
-		list->cap = cap;
-	}
+	struct net_port_name *items = grow_array(list->items, &list->cap, list->len + 1, sizeof(*items), 64);
+	if (!items)
+		return false;
+	list->items = items;
 	list->items[list->len++] = (struct net_port_name){ port, name };
 	return true;
 }
@@ -543,14 +534,10 @@ struct range_list {
 
 static bool range_list_add(struct range_list *list, struct net_ip_range range)
 {
-	if (list->len == list->cap) {
-		size_t cap = list->cap ? list->cap * 2 : 8;
-		struct net_ip_range *items = realloc(list->items, cap * sizeof(*items));
-		if (!items)
-			return false;
-		list->items = items;
-		list->cap = cap;
-	}
+	struct net_ip_range *items = grow_array(list->items, &list->cap, list->len + 1, sizeof(*items), 8);
+	if (!items)
+		return false;
+	list->items = items;
 	list->items[list->len++] = range;
 	return true;
 }

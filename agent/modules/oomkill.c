@@ -10,6 +10,7 @@
 #include "app_group.h"
 #include "attach.h"
 #include "btf_proto.h"
+#include "grow.h"
 #include "log.h"
 #include "module.h"
 #include "oomkill.h"
@@ -134,16 +135,12 @@ static void count_kill(struct oomkill_state *st, const char *app)
 			st->apps[i].kills++;
 			return;
 		}
-	if (st->napps == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 8;
-		struct app_kills *grown = realloc(st->apps, cap * sizeof(*grown));
-		if (!grown) {
-			log_error("oomkill", "out of memory: a kill of app %s is not counted", app);
-			return;
-		}
-		st->apps = grown;
-		st->cap = cap;
+	struct app_kills *grown = grow_array(st->apps, &st->cap, st->napps + 1, sizeof(*grown), 8);
+	if (!grown) {
+		log_error("oomkill", "out of memory: a kill of app %s is not counted", app);
+		return;
 	}
+	st->apps = grown;
 	snprintf(st->apps[st->napps].app, sizeof(st->apps[st->napps].app), "%.*s", OOM_NAME_LEN - 1, app);
 	st->apps[st->napps++].kills = 1;
 }
