@@ -301,8 +301,10 @@ static struct bpf_object *network_open(struct module *m)
 	if (!st && !(st = m->priv = calloc(1, sizeof(*st))))
 		return NULL;
 	st->skel = network_bpf__open();
-	if (st->skel && m->probes)
+	if (st->skel && m->probes) {
 		map_prealloc_where_needed(st->skel->maps.net_endpoints, probe_cache_btf(m->probes));
+		map_prealloc_where_needed(st->skel->maps.net_connections, probe_cache_btf(m->probes));
+	}
 	return st->skel ? st->skel->obj : NULL;
 }
 
@@ -326,6 +328,17 @@ static void network_prepare(struct module *m)
 	st->skel->rodata->tcp_recv_tier = (unsigned char)attach_chosen_tier(m, EVENT_TCP_RECV);
 	st->skel->rodata->udp_send_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_SEND, EVENT_UDP_SEND_RESULT);
 	st->skel->rodata->udp_recv_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_RECV, EVENT_UDP_RECV_RESULT);
+	/*
+	 * Only the kprobe and kretprobe pairs keep calls in net_calls. Elsewhere it
+	 * stays empty, but 5.10 and 6.1 charge a map its capacity, allocated or
+	 * not (1.4 MiB on 5.10): one entry then.
+	 */
+	if (attach_chosen_tier(m, EVENT_TCP_SEND_RESULT) != ATTACH_KPROBE &&
+	    attach_chosen_tier(m, EVENT_UDP_SEND_RESULT) != ATTACH_KPROBE &&
+	    attach_chosen_tier(m, EVENT_UDP_RECV_RESULT) != ATTACH_KPROBE)
+		bpf_map__set_max_entries(st->skel->maps.net_calls, 1);
+	else
+		bpf_map__set_max_entries(st->skel->maps.net_calls, NET_CALLS_MAX);
 }
 
 /* The service names, once attached; the filters are the ones the config loader parsed. */
