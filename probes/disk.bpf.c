@@ -37,7 +37,7 @@ struct start_key {
 /* The issue time alone: the disk is read at completion, where tp_btf reads it without helper calls. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 8192); /* requests in flight at once, on every disk (the slot ways: those whose slot was taken) */
 	__type(key, struct start_key);
 	__type(value, __u64);
 } disk_start SEC(".maps");
@@ -64,13 +64,21 @@ struct {
 	__type(value, struct start_slot);
 } disk_slots SEC(".maps");
 
-/* Sized by the agent from the possible CPUs (disk.h). */
+/*
+ * Stripes of each disk's histogram, shared by the CPUs (disk.h); the agent
+ * sizes it to DISK_HIST_DISKS disks of its stripes. Buckets, sum and slow
+ * count are atomic adds; only an interval's maximum can be lost, to two CPUs
+ * of one stripe completing requests of one disk at the same instant.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, DISK_HIST_MAX);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DISK_HIST_DISKS * DISK_HIST_STRIPES_MAX);
+	__type(key, struct disk_hist_key);
 	__type(value, struct hist);
 } disk_hist SEC(".maps");
+
+/* Stripes - 1, a power of two less one: set by the agent from the possible CPUs. */
+const volatile __u32 hist_stripe_mask = 0;
 
 PERCPU_COUNTERS(disk_counters, disk_counters);
 
@@ -107,11 +115,12 @@ static __always_inline void on_issue(struct start_key *key)
 
 static __always_inline void record(__u32 dev, __u64 ns)
 {
-	struct hist *h = bpf_map_lookup_elem(&disk_hist, &dev);
+	struct disk_hist_key key = { .dev = dev, .stripe = bpf_get_smp_processor_id() & hist_stripe_mask };
+	struct hist *h = bpf_map_lookup_elem(&disk_hist, &key);
 	if (!h) {
 		struct hist zero = {};
-		bpf_map_update_elem(&disk_hist, &dev, &zero, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&disk_hist, &dev);
+		bpf_map_update_elem(&disk_hist, &key, &zero, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&disk_hist, &key);
 		if (!h) {
 			struct disk_counters *c = percpu_slot(&disk_counters);
 			if (c)

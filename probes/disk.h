@@ -11,14 +11,18 @@ struct disk_counters {
 };
 
 /*
- * disk_hist is per CPU (one disk completes on many CPUs at once), so it costs
- * its entries x 256 bytes x possible CPUs: at most DISK_HIST_MAX disks, fewer
- * where that would pass DISK_HIST_BUDGET (more than 128 possible CPUs), never
- * fewer than DISK_HIST_MIN.
+ * disk_hist keeps a disk's histogram in stripes that the CPUs share: CPU c
+ * records into stripe c & hist_stripe_mask (the agent sets it), so two CPUs
+ * contend for one only on machines with more CPUs than stripes. A per-CPU map
+ * cost entries x 256 bytes x possible CPUs (8 MiB at 240); this costs at most
+ * DISK_HIST_DISKS x DISK_HIST_STRIPES_MAX entries on any machine.
  */
-#define DISK_HIST_MAX 256
-#define DISK_HIST_MIN 64
-#define DISK_HIST_BUDGET (8u << 20)
+struct disk_hist_key {
+	unsigned int dev;    /* major << DISK_MINOR_BITS | minor */
+	unsigned int stripe; /* the recording CPU & hist_stripe_mask */
+};
+#define DISK_HIST_DISKS 256
+#define DISK_HIST_STRIPES_MAX 8
 
 /* Issue times kept in disk_slots: 2^DISK_SLOT_BITS slots of 16 bytes (128 KiB), shared by every CPU. */
 #define DISK_SLOT_BITS 13

@@ -27,17 +27,21 @@ struct start_key {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 8192); /* threads inside a timed call at once (two for a stacked filesystem's) */
 	__type(key, struct start_key);
 	__type(value, __u64);
 } fs_start SEC(".maps");
 
+/* Stripes of each histogram (filesystem.h); the agent sizes it to FS_HIST_COUNT x its stripes. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FS_HIST_COUNT);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FS_HIST_COUNT * FS_HIST_STRIPES_MAX);
 	__type(key, __u32);
 	__type(value, struct hist);
 } fs_hist SEC(".maps");
+
+/* Stripes - 1, a power of two less one: set by the agent from the possible CPUs. */
+const volatile __u32 hist_stripe_mask = 0;
 
 PERCPU_COUNTERS(fs_counters, filesystem_counters);
 
@@ -61,7 +65,8 @@ static __always_inline int on_return(__u32 hist)
 		return 0; /* entered before we attached */
 	__u64 ns = bpf_ktime_get_ns() - *ts;
 	bpf_map_delete_elem(&fs_start, &key);
-	struct hist *h = bpf_map_lookup_elem(&fs_hist, &hist);
+	__u32 slot = hist * (hist_stripe_mask + 1) + (bpf_get_smp_processor_id() & hist_stripe_mask);
+	struct hist *h = bpf_map_lookup_elem(&fs_hist, &slot);
 	if (h)
 		hist_record(h, ns, hist_generation);
 	return 0;

@@ -47,16 +47,9 @@ struct disk_state {
 	uint64_t generation;
 	struct disk_name *names;
 	size_t nnames;
+	struct disk_hist_key *keys; /* disk_hist's, at the last collect */
+	size_t keys_cap;
 };
-
-/* Disks disk_hist holds on a machine with ncpus possible CPUs (disk.h). */
-static uint32_t disk_hist_entries(int ncpus)
-{
-	if (ncpus <= 0)
-		return DISK_HIST_MIN;
-	size_t fit = DISK_HIST_BUDGET / (sizeof(struct hist) * (size_t)ncpus);
-	return fit > DISK_HIST_MAX ? DISK_HIST_MAX : fit < DISK_HIST_MIN ? DISK_HIST_MIN : (uint32_t)fit;
-}
 
 /* Before 5.11, tracepoint block_rq_issue passed the queue before the request. */
 static struct bpf_object *disk_open(struct module *m)
@@ -73,7 +66,9 @@ static void disk_prepare(struct module *m)
 	struct disk_state *st = m->priv;
 	st->skel->rodata->issue_passes_queue =
 		btf_tracepoint_nargs(probe_cache_btf(m->probes), "block_rq_issue") == 2; /* (queue, request) */
-	bpf_map__set_max_entries(st->skel->maps.disk_hist, disk_hist_entries(libbpf_num_possible_cpus()));
+	uint32_t stripes = hist_stripes(libbpf_num_possible_cpus(), DISK_HIST_STRIPES_MAX);
+	st->skel->rodata->hist_stripe_mask = stripes - 1;
+	bpf_map__set_max_entries(st->skel->maps.disk_hist, DISK_HIST_DISKS * stripes);
 }
 
 static void disk_destroy(struct module *m)
@@ -84,6 +79,7 @@ static void disk_destroy(struct module *m)
 	disk_bpf__destroy(st->skel);
 	hist_history_free(st->history);
 	free(st->names);
+	free(st->keys);
 	free(st);
 	m->priv = NULL;
 }
@@ -130,23 +126,55 @@ static const char *name_of(struct disk_state *st, uint32_t dev, char *fallback, 
 	return fallback;
 }
 
+static int by_dev(const void *a, const void *b)
+{
+	const struct disk_hist_key *x = a, *y = b;
+	return x->dev != y->dev ? (x->dev > y->dev) - (x->dev < y->dev) : (x->stripe > y->stripe) - (x->stripe < y->stripe);
+}
+
+/* The keys of disk_hist, sorted by disk: a disk's stripes side by side. -1: out of memory. */
+static long read_keys(struct disk_state *st, int fd)
+{
+	long n = 0;
+	struct disk_hist_key key, next;
+	int rc = bpf_map_get_next_key(fd, NULL, &next);
+	while (!rc) {
+		key = next;
+		struct disk_hist_key *grown = grow_array(st->keys, &st->keys_cap, (size_t)n + 1, sizeof(*grown), 16);
+		if (!grown)
+			return -1; /* a disk with some of its stripes would go backwards: none this time */
+		st->keys = grown;
+		st->keys[n++] = key;
+		rc = bpf_map_get_next_key(fd, &key, &next);
+	}
+	qsort(st->keys, (size_t)n, sizeof(st->keys[0]), by_dev);
+	return n;
+}
+
 static int disk_collect(struct module *m, struct series_store *store)
 {
 	struct disk_state *st = m->priv;
 	int fd = bpf_map__fd(st->skel->maps.disk_hist);
-	uint32_t key, next;
-	int rc = bpf_map_get_next_key(fd, NULL, &next);
-	while (!rc) {
-		key = next;
-		char fallback[32];
-		const char *name = name_of(st, key, fallback, sizeof(fallback));
-		uint64_t *prev = hist_history_prev(&st->history, name);
-		struct hist_reading r;
-		if (prev && !hist_read_percpu(fd, &key, st->generation, &r)) {
-			struct metric_tag tag = { "disk", name };
-			hist_emit(store, "disk.latency", &tag, 1, &r, prev);
+	long n = read_keys(st, fd);
+	if (n < 0)
+		return -ENOMEM;
+	for (long i = 0, end; i < n; i = end) {
+		uint32_t dev = st->keys[i].dev;
+		struct hist_reading sum = { 0 }, r;
+		bool read = true;
+		for (end = i; end < n && st->keys[end].dev == dev; end++) {
+			if (hist_read_shared(fd, &st->keys[end], st->generation, &r))
+				read = false; /* stripes are never deleted: a failed read would only make the sums dip */
+			else
+				hist_reading_add(&sum, &r);
 		}
-		rc = bpf_map_get_next_key(fd, &key, &next);
+		char fallback[32];
+		const char *name = name_of(st, dev, fallback, sizeof(fallback));
+		uint64_t *prev = hist_history_prev(&st->history, name);
+		if (read && prev) {
+			struct metric_tag tag = { "disk", name };
+			hist_emit(store, "disk.latency", &tag, 1, &sum, prev);
+		}
 	}
 	hist_generation_advance(bpf_map__fd(st->skel->maps.data_hist_gen), &st->generation);
 	uint64_t c[sizeof(struct disk_counters) / sizeof(uint64_t)];

@@ -72,6 +72,7 @@ struct filesystem_state {
 	struct filesystem_bpf *skel;
 	struct hist_history *history;
 	uint64_t generation;
+	uint32_t stripes; /* of each histogram in fs_hist (filesystem.h) */
 };
 
 static struct bpf_object *filesystem_open(struct module *m)
@@ -81,6 +82,14 @@ static struct bpf_object *filesystem_open(struct module *m)
 		return NULL;
 	st->skel = filesystem_bpf__open();
 	return st->skel ? st->skel->obj : NULL;
+}
+
+static void filesystem_prepare(struct module *m)
+{
+	struct filesystem_state *st = m->priv;
+	st->stripes = hist_stripes(libbpf_num_possible_cpus(), FS_HIST_STRIPES_MAX);
+	st->skel->rodata->hist_stripe_mask = st->stripes - 1;
+	bpf_map__set_max_entries(st->skel->maps.fs_hist, FS_HIST_COUNT * st->stripes);
 }
 
 static void filesystem_destroy(struct module *m)
@@ -140,7 +149,7 @@ static int filesystem_collect(struct module *m, struct series_store *store)
 		snprintf(key, sizeof(key), "%s/%s", fs_types[i / FS_OP_COUNT].name, fs_ops[i % FS_OP_COUNT]);
 		uint64_t *prev = hist_history_prev(&st->history, key);
 		struct hist_reading r;
-		if (prev && !hist_read_percpu(fd, &i, st->generation, &r)) {
+		if (prev && !hist_read_stripes(fd, i * st->stripes, st->stripes, st->generation, &r)) {
 			struct metric_tag tags[2] = { { "fs", fs_types[i / FS_OP_COUNT].name }, { "op", fs_ops[i % FS_OP_COUNT] } };
 			hist_emit(store, "filesystem.latency", tags, 2, &r, prev);
 		}
@@ -167,6 +176,7 @@ const struct module_ops filesystem_module = {
 	.nevents = FS_HIST_COUNT,
 	.open = filesystem_open,
 	.destroy = filesystem_destroy,
+	.prepare = filesystem_prepare,
 	.wants = filesystem_wants,
 	.unwanted_why = filesystem_unwanted_why,
 	.collect = filesystem_collect,

@@ -55,6 +55,27 @@ int hist_read_shared(int map_fd, const void *key, uint64_t generation, struct hi
 	return 0;
 }
 
+uint32_t hist_stripes(int possible_cpus, uint32_t max)
+{
+	uint32_t stripes = 1;
+	while (stripes < max && (int)stripes < possible_cpus)
+		stripes *= 2;
+	return stripes;
+}
+
+int hist_read_stripes(int map_fd, uint32_t first, uint32_t stripes, uint64_t generation, struct hist_reading *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (uint32_t key = first; key < first + stripes; key++) {
+		struct hist_reading r;
+		int rc = hist_read_shared(map_fd, &key, generation, &r);
+		if (rc)
+			return rc;
+		hist_reading_add(out, &r);
+	}
+	return 0;
+}
+
 void hist_reading_add(struct hist_reading *into, const struct hist_reading *r)
 {
 	for (unsigned s = 0; s < HIST_SLOTS; s++)

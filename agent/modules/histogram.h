@@ -31,6 +31,18 @@ int hist_read_percpu(int map_fd, const void *key, uint64_t generation, struct hi
 int hist_read_shared(int map_fd, const void *key, uint64_t generation, struct hist_reading *out);
 
 /*
+ * Histograms kept in stripes that the CPUs share (CPU c records into stripe
+ * c & (stripes - 1)): one stripe per possible CPU up to max, a power of two,
+ * so that per-CPU memory stops growing past max CPUs. max: a power of two.
+ */
+uint32_t hist_stripes(int possible_cpus, uint32_t max);
+/*
+ * Read the stripes of one histogram of a shared array map, keys first ..
+ * first + stripes - 1, summed as hist_read_percpu sums CPUs.
+ */
+int hist_read_stripes(int map_fd, uint32_t first, uint32_t stripes, uint64_t generation, struct hist_reading *out);
+
+/*
  * Add reading r into *into: buckets, slow counts and sums added, the larger
  * maximum kept. For several map keys that stand for one histogram.
  */

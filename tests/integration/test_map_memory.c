@@ -27,6 +27,8 @@
 #define BUDGET_BYTES (32ull << 20)
 #define MAX_MAPS 512
 #define TOP 5
+/* Maps at least this large are listed one by one after the summary line. */
+#define LISTED_BYTES (64u << 10)
 
 struct map_use {
 	uint32_t id;
@@ -144,6 +146,12 @@ static void measure(const char *what, struct agent_proc *ap)
 					(unsigned long long)(c->maps[i].memlock >> 10));
 	print_message("  %-28s %zu maps, %.1f MiB locked at %d possible CPUs; largest:%s\n", what, c->n,
 		      (double)c->total / (1 << 20), possible_cpus(), top);
+	char all[2048] = "";
+	len = 0;
+	for (size_t i = 0; i < c->n && c->maps[i].memlock >= LISTED_BYTES && len < sizeof(all); i++)
+		len += (size_t)snprintf(all + len, sizeof(all) - len, " %s=%lluK", c->maps[i].name,
+					(unsigned long long)(c->maps[i].memlock >> 10));
+	print_message("    maps of %u KiB or more:%s\n", LISTED_BYTES >> 10, all);
 	assert_true(c->n > 0);
 	assert_true(c->total <= BUDGET_BYTES);
 	free(c);

@@ -203,6 +203,20 @@ static void test_quantile_in_the_open_slot_is_the_max(void **state)
 	series_store_free(s);
 }
 
+/* One stripe per possible CPU, a power of two, up to the cap: at most the cap's copies on any machine. */
+static void test_stripes_follow_cpus_up_to_the_cap(void **state)
+{
+	(void)state;
+	assert_int_equal(hist_stripes(-1, 8), 1); /* possible CPUs unknown */
+	assert_int_equal(hist_stripes(1, 8), 1);
+	assert_int_equal(hist_stripes(2, 8), 2);
+	assert_int_equal(hist_stripes(3, 8), 4);
+	assert_int_equal(hist_stripes(8, 8), 8);
+	assert_int_equal(hist_stripes(240, 8), 8);
+	assert_int_equal(hist_stripes(48, 64), 64);
+	assert_int_equal(hist_stripes(240, 64), 64);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_time_counter_carries_the_remainder),
 		cmocka_unit_test(test_quantile_in_the_open_slot_is_the_max),
 		cmocka_unit_test(test_readings_of_one_histogram_add_up),
+		cmocka_unit_test(test_stripes_follow_cpus_up_to_the_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
