@@ -46,7 +46,58 @@ struct {
 	__type(value, struct net_connection);
 } net_connections SEC(".maps");
 
+/*
+ * The same, kept on the socket itself where every program that reads or
+ * writes it is a tp_btf or fentry/fexit one and the kernel lets those use
+ * socket-local storage (5.11+): found through the socket's own list rather
+ * than by hashing its address, and freed with the socket. The agent decides
+ * (conn_on_socket); raw_tp, classic tracepoint and kprobe programs cannot
+ * reach it and keep net_connections.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct net_connection);
+} net_conn_storage SEC(".maps");
+
+const volatile bool conn_on_socket = false;
+
 PERCPU_COUNTERS(net_counters, net_counters);
+
+/* The direction kept for a socket's connection; trusted: a tp_btf or fentry/fexit program's socket. */
+static __always_inline struct net_connection *connection_of(const struct sock *sk, bool trusted)
+{
+	if (trusted && conn_on_socket)
+		return bpf_sk_storage_get(&net_conn_storage, (struct sock *)sk, 0, 0);
+	__u64 skaddr = (__u64)sk;
+	return bpf_map_lookup_elem(&net_connections, &skaddr);
+}
+
+/* Keep conn for the socket's connection; false when there is no room. */
+static __always_inline bool connection_keep(const struct sock *sk, const struct net_connection *conn, bool trusted)
+{
+	if (trusted && conn_on_socket) {
+		struct net_connection *kept =
+			bpf_sk_storage_get(&net_conn_storage, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!kept)
+			return false;
+		*kept = *conn;
+		return true;
+	}
+	__u64 skaddr = (__u64)sk;
+	return !bpf_map_update_elem(&net_connections, &skaddr, conn, BPF_ANY);
+}
+
+static __always_inline void connection_forget(const struct sock *sk, bool trusted)
+{
+	if (trusted && conn_on_socket) {
+		bpf_sk_storage_delete(&net_conn_storage, (struct sock *)sk);
+		return;
+	}
+	__u64 skaddr = (__u64)sk;
+	bpf_map_delete_elem(&net_connections, &skaddr);
+}
 
 enum endpoint_field { FIELD_SENT, FIELD_RECV, FIELD_OPENED, FIELD_CLOSED };
 
@@ -125,8 +176,7 @@ static __always_inline void tcp_traffic(const struct sock *sk, enum endpoint_fie
 {
 	if (bytes <= 0)
 		return;
-	__u64 skaddr = (__u64)sk;
-	struct net_connection *conn = bpf_map_lookup_elem(&net_connections, &skaddr);
+	struct net_connection *conn = connection_of(sk, trusted);
 	struct net_endpoint_key key;
 	if (endpoint_of(sk, SOCK_IPPROTO_TCP, conn, &key, trusted))
 		add(&key, field, bytes);
@@ -205,14 +255,13 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 {
 	if (protocol != SOCK_IPPROTO_TCP)
 		return;
-	__u64 skaddr = (__u64)sk;
 	struct net_endpoint_key key;
 	if (newstate == SOCK_TCP_ESTABLISHED && (oldstate == SOCK_TCP_SYN_SENT || oldstate == SOCK_TCP_SYN_RECV)) {
 		struct net_connection conn = { .direction = oldstate == SOCK_TCP_SYN_SENT ? NET_DIRECTION_OUT
 										  : NET_DIRECTION_IN };
 		conn.port = conn.direction == NET_DIRECTION_OUT ? bpf_ntohs(KERNEL_FIELD(trusted, sk, __sk_common.skc_dport))
 								: KERNEL_FIELD(trusted, sk, __sk_common.skc_num);
-		if (bpf_map_update_elem(&net_connections, &skaddr, &conn, BPF_ANY)) {
+		if (!connection_keep(sk, &conn, trusted)) {
 			struct net_counters *c = percpu_slot(&net_counters);
 			if (c)
 				c->connections_full++;
@@ -220,7 +269,7 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 		if (endpoint_of(sk, protocol, &conn, &key, trusted))
 			add(&key, FIELD_OPENED, 1);
 	} else if (newstate == SOCK_TCP_CLOSE) {
-		struct net_connection *conn = bpf_map_lookup_elem(&net_connections, &skaddr);
+		struct net_connection *conn = connection_of(sk, trusted);
 		if (!conn && !is_open_state(oldstate))
 			return; /* never opened: a failed connect, a listener */
 		if (endpoint_of(sk, protocol, conn, &key, trusted))
@@ -230,7 +279,7 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 		 * a closed socket has no local port, which makes them outbound, as they are.
 		 */
 		if (conn)
-			bpf_map_delete_elem(&net_connections, &skaddr);
+			connection_forget(sk, trusted);
 	}
 }
 
@@ -325,8 +374,8 @@ int BPF_PROG(net_udp6_recv_fexit6, struct sock *sk, struct msghdr *msg, size_t l
  * Where fexit does not attach (arm64 before 6.4: no ftrace direct calls for
  * BPF trampolines) the results come from kretprobes, which see only the return value: the entry keeps the call's
  * socket and message per thread for its return. Both arguments lead the
- * receive functions' lists before and after 5.19. Not preallocated: the map
- * costs nothing where these ways are not taken.
+ * receive functions' lists before and after 5.19. Not preallocated, and one
+ * entry where these ways are not taken (agent/modules/network.c).
  */
 struct net_call {
 	__u64 sk;

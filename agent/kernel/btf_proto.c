@@ -114,6 +114,12 @@ bool btf_tracing_allocates_safely(const struct btf *btf)
 	return !btf || btf__find_by_name_kind(btf, "bpf_mem_alloc", BTF_KIND_STRUCT) > 0;
 }
 
+bool btf_tracing_has_sk_storage(const struct btf *btf)
+{
+	/* The check that lets tracing programs call the helpers came with them (5.11). */
+	return btf && btf__find_by_name_kind(btf, "bpf_sk_storage_tracing_allowed", BTF_KIND_FUNC) > 0;
+}
+
 void map_prealloc_where_needed(struct bpf_map *map, const struct btf *btf)
 {
 	if (!btf_tracing_allocates_safely(btf))

@@ -54,6 +54,12 @@ bool btf_fits_udp_recv_fexit(const struct btf *btf, const char *const *progs, si
  */
 bool btf_tracing_allocates_safely(const struct btf *btf);
 /*
+ * May tp_btf and fentry/fexit programs use socket-local storage
+ * (bpf_sk_storage_get/delete)? From 5.11 yes. False when no BTF was read:
+ * a program that needs it would not load.
+ */
+bool btf_tracing_has_sk_storage(const struct btf *btf);
+/*
  * Preallocate MAP (clear BPF_F_NO_PREALLOC) before load on kernels where the
  * above is false: memory for every entry up front, and a deleted entry may be
  * reused while a program on another CPU still holds it (a count can land on

@@ -321,6 +321,12 @@ static bool network_way_fits(const struct module *m, size_t event, int way, char
 	return btf_fits_udp_recv_fexit(probe_cache_btf(m->probes), w->progs, WAY_MAX_PROGS, why, REASON_MAX);
 }
 
+/* Programs of this tier get a socket they may hand to bpf_sk_storage_*(); ATTACH_AUTO: the event has none. */
+static bool tier_may_use_sk_storage(enum attach_tier tier)
+{
+	return tier == ATTACH_TP_BTF || tier == ATTACH_FENTRY || tier == ATTACH_AUTO;
+}
+
 static void network_prepare(struct module *m)
 {
 	struct network_state *st = m->priv;
@@ -328,6 +334,17 @@ static void network_prepare(struct module *m)
 	st->skel->rodata->tcp_recv_tier = (unsigned char)attach_chosen_tier(m, EVENT_TCP_RECV);
 	st->skel->rodata->udp_send_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_SEND, EVENT_UDP_SEND_RESULT);
 	st->skel->rodata->udp_recv_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_RECV, EVENT_UDP_RECV_RESULT);
+	/*
+	 * A connection's direction goes on the socket itself when every program
+	 * that keeps or reads it may use socket-local storage (tp_btf, fentry/fexit):
+	 * one lookup less per TCP send and receive. net_connections is not used then.
+	 */
+	st->skel->rodata->conn_on_socket = btf_tracing_has_sk_storage(probe_cache_btf(m->probes)) &&
+					   tier_may_use_sk_storage(attach_chosen_tier(m, EVENT_STATE)) &&
+					   tier_may_use_sk_storage(attach_pair_tier(m, EVENT_TCP_SEND, EVENT_TCP_SEND_RESULT)) &&
+					   tier_may_use_sk_storage(attach_chosen_tier(m, EVENT_TCP_RECV));
+	bpf_map__set_max_entries(st->skel->maps.net_connections,
+				 st->skel->rodata->conn_on_socket ? 1 : NET_CONNECTIONS_MAX);
 	/*
 	 * Only the kprobe and kretprobe pairs keep calls in net_calls. Elsewhere it
 	 * stays empty, but 5.10 and 6.1 charge a map its capacity, allocated or

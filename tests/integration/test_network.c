@@ -61,16 +61,24 @@ struct ports {
 };
 
 /* A socket bound to a free port of 127.0.0.1 (or any address) in [20000, 30000), above `after`. */
+static int bind_low_port_as(int type, bool any_address, bool listening, unsigned after, unsigned *port);
+
 static int bind_low_port(int type, bool any_address, unsigned after, unsigned *port)
+{
+	return bind_low_port_as(type, any_address, type == SOCK_STREAM, after, port);
+}
+
+/* A TCP socket bound to a low port that does not listen: a client whose port the test chose. */
+static int bind_low_port_as(int type, bool any_address, bool listening, unsigned after, unsigned *port)
 {
 	unsigned first = after ? after + 1 : 20000 + (unsigned)(getpid() % 3000) * 3;
 	for (unsigned p = first; p < 30000; p++) {
-		int fd = socket(AF_INET, type, 0);
+		int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0); /* not the agent's: it starts after */
 		if (fd < 0)
 			return -1;
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
 		a.sin_addr.s_addr = htonl(any_address ? INADDR_ANY : INADDR_LOOPBACK);
-		if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) && (type != SOCK_STREAM || !listen(fd, 64))) {
+		if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) && (!listening || !listen(fd, 64))) {
 			*port = p;
 			return fd;
 		}
@@ -795,6 +803,84 @@ static void test_udp_direction_follows_connect(void **state)
 	harness_free(&ap);
 }
 
+/* ---- TCP direction: who opened the connection, not which port is lower ---- */
+
+/* The client (bound below the server's port) connects; each side sends in turn, then both close. */
+static int handshake_workload(void *arg)
+{
+	const struct direction_run *r = arg;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->server_port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(r->client, (struct sockaddr *)&a, sizeof(a)))
+		return 1;
+	int accepted = accept(r->server, NULL, NULL);
+	if (accepted < 0)
+		return 2;
+	char buf[DIR_BYTES] = { 0 };
+	for (int i = 0; i < DIR_DATAGRAMS; i++)
+		if (send(r->client, buf, DIR_BYTES, 0) != DIR_BYTES ||
+		    recv(accepted, buf, DIR_BYTES, MSG_WAITALL) != DIR_BYTES ||
+		    send(accepted, buf, DIR_REPLY, 0) != DIR_REPLY ||
+		    recv(r->client, buf, DIR_REPLY, MSG_WAITALL) != DIR_REPLY)
+			return 3 + i;
+	close(accepted);
+	return 0;
+}
+
+/*
+ * A client bound to a port below its server's: the port order alone would
+ * make the client the service. The direction kept from the handshake (on
+ * the socket where the kernel allows it, else in net_connections) makes its
+ * traffic out to the server's port and the server's in on its own port, and
+ * no TCP series carries the client's port.
+ */
+static void test_tcp_direction_follows_handshake(void **state)
+{
+	(void)state;
+	struct direction_run r;
+	assert_true((r.client = bind_low_port_as(SOCK_STREAM, false, false, 0, &r.client_port)) >= 0);
+	assert_true((r.server = bind_low_port(SOCK_STREAM, false, r.client_port, &r.server_port)) >= 0);
+	char network[256], yaml[4096];
+	snprintf(network, sizeof(network), "ports: \"%u %u\", ips: \"127.0.0.1\", service_names: { %u: dirsrv, %u: dircli }",
+		 r.client_port, r.server_port, r.server_port, r.client_port);
+	config_yaml(yaml, sizeof(yaml), ", load_mode: return", network);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	bool send_hooked = pair_hooked(&ap, "network", "tcp_send", true), recv_hooked = hooked(&ap, "network", "tcp_recv");
+	assert_true(hooked(&ap, "network", "state"));
+	print_message("  client port %u, server port %u\n", r.client_port, r.server_port);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpush-net", handshake_workload, &r), 0);
+	close(r.client);
+	close(r.server);
+	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 1500);
+	assert_int_equal(harness_stop(&ap), 0);
+
+	char out[128], in[128];
+	snprintf(out, sizeof(out), "net.127_0_0_1.%u.dirsrv.tcp.out.conn", r.server_port);
+	snprintf(in, sizeof(in), "net.127_0_0_1.%u.dirsrv.tcp.in.conn", r.server_port);
+	check_endpoint(&ap, out, "sent.bytes", send_hooked, (uint64_t)DIR_DATAGRAMS * DIR_BYTES);
+	check_endpoint(&ap, out, "recv.bytes", recv_hooked, (uint64_t)DIR_DATAGRAMS * DIR_REPLY);
+	check_endpoint(&ap, out, "opened", true, 1);
+	check_endpoint(&ap, out, "closed", true, 1);
+	check_endpoint(&ap, in, "sent.bytes", send_hooked, (uint64_t)DIR_DATAGRAMS * DIR_REPLY);
+	check_endpoint(&ap, in, "recv.bytes", recv_hooked, (uint64_t)DIR_DATAGRAMS * DIR_BYTES);
+	check_endpoint(&ap, in, "opened", true, 1);
+	check_endpoint(&ap, in, "closed", true, 1);
+	char client[32];
+	snprintf(client, sizeof(client), ".%u.dircli.tcp.", r.client_port);
+	for (const char *line = ap.out; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char copy[512];
+		snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
+		if (!strncmp(copy, "net.", 4) && strstr(copy, client))
+			fail_msg("the client's port as a service: %s", copy);
+		line = end ? end + 1 : NULL;
+	}
+	harness_free(&ap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -804,6 +890,7 @@ int main(void)
 		cmocka_unit_test(test_max_dimensions_bounds_every_flush),
 		cmocka_unit_test(test_unnamed_ports_have_their_own_service_tag),
 		cmocka_unit_test(test_udp_direction_follows_connect),
+		cmocka_unit_test(test_tcp_direction_follows_handshake),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,10 +43,35 @@ static void test_a_record_field_is_found_where_the_kernel_has_it(void **state)
 	btf__free(without);
 }
 
+/* A kernel whose BTF has function NAME (a prototype without arguments), or none. */
+static struct btf *kernel_with_func(const char *name)
+{
+	struct btf *btf = btf__new_empty();
+	assert_non_null(btf);
+	int proto = btf__add_func_proto(btf, 0);
+	assert_true(proto > 0);
+	if (name)
+		assert_true(btf__add_func(btf, name, BTF_FUNC_STATIC, proto) > 0);
+	return btf;
+}
+
+/* 5.11 let tracing programs use socket-local storage, and brought the check that allows them. */
+static void test_sk_storage_for_tracing_follows_its_check(void **state)
+{
+	(void)state;
+	struct btf *v5_11 = kernel_with_func("bpf_sk_storage_tracing_allowed"), *v5_10 = kernel_with_func(NULL);
+	assert_true(btf_tracing_has_sk_storage(v5_11));
+	assert_false(btf_tracing_has_sk_storage(v5_10));
+	assert_false(btf_tracing_has_sk_storage(NULL)); /* unknown: a program needing it might not load */
+	btf__free(v5_11);
+	btf__free(v5_10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_record_field_is_found_where_the_kernel_has_it),
+		cmocka_unit_test(test_sk_storage_for_tracing_follows_its_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
