@@ -726,13 +726,56 @@ struct direction_run {
 	unsigned server_port, client_port; /* client_port < server_port */
 };
 
+/* No net.* series of protocol PROTO carries the client's port as its service ("dircli"). */
+static void no_series_names_the_client(const struct agent_proc *ap, const char *proto, unsigned client_port)
+{
+	char client[32];
+	snprintf(client, sizeof(client), ".%u.dircli.%s.", client_port, proto);
+	for (const char *line = ap->out; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char copy[512];
+		snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
+		if (!strncmp(copy, "net.", 4) && strstr(copy, client))
+			fail_msg("the client's port as a service: %s", copy);
+		line = end ? end + 1 : NULL;
+	}
+}
+
+/* An agent that names the server's port dirsrv and the client's dircli, return mode. */
+static void direction_agent(struct agent_proc *ap, const struct direction_run *r)
+{
+	char network[256], yaml[4096];
+	snprintf(network, sizeof(network), "ports: \"%u %u\", ips: \"127.0.0.1\", service_names: { %u: dirsrv, %u: dircli }",
+		 r->client_port, r->server_port, r->server_port, r->client_port);
+	config_yaml(yaml, sizeof(yaml), ", load_mode: return", network);
+	assert_int_equal(harness_config(ap, yaml), 0);
+}
+
+/* The agent runs while WORKLOAD does, until a collect after both sockets closed. */
+static void run_direction_workload(struct agent_proc *ap, struct direction_run *r, int (*workload)(void *))
+{
+	print_message("  client port %u, server port %u\n", r->client_port, r->server_port);
+	assert_int_equal(harness_start(ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpush-net", workload, r), 0);
+	close(r->client);
+	close(r->server);
+	harness_wait_for(ap, "socket.tcp.close", UINT64_MAX, 1500);
+	assert_int_equal(harness_stop(ap), 0);
+}
+
+static int connect_to_server(const struct direction_run *r)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->server_port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return connect(r->client, (struct sockaddr *)&a, sizeof(a));
+}
+
 /* The client (bound below the server's port) connects and sends; the unconnected server answers each datagram. */
 static int connected_client_workload(void *arg)
 {
 	const struct direction_run *r = arg;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->server_port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(r->client, (struct sockaddr *)&a, sizeof(a)))
+	if (connect_to_server(r))
 		return 1;
 	char buf[DIR_BYTES] = { 0 };
 	for (int i = 0; i < DIR_DATAGRAMS; i++) {
@@ -758,20 +801,10 @@ static void test_udp_direction_follows_connect(void **state)
 	struct direction_run r;
 	assert_true((r.client = bind_low_port(SOCK_DGRAM, false, 0, &r.client_port)) >= 0);
 	assert_true((r.server = bind_low_port(SOCK_DGRAM, false, r.client_port, &r.server_port)) >= 0);
-	char network[256], yaml[4096];
-	snprintf(network, sizeof(network), "ports: \"%u %u\", ips: \"127.0.0.1\", service_names: { %u: dirsrv, %u: dircli }",
-		 r.client_port, r.server_port, r.server_port, r.client_port);
-	config_yaml(yaml, sizeof(yaml), ", load_mode: return", network);
 	struct agent_proc ap;
-	assert_int_equal(harness_config(&ap, yaml), 0);
+	direction_agent(&ap, &r);
 	bool send_hooked = hooked(&ap, "network", "udp_send_result"), recv_hooked = hooked(&ap, "network", "udp_recv_result");
-	print_message("  client port %u, server port %u\n", r.client_port, r.server_port);
-	assert_int_equal(harness_start(&ap, 10000), 0);
-	assert_int_equal(harness_run_child("bpfpush-net", connected_client_workload, &r), 0);
-	close(r.client);
-	close(r.server);
-	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 1500);
-	assert_int_equal(harness_stop(&ap), 0);
+	run_direction_workload(&ap, &r, connected_client_workload);
 
 	char out[128], in_any[128], in_ip[128];
 	snprintf(out, sizeof(out), "net.127_0_0_1.%u.dirsrv.udp.out.conn", r.server_port);
@@ -789,17 +822,7 @@ static void test_udp_direction_follows_connect(void **state)
 		if (hooked_[i])
 			check(what, harness_sum(&ap, in_any) + harness_sum(&ap, in_ip), exact[i], 0);
 	}
-	char client[32];
-	snprintf(client, sizeof(client), ".%u.dircli.udp.", r.client_port);
-	for (const char *line = ap.out; line && *line;) {
-		const char *end = strchr(line, '\n');
-		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char copy[512];
-		snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
-		if (!strncmp(copy, "net.", 4) && strstr(copy, client))
-			fail_msg("the client's port as a service: %s", copy);
-		line = end ? end + 1 : NULL;
-	}
+	no_series_names_the_client(&ap, "udp", r.client_port);
 	harness_free(&ap);
 }
 
@@ -809,9 +832,7 @@ static void test_udp_direction_follows_connect(void **state)
 static int handshake_workload(void *arg)
 {
 	const struct direction_run *r = arg;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->server_port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(r->client, (struct sockaddr *)&a, sizeof(a)))
+	if (connect_to_server(r))
 		return 1;
 	int accepted = accept(r->server, NULL, NULL);
 	if (accepted < 0)
@@ -840,21 +861,11 @@ static void test_tcp_direction_follows_handshake(void **state)
 	struct direction_run r;
 	assert_true((r.client = bind_low_port_as(SOCK_STREAM, false, false, 0, &r.client_port)) >= 0);
 	assert_true((r.server = bind_low_port(SOCK_STREAM, false, r.client_port, &r.server_port)) >= 0);
-	char network[256], yaml[4096];
-	snprintf(network, sizeof(network), "ports: \"%u %u\", ips: \"127.0.0.1\", service_names: { %u: dirsrv, %u: dircli }",
-		 r.client_port, r.server_port, r.server_port, r.client_port);
-	config_yaml(yaml, sizeof(yaml), ", load_mode: return", network);
 	struct agent_proc ap;
-	assert_int_equal(harness_config(&ap, yaml), 0);
+	direction_agent(&ap, &r);
 	bool send_hooked = pair_hooked(&ap, "network", "tcp_send", true), recv_hooked = hooked(&ap, "network", "tcp_recv");
 	assert_true(hooked(&ap, "network", "state"));
-	print_message("  client port %u, server port %u\n", r.client_port, r.server_port);
-	assert_int_equal(harness_start(&ap, 10000), 0);
-	assert_int_equal(harness_run_child("bpfpush-net", handshake_workload, &r), 0);
-	close(r.client);
-	close(r.server);
-	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 1500);
-	assert_int_equal(harness_stop(&ap), 0);
+	run_direction_workload(&ap, &r, handshake_workload);
 
 	char out[128], in[128];
 	snprintf(out, sizeof(out), "net.127_0_0_1.%u.dirsrv.tcp.out.conn", r.server_port);
@@ -867,17 +878,7 @@ static void test_tcp_direction_follows_handshake(void **state)
 	check_endpoint(&ap, in, "recv.bytes", recv_hooked, (uint64_t)DIR_DATAGRAMS * DIR_BYTES);
 	check_endpoint(&ap, in, "opened", true, 1);
 	check_endpoint(&ap, in, "closed", true, 1);
-	char client[32];
-	snprintf(client, sizeof(client), ".%u.dircli.tcp.", r.client_port);
-	for (const char *line = ap.out; line && *line;) {
-		const char *end = strchr(line, '\n');
-		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char copy[512];
-		snprintf(copy, sizeof(copy), "%.*s", (int)len, line);
-		if (!strncmp(copy, "net.", 4) && strstr(copy, client))
-			fail_msg("the client's port as a service: %s", copy);
-		line = end ? end + 1 : NULL;
-	}
+	no_series_names_the_client(&ap, "tcp", r.client_port);
 	harness_free(&ap);
 }
 
