@@ -276,9 +276,10 @@ static const struct event_counters event_feeds[] = {
  * (a reload, a race of two exiting threads) or whose exit found the snapshot
  * ring full leaves its entry behind. A walk goes through the table in
  * batches, a share of it each collect, the whole of it each SWEEP_PERIOD_MS,
- * and asks whether each unmoved process is still there (kill(pid, 0): it goes
- * through audit where that is on, so once a minute is the budget; what it
- * finds only frees table space, so a minute late costs nothing).
+ * and asks whether each process that has not moved for that long is still
+ * there (kill(pid, 0): it goes through audit where that is on, so once a
+ * minute is the budget; what it finds only frees table space, so a minute or
+ * two late costs nothing).
  */
 #define SWEEP_PERIOD_MS 60000
 
@@ -311,6 +312,7 @@ struct apps_state {
 	bool no_batch;  /* the kernel refused batched reads: walk key by key */
 	struct ring_buffer *moved_ring; /* app_moved; NULL: every collect reads the whole table */
 	uint32_t gen;                   /* app_collect_gen's value: bumped each collect, never 0 after the first */
+	uint32_t sweep_gens;            /* collects in SWEEP_PERIOD_MS: an entry that moved within them is alive */
 	struct tgid_list moved, moved_before; /* named at this collect, at the one before */
 	struct tgid_list dead;                /* entries folded as exits, to delete after this read (forget_dead) */
 	uint64_t moved_lost_seen;       /* app_health.moved_lost at the last collect */
@@ -663,6 +665,8 @@ static int apps_start(struct module *m)
 	st->read_all = true;
 	uint32_t zero = 0;
 	st->gen = 1;
+	uint64_t interval_ms = config_module_interval_ms(m->cfg, m->id);
+	st->sweep_gens = interval_ms && interval_ms < SWEEP_PERIOD_MS ? (uint32_t)(SWEEP_PERIOD_MS / interval_ms) : 1;
 	bpf_map_update_elem(bpf_map__fd(st->skel->maps.app_collect_gen), &zero, &st->gen, BPF_ANY);
 	st->moved_ring = ring_buffer__new(bpf_map__fd(st->skel->maps.app_moved), on_moved, st, NULL);
 	if (!st->moved_ring)
@@ -703,9 +707,16 @@ static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_pr
 		remember_dead(st, tgid);
 		return;
 	}
-	/* Only an entry that did not move can be a process that died unseen: the rest skip the system call. */
+	/*
+	 * Only an entry that did not move can be a process that died unseen: the
+	 * rest skip the system call. So do those that moved within the last sweep
+	 * period: their process was alive then, and if it died unseen since, a
+	 * later pass finds it idle and asks (at 10000 processes that each call
+	 * once in 10 s, the walk's kill() calls were a fifth of the agent's CPU).
+	 */
 	bool moved = app_table_observe(st->table, tgid, p);
-	if (!moved && sweep && kill((pid_t)tgid, 0) && errno == ESRCH) {
+	bool alive_lately = st->moved_ring && p->moved_gen && (uint32_t)(st->gen - p->moved_gen) < st->sweep_gens;
+	if (!moved && sweep && !alive_lately && kill((pid_t)tgid, 0) && errno == ESRCH) {
 		app_table_exited(st->table, tgid, p); /* counted already: forgets it */
 		remember_dead(st, tgid);
 	}
