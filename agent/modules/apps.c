@@ -712,7 +712,7 @@ static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_pr
 	 * rest skip the system call. So do those that moved within the last sweep
 	 * period: their process was alive then, and if it died unseen since, a
 	 * later pass finds it idle and asks (at 10000 processes that each call
-	 * once in 10 s, the walk's kill() calls were a fifth of the agent's CPU).
+	 * once in 10 s, the walk made 200 kill() calls a second: docs/design.md).
 	 */
 	bool moved = app_table_observe(st->table, tgid, p);
 	bool alive_lately = st->moved_ring && p->moved_gen && (uint32_t)(st->gen - p->moved_gen) < st->sweep_gens;
