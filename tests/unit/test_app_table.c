@@ -69,6 +69,63 @@ static uint64_t opens_of(struct fixture *fx, const char *app)
 	return UINT64_MAX;
 }
 
+/*
+ * Churn past several growths and shrinks of the index and the records: every
+ * process's opens arrive once, whether it left by exit, by going unseen, or
+ * stayed; a record that moved into a removed one's place keeps its own counts.
+ */
+static void test_churn_keeps_every_count_once(void **state)
+{
+	struct fixture *fx = *state;
+	enum { PIDS = 6000 };
+	static uint64_t opens[PIDS + 1], lives[PIDS + 1]; /* a pid's next life is a process that started later */
+	static bool live[PIDS + 1];
+	memset(opens, 0, sizeof(opens));
+	memset(lives, 0, sizeof(lives));
+	memset(live, 0, sizeof(live));
+	uint64_t expected = 0, got = 0, rng = 12345;
+	for (int round = 0; round < 12; round++) {
+		size_t lingering = 0; /* seen this round for the last time: forgotten at the next */
+		for (uint32_t pid = 1; pid <= PIDS; pid++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			unsigned r = (unsigned)(rng >> 33) % 8;
+			bool wanted = round < 4 ? true : round < 8 ? r < 1 : r < 6; /* grow, shrink, grow again */
+			if (live[pid] && !wanted) {
+				struct app_process p = proc("churn", pid * 100 + lives[pid], ++opens[pid]);
+				expected++;
+				if (r & 1) {
+					app_table_exited(fx->table, pid, &p);
+				} else {
+					app_table_observe(fx->table, pid, &p); /* seen one last time, then never again */
+					lingering++;
+				}
+				live[pid] = false;
+				continue;
+			}
+			if (!wanted)
+				continue;
+			if (!live[pid]) {
+				opens[pid] = 0;
+				lives[pid]++;
+			}
+			live[pid] = true;
+			opens[pid] += 1 + r;
+			expected += 1 + r;
+			struct app_process p = proc("churn", pid * 100 + lives[pid], opens[pid]);
+			app_table_observe(fx->table, pid, &p);
+		}
+		uint64_t since = app_table_generation(fx->table);
+		uint64_t n = opens_of(fx, "churn");
+		got += n == UINT64_MAX ? 0 : n;
+		app_table_forget_unseen(fx->table, since);
+		size_t held = lingering;
+		for (uint32_t pid = 1; pid <= PIDS; pid++)
+			held += live[pid];
+		assert_int_equal(app_table_processes(fx->table), held);
+	}
+	assert_int_equal(got, expected);
+}
+
 static void test_processes_of_one_group_add_up(void **state)
 {
 	struct fixture *fx = *state;
@@ -555,6 +612,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cgroups_sum_to_the_apps_totals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_apps_counter_has_its_cgroup_twin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cgroups_alone_send_no_apps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_churn_keeps_every_count_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
