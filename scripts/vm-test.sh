@@ -39,6 +39,9 @@
 #                Guests wait on timers and RCU much of the time: two at once on two
 #                host cores took 10 min where one after the other took 13.5 min for half the tests.
 #   VM_QEMU_ARGS extra qemu arguments (e.g. a -drive for disk tests)
+#   VM_BENCH     arguments of scripts/bench/overhead: each guest runs that benchmark (under a
+#                static bash, with the helpers scripts/bench/guest builds into BUILD/bench-guest)
+#                instead of the probes and tests, and its output is printed; no test runs
 #
 # Needs root (apt-get, and files owned by root in the initramfs). Installs
 # qemu-system-x86 (qemu-system-arm for arm64) and busybox-static when missing
@@ -163,10 +166,16 @@ done
 # ---------------------------------------------------------- static binaries
 agent=$build/static/bpfpush
 [[ -x $agent ]] || die "$agent missing: run 'make static' (or 'make vm-test')"
-if [[ -z $tests ]]; then
+bench_dir=$build/bench-guest
+if [[ -n ${VM_BENCH:-} ]]; then
+	tests="" use_plan=0
+	for f in bash floor floor.bpf.o syscall_loop; do
+		[[ -x $bench_dir/$f || ( $f == floor.bpf.o && -r $bench_dir/$f ) ]] || die "$bench_dir/$f missing: run scripts/bench/guest"
+	done
+elif [[ -z $tests ]]; then
 	tests=$(cd "$build/static/tests" 2>/dev/null && ls test_* 2>/dev/null | tr '\n' ' ') || true
 fi
-[[ -n ${tests// /} ]] || die "no test binaries in $build/static/tests: run 'make static'"
+[[ -n ${tests// /} || -n ${VM_BENCH:-} ]] || die "no test binaries in $build/static/tests: run 'make static'"
 for t in $tests; do [[ -x $build/static/tests/$t ]] || die "$build/static/tests/$t missing"; done
 readelf -l "$agent" 2>/dev/null | grep -q 'Requesting program interpreter' && say "warning: $agent is not statically linked"
 want_machine=$([[ $arch == arm64 ]] && echo AArch64 || echo X86-64)
@@ -394,6 +403,17 @@ make_initramfs() { # series -> path of the initramfs
 		copy_with_libs "$build/static/tests/$t" "$rootfs"
 	done
 	copy_with_libs "$agent" "$rootfs"
+	if [[ -n ${VM_BENCH:-} ]]; then
+		# The benchmark as the repository lays it out (it runs from its checkout): the
+		# static agent as build/bpfpush, its prebuilt helpers in build/bench.
+		local repo=$rootfs/bpfpush/repo
+		mkdir -p "$repo/scripts/bench" "$repo/build/gen" "$repo/build/bench"
+		cp "$bench_dir/bash" "$rootfs/bin/bash"
+		cp scripts/bench/overhead "$repo/scripts/bench/overhead"
+		cp "$agent" "$repo/build/bpfpush"
+		: > "$repo/build/gen/vmlinux.h" # the script checks that a build ran; the helpers are built
+		cp "$bench_dir"/{floor,floor.bpf.o,syscall_loop} "$repo/build/bench/"
+	fi
 	if [[ -n ${VM_PACKAGE:-} ]]; then
 		# The packaged binary where the package puts it, and what its dynamic linking needs.
 		local pkgroot=$out/package
@@ -418,6 +438,7 @@ make_initramfs() { # series -> path of the initramfs
 		printf 'VM_TEST_TIMEOUT=%q\n' "$test_timeout"
 		printf 'VM_REPEAT=%q\n' "${VM_REPEAT:-1}"
 		printf 'VM_PROBES=%q\n' "${VM_PROBES:-all}"
+		printf 'VM_BENCH=%q\n' "${VM_BENCH:-}"
 	} > "$rootfs/etc/vm-test.env"
 	pack_modules "$dir" "$rootfs"
 	(cd "$rootfs" && find . | LC_ALL=C sort | "$busybox" cpio -o -H newc 2>/dev/null | gzip -1) > "$out/initramfs.cpio.gz"
@@ -538,6 +559,16 @@ for series in $kernels; do
 	expected=$((expected * ${VM_REPEAT:-1}))
 	[[ -n ${VM_PACKAGE:-} ]] && expected=$((expected + 1))
 	got=$(grep -ac '^VMTEST RESULT ' "$log" || true)
+	if [[ -n ${VM_BENCH:-} ]]; then
+		# The benchmark's own output, as it printed it; it fails the run only when it did not finish.
+		say "$series: scripts/bench/overhead $VM_BENCH in the guest:"
+		awk '/^VMTEST BENCH-BEGIN/ {p=1; next} /^VMTEST BENCH-END/ {p=0} p' "$log"
+		if ! grep -aq '^VMTEST BENCH-END rc=0' "$log"; then
+			say "$series: the benchmark did not finish: $(grep -a '^VMTEST BENCH-END' "$log" || echo 'no end line')"
+			status=1
+			n_failed=$((n_failed + 1))
+		fi
+	fi
 	if ! grep -aq '^VMTEST DONE ' "$log"; then
 		say "$series: the guest did not finish (qemu exit $qrc after ${qsecs}s; 124 = timeout); last lines of $log:"
 		grep -av '^VMTEST' "$log" | tail -n 20 | sed 's/^/    /' >&2

@@ -6,14 +6,24 @@
  *   dispatcher   one tp_btf program on sys_exit (runs for every syscall)
  *   tracepoints  classic syscalls:sys_exit_read / sys_exit_write /
  *                sys_exit_openat / sys_exit_close
- * plus, in both sets, the floor_ev_* programs: one empty tp_btf program on
+ *   fentry       fentry on each of those four syscalls' own functions
+ *                (__x64_sys_read, ...: floor.c sets the targets), the way the
+ *                syscall layer takes first where the kernel has it (load_mode
+ *                entry)
+ *   fexit        fexit on the same functions (load_mode return)
+ * plus, in every set, the floor_ev_* programs: one empty tp_btf program on
  * each non-syscall attach point the bench's modules use for a fork (process:
  * sched_process_fork/exit/free), a TCP send and receive (socket and
  * network: sock_send_length, sock_recv_length), a block request (disk:
  * block_rq_issue, block_rq_complete), a softirq (softirq: softirq_entry,
  * softirq_exit) and a hard IRQ (hardirq: irq_handler_entry, irq_handler_exit).
  * They never run for read, write, openat or getppid (but for an interrupt
- * that lands in the loop), so those columns keep their floor.
+ * that lands in the loop), so those columns keep their floor. Where fentry
+ * attaches, the socket, network and apps modules take TCP on its protocol
+ * functions (fexit tcp_sendmsg, fentry tcp_cleanup_rbuf) before the sock:*
+ * tracepoints, which 6.1 lacks: the fentry and fexit sets have
+ * floor_kfunc_ev_tcp_* there instead of floor_ev_send and floor_ev_recv. A kernel before 6.3
+ * has neither tracepoint: floor.c leaves those two out of the other sets.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -47,6 +57,67 @@ int floor_tp_openat(void *ctx)
 
 SEC("tracepoint/syscalls/sys_exit_close")
 int floor_tp_close(void *ctx)
+{
+	return 0;
+}
+
+/* Targets set by floor.c: this architecture's syscall function names. */
+SEC("fentry")
+int BPF_PROG(floor_fentry_read)
+{
+	return 0;
+}
+
+SEC("fentry")
+int BPF_PROG(floor_fentry_write)
+{
+	return 0;
+}
+
+SEC("fentry")
+int BPF_PROG(floor_fentry_openat)
+{
+	return 0;
+}
+
+SEC("fentry")
+int BPF_PROG(floor_fentry_close)
+{
+	return 0;
+}
+
+SEC("fexit")
+int BPF_PROG(floor_fexit_read)
+{
+	return 0;
+}
+
+SEC("fexit")
+int BPF_PROG(floor_fexit_write)
+{
+	return 0;
+}
+
+SEC("fexit")
+int BPF_PROG(floor_fexit_openat)
+{
+	return 0;
+}
+
+SEC("fexit")
+int BPF_PROG(floor_fexit_close)
+{
+	return 0;
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(floor_kfunc_ev_tcp_send)
+{
+	return 0;
+}
+
+SEC("fentry/tcp_cleanup_rbuf")
+int BPF_PROG(floor_kfunc_ev_tcp_recv)
 {
 	return 0;
 }

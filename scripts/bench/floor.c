@@ -1,9 +1,10 @@
 /*
  * Loader of scripts/bench/floor.bpf.c for scripts/bench/overhead.
  *
- * Usage: floor OBJ dispatcher|tracepoints
- * Loads and attaches one set of empty programs (floor_dispatcher, or every
- * floor_tp_*; with either, every floor_ev_*), prints "ready" once they are attached, and holds them until
+ * Usage: floor OBJ dispatcher|tracepoints|fentry|fexit
+ * Loads and attaches one set of empty programs (floor_dispatcher, every
+ * floor_tp_*, floor_fentry_* or floor_fexit_*; with each, the floor_ev_*
+ * the sets share, or the fentry and fexit sets' floor_kfunc_ev_*), prints "ready" once they are attached, and holds them until
  * SIGTERM or SIGINT, then detaches and exits 0.
  */
 #ifndef _GNU_SOURCE
@@ -12,10 +13,39 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The kernel function of syscall NAME on this architecture (what the agent's kernel_names.c finds). */
+#if defined(__x86_64__)
+#define SYSCALL_PREFIX "__x64_sys_"
+#elif defined(__aarch64__)
+#define SYSCALL_PREFIX "__arm64_sys_"
+#else
+#define SYSCALL_PREFIX "sys_"
+#endif
+
+/* Does this program belong to the set? The fentry and fexit sets have their own TCP programs (floor.bpf.c). */
+static bool in_set(const char *name, const char *set)
+{
+	bool kfunc = !strcmp(set, "fentry") || !strcmp(set, "fexit");
+	if (!strncmp(name, "floor_ev_send", 13) || !strncmp(name, "floor_ev_recv", 13))
+		return !kfunc;
+	if (!strncmp(name, "floor_ev_", 9))
+		return true;
+	if (!strncmp(name, "floor_kfunc_ev_", 15))
+		return kfunc;
+	if (!strcmp(set, "fentry"))
+		return !strncmp(name, "floor_fentry_", 13);
+	if (!strcmp(set, "fexit"))
+		return !strncmp(name, "floor_fexit_", 12);
+	if (!strcmp(set, "dispatcher"))
+		return !strcmp(name, "floor_dispatcher");
+	return !strncmp(name, "floor_tp_", 9);
+}
 
 static int print_warnings(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -24,11 +54,11 @@ static int print_warnings(enum libbpf_print_level level, const char *fmt, va_lis
 
 int main(int argc, char **argv)
 {
-	if (argc != 3 || (strcmp(argv[2], "dispatcher") && strcmp(argv[2], "tracepoints"))) {
-		fprintf(stderr, "usage: %s OBJ dispatcher|tracepoints\n", argv[0]);
+	if (argc != 3 || (strcmp(argv[2], "dispatcher") && strcmp(argv[2], "tracepoints") && strcmp(argv[2], "fentry") &&
+			  strcmp(argv[2], "fexit"))) {
+		fprintf(stderr, "usage: %s OBJ dispatcher|tracepoints|fentry|fexit\n", argv[0]);
 		return 2;
 	}
-	const char *prefix = strcmp(argv[2], "dispatcher") ? "floor_tp_" : "floor_dispatcher";
 	libbpf_set_print(print_warnings);
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
 
@@ -45,9 +75,26 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct bpf_program *prog;
-	bpf_object__for_each_program(prog, obj)
-		bpf_program__set_autoload(prog, !strncmp(bpf_program__name(prog), prefix, strlen(prefix)) ||
-							!strncmp(bpf_program__name(prog), "floor_ev_", 9));
+	bpf_object__for_each_program(prog, obj) {
+		const char *name = bpf_program__name(prog);
+		bool load = in_set(name, argv[2]);
+		/* The sock:* tracepoints came in 6.3: before, the TCP column has no floor of its own. */
+		if (load && (!strcmp(name, "floor_ev_send") || !strcmp(name, "floor_ev_recv")) &&
+		    libbpf_find_vmlinux_btf_id(name[9] == 's' ? "sock_send_length" : "sock_recv_length", BPF_TRACE_RAW_TP) < 0) {
+			fprintf(stderr, "floor: no sock:* tracepoints on this kernel: %s left out\n", name);
+			load = false;
+		}
+		bpf_program__set_autoload(prog, load);
+		/* floor_fentry_read -> __x64_sys_read; the TCP ones name their function in SEC(). */
+		const char *syscall = !strncmp(name, "floor_fentry_", 13) ? name + 13
+				      : !strncmp(name, "floor_fexit_", 12)  ? name + 12
+									    : NULL;
+		if (syscall) {
+			char target[64];
+			snprintf(target, sizeof(target), SYSCALL_PREFIX "%s", syscall);
+			bpf_program__set_attach_target(prog, 0, target);
+		}
+	}
 	int err = bpf_object__load(obj);
 	if (err) {
 		fprintf(stderr, "floor: load: %s\n", strerror(-err));

@@ -10,6 +10,7 @@
 #   VMTEST OUT-BEGIN id / a test's whole output / VMTEST OUT-END id
 #   VMTEST RESULT kernel=K tier=T layer=L test=NAME rep=N run=N passed=N failed=N rc=N secs=N
 #   VMTEST DONE kernel=K secs=N
+#   (VM_BENCH: VMTEST BENCH-BEGIN / the benchmark's output / VMTEST BENCH-END rc=N instead)
 # and then powers the guest off. Anything going wrong ends in a poweroff too.
 
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -64,6 +65,16 @@ echo "VMTEST INFO btf=$([ -r /sys/kernel/btf/vmlinux ] && echo yes || echo no)" 
 	"syscall_tracepoints=$(ls /sys/kernel/tracing/events/syscalls 2>/dev/null | grep -c '^sys_')" \
 	"lockdown=$(cat /sys/kernel/security/lockdown 2>/dev/null | tr ' ' , || echo unknown)" \
 	"jit=$(cat /proc/sys/net/core/bpf_jit_enable 2>/dev/null)"
+
+# VM_BENCH (scripts/bench/guest): the overhead benchmark instead of the probes and tests.
+if [ -n "$VM_BENCH" ]; then
+	cd /bpfpush/repo
+	echo "VMTEST BENCH-BEGIN"
+	# shellcheck disable=SC2086 # the benchmark's arguments
+	BENCH_PREBUILT=1 /bin/bash scripts/bench/overhead $VM_BENCH 2>&1
+	echo "VMTEST BENCH-END rc=$?"
+	exit 0
+fi
 
 AGENT=/bpfpush/bpfpush
 probe() { # name config [--json]
