@@ -22,8 +22,9 @@
  * attaches, the socket, network and apps modules take TCP on its protocol
  * functions (fexit tcp_sendmsg, fentry tcp_cleanup_rbuf) before the sock:*
  * tracepoints, which 6.1 lacks: the fentry and fexit sets have
- * floor_kfunc_ev_tcp_* there instead of floor_ev_send and floor_ev_recv. A kernel before 6.3
- * has neither tracepoint: floor.c leaves those two out of the other sets.
+ * floor_kfunc_ev_tcp_* there instead of floor_ev_send and floor_ev_recv.
+ * floor.c leaves out, and names, any floor_ev_* tracepoint the kernel lacks
+ * (sock:* before 6.3).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

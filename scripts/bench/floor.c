@@ -28,23 +28,30 @@
 #define SYSCALL_PREFIX "sys_"
 #endif
 
+/* What follows prefix in s, NULL when s does not start with it. */
+static const char *after(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return strncmp(s, prefix, n) ? NULL : s + n;
+}
+
 /* Does this program belong to the set? The fentry and fexit sets have their own TCP programs (floor.bpf.c). */
 static bool in_set(const char *name, const char *set)
 {
 	bool kfunc = !strcmp(set, "fentry") || !strcmp(set, "fexit");
-	if (!strncmp(name, "floor_ev_send", 13) || !strncmp(name, "floor_ev_recv", 13))
+	if (!strcmp(name, "floor_ev_send") || !strcmp(name, "floor_ev_recv"))
 		return !kfunc;
-	if (!strncmp(name, "floor_ev_", 9))
+	if (after(name, "floor_ev_"))
 		return true;
-	if (!strncmp(name, "floor_kfunc_ev_", 15))
+	if (after(name, "floor_kfunc_ev_"))
 		return kfunc;
 	if (!strcmp(set, "fentry"))
-		return !strncmp(name, "floor_fentry_", 13);
+		return after(name, "floor_fentry_");
 	if (!strcmp(set, "fexit"))
-		return !strncmp(name, "floor_fexit_", 12);
+		return after(name, "floor_fexit_");
 	if (!strcmp(set, "dispatcher"))
 		return !strcmp(name, "floor_dispatcher");
-	return !strncmp(name, "floor_tp_", 9);
+	return after(name, "floor_tp_");
 }
 
 static int print_warnings(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -78,17 +85,21 @@ int main(int argc, char **argv)
 	bpf_object__for_each_program(prog, obj) {
 		const char *name = bpf_program__name(prog);
 		bool load = in_set(name, argv[2]);
-		/* The sock:* tracepoints came in 6.3: before, the TCP column has no floor of its own. */
-		if (load && (!strcmp(name, "floor_ev_send") || !strcmp(name, "floor_ev_recv")) &&
-		    libbpf_find_vmlinux_btf_id(name[9] == 's' ? "sock_send_length" : "sock_recv_length", BPF_TRACE_RAW_TP) < 0) {
-			fprintf(stderr, "floor: no sock:* tracepoints on this kernel: %s left out\n", name);
+		/*
+		 * A floor_ev_* tracepoint this kernel lacks (sock:*, before 6.3) is
+		 * left out, and said: that column has no floor of its own there.
+		 */
+		const char *tracepoint = after(bpf_program__section_name(prog), "tp_btf/");
+		if (load && tracepoint && after(name, "floor_ev_") &&
+		    libbpf_find_vmlinux_btf_id(tracepoint, BPF_TRACE_RAW_TP) < 0) {
+			fprintf(stderr, "floor: no %s tracepoint on this kernel: %s left out\n", tracepoint, name);
 			load = false;
 		}
 		bpf_program__set_autoload(prog, load);
 		/* floor_fentry_read -> __x64_sys_read; the TCP ones name their function in SEC(). */
-		const char *syscall = !strncmp(name, "floor_fentry_", 13) ? name + 13
-				      : !strncmp(name, "floor_fexit_", 12)  ? name + 12
-									    : NULL;
+		const char *syscall = after(name, "floor_fentry_");
+		if (!syscall)
+			syscall = after(name, "floor_fexit_");
 		if (syscall) {
 			char target[64];
 			snprintf(target, sizeof(target), SYSCALL_PREFIX "%s", syscall);
