@@ -133,6 +133,9 @@ struct app_health {
  */
 #define APP_MOVED_RING_BYTES (256 * 1024)
 
+/* Entries probes/app_copy.bpf.c copies out of the table in one run (one bpf() call). */
+#define APP_COPY_BATCH 128
+
 /*
  * About 800 exits and renames between two reads of the ring (the loop reads
  * it as soon as it is readable); an exit that finds it full is not lost but

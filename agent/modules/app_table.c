@@ -73,7 +73,8 @@ struct proc_rec {
 	uint64_t id_hash;
 	uint32_t id_changes; /* the kernel entry's count of identity changes when id_hash was taken */
 	uint64_t prev[APP_COUNTER_COUNT];
-	uint64_t seen_gen; /* the emission during which the kernel entry was last read */
+	uint64_t seen_gen;  /* the emission during which the kernel entry was last read */
+	uint64_t moved_gen; /* the emission during which its counts last moved (or it was first read) */
 };
 
 struct group {
@@ -236,6 +237,7 @@ static struct proc_rec *proc_insert(struct app_table *t, uint32_t tgid)
 	struct proc_rec *rec = &t->recs[t->len];
 	memset(rec, 0, sizeof(*rec));
 	rec->tgid = tgid;
+	rec->moved_gen = t->gen;
 	for (int v = 0; v < VIEW_COUNT; v++)
 		rec->group[v] = UINT32_MAX;
 	t->slots[i] = (struct proc_slot){ tgid + 1, (uint32_t)t->len };
@@ -429,7 +431,31 @@ bool app_table_observe(struct app_table *t, uint32_t tgid, const struct app_proc
 		return true;
 	bool moved = account(t, rec, p, false);
 	rec->seen_gen = t->gen;
+	if (moved)
+		rec->moved_gen = t->gen;
 	return moved;
+}
+
+size_t app_table_idle(const struct app_table *t, size_t *cursor, size_t look, uint64_t before, uint32_t *out)
+{
+	size_t n = 0;
+	if (look > t->len)
+		look = t->len; /* each record at most once a call */
+	for (size_t k = 0; k < look; k++) {
+		if (*cursor >= t->len)
+			*cursor = 0;
+		const struct proc_rec *rec = &t->recs[(*cursor)++];
+		if (rec->moved_gen < before)
+			out[n++] = rec->tgid;
+	}
+	return n;
+}
+
+void app_table_forget(struct app_table *t, uint32_t tgid)
+{
+	struct proc_rec *rec = proc_find(t, tgid);
+	if (rec)
+		proc_remove(t, rec);
 }
 
 void app_table_exited(struct app_table *t, uint32_t tgid, const struct app_process *p)

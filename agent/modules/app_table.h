@@ -67,6 +67,16 @@ uint64_t app_table_generation(const struct app_table *t);
  * them (an exit whose snapshot never came).
  */
 void app_table_forget_unseen(struct app_table *t, uint64_t since);
+/*
+ * The sweep's share (agent/modules/apps.c): the `look` records from position
+ * *cursor on, starting over at the first after the last (each at most once a
+ * call); out[] (room for `look`) gets the tgids of those whose counts last
+ * moved before emission `before`. Returns how many. A removal moves the last
+ * record into the hole, so a pass may miss a record: the next finds it.
+ */
+size_t app_table_idle(const struct app_table *t, size_t *cursor, size_t look, uint64_t before, uint32_t *out);
+/* A process that is gone with no counts left to add (its kernel entry is gone too): forgotten. */
+void app_table_forget(struct app_table *t, uint32_t tgid);
 /* Processes remembered, and groups known (for the agent's own metrics and tests). */
 size_t app_table_processes(const struct app_table *t);
 size_t app_table_groups(const struct app_table *t);

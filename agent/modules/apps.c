@@ -27,6 +27,7 @@
 #include "log.h"
 #include "module.h"
 #include "apps.h"
+#include "app_copy.skel.h"
 #include "apps.skel.h"
 #include "cachestat.h"
 #include "syscall_table.h"
@@ -273,13 +274,14 @@ static const struct event_counters event_feeds[] = {
  * with 10000 processes of which a tenth moved, the batched read of every
  * entry was most of the collect's time. Entries that did not move still
  * need a look now and then: a process that exited while no program watched
- * (a reload, a race of two exiting threads) or whose exit found the snapshot
- * ring full leaves its entry behind. A walk goes through the table in
- * batches, a share of it each collect, the whole of it each SWEEP_PERIOD_MS,
- * and asks whether each process that has not moved for that long is still
- * there (kill(pid, 0): it goes through audit where that is on, so once a
- * minute is the budget; what it finds only frees table space, so a minute or
- * two late costs nothing).
+ * (a reload, a race of two exiting threads) leaves its entry behind. A sweep
+ * goes through the agent's own records, a share of them each collect, all of
+ * them each SWEEP_PERIOD_MS, and asks whether each process whose counts have
+ * not moved for that long is still there (kill(pid, 0): it goes through audit
+ * where that is on, so once a minute is the budget; what it finds only frees
+ * table space, so a minute or two late costs nothing). Only the dead are
+ * looked up in the kernel table: a walk of that table in batches had cost a
+ * third of the collect at 10000 processes (docs/design.md).
  */
 #define SWEEP_PERIOD_MS 60000
 
@@ -309,23 +311,19 @@ struct apps_state {
 	bool send[APP_COUNTER_COUNT];
 	uint32_t keys[BATCH_ENTRIES];
 	struct app_process values[BATCH_ENTRIES];
-	bool no_batch;  /* the kernel refused batched reads: walk key by key */
+	bool no_batch;  /* the kernel refused batched reads: key by key */
+	struct app_copy_bpf *copy; /* copies the moved entries out, a batch a call (copy_moved); NULL: a lookup each */
 	struct ring_buffer *moved_ring; /* app_moved; NULL: every collect reads the whole table */
 	uint32_t gen;                   /* app_collect_gen's value: bumped each collect, never 0 after the first */
-	uint32_t sweep_gens;            /* collects in SWEEP_PERIOD_MS: an entry that moved within them is alive */
+	uint32_t sweep_gens;            /* collects in SWEEP_PERIOD_MS: a process that moved within them is alive */
 	struct tgid_list moved, moved_before; /* named at this collect, at the one before */
 	struct tgid_list dead;                /* entries folded as exits, to delete after this read (forget_dead) */
 	uint64_t moved_lost_seen;       /* app_health.moved_lost at the last collect */
 	uint64_t full_reads;            /* collects that read the whole table (agent.pids.full_reads) */
 	bool read_all;                  /* the next collect reads the whole table (the first, a ring that overflowed) */
-	uint64_t taken;                 /* entries taken by this collect */
-	/* The walk: where the next batch starts, entries seen in this pass and in the last whole one. */
-	bool walk_started;
-	uint32_t walk_token;
-	uint64_t walk_seen, walk_total;
-	/* The table's generation when this pass began and when the one before did (app_table_generation). */
-	uint64_t pass_began, last_pass_began;
-	uint64_t walk_ms; /* when the walk (or the key-by-key sweep) last advanced, monotonic ms; 0 before the first */
+	uint64_t last_pass_began; /* the table's generation when the last whole read began (app_table_generation) */
+	size_t sweep_cursor;      /* the record the sweep looks at next (app_table_idle) */
+	uint64_t sweep_ms;        /* when the sweep last advanced, monotonic ms; 0 before the first */
 	char hierarchy[64]; /* which cgroup hierarchy names the cgroup of a process, for the log */
 };
 
@@ -478,6 +476,7 @@ static void apps_destroy(struct module *m)
 	ring_buffer__free(m->ring);
 	m->ring = NULL;
 	ring_buffer__free(st->moved_ring);
+	app_copy_bpf__destroy(st->copy);
 	apps_bpf__destroy(st->skel);
 	app_table_free(st->table);
 	free(st->dead.tgid);
@@ -643,6 +642,43 @@ static int on_moved(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * The program that copies moved entries out (probes/app_copy.bpf.c), run on
+ * demand: it needs the run of a raw tracepoint program without a tracepoint
+ * (5.10) and a .bss the agent can map (5.5). Without it a collect looks up
+ * each process that moved.
+ */
+static void open_copier(struct apps_state *st)
+{
+	const char *step = "open";
+	int err;
+	st->copy = app_copy_bpf__open();
+	if (!st->copy) {
+		err = errno;
+		goto out;
+	}
+	step = "load";
+	err = -bpf_map__reuse_fd(st->copy->maps.app_pids, bpf_map__fd(st->skel->maps.app_pids));
+	if (!err)
+		err = -app_copy_bpf__load(st->copy);
+	if (!err && !st->copy->bss)
+		err = ENOTSUP; /* global data not mapped */
+	if (!err) {
+		/* A run with nothing to copy: the kernel says here whether it runs such programs at all. */
+		step = "run";
+		st->copy->bss->copy_count = 0;
+		LIBBPF_OPTS(bpf_test_run_opts, run);
+		if (bpf_prog_test_run_opts(bpf_program__fd(st->copy->progs.app_copy_entries), &run))
+			err = errno;
+	}
+out:
+	if (!err)
+		return;
+	log_info("apps", "cannot copy moved processes out in batches (%s: %s): a lookup each", step, strerror(err));
+	app_copy_bpf__destroy(st->copy);
+	st->copy = NULL;
+}
+
 static int apps_start(struct module *m)
 {
 	struct apps_state *st = m->priv;
@@ -672,6 +708,8 @@ static int apps_start(struct module *m)
 	if (!st->moved_ring)
 		log_warn("apps", "cannot read the ring of moved processes (%s): every collect reads the whole table",
 			 strerror(errno));
+	else
+		open_copier(st);
 	return 0;
 }
 
@@ -695,66 +733,42 @@ static void forget_dead(struct apps_state *st, int fd)
 }
 
 /*
- * One entry of the kernel table. An entry whose exit event was lost, or
- * whose process died while no program watched, is folded here as an exit;
- * sweep: ask the latter when the entry did not move.
+ * One entry of the kernel table. An entry whose exit event was lost is
+ * folded here as an exit; one whose process died while no program watched
+ * is left to the sweep (sweep_some).
  */
-static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_process *p, bool sweep)
+static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_process *p)
 {
-	st->taken++;
 	if (p->exited) {
 		app_table_exited(st->table, tgid, p);
 		remember_dead(st, tgid);
 		return;
 	}
-	/*
-	 * Only an entry that did not move can be a process that died unseen: the
-	 * rest skip the system call. So do those that moved within the last sweep
-	 * period: their process was alive then, and if it died unseen since, a
-	 * later pass finds it idle and asks (at 10000 processes that each call
-	 * once in 10 s, the walk made 200 kill() calls a second: docs/design.md).
-	 */
-	bool moved = app_table_observe(st->table, tgid, p);
-	bool alive_lately = st->moved_ring && p->moved_gen && (uint32_t)(st->gen - p->moved_gen) < st->sweep_gens;
-	if (!moved && sweep && !alive_lately && kill((pid_t)tgid, 0) && errno == ESRCH) {
-		app_table_exited(st->table, tgid, p); /* counted already: forgets it */
-		remember_dead(st, tgid);
-	}
+	app_table_observe(st->table, tgid, p);
 }
 
-/*
- * Without batched reads there is no walk: each second of the clock falls due
- * a sixtieth of the entries (by tgid), and a collect asks those of the seconds
- * since the last one (every entry once a minute, whatever the interval).
- */
+/* Without batched reads: every entry, one lookup each. */
 static int read_key_by_key(struct apps_state *st, int fd)
 {
-	const uint64_t slices = SWEEP_PERIOD_MS / 1000;
-	uint64_t now = monotonic_ns() / 1000000, second = now / 1000;
-	uint64_t due = st->walk_ms ? second - st->walk_ms / 1000 : 0;
-	st->walk_ms = now;
-	if (due > slices)
-		due = slices;
 	uint32_t key, next;
 	int rc = bpf_map_get_next_key(fd, NULL, &next);
 	while (!rc) {
 		key = next;
-		/* Due when key + s is a multiple of slices for one of the seconds s since the last collect. */
 		if (!bpf_map_lookup_elem(fd, &key, &st->values[0]))
-			take_entry(st, key, &st->values[0], (key + second) % slices < due);
+			take_entry(st, key, &st->values[0]);
 		rc = bpf_map_get_next_key(fd, &key, &next);
 	}
 	return 0;
 }
 
-static void take_batch(struct apps_state *st, __u32 count, bool sweep)
+static void take_batch(struct apps_state *st, __u32 count)
 {
 	for (__u32 i = 0; i < count && i < PREFETCH_AHEAD; i++)
 		app_table_prefetch(st->table, st->keys[i]);
 	for (__u32 i = 0; i < count; i++) {
 		if (i + PREFETCH_AHEAD < count)
 			app_table_prefetch(st->table, st->keys[i + PREFETCH_AHEAD]);
-		take_entry(st, st->keys[i], &st->values[i], sweep);
+		take_entry(st, st->keys[i], &st->values[i]);
 	}
 }
 
@@ -780,11 +794,11 @@ static int read_table(struct apps_state *st, int fd)
 		__u32 count = BATCH_ENTRIES;
 		int rc = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, st->keys, st->values, &count, NULL);
 		int err = rc ? errno : 0;
-		take_batch(st, count, false);
+		take_batch(st, count);
 		bool was_first = first;
 		first = false;
 		if (err == ENOENT)
-			return 0; /* the walk is complete */
+			return 0; /* every entry read */
 		if (batch_refused(st, err, was_first))
 			return count ? 0 : read_key_by_key(st, fd);
 		if (err)
@@ -796,6 +810,42 @@ static int compare_tgid(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	return (x > y) - (x < y);
+}
+
+/* Gone (its exit handed the counts over on the snapshot ring): nothing to read. */
+static void look_up_moved(struct apps_state *st, int fd, uint32_t tgid)
+{
+	if (!bpf_map_lookup_elem(fd, &tgid, &st->values[0]))
+		take_entry(st, tgid, &st->values[0]);
+}
+
+/*
+ * The n processes queued in copy_tgid, copied out in one run of
+ * probes/app_copy.bpf.c and taken. A run that fails looks them up one by
+ * one, and so does every collect after it.
+ */
+static void copy_moved(struct apps_state *st, int fd, size_t n)
+{
+	struct app_copy_bpf *copy = st->copy;
+	copy->bss->copy_count = (uint32_t)n;
+	LIBBPF_OPTS(bpf_test_run_opts, run);
+	if (bpf_prog_test_run_opts(bpf_program__fd(copy->progs.app_copy_entries), &run)) {
+		log_warn("apps", "copying moved processes out failed (%s): a lookup each from now on", strerror(errno));
+		st->copy = NULL;
+		for (size_t i = 0; i < n; i++)
+			look_up_moved(st, fd, copy->bss->copy_tgid[i]);
+		app_copy_bpf__destroy(copy);
+		return;
+	}
+	const uint32_t *tgid = copy->bss->copy_tgid;
+	for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
+		app_table_prefetch(st->table, tgid[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (i + PREFETCH_AHEAD < n)
+			app_table_prefetch(st->table, tgid[i + PREFETCH_AHEAD]);
+		if (copy->bss->copy_found[i])
+			take_entry(st, tgid[i], &copy->bss->copy_out[i]);
+	}
 }
 
 /*
@@ -814,20 +864,29 @@ static void read_moved(struct apps_state *st, int fd)
 	}
 	if (l->n > 1)
 		qsort(l->tgid, l->n, sizeof(uint32_t), compare_tgid);
+	size_t queued = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		uint32_t tgid = l->tgid[i];
 		if (i && tgid == l->tgid[i - 1])
 			continue;
-		/* Gone (its exit handed the counts over on the snapshot ring): nothing to read. */
-		if (!bpf_map_lookup_elem(fd, &tgid, &st->values[0]))
-			take_entry(st, tgid, &st->values[0], false);
+		if (!st->copy) {
+			look_up_moved(st, fd, tgid);
+			continue;
+		}
+		st->copy->bss->copy_tgid[queued++] = tgid;
+		if (queued == APP_COPY_BATCH) {
+			copy_moved(st, fd, queued);
+			queued = 0;
+		}
 	}
+	if (queued)
+		copy_moved(st, fd, queued);
 }
 
 /*
- * A read of every entry (a walk's or a full read) that began at the table's
- * generation `began` is complete. A process not read through two of them has
- * no entry (its exit's snapshot never came): forgotten.
+ * A read of every entry that began at the table's generation `began` is
+ * complete. A process not read through two of them has no entry (its exit's
+ * snapshot never came): forgotten.
  */
 static void pass_done(struct apps_state *st, uint64_t began)
 {
@@ -836,54 +895,43 @@ static void pass_done(struct apps_state *st, uint64_t began)
 }
 
 /*
- * The next share of the walk: as much of the table as the time since it last
- * advanced is of SWEEP_PERIOD_MS, sized by the last whole pass or the
- * processes known now, whichever is more.
+ * The next share of the sweep: as many of the agent's records as the time
+ * since it last advanced is of SWEEP_PERIOD_MS. A process idle for that long
+ * and gone is folded as an exit from its entry, which the kernel may still
+ * hold (deleted after, forget_dead), or else forgotten. Its exit may have
+ * handed the counts over on the snapshot ring since the collect drained it
+ * (the exit's program runs before the process can be reaped, and kill()
+ * saw it reaped): the ring is drained again before a record is forgotten,
+ * or the snapshot would count the process's whole life again.
  */
-static int walk_some(struct apps_state *st, int fd)
+static void sweep_some(struct apps_state *st, int fd, struct ring_buffer *snapshots)
 {
 	uint64_t now = monotonic_ns() / 1000000;
-	uint64_t elapsed = st->walk_ms ? now - st->walk_ms : 0;
-	st->walk_ms = now;
+	uint64_t elapsed = st->sweep_ms ? now - st->sweep_ms : 0;
+	st->sweep_ms = now;
 	if (elapsed > SWEEP_PERIOD_MS)
 		elapsed = SWEEP_PERIOD_MS;
-	uint64_t size = app_table_processes(st->table) > st->walk_total ? app_table_processes(st->table) : st->walk_total;
-	uint64_t quota = (size * elapsed + SWEEP_PERIOD_MS - 1) / SWEEP_PERIOD_MS;
-	__u32 ask = 0;
+	uint64_t quota = (app_table_processes(st->table) * elapsed + SWEEP_PERIOD_MS - 1) / SWEEP_PERIOD_MS;
+	uint64_t gen = app_table_generation(st->table);
+	uint64_t before = gen > st->sweep_gens ? gen - st->sweep_gens : 0;
 	while (quota > 0) {
-		/* A bucket holding more than asked fails the batch with nothing read (ENOSPC): then a full batch. */
-		__u32 count = ask ? ask : quota < BATCH_ENTRIES ? (__u32)quota : BATCH_ENTRIES;
-		uint32_t next = 0;
-		int rc = bpf_map_lookup_batch(fd, st->walk_started ? &st->walk_token : NULL, &next, st->keys, st->values,
-					      &count, NULL);
-		int err = rc ? errno : 0;
-		if (err == ENOSPC && !count && ask != BATCH_ENTRIES) {
-			ask = BATCH_ENTRIES;
-			continue;
+		size_t look = quota < BATCH_ENTRIES ? (size_t)quota : BATCH_ENTRIES;
+		size_t idle = app_table_idle(st->table, &st->sweep_cursor, look, before, st->keys);
+		quota -= look;
+		for (size_t i = 0; i < idle; i++) {
+			uint32_t tgid = st->keys[i];
+			if (!kill((pid_t)tgid, 0) || errno != ESRCH)
+				continue;
+			if (!bpf_map_lookup_elem(fd, &tgid, &st->values[0])) {
+				app_table_exited(st->table, tgid, &st->values[0]);
+				remember_dead(st, tgid);
+				continue;
+			}
+			if (snapshots && ring_buffer__consume(snapshots) < 0)
+				continue; /* not known whether its exit came: a later pass asks again */
+			app_table_forget(st->table, tgid); /* nothing if its exit just came */
 		}
-		bool was_first = !st->walk_started;
-		ask = 0;
-		take_batch(st, count, true);
-		st->walk_seen += count;
-		quota = quota > count ? quota - count : 0;
-		if (was_first)
-			st->pass_began = app_table_generation(st->table);
-		if (err == ENOENT) {
-			/* A whole pass: the next starts over, at the next collect. */
-			pass_done(st, st->pass_began);
-			st->walk_total = st->walk_seen;
-			st->walk_seen = 0;
-			st->walk_started = false;
-			return 0;
-		}
-		if (batch_refused(st, err, was_first))
-			return 0;
-		if (err)
-			return -err;
-		st->walk_token = next;
-		st->walk_started = true;
 	}
-	return 0;
 }
 
 /* A new generation, and what the ring named under the last one. */
@@ -906,7 +954,6 @@ static int apps_collect(struct module *m, struct series_store *store)
 {
 	struct apps_state *st = m->priv;
 	int fd = bpf_map__fd(st->skel->maps.app_pids);
-	st->taken = 0;
 	uint64_t c[sizeof(struct app_health) / sizeof(uint64_t)];
 	bool health = !percpu_sum_u64(bpf_map__fd(st->skel->maps.app_health), 0, sizeof(c) / sizeof(c[0]), c);
 	const struct app_health *h = (const struct app_health *)c;
@@ -914,26 +961,21 @@ static int apps_collect(struct module *m, struct series_store *store)
 		st->moved_lost_seen = h->moved_lost;
 		st->read_all = true; /* some moves were not named: look at everything once */
 	}
-	int rc;
+	int rc = 0;
 	if (st->moved_ring)
 		drain_moved(st);
 	if (!st->moved_ring || st->no_batch || st->read_all) {
 		uint64_t began = app_table_generation(st->table);
 		st->full_reads++;
 		rc = read_table(st, fd);
-		forget_dead(st, fd);
-		if (!rc) {
-			st->walk_total = st->taken; /* the walk's share, until its first whole pass */
+		if (!rc)
 			pass_done(st, began);
-		}
 		st->read_all = rc != 0; /* a read that failed part-way is tried again whole */
-		if (!rc && !st->no_batch)
-			rc = walk_some(st, fd);
 	} else {
 		read_moved(st, fd);
-		forget_dead(st, fd);
-		rc = walk_some(st, fd);
 	}
+	forget_dead(st, fd);
+	sweep_some(st, fd, m->ring);
 	forget_dead(st, fd);
 	app_table_emit(st->table, store, st->send);
 	series_gauge_set(store, "agent.pids.tracked", NULL, 0, (double)app_table_processes(st->table), false);

@@ -367,6 +367,50 @@ static void test_processes_unseen_since_are_forgotten(void **state)
 	assert_int_equal(opens_of(fx, "stays"), 2);
 }
 
+/*
+ * The sweep's share (agent/modules/apps.c): over a pass of calls, every
+ * process whose counts have not moved since the emission named, each once;
+ * the busy ones never; one forgotten is gone from the next pass.
+ */
+static void test_sweep_names_idle_processes_once_a_pass(void **state)
+{
+	struct fixture *fx = *state;
+	enum { PIDS = 10 };
+	for (uint32_t pid = 1; pid <= PIDS; pid++) {
+		struct app_process p = proc("sweep", pid, 1);
+		app_table_observe(fx->table, pid, &p);
+	}
+	opens_of(fx, "sweep");
+	uint64_t before = app_table_generation(fx->table);
+	for (uint64_t opens = 2; opens < 5; opens++) {
+		for (uint32_t pid = 1; pid <= PIDS / 2; pid++) { /* 1-5 busy, 6-10 idle */
+			struct app_process p = proc("sweep", pid, opens);
+			app_table_observe(fx->table, pid, &p);
+		}
+		opens_of(fx, "sweep");
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t named[PIDS + 1] = { 0 }, out[3];
+		size_t cursor = 0, calls = (app_table_processes(fx->table) + 2) / 3;
+		for (size_t c = 0; c < calls; c++) {
+			size_t n = app_table_idle(fx->table, &cursor, 3, before, out);
+			assert_true(n <= 3);
+			for (size_t i = 0; i < n; i++) {
+				assert_true(out[i] > PIDS / 2 && out[i] <= PIDS);
+				named[out[i]]++;
+			}
+		}
+		for (uint32_t pid = PIDS / 2 + 1; pid <= PIDS; pid++)
+			assert_int_equal(named[pid], pass && pid == 7 ? 0 : 1);
+		app_table_forget(fx->table, 7);
+	}
+	assert_int_equal(app_table_processes(fx->table), PIDS - 1);
+	/* A call never names one record twice, however much it is asked to look at. */
+	uint32_t out[PIDS];
+	size_t cursor = 4;
+	assert_int_equal(app_table_idle(fx->table, &cursor, 100, before, out), PIDS / 2 - 1);
+}
+
 static void test_many_processes_grow_the_table(void **state)
 {
 	struct fixture *fx = *state;
@@ -607,6 +651,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unit_and_container_tags_where_known, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_processes_are_remembered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_processes_unseen_since_are_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_names_idle_processes_once_a_pass, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_processes_grow_the_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_groups_bounds_every_flush_zeros_included, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cgroups_sum_to_the_apps_totals, setup, teardown),
