@@ -761,14 +761,17 @@ static int read_key_by_key(struct apps_state *st, int fd)
 	return 0;
 }
 
-static void take_batch(struct apps_state *st, __u32 count)
+/* count entries read together: tgid[i]'s is values[i], where found is NULL or found[i] is set. */
+static void take_batch(struct apps_state *st, const uint32_t *tgid, const struct app_process *values,
+		       const uint8_t *found, size_t count)
 {
-	for (__u32 i = 0; i < count && i < PREFETCH_AHEAD; i++)
-		app_table_prefetch(st->table, st->keys[i]);
-	for (__u32 i = 0; i < count; i++) {
+	for (size_t i = 0; i < count && i < PREFETCH_AHEAD; i++)
+		app_table_prefetch(st->table, tgid[i]);
+	for (size_t i = 0; i < count; i++) {
 		if (i + PREFETCH_AHEAD < count)
-			app_table_prefetch(st->table, st->keys[i + PREFETCH_AHEAD]);
-		take_entry(st, st->keys[i], &st->values[i]);
+			app_table_prefetch(st->table, tgid[i + PREFETCH_AHEAD]);
+		if (!found || found[i])
+			take_entry(st, tgid[i], &values[i]);
 	}
 }
 
@@ -794,7 +797,7 @@ static int read_table(struct apps_state *st, int fd)
 		__u32 count = BATCH_ENTRIES;
 		int rc = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, st->keys, st->values, &count, NULL);
 		int err = rc ? errno : 0;
-		take_batch(st, count);
+		take_batch(st, st->keys, st->values, NULL, count);
 		bool was_first = first;
 		first = false;
 		if (err == ENOENT)
@@ -837,15 +840,7 @@ static void copy_moved(struct apps_state *st, int fd, size_t n)
 		app_copy_bpf__destroy(copy);
 		return;
 	}
-	const uint32_t *tgid = copy->bss->copy_tgid;
-	for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
-		app_table_prefetch(st->table, tgid[i]);
-	for (size_t i = 0; i < n; i++) {
-		if (i + PREFETCH_AHEAD < n)
-			app_table_prefetch(st->table, tgid[i + PREFETCH_AHEAD]);
-		if (copy->bss->copy_found[i])
-			take_entry(st, tgid[i], &copy->bss->copy_out[i]);
-	}
+	take_batch(st, copy->bss->copy_tgid, copy->bss->copy_out, copy->bss->copy_found, n);
 }
 
 /*

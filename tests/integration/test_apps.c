@@ -496,33 +496,20 @@ struct table_pipes {
 };
 
 /* The agent with apps on (grouped by comm) and a process table of `entries`. */
-static void start_apps_with_table(struct agent_proc *ap, int entries)
-{
-	char yaml[2048], extra[64];
-	snprintf(extra, sizeof(extra), ", pid_table_size: %d", entries);
-	harness_modules_yaml(yaml, sizeof(yaml), extra, "", "{ enabled: true, group_by: comm }");
-	assert_int_equal(harness_config(ap, yaml), 0);
-	assert_int_equal(harness_start(ap, 10000), 0);
-}
-
-/* As start_apps_with_table, with the agent's start-up log (level info) in log_path. */
-static void start_apps_logging(struct agent_proc *ap, int entries, char *log_path, size_t cap)
+/*
+ * The agent with apps alone, grouped by comm, in a table of `entries`; with
+ * log_path (cap bytes), its start-up log at level info goes there.
+ */
+static void start_apps(struct agent_proc *ap, int entries, char *log_path, size_t cap)
 {
 	char yaml[2048], extra[96];
-	snprintf(extra, sizeof(extra), ", pid_table_size: %d, log_level: info", entries);
+	snprintf(extra, sizeof(extra), ", pid_table_size: %d%s", entries, log_path ? ", log_level: info" : "");
 	harness_modules_yaml(yaml, sizeof(yaml), extra, "", "{ enabled: true, group_by: comm }");
 	assert_int_equal(harness_config(ap, yaml), 0);
-	snprintf(log_path, cap, "%s/agent.log", ap->dir);
-	/* The agent inherits stderr: a file for its start-up, where apps says how it reads the table. */
-	int saved = dup(STDERR_FILENO), log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(saved >= 0 && log_fd >= 0);
-	dup2(log_fd, STDERR_FILENO);
-	int started = harness_start(ap, 10000);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	close(log_fd);
-	assert_int_equal(started, 0);
+	assert_int_equal(log_path ? harness_start_logging(ap, 10000, log_path, cap) : harness_start(ap, 10000), 0);
 }
+
+static void start_apps_with_table(struct agent_proc *ap, int entries) { start_apps(ap, entries, NULL, 0); }
 
 /* The first line of the agent's log holding `what` into line (cap bytes); false when none (or no log). */
 static bool log_line(const char *path, const char *what, char *line, int cap)
@@ -687,7 +674,7 @@ static void test_idle_process_counts_again_when_it_moves(void **state)
 	(void)state;
 	struct agent_proc ap;
 	char log_path[256];
-	start_apps_logging(&ap, IDLE_TABLE, log_path, sizeof(log_path));
+	start_apps(&ap, IDLE_TABLE, log_path, sizeof(log_path)); /* apps says in its log how it reads the table */
 	int gofd[2], donefd[2];
 	pid_t child = fork_told("bpfpushidle", idle_workload, gofd, donefd);
 	assert_int_equal(harness_wait_bytes(donefd[0], 1, 10000), 0);

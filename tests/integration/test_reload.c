@@ -114,18 +114,9 @@ static void test_sighup_applies_changes_without_losing_counts(void **state)
 	harness_modules_yaml(b, sizeof(b), ", log_level: info, load_mode: return", "process socket", NULL);
 	snprintf(yaml, sizeof(yaml), "%s\nsinks:\n  - { name: test, type: stdout, format: graphite, prefix: \"reloaded\" }\n", b);
 
-	/* The agent inherits stderr: point it at a file for its start-up. */
-	char log_path[128];
-	snprintf(log_path, sizeof(log_path), "%s/agent.log", ap.dir);
-	int saved = dup(STDERR_FILENO), log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(saved >= 0 && log_fd >= 0);
-	dup2(log_fd, STDERR_FILENO);
+	char log_path[256];
 	uint64_t forks_before = harness_total_forks();
-	int started = harness_start(&ap, 10000);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	close(log_fd);
-	assert_int_equal(started, 0);
+	assert_int_equal(harness_start_logging(&ap, 10000, log_path, sizeof(log_path)), 0);
 
 	assert_int_equal(harness_run_child("bpfpush-reload", fork_workload, NULL), 0);
 	harness_wait_for(&ap, "process.create", FORKS + 1, 5000);

@@ -334,6 +334,25 @@ int harness_start(struct agent_proc *ap, int timeout_ms)
 	return -1;
 }
 
+int harness_start_logging(struct agent_proc *ap, int timeout_ms, char *log_path, size_t cap)
+{
+	snprintf(log_path, cap, "%s/agent.log", ap->dir);
+	int saved = dup(STDERR_FILENO), log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (saved < 0 || log_fd < 0) {
+		if (saved >= 0)
+			close(saved);
+		if (log_fd >= 0)
+			close(log_fd);
+		return -1;
+	}
+	dup2(log_fd, STDERR_FILENO);
+	int started = harness_start(ap, timeout_ms);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(log_fd);
+	return started;
+}
+
 int harness_wait_for(struct agent_proc *ap, const char *name, uint64_t at_least, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;

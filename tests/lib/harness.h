@@ -85,6 +85,13 @@ int harness_config_shipped(struct agent_proc *ap);
 /* Start the agent; returns 0 once it printed its first flush (it is attached). */
 int harness_start(struct agent_proc *ap, int timeout_ms);
 /*
+ * harness_start with the agent's stderr (it inherits the test's) in a file of
+ * its directory, named into log_path (cap bytes): its start-up log, where
+ * modules say how they attach. The test's stderr is back on return; -1 when
+ * the file cannot be made.
+ */
+int harness_start_logging(struct agent_proc *ap, int timeout_ms, char *log_path, size_t cap);
+/*
  * Keep reading the agent's output until the series `name` sums to at least
  * at_least, or timeout_ms passes (the kernel may finish some events later:
  * task releases wait for an RCU grace period). Returns 0 when reached.
