@@ -12,7 +12,9 @@
  *   fork     fork(2) of a child that exits at once, and its waitpid(2)
  *            (process creation, exit and release, and the syscalls around them)
  *   tcp      send(2) of 1 byte over a loopback TCP connection and its recv(2)
- *            on the other end (a TCP send and a receive that returns data)
+ *            on the other end (a TCP send and a receive that returns data);
+ *            the server's port is one it bound below the ephemeral range, as
+ *            a service's is, the client's one the kernel picked
  *   block    pread(2) of 4 KiB at the next aligned offset of the block device
  *            DEV (-b), opened O_DIRECT: one block request issued and completed
  *   softirq  write(2) of a 60-byte Ethernet frame (an EtherType nobody handles:
@@ -239,14 +241,33 @@ static double time_forks(long n)
 	return (now_ns() - t0) / (double)n;
 }
 
-/* A connected loopback TCP pair: *client, *server. */
+/*
+ * A listening socket on 127.0.0.1, bound as a service binds: to a port of its
+ * own below the ephemeral range (20000-29999), else (all taken) to one the
+ * kernel picks.
+ */
+static int tcp_listener(struct sockaddr_in *a)
+{
+	for (unsigned i = 0; i <= 10000; i++) {
+		int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (l < 0)
+			die("socket");
+		a->sin_port = i < 10000 ? htons((uint16_t)(20000 + (getpid() + i) % 10000)) : 0;
+		if (!bind(l, (struct sockaddr *)a, sizeof(*a)) && !listen(l, 1))
+			return l;
+		close(l);
+	}
+	die("listen");
+	return -1;
+}
+
+/* A connected loopback TCP pair: *client (a port the kernel picks), *server (accepted from tcp_listener). */
 static void tcp_pair(int *client, int *server)
 {
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
-	    getsockname(l, (struct sockaddr *)&a, &len))
+	int l = tcp_listener(&a);
+	if (getsockname(l, (struct sockaddr *)&a, &len))
 		die("listen");
 	*client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (*client < 0 || connect(*client, (struct sockaddr *)&a, sizeof(a)))
