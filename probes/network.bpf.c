@@ -5,9 +5,9 @@
  * kernel side does no filtering, so a filter change needs no reload.
  * Which side opened a TCP connection is known only at its handshake, so
  * the direction of each connection is kept by socket from ESTABLISHED until
- * TCP_CLOSE, except a client's whose ports already say it (the lower port
- * is the service); such a connection, and one that was already open when
- * the agent started, gets the direction its ports suggest. UDP has no
+ * TCP_CLOSE, except where its ports already say it (the lower port is the
+ * service); such a connection, and one that was already open when the
+ * agent started, gets the direction its ports suggest. UDP has no
  * handshake; its direction comes from what the socket's side did, as the
  * kernel recorded it: udp_traffic().
  */
