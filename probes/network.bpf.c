@@ -4,8 +4,9 @@
  * bounded hash of endpoints that userspace reads, filters and ranks; the
  * kernel side does no filtering, so a filter change needs no reload.
  * Which side opened a TCP connection is known only at its handshake, so
- * the direction of each connection is kept by socket from ESTABLISHED until
- * TCP_CLOSE, except where its ports already say it (the lower port is the
+ * the direction of each connection is kept by socket from ESTABLISHED (on
+ * the socket until it is freed or connects again, in net_connections until
+ * TCP_CLOSE), except where its ports already say it (the lower port is the
  * service); such a connection, and one that was already open when the
  * agent started, gets the direction its ports suggest. UDP has no
  * handshake; its direction comes from what the socket's side did, as the
@@ -51,7 +52,8 @@ struct {
  * The same, kept on the socket itself where every program that reads or
  * writes it is a tp_btf or fentry/fexit one and the kernel lets those use
  * socket-local storage (5.11+): found through the socket's own list rather
- * than by hashing its address, and freed with the socket. The agent decides
+ * than by hashing its address, and freed with the socket, so bytes read
+ * after TCP_CLOSE (data queued before a reset) still find it. The agent decides
  * (conn_on_socket); raw_tp, classic tracepoint and kprobe programs cannot
  * reach it and keep net_connections.
  */
@@ -125,10 +127,7 @@ static __always_inline void add(const struct net_endpoint_key *key, enum endpoin
 	}
 }
 
-/*
- * The service side of two ports: the lower one, as servers listen low and
- * clients get ephemeral ports. A closed socket has released its local port (0).
- */
+/* The service side of two ports: the lower one, as servers listen low and clients get ephemeral ports. */
 static __always_inline __u32 direction_from_ports(__u16 local, __u16 remote)
 {
 	return local && local < remote ? NET_DIRECTION_IN : NET_DIRECTION_OUT;
@@ -148,24 +147,24 @@ static __always_inline void set_peer_from_sock(struct net_endpoint_key *key, con
 }
 
 /*
- * The local port of a TCP socket at TCP_CLOSE. Unless its owner bound it, the
- * port was released (skc_num 0) before the state change is traced, but the
- * source port the connection used stays in inet_sport.
+ * The local port of a TCP socket. From TCP_CLOSE on, unless its owner bound
+ * it, the port is released (skc_num 0; before the state change is traced),
+ * but the source port the connection used stays in inet_sport: its close
+ * and the bytes read after it (data queued before a reset) keep their endpoint.
  */
-static __always_inline __u16 closing_local_port(const struct sock *sk, bool trusted)
+static __always_inline __u16 tcp_local_port(const struct sock *sk, bool trusted)
 {
 	__u16 local = KERNEL_FIELD(trusted, sk, __sk_common.skc_num);
 	return local ? local : bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 }
 
 /*
- * The endpoint of a socket's traffic: its peer read from the socket; the
+ * The endpoint of a TCP socket's traffic: its peer read from the socket; the
  * direction and service port from the handshake when it was seen (conn),
- * else from the socket's ports; closing: at TCP_CLOSE, where the local port
- * is closing_local_port().
+ * else from the socket's ports.
  */
 static __always_inline bool endpoint_of(const struct sock *sk, __u16 protocol, const struct net_connection *conn,
-					struct net_endpoint_key *key, bool trusted, bool closing)
+					struct net_endpoint_key *key, bool trusted)
 {
 	__builtin_memset(key, 0, sizeof(*key));
 	key->family = sock_family(sk, trusted);
@@ -176,7 +175,7 @@ static __always_inline bool endpoint_of(const struct sock *sk, __u16 protocol, c
 		key->direction = conn->direction;
 		key->port = conn->port;
 	} else {
-		__u16 local = closing ? closing_local_port(sk, trusted) : KERNEL_FIELD(trusted, sk, __sk_common.skc_num);
+		__u16 local = tcp_local_port(sk, trusted);
 		__u16 remote = bpf_ntohs(KERNEL_FIELD(trusted, sk, __sk_common.skc_dport));
 		key->direction = direction_from_ports(local, remote);
 		key->port = key->direction == NET_DIRECTION_OUT ? remote : local;
@@ -191,7 +190,7 @@ static __always_inline void tcp_traffic(const struct sock *sk, enum endpoint_fie
 		return;
 	struct net_connection *conn = connection_of(sk, trusted);
 	struct net_endpoint_key key;
-	if (endpoint_of(sk, SOCK_IPPROTO_TCP, conn, &key, trusted, false))
+	if (endpoint_of(sk, SOCK_IPPROTO_TCP, conn, &key, trusted))
 		add(&key, field, bytes);
 }
 
@@ -277,8 +276,8 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 		conn.port = conn.direction == NET_DIRECTION_OUT ? remote : local;
 		/*
 		 * Not kept where the ports say the same (the lower port is the
-		 * service), the common case, as they keep saying it until the
-		 * socket closes (see closing_local_port). Where directions live
+		 * service), the common case, as they keep saying it after the
+		 * close too (tcp_local_port). Where directions live
 		 * on the socket, such a socket carries no storage and is found
 		 * empty at once: the send and receive programs run ~65 ns shorter
 		 * (their run_time_ns on 6.18), though a loopback TCP pair shows it
@@ -291,20 +290,25 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 			if (c)
 				c->connections_full++;
 		}
-		if (endpoint_of(sk, protocol, &conn, &key, trusted, false))
+		if (endpoint_of(sk, protocol, &conn, &key, trusted))
 			add(&key, FIELD_OPENED, 1);
-	} else if (newstate == SOCK_TCP_CLOSE) {
+	} else if (newstate == SOCK_TCP_CLOSE && oldstate != SOCK_TCP_CLOSE) {
 		struct net_connection *conn = connection_of(sk, trusted);
 		if (!conn && !is_open_state(oldstate))
 			return; /* never opened: a failed connect, a listener */
-		if (endpoint_of(sk, protocol, conn, &key, trusted, true))
+		if (endpoint_of(sk, protocol, conn, &key, trusted))
 			add(&key, FIELD_CLOSED, 1);
 		/*
-		 * Bytes a client reads after its connection closed (TIME_WAIT) find no entry:
-		 * a closed socket has no local port, which makes them outbound, as they are.
+		 * On the socket the direction stays for the bytes read after the close,
+		 * and goes with the socket. net_connections is keyed by the socket's
+		 * address, which a later socket may get: its entry goes now, and
+		 * those bytes take the direction of the ports.
 		 */
-		if (conn)
+		if (conn && !(trusted && conn_on_socket))
 			connection_forget(sk, trusted);
+	} else if (newstate == SOCK_TCP_SYN_SENT && oldstate == SOCK_TCP_CLOSE && trusted && conn_on_socket) {
+		/* A socket connecting again (after connect(AF_UNSPEC)): its last connection's direction is not this one's. */
+		connection_forget(sk, trusted);
 	}
 }
 

@@ -23,7 +23,8 @@
  * carries more than 20, zeros included. Then: the service tag of several
  * ports without a name at once (service = port on every series), and the
  * direction of a connected UDP client bound below its server's port (out;
- * the server in).
+ * the server in), of a TCP client bound so, and of bytes a server reads
+ * after its connection was reset.
  * Each event is checked only where --probe says it is hooked with this
  * config (sent bytes need the sock:* tracepoints, 6.3+, or load_mode
  * return), and the test fails if a hooked metric is missing.
@@ -40,7 +41,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -882,6 +887,148 @@ static void test_tcp_direction_follows_handshake(void **state)
 	harness_free(&ap);
 }
 
+/* ---- TCP bytes read after a reset: they keep their connection's direction ---- */
+
+#define RESET_BYTES 1500
+
+/* Two connections: [0] the ports tell the direction (server below client), [1] they do not (client below). */
+struct reset_run {
+	int listener[2], client[2];
+	unsigned server_port[2], client_port[2];
+	bool late_read[2]; /* the server reads after the reset (else leaves the bytes unread) */
+};
+
+/* Poll PRED(fd) every ms for up to 5 s. */
+static bool within_5s(int fd, bool (*pred)(int fd))
+{
+	for (int ms = 0; ms < 5000; ms++) {
+		if (pred(fd))
+			return true;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	return false;
+}
+
+static bool all_bytes_queued(int fd)
+{
+	int queued = 0;
+	return !ioctl(fd, SIOCINQ, &queued) && queued == RESET_BYTES;
+}
+
+static bool reset_arrived(int fd)
+{
+	struct tcp_info info;
+	socklen_t len = sizeof(info);
+	return !getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) && info.tcpi_state == TCP_CLOSE;
+}
+
+/*
+ * Each client connects and sends RESET_BYTES, which wait in the server's
+ * receive queue; then it resets the connection (connect(AF_UNSPEC) sends an
+ * RST: the test's process still holds the socket, so close() would not),
+ * and the server reads them once its socket is in TCP_CLOSE.
+ */
+static int reset_workload(void *arg)
+{
+	const struct reset_run *r = arg;
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->server_port[i]) };
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(r->client[i], (struct sockaddr *)&a, sizeof(a)))
+			return 10 * i + 1;
+		int accepted = accept(r->listener[i], NULL, NULL);
+		if (accepted < 0 || write_all(r->client[i], RESET_BYTES) || !within_5s(accepted, all_bytes_queued))
+			return 10 * i + 2;
+		struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+		if (connect(r->client[i], &unspec, sizeof(unspec)) || !within_5s(accepted, reset_arrived))
+			return 10 * i + 3;
+		char buf[RESET_BYTES];
+		for (long got = 0, n; r->late_read[i] && got < RESET_BYTES; got += n)
+			if ((n = recv(accepted, buf, sizeof(buf), 0)) <= 0)
+				return 10 * i + 4;
+		close(accepted);
+	}
+	return 0;
+}
+
+/* The agent keeps directions on sockets where network's programs that keep and read them may (tp_btf, fentry/fexit, 5.11+). */
+static bool directions_on_sockets(const struct agent_proc *ap)
+{
+	const char *events[] = { "state", "tcp_send_result", "tcp_recv" };
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		char way[128] = "";
+		harness_probe_way(ap, "network", events[i], way, sizeof(way));
+		if (strcmp(way, "tp_btf") && strcmp(way, "fentry") && strcmp(way, "fexit"))
+			return false;
+	}
+	struct utsname u;
+	int major = 0, minor = 0;
+	return !uname(&u) && sscanf(u.release, "%d.%d", &major, &minor) == 2 && (major > 5 || (major == 5 && minor >= 11));
+}
+
+/*
+ * Bytes a server reads after its connection was reset, which were queued
+ * before it: the socket is in TCP_CLOSE and has released its port, yet they
+ * are in on the server's port, as the rest of the connection. Where the
+ * ports tell the direction, on every tier; where the direction was kept from
+ * the handshake, where it is kept on the socket (net_connections forgets it
+ * at the close: the server then leaves its bytes unread here).
+ */
+static void reset_then_read(const char *extra)
+{
+	struct reset_run r = { .late_read = { true, true } };
+	assert_true((r.listener[0] = bind_low_port(SOCK_STREAM, false, 0, &r.server_port[0])) >= 0);
+	assert_true((r.client[0] = bind_low_port_as(SOCK_STREAM, false, false, r.server_port[0], &r.client_port[0])) >= 0);
+	assert_true((r.client[1] = bind_low_port_as(SOCK_STREAM, false, false, r.client_port[0], &r.client_port[1])) >= 0);
+	assert_true((r.listener[1] = bind_low_port(SOCK_STREAM, false, r.client_port[1], &r.server_port[1])) >= 0);
+	char network[256], yaml[4096];
+	snprintf(network, sizeof(network),
+		 "ports: \"%u %u %u %u\", ips: \"127.0.0.1\", service_names: { %u: dirsrv, %u: dirsrv, %u: dircli, %u: dircli }",
+		 r.server_port[0], r.client_port[0], r.client_port[1], r.server_port[1], r.server_port[0], r.server_port[1],
+		 r.client_port[0], r.client_port[1]);
+	char global[64];
+	snprintf(global, sizeof(global), ", load_mode: return%s", extra);
+	config_yaml(yaml, sizeof(yaml), global, network);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	bool send_hooked = pair_hooked(&ap, "network", "tcp_send", true), recv_hooked = hooked(&ap, "network", "tcp_recv");
+	assert_true(hooked(&ap, "network", "state"));
+	r.late_read[1] = directions_on_sockets(&ap);
+	print_message("  ports %u < %u and %u < %u; directions %s\n", r.server_port[0], r.client_port[0], r.client_port[1],
+		      r.server_port[1], r.late_read[1] ? "on sockets" : "in net_connections");
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child("bpfpush-net", reset_workload, &r), 0);
+	for (int i = 0; i < 2; i++) {
+		close(r.client[i]);
+		close(r.listener[i]);
+	}
+	harness_wait_for(&ap, "socket.tcp.close", UINT64_MAX, 1500);
+	assert_int_equal(harness_stop(&ap), 0);
+
+	for (int i = 0; i < 2; i++) {
+		char out[128], in[128];
+		snprintf(out, sizeof(out), "net.127_0_0_1.%u.dirsrv.tcp.out.conn", r.server_port[i]);
+		snprintf(in, sizeof(in), "net.127_0_0_1.%u.dirsrv.tcp.in.conn", r.server_port[i]);
+		check_endpoint(&ap, out, "sent.bytes", send_hooked, RESET_BYTES);
+		check_endpoint(&ap, out, "opened", true, 1);
+		check_endpoint(&ap, out, "closed", true, 1);
+		check_endpoint(&ap, in, "opened", true, 1);
+		check_endpoint(&ap, in, "closed", true, 1);
+		if (r.late_read[i])
+			check_endpoint(&ap, in, "recv.bytes", recv_hooked, RESET_BYTES);
+		no_series_names_the_client(&ap, "tcp", r.client_port[i]);
+	}
+	harness_free(&ap);
+}
+
+/* The tier the kernel picks, and raw_tp, whose programs keep directions in net_connections. */
+static void test_tcp_bytes_read_after_a_reset_keep_their_direction(void **state)
+{
+	(void)state;
+	reset_then_read("");
+	reset_then_read(", attach: raw_tp");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -892,6 +1039,7 @@ int main(void)
 		cmocka_unit_test(test_unnamed_ports_have_their_own_service_tag),
 		cmocka_unit_test(test_udp_direction_follows_connect),
 		cmocka_unit_test(test_tcp_direction_follows_handshake),
+		cmocka_unit_test(test_tcp_bytes_read_after_a_reset_keep_their_direction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
