@@ -300,10 +300,19 @@ int harness_start(struct agent_proc *ap, int timeout_ms)
 	int fds[2];
 	if (pipe(fds))
 		return -1;
+	pid_t test = getpid();
 	ap->pid = fork();
 	if (ap->pid < 0)
 		return -1;
 	if (ap->pid == 0) {
+		/*
+		 * A test whose assertion fails between start and stop leaves without
+		 * harness_stop(). Its agent must not outlive it: it holds the test's
+		 * stderr, and scripts/run-tests.sh would wait on that for ever
+		 * instead of reporting the failure.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != test)
+			_exit(127);
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		close(fds[1]);
