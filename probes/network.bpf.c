@@ -68,10 +68,16 @@ const volatile bool conn_on_socket = false;
 
 PERCPU_COUNTERS(net_counters, net_counters);
 
-/* The direction kept for a socket's connection; trusted: a tp_btf or fentry/fexit program's socket. */
+/* Is a socket's direction kept on the socket itself? trusted: a tp_btf or fentry/fexit program's socket. */
+static __always_inline bool kept_on_socket(bool trusted)
+{
+	return trusted && conn_on_socket;
+}
+
+/* The direction kept for a socket's connection. */
 static __always_inline struct net_connection *connection_of(const struct sock *sk, bool trusted)
 {
-	if (trusted && conn_on_socket)
+	if (kept_on_socket(trusted))
 		return bpf_sk_storage_get(&net_conn_storage, (struct sock *)sk, 0, 0);
 	__u64 skaddr = (__u64)sk;
 	return bpf_map_lookup_elem(&net_connections, &skaddr);
@@ -80,7 +86,7 @@ static __always_inline struct net_connection *connection_of(const struct sock *s
 /* Keep conn for the socket's connection; false when there is no room. */
 static __always_inline bool connection_keep(const struct sock *sk, const struct net_connection *conn, bool trusted)
 {
-	if (trusted && conn_on_socket) {
+	if (kept_on_socket(trusted)) {
 		struct net_connection *kept =
 			bpf_sk_storage_get(&net_conn_storage, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (!kept)
@@ -94,7 +100,7 @@ static __always_inline bool connection_keep(const struct sock *sk, const struct 
 
 static __always_inline void connection_forget(const struct sock *sk, bool trusted)
 {
-	if (trusted && conn_on_socket) {
+	if (kept_on_socket(trusted)) {
 		bpf_sk_storage_delete(&net_conn_storage, (struct sock *)sk);
 		return;
 	}
@@ -304,9 +310,9 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 		 * address, which a later socket may get: its entry goes now, and
 		 * those bytes take the direction of the ports.
 		 */
-		if (conn && !(trusted && conn_on_socket))
+		if (conn && !kept_on_socket(trusted))
 			connection_forget(sk, trusted);
-	} else if (newstate == SOCK_TCP_SYN_SENT && oldstate == SOCK_TCP_CLOSE && trusted && conn_on_socket) {
+	} else if (newstate == SOCK_TCP_SYN_SENT && oldstate == SOCK_TCP_CLOSE && kept_on_socket(trusted)) {
 		/* A socket connecting again (after connect(AF_UNSPEC)): its last connection's direction is not this one's. */
 		connection_forget(sk, trusted);
 	}
