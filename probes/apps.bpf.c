@@ -330,6 +330,7 @@ SEC("kretprobe/udp_sendmsg")
 int BPF_KRETPROBE(udp_sent_kretprobe, int ret) { count_net(false, true, ret, true); return 0; }
 SEC("kretprobe/udpv6_sendmsg")
 int BPF_KRETPROBE(udp6_sent_kretprobe, int ret) { count_net(false, true, ret, true); return 0; }
+/* The last of the sock chain's members (probes/sock_chain.bpf.h): no jump after it. */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sent_tp_btf, struct sock *sk, int ret)
 { if (sock_counts(sk, true)) on_send_length(sk, sock_protocol(sk, true) == SOCK_IPPROTO_TCP, ret); return 0; }

@@ -21,6 +21,7 @@
 #include "bpfpush.bpf.h"
 #include "network.h"
 #include "sock.bpf.h"
+#include "sock_chain.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -349,17 +350,34 @@ static __always_inline void on_length(const struct sock *sk, __u16 protocol, int
 		udp_traffic(sk, NULL, field, ret, trusted);
 }
 
-/* endpoint_of() and udp_traffic() read the family and skip all but AF_INET and AF_INET6. */
+/*
+ * endpoint_of() and udp_traffic() read the family and skip all but AF_INET and
+ * AF_INET6. Each program then runs the sock chain's next member (probes/sock_chain.bpf.h).
+ */
 #define LENGTH_PROGRAMS(dir, SEND)                                                                          \
 	SEC("tp_btf/sock_" #dir "_length")                                                                  \
 	int BPF_PROG(net_##dir##_tp_btf, struct sock *sk, int ret, int flags)                              \
-	{ if (sk) on_length(sk, sock_protocol(sk, true), ret, flags, SEND, SOCK_TIER_TP_BTF, true); return 0; }  \
+	{                                                                                                   \
+		if (sk)                                                                                     \
+			on_length(sk, sock_protocol(sk, true), ret, flags, SEND, SOCK_TIER_TP_BTF, true);   \
+		SOCK_CHAIN_NEXT(ctx, sock_chain_##dir##_tp_btf, SOCK_SLOT_NETWORK);                         \
+		return 0;                                                                                   \
+	}                                                                                                   \
 	SEC("raw_tp/sock_" #dir "_length")                                                                  \
 	int BPF_PROG(net_##dir##_raw_tp, struct sock *sk, int ret, int flags)                              \
-	{ if (sk) on_length(sk, sock_protocol(sk, false), ret, flags, SEND, SOCK_TIER_RAW_TP, false); return 0; }\
+	{                                                                                                   \
+		if (sk)                                                                                     \
+			on_length(sk, sock_protocol(sk, false), ret, flags, SEND, SOCK_TIER_RAW_TP, false); \
+		SOCK_CHAIN_NEXT(ctx, sock_chain_##dir##_raw_tp, SOCK_SLOT_NETWORK);                         \
+		return 0;                                                                                   \
+	}                                                                                                   \
 	SEC("tracepoint/sock/sock_" #dir "_length")                                                         \
 	int net_##dir##_tracepoint(struct sock_msg_length_record *r)                                        \
-	{ on_length(r->sk, r->protocol, r->ret, r->flags, SEND, SOCK_TIER_TRACEPOINT, false); return 0; }
+	{                                                                                                   \
+		on_length(r->sk, r->protocol, r->ret, r->flags, SEND, SOCK_TIER_TRACEPOINT, false);        \
+		SOCK_CHAIN_NEXT(r, sock_chain_##dir##_tracepoint, SOCK_SLOT_NETWORK);                       \
+		return 0;                                                                                   \
+	}
 
 LENGTH_PROGRAMS(send, true)
 LENGTH_PROGRAMS(recv, false)

@@ -16,6 +16,7 @@
 
 #include "bpfpush.bpf.h"
 #include "sock.bpf.h"
+#include "sock_chain.bpf.h"
 #include "socket.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -245,22 +246,51 @@ static __always_inline void on_recv_length(__u16 family, __u16 protocol, int ret
 	}
 }
 
+/* Each program then runs the sock chain's next member (probes/sock_chain.bpf.h). */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sock_send_tp_btf, struct sock *sk, int ret)
-{ if (sk) on_send_length(sock_family(sk, true), sock_protocol(sk, true), ret, SOCK_TIER_TP_BTF); return 0; }
+{
+	if (sk)
+		on_send_length(sock_family(sk, true), sock_protocol(sk, true), ret, SOCK_TIER_TP_BTF);
+	SOCK_CHAIN_NEXT(ctx, sock_chain_send_tp_btf, SOCK_SLOT_SOCKET);
+	return 0;
+}
 SEC("raw_tp/sock_send_length")
 int BPF_PROG(sock_send_raw_tp, struct sock *sk, int ret)
-{ if (sk) on_send_length(sock_family(sk, false), sock_protocol(sk, false), ret, SOCK_TIER_RAW_TP); return 0; }
+{
+	if (sk)
+		on_send_length(sock_family(sk, false), sock_protocol(sk, false), ret, SOCK_TIER_RAW_TP);
+	SOCK_CHAIN_NEXT(ctx, sock_chain_send_raw_tp, SOCK_SLOT_SOCKET);
+	return 0;
+}
 SEC("tracepoint/sock/sock_send_length")
 int sock_send_tracepoint(struct sock_msg_length_record *r)
-{ on_send_length(r->family, r->protocol, r->ret, SOCK_TIER_TRACEPOINT); return 0; }
+{
+	on_send_length(r->family, r->protocol, r->ret, SOCK_TIER_TRACEPOINT);
+	SOCK_CHAIN_NEXT(r, sock_chain_send_tracepoint, SOCK_SLOT_SOCKET);
+	return 0;
+}
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sock_recv_tp_btf, struct sock *sk, int ret, int flags)
-{ if (sk) on_recv_length(sock_family(sk, true), sock_protocol(sk, true), ret, flags, SOCK_TIER_TP_BTF); return 0; }
+{
+	if (sk)
+		on_recv_length(sock_family(sk, true), sock_protocol(sk, true), ret, flags, SOCK_TIER_TP_BTF);
+	SOCK_CHAIN_NEXT(ctx, sock_chain_recv_tp_btf, SOCK_SLOT_SOCKET);
+	return 0;
+}
 SEC("raw_tp/sock_recv_length")
 int BPF_PROG(sock_recv_raw_tp, struct sock *sk, int ret, int flags)
-{ if (sk) on_recv_length(sock_family(sk, false), sock_protocol(sk, false), ret, flags, SOCK_TIER_RAW_TP); return 0; }
+{
+	if (sk)
+		on_recv_length(sock_family(sk, false), sock_protocol(sk, false), ret, flags, SOCK_TIER_RAW_TP);
+	SOCK_CHAIN_NEXT(ctx, sock_chain_recv_raw_tp, SOCK_SLOT_SOCKET);
+	return 0;
+}
 SEC("tracepoint/sock/sock_recv_length")
 int sock_recv_tracepoint(struct sock_msg_length_record *r)
-{ on_recv_length(r->family, r->protocol, r->ret, r->flags, SOCK_TIER_TRACEPOINT); return 0; }
+{
+	on_recv_length(r->family, r->protocol, r->ret, r->flags, SOCK_TIER_TRACEPOINT);
+	SOCK_CHAIN_NEXT(r, sock_chain_recv_tracepoint, SOCK_SLOT_SOCKET);
+	return 0;
+}

@@ -337,6 +337,7 @@ static void attach_modules(struct agent *a, const bool *which, bool with_layer)
 		m->id = (module_id_t)id;
 		m->cfg = a->cfg;
 		m->probes = &a->probes;
+		m->sock_chain = a->sock_chain;
 		m->agent = a;
 		attach_module(m);
 	}
@@ -628,6 +629,8 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 	agent_resolve_hostname(cfg, a->hostname, sizeof(a->hostname), a->fqdn, sizeof(a->fqdn));
 	a->store = series_store_new(cfg->global.series_ttl_ms * 1000000u);
 	probe_cache_init(&a->probes);
+	if (a->probes.privileged)
+		a->sock_chain = sock_chain_new();
 	start_modules(a);
 	int rc = 0;
 	if (!a->modules_enabled || a->modules_failed == a->modules_enabled) {
@@ -676,6 +679,7 @@ int agent_run(struct config *cfg, uint64_t duration_ms)
 		rc = a->exit_code;
 	}
 	stop_modules(a);
+	sock_chain_free(a->sock_chain); /* after every member left it */
 	if (uv_loop_close(&a->loop) == UV_EBUSY)
 		log_error("agent", "internal: a libuv handle was left open at exit");
 	probe_cache_free(&a->probes);

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "module.h"
 #include "sink/sink.h"
+#include "sock_chain.h"
 #include "syscall_watch.h"
 
 struct agent {
@@ -20,6 +21,7 @@ struct agent {
 	const struct config *sinks_cfg; /* what the sinks were built from (one reference of its own): cfg, or an older one */
 	struct probe_cache probes;
 	struct syscall_watch *syscalls;
+	struct sock_chain *sock_chain; /* for the agent's life: members join and leave it at reloads */
 	struct module modules[MODULE_MAX];
 	bool running[MODULE_MAX]; /* attached, timer started */
 	unsigned modules_enabled, modules_failed;

@@ -17,6 +17,7 @@
 #include "kernel_names.h"
 #include "log.h"
 #include "resident.h"
+#include "sock_chain.h"
 #include "sock_tier.h"
 
 #define TRACEFS_MOUNT "/sys/kernel/tracing"
@@ -536,6 +537,12 @@ static int open_object(struct module *m)
 	return 0;
 }
 
+/* Does the module run its sock:* programs in the agent's sock chain? */
+static bool chain_member(const struct module *m)
+{
+	return m->sock_chain && m->ops->sock_chain_slot;
+}
+
 static int load_object(struct module *m, int only_event)
 {
 	if (!m->obj)
@@ -544,7 +551,10 @@ static int load_object(struct module *m, int only_event)
 	if (m->ops->prepare)
 		m->ops->prepare(m);
 	probe_cache_release_btf(m->probes);
-	int err = bpf_object__load(m->obj);
+	int err = chain_member(m) ? sock_chain_share(m->sock_chain, m->obj) : 0;
+	if (err)
+		return err;
+	err = bpf_object__load(m->obj);
 	resident_drop_embedded_objects();
 	return err;
 }
@@ -594,6 +604,10 @@ static void unlink_all(struct module *m)
 		for (int p = 0; p < WAY_MAX_PROGS; p++) {
 			bpf_link__destroy(m->events[e].links[p]);
 			m->events[e].links[p] = NULL;
+			/* Out of the chain before the object goes: a slot would keep the program running. */
+			if (m->events[e].chain_hook[p])
+				sock_chain_leave(m->sock_chain, m->events[e].chain_hook[p] - 1, m->ops->sock_chain_slot);
+			m->events[e].chain_hook[p] = 0;
 		}
 }
 
@@ -634,6 +648,16 @@ static int attach_chosen(struct module *m)
 			if (!first_use(m, e, way, p))
 				continue;
 			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
+			int hook = chain_member(m) ? sock_chain_hook_of(prog) : -1;
+			if (hook >= 0) {
+				int err = sock_chain_join(m->sock_chain, hook, m->ops->sock_chain_slot, prog);
+				if (err) {
+					reason(st->refused[st->chosen], "attach failed: the sock chain: %s", strerror(-err));
+					return -1;
+				}
+				st->chain_hook[p] = hook + 1;
+				continue;
+			}
 			struct bpf_link *link;
 			char name[128];
 			if (way->targets[p] && is_kprobe_tier(way->tier) && resolve_target(m->probes, way, p, name, sizeof(name)))
@@ -786,6 +810,10 @@ uint64_t attach_missed_events(const struct module *m)
 		for (int p = 0; way && p < WAY_MAX_PROGS && way->progs[p]; p++) {
 			if (!first_use(m, e, way, p))
 				continue;
+			if (m->events[e].chain_hook[p]) {
+				missed += sock_chain_missed(m->sock_chain, m->events[e].chain_hook[p] - 1);
+				continue;
+			}
 			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
 			struct bpf_prog_info info;
 			__u32 len = sizeof(info);

@@ -33,6 +33,7 @@
 #include "syscall_table.h"
 #include "syscalls.skel.h"
 #include "percpu.h"
+#include "sock_chain_slots.h"
 
 /*
  * One row per measurement, sent as apps.NAME per application and as
@@ -996,6 +997,7 @@ const struct module_ops apps_module = {
 	.open = apps_open,
 	.destroy = apps_destroy,
 	.share_with_layer = apps_share_with_layer,
+	.sock_chain_slot = SOCK_SLOT_APPS,
 	.wants = apps_wants,
 	.unwanted_why = apps_unwanted_why,
 	.way_fits = apps_way_fits,

@@ -67,6 +67,7 @@ struct event_state {
 	char via[64]; /* a syscall-layer way: how the layer attached it */
 	bool no_result; /* the way attached does not see results */
 	struct bpf_link *links[WAY_MAX_PROGS];
+	int chain_hook[WAY_MAX_PROGS]; /* 1 + the sock chain hook the program joined instead of a link, 0 when none */
 };
 
 struct module;
@@ -125,9 +126,16 @@ struct module_ops {
 	 * the layer's object those maps and knobs before it loads. 0 or -errno.
 	 */
 	int (*share_with_layer)(struct module *m, struct syscalls_bpf *layer);
+	/*
+	 * Its slot in the sock chain (probes/sock_chain_slots.h), 0 when it is no
+	 * member: its sock:sock_{send,recv}_length programs run there, as tail
+	 * calls from one dispatcher per hook, instead of being attached.
+	 */
+	int sock_chain_slot;
 };
 
 struct syscall_watch;
+struct sock_chain;
 
 struct module {
 	const struct module_ops *ops;
@@ -141,6 +149,7 @@ struct module {
 	const struct config *attached_cfg;
 	const struct probe_cache *probes;
 	const struct syscall_watch *syscalls; /* for modules with syscall-layer ways */
+	struct sock_chain *sock_chain; /* the agent's, for members (NULL: they attach their programs themselves) */
 	void *priv;
 	struct bpf_object *obj;
 	struct event_state *events; /* ops->nevents of them, owned by attach.c */

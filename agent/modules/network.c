@@ -25,6 +25,7 @@
 #include "net_filter.h"
 #include "network.h"
 #include "network.skel.h"
+#include "sock_chain_slots.h"
 #include "percpu.h"
 
 /*
@@ -769,4 +770,5 @@ const struct module_ops network_module = {
 	.way_fits = network_way_fits,
 	.start = network_start,
 	.collect = network_collect,
+	.sock_chain_slot = SOCK_SLOT_NETWORK,
 };

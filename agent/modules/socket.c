@@ -15,6 +15,7 @@
 #include "percpu.h"
 #include "socket.h"
 #include "socket.skel.h"
+#include "sock_chain_slots.h"
 
 static const struct metric_desc socket_metrics[] = {
 	{ "socket.tcp.send.calls", METRIC_COUNTER, false, "", "TCP sendmsg calls" },
@@ -241,4 +242,5 @@ const struct module_ops socket_module = {
 	.way_fits = socket_way_fits,
 	.prepare = socket_prepare,
 	.collect = socket_collect,
+	.sock_chain_slot = SOCK_SLOT_SOCKET,
 };
