@@ -153,16 +153,24 @@ static int traffic_workload(void *arg)
 	return 0;
 }
 
-/* harness_modules_yaml with the network module on and configured by `network` (a flow map's inside). */
-static void config_yaml(char *buf, size_t cap, const char *extra, const char *network)
+/*
+ * harness_modules_yaml with the network module on and configured by `network`
+ * (a flow map's inside), and apps as `apps` says (NULL: off).
+ */
+static void config_yaml_apps(char *buf, size_t cap, const char *extra, const char *network, const char *apps)
 {
 	char base[2048];
-	harness_modules_yaml(base, sizeof(base), extra, "process socket", NULL);
+	harness_modules_yaml(base, sizeof(base), extra, "process socket", apps);
 	const char *off = "  network: { enabled: false }\n";
 	char *at = strstr(base, off);
 	assert_non_null(at);
 	*at = '\0';
 	snprintf(buf, cap, "%s  network: { enabled: true, %s }\n%s", base, network, at + strlen(off));
+}
+
+static void config_yaml(char *buf, size_t cap, const char *extra, const char *network)
+{
+	config_yaml_apps(buf, cap, extra, network, NULL);
 }
 
 static bool hooked(const struct agent_proc *ap, const char *module, const char *event)
@@ -219,7 +227,12 @@ static void run_mode(const char *mode, const char *tier)
 	snprintf(extra, sizeof(extra), ", load_mode: %s%s%s", mode, tier[0] ? ", attach: " : "", tier);
 	snprintf(network, sizeof(network), "ports: \"%u %u\", ips: \"127.0.0.1\", service_names: { %u: nettcp, %u: netudp }",
 		 p.tcp, p.udp, p.tcp, p.udp);
-	config_yaml(yaml, sizeof(yaml), extra, network);
+	/*
+	 * apps too: socket, network and apps all run on the sock:* hooks, as the
+	 * three members of the sock chain where the kernel has those hooks
+	 * (probes/sock_chain_slots.h), and each must count every event once.
+	 */
+	config_yaml_apps(yaml, sizeof(yaml), extra, network, "{ enabled: true, group_by: comm }");
 	struct agent_proc ap;
 	assert_int_equal(harness_config(&ap, yaml), 0);
 	print_message("load_mode %s, attach %s: tcp port %u, udp port %u, excluded port %u\n", mode,
@@ -231,6 +244,7 @@ static void run_mode(const char *mode, const char *tier)
 	bool net_tcp_send = pair_hooked(&ap, "network", "tcp_send", ret), net_tcp_recv = hooked(&ap, "network", "tcp_recv");
 	bool net_udp_send = pair_hooked(&ap, "network", "udp_send", ret);
 	bool net_udp_recv = pair_hooked(&ap, "network", "udp_recv", ret);
+	bool app_sent = pair_hooked(&ap, "apps", "sent", ret), app_recv = pair_hooked(&ap, "apps", "recv", ret);
 	/* Every kernel the agent supports gives TCP receives and connection state one way or another. */
 	assert_true(tcp_recv && tcp_close && net_state && net_tcp_recv);
 
@@ -283,6 +297,11 @@ static void run_mode(const char *mode, const char *tier)
 			slack += 2 * conns; /* a read may return part of what was sent (bytes catch a double count) */
 		check(name, got, exact[i], slack);
 	}
+
+	/* The workload's process sent and received every byte, TCP and UDP, the excluded port's too. */
+	const uint64_t app_bytes = tcp_bytes + (uint64_t)DATAGRAMS * DGRAM_BYTES;
+	check_endpoint(&ap, "apps.bpfpush-net", "bandwidth_sent", app_sent, app_bytes);
+	check_endpoint(&ap, "apps.bpfpush-net", "bandwidth_recv", app_recv, app_bytes);
 
 	char out[128], in[128];
 	snprintf(out, sizeof(out), "net.127_0_0_1.%u.nettcp.tcp.out.conn", p.tcp);
