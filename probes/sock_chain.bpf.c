@@ -11,15 +11,13 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(chain_send_tp_btf) { SOCK_CHAIN_NEXT(ctx, sock_chain_send_tp_btf, 0); return 0; }
-SEC("raw_tp/sock_send_length")
-int BPF_PROG(chain_send_raw_tp) { SOCK_CHAIN_NEXT(ctx, sock_chain_send_raw_tp, 0); return 0; }
-SEC("tracepoint/sock/sock_send_length")
-int chain_send_tracepoint(void *ctx) { SOCK_CHAIN_NEXT(ctx, sock_chain_send_tracepoint, 0); return 0; }
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(chain_recv_tp_btf) { SOCK_CHAIN_NEXT(ctx, sock_chain_recv_tp_btf, 0); return 0; }
-SEC("raw_tp/sock_recv_length")
-int BPF_PROG(chain_recv_raw_tp) { SOCK_CHAIN_NEXT(ctx, sock_chain_recv_raw_tp, 0); return 0; }
-SEC("tracepoint/sock/sock_recv_length")
-int chain_recv_tracepoint(void *ctx) { SOCK_CHAIN_NEXT(ctx, sock_chain_recv_tracepoint, 0); return 0; }
+#define DISPATCHERS(dir)                                                                                   \
+	SEC("tp_btf/sock_" #dir "_length")                                                                 \
+	int BPF_PROG(chain_##dir##_tp_btf) { SOCK_CHAIN_NEXT(ctx, sock_chain_##dir##_tp_btf, 0); return 0; } \
+	SEC("raw_tp/sock_" #dir "_length")                                                                 \
+	int BPF_PROG(chain_##dir##_raw_tp) { SOCK_CHAIN_NEXT(ctx, sock_chain_##dir##_raw_tp, 0); return 0; } \
+	SEC("tracepoint/sock/sock_" #dir "_length")                                                        \
+	int chain_##dir##_tracepoint(void *ctx) { SOCK_CHAIN_NEXT(ctx, sock_chain_##dir##_tracepoint, 0); return 0; }
+
+DISPATCHERS(send)
+DISPATCHERS(recv)

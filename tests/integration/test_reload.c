@@ -56,15 +56,23 @@ static int fork_workload(void *arg)
 	return 0;
 }
 
+/* A TCP listener on 127.0.0.1, on a port the kernel picks: its address in *a. */
+static int loopback_listener(struct sockaddr_in *a)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	*a = (struct sockaddr_in){ .sin_family = AF_INET };
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(*a);
+	assert_int_equal(bind(l, (struct sockaddr *)a, sizeof(*a)), 0);
+	assert_int_equal(listen(l, 4), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)a, &len), 0);
+	return l;
+}
+
 static void loopback_connection(void)
 {
-	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof(a);
-	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(l, 1), 0);
-	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &len), 0);
+	struct sockaddr_in a;
+	int l = loopback_listener(&a), c = socket(AF_INET, SOCK_STREAM, 0);
 	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
 	int s = accept(l, NULL, NULL);
 	assert_int_equal(send(c, "hello", 5, 0), 5);
@@ -253,13 +261,8 @@ static int send_length_links(pid_t agent)
 static void test_sock_chain_members_leave_and_join(void **state)
 {
 	(void)state;
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof(a);
-	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(l, 4), 0);
-	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &len), 0);
+	struct sockaddr_in a;
+	int l = loopback_listener(&a);
 	unsigned port = ntohs(a.sin_port);
 
 	char network[160], base[2048], yaml[3][4096];
