@@ -810,15 +810,14 @@ uint64_t attach_missed_events(const struct module *m)
 		for (int p = 0; way && p < WAY_MAX_PROGS && way->progs[p]; p++) {
 			if (!first_use(m, e, way, p))
 				continue;
-			if (m->events[e].chain_hook[p]) {
-				missed += sock_chain_missed(m->sock_chain, m->events[e].chain_hook[p] - 1);
-				continue;
-			}
+			/* A chained program runs from its hook's dispatcher: the kernel's misses are the dispatcher's. */
+			int hook = m->events[e].chain_hook[p] - 1;
 			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
+			int fd = hook >= 0 ? sock_chain_dispatcher_fd(m->sock_chain, hook) : prog ? bpf_program__fd(prog) : -1;
 			struct bpf_prog_info info;
 			__u32 len = sizeof(info);
 			memset(&info, 0, sizeof(info));
-			if (prog && !bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
 				missed += info.recursion_misses;
 		}
 	}

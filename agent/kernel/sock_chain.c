@@ -171,14 +171,9 @@ void sock_chain_leave(struct sock_chain *chain, int hook, int slot)
 	chain->links[hook] = NULL;
 }
 
-uint64_t sock_chain_missed(const struct sock_chain *chain, int hook)
+int sock_chain_dispatcher_fd(const struct sock_chain *chain, int hook)
 {
 	if (!chain || hook < 0 || hook >= HOOKS || !chain->dispatch[hook % TIERS])
-		return 0;
-	struct bpf_prog_info info;
-	__u32 len = sizeof(info);
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(dispatcher(chain->dispatch[hook % TIERS], hook)), &info, &len))
-		return 0;
-	return info.recursion_misses;
+		return -1;
+	return bpf_program__fd(dispatcher(chain->dispatch[hook % TIERS], hook));
 }

@@ -8,8 +8,6 @@
 #ifndef BPFPUSH_SOCK_CHAIN_H
 #define BPFPUSH_SOCK_CHAIN_H
 
-#include <stdint.h>
-
 struct bpf_object;
 struct bpf_program;
 struct sock_chain;
@@ -25,7 +23,7 @@ int sock_chain_hook_of(const struct bpf_program *prog);
 /* A loaded member program takes its slot on its hook; the hook's dispatcher is attached with the first. 0 or -errno. */
 int sock_chain_join(struct sock_chain *chain, int hook, int slot, const struct bpf_program *prog);
 void sock_chain_leave(struct sock_chain *chain, int hook, int slot);
-/* Events the hook's dispatcher missed (its recursion misses): every member missed them. */
-uint64_t sock_chain_missed(const struct sock_chain *chain, int hook);
+/* The hook's dispatcher (-1 before it loaded): the kernel's recursion misses there are every member's. */
+int sock_chain_dispatcher_fd(const struct sock_chain *chain, int hook);
 
 #endif
