@@ -391,6 +391,7 @@ static __always_inline void on_tcp_state(const void *sk, __u16 family, __u16 pro
 		bpf_map_delete_elem(&app_sock_owners, &key);
 	}
 }
+/* The last of the sock chain's members (probes/sock_chain.bpf.h): no jump after it. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_state_tp_btf, struct sock *sk, int oldstate, int newstate)
 { on_tcp_state(sk, sock_family(sk, true), sock_protocol(sk, true), oldstate, newstate); return 0; }

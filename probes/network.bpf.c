@@ -319,15 +319,28 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 	}
 }
 
+/* Each program then runs the sock chain's next member (probes/sock_chain.bpf.h). */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(net_state_tp_btf, struct sock *sk, int oldstate, int newstate)
-{ on_state(sk, sock_protocol(sk, true), oldstate, newstate, true); return 0; }
+{
+	on_state(sk, sock_protocol(sk, true), oldstate, newstate, true);
+	SOCK_CHAIN_NEXT(ctx, sock_chain_state_tp_btf, SOCK_SLOT_NETWORK);
+	return 0;
+}
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(net_state_raw_tp, struct sock *sk, int oldstate, int newstate)
-{ on_state(sk, sock_protocol(sk, false), oldstate, newstate, false); return 0; }
+{
+	on_state(sk, sock_protocol(sk, false), oldstate, newstate, false);
+	SOCK_CHAIN_NEXT(ctx, sock_chain_state_raw_tp, SOCK_SLOT_NETWORK);
+	return 0;
+}
 SEC("tracepoint/sock/inet_sock_set_state")
 int net_state_tracepoint(struct inet_sock_set_state_record *r)
-{ on_state(r->skaddr, r->protocol, r->oldstate, r->newstate, false); return 0; }
+{
+	on_state(r->skaddr, r->protocol, r->oldstate, r->newstate, false);
+	SOCK_CHAIN_NEXT(r, sock_chain_state_tracepoint, SOCK_SLOT_NETWORK);
+	return 0;
+}
 
 /*
  * sock:sock_send_length / sock_recv_length see every family and both

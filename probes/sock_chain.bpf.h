@@ -1,5 +1,5 @@
 /*
- * A sock chain member's side (probes/sock_chain_slots.h): the six slot tables, one
+ * A sock chain member's side (probes/sock_chain_slots.h): the nine slot tables, one
  * per hook and tier (a table holds programs of one type and hook), which the
  * agent hands every member before load, and the jump to the next member.
  * Without the agent's tables (a test loading one object) they are the
@@ -24,6 +24,9 @@ SOCK_CHAIN_TABLE(sock_chain_send_tracepoint);
 SOCK_CHAIN_TABLE(sock_chain_recv_tp_btf);
 SOCK_CHAIN_TABLE(sock_chain_recv_raw_tp);
 SOCK_CHAIN_TABLE(sock_chain_recv_tracepoint);
+SOCK_CHAIN_TABLE(sock_chain_state_tp_btf);
+SOCK_CHAIN_TABLE(sock_chain_state_raw_tp);
+SOCK_CHAIN_TABLE(sock_chain_state_tracepoint);
 
 /*
  * Run the members after slot `after` (0: all): a tail call to the first slot

@@ -1,6 +1,7 @@
 /*
  * The sock chain: socket, network and apps each count on
- * sock:sock_send_length and sock:sock_recv_length, and a program run costs
+ * sock:sock_send_length, sock:sock_recv_length and sock:inet_sock_set_state,
+ * and a program run costs
  * its hook's call into it on top of its work (~105 ns on 6.18: docs/design.md
  * "The sock chain"). So one dispatcher program sits on each hook, and each
  * module's program runs as a tail call: the dispatcher jumps to the first

@@ -148,15 +148,28 @@ SEC("fentry/tcp_close")
 int BPF_PROG(tcp_close_fentry) { count_close(); return 0; }
 SEC("kprobe/tcp_close")
 int BPF_KPROBE(tcp_close_kprobe) { count_close(); return 0; }
+/* Each program then runs the sock chain's next member (probes/sock_chain.bpf.h). */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tcp_state_tp_btf, struct sock *sk, int oldstate, int newstate)
-{ on_state(sock_family(sk, true), sock_protocol(sk, true), oldstate, newstate, SOCK_TIER_TP_BTF); return 0; }
+{
+	on_state(sock_family(sk, true), sock_protocol(sk, true), oldstate, newstate, SOCK_TIER_TP_BTF);
+	SOCK_CHAIN_NEXT(ctx, sock_chain_state_tp_btf, SOCK_SLOT_SOCKET);
+	return 0;
+}
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(tcp_state_raw_tp, struct sock *sk, int oldstate, int newstate)
-{ on_state(sock_family(sk, false), sock_protocol(sk, false), oldstate, newstate, SOCK_TIER_RAW_TP); return 0; }
+{
+	on_state(sock_family(sk, false), sock_protocol(sk, false), oldstate, newstate, SOCK_TIER_RAW_TP);
+	SOCK_CHAIN_NEXT(ctx, sock_chain_state_raw_tp, SOCK_SLOT_SOCKET);
+	return 0;
+}
 SEC("tracepoint/sock/inet_sock_set_state")
 int tcp_state_tracepoint(struct inet_sock_set_state_record *r)
-{ on_state(r->family, r->protocol, r->oldstate, r->newstate, SOCK_TIER_TRACEPOINT); return 0; }
+{
+	on_state(r->family, r->protocol, r->oldstate, r->newstate, SOCK_TIER_TRACEPOINT);
+	SOCK_CHAIN_NEXT(r, sock_chain_state_tracepoint, SOCK_SLOT_SOCKET);
+	return 0;
+}
 
 /* Retransmits: the tracepoint gained an err argument in 6.10 (it also fires for failed ones). */
 SEC("tp_btf/tcp_retransmit_skb")

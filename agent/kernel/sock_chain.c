@@ -14,7 +14,16 @@
 #include "sock_chain.skel.h"
 
 enum { TIER_TP_BTF, TIER_RAW_TP, TIER_TRACEPOINT, TIERS };
-#define HOOKS (2 * TIERS) /* send, then receive, each in every tier */
+/* send, receive and TCP state, each in every tier: hook = kind * TIERS + tier */
+enum { KIND_SEND, KIND_RECV, KIND_STATE, KINDS };
+#define HOOKS (KINDS * TIERS)
+/*
+ * Dispatchers load in two groups per tier: the length hooks (6.3+) together,
+ * the state hook (4.16+) alone, so that a kernel without the first still
+ * loads the second.
+ */
+enum { GROUP_LENGTH, GROUP_STATE, GROUPS };
+static int group_of(int hook) { return hook / TIERS == KIND_STATE ? GROUP_STATE : GROUP_LENGTH; }
 
 /* By hook: the section a member's program has, and the name of its slot table. */
 static const struct {
@@ -26,11 +35,14 @@ static const struct {
 	{ "tp_btf/sock_recv_length", "sock_chain_recv_tp_btf" },
 	{ "raw_tp/sock_recv_length", "sock_chain_recv_raw_tp" },
 	{ "tracepoint/sock/sock_recv_length", "sock_chain_recv_tracepoint" },
+	{ "tp_btf/inet_sock_set_state", "sock_chain_state_tp_btf" },
+	{ "raw_tp/inet_sock_set_state", "sock_chain_state_raw_tp" },
+	{ "tracepoint/sock/inet_sock_set_state", "sock_chain_state_tracepoint" },
 };
 
 struct sock_chain {
 	int tables[HOOKS];                     /* held for the agent's life: a table is emptied when its last fd closes */
-	struct sock_chain_bpf *dispatch[TIERS]; /* a tier's two dispatchers, loaded with its first member */
+	struct sock_chain_bpf *dispatch[GROUPS][TIERS]; /* a group's dispatchers in a tier, loaded with its first member */
 	struct bpf_link *links[HOOKS];
 	unsigned members[HOOKS];                /* bit per slot */
 };
@@ -40,6 +52,7 @@ static struct bpf_program *dispatcher(struct sock_chain_bpf *skel, int hook)
 	struct bpf_program *progs[HOOKS] = {
 		skel->progs.chain_send_tp_btf, skel->progs.chain_send_raw_tp, skel->progs.chain_send_tracepoint,
 		skel->progs.chain_recv_tp_btf, skel->progs.chain_recv_raw_tp, skel->progs.chain_recv_tracepoint,
+		skel->progs.chain_state_tp_btf, skel->progs.chain_state_raw_tp, skel->progs.chain_state_tracepoint,
 	};
 	return progs[hook];
 }
@@ -74,8 +87,9 @@ void sock_chain_free(struct sock_chain *chain)
 		bpf_link__destroy(chain->links[h]);
 		close(chain->tables[h]);
 	}
-	for (int t = 0; t < TIERS; t++)
-		sock_chain_bpf__destroy(chain->dispatch[t]);
+	for (int g = 0; g < GROUPS; g++)
+		for (int t = 0; t < TIERS; t++)
+			sock_chain_bpf__destroy(chain->dispatch[g][t]);
 	free(chain);
 }
 
@@ -109,27 +123,32 @@ int sock_chain_hook_of(const struct bpf_program *prog)
 	return -1;
 }
 
-/* A tier's dispatchers, both hooks in one object: one load (and one parse of the kernel's BTF) per tier. */
-static int load_tier(struct sock_chain *chain, int tier)
+/* The dispatchers of a hook's group and tier, in one object: one load (and one parse of the kernel's BTF) each. */
+static struct sock_chain_bpf *load_dispatchers(struct sock_chain *chain, int hook, int *err)
 {
-	if (chain->dispatch[tier])
-		return 0;
+	struct sock_chain_bpf **slot = &chain->dispatch[group_of(hook)][hook % TIERS];
+	*err = 0;
+	if (*slot)
+		return *slot;
 	struct sock_chain_bpf *skel = sock_chain_bpf__open();
-	if (!skel)
-		return -errno;
+	if (!skel) {
+		*err = -errno;
+		return NULL;
+	}
 	struct bpf_program *prog;
 	bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
-	bpf_program__set_autoload(dispatcher(skel, tier), true);
-	bpf_program__set_autoload(dispatcher(skel, TIERS + tier), true);
-	int err = share_tables(chain, skel->obj);
-	if (!err)
-		err = sock_chain_bpf__load(skel);
-	if (err) {
+	for (int h = hook % TIERS; h < HOOKS; h += TIERS)
+		if (group_of(h) == group_of(hook))
+			bpf_program__set_autoload(dispatcher(skel, h), true);
+	*err = share_tables(chain, skel->obj);
+	if (!*err)
+		*err = sock_chain_bpf__load(skel);
+	if (*err) {
 		sock_chain_bpf__destroy(skel);
-		return err;
+		return NULL;
 	}
-	chain->dispatch[tier] = skel;
-	return 0;
+	*slot = skel;
+	return skel;
 }
 
 int sock_chain_join(struct sock_chain *chain, int hook, int slot, const struct bpf_program *prog)
@@ -142,9 +161,9 @@ int sock_chain_join(struct sock_chain *chain, int hook, int slot, const struct b
 		return -errno;
 	int err = 0;
 	if (!chain->links[hook]) {
-		err = load_tier(chain, hook % TIERS);
-		if (!err) {
-			chain->links[hook] = bpf_program__attach(dispatcher(chain->dispatch[hook % TIERS], hook));
+		struct sock_chain_bpf *skel = load_dispatchers(chain, hook, &err);
+		if (skel) {
+			chain->links[hook] = bpf_program__attach(dispatcher(skel, hook));
 			if (!chain->links[hook])
 				err = -errno;
 		}
@@ -166,14 +185,13 @@ void sock_chain_leave(struct sock_chain *chain, int hook, int slot)
 	chain->members[hook] &= ~(1u << slot);
 	if (chain->members[hook])
 		return;
-	/* The last member gone: the hook costs nothing again. The tier's object stays for the next member. */
+	/* The last member gone: the hook costs nothing again. The dispatchers' object stays for the next member. */
 	bpf_link__destroy(chain->links[hook]);
 	chain->links[hook] = NULL;
 }
 
 int sock_chain_dispatcher_fd(const struct sock_chain *chain, int hook)
 {
-	if (!chain || hook < 0 || hook >= HOOKS || !chain->dispatch[hook % TIERS])
-		return -1;
-	return bpf_program__fd(dispatcher(chain->dispatch[hook % TIERS], hook));
+	struct sock_chain_bpf *skel = chain && hook >= 0 && hook < HOOKS ? chain->dispatch[group_of(hook)][hook % TIERS] : NULL;
+	return skel ? bpf_program__fd(dispatcher(skel, hook)) : -1;
 }

@@ -1,6 +1,6 @@
 /*
  * The sock chain (probes/sock_chain_slots.h): one dispatcher program on each
- * sock:sock_{send,recv}_length hook and tier, which runs the members' programs
+ * sock:sock_{send,recv}_length and sock:inet_sock_set_state hook and tier, which runs the members' programs
  * (socket, network, apps) as tail calls, one program run per event for all
  * of them. The agent owns the chain for its lifetime; attach.c puts a member
  * module's programs for those hooks in its slot instead of attaching them.

@@ -128,8 +128,9 @@ struct module_ops {
 	int (*share_with_layer)(struct module *m, struct syscalls_bpf *layer);
 	/*
 	 * Its slot in the sock chain (probes/sock_chain_slots.h), 0 when it is no
-	 * member: its sock:sock_{send,recv}_length programs run there, as tail
-	 * calls from one dispatcher per hook, instead of being attached.
+	 * member: its programs on sock:sock_{send,recv}_length and
+	 * sock:inet_sock_set_state run there, as tail calls from one dispatcher
+	 * per hook, instead of being attached.
 	 */
 	int sock_chain_slot;
 };

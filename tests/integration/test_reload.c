@@ -220,11 +220,11 @@ static void chain_connection(int listener, unsigned port)
 }
 
 /*
- * Programs the agent attached on sock:sock_send_length with raw tracepoint
- * links (tp_btf and raw_tp), from its fdinfo; -1 when it attached none that
- * way (an older kernel's protocol functions, or the classic tracepoint).
+ * Programs the agent attached on the tracepoint with raw tracepoint links
+ * (tp_btf and raw_tp), from its fdinfo; -1 when it attached none that way
+ * (an older kernel's protocol functions, or the classic tracepoint).
  */
-static int send_length_links(pid_t agent)
+static int raw_links(pid_t agent, const char *tracepoint)
 {
 	char dir[64], path[320], line[256];
 	snprintf(dir, sizeof(dir), "/proc/%d/fdinfo", (int)agent);
@@ -237,7 +237,8 @@ static int send_length_links(pid_t agent)
 		bool raw_link = false;
 		while (f && fgets(line, sizeof(line), f)) {
 			raw_link |= !strncmp(line, "link_type:\traw_tracepoint", 25);
-			if (raw_link && !strcmp(line, "tp_name:\tsock_send_length\n"))
+			if (raw_link && !strncmp(line, "tp_name:\t", 9) && !strncmp(line + 9, tracepoint, strlen(tracepoint)) &&
+			    line[9 + strlen(tracepoint)] == '\n')
 				links++;
 		}
 		if (f)
@@ -247,11 +248,27 @@ static int send_length_links(pid_t agent)
 	return links ? links : -1;
 }
 
+/* One program on each sock chain hook the agent attached through raw tracepoint links. */
+static void one_link_each(pid_t agent, const char *when)
+{
+	static const char *const hooks[] = { "sock_send_length", "sock_recv_length", "inet_sock_set_state" };
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		int links = raw_links(agent, hooks[i]);
+		if (links < 0) {
+			print_message("  %s %s: not through raw tracepoint links on this kernel or tier\n", hooks[i], when);
+			continue;
+		}
+		print_message("  programs attached on %s %s: %d\n", hooks[i], when, links);
+		assert_int_equal(links, 1);
+	}
+}
+
 /*
  * The sock chain (probes/sock_chain_slots.h): socket, network and apps on
  * the sock:* hooks cost one attached program per hook, and members leave and
  * join at reloads without another member counting twice or missing:
- *   A. all three on: one program attached on sock_send_length, not three;
+ *   A. all three on: one program attached on each of sock_send_length,
+ *      sock_recv_length and inet_sock_set_state, not three;
  *   B. network off, by SIGHUP (socket's jump to network's slot falls through);
  *   C. network on again, socket off (the dispatcher's jump to socket's slot
  *      falls through).
@@ -285,12 +302,7 @@ static void test_sock_chain_members_leave_and_join(void **state)
 	assert_int_equal(harness_config(&ap, "global: { interval: 1s }\n"), 0);
 	write_config(&ap, yaml[0]);
 	assert_int_equal(harness_start(&ap, 10000), 0);
-	int links = send_length_links(ap.pid);
-	print_message("  programs attached on sock_send_length with socket, network and apps on: %d\n", links);
-	if (links < 0)
-		print_message("  (not through raw tracepoint links on this kernel or tier: counts only)\n");
-	else
-		assert_int_equal(links, 1);
+	one_link_each(ap.pid, "with socket, network and apps on");
 
 	char name[128];
 	uint64_t socket_bytes = 0, app_sent = 0, app_recv = 0, net_sent = 0;
@@ -325,10 +337,7 @@ static void test_sock_chain_members_leave_and_join(void **state)
 		print_message("  phase %s: %s %llu\n", prefix[i], name, (unsigned long long)net_sent);
 		assert_int_equal(net_sent, phase_network[i] ? CHAIN_BYTES : 0);
 	}
-	links = send_length_links(ap.pid);
-	print_message("  programs attached on sock_send_length after the reloads: %d\n", links);
-	if (links >= 0)
-		assert_int_equal(links, 1);
+	one_link_each(ap.pid, "after the reloads");
 	assert_int_equal(harness_stop(&ap), 0);
 	close(l);
 	harness_free(&ap);
