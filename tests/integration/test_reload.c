@@ -301,7 +301,8 @@ static void test_sock_chain_members_leave_and_join(void **state)
 	struct agent_proc ap;
 	assert_int_equal(harness_config(&ap, "global: { interval: 1s }\n"), 0);
 	write_config(&ap, yaml[0]);
-	assert_int_equal(harness_start(&ap, 10000), 0);
+	/* apps with three modules: as long as the shipped config takes to load under arm64 emulation (test_shipped). */
+	assert_int_equal(harness_start(&ap, 180000), 0);
 	one_link_each(ap.pid, "with socket, network and apps on");
 
 	char name[128];
