@@ -159,13 +159,10 @@ static int traffic_workload(void *arg)
  */
 static void config_yaml_apps(char *buf, size_t cap, const char *extra, const char *network, const char *apps)
 {
-	char base[2048];
-	harness_modules_yaml(base, sizeof(base), extra, "process socket", apps);
-	const char *off = "  network: { enabled: false }\n";
-	char *at = strstr(base, off);
-	assert_non_null(at);
-	*at = '\0';
-	snprintf(buf, cap, "%s  network: { enabled: true, %s }\n%s", base, network, at + strlen(off));
+	char options[1024];
+	harness_modules_yaml(buf, cap, extra, "process socket", apps);
+	snprintf(options, sizeof(options), "enabled: true, %s", network);
+	assert_int_equal(harness_module_options(buf, cap, "network", options), 0);
 }
 
 static void config_yaml(char *buf, size_t cap, const char *extra, const char *network)

@@ -282,21 +282,19 @@ static void test_sock_chain_members_leave_and_join(void **state)
 	int l = loopback_listener(&a);
 	unsigned port = ntohs(a.sin_port);
 
-	char network[160], base[2048], yaml[3][4096];
-	snprintf(network, sizeof(network), "  network: { enabled: %%s, ports: \"%u\", ips: \"127.0.0.1\", "
-		 "service_names: { %u: chain } }\n", port, port);
+	char yaml[3][4096];
 	const char *phase_modules[3] = { "process socket", "process socket", "process" };
 	const bool phase_network[3] = { true, false, true };
 	const char *prefix[3] = { "a", "b", "c" };
 	for (int i = 0; i < 3; i++) {
-		harness_modules_yaml(base, sizeof(base), "", phase_modules[i], "{ enabled: true, group_by: comm }");
-		char *off = strstr(base, "  network: { enabled: false }\n");
-		assert_non_null(off);
-		*off = '\0';
-		char net[256];
-		snprintf(net, sizeof(net), network, phase_network[i] ? "true" : "false");
-		snprintf(yaml[i], sizeof(yaml[i]), "%s%s%s\nsinks:\n  - { name: test, type: stdout, format: graphite, prefix: \"%s\" }\n",
-			 base, net, off + strlen("  network: { enabled: false }\n"), prefix[i]);
+		char network[160];
+		harness_modules_yaml(yaml[i], sizeof(yaml[i]), "", phase_modules[i], "{ enabled: true, group_by: comm }");
+		snprintf(network, sizeof(network), "enabled: %s, ports: \"%u\", ips: \"127.0.0.1\", service_names: { %u: chain }",
+			 phase_network[i] ? "true" : "false", port, port);
+		assert_int_equal(harness_module_options(yaml[i], sizeof(yaml[i]), "network", network), 0);
+		size_t len = strlen(yaml[i]);
+		snprintf(yaml[i] + len, sizeof(yaml[i]) - len,
+			 "\nsinks:\n  - { name: test, type: stdout, format: graphite, prefix: \"%s\" }\n", prefix[i]);
 	}
 	struct agent_proc ap;
 	assert_int_equal(harness_config(&ap, "global: { interval: 1s }\n"), 0);

@@ -68,6 +68,22 @@ void harness_modules_yaml(char *buf, size_t cap, const char *extra, const char *
 		snprintf(buf + len, cap - len, "cgroups: { enabled: false }\n");
 }
 
+int harness_module_options(char *buf, size_t cap, const char *module, const char *options)
+{
+	char off[96], line[1024];
+	snprintf(off, sizeof(off), "  %s: { enabled: false }\n", module);
+	char *at = strstr(buf, off);
+	int n = snprintf(line, sizeof(line), "  %s: { %s }\n", module, options);
+	if (!at || n < 0 || (size_t)n >= sizeof(line))
+		return -1;
+	size_t tail = strlen(at + strlen(off));
+	if ((size_t)(at - buf) + (size_t)n + tail + 1 > cap)
+		return -1;
+	memmove(at + n, at + strlen(off), tail + 1);
+	memcpy(at, line, (size_t)n);
+	return 0;
+}
+
 uint64_t harness_hist_events(const struct agent_proc *ap, const char *path)
 {
 	static const char *const le[] = { "1",	   "2",	      "4",	 "8",	    "16",      "32",	  "64",

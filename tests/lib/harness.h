@@ -37,6 +37,14 @@ void harness_global(char *buf, size_t cap, const char *extra);
 void harness_modules_yaml(char *buf, size_t cap, const char *extra, const char *enabled, const char *apps);
 
 /*
+ * In a harness_modules_yaml text, the line of a default-on module it switched
+ * off becomes "  <module>: { <options> }" (the options say whether it is
+ * enabled). Returns 0, or -1 when buf has no such line or the result does
+ * not fit (buf is then unchanged).
+ */
+int harness_module_options(char *buf, size_t cap, const char *module, const char *options);
+
+/*
  * A loop device over backing_path (created, and grown to size bytes when
  * smaller). Returns the loop number and fills dev ("/dev/loopN") and
  * *loop_fd (open read-write), or -1. harness_loop_detach ends it.
