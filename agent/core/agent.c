@@ -85,12 +85,13 @@ int agent_check_sinks(const struct config *cfg, FILE *to)
 
 static void collect_module(struct agent *a, struct module *m)
 {
-	uint64_t t0 = monotonic_ns();
+	uint64_t t0 = monotonic_ns(), cpu0 = thread_cpu_ns();
 	/* Events still in the ring belong to this interval. */
 	if (m->ring && ring_buffer__consume(m->ring) < 0)
 		log_warn(m->ops->name, "reading its ring buffer failed");
 	int rc = m->ops->collect(m, a->store);
 	m->collect_us = (monotonic_ns() - t0) / 1000u;
+	m->collect_cpu_us = (thread_cpu_ns() - cpu0) / 1000u;
 	if (rc)
 		log_warn(m->ops->name, "collect failed: %s", strerror(-rc));
 }
@@ -160,15 +161,18 @@ static uint64_t read_cpu_ns(void)
 /* agent.*: the agent's own health, fed into the store like any module's metrics. */
 static void collect_agent_metrics(struct agent *a)
 {
-	uint64_t total_us = 0;
+	uint64_t total_us = 0, total_cpu_us = 0;
 	for (int id = 0; id < (int)module_registry_count(); id++) {
 		if (!a->running[id])
 			continue;
 		struct metric_tag tag = { "module", a->modules[id].ops->name };
 		series_gauge_set(a->store, "agent.module.collect_us", &tag, 1, (double)a->modules[id].collect_us, false);
+		series_gauge_set(a->store, "agent.module.collect_cpu_us", &tag, 1, (double)a->modules[id].collect_cpu_us,
+				 false);
 		if (a->modules[id].obj) /* modules without programs of their own miss nothing */
 			series_counter_observe(a->store, "agent.bpf.missed", &tag, 1, attach_missed_events(&a->modules[id]));
 		total_us += a->modules[id].collect_us;
+		total_cpu_us += a->modules[id].collect_cpu_us;
 	}
 	const struct module *layer = syscall_watch_module(a->syscalls);
 	if (layer && layer->attached) {
@@ -176,6 +180,7 @@ static void collect_agent_metrics(struct agent *a)
 		series_counter_observe(a->store, "agent.bpf.missed", &tag, 1, attach_missed_events(layer));
 	}
 	series_gauge_set(a->store, "agent.collect.duration_us", NULL, 0, (double)total_us, false);
+	series_gauge_set(a->store, "agent.collect.cpu_us", NULL, 0, (double)total_cpu_us, false);
 	series_gauge_set(a->store, "agent.modules.enabled", NULL, 0, a->modules_enabled, false);
 	series_gauge_set(a->store, "agent.modules.failed", NULL, 0, a->modules_failed, false);
 	series_gauge_set(a->store, "agent.flush.duration_us", NULL, 0, (double)a->flush_us, false);

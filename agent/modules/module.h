@@ -160,7 +160,8 @@ struct module {
 	struct ring_buffer *ring; /* consumed from the loop: polled, and drained before each collect */
 	uv_poll_t *ring_poll; /* owned by the loop once closed: freed in its close callback */
 	bool timer_ready;      /* timer initialised: kept across reloads, closed at exit */
-	uint64_t collect_us; /* duration of the last collect */
+	uint64_t collect_us;     /* wall time of the last collect */
+	uint64_t collect_cpu_us; /* the agent's CPU time in it: the wall time less waits and preemption */
 	void *agent; /* back-pointer for the timer callback */
 };
 

@@ -74,6 +74,10 @@ bool module_event_gives(const struct event_desc *ev, const char *metric)
 const struct metric_desc agent_metrics[] = {
 	{ "agent.collect.duration_us", METRIC_GAUGE, false, "", "time the last collection of all modules took" },
 	{ "agent.module.collect_us", METRIC_GAUGE, false, "module", "time the module's last collect took" },
+	{ "agent.collect.cpu_us", METRIC_GAUGE, false, "",
+	  "CPU time the agent spent in the last collection of all modules (its duration less waits and preemption)" },
+	{ "agent.module.collect_cpu_us", METRIC_GAUGE, false, "module",
+	  "CPU time the agent spent in the module's last collect" },
 	{ "agent.modules.enabled", METRIC_GAUGE, false, "", "modules enabled in the config and built" },
 	{ "agent.modules.failed", METRIC_GAUGE, false, "", "enabled modules that could not attach" },
 	{ "agent.flush.duration_us", METRIC_GAUGE, false, "", "time the last flush (encode + hand-off to every sink) took" },
