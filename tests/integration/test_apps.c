@@ -279,11 +279,15 @@ static void run_exact(const char *mode, const char *tier)
 	}
 	assert_true(harness_has(&ap, "agent.pids.tracked"));
 	assert_int_equal(harness_sum(&ap, "agent.bpf.app_pids.map_full"), 0);
-	/* The collects' CPU time is sent beside their wall time, and is never more (µs truncated per module). */
+	/*
+	 * The collects' CPU time is sent beside their wall time and is not more. The two come from
+	 * different clocks (the scheduler's and the monotonic one), which an emulated guest may run
+	 * at slightly different rates: a tenth and a millisecond of slack.
+	 */
 	uint64_t wall_us = harness_sum(&ap, "agent.collect.duration_us"), cpu_us = harness_sum(&ap, "agent.collect.cpu_us");
 	print_message("  collects: %llu us wall, %llu us CPU\n", (unsigned long long)wall_us, (unsigned long long)cpu_us);
 	assert_true(harness_has(&ap, "agent.module.apps.collect_cpu_us"));
-	assert_true(cpu_us > 0 && cpu_us <= wall_us + 100);
+	assert_true(cpu_us > 0 && cpu_us <= wall_us + wall_us / 10 + 1000);
 	remove_workload(&w);
 	harness_free(&ap);
 }
