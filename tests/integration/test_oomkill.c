@@ -199,7 +199,13 @@ static int kill_threaded_hog(const struct memcg *cg)
 	return killed ? 1 : -1;
 }
 
-/* One OOM kill of a victim, by an allocator of the same cgroup: 1 when the victim alone died of SIGKILL. */
+/*
+ * One OOM kill of a victim, by an allocator of the same cgroup: 1 when the
+ * victim alone died of SIGKILL, 2 when the allocator did too. The kernel may
+ * choose the allocator next when the victim's memory is still charged after
+ * the OOM reaper gave up on it (seen once in the 6.12 guest under TCG, 84 ms
+ * after the victim's kill): a second kill the agent must count like any other.
+ */
 static int kill_one(const struct memcg *cg)
 {
 	int ready[2];
@@ -255,11 +261,15 @@ static void run_oom_test(const char *extra_yaml)
 
 	uint64_t memcg_before = memcg_oom_kills(&cg), vmstat_before = harness_vmstat("oom_kill");
 	assert_int_equal(harness_start(&ap, 10000), 0);
-	assert_int_equal(kill_one(&cg), 1); /* the allocator was never the victim */
+	int first = kill_one(&cg);
+	assert_true(first == 1 || first == 2);
+	uint64_t allocator_kills = first == 2;
 	for (int i = 0; i < THREADED_KILLS; i++)
 		assert_int_equal(kill_threaded_hog(&cg), 1);
 	harness_wait_for(&ap, "oomkill.bpfpush-oomvic.kills", 1, 5000);
 	harness_wait_for(&ap, "oomkill.bpfpush-oom8t.kills", THREADED_KILLS, 5000);
+	if (allocator_kills)
+		harness_wait_for(&ap, "oomkill.bpfpush-oomall.kills", allocator_kills, 5000);
 	assert_int_equal(harness_stop(&ap), 0);
 	uint64_t memcg_kills = memcg_oom_kills(&cg) - memcg_before, vmstat_kills = harness_vmstat("oom_kill") - vmstat_before;
 	memcg_remove(&cg);
@@ -273,11 +283,15 @@ static void run_oom_test(const char *extra_yaml)
 		      (unsigned long long)(kills + threaded), (unsigned long long)memcg_kills, (unsigned long long)vmstat_kills);
 	assert_int_equal(kills, 1);
 	assert_int_equal(threaded, THREADED_KILLS);
-	assert_int_equal(memcg_kills, 1 + THREADED_KILLS);
+	assert_int_equal(memcg_kills, 1 + THREADED_KILLS + allocator_kills);
 	assert_true(vmstat_kills >= memcg_kills);
-	print_message("  oomkill.kills{app=bpfpush-oomall} sent: %s (must not be)\n",
-		      harness_has(&ap, "oomkill.bpfpush-oomall.kills") ? "yes" : "no");
-	assert_false(harness_has(&ap, "oomkill.bpfpush-oomall.kills"));
+	/* The allocator counts only when the kernel killed it too. */
+	print_message("  oomkill.kills{app=bpfpush-oomall} %llu, the kernel killed it %llu time(s)\n",
+		      (unsigned long long)harness_sum(&ap, "oomkill.bpfpush-oomall.kills"), (unsigned long long)allocator_kills);
+	if (allocator_kills)
+		assert_int_equal(harness_sum(&ap, "oomkill.bpfpush-oomall.kills"), allocator_kills);
+	else
+		assert_false(harness_has(&ap, "oomkill.bpfpush-oomall.kills"));
 	assert_int_equal(harness_sum(&ap, "agent.ringbuf.oomkill.lost"), 0);
 	harness_free(&ap);
 }
