@@ -151,13 +151,6 @@ static uint64_t read_rss_bytes(void)
 	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-static uint64_t read_cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* agent.*: the agent's own health, fed into the store like any module's metrics. */
 static void collect_agent_metrics(struct agent *a)
 {
@@ -199,7 +192,7 @@ static void collect_agent_metrics(struct agent *a)
 		series_gauge_set(own, "agent.sink.buffered", tags, 1, (double)st.buffered, false);
 	}
 	series_gauge_set(a->store, "agent.rss_bytes", NULL, 0, (double)read_rss_bytes(), false);
-	series_counter_observe(a->store, "agent.cpu_ns", NULL, 0, read_cpu_ns());
+	series_counter_observe(a->store, "agent.cpu_ns", NULL, 0, clock_ns(CLOCK_PROCESS_CPUTIME_ID));
 }
 
 static void flush(struct agent *a, int64_t timestamp)
