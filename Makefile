@@ -127,6 +127,7 @@ test: deps
 # the agent's own CPU, RSS and BPF map memory, and collect/flush time at scale
 # (10000 processes each calling every 10 s: a 2-vCPU VM cannot wake 10000 a second).
 bench: deps all
+	scripts/bench/mapcost
 	scripts/bench/overhead
 	scripts/bench/encode
 	scripts/bench/agent
