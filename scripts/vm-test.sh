@@ -169,8 +169,8 @@ agent=$build/static/bpfpush
 bench_dir=$build/bench-guest
 if [[ -n ${VM_BENCH:-} ]]; then
 	tests="" use_plan=0
-	for f in bash floor floor.bpf.o syscall_loop; do
-		[[ -x $bench_dir/$f || ( $f == floor.bpf.o && -r $bench_dir/$f ) ]] || die "$bench_dir/$f missing: run scripts/bench/guest"
+	for f in bash floor floor.bpf.o syscall_loop mapcost mapcost.bpf.o; do
+		[[ -x $bench_dir/$f || ( $f == *.bpf.o && -r $bench_dir/$f ) ]] || die "$bench_dir/$f missing: run scripts/bench/guest"
 	done
 elif [[ -z $tests ]]; then
 	tests=$(cd "$build/static/tests" 2>/dev/null && ls test_* 2>/dev/null | tr '\n' ' ') || true
@@ -409,10 +409,10 @@ make_initramfs() { # series -> path of the initramfs
 		local repo=$rootfs/bpfpush/repo
 		mkdir -p "$repo/scripts/bench" "$repo/build/gen" "$repo/build/bench"
 		cp "$bench_dir/bash" "$rootfs/bin/bash"
-		cp scripts/bench/overhead "$repo/scripts/bench/overhead"
+		cp scripts/bench/overhead scripts/bench/mapcost "$repo/scripts/bench/"
 		cp "$agent" "$repo/build/bpfpush"
 		: > "$repo/build/gen/vmlinux.h" # the script checks that a build ran; the helpers are built
-		cp "$bench_dir"/{floor,floor.bpf.o,syscall_loop} "$repo/build/bench/"
+		cp "$bench_dir"/{floor,floor.bpf.o,syscall_loop,mapcost,mapcost.bpf.o} "$repo/build/bench/"
 	fi
 	if [[ -n ${VM_PACKAGE:-} ]]; then
 		# The packaged binary where the package puts it, and what its dynamic linking needs.

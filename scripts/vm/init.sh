@@ -66,10 +66,11 @@ echo "VMTEST INFO btf=$([ -r /sys/kernel/btf/vmlinux ] && echo yes || echo no)" 
 	"lockdown=$(cat /sys/kernel/security/lockdown 2>/dev/null | tr ' ' , || echo unknown)" \
 	"jit=$(cat /proc/sys/net/core/bpf_jit_enable 2>/dev/null)"
 
-# VM_BENCH (scripts/bench/guest): the overhead benchmark instead of the probes and tests.
+# VM_BENCH (scripts/bench/guest): the access-cost and overhead benchmarks instead of the probes and tests.
 if [ -n "$VM_BENCH" ]; then
 	cd /bpfpush/repo
 	echo "VMTEST BENCH-BEGIN"
+	BENCH_PREBUILT=1 /bin/bash scripts/bench/mapcost --rounds 3 --calls 50000 2>&1 || echo "mapcost failed: rc=$?"
 	# shellcheck disable=SC2086 # the benchmark's arguments
 	BENCH_PREBUILT=1 /bin/bash scripts/bench/overhead $VM_BENCH 2>&1
 	echo "VMTEST BENCH-END rc=$?"
