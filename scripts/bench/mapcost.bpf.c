@@ -20,12 +20,14 @@ struct mc_value {
 	__u64 n[8];
 };
 
+/* One value per CPU; mmapable, as the slots of docs/design.md's proposal would be so that userspace can claim them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1024); /* mapcost.c sets it to the possible CPUs, at least 1 */
 	__type(key, __u32);
 	__type(value, struct mc_value);
-} mc_array SEC(".maps");
+} mc_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -79,56 +81,51 @@ static __always_inline struct mc_value *percpu_value(void)
 	return bpf_map_lookup_elem(&mc_percpu, &zero);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(mc_empty, struct pt_regs *regs, long ret)
+/* The syscall layer's share of an event: its per-CPU row. */
+static __always_inline void bump_row(void)
 {
-	return 0;
+	struct mc_value *row = percpu_value();
+	if (row)
+		row->n[0]++;
 }
+
+static __always_inline void bump_task(void)
+{
+	struct mc_value *v =
+		bpf_task_storage_get(&mc_task, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (v)
+		__sync_fetch_and_add(&v->n[0], 1);
+}
+
+/* A program whose body is the pieces listed. */
+#define PIECES(name, ...)                                                                                  \
+	SEC("tp_btf/sys_exit")                                                                             \
+	int BPF_PROG(name, struct pt_regs *regs, long ret)                                                 \
+	{                                                                                                  \
+		__VA_ARGS__;                                                                               \
+		return 0;                                                                                  \
+	}
+
+PIECES(mc_empty, )
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(mc_array_slot, struct pt_regs *regs, long ret)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
-	struct mc_value *v = bpf_map_lookup_elem(&mc_array, &cpu);
+	struct mc_value *v = bpf_map_lookup_elem(&mc_slots, &cpu);
 	if (v)
 		v->n[0]++;
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(mc_percpu_slot, struct pt_regs *regs, long ret)
-{
-	struct mc_value *v = percpu_value();
-	if (v)
-		v->n[0]++;
-	return 0;
-}
+PIECES(mc_percpu_slot, bump_row())
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(mc_hash_lookup, struct pt_regs *regs, long ret)
-{
-	bump_hash(&mc_hash);
-	return 0;
-}
+PIECES(mc_hash_lookup, bump_hash(&mc_hash))
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(mc_two_hashes, struct pt_regs *regs, long ret)
-{
-	bump_hash(&mc_hash);
-	bump_hash(&mc_hash_other);
-	return 0;
-}
+PIECES(mc_two_hashes, bump_hash(&mc_hash), bump_hash(&mc_hash_other))
 
 /* The syscall layer's shape with apps on: its per-CPU row, then the process's entry. */
-SEC("tp_btf/sys_exit")
-int BPF_PROG(mc_slot_and_hash, struct pt_regs *regs, long ret)
-{
-	struct mc_value *v = percpu_value();
-	if (v)
-		v->n[0]++;
-	bump_hash(&mc_hash);
-	return 0;
-}
+PIECES(mc_slot_and_hash, bump_row(), bump_hash(&mc_hash))
 
 /*
  * The hot path of a per-CPU slot in front of apps' table (docs/design.md "What
@@ -139,11 +136,9 @@ int BPF_PROG(mc_slot_and_hash, struct pt_regs *regs, long ret)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(mc_slot_and_cached, struct pt_regs *regs, long ret)
 {
-	struct mc_value *row = percpu_value();
-	if (row)
-		row->n[0]++;
+	bump_row();
 	__u32 cpu = bpf_get_smp_processor_id();
-	struct mc_value *slot = bpf_map_lookup_elem(&mc_array, &cpu);
+	struct mc_value *slot = bpf_map_lookup_elem(&mc_slots, &cpu);
 	if (!slot)
 		return 0;
 	__u64 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -158,15 +153,10 @@ int BPF_PROG(mc_slot_and_cached, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(mc_task_storage, struct pt_regs *regs, long ret)
-{
-	struct mc_value *v =
-		bpf_task_storage_get(&mc_task, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (v)
-		__sync_fetch_and_add(&v->n[0], 1);
-	return 0;
-}
+PIECES(mc_task_storage, bump_task())
+
+/* The same per-CPU row, then task-local storage in place of the hash. */
+PIECES(mc_slot_and_task, bump_row(), bump_task())
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(mc_clock, struct pt_regs *regs, long ret)
