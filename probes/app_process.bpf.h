@@ -64,6 +64,31 @@ struct {
 	__uint(max_entries, APP_MOVED_RING_BYTES);
 } app_moved SEC(".maps");
 
+/*
+ * A slot per possible CPU in front of the table (struct app_slot): a counted
+ * syscall of the slot's owner adds there, with no lookup in the table. Its
+ * first read after a syscall costs a third of the table's (docs/design.md
+ * "What an access costs"). use_slots: the kernel has BPF atomics with fetch
+ * (agent/modules/apps.c probes it); slot_cpus: the possible CPUs. Mmapable:
+ * the collect claims slots through the mapping.
+ */
+const volatile bool use_slots = false;
+const volatile __u32 slot_cpus = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct app_slot_table);
+} app_slots SEC(".maps");
+
+static __always_inline struct app_slot_table *slot_table(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&app_slots, &zero);
+}
+
 static __always_inline void read_identity(struct task_struct *leader, struct app_identity_raw *id)
 {
 	BPF_CORE_READ_STR_INTO(&id->comm, leader, comm);
@@ -151,6 +176,113 @@ static __always_inline void moved(struct app_process *p)
 	}
 }
 
+/* A held slot's counts into p (which may be another CPU's process entry), then zeroed. */
+static __always_inline void slot_fold(struct app_slot *s, struct app_process *p)
+{
+	for (int k = 0; k < APP_SLOT_COUNTERS; k++) {
+		__u64 n = s->counts[k];
+		if (!n)
+			continue;
+		if (p)
+			__sync_fetch_and_add(&p->counters[k], n);
+		s->counts[k] = 0;
+	}
+}
+
+/* A held slot's counts into its owner's entry; counted as lost when the entry is gone. */
+static __always_inline void slot_fold_owner(struct app_slot *s, __u32 owner)
+{
+	struct app_process *p = bpf_map_lookup_elem(&app_pids, &owner);
+	if (!p) {
+		struct app_health *h = percpu_slot(&app_health);
+		if (h)
+			h->slot_lost += app_slot_calls(s->counts);
+	}
+	slot_fold(s, p);
+	if (p)
+		moved(p);
+}
+
+/*
+ * This CPU's slot, held for the current process; NULL: count in the table.
+ * Another process's slot is claimed under its owner's name while its counts
+ * move to that owner's entry, so that an exit of that owner sees it held
+ * (slots_fold_all) and leaves its entry to the collect.
+ */
+static __always_inline struct app_slot *slot_hold(void)
+{
+	if (!use_slots)
+		return NULL;
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct app_slot_table *all = slot_table();
+	if (!all || cpu >= APP_SLOT_MAX_CPUS)
+		return NULL;
+	struct app_slot *s = &all->slot[cpu];
+	__u64 me = bpf_get_current_pid_tgid() >> 32;
+	__u64 owner = s->owner;
+	if (owner == me)
+		return __sync_val_compare_and_swap(&s->owner, me, me | APP_SLOT_CLAIMED) == me ? s : NULL;
+	if (owner & APP_SLOT_CLAIMED)
+		return NULL;
+	if (__sync_val_compare_and_swap(&s->owner, owner, owner | APP_SLOT_CLAIMED) != owner)
+		return NULL;
+	if (owner)
+		slot_fold_owner(s, (__u32)owner);
+	/* The current process needs its entry (its identity is read now, from its own task). */
+	if (!app_of_current()) {
+		__sync_val_compare_and_swap(&s->owner, owner | APP_SLOT_CLAIMED, 0);
+		return NULL;
+	}
+	s->owner = me | APP_SLOT_CLAIMED; /* held: no one else writes it */
+	return s;
+}
+
+static __always_inline void slot_release(struct app_slot *s)
+{
+	__u64 held = s->owner;
+	__sync_val_compare_and_swap(&s->owner, held, held & ~APP_SLOT_CLAIMED);
+}
+
+/*
+ * Every CPU's slot of tgid folded into p, before an exit's or a rename's
+ * snapshot; release_to: the owner the slots keep after (0 at exit). False when
+ * a slot of tgid was held (by its CPU moving it out, or by the collect): its
+ * counts reach p later.
+ */
+static __always_inline bool slots_fold_all(__u32 tgid, struct app_process *p, __u64 release_to)
+{
+	if (!use_slots)
+		return true;
+	struct app_slot_table *table = slot_table();
+	if (!table)
+		return true;
+	bool all = true;
+	for (__u32 cpu = 0; cpu < APP_SLOT_MAX_CPUS && cpu < slot_cpus; cpu++) {
+		struct app_slot *s = &table->slot[cpu];
+		__u64 owner = s->owner;
+		if ((owner & ~APP_SLOT_CLAIMED) != tgid)
+			continue;
+		if ((owner & APP_SLOT_CLAIMED) ||
+		    __sync_val_compare_and_swap(&s->owner, owner, owner | APP_SLOT_CLAIMED) != owner) {
+			all = false;
+			continue;
+		}
+		slot_fold(s, p);
+		__sync_val_compare_and_swap(&s->owner, owner | APP_SLOT_CLAIMED, release_to);
+	}
+	return all;
+}
+
+/* Named on app_moved even if it was in this generation already: the collect may have read it since. */
+static __always_inline void moved_again(struct app_process *p)
+{
+	__u32 zero = 0;
+	__u32 *gen = bpf_map_lookup_elem(&app_collect_gen, &zero);
+	if (gen)
+		p->moved_gen = *gen + 1;
+	moved(p);
+}
+
 /* unlinkat's flags (its third argument), from the registers saved at entry. */
 static __always_inline bool removes_dir(struct pt_regs *regs)
 {
@@ -227,10 +359,98 @@ static __always_inline bool fd_is_tcp(long fd)
 	return sk && family_is_inet(sock_family(sk, false)) && sock_protocol(sk, false) == SOCK_IPPROTO_TCP;
 }
 
+/*
+ * counters: an entry's (atomic: other CPUs add too; APP_COUNTER_COUNT of them)
+ * or a held slot's (plain; APP_SLOT_COUNTERS).
+ */
+static __always_inline void bump(__u64 *counters, bool atomic, int counter, __u64 n)
+{
+	if (counter < 0 || counter >= (atomic ? APP_COUNTER_COUNT : APP_SLOT_COUNTERS))
+		return;
+	if (atomic)
+		__sync_fetch_and_add(&counters[counter], n);
+	else
+		counters[counter] += n;
+}
+
+/* What one syscall adds to a process's counters. */
+static __always_inline void tally(__u64 *c, bool atomic, enum app_syscall_kind kind, __u32 row, long ret, bool known,
+				  struct pt_regs *regs)
+{
+	bool failed = known && ret < 0;
+	switch (kind) {
+	case APP_SYSCALL_OPEN:
+		bump(c, atomic, APP_FILE_OPEN, 1);
+		if (failed)
+			bump(c, atomic, APP_FILE_OPEN_ERRORS, 1);
+		if (count_creates && creates(row, regs))
+			bump(c, atomic, APP_FILE_CREATE, 1);
+		break;
+	case APP_SYSCALL_CLOSE:
+		bump(c, atomic, APP_FILE_CLOSED, 1);
+		if (failed)
+			bump(c, atomic, APP_FILE_CLOSE_ERRORS, 1);
+		break;
+	case APP_SYSCALL_UNLINK:
+		bump(c, atomic, APP_FILE_DELETED, 1);
+		break;
+	case APP_SYSCALL_READ:
+		bump(c, atomic, APP_VFS_READ_CALL, 1);
+		if (failed)
+			bump(c, atomic, APP_VFS_READ_ERRORS, 1);
+		else if (known && ret > 0)
+			bump(c, atomic, APP_VFS_READ_BYTES, ret);
+		break;
+	case APP_SYSCALL_WRITE:
+		bump(c, atomic, APP_VFS_WRITE_CALL, 1);
+		if (failed)
+			bump(c, atomic, APP_VFS_WRITE_ERRORS, 1);
+		else if (known && ret > 0)
+			bump(c, atomic, APP_VFS_WRITE_BYTES, ret);
+		break;
+	case APP_SYSCALL_FSYNC:
+		bump(c, atomic, APP_FSYNC, 1);
+		break;
+	case APP_SYSCALL_FDATASYNC:
+		bump(c, atomic, APP_FDATASYNC, 1);
+		break;
+	case APP_SYSCALL_SHMGET:
+		bump(c, atomic, APP_SHM_GET, 1);
+		break;
+	case APP_SYSCALL_SHMAT:
+		bump(c, atomic, APP_SHM_AT, 1);
+		break;
+	case APP_SYSCALL_SHMDT:
+		bump(c, atomic, APP_SHM_DT, 1);
+		break;
+	case APP_SYSCALL_SHMCTL:
+		bump(c, atomic, APP_SHM_CTL, 1);
+		break;
+	case APP_SYSCALL_ACCEPT:
+		bump(c, atomic, APP_TCP_ACCEPT, 1);
+		break;
+	case APP_SYSCALL_FORK:
+		bump(c, atomic, thread_wanted(row, regs) ? APP_THREAD_CREATE_ERRORS : APP_PROCESS_CREATE_ERRORS, 1);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The kinds whose counters all sit below APP_SLOT_COUNTERS: they may count in the CPU's slot. */
+static __always_inline bool slot_counts(enum app_syscall_kind kind)
+{
+	return kind == APP_SYSCALL_OPEN || kind == APP_SYSCALL_CLOSE || kind == APP_SYSCALL_UNLINK ||
+	       kind == APP_SYSCALL_READ || kind == APP_SYSCALL_WRITE || kind == APP_SYSCALL_FSYNC ||
+	       kind == APP_SYSCALL_FDATASYNC;
+}
+
 /* known: the way sees the result (errors and bytes); otherwise calls only. */
 static __always_inline void app_count_syscall(enum app_syscall_kind kind, __u32 row, long ret, bool known,
 					  struct pt_regs *regs)
 {
+	if (kind == APP_SYSCALL_NONE)
+		return;
 	if (kind == APP_SYSCALL_UNLINK && row == SYS_unlinkat && removes_dir(regs))
 		return;
 	/* Only failed forks and accepted TCP connections count: the rest skip the table. */
@@ -238,67 +458,18 @@ static __always_inline void app_count_syscall(enum app_syscall_kind kind, __u32 
 		return;
 	if (kind == APP_SYSCALL_ACCEPT && !(known && ret >= 0 && fd_is_tcp(ret)))
 		return;
+	if (slot_counts(kind)) {
+		struct app_slot *s = slot_hold();
+		if (s) {
+			tally(s->counts, false, kind, row, ret, known, regs);
+			slot_release(s);
+			return;
+		}
+	}
 	struct app_process *p = app_of_current();
 	if (!p)
 		return;
-	bool failed = known && ret < 0;
-	switch (kind) {
-	case APP_SYSCALL_OPEN:
-		add(p, APP_FILE_OPEN, 1);
-		if (failed)
-			add(p, APP_FILE_OPEN_ERRORS, 1);
-		if (count_creates && creates(row, regs))
-			add(p, APP_FILE_CREATE, 1);
-		break;
-	case APP_SYSCALL_CLOSE:
-		add(p, APP_FILE_CLOSED, 1);
-		if (failed)
-			add(p, APP_FILE_CLOSE_ERRORS, 1);
-		break;
-	case APP_SYSCALL_UNLINK:
-		add(p, APP_FILE_DELETED, 1);
-		break;
-	case APP_SYSCALL_READ:
-		add(p, APP_VFS_READ_CALL, 1);
-		if (failed)
-			add(p, APP_VFS_READ_ERRORS, 1);
-		else if (known && ret > 0)
-			add(p, APP_VFS_READ_BYTES, ret);
-		break;
-	case APP_SYSCALL_WRITE:
-		add(p, APP_VFS_WRITE_CALL, 1);
-		if (failed)
-			add(p, APP_VFS_WRITE_ERRORS, 1);
-		else if (known && ret > 0)
-			add(p, APP_VFS_WRITE_BYTES, ret);
-		break;
-	case APP_SYSCALL_FSYNC:
-		add(p, APP_FSYNC, 1);
-		break;
-	case APP_SYSCALL_FDATASYNC:
-		add(p, APP_FDATASYNC, 1);
-		break;
-	case APP_SYSCALL_SHMGET:
-		add(p, APP_SHM_GET, 1);
-		break;
-	case APP_SYSCALL_SHMAT:
-		add(p, APP_SHM_AT, 1);
-		break;
-	case APP_SYSCALL_SHMDT:
-		add(p, APP_SHM_DT, 1);
-		break;
-	case APP_SYSCALL_SHMCTL:
-		add(p, APP_SHM_CTL, 1);
-		break;
-	case APP_SYSCALL_ACCEPT:
-		add(p, APP_TCP_ACCEPT, 1);
-		break;
-	case APP_SYSCALL_FORK:
-		add(p, thread_wanted(row, regs) ? APP_THREAD_CREATE_ERRORS : APP_PROCESS_CREATE_ERRORS, 1);
-		break;
-	default:
-		return;
-	}
+	tally(p->counters, true, kind, row, ret, known, regs);
 	moved(p);
 }
 

@@ -118,6 +118,12 @@ static __always_inline void on_exit(void)
 		return;
 	}
 	__u32 tgid = BPF_CORE_READ(task, tgid);
+	if (!slots_fold_all(tgid, p, 0)) {
+		/* A slot of it is held: the collect folds it, slots and entry, as an exit. */
+		p->exited = 1;
+		moved_again(p);
+		return;
+	}
 	struct app_snapshot *e = bpf_ringbuf_reserve(&app_snapshots, sizeof(*e), 0);
 	if (!e) {
 		/* Userspace folds and deletes it at the next collect instead. */
@@ -187,6 +193,8 @@ static __always_inline void on_rename(__u32 renamed_pid, __u32 tgid, const char 
 	struct app_process *p = bpf_map_lookup_elem(&app_pids, &tgid);
 	if (!p)
 		return; /* nothing counted yet: its first event reads the new comm */
+	/* The slots' counts are the old name's too (a slot held now keeps its counts for the new one). */
+	slots_fold_all(tgid, p, tgid);
 	struct app_snapshot *e = bpf_ringbuf_reserve(&app_snapshots, sizeof(*e), 0);
 	if (e) {
 		e->tgid = tgid;

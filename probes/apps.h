@@ -103,6 +103,39 @@ struct app_process {
 	struct app_identity_raw id;
 };
 
+/*
+ * A CPU's slot in front of the table (docs/design.md "What an access costs"):
+ * the syscall counts of the process that last counted on this CPU, folded into
+ * its entry when another process takes the slot, at its exit and rename, and
+ * read beside the entries at each collect. Counters below APP_SLOT_COUNTERS only.
+ */
+#define APP_SLOT_COUNTERS (APP_FILE_CREATE + 1)
+/* owner's claimed bit: whoever reads or moves the counts holds it (BPF and the collect alike). */
+#define APP_SLOT_CLAIMED (1ULL << 63)
+/* CPUs that have a slot at most: with more possible CPUs, no slots. */
+#define APP_SLOT_MAX_CPUS 256
+
+struct app_slot {
+	unsigned long long owner; /* tgid, | APP_SLOT_CLAIMED while held; 0: free */
+	unsigned long long counts[APP_SLOT_COUNTERS];
+	unsigned long long pad[1]; /* three cache lines: no two CPUs' slots share one */
+};
+
+/* The syscalls a slot's counts stand for: each adds one to exactly one of these. */
+static inline unsigned long long app_slot_calls(const unsigned long long *c)
+{
+	return c[APP_FILE_OPEN] + c[APP_FILE_CLOSED] + c[APP_FILE_DELETED] + c[APP_VFS_READ_CALL] +
+	       c[APP_VFS_WRITE_CALL] + c[APP_FSYNC] + c[APP_FDATASYNC];
+}
+
+/*
+ * Every CPU's slot in one value: a program walks them by index (exit, rename),
+ * which a lookup per slot would not let the verifier bound.
+ */
+struct app_slot_table {
+	struct app_slot slot[APP_SLOT_MAX_CPUS];
+};
+
 /* Why the kernel side handed a process's counts over. */
 enum app_snapshot_kind {
 	APP_SNAPSHOT_EXIT = 0, /* its last thread exited; its entry is gone from the table by then */
@@ -125,6 +158,8 @@ struct app_health {
 	unsigned long long ringbuf_lost;
 	/* Moves that found app_moved full: the next collect reads the whole table instead. */
 	unsigned long long moved_lost;
+	/* Syscalls a slot held for a process whose entry was gone when the slot was taken over (it died unseen). */
+	unsigned long long slot_lost;
 };
 
 /*

@@ -28,6 +28,7 @@
 #include "module.h"
 #include "apps.h"
 #include "app_copy.skel.h"
+#include "app_slots.h"
 #include "apps.skel.h"
 #include "cachestat.h"
 #include "syscall_table.h"
@@ -315,6 +316,8 @@ struct apps_state {
 	bool no_batch;  /* the kernel refused batched reads: key by key */
 	struct app_copy_bpf *copy; /* copies the moved entries out, a batch a call (copy_moved); NULL: a lookup each */
 	struct ring_buffer *moved_ring; /* app_moved; NULL: every collect reads the whole table */
+	struct app_slots *slots;        /* the per-CPU slots, mapped; NULL: the kernel counts in the table only */
+	uint64_t slots_lost;            /* slot counts of processes gone unseen (app_slots_release) */
 	uint32_t gen;                   /* app_collect_gen's value: bumped each collect, never 0 after the first */
 	uint32_t sweep_gens;            /* collects in SWEEP_PERIOD_MS: a process that moved within them is alive */
 	struct tgid_list moved, moved_before; /* named at this collect, at the one before */
@@ -433,6 +436,11 @@ static struct bpf_object *apps_open(struct module *m)
 	}
 	if (m->probes)
 		map_prealloc_where_needed(st->skel->maps.app_pids, probe_cache_btf(m->probes));
+	/* A slot per possible CPU, where the kernel has the atomics they need (probes/app_process.bpf.h). */
+	int cpus = libbpf_num_possible_cpus();
+	bool slots = cpus > 0 && cpus <= APP_SLOT_MAX_CPUS && app_slots_supported();
+	st->skel->rodata->use_slots = slots;
+	st->skel->rodata->slot_cpus = slots ? (uint32_t)cpus : 1;
 	st->skel->rodata->cgroup_subsys =
 		choose_hierarchy(m->probes ? probe_cache_btf(m->probes) : NULL, st->hierarchy, sizeof(st->hierarchy));
 	const struct config_app_counters *on = m->cfg ? &m->cfg->apps.counters : NULL;
@@ -457,6 +465,8 @@ static int apps_share_with_layer(struct module *m, struct syscalls_bpf *layer)
 		return -EINVAL;
 	layer->rodata->cgroup_subsys = st->skel->rodata->cgroup_subsys;
 	layer->rodata->count_creates = st->skel->rodata->count_creates;
+	layer->rodata->use_slots = st->skel->rodata->use_slots;
+	layer->rodata->slot_cpus = st->skel->rodata->slot_cpus;
 	int err = bpf_map__reuse_fd(layer->maps.app_pids, bpf_map__fd(st->skel->maps.app_pids));
 	if (!err)
 		err = bpf_map__reuse_fd(layer->maps.app_scratch, bpf_map__fd(st->skel->maps.app_scratch));
@@ -466,6 +476,8 @@ static int apps_share_with_layer(struct module *m, struct syscalls_bpf *layer)
 		err = bpf_map__reuse_fd(layer->maps.app_collect_gen, bpf_map__fd(st->skel->maps.app_collect_gen));
 	if (!err)
 		err = bpf_map__reuse_fd(layer->maps.app_moved, bpf_map__fd(st->skel->maps.app_moved));
+	if (!err)
+		err = bpf_map__reuse_fd(layer->maps.app_slots, bpf_map__fd(st->skel->maps.app_slots));
 	return err;
 }
 
@@ -477,6 +489,7 @@ static void apps_destroy(struct module *m)
 	ring_buffer__free(m->ring);
 	m->ring = NULL;
 	ring_buffer__free(st->moved_ring);
+	app_slots_free(st->slots);
 	app_copy_bpf__destroy(st->copy);
 	apps_bpf__destroy(st->skel);
 	app_table_free(st->table);
@@ -694,6 +707,14 @@ static int apps_start(struct module *m)
 	m->ring = ring_buffer__new(bpf_map__fd(st->skel->maps.app_snapshots), on_snapshot, m, NULL);
 	if (!m->ring)
 		return -errno;
+	if (st->skel->rodata->use_slots) {
+		st->slots = app_slots_open(bpf_map__fd(st->skel->maps.app_slots), st->skel->rodata->slot_cpus);
+		if (!st->slots) {
+			int err = errno;
+			log_error("apps", "cannot map the per-CPU slots: %s", strerror(err));
+			return -err;
+		}
+	}
 	/*
 	 * Generation 1 from now: entries that move go on the ring (a fresh one has
 	 * 0). The first collect reads the whole table all the same, for those
@@ -740,6 +761,9 @@ static void forget_dead(struct apps_state *st, int fd)
  */
 static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_process *p)
 {
+	struct app_process with_slots;
+	if (st->slots)
+		p = app_slots_with(st->slots, tgid, p, &with_slots);
 	if (p->exited) {
 		app_table_exited(st->table, tgid, p);
 		remember_dead(st, tgid);
@@ -930,6 +954,14 @@ static void sweep_some(struct apps_state *st, int fd, struct ring_buffer *snapsh
 	}
 }
 
+/* A slot's owner: its entry is read this collect, moved or not. */
+static void name_slot_owner(void *ctx, uint32_t tgid)
+{
+	struct apps_state *st = ctx;
+	if (!tgid_list_add(&st->moved, tgid))
+		st->read_all = true; /* out of memory for the list: the next collect reads everything */
+}
+
 /* A new generation, and what the ring named under the last one. */
 static void drain_moved(struct apps_state *st)
 {
@@ -960,6 +992,9 @@ static int apps_collect(struct module *m, struct series_store *store)
 	int rc = 0;
 	if (st->moved_ring)
 		drain_moved(st);
+	/* Held from here to the end of the read: no slot's counts move into an entry in between. */
+	if (st->slots)
+		app_slots_hold(st->slots, name_slot_owner, st);
 	if (!st->moved_ring || st->no_batch || st->read_all) {
 		uint64_t began = app_table_generation(st->table);
 		st->full_reads++;
@@ -970,6 +1005,8 @@ static int apps_collect(struct module *m, struct series_store *store)
 	} else {
 		read_moved(st, fd);
 	}
+	if (st->slots)
+		st->slots_lost += app_slots_release(st->slots, fd);
 	forget_dead(st, fd);
 	sweep_some(st, fd, m->ring);
 	forget_dead(st, fd);
@@ -979,7 +1016,8 @@ static int apps_collect(struct module *m, struct series_store *store)
 	series_counter_observe(store, "agent.pids.full_reads", NULL, 0, st->full_reads);
 	if (health) {
 		struct metric_tag map = { "map", "app_pids" }, module = { "module", "apps" };
-		series_counter_observe(store, "agent.bpf.map_full", &map, 1, h->table_full);
+		/* Slot counts whose process had no entry left are events not counted for the same reason. */
+		series_counter_observe(store, "agent.bpf.map_full", &map, 1, h->table_full + h->slot_lost + st->slots_lost);
 		series_counter_observe(store, "agent.ringbuf.lost", &module, 1, h->ringbuf_lost);
 	}
 	return rc;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/bpf.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <net/if.h>
@@ -42,6 +43,7 @@
 
 #include <cmocka.h>
 
+#include "apps.h"
 #include "harness.h"
 
 #define COMM "bpfpushapps"
@@ -751,23 +753,34 @@ static int late_workload(void *arg)
 	return read(pp->go, &c, 1) == 0 ? 0 : 1;
 }
 
-/* BURST_CHILDREN processes that each open a file and exit, all started before any is reaped. */
+/*
+ * BURST_CHILDREN processes that each open a file, and exit once all have
+ * started: a CPU's slot (probes/app_process.bpf.h) holds one process's counts,
+ * so each open moves the slot's previous owner, still alive, into its entry
+ * and onto app_moved.
+ */
 static int burst_of_movers(void)
 {
 	static pid_t kids[BURST_CHILDREN];
-	int started = 0, rc = 0;
+	int started = 0, rc = 0, hold[2];
+	if (pipe(hold))
+		return -1;
 	for (; started < BURST_CHILDREN; started++) {
 		kids[started] = fork();
 		if (kids[started] == 0) {
 			prctl(PR_SET_NAME, "bpfpushburst");
+			close(hold[1]);
 			int fd = open("/dev/null", O_RDONLY);
-			_exit(fd < 0);
+			char c;
+			_exit(fd < 0 || read(hold[0], &c, 1) != 0);
 		}
 		if (kids[started] < 0) {
 			rc = -1;
 			break;
 		}
 	}
+	close(hold[0]);
+	close(hold[1]); /* every child's read ends */
 	for (int i = 0; i < started; i++)
 		if (waitpid(kids[i], NULL, 0) != kids[i])
 			rc = -1;
@@ -1540,6 +1553,128 @@ static int retx_workload(void *arg)
 }
 
 /* Tracepoint ways only: under the matrix, once per kernel (its kprobe run). */
+/*
+ * Exits while the CPUs' slots are held (probes/app_process.bpf.h): the test
+ * holds them through the agent's own mapping, as a collect does, while
+ * HELD_CHILDREN processes whose reads sit in the slots exit. Their exits
+ * cannot fold the held slots: each leaves its entry, marked exited, for a
+ * collect after the release to fold with the slots, and every read counts once.
+ */
+#define HELD_CHILDREN 64
+#define HELD_READS 10
+
+static long bpf_call(int cmd, union bpf_attr *attr)
+{
+	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+/* The agent's app_slots map, mapped; NULL where there is none. Raw bpf(2): the tests link no libbpf. */
+static struct app_slot_table *map_agent_slots(size_t *bytes)
+{
+	union bpf_attr next = { 0 };
+	while (!bpf_call(BPF_MAP_GET_NEXT_ID, &next)) {
+		next.start_id = next.next_id;
+		union bpf_attr by_id = { .map_id = next.next_id };
+		int fd = (int)bpf_call(BPF_MAP_GET_FD_BY_ID, &by_id);
+		if (fd < 0)
+			continue;
+		struct bpf_map_info info = { 0 };
+		union bpf_attr get = { .info = { .bpf_fd = (__u32)fd, .info_len = sizeof(info), .info = (__u64)(uintptr_t)&info } };
+		bool found = !bpf_call(BPF_OBJ_GET_INFO_BY_FD, &get) && !strcmp(info.name, "app_slots") &&
+			     info.value_size == sizeof(struct app_slot_table);
+		if (found) {
+			long page = sysconf(_SC_PAGESIZE);
+			*bytes = (sizeof(struct app_slot_table) + (size_t)page - 1) / (size_t)page * (size_t)page;
+			void *m = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			close(fd);
+			return m == MAP_FAILED ? NULL : m;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static void test_exit_while_slots_held_folds_at_collect(void **state)
+{
+	(void)state;
+	struct agent_proc ap;
+	start_apps_with_table(&ap, 4096);
+	size_t bytes = 0;
+	struct app_slot_table *slots = map_agent_slots(&bytes);
+	assert_non_null(slots);
+	int go[2], done[2];
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	/*
+	 * The children on the last CPU, this process on the first: the last child
+	 * to read there still owns that CPU's slot when it is held (this process's
+	 * own reads take the first CPU's over).
+	 */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t first_cpu, last_cpu, before;
+	CPU_ZERO(&first_cpu);
+	CPU_ZERO(&last_cpu);
+	CPU_SET(0, &first_cpu);
+	CPU_SET(ncpu > 1 ? (int)ncpu - 1 : 0, &last_cpu);
+	assert_int_equal(sched_getaffinity(0, sizeof(before), &before), 0);
+	assert_int_equal(sched_setaffinity(0, sizeof(first_cpu), &first_cpu), 0);
+	pid_t kids[HELD_CHILDREN];
+	for (int i = 0; i < HELD_CHILDREN; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			prctl(PR_SET_NAME, "bpfpushheld");
+			sched_setaffinity(0, sizeof(last_cpu), &last_cpu);
+			close(go[1]);
+			int fd = open("/dev/zero", O_RDONLY);
+			char c;
+			for (int r = 0; r < HELD_READS; r++)
+				if (fd < 0 || read(fd, &c, 1) != 1)
+					_exit(1);
+			_exit(write(done[1], "r", 1) != 1 || read(go[0], &c, 1) != 0);
+		}
+		assert_true(kids[i] > 0);
+	}
+	close(go[0]);
+	assert_int_equal(harness_wait_bytes(done[0], HELD_CHILDREN, 20000), 0);
+	/* Hold every CPU's slot, waiting out a program mid-way, and note whose reads they hold. */
+	int owned = 0;
+	for (int i = 0; i < APP_SLOT_MAX_CPUS; i++) {
+		unsigned long long *word = &slots->slot[i].owner, owner;
+		do
+			owner = __atomic_load_n(word, __ATOMIC_ACQUIRE) & ~APP_SLOT_CLAIMED;
+		while (!__atomic_compare_exchange_n(word, &owner, owner | APP_SLOT_CLAIMED, false, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST));
+		for (int k = 0; k < HELD_CHILDREN; k++)
+			owned += owner == (unsigned long long)kids[k] && slots->slot[i].counts[APP_VFS_READ_CALL] > 0;
+	}
+	close(go[1]); /* every child exits now, its slot held */
+	for (int i = 0; i < HELD_CHILDREN; i++) {
+		int status;
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	for (int i = 0; i < APP_SLOT_MAX_CPUS; i++)
+		__atomic_and_fetch(&slots->slot[i].owner, ~APP_SLOT_CLAIMED, __ATOMIC_SEQ_CST);
+	sched_setaffinity(0, sizeof(before), &before);
+	/* Each child's last read is the end of the go pipe: one more call. */
+	int want = HELD_CHILDREN * (HELD_READS + 1);
+	int seen = harness_wait_for(&ap, "apps.bpfpushheld.vfs_read_call", want, 10000);
+	harness_wait_for(&ap, "apps.bpfpushheld.task_exit", HELD_CHILDREN, 10000);
+	assert_int_equal(harness_stop(&ap), 0);
+	uint64_t reads = harness_sum(&ap, "apps.bpfpushheld.vfs_read_call");
+	uint64_t exits = harness_sum(&ap, "apps.bpfpushheld.task_exit");
+	print_message("  %d children exited, %d of them with its reads in a held slot; vfs_read_call %llu == %d, "
+		      "task_exit %llu == %d\n",
+		      HELD_CHILDREN, owned, (unsigned long long)reads, want, (unsigned long long)exits, HELD_CHILDREN);
+	assert_int_equal(seen, 0);
+	assert_int_equal(reads, want);
+	assert_int_equal(exits, HELD_CHILDREN);
+	munmap(slots, bytes);
+	close(done[0]);
+	close(done[1]);
+	harness_free(&ap);
+}
+
 static void test_retransmits_by_socket_owner(void **state)
 {
 	(void)state;
@@ -1590,6 +1725,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_renamed_leader_moves_later_counts),
 		cmocka_unit_test(test_depth_counters_exact),
 		cmocka_unit_test(test_retransmits_by_socket_owner),
+		cmocka_unit_test(test_exit_while_slots_held_folds_at_collect),
 	};
 	/* One test by name (a glob) when a developer asks: BPFPUSH_TEST_ONLY=test_depth_* build/tests/test_apps */
 	const char *only = getenv("BPFPUSH_TEST_ONLY");

@@ -1,0 +1,171 @@
+/* The collect's side of apps' per-CPU slots (app_slots.h). */
+#include "app_slots.h"
+
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <linux/bpf.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* A program holds a slot for a few hundred ns; this bounds a wait that would otherwise never end. */
+#define HOLD_TRIES 1000000
+
+struct app_slots {
+	struct app_slot *slot; /* the map's values, mapped */
+	size_t bytes;
+	uint32_t cpus;
+	bool *held;     /* the collect holds it */
+	bool *taken;    /* its counts went into an entry this collect */
+	bool *freeing;  /* its owner exited: freed on release */
+	uint32_t *owner;  /* its owner when held (0: free) */
+	uint32_t *by_owner; /* held slots' indices, sorted by owner (app_slots_add) */
+	uint32_t nby;
+};
+
+bool app_slots_supported(void)
+{
+	/* *(u64 *)(r10 - 8) = 0; r0 = 0; r1 = 1; r0 = cmpxchg(r10 - 8, r0, r1); r0 = 0; exit */
+	struct bpf_insn prog[] = {
+		{ .code = BPF_ST | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_10, .off = -8, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 1 },
+		{ .code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_10, .src_reg = BPF_REG_1, .off = -8,
+		  .imm = BPF_CMPXCHG },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", prog, sizeof(prog) / sizeof(prog[0]), NULL);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+struct app_slots *app_slots_open(int map_fd, uint32_t cpus)
+{
+	struct app_slots *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	long page = sysconf(_SC_PAGESIZE);
+	s->cpus = cpus;
+	s->bytes = (sizeof(struct app_slot_table) + (size_t)page - 1) / (size_t)page * (size_t)page;
+	s->slot = mmap(NULL, s->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+	s->held = calloc(cpus, sizeof(*s->held));
+	s->taken = calloc(cpus, sizeof(*s->taken));
+	s->freeing = calloc(cpus, sizeof(*s->freeing));
+	s->owner = calloc(cpus, sizeof(*s->owner));
+	s->by_owner = calloc(cpus, sizeof(*s->by_owner));
+	if (s->slot == MAP_FAILED || !s->held || !s->taken || !s->freeing || !s->owner || !s->by_owner) {
+		int err = s->slot == MAP_FAILED ? errno : ENOMEM;
+		if (s->slot == MAP_FAILED)
+			s->slot = NULL;
+		app_slots_free(s);
+		errno = err;
+		return NULL;
+	}
+	return s;
+}
+
+void app_slots_free(struct app_slots *s)
+{
+	if (!s)
+		return;
+	if (s->slot)
+		munmap(s->slot, s->bytes);
+	free(s->held);
+	free(s->taken);
+	free(s->freeing);
+	free(s->owner);
+	free(s->by_owner);
+	free(s);
+}
+
+/* Hold slot i: false when a program held it for all of HOLD_TRIES. */
+static bool hold_one(struct app_slots *s, uint32_t i)
+{
+	unsigned long long *word = &s->slot[i].owner;
+	for (int tries = 0; tries < HOLD_TRIES; tries++) {
+		unsigned long long owner = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+		if (owner & APP_SLOT_CLAIMED) {
+			if (tries % 1000 == 999)
+				sched_yield();
+			continue;
+		}
+		if (__atomic_compare_exchange_n(word, &owner, owner | APP_SLOT_CLAIMED, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST)) {
+			s->owner[i] = (uint32_t)owner;
+			return true;
+		}
+	}
+	return false;
+}
+
+void app_slots_hold(struct app_slots *s, void (*named)(void *ctx, uint32_t tgid), void *ctx)
+{
+	s->nby = 0;
+	for (uint32_t i = 0; i < s->cpus; i++) {
+		s->taken[i] = s->freeing[i] = false;
+		s->held[i] = hold_one(s, i);
+		if (!s->held[i] || !s->owner[i])
+			continue;
+		/* Kept sorted by owner as it grows: one slot per CPU, so a few hundred at most. */
+		uint32_t k = s->nby++;
+		for (; k > 0 && s->owner[s->by_owner[k - 1]] > s->owner[i]; k--)
+			s->by_owner[k] = s->by_owner[k - 1];
+		s->by_owner[k] = i;
+		named(ctx, s->owner[i]);
+	}
+}
+
+const struct app_process *app_slots_with(struct app_slots *s, uint32_t tgid, const struct app_process *p,
+					 struct app_process *scratch)
+{
+	/* The first held slot of tgid, then the ones after it. */
+	uint32_t lo = 0, hi = s->nby;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (s->owner[s->by_owner[mid]] < tgid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const struct app_process *out = p;
+	for (uint32_t k = lo; k < s->nby && s->owner[s->by_owner[k]] == tgid; k++) {
+		uint32_t i = s->by_owner[k];
+		if (s->taken[i])
+			continue; /* read twice in one collect (a moved list with repeats): once only */
+		if (out == p) {
+			*scratch = *p;
+			out = scratch;
+		}
+		for (int c = 0; c < APP_SLOT_COUNTERS; c++)
+			scratch->counters[c] += s->slot[i].counts[c];
+		s->taken[i] = true;
+		s->freeing[i] = p->exited;
+	}
+	return out;
+}
+
+uint64_t app_slots_release(struct app_slots *s, int pids_fd)
+{
+	uint64_t lost = 0;
+	struct app_process scratch;
+	for (uint32_t i = 0; i < s->cpus; i++) {
+		if (!s->held[i])
+			continue;
+		uint32_t owner = s->owner[i];
+		bool gone = owner && !s->taken[i] && bpf_map_lookup_elem(pids_fd, &owner, &scratch) && errno == ENOENT;
+		if (s->freeing[i] || gone) {
+			if (gone)
+				lost += app_slot_calls(s->slot[i].counts);
+			memset(s->slot[i].counts, 0, sizeof(s->slot[i].counts));
+			owner = 0;
+		}
+		s->held[i] = false;
+		__atomic_store_n(&s->slot[i].owner, (unsigned long long)owner, __ATOMIC_RELEASE);
+	}
+	return lost;
+}
