@@ -3,6 +3,7 @@ VERSION := $(shell cat VERSION)
 CC ?= gcc
 CLANG ?= clang
 LLVM_STRIP ?= llvm-strip
+LLVM_OBJDUMP ?= llvm-objdump
 BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 ARCH := $(HOST_ARCH)
@@ -75,6 +76,16 @@ $(GEN)/%.bpf.o: probes/%.bpf.c $(GEN)/vmlinux.h $(wildcard probes/*.h)
 $(GEN)/%.skel.h: $(GEN)/%.bpf.o
 	@echo "  SKEL    $@"
 	@$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# A table-only build (probes/*_tableonly.bpf.c) is opened through its full build's skeleton
+# (agent/kernel/app_objects.c): scripts/check-tableonly fails the build unless both declare the
+# same maps, programs and knobs, and the table-only one holds no atomic with fetch.
+$(GEN)/%_tableonly.skel.h: $(GEN)/%_tableonly.bpf.o $(GEN)/%.skel.h scripts/check-tableonly
+	@echo "  SKEL    $@"
+	@$(BPFTOOL) gen skeleton $< name $*_tableonly_bpf > $@.tmp
+	@LLVM_OBJDUMP=$(LLVM_OBJDUMP) scripts/check-tableonly $* $(GEN)/$*.skel.h $@.tmp $<
+	@mv $@.tmp $@
+$(foreach t,$(filter %_tableonly,$(PROBES)),$(eval $(GEN)/$(t).bpf.o: probes/$(t:_tableonly=).bpf.c))
 
 $(OBJ)/%.o: %.c $(SKELS) $(AGENT_HEADERS) $(wildcard probes/*.h)
 	@mkdir -p $(dir $@)

@@ -75,6 +75,17 @@ struct {
 const volatile bool use_slots = false;
 const volatile __u32 slot_cpus = 1;
 
+/*
+ * 0 in the table-only build (probes/apps_tableonly.bpf.c,
+ * probes/syscalls_tableonly.bpf.c) that kernels before 5.12 load: their
+ * verifier refuses a program holding any compare-and-exchange, even one
+ * use_slots leaves unreached. Maps and knobs stay the same in both builds:
+ * the agent opens either through one skeleton (agent/kernel/app_objects.c).
+ */
+#ifndef APP_SLOTS
+#define APP_SLOTS 1
+#endif
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
@@ -211,6 +222,9 @@ static __always_inline void slot_fold_owner(struct app_slot *s, __u32 owner)
  */
 static __always_inline struct app_slot *slot_hold(void)
 {
+#if !APP_SLOTS
+	return NULL;
+#else
 	if (!use_slots)
 		return NULL;
 	__u32 cpu = bpf_get_smp_processor_id();
@@ -235,12 +249,17 @@ static __always_inline struct app_slot *slot_hold(void)
 	}
 	s->owner = me | APP_SLOT_CLAIMED; /* held: no one else writes it */
 	return s;
+#endif
 }
 
 static __always_inline void slot_release(struct app_slot *s)
 {
+#if APP_SLOTS
 	__u64 held = s->owner;
 	__sync_val_compare_and_swap(&s->owner, held, held & ~APP_SLOT_CLAIMED);
+#else
+	(void)s;
+#endif
 }
 
 /*
@@ -251,6 +270,9 @@ static __always_inline void slot_release(struct app_slot *s)
  */
 static __always_inline bool slots_fold_all(__u32 tgid, struct app_process *p, __u64 release_to)
 {
+#if !APP_SLOTS
+	return true;
+#else
 	if (!use_slots)
 		return true;
 	struct app_slot_table *table = slot_table();
@@ -271,6 +293,7 @@ static __always_inline bool slots_fold_all(__u32 tgid, struct app_process *p, __
 		__sync_val_compare_and_swap(&s->owner, owner | APP_SLOT_CLAIMED, release_to);
 	}
 	return all;
+#endif
 }
 
 /* Named on app_moved even if it was in this generation already: the collect may have read it since. */

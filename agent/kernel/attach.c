@@ -215,6 +215,29 @@ void probe_cache_release_btf(const struct probe_cache *pc)
 	mb->vmlinux = NULL;
 }
 
+/*
+ * A socket filter with one compare-and-exchange. Kernels before 5.12 refuse
+ * any program that holds one, reached or not ("BPF_STX uses reserved fields").
+ */
+static bool probe_atomics_fetch(void)
+{
+	/* *(u64 *)(r10 - 8) = 0; r0 = 0; r1 = 1; r0 = cmpxchg(r10 - 8, r0, r1); r0 = 0; exit */
+	struct bpf_insn prog[] = {
+		{ .code = BPF_ST | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_10, .off = -8, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 1 },
+		{ .code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_10, .src_reg = BPF_REG_1, .off = -8,
+		  .imm = BPF_CMPXCHG },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", prog, sizeof(prog) / sizeof(prog[0]), NULL);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 void probe_cache_init(struct probe_cache *pc)
 {
 	memset(pc, 0, sizeof(*pc));
@@ -225,6 +248,7 @@ void probe_cache_init(struct probe_cache *pc)
 	find_tracefs(pc);
 	read_lockdown(pc);
 	probe_tiers(pc);
+	pc->atomics_fetch = pc->privileged && probe_atomics_fetch();
 	if (!strcmp(pc->lockdown, "confidentiality"))
 		log_warn("attach", "kernel lockdown is 'confidentiality': BPF may not read kernel memory, "
 				   "programs that do will be refused");

@@ -27,6 +27,7 @@ struct probe_cache {
 	char tier_why[ATTACH_TIER_COUNT][REASON_MAX];
 	char tracefs[64];        /* where events/ lives, "" when unreachable */
 	char lockdown[32];       /* none | integrity | confidentiality | unknown */
+	bool atomics_fetch;      /* the verifier takes BPF atomics with fetch (5.12): apps' per-CPU slots */
 };
 
 /* Probe once; never fails (what is missing is recorded with its reason). */

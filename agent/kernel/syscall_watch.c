@@ -8,6 +8,7 @@
 
 #include "attach_keys.h"
 #include "log.h"
+#include "app_objects.h"
 #include "percpu.h"
 #include "syscalls.skel.h"
 
@@ -59,7 +60,8 @@ struct syscall_watch *syscall_watch_new(const struct config *cfg, const struct p
 static struct bpf_object *layer_open(struct module *m)
 {
 	struct syscall_watch *l = m->priv;
-	l->skel = syscalls_bpf__open();
+	/* apps' build (agent/kernel/app_objects.h): the layer counts in apps' table and slots. */
+	l->skel = syscalls_object_open(l->probes && l->probes->atomics_fetch);
 	return l->skel ? l->skel->obj : NULL;
 }
 

@@ -3,7 +3,6 @@
 
 #include <bpf/bpf.h>
 #include <errno.h>
-#include <linux/bpf.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,25 +23,6 @@ struct app_slots {
 	uint32_t *by_owner; /* held slots' indices, sorted by owner (app_slots_add) */
 	uint32_t nby;
 };
-
-bool app_slots_supported(void)
-{
-	/* *(u64 *)(r10 - 8) = 0; r0 = 0; r1 = 1; r0 = cmpxchg(r10 - 8, r0, r1); r0 = 0; exit */
-	struct bpf_insn prog[] = {
-		{ .code = BPF_ST | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_10, .off = -8, .imm = 0 },
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 1 },
-		{ .code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_10, .src_reg = BPF_REG_1, .off = -8,
-		  .imm = BPF_CMPXCHG },
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", prog, sizeof(prog) / sizeof(prog[0]), NULL);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
 
 struct app_slots *app_slots_open(int map_fd, uint32_t cpus)
 {
@@ -83,12 +63,16 @@ void app_slots_free(struct app_slots *s)
 	free(s);
 }
 
-/* Hold slot i: false when a program held it for all of HOLD_TRIES. */
+/*
+ * Hold slot i: false when another held it for all of HOLD_TRIES, and then
+ * s->owner[i] is the owner it was held for (app_slots_unheld).
+ */
 static bool hold_one(struct app_slots *s, uint32_t i)
 {
 	unsigned long long *word = &s->slot[i].owner;
 	for (int tries = 0; tries < HOLD_TRIES; tries++) {
 		unsigned long long owner = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+		s->owner[i] = (uint32_t)owner;
 		if (owner & APP_SLOT_CLAIMED) {
 			if (tries % 1000 == 999)
 				sched_yield();
@@ -120,8 +104,16 @@ void app_slots_hold(struct app_slots *s, void (*named)(void *ctx, uint32_t tgid)
 	}
 }
 
+bool app_slots_unheld(const struct app_slots *s, uint32_t tgid)
+{
+	for (uint32_t i = 0; i < s->cpus; i++)
+		if (!s->held[i] && s->owner[i] == tgid)
+			return true;
+	return false;
+}
+
 const struct app_process *app_slots_with(struct app_slots *s, uint32_t tgid, const struct app_process *p,
-					 struct app_process *scratch)
+					 bool final, struct app_process *scratch)
 {
 	/* The first held slot of tgid, then the ones after it. */
 	uint32_t lo = 0, hi = s->nby;
@@ -144,7 +136,7 @@ const struct app_process *app_slots_with(struct app_slots *s, uint32_t tgid, con
 		for (int c = 0; c < APP_SLOT_COUNTERS; c++)
 			scratch->counters[c] += s->slot[i].counts[c];
 		s->taken[i] = true;
-		s->freeing[i] = p->exited;
+		s->freeing[i] = final;
 	}
 	return out;
 }

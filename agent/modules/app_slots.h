@@ -15,9 +15,6 @@
 
 struct app_slots;
 
-/* Does this kernel's verifier take BPF atomics with fetch (compare-and-exchange)? 5.12 and later. */
-bool app_slots_supported(void);
-
 /* The first cpus slots of the map's one struct app_slot_table; NULL (errno set) when it cannot be mapped. */
 struct app_slots *app_slots_open(int map_fd, uint32_t cpus);
 void app_slots_free(struct app_slots *s);
@@ -29,12 +26,19 @@ void app_slots_free(struct app_slots *s);
 void app_slots_hold(struct app_slots *s, void (*named)(void *ctx, uint32_t tgid), void *ctx);
 
 /*
+ * Was a slot of tgid held by another (a program, for longer than a collect
+ * waits) when the collect held the rest? Then an exited entry of tgid is not
+ * final: that slot's counts reach it, or the next collect, later.
+ */
+bool app_slots_unheld(const struct app_slots *s, uint32_t tgid);
+
+/*
  * tgid's entry p (read while held) with the held slots' counts of tgid added:
- * p itself when no slot names tgid, else scratch. Slots of an exited entry are
- * freed on release.
+ * p itself when no slot names tgid, else scratch. final: p's process exited
+ * and the collect folds it for good; its slots are freed on release.
  */
 const struct app_process *app_slots_with(struct app_slots *s, uint32_t tgid, const struct app_process *p,
-					 struct app_process *scratch);
+					 bool final, struct app_process *scratch);
 
 /*
  * Release every held slot. A slot whose owner's entry the collect did not

@@ -28,6 +28,7 @@
 #include "module.h"
 #include "apps.h"
 #include "app_copy.skel.h"
+#include "app_objects.h"
 #include "app_slots.h"
 #include "apps.skel.h"
 #include "cachestat.h"
@@ -427,7 +428,9 @@ static struct bpf_object *apps_open(struct module *m)
 	struct apps_state *st = m->priv;
 	if (!st && !(st = m->priv = calloc(1, sizeof(*st))))
 		return NULL;
-	st->skel = apps_bpf__open();
+	/* The build with slots wherever the kernel takes it; use_slots below says whether they are used. */
+	bool atomics = m->probes && m->probes->atomics_fetch;
+	st->skel = apps_object_open(atomics);
 	if (!st->skel)
 		return NULL;
 	if (m->cfg) {
@@ -438,7 +441,7 @@ static struct bpf_object *apps_open(struct module *m)
 		map_prealloc_where_needed(st->skel->maps.app_pids, probe_cache_btf(m->probes));
 	/* A slot per possible CPU, where the kernel has the atomics they need (probes/app_process.bpf.h). */
 	int cpus = libbpf_num_possible_cpus();
-	bool slots = cpus > 0 && cpus <= APP_SLOT_MAX_CPUS && app_slots_supported();
+	bool slots = atomics && cpus > 0 && cpus <= APP_SLOT_MAX_CPUS;
 	st->skel->rodata->use_slots = slots;
 	st->skel->rodata->slot_cpus = slots ? (uint32_t)cpus : 1;
 	st->skel->rodata->cgroup_subsys =
@@ -761,10 +764,15 @@ static void forget_dead(struct apps_state *st, int fd)
  */
 static void take_entry(struct apps_state *st, uint32_t tgid, const struct app_process *p)
 {
+	/*
+	 * An exit one of whose slots another still held when the collect gave up
+	 * waiting: observed now, folded at a collect that holds that slot.
+	 */
+	bool final = p->exited && !(st->slots && app_slots_unheld(st->slots, tgid));
 	struct app_process with_slots;
 	if (st->slots)
-		p = app_slots_with(st->slots, tgid, p, &with_slots);
-	if (p->exited) {
+		p = app_slots_with(st->slots, tgid, p, final, &with_slots);
+	if (final) {
 		app_table_exited(st->table, tgid, p);
 		remember_dead(st, tgid);
 		return;

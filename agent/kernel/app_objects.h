@@ -1,0 +1,21 @@
+/*
+ * apps' object and the syscall layer's, opened in the build this kernel
+ * loads: with the per-CPU slots in front of apps' table where the verifier
+ * takes compare-and-exchange (probe_cache.atomics_fetch), else table-only
+ * (probes/app_process.bpf.h, APP_SLOTS). Either build is reached through
+ * the full build's skeleton, whose maps, programs and knobs both have
+ * (scripts/check-tableonly).
+ */
+#ifndef BPFPUSH_APP_OBJECTS_H
+#define BPFPUSH_APP_OBJECTS_H
+
+#include <stdbool.h>
+
+struct apps_bpf;
+struct syscalls_bpf;
+
+/* NULL with errno set, as a skeleton's __open(). */
+struct apps_bpf *apps_object_open(bool slots);
+struct syscalls_bpf *syscalls_object_open(bool slots);
+
+#endif
