@@ -20,7 +20,7 @@ struct app_slots {
 	bool *taken;    /* its counts went into an entry this collect */
 	bool *freeing;  /* its owner exited: freed on release */
 	uint32_t *owner;  /* its owner when held (0: free) */
-	uint32_t *by_owner; /* held slots' indices, sorted by owner (app_slots_add) */
+	uint32_t *by_owner; /* held slots' indices, sorted by owner (app_slots_hold) */
 	uint32_t nby;
 };
 
@@ -79,10 +79,8 @@ static bool hold_one(struct app_slots *s, uint32_t i)
 			continue;
 		}
 		if (__atomic_compare_exchange_n(word, &owner, owner | APP_SLOT_CLAIMED, false, __ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST)) {
-			s->owner[i] = (uint32_t)owner;
-			return true;
-		}
+						__ATOMIC_SEQ_CST))
+			return true; /* s->owner[i] is the owner it now holds for */
 	}
 	return false;
 }
