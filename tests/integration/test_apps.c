@@ -726,13 +726,22 @@ static void test_idle_process_counts_again_when_it_moves(void **state)
  * table entry): the collect after reads the whole table
  * (agent.pids.full_reads), so a process whose first move of the interval
  * found the ring full counts at that collect (nothing else reads a live
- * entry that did not move), and exactly. The agent is stopped meanwhile, so no collect
- * splits the burst; its exits also overflow the snapshot ring (about 800),
- * so the rest are folded from the table, each once, whichever read meets it
- * first.
+ * entry that did not move), and exactly. The agent is stopped meanwhile, so
+ * no collect splits the burst.
+ *
+ * An entry goes on the ring once per interval, so only entries that leave
+ * the table and are taken again can outnumber the ring. The burst comes in
+ * two waves: the first's exits fit the snapshot ring (its 256 KiB hold about
+ * 500), which deletes their entries; the second's processes take those
+ * entries again: 1300 moves against 1024 records. With one wave, whether the
+ * ring overflowed hung on the order of the exits (CI, 2026-12-06: it did not).
+ * The second wave's exits overflow the snapshot ring, so the rest are folded
+ * from the table, each once, whichever read meets it first.
  */
 #define BURST_TABLE 1024
-#define BURST_CHILDREN 1200
+#define BURST_FIRST 400
+#define BURST_SECOND 900
+#define BURST_CHILDREN (BURST_FIRST + BURST_SECOND)
 #define LATE_OPENS 50
 
 /* Says it is ready, then when told: LATE_OPENS opens, and done; then waits for the end. */
@@ -754,18 +763,18 @@ static int late_workload(void *arg)
 }
 
 /*
- * BURST_CHILDREN processes that each open a file, and exit once all have
- * started: a CPU's slot (probes/app_process.bpf.h) holds one process's counts,
- * so each open moves the slot's previous owner, still alive, into its entry
- * and onto app_moved.
+ * count processes that each open a file, and exit once all have started: a
+ * CPU's slot (probes/app_process.bpf.h) holds one process's counts, so each
+ * open moves the slot's previous owner, still alive, into its entry and onto
+ * app_moved. Returns once all have exited.
  */
-static int burst_of_movers(void)
+static int burst_of_movers(int count)
 {
-	static pid_t kids[BURST_CHILDREN];
+	static pid_t kids[BURST_SECOND];
 	int started = 0, rc = 0, hold[2];
-	if (pipe(hold))
+	if (count > BURST_SECOND || pipe(hold))
 		return -1;
-	for (; started < BURST_CHILDREN; started++) {
+	for (; started < count; started++) {
 		kids[started] = fork();
 		if (kids[started] == 0) {
 			prctl(PR_SET_NAME, "bpfpushburst");
@@ -801,7 +810,9 @@ static void test_overflowing_moved_ring_reads_whole_table(void **state)
 	uint64_t full_before = harness_sum(&ap, "agent.pids.full_reads");
 	assert_int_equal(kill(ap.pid, SIGSTOP), 0);
 	int64_t t0 = harness_now_ms();
-	int burst_rc = burst_of_movers();
+	int burst_rc = burst_of_movers(BURST_FIRST);
+	if (!burst_rc)
+		burst_rc = burst_of_movers(BURST_SECOND);
 	int64_t burst_ms = harness_now_ms() - t0;
 	int late_rc = write(gofd[1], "g", 1) == 1 ? harness_wait_bytes(donefd[0], 1, 10000) : -1;
 	assert_int_equal(kill(ap.pid, SIGCONT), 0);
