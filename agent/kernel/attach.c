@@ -824,6 +824,48 @@ enum attach_tier attach_pair_tier(const struct module *m, size_t entry_event, si
 	return tier != ATTACH_AUTO ? tier : attach_chosen_tier(m, result_event);
 }
 
+/*
+ * struct bpf_link_info as kernels from 6.7 fill it for a kprobe's perf-event
+ * link, up to the probe's own missed count (UAPI, so stable; the build's
+ * headers may predate it). Older kernels leave missed 0 or refuse the call.
+ */
+struct kprobe_link_info {
+	uint32_t type;          /* BPF_LINK_TYPE_PERF_EVENT */
+	uint32_t id;
+	uint32_t prog_id;
+	uint32_t unused;        /* the union's 8-byte alignment */
+	uint32_t perf_event_type; /* KPROBE_PERF_EVENT or KRETPROBE_PERF_EVENT */
+	uint32_t unused2;
+	uint64_t func_name;     /* 0: the name is not wanted */
+	uint32_t name_len;
+	uint32_t offset;
+	uint64_t addr;
+	uint64_t missed;
+};
+
+#define PERF_EVENT_LINK 7 /* BPF_LINK_TYPE_PERF_EVENT */
+#define KPROBE_PERF_EVENT 3    /* BPF_PERF_EVENT_KPROBE */
+#define KRETPROBE_PERF_EVENT 4 /* BPF_PERF_EVENT_KRETPROBE */
+
+/*
+ * Hits a kprobe or kretprobe could not run its program for. A kretprobe has
+ * max(10, 2 x possible CPUs) instances: while more tasks than that are inside
+ * the probed function (threads blocked in read(2)), the others' returns are
+ * missed, and the kernel counts them only here.
+ */
+static uint64_t kprobe_link_missed(const struct bpf_link *link)
+{
+	struct kprobe_link_info info;
+	__u32 len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	int fd = link ? bpf_link__fd(link) : -1;
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) || len < sizeof(info) || info.type != PERF_EVENT_LINK)
+		return 0;
+	if (info.perf_event_type != KPROBE_PERF_EVENT && info.perf_event_type != KRETPROBE_PERF_EVENT)
+		return 0;
+	return info.missed;
+}
+
 uint64_t attach_missed_events(const struct module *m)
 {
 	uint64_t missed = 0;
@@ -843,6 +885,8 @@ uint64_t attach_missed_events(const struct module *m)
 			memset(&info, 0, sizeof(info));
 			if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
 				missed += info.recursion_misses;
+			if (way->tier == ATTACH_KPROBE)
+				missed += kprobe_link_missed(m->events[e].links[p]);
 		}
 	}
 	return missed;

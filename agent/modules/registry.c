@@ -82,7 +82,7 @@ const struct metric_desc agent_metrics[] = {
 	{ "agent.modules.failed", METRIC_GAUGE, false, "", "enabled modules that could not attach" },
 	{ "agent.flush.duration_us", METRIC_GAUGE, false, "", "time the last flush (encode + hand-off to every sink) took" },
 	{ "agent.bpf.missed", METRIC_COUNTER, false, "module",
-	  "events the kernel skipped the module's programs for (recursion protection), where it counts them" },
+	  "events the kernel skipped the module's programs for (recursion protection; a kretprobe out of instances), where it counts them" },
 	{ "agent.pids.tracked", METRIC_GAUGE, false, "", "processes in the per-process table (apps)" },
 	{ "agent.pids.capacity", METRIC_GAUGE, false, "", "entries the per-process table can hold (global.pid_table_size)" },
 	{ "agent.pids.full_reads", METRIC_COUNTER, false, "",

@@ -1563,7 +1563,6 @@ static int retx_workload(void *arg)
 	return 0;
 }
 
-/* Tracepoint ways only: under the matrix, once per kernel (its kprobe run). */
 /*
  * Exits while the CPUs' slots are held (probes/app_process.bpf.h): the test
  * holds them through the agent's own mapping, as a collect does, while
@@ -1691,6 +1690,131 @@ static void test_exit_while_slots_held_folds_at_collect(void **state)
 	harness_free(&ap);
 }
 
+/*
+ * Tasks blocked in read(2) while others read. Under the kprobe tier each
+ * blocked task holds one of the read return probe's instances (the kernel
+ * gives it max(10, 2 x possible CPUs)); with more blocked than that, the
+ * others' returns are missed, and kernels from 6.7 count them in the probe's
+ * link (agent.bpf.missed{module=syscalls}). Every read is then counted or
+ * counted as missed; on the other tiers every read is counted.
+ */
+#define BLOCKED_BEYOND 12
+#define MISS_READERS 8
+#define MISS_READS 200
+
+/* Possible CPUs, from /sys/devices/system/cpu/possible ("0-N"); the configured ones without it. */
+static int possible_cpus(void)
+{
+	int first = 0, last = -1;
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+	if (f) {
+		if (fscanf(f, "%d-%d", &first, &last) == 1)
+			last = first;
+		fclose(f);
+	}
+	return last >= 0 ? last + 1 : (int)sysconf(_SC_NPROCESSORS_CONF);
+}
+
+/* Is every pid inside read(2) (/proc/PID/syscall's first field)? */
+static bool all_in_read(const pid_t *pids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char path[64];
+		long nr = -1;
+		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pids[i]);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			return false;
+		int got = fscanf(f, "%ld", &nr);
+		fclose(f);
+		if (got != 1 || nr != SYS_read)
+			return false;
+	}
+	return true;
+}
+
+static int miss_reader(void *arg)
+{
+	(void)arg;
+	int fd = open("/dev/zero", O_RDONLY);
+	char c;
+	for (int r = 0; r < MISS_READS; r++)
+		if (fd < 0 || read(fd, &c, 1) != 1)
+			return 1;
+	return 0;
+}
+
+static void test_reads_past_return_probe_instances_counted_or_missed(void **state)
+{
+	(void)state;
+	struct agent_proc ap;
+	start_apps_with_table(&ap, 4096);
+	char way[128] = "";
+	assert_int_equal(harness_probe_way(&ap, "apps", "vfs_read", way, sizeof(way)), 0);
+	if (!way[0]) /* the reads hooked at their return, for bytes and errors */
+		assert_int_equal(harness_probe_way(&ap, "apps", "vfs_read_result", way, sizeof(way)), 0);
+	assert_true(way[0]);
+	int cpus = possible_cpus(), instances = 2 * cpus > 10 ? 2 * cpus : 10;
+	int blocked = instances + BLOCKED_BEYOND;
+	pid_t *blockers = calloc((size_t)blocked, sizeof(*blockers));
+	assert_non_null(blockers);
+	int go[2];
+	assert_int_equal(pipe(go), 0);
+	for (int i = 0; i < blocked; i++) {
+		blockers[i] = fork();
+		if (blockers[i] == 0) {
+			prctl(PR_SET_NAME, "bpfpushblocked");
+			close(go[1]);
+			char c;
+			_exit(read(go[0], &c, 1) != 0);
+		}
+		assert_true(blockers[i] > 0);
+	}
+	close(go[0]);
+	int64_t deadline = harness_now_ms() + 20000;
+	while (!all_in_read(blockers, blocked) && harness_now_ms() < deadline)
+		sched_yield();
+	assert_true(all_in_read(blockers, blocked));
+	pid_t readers[MISS_READERS];
+	for (int i = 0; i < MISS_READERS; i++) {
+		readers[i] = fork();
+		if (readers[i] == 0) {
+			prctl(PR_SET_NAME, "bpfpushmiss");
+			_exit(miss_reader(NULL));
+		}
+		assert_true(readers[i] > 0);
+	}
+	for (int i = 0; i < MISS_READERS; i++) {
+		int status;
+		assert_int_equal(waitpid(readers[i], &status, 0), readers[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	/* An exit's snapshot carries the process's final counts. */
+	harness_wait_for(&ap, "apps.bpfpushmiss.task_exit", MISS_READERS, 10000);
+	assert_int_equal(harness_stop(&ap), 0);
+	close(go[1]); /* the blocked reads end only now: none of them is in the figures */
+	for (int i = 0; i < blocked; i++)
+		waitpid(blockers[i], NULL, 0);
+	free(blockers);
+	uint64_t want = MISS_READERS * MISS_READS;
+	uint64_t counted = harness_sum(&ap, "apps.bpfpushmiss.vfs_read_call");
+	uint64_t missed = harness_sum(&ap, "agent.bpf.syscalls.missed");
+	bool kprobe = strstr(way, "kprobe") != NULL;
+	print_message("  via %s, %d tasks blocked in read(2) (%d possible CPUs): vfs_read_call %llu of %llu, "
+		      "missed %llu\n",
+		      way, blocked, cpus, (unsigned long long)counted, (unsigned long long)want,
+		      (unsigned long long)missed);
+	assert_in_range(counted, 0, want);
+	if (!kprobe)
+		assert_int_equal(counted, want);
+	else if (harness_kernel_counts_classic_misses())
+		assert_true(counted + missed >= want);
+	else
+		print_message("  kernels before 6.7 do not count a kretprobe's misses: not checked\n");
+	harness_free(&ap);
+}
+
+/* Tracepoint ways only: under the matrix, once per kernel (its kprobe run). */
 static void test_retransmits_by_socket_owner(void **state)
 {
 	(void)state;
@@ -1742,6 +1866,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_depth_counters_exact),
 		cmocka_unit_test(test_retransmits_by_socket_owner),
 		cmocka_unit_test(test_exit_while_slots_held_folds_at_collect),
+		cmocka_unit_test(test_reads_past_return_probe_instances_counted_or_missed),
 	};
 	/* One test by name (a glob) when a developer asks: BPFPUSH_TEST_ONLY=test_depth_* build/tests/test_apps */
 	const char *only = getenv("BPFPUSH_TEST_ONLY");
