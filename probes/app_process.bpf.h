@@ -382,78 +382,73 @@ static __always_inline bool fd_is_tcp(long fd)
 	return sk && family_is_inet(sock_family(sk, false)) && sock_protocol(sk, false) == SOCK_IPPROTO_TCP;
 }
 
-/*
- * counters: an entry's (atomic: other CPUs add too; APP_COUNTER_COUNT of them)
- * or a held slot's (plain; APP_SLOT_COUNTERS).
- */
-static __always_inline void bump(__u64 *counters, bool atomic, int counter, __u64 n)
+/* Into the held slot s (plain: no one else writes it), else into p's entry (add). */
+static __always_inline void bump(struct app_process *p, struct app_slot *s, int counter, __u64 n)
 {
-	if (counter < 0 || counter >= (atomic ? APP_COUNTER_COUNT : APP_SLOT_COUNTERS))
-		return;
-	if (atomic)
-		__sync_fetch_and_add(&counters[counter], n);
-	else
-		counters[counter] += n;
+	if (!s)
+		add(p, counter, n);
+	else if (counter >= 0 && counter < APP_SLOT_COUNTERS)
+		s->counts[counter] += n;
 }
 
-/* What one syscall adds to a process's counters. */
-static __always_inline void tally(__u64 *c, bool atomic, enum app_syscall_kind kind, __u32 row, long ret, bool known,
-				  struct pt_regs *regs)
+/* What one syscall adds to a process's counters: in its held slot s, else in its entry p. */
+static __always_inline void tally(struct app_process *p, struct app_slot *s, enum app_syscall_kind kind, __u32 row,
+				  long ret, bool known, struct pt_regs *regs)
 {
 	bool failed = known && ret < 0;
 	switch (kind) {
 	case APP_SYSCALL_OPEN:
-		bump(c, atomic, APP_FILE_OPEN, 1);
+		bump(p, s, APP_FILE_OPEN, 1);
 		if (failed)
-			bump(c, atomic, APP_FILE_OPEN_ERRORS, 1);
+			bump(p, s, APP_FILE_OPEN_ERRORS, 1);
 		if (count_creates && creates(row, regs))
-			bump(c, atomic, APP_FILE_CREATE, 1);
+			bump(p, s, APP_FILE_CREATE, 1);
 		break;
 	case APP_SYSCALL_CLOSE:
-		bump(c, atomic, APP_FILE_CLOSED, 1);
+		bump(p, s, APP_FILE_CLOSED, 1);
 		if (failed)
-			bump(c, atomic, APP_FILE_CLOSE_ERRORS, 1);
+			bump(p, s, APP_FILE_CLOSE_ERRORS, 1);
 		break;
 	case APP_SYSCALL_UNLINK:
-		bump(c, atomic, APP_FILE_DELETED, 1);
+		bump(p, s, APP_FILE_DELETED, 1);
 		break;
 	case APP_SYSCALL_READ:
-		bump(c, atomic, APP_VFS_READ_CALL, 1);
+		bump(p, s, APP_VFS_READ_CALL, 1);
 		if (failed)
-			bump(c, atomic, APP_VFS_READ_ERRORS, 1);
+			bump(p, s, APP_VFS_READ_ERRORS, 1);
 		else if (known && ret > 0)
-			bump(c, atomic, APP_VFS_READ_BYTES, ret);
+			bump(p, s, APP_VFS_READ_BYTES, ret);
 		break;
 	case APP_SYSCALL_WRITE:
-		bump(c, atomic, APP_VFS_WRITE_CALL, 1);
+		bump(p, s, APP_VFS_WRITE_CALL, 1);
 		if (failed)
-			bump(c, atomic, APP_VFS_WRITE_ERRORS, 1);
+			bump(p, s, APP_VFS_WRITE_ERRORS, 1);
 		else if (known && ret > 0)
-			bump(c, atomic, APP_VFS_WRITE_BYTES, ret);
+			bump(p, s, APP_VFS_WRITE_BYTES, ret);
 		break;
 	case APP_SYSCALL_FSYNC:
-		bump(c, atomic, APP_FSYNC, 1);
+		bump(p, s, APP_FSYNC, 1);
 		break;
 	case APP_SYSCALL_FDATASYNC:
-		bump(c, atomic, APP_FDATASYNC, 1);
+		bump(p, s, APP_FDATASYNC, 1);
 		break;
 	case APP_SYSCALL_SHMGET:
-		bump(c, atomic, APP_SHM_GET, 1);
+		bump(p, s, APP_SHM_GET, 1);
 		break;
 	case APP_SYSCALL_SHMAT:
-		bump(c, atomic, APP_SHM_AT, 1);
+		bump(p, s, APP_SHM_AT, 1);
 		break;
 	case APP_SYSCALL_SHMDT:
-		bump(c, atomic, APP_SHM_DT, 1);
+		bump(p, s, APP_SHM_DT, 1);
 		break;
 	case APP_SYSCALL_SHMCTL:
-		bump(c, atomic, APP_SHM_CTL, 1);
+		bump(p, s, APP_SHM_CTL, 1);
 		break;
 	case APP_SYSCALL_ACCEPT:
-		bump(c, atomic, APP_TCP_ACCEPT, 1);
+		bump(p, s, APP_TCP_ACCEPT, 1);
 		break;
 	case APP_SYSCALL_FORK:
-		bump(c, atomic, thread_wanted(row, regs) ? APP_THREAD_CREATE_ERRORS : APP_PROCESS_CREATE_ERRORS, 1);
+		bump(p, s, thread_wanted(row, regs) ? APP_THREAD_CREATE_ERRORS : APP_PROCESS_CREATE_ERRORS, 1);
 		break;
 	default:
 		break;
@@ -484,7 +479,7 @@ static __always_inline void app_count_syscall(enum app_syscall_kind kind, __u32 
 	if (slot_counts(kind)) {
 		struct app_slot *s = slot_hold();
 		if (s) {
-			tally(s->counts, false, kind, row, ret, known, regs);
+			tally(NULL, s, kind, row, ret, known, regs);
 			slot_release(s);
 			return;
 		}
@@ -492,7 +487,7 @@ static __always_inline void app_count_syscall(enum app_syscall_kind kind, __u32 
 	struct app_process *p = app_of_current();
 	if (!p)
 		return;
-	tally(p->counters, true, kind, row, ret, known, regs);
+	tally(p, NULL, kind, row, ret, known, regs);
 	moved(p);
 }
 
