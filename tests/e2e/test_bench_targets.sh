@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# scripts/bench/targets checks issue 32's targets from the files one `make bench` run leaves:
+# from made-up figures (no benchmark runs here), each target's verdict, a ratio taken against
+# the configuration's own floor, a file older than the run's .started stamp left out, a column
+# the run could not measure said so, and the noise line where two configurations load the
+# same programs.
+source "$(dirname "$0")/lib.sh"
+e2e_init --no-peers
+
+TARGETS=$E2E_ROOT/scripts/bench/targets
+DIR=$E2E_TMP/bench
+mkdir -p "$DIR/scale"
+
+# The floors' +ns, then the agent's: read 1.2x (met), write 1.5x (missed), no open column;
+# TCP against floor-dispatcher, as a configuration on the dispatcher would be.
+overhead() {
+	printf 'floor\tbpfpush-default\tfloor-tracepoints\n'
+	printf 'floor\tbpfpush-tracepoints\tfloor-tracepoints\n'
+	printf 'floor-tracepoints\tread\t100.0\nfloor-tracepoints\twrite\t200.0\nfloor-tracepoints\ttcp\t1000.0\n'
+	printf 'floor-tracepoints\tblock\t5.0\nfloor-tracepoints\tsoftirq\t200.0\n'
+	printf 'bpftrace\tread\t400.0\n'
+	printf 'bpfpush-default\tread\t120.0\nbpfpush-default\twrite\t300.0\nbpfpush-default\ttcp\t1600.0\n'
+	printf 'bpfpush-default\tblock\t50.0\nbpfpush-default\tsoftirq\t300.0\n'
+	printf 'bpfpush-tracepoints\tread\t130.0\n'
+}
+scale() {
+	printf 'module.collect_us apps\tprocesses\t2500\t12000\t30\n'
+	printf 'module.collect_cpu_us apps\tprocesses\t2400\t7000\t30\n'
+	printf 'agent cpu %% of a core\tboth\t1.5\t1.5\t3\n'
+	printf 'agent peak RSS KiB\tprocesses\t15000\t16000\t3\n'
+	printf 'agent peak RSS KiB\tboth\t15500\t17000\t3\n'
+}
+touch "$DIR/.started"
+overhead >"$DIR/overhead-fast.tsv"
+scale >"$DIR/scale/summary.tsv"
+
+"$TARGETS" --dir "$DIR" >"$E2E_TMP/out" 2>&1
+tap_ok "targets exits 0 with targets missed (it reports, it does not gate)" test $? -eq 0
+verdict() { # LABEL MEASURED VERDICT: the line of that target says both
+	grep -F -- "$1" "$E2E_TMP/out" | grep -F -- "$2" | grep -qw -- "$3" || { cat "$E2E_TMP/out"; return 1; }
+}
+line_says() { # FILE LABEL WORD: the line of that target says WORD
+	grep -F -- "$2" "$1" | grep -qw -- "$3" || { cat "$1"; return 1; }
+}
+tap_ok "read 1.20x the floor: met" verdict "read(2), apps on as shipped, x floor" "1.20x" met
+tap_ok "write 1.50x the floor: MISSED" verdict "write(2), apps on, x floor" "1.50x" MISSED
+tap_ok "no open column: not measured" verdict "openat+close, apps on, x floor" "not measured" column
+tap_ok "read against bpftrace: 0.30x met" verdict "x bpftrace" "0.30x" met
+tap_ok "TCP 1.60x: met (at most)" verdict "TCP send+recv" "1.60x" met
+tap_ok "a floor under 10 ns gives no ratio" verdict "block request" "not measured" column
+tap_ok "NET_RX 1.50x: met" verdict "NET_RX softirq" "1.50x" met
+tap_ok "collect median 2.5 ms: met" verdict "processes, median" "2.5 ms" met
+tap_ok "collect max 12.0 ms: MISSED" verdict "processes, max" "12.0 ms" MISSED
+tap_ok "agent CPU in the both case: met" verdict "500 endpoints" "1.50 %" met
+tap_ok "peak RSS is the largest case's: 16.6 MiB MISSED" verdict "peak RSS" "16.6 MiB" MISSED
+tap_ok "map memory said to be measured elsewhere" verdict "possible CPUs" "not in make bench" test_map_memory
+tap_ok "the tally" grep -qx "6 met, 3 missed, 3 not measured in this run" "$E2E_TMP/out"
+tap_ok "the noise line names both configurations' read" grep -q "read 1.20x/1.30x" "$E2E_TMP/out"
+tap_ok "the collect's CPU time beside its wall time" grep -q "median 2.4 ms, max 7.0 ms" "$E2E_TMP/out"
+
+# An earlier run's overhead file: older than .started, so left out and said so.
+touch -d '1 hour ago' "$DIR/overhead-fast.tsv"
+"$TARGETS" --dir "$DIR" >"$E2E_TMP/stale" 2>&1
+tap_ok "an overhead file older than .started is not used" grep -q "overhead-fast.tsv is from an earlier run" "$E2E_TMP/stale"
+tap_ok "  ... and the scale figures still are" line_says "$E2E_TMP/stale" "processes, median" met
+"$TARGETS" --dir "$DIR" --any-age >"$E2E_TMP/any" 2>&1
+tap_ok "--any-age uses it" line_says "$E2E_TMP/any" "read(2), apps on as shipped" met
+
+rm "$DIR/scale/summary.tsv"
+"$TARGETS" --dir "$DIR" --any-age >"$E2E_TMP/noscale" 2>&1
+tap_ok "no scale file: its targets not measured, with why" grep -q "scale/summary.tsv (its benchmark did not run)" "$E2E_TMP/noscale"
+
+"$TARGETS" --dir "$DIR" --bogus >/dev/null 2>"$E2E_TMP/bad"
+tap_ok "an unknown argument exits 2" test $? -eq 2
+tap_ok "  ... and names it on one line" test "$(cat "$E2E_TMP/bad")" = "targets: unknown argument --bogus (see --help)"
+
+tap_done
