@@ -36,6 +36,21 @@ struct {
 	__type(value, struct mc_value);
 } mc_percpu SEC(".maps");
 
+/* A small ARRAY that is not mmapable: the kernel allocates it with kmalloc, not vmalloc. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mc_value);
+} mc_small SEC(".maps");
+
+/*
+ * A knob in .rodata, as the modules' const volatile settings are (libbpf makes
+ * .rodata an mmapable ARRAY: its own vmalloc'd page); set, so that the read
+ * and what it guards stay in the program.
+ */
+const volatile __u64 mc_knob = 1;
+
 /* apps' table's shape (probes/app_process.bpf.h): keyed by tgid, not preallocated. */
 #define MC_HASH(name)                                                                                      \
 	struct {                                                                                           \
@@ -119,6 +134,19 @@ int BPF_PROG(mc_array_slot, struct pt_regs *regs, long ret)
 }
 
 PIECES(mc_percpu_slot, bump_row())
+
+/* The per-CPU row behind a .rodata knob (the syscall layer's app_rows, softirq's slow_threshold_ns). */
+PIECES(mc_knob_and_row, if (mc_knob) bump_row())
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(mc_small_array, struct pt_regs *regs, long ret)
+{
+	__u32 zero = 0;
+	struct mc_value *v = bpf_map_lookup_elem(&mc_small, &zero);
+	if (v)
+		__sync_fetch_and_add(&v->n[0], 1);
+	return 0;
+}
 
 PIECES(mc_hash_lookup, bump_hash(&mc_hash))
 
