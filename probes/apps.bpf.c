@@ -261,23 +261,31 @@ static __always_inline void count_one(int counter)
 }
 
 /*
- * A TCP or UDP call: its bytes, and with net_calls on the call itself, in
- * one lookup. call: this call counts (a TCP receive only when it returned
- * data, as socket.tcp.recv.calls; every other call).
+ * A TCP or UDP call: its bytes, and with net_calls on the call itself. call:
+ * this call counts (a TCP receive only when it returned data, as
+ * socket.tcp.recv.calls; every other call). In the CPU's slot when the call
+ * counts, so that each event in a slot adds one to a call counter
+ * (app_slot_calls); else in the process's entry, with one lookup.
  */
 static __always_inline void count_net(bool tcp, bool sent, long n, bool call)
 {
 	call = call && count_net_calls;
 	if (n <= 0 && !call)
 		return;
-	struct app_process *p = app_of_current();
-	if (!p)
+	int calls = tcp ? (sent ? APP_TCP_SEND_CALLS : APP_TCP_RECV_CALLS) : (sent ? APP_UDP_SEND_CALLS : APP_UDP_RECV_CALLS);
+	int bytes = sent ? APP_BANDWIDTH_SENT : APP_BANDWIDTH_RECV;
+	struct app_slot *s = call ? slot_hold() : NULL;
+	struct app_process *p = s ? NULL : app_of_current();
+	if (!s && !p)
 		return;
 	if (n > 0)
-		add(p, sent ? APP_BANDWIDTH_SENT : APP_BANDWIDTH_RECV, n);
+		bump(p, s, bytes, n);
 	if (call)
-		add(p, tcp ? (sent ? APP_TCP_SEND_CALLS : APP_TCP_RECV_CALLS) : (sent ? APP_UDP_SEND_CALLS : APP_UDP_RECV_CALLS), 1);
-	moved(p);
+		bump(p, s, calls, 1);
+	if (s)
+		slot_release(s);
+	else
+		moved(p);
 }
 
 /* The sending process owns a TCP socket from now on (for its retransmits). */

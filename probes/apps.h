@@ -4,7 +4,8 @@
 
 /*
  * Counters of one process (threads fold into their thread-group leader).
- * Every field only grows; the order is the catalogue's (agent/modules/apps.c).
+ * Every field only grows. Those a CPU's slot holds come first (below
+ * APP_SLOT_COUNTERS): the syscalls' and the sockets' calls and bytes.
  */
 enum app_counter {
 	APP_FILE_OPEN = 0,
@@ -18,27 +19,21 @@ enum app_counter {
 	APP_VFS_WRITE_CALL,
 	APP_VFS_WRITE_BYTES,
 	APP_VFS_WRITE_ERRORS,
-	APP_PROCESS_CREATE,
-	APP_THREAD_CREATE,
-	APP_TASK_EXIT,
 	APP_BANDWIDTH_SENT,
 	APP_BANDWIDTH_RECV,
-	/* Page-cache events (when cachestat is on), in pages: userspace derives hits, misses, dirties. */
-	APP_CACHE_ACCESSED,
-	APP_CACHE_ADDED,
-	APP_CACHE_DIRTIED,
-	/* Depth: each group switched under apps.counters (agent/modules/apps.c). */
+	/* Depth: each group switched under apps.counters (agent/modules/apps.c), here and below. */
 	APP_FSYNC,
 	APP_FDATASYNC,
 	APP_FILE_CREATE,
-	APP_SHM_GET,
-	APP_SHM_AT,
-	APP_SHM_DT,
-	APP_SHM_CTL,
 	APP_TCP_SEND_CALLS,
 	APP_TCP_RECV_CALLS,
 	APP_UDP_SEND_CALLS,
 	APP_UDP_RECV_CALLS,
+	/* Counted in the table only. */
+	APP_SHM_GET,
+	APP_SHM_AT,
+	APP_SHM_DT,
+	APP_SHM_CTL,
 	APP_TCP_RETRANSMITS,
 	APP_TCP_CONNECT_V4,
 	APP_TCP_CONNECT_V6,
@@ -50,6 +45,14 @@ enum app_counter {
 	APP_DCSTAT_MISSES,
 	APP_SWAP_READ,
 	APP_SWAP_WRITE,
+	/* Not depth. */
+	APP_PROCESS_CREATE,
+	APP_THREAD_CREATE,
+	APP_TASK_EXIT,
+	/* Page-cache events (when cachestat is on), in pages: userspace derives hits, misses, dirties. */
+	APP_CACHE_ACCESSED,
+	APP_CACHE_ADDED,
+	APP_CACHE_DIRTIED,
 	APP_COUNTER_COUNT
 };
 
@@ -105,11 +108,11 @@ struct app_process {
 
 /*
  * A CPU's slot in front of the table (docs/design.md "What an access costs"):
- * the syscall counts of the process that last counted on this CPU, folded into
+ * the syscall and socket counts of the process that last counted on this CPU, folded into
  * its entry when another process takes the slot, at its exit and rename, and
  * read beside the entries at each collect. Counters below APP_SLOT_COUNTERS only.
  */
-#define APP_SLOT_COUNTERS (APP_FILE_CREATE + 1)
+#define APP_SLOT_COUNTERS (APP_UDP_RECV_CALLS + 1)
 /* owner's claimed bit: whoever reads or moves the counts holds it (BPF and the collect alike). */
 #define APP_SLOT_CLAIMED (1ULL << 63)
 /* CPUs that have a slot at most: with more possible CPUs, no slots. */
@@ -118,14 +121,19 @@ struct app_process {
 struct app_slot {
 	unsigned long long owner; /* tgid, | APP_SLOT_CLAIMED while held; 0: free */
 	unsigned long long counts[APP_SLOT_COUNTERS];
-	unsigned long long pad[1]; /* three cache lines: no two CPUs' slots share one */
+	unsigned long long pad[3]; /* three cache lines: no two CPUs' slots share one */
 };
+_Static_assert(sizeof(struct app_slot) == 3 * 64, "a slot is three cache lines");
 
-/* The syscalls a slot's counts stand for: each adds one to exactly one of these. */
+/*
+ * The events a slot's counts stand for: each adds one to exactly one of these
+ * (a socket event counts in a slot only with its call counter on).
+ */
 static inline unsigned long long app_slot_calls(const unsigned long long *c)
 {
 	return c[APP_FILE_OPEN] + c[APP_FILE_CLOSED] + c[APP_FILE_DELETED] + c[APP_VFS_READ_CALL] +
-	       c[APP_VFS_WRITE_CALL] + c[APP_FSYNC] + c[APP_FDATASYNC];
+	       c[APP_VFS_WRITE_CALL] + c[APP_FSYNC] + c[APP_FDATASYNC] + c[APP_TCP_SEND_CALLS] +
+	       c[APP_TCP_RECV_CALLS] + c[APP_UDP_SEND_CALLS] + c[APP_UDP_RECV_CALLS];
 }
 
 /*
