@@ -93,6 +93,7 @@ int main(int argc, char **argv)
 		bpf_program__set_autoload(each, wanted(bpf_program__name(each), prog_name));
 	int cpus = libbpf_num_possible_cpus();
 	bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "mc_slots"), cpus > 0 ? cpus : 1);
+	bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "mc_pages"), cpus > 0 ? cpus : 1);
 
 	int err = bpf_object__load(obj);
 	if (err) {
