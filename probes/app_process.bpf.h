@@ -252,11 +252,25 @@ static __always_inline struct app_slot *slot_hold(void)
 #endif
 }
 
+/*
+ * A held slot is written by its holder alone, so its release needs no
+ * compare-and-exchange, only to be seen after the counts. x86 keeps stores in
+ * program order, and the barrier keeps the compiler from moving the counts'
+ * stores past it: a plain store does it there, without the locked
+ * instruction. Elsewhere stores may be seen out of order, and BPF's
+ * store-release is too recent for the kernels this loads on, so the
+ * exchange stays.
+ */
 static __always_inline void slot_release(struct app_slot *s)
 {
 #if APP_SLOTS
 	__u64 held = s->owner;
+#if defined(__TARGET_ARCH_x86)
+	barrier();
+	s->owner = held & ~APP_SLOT_CLAIMED;
+#else
 	__sync_val_compare_and_swap(&s->owner, held, held & ~APP_SLOT_CLAIMED);
+#endif
 #else
 	(void)s;
 #endif
