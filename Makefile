@@ -32,12 +32,20 @@ AGENT_INCLUDES := $(patsubst %,-I%,$(filter-out agent/sink,$(AGENT_ROOMS))) -Iag
 
 # OpenSSL (tls:// sinks) is the host's, opened at run time by the first TLS sink (agent/sink/openssl_api.h):
 # its headers at build time, not its libraries. The host's trust store and security updates apply (docs/design.md, packaging).
-PKGS := libbpf libuv yaml-0.1
+PKGS := libuv yaml-0.1
+# libbpf is Debian's source package LIBBPF_VERSION (from testing or unstable), built once into a
+# static $(LIBBPF_A) that every build links (mk/libbpf.mk, scripts/libbpf-source.sh): bookworm's
+# 1.1 holds two copies of the kernel's BTF while it loads an object (README, "What it costs").
+# Its source is shared by every architecture; each build directory has its own archive.
+LIBBPF_VERSION := 1.7.0-1
+LIBBPF_SRC_DIR := build/libbpf-src
+LIBBPF := $(BUILD)/libbpf
+LIBBPF_A := $(LIBBPF)/libbpf.a
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -I$(GEN) $(AGENT_INCLUDES) -Iprobes -DBPFPUSH_VERSION='"$(VERSION)"' \
+override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -I$(LIBBPF)/include -I$(GEN) $(AGENT_INCLUDES) -Iprobes -DBPFPUSH_VERSION='"$(VERSION)"' \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) openssl 2>/dev/null)
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lbpf -luv -lyaml) -lelf -lz -lm -ldl
+LDLIBS := $(LIBBPF_A) $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -luv -lyaml) -lelf -lz -lm -ldl
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(GEN) -Iprobes -Wall -Werror
 
 PROBES := $(notdir $(basename $(basename $(wildcard probes/*.bpf.c))))
@@ -87,7 +95,7 @@ $(GEN)/%_tableonly.skel.h: $(GEN)/%_tableonly.bpf.o $(GEN)/%.skel.h scripts/chec
 	@mv $@.tmp $@
 $(foreach t,$(filter %_tableonly,$(PROBES)),$(eval $(GEN)/$(t).bpf.o: probes/$(t:_tableonly=).bpf.c))
 
-$(OBJ)/%.o: %.c $(SKELS) $(AGENT_HEADERS) $(wildcard probes/*.h)
+$(OBJ)/%.o: %.c $(SKELS) $(AGENT_HEADERS) $(wildcard probes/*.h) $(LIBBPF_A)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS) -c $< -o $@
@@ -95,11 +103,11 @@ $(OBJ)/%.o: %.c $(SKELS) $(AGENT_HEADERS) $(wildcard probes/*.h)
 # The files that print BPFPUSH_VERSION follow VERSION (the only place the version is written).
 $(OBJ)/agent/core/main.o $(OBJ)/agent/core/agent.o: VERSION
 
-$(BUILD)/bpfpush: $(AGENT_OBJS)
+$(BUILD)/bpfpush: $(AGENT_OBJS) $(LIBBPF_A)
 	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+	@$(CC) $(CFLAGS) $(AGENT_OBJS) -o $@ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(UNIT_LIB_HDRS) $(LIB_OBJS)
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_SRCS) $(UNIT_LIB_HDRS) $(LIB_OBJS) $(LIBBPF_A)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	@$(CC) $(CFLAGS) -Itests/lib/unit -Wno-unused-parameter $< $(UNIT_LIB_SRCS) $(LIB_OBJS) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka \
@@ -119,7 +127,7 @@ ifdef CROSS
 .PHONY: cross-deps
 cross-deps:
 	@scripts/install-deps.sh --arch $(ARCH) --if-missing
-$(GEN)/vmlinux.h $(AGENT_OBJS): | cross-deps
+$(GEN)/vmlinux.h $(AGENT_OBJS) $(LIBBPF_A): | cross-deps
 endif
 
 run: deps
@@ -160,6 +168,7 @@ valgrind: sanitizer-deps all
 
 clean:
 	rm -rf $(BUILD)
+-include mk/libbpf.mk
 -include mk/vm.mk
 -include mk/package.mk
 -include mk/sanitize.mk

@@ -34,8 +34,8 @@ RPM_FILE := $(PKG_DIR)/bpfpush-$(VERSION)-1.$(RPM_ARCH).rpm
 
 # The packaged binary (docs/design.md, packaging): libbpf, libelf, zlib, libuv and libyaml from their
 # static archives (Ubuntu 22.04 has only libbpf0, RHEL 9 other sonames); glibc dynamic.
-# Debian names the static libuv libuv_a.a (pkg-config libuv-static).
-PACKAGE_STATIC_LIBS := -lbpf -lelf -lz -luv_a -lyaml
+# Debian names the static libuv libuv_a.a (pkg-config libuv-static); libbpf's archive is ours (mk/libbpf.mk).
+PACKAGE_STATIC_LIBS := $(LIBBPF_A) -lelf -lz -luv_a -lyaml
 # Libraries linked dynamically: glibc's. OpenSSL 3 (libssl.so.3) is opened at run time by the first
 # tls:// sink (agent/sink/openssl_api.h): the packages depend on it by name.
 PACKAGE_LDLIBS ?= -lpthread -ldl -lrt -lm
@@ -58,12 +58,12 @@ package-deps:
 
 package-bin: $(PKG_BIN)
 
-$(PKG_OBJ)/%.o: %.c $(SKELS) $(AGENT_HEADERS) $(wildcard probes/*.h) VERSION
+$(PKG_OBJ)/%.o: %.c $(SKELS) $(AGENT_HEADERS) $(wildcard probes/*.h) VERSION $(LIBBPF_A)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (package)"
 	@$(CC) $(CFLAGS) $(PACKAGE_CFLAGS) -c $< -o $@
 
-$(PKG_BIN): $(PKG_AGENT_OBJS) scripts/packaging/check-binary.sh
+$(PKG_BIN): $(PKG_AGENT_OBJS) $(LIBBPF_A) scripts/packaging/check-binary.sh
 	@echo "  LD      $@ (package: static libbpf libelf zlib libuv libyaml, dynamic glibc)"
 	@$(CC) $(CFLAGS) $(PACKAGE_CFLAGS) $(PKG_AGENT_OBJS) -o $@.tmp $(LDFLAGS) $(PACKAGE_LDFLAGS) \
 		-Wl,-Bstatic $(PACKAGE_STATIC_LIBS) -Wl,-Bdynamic $(PACKAGE_LDLIBS)

@@ -20,7 +20,7 @@ ASAN_CFLAGS := $(SAN_CFLAGS) -fsanitize=address,undefined
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(SAN_LIB_SRCS))
 ASAN_LIB_OBJS := $(patsubst %.c,$(ASAN_DIR)/obj/%.o,$(SAN_LIB_SRCS))
 ASAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/tests/%,$(UNIT_SRCS))
-SAN_HEADERS := $(AGENT_HEADERS) $(wildcard probes/*.h)
+SAN_HEADERS := $(AGENT_HEADERS) $(wildcard probes/*.h) $(LIBBPF_A)
 
 .PHONY: fuzz fuzz-build test-asan sanitizer-deps
 

@@ -9,9 +9,9 @@
 # VM_TIMEOUT, VM_SMP, VM_MEM, VM_PROBES (see the script's header).
 
 STATIC := $(BUILD)/static
-STATIC_PKGS := libbpf libuv-static yaml-0.1
-# Debian ships libuv's archive as libuv_a.a (pkg-config name libuv-static).
-STATIC_LDLIBS := $(shell $(PKG_CONFIG) --static --libs $(STATIC_PKGS) 2>/dev/null || echo -lbpf -luv_a -lpthread -ldl -lrt -lyaml) -lelf -lz -lm
+STATIC_PKGS := libuv-static yaml-0.1
+# Debian ships libuv's archive as libuv_a.a (pkg-config name libuv-static); libbpf is ours (mk/libbpf.mk).
+STATIC_LDLIBS := $(LIBBPF_A) $(shell $(PKG_CONFIG) --static --libs $(STATIC_PKGS) 2>/dev/null || echo -luv_a -lpthread -ldl -lrt -lyaml) -lelf -lz -lm
 STATIC_LDFLAGS := -static
 STATIC_OBJ := $(STATIC)/obj
 STATIC_AGENT_OBJS := $(patsubst %.c,$(STATIC_OBJ)/%.o,$(AGENT_SRCS))
@@ -31,14 +31,14 @@ static: $(STATIC)/bpfpush $(STATIC_INTEG_BINS)
 # The same sources and flags as build/obj, compiled again for the static link
 # (no PIE: a classic static executable, what a bare initramfs runs best), without
 # TLS: OpenSSL stays a shared library (docs/design.md, packaging) and the VM tests send no tls://.
-$(STATIC_OBJ)/%.o: %.c $(SKELS) $(AGENT_HEADERS) $(wildcard probes/*.h)
+$(STATIC_OBJ)/%.o: %.c $(SKELS) $(AGENT_HEADERS) $(wildcard probes/*.h) $(LIBBPF_A)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (static)"
 	@$(CC) $(CFLAGS) -DBPFPUSH_NO_TLS -fno-pie -c $< -o $@
 
-$(STATIC)/bpfpush: $(STATIC_AGENT_OBJS)
+$(STATIC)/bpfpush: $(STATIC_AGENT_OBJS) $(LIBBPF_A)
 	@echo "  LD      $@ (static)"
-	@$(CC) $(CFLAGS) -no-pie $(STATIC_LDFLAGS) $^ -o $@ $(LDFLAGS) $(STATIC_LDLIBS) 2> $@.ld.log || { cat $@.ld.log; exit 1; }
+	@$(CC) $(CFLAGS) -no-pie $(STATIC_LDFLAGS) $(STATIC_AGENT_OBJS) -o $@ $(LDFLAGS) $(STATIC_LDLIBS) 2> $@.ld.log || { cat $@.ld.log; exit 1; }
 	@# glibc warns that getaddrinfo/getpwnam need its NSS modules at run time; nothing else may.
 	@grep -v -e 'statically linked applications requires at runtime' -e 'in function' $@.ld.log >&2 || true
 

@@ -5,7 +5,9 @@ set -euo pipefail
 
 # libssl-dev: the headers of OpenSSL 3, which tls:// sinks open at run time (libssl3 comes with it); openssl: the CLI the TLS tests make certificates with.
 # ansible-core: tests/e2e/test_ansible_role.sh renders and checks the Ansible role (contrib/ansible).
-BUILD_PKGS=(make gcc clang llvm pkg-config bpftool libbpf-dev libuv1-dev libyaml-dev libelf-dev zlib1g-dev
+# dpkg-dev: dpkg-source, with which apt-get source unpacks the libbpf that is linked (scripts/libbpf-source.sh);
+# libbpf-dev: the BPF programs' <bpf/bpf_helpers.h>.
+BUILD_PKGS=(make gcc clang llvm pkg-config bpftool dpkg-dev libbpf-dev libuv1-dev libyaml-dev libelf-dev zlib1g-dev
 	linux-libc-dev libcmocka-dev nftables libssl-dev openssl ansible-core)
 # make deb / make rpm / make test-packaging (installed with --packaging, as make test-packaging does):
 # debhelper and lintian for the .deb, rpm's rpmbuild, the SELinux module's compilers, and what
@@ -28,7 +30,7 @@ if [[ "${1:-}" == "--arch" ]]; then
 		echo "install-deps: --arch $CROSS_ARCH: no cross toolchain known (arm64)" >&2
 		exit 1
 	fi
-	BUILD_PKGS=(make clang llvm pkg-config bpftool "gcc-$triplet" libc6-dev:$CROSS_ARCH libbpf-dev:$CROSS_ARCH
+	BUILD_PKGS=(make clang llvm pkg-config bpftool "gcc-$triplet" dpkg-dev libc6-dev:$CROSS_ARCH libbpf-dev
 		libuv1-dev:$CROSS_ARCH libyaml-dev:$CROSS_ARCH libelf-dev:$CROSS_ARCH zlib1g-dev:$CROSS_ARCH libssl-dev:$CROSS_ARCH
 		libcmocka-dev:$CROSS_ARCH)
 	shift 2
