@@ -35,7 +35,7 @@ AGENT_INCLUDES := $(patsubst %,-I%,$(filter-out agent/sink,$(AGENT_ROOMS))) -Iag
 PKGS := libuv yaml-0.1
 # libbpf is Debian's source package LIBBPF_VERSION (from testing or unstable), built once into a
 # static $(LIBBPF_A) that every build links (mk/libbpf.mk, scripts/libbpf-source.sh): bookworm's
-# 1.1 holds two copies of the kernel's BTF while it loads an object (README, "What it costs").
+# 1.1 holds two copies of the kernel's BTF while it loads an object (README "Benchmarks").
 # Its source is shared by every architecture; each build directory has its own archive.
 LIBBPF_VERSION := 1.7.0-1
 LIBBPF_SRC_DIR := build/libbpf-src

@@ -1,6 +1,6 @@
 # libbpf, built from Debian's source package into $(LIBBPF_A) and $(LIBBPF)/include (included by
 # the main Makefile, which sets LIBBPF_VERSION and says why).
-#   $(LIBBPF_SRC_DIR)/src   the unpacked source package (its library in src/src) (scripts/libbpf-source.sh; root, as apt-get runs)
+#   $(LIBBPF_SRC_DIR)/src   the unpacked source package (its library in src/src; scripts/libbpf-source.sh, as any user)
 #   $(LIBBPF)/libbpf.a      the static archive: the agent, its tests, the static and the packaged builds
 #   $(LIBBPF)/include       bpf/*.h and the linux/*.h UAPI headers that version was written against
 # The BPF programs keep bookworm's <bpf/bpf_helpers.h> (libbpf-dev): what they compile to does not

@@ -7,7 +7,7 @@
 # buffer and copies it into another to load each object, so the agent's peak RSS held two
 # copies of the kernel's BTF (about 11 MB of a 15 MB heap on 6.18, measured with massif);
 # libbpf 1.7 maps the file read-only on kernels that allow it (6.16 and later) and parses it in
-# place (README, "What it costs").
+# place (README "Benchmarks").
 #
 # The source comes from Debian's registry (testing, then unstable) through apt's own sources
 # list, lists and cache under DIR/apt: the host's apt configuration is never touched, and apt
