@@ -3,7 +3,7 @@
 # LIBBPF_VERSION) unpacked into DIR/src, which mk/libbpf.mk builds into the static libbpf.a that
 # every build links.
 #
-# Why not bookworm's libbpf-dev (1.1): libbpf before 1.5 reads /sys/kernel/btf/vmlinux into one
+# Why not bookworm's libbpf-dev (1.1): libbpf before 1.6 reads /sys/kernel/btf/vmlinux into one
 # buffer and copies it into another to load each object, so the agent's peak RSS held two
 # copies of the kernel's BTF (about 11 MB of a 15 MB heap on 6.18, measured with massif);
 # libbpf 1.7 maps the file read-only on kernels that allow it (6.16 and later) and parses it in
