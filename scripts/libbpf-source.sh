@@ -10,8 +10,8 @@
 # place (README "Benchmarks").
 #
 # The source comes from Debian's registry (testing, then unstable) through apt's own sources
-# list, lists and cache under DIR/apt: the host's apt configuration is never touched, and apt
-# checks the files against the signed Release. apt-get source unpacks it with Debian's patches.
+# list, lists and cache under DIR/apt (scripts/lib/apt-private.sh): the host's apt configuration
+# is never touched, and apt checks the files against the signed Release. apt-get source unpacks it with Debian's patches.
 # Run again with the same VERSION it does nothing; DIR/VERSION says what DIR/src holds.
 #
 # When VERSION has left the registry (testing and unstable keep one version each), the newest
@@ -30,13 +30,12 @@ if [[ -f "$dir/VERSION" && -f "$dir/FETCHED" && -f "$dir/src/src/Makefile" && $(
 	exit 0
 fi
 
+# shellcheck source=scripts/lib/apt-private.sh
+source "$(dirname "$0")/lib/apt-private.sh"
 apt_dir=$dir/apt
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-key='signed-by=/usr/share/keyrings/debian-archive-keyring.gpg'
-printf 'deb-src [%s] http://deb.debian.org/debian forky main\ndeb-src [%s] http://deb.debian.org/debian sid main\n' \
-	"$key" "$key" > "$apt_dir/sources.list"
-apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-	-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
+apt_private_sources "$apt_dir" deb-src http://deb.debian.org/debian forky http://deb.debian.org/debian sid
+mapfile -t apt_opts < <(apt_private_opts "$apt_dir")
+apt_opts+=(-o APT::Sandbox::User=root)
 
 command -v dpkg-source >/dev/null || die "dpkg-source not found (Debian's dpkg-dev; make deps installs it)"
 say "apt-get update (Debian's source lists: forky, sid)"

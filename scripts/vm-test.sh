@@ -219,10 +219,12 @@ kernel_regex() {
 }
 # Debian 11's kernels are not in the host's (Debian 12) sources: apt gets its own
 # sources list, lists and cache for bullseye and bullseye-security under the
-# cache directory, and never touches the host's. The 6.x series use the host's.
+# cache directory (scripts/lib/apt-private.sh), and never touches the host's. The
+# 6.x series use the host's.
+# shellcheck source=scripts/lib/apt-private.sh
+source "$here/lib/apt-private.sh"
 bullseye=$cache/apt-bullseye
-bullseye_opts=(-o "Dir::Etc::SourceList=$bullseye/sources.list" -o Dir::Etc::SourceParts=/dev/null
-	-o "Dir::State::Lists=$bullseye/lists" -o "Dir::Cache=$bullseye/cache")
+mapfile -t bullseye_opts < <(apt_private_opts "$bullseye")
 apt_opts() { # series -> the -o options of its apt, one per line
 	case $1 in 5.10) printf '%s\n' "${bullseye_opts[@]}" ;; esac
 }
@@ -231,10 +233,8 @@ apt_update_series() { # series: fetch the lists its packages come from
 	case $1 in
 	5.10)
 		[[ $bullseye_updated -eq 1 ]] && return 0
-		mkdir -p "$bullseye/lists/partial" "$bullseye/cache/archives/partial"
-		local key='signed-by=/usr/share/keyrings/debian-archive-keyring.gpg'
-		printf 'deb [%s] %s bullseye main\ndeb [%s] %s bullseye-security main\n' \
-			"$key" http://deb.debian.org/debian "$key" http://deb.debian.org/debian-security > "$bullseye/sources.list"
+		apt_private_sources "$bullseye" deb http://deb.debian.org/debian bullseye \
+			http://deb.debian.org/debian-security bullseye-security
 		say "apt-get update (bullseye, bullseye-security)"
 		apt-get "${bullseye_opts[@]}" update -q >/dev/null || say "apt-get update (bullseye) failed; using the lists there are"
 		bullseye_updated=1
