@@ -405,9 +405,13 @@ static __always_inline void bump(struct app_process *p, struct app_slot *s, int 
 		s->counts[counter] += n;
 }
 
-/* What one syscall adds to a process's counters: in its held slot s, else in its entry p. */
+/*
+ * What one syscall adds to a process's counters: in its held slot s, else in its entry p.
+ * variant: the row's variant as the syscall layer read it (an open's O_CREAT, unlinkat's
+ * AT_REMOVEDIR: the flags apps asks about too), or -1 where apps reads them from regs.
+ */
 static __always_inline void tally(struct app_process *p, struct app_slot *s, enum app_syscall_kind kind, __u32 row,
-				  long ret, bool known, struct pt_regs *regs)
+				  long ret, bool known, struct pt_regs *regs, int variant)
 {
 	bool failed = known && ret < 0;
 	switch (kind) {
@@ -415,7 +419,7 @@ static __always_inline void tally(struct app_process *p, struct app_slot *s, enu
 		bump(p, s, APP_FILE_OPEN, 1);
 		if (failed)
 			bump(p, s, APP_FILE_OPEN_ERRORS, 1);
-		if (count_creates && creates(row, regs))
+		if (count_creates && (variant >= 0 ? variant : creates(row, regs)))
 			bump(p, s, APP_FILE_CREATE, 1);
 		break;
 	case APP_SYSCALL_CLOSE:
@@ -477,13 +481,16 @@ static __always_inline bool slot_counts(enum app_syscall_kind kind)
 	       kind == APP_SYSCALL_FDATASYNC;
 }
 
-/* known: the way sees the result (errors and bytes); otherwise calls only. */
+/*
+ * known: the way sees the result (errors and bytes); otherwise calls only. variant: as
+ * for tally(); regs may then be NULL for the open family and unlinkat.
+ */
 static __always_inline void app_count_syscall(enum app_syscall_kind kind, __u32 row, long ret, bool known,
-					  struct pt_regs *regs)
+					  struct pt_regs *regs, int variant)
 {
 	if (kind == APP_SYSCALL_NONE)
 		return;
-	if (kind == APP_SYSCALL_UNLINK && row == SYS_unlinkat && removes_dir(regs))
+	if (kind == APP_SYSCALL_UNLINK && row == SYS_unlinkat && (variant >= 0 ? variant : removes_dir(regs)))
 		return;
 	/* Only failed forks and accepted TCP connections count: the rest skip the table. */
 	if (kind == APP_SYSCALL_FORK && !(known && ret < 0))
@@ -493,7 +500,7 @@ static __always_inline void app_count_syscall(enum app_syscall_kind kind, __u32 
 	if (slot_counts(kind)) {
 		struct app_slot *s = slot_hold();
 		if (s) {
-			tally(NULL, s, kind, row, ret, known, regs);
+			tally(NULL, s, kind, row, ret, known, regs, variant);
 			slot_release(s);
 			return;
 		}
@@ -501,7 +508,7 @@ static __always_inline void app_count_syscall(enum app_syscall_kind kind, __u32 
 	struct app_process *p = app_of_current();
 	if (!p)
 		return;
-	tally(p, NULL, kind, row, ret, known, regs);
+	tally(p, NULL, kind, row, ret, known, regs, variant);
 	moved(p);
 }
 
@@ -517,12 +524,16 @@ static __always_inline enum app_syscall_kind app_kind_of_row(__u32 row)
 	}
 }
 
-/* The registers of the current task, for the rows whose arguments matter: unlinkat's, creates', clones' flags. */
+/*
+ * The registers of the current task, for the rows whose flags apps reads itself: clones'.
+ * An open's O_CREAT and unlinkat's AT_REMOVEDIR are the row's variant, which the syscall
+ * layer has read already and hands over (app_count_syscall's variant): reading them
+ * again took two helper calls and a probe read, 4-5 ns of exit_openat's run
+ * (kernel.bpf_stats_enabled on 6.18), the whole cost of apps.counters.file_create.
+ */
 static __always_inline struct pt_regs *app_regs(__u32 row)
 {
-	bool open_family = LEGACY_SYSCALLS(row == SYS_open ||) row == SYS_openat || row == SYS_openat2;
-	bool wanted = row == SYS_unlinkat || row == SYS_clone || row == SYS_clone3 || (count_creates && open_family);
-	return wanted ? current_task_regs() : NULL;
+	return row == SYS_clone || row == SYS_clone3 ? current_task_regs() : NULL;
 }
 
 #endif
