@@ -10,8 +10,9 @@
 # place (README "Benchmarks").
 #
 # The source comes from Debian's registry (testing, then unstable) through apt's own sources
-# list, lists and cache under DIR/apt (scripts/lib/apt-private.sh): the host's apt configuration
-# is never touched, and apt checks the files against the signed Release. apt-get source unpacks it with Debian's patches.
+# list, lists and cache under DIR/apt (scripts/lib/apt-private.sh): the host's apt
+# configuration is never touched, and apt checks the files against the signed Release.
+# apt-get source unpacks it with Debian's patches.
 # Run again with the same VERSION it does nothing; DIR/VERSION says what DIR/src holds.
 #
 # When VERSION has left the registry (testing and unstable keep one version each), the newest
