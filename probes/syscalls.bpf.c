@@ -35,9 +35,17 @@ struct {
 	__type(value, struct syscall_stats);
 } syscall_stats SEC(".maps");
 
-/* Argument n of a syscall, from the registers saved at entry. */
-static __always_inline unsigned long syscall_arg(struct pt_regs *regs, int n, bool compat)
+/*
+ * Argument n (1 or 2) of a syscall, from the registers saved at entry.
+ * direct: regs is the BTF pointer bpf_task_pt_regs returns (5.15 and later),
+ * loaded from directly; otherwise it is read with a probe read. Callers pass
+ * a constant, so each program keeps one kind of load on one kind of pointer,
+ * as the verifier wants.
+ */
+static __always_inline unsigned long syscall_arg(struct pt_regs *regs, int n, bool compat, const bool direct)
 {
+	if (direct)
+		return n == 1 ? PT_REGS_PARM2_SYSCALL(regs) : PT_REGS_PARM3_SYSCALL(regs);
 #if defined(__TARGET_ARCH_x86)
 	if (compat) {
 		if (n == 1)
@@ -52,20 +60,21 @@ static __always_inline unsigned long syscall_arg(struct pt_regs *regs, int n, bo
 #endif
 }
 
-static __always_inline bool variant_of(enum syscall_variant variant, struct pt_regs *regs, bool compat)
+static __always_inline bool variant_of(enum syscall_variant variant, struct pt_regs *regs, bool compat,
+				       const bool direct)
 {
 	switch (variant) {
 	case VARIANT_ALWAYS:
 		return true;
 	case VARIANT_O_CREAT_ARG1:
-		return syscall_arg(regs, 1, compat) & O_CREAT_FLAG;
+		return syscall_arg(regs, 1, compat, direct) & O_CREAT_FLAG;
 	case VARIANT_O_CREAT_ARG2:
-		return syscall_arg(regs, 2, compat) & O_CREAT_FLAG;
+		return syscall_arg(regs, 2, compat, direct) & O_CREAT_FLAG;
 	case VARIANT_REMOVEDIR_ARG2:
-		return syscall_arg(regs, 2, compat) & AT_REMOVEDIR_FLAG;
+		return syscall_arg(regs, 2, compat, direct) & AT_REMOVEDIR_FLAG;
 	case VARIANT_O_CREAT_HOW_ARG2: {
 		__u64 flags = 0;
-		bpf_probe_read_user(&flags, sizeof(flags), (void *)syscall_arg(regs, 2, compat));
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)syscall_arg(regs, 2, compat, direct));
 		return flags & O_CREAT_FLAG;
 	}
 	default:
@@ -122,7 +131,7 @@ static __always_inline void on_sys_exit(struct pt_regs *regs, long ret, const bo
 	if (!id)
 		return;
 	enum syscall_variant variant = variant_of_id(id);
-	count(id, ret, variant != VARIANT_NONE && variant_of(variant, regs, is_compat));
+	count(id, ret, variant != VARIANT_NONE && variant_of(variant, regs, is_compat, false));
 	if (app_counts(id)) /* apps reads a native call's arguments only */
 		app_count_syscall(app_kind_of_row(id), id, ret, true, is_compat ? NULL : regs, -1);
 }
@@ -145,38 +154,17 @@ int BPF_PROG(dispatch_raw_tp, struct pt_regs *regs, long ret)
  * The variant of the current task's native call, from the registers saved at
  * its entry. Where bpf_task_pt_regs exists (5.15) they come as a BTF pointer
  * the program loads from directly; a probe read of them, as before 5.15, made
- * exit_openat's run 4-5 ns longer (kernel.bpf_stats_enabled on 6.18). The two
- * ways stay apart, so that the verifier sees each load on a pointer of its own kind.
+ * exit_openat's run 4-5 ns longer (kernel.bpf_stats_enabled on 6.18).
  */
 static __always_inline bool variant_of_current(enum syscall_variant variant)
 {
 	if (variant == VARIANT_ALWAYS)
 		return true;
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
-		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-		unsigned long arg1 = 0, arg2 = 0;
-		if (variant == VARIANT_O_CREAT_ARG1)
-			arg1 = PT_REGS_PARM2_SYSCALL(regs);
-		else
-			arg2 = PT_REGS_PARM3_SYSCALL(regs);
-		switch (variant) {
-		case VARIANT_O_CREAT_ARG1:
-			return arg1 & O_CREAT_FLAG;
-		case VARIANT_O_CREAT_ARG2:
-			return arg2 & O_CREAT_FLAG;
-		case VARIANT_REMOVEDIR_ARG2:
-			return arg2 & AT_REMOVEDIR_FLAG;
-		case VARIANT_O_CREAT_HOW_ARG2: {
-			__u64 flags = 0;
-			bpf_probe_read_user(&flags, sizeof(flags), (void *)arg2);
-			return flags & O_CREAT_FLAG;
-		}
-		default:
-			return false;
-		}
-	}
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
+		return variant_of(variant, (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()), false,
+				  true);
 	struct pt_regs *regs = current_task_regs();
-	return regs && variant_of(variant, regs, false);
+	return regs && variant_of(variant, regs, false, false);
 }
 
 /*
