@@ -74,6 +74,13 @@ struct {
  */
 const volatile bool use_slots = false;
 const volatile __u32 slot_cpus = 1;
+/*
+ * Programs that cannot be interleaved with another slot user on their CPU
+ * may add to their own process's slot without claiming it (slot_hold). The
+ * agent sets this where the kernel runs tracepoint programs with preemption
+ * off (agent/modules/apps.c); kprobes always run so.
+ */
+const volatile bool slot_unclaimed_adds = false;
 
 /*
  * 0 in the table-only build (probes/apps_tableonly.bpf.c,
@@ -215,13 +222,30 @@ static __always_inline void slot_fold_owner(struct app_slot *s, __u32 owner)
 }
 
 /*
- * This CPU's slot, held for the current process; NULL: count in the table.
- * Another process's slot is claimed under its owner's name while its counts
- * move to that owner's entry, so that an exit of that owner sees it held
- * (slots_fold_all) and leaves its entry to the collect.
+ * How a program may use its CPU's slot. Exclusive: nothing else adds to or
+ * moves this CPU's slot counts while it runs, except from an interrupt,
+ * where no program counts a syscall. That holds for a program with
+ * preemption off on its CPU: a classic or raw tracepoint's, or a kprobe's
+ * (slot_unclaimed_adds says whether the kernel runs tracepoint programs so).
+ * An fentry or fexit program may be preempted midway, by another process's
+ * program that takes the slot over: it claims the slot.
  */
-static __always_inline struct app_slot *slot_hold(void)
+enum slot_use { SLOT_CLAIM = 0, SLOT_EXCLUSIVE };
+
+/*
+ * This CPU's slot for the current process; NULL: count in the table. An
+ * exclusive program finding its own process's slot unclaimed adds to it
+ * without claiming it (*claimed false): the only other writers then are on
+ * other CPUs, and the collect and an exit's fold of its slots leave the
+ * counts in place or find the process gone (docs/design.md "What an access
+ * costs"). Otherwise the slot is claimed. Another process's slot is claimed
+ * under its owner's name while its counts move to that owner's entry, so
+ * that an exit of that owner sees it held (slots_fold_all) and leaves its
+ * entry to the collect.
+ */
+static __always_inline struct app_slot *slot_hold(enum slot_use use, bool *claimed)
 {
+	*claimed = false;
 #if !APP_SLOTS
 	return NULL;
 #else
@@ -234,6 +258,9 @@ static __always_inline struct app_slot *slot_hold(void)
 	struct app_slot *s = &all->slot[cpu];
 	__u64 me = bpf_get_current_pid_tgid() >> 32;
 	__u64 owner = s->owner;
+	if (owner == me && use == SLOT_EXCLUSIVE && slot_unclaimed_adds)
+		return s;
+	*claimed = true;
 	if (owner == me)
 		return __sync_val_compare_and_swap(&s->owner, me, me | APP_SLOT_CLAIMED) == me ? s : NULL;
 	if (owner & APP_SLOT_CLAIMED)
@@ -259,11 +286,13 @@ static __always_inline struct app_slot *slot_hold(void)
  * stores past it: a plain store does it there, without the locked
  * instruction. Elsewhere stores may be seen out of order, and BPF's
  * store-release is too recent for the kernels this loads on, so the
- * exchange stays.
+ * exchange stays. A slot used unclaimed has nothing to release.
  */
-static __always_inline void slot_release(struct app_slot *s)
+static __always_inline void slot_release(struct app_slot *s, bool claimed)
 {
 #if APP_SLOTS
+	if (!claimed)
+		return;
 	__u64 held = s->owner;
 #if defined(__TARGET_ARCH_x86)
 	barrier();
@@ -273,16 +302,17 @@ static __always_inline void slot_release(struct app_slot *s)
 #endif
 #else
 	(void)s;
+	(void)claimed;
 #endif
 }
 
 /*
- * Every CPU's slot of tgid folded into p, before an exit's or a rename's
- * snapshot; release_to: the owner the slots keep after (0 at exit). False when
- * a slot of tgid was held (by its CPU moving it out, or by the collect): its
- * counts reach p later.
+ * Every CPU's slot of tgid folded into p before its exit's snapshot, and
+ * freed. Nothing of tgid still runs, so no program adds to them unclaimed.
+ * False when a slot of tgid was held (by its CPU moving it out, or by the
+ * collect): its counts reach p later.
  */
-static __always_inline bool slots_fold_all(__u32 tgid, struct app_process *p, __u64 release_to)
+static __always_inline bool slots_fold_all(__u32 tgid, struct app_process *p)
 {
 #if !APP_SLOTS
 	return true;
@@ -304,9 +334,40 @@ static __always_inline bool slots_fold_all(__u32 tgid, struct app_process *p, __
 			continue;
 		}
 		slot_fold(s, p);
-		__sync_val_compare_and_swap(&s->owner, owner | APP_SLOT_CLAIMED, release_to);
+		__sync_val_compare_and_swap(&s->owner, owner | APP_SLOT_CLAIMED, 0);
 	}
 	return all;
+#endif
+}
+
+/*
+ * Every CPU's slot counts of tgid added to counters (a rename's snapshot),
+ * left where they are: its threads may be adding to them unclaimed on their
+ * CPUs, and a count moved away under such an add would come back. A slot
+ * held by another now (the collect, or its CPU moving it out), or moved into
+ * the entry since the caller copied it, is left out: its counts go to the
+ * name after (userspace takes a snapshot below what it saw as nothing).
+ */
+static __always_inline void slots_add_all(__u32 tgid, unsigned long long *counters)
+{
+#if APP_SLOTS
+	if (!use_slots)
+		return;
+	struct app_slot_table *table = slot_table();
+	if (!table)
+		return;
+	for (__u32 cpu = 0; cpu < APP_SLOT_MAX_CPUS && cpu < slot_cpus; cpu++) {
+		struct app_slot *s = &table->slot[cpu];
+		__u64 owner = s->owner;
+		if (owner != tgid || __sync_val_compare_and_swap(&s->owner, owner, owner | APP_SLOT_CLAIMED) != owner)
+			continue;
+		for (int k = 0; k < APP_SLOT_COUNTERS; k++)
+			counters[k] += s->counts[k];
+		__sync_val_compare_and_swap(&s->owner, owner | APP_SLOT_CLAIMED, owner);
+	}
+#else
+	(void)tgid;
+	(void)counters;
 #endif
 }
 
@@ -483,10 +544,11 @@ static __always_inline bool slot_counts(enum app_syscall_kind kind)
 
 /*
  * known: the way sees the result (errors and bytes); otherwise calls only. variant: as
- * for tally(); regs may then be NULL for the open family and unlinkat.
+ * for tally(); regs may then be NULL for the open family and unlinkat. use: as for
+ * slot_hold(), from the way's kind of program.
  */
 static __always_inline void app_count_syscall(enum app_syscall_kind kind, __u32 row, long ret, bool known,
-					  struct pt_regs *regs, int variant)
+					  struct pt_regs *regs, int variant, enum slot_use use)
 {
 	if (kind == APP_SYSCALL_NONE)
 		return;
@@ -498,10 +560,11 @@ static __always_inline void app_count_syscall(enum app_syscall_kind kind, __u32 
 	if (kind == APP_SYSCALL_ACCEPT && !(known && ret >= 0 && fd_is_tcp(ret)))
 		return;
 	if (slot_counts(kind)) {
-		struct app_slot *s = slot_hold();
+		bool claimed;
+		struct app_slot *s = slot_hold(use, &claimed);
 		if (s) {
 			tally(NULL, s, kind, row, ret, known, regs, variant);
-			slot_release(s);
+			slot_release(s, claimed);
 			return;
 		}
 	}

@@ -118,7 +118,7 @@ static __always_inline void on_exit(void)
 		return;
 	}
 	__u32 tgid = BPF_CORE_READ(task, tgid);
-	if (!slots_fold_all(tgid, p, 0)) {
+	if (!slots_fold_all(tgid, p)) {
 		/* A slot of it is held: the collect folds it, slots and entry, as an exit. */
 		p->exited = 1;
 		moved_again(p);
@@ -193,13 +193,13 @@ static __always_inline void on_rename(__u32 renamed_pid, __u32 tgid, const char 
 	struct app_process *p = bpf_map_lookup_elem(&app_pids, &tgid);
 	if (!p)
 		return; /* nothing counted yet: its first event reads the new comm */
-	/* The slots' counts are the old name's too (a slot held now keeps its counts for the new one). */
-	slots_fold_all(tgid, p, tgid);
 	struct app_snapshot *e = bpf_ringbuf_reserve(&app_snapshots, sizeof(*e), 0);
 	if (e) {
 		e->tgid = tgid;
 		e->kind = APP_SNAPSHOT_RENAME;
 		__builtin_memcpy(&e->process, p, sizeof(e->process));
+		/* The slots' counts are the old name's too (slots_add_all says which are left out). */
+		slots_add_all(tgid, e->process.counters);
 		bpf_ringbuf_submit(e, snapshot_wakeup());
 	} else {
 		count_ringbuf_lost(); /* the counts since the last collect go to the new name */
@@ -274,7 +274,9 @@ static __always_inline void count_net(bool tcp, bool sent, long n, bool call)
 		return;
 	int calls = tcp ? (sent ? APP_TCP_SEND_CALLS : APP_TCP_RECV_CALLS) : (sent ? APP_UDP_SEND_CALLS : APP_UDP_RECV_CALLS);
 	int bytes = sent ? APP_BANDWIDTH_SENT : APP_BANDWIDTH_RECV;
-	struct app_slot *s = call ? slot_hold() : NULL;
+	bool claimed = false;
+	/* Claimed: some of these ways are fexit programs, and tcp_cleanup_rbuf is also reached from softirqs. */
+	struct app_slot *s = call ? slot_hold(SLOT_CLAIM, &claimed) : NULL;
 	struct app_process *p = s ? NULL : app_of_current();
 	if (!s && !p)
 		return;
@@ -283,7 +285,7 @@ static __always_inline void count_net(bool tcp, bool sent, long n, bool call)
 	if (call)
 		bump(p, s, calls, 1);
 	if (s)
-		slot_release(s);
+		slot_release(s, claimed);
 	else
 		moved(p);
 }

@@ -133,7 +133,7 @@ static __always_inline void on_sys_exit(struct pt_regs *regs, long ret, const bo
 	enum syscall_variant variant = variant_of_id(id);
 	count(id, ret, variant != VARIANT_NONE && variant_of(variant, regs, is_compat, false));
 	if (app_counts(id)) /* apps reads a native call's arguments only */
-		app_count_syscall(app_kind_of_row(id), id, ret, true, is_compat ? NULL : regs, -1);
+		app_count_syscall(app_kind_of_row(id), id, ret, true, is_compat ? NULL : regs, -1, SLOT_EXCLUSIVE);
 }
 
 SEC("tp_btf/sys_exit")
@@ -171,12 +171,14 @@ static __always_inline bool variant_of_current(enum syscall_variant variant)
  * Count a row whose arguments are read from the current task's saved
  * registers; known: the way sees the result.
  */
-static __always_inline void count_current(__u32 id, long ret, bool known, enum syscall_variant variant)
+static __always_inline void count_current(__u32 id, long ret, bool known, enum syscall_variant variant,
+					  enum slot_use use)
 {
 	bool v = variant != VARIANT_NONE && variant_of_current(variant);
 	count(id, ret, v);
 	if (app_counts(id)) /* the variant is the flags apps asks about (app_regs) */
-		app_count_syscall(app_kind_of_row(id), id, ret, known, app_regs(id), variant != VARIANT_NONE ? v : -1);
+		app_count_syscall(app_kind_of_row(id), id, ret, known, app_regs(id), variant != VARIANT_NONE ? v : -1,
+				  use);
 }
 
 /* One classic tracepoint program per row; they never fire for compat tasks. */
@@ -184,7 +186,7 @@ static __always_inline void count_current(__u32 id, long ret, bool known, enum s
 	SEC("tracepoint/syscalls/sys_exit_" #tp)                                                         \
 	int exit_##name(struct syscall_exit_args *ctx)                                                   \
 	{                                                                                                \
-		count_current(SYS_##name, ctx->ret, true, variant);                                      \
+		count_current(SYS_##name, ctx->ret, true, variant, SLOT_EXCLUSIVE);                     \
 		return 0;                                                                                \
 	}
 SYSCALL_TABLE(EXIT_TRACEPOINT)
@@ -199,25 +201,25 @@ SYSCALL_TABLE(EXIT_TRACEPOINT)
 	SEC("fentry")                                                                                    \
 	int BPF_PROG(fentry_##name)                                                                      \
 	{                                                                                                \
-		count_current(SYS_##name, 0, false, variant);                                            \
+		count_current(SYS_##name, 0, false, variant, SLOT_CLAIM);                               \
 		return 0;                                                                                \
 	}                                                                                                \
 	SEC("fexit")                                                                                     \
 	int BPF_PROG(fexit_##name, struct pt_regs *regs, long ret)                                       \
 	{                                                                                                \
-		count_current(SYS_##name, ret, true, variant);                                           \
+		count_current(SYS_##name, ret, true, variant, SLOT_CLAIM);                              \
 		return 0;                                                                                \
 	}                                                                                                \
 	SEC("kprobe")                                                                                    \
 	int BPF_KPROBE(kprobe_##name)                                                                    \
 	{                                                                                                \
-		count_current(SYS_##name, 0, false, variant);                                            \
+		count_current(SYS_##name, 0, false, variant, SLOT_EXCLUSIVE);                           \
 		return 0;                                                                                \
 	}                                                                                                \
 	SEC("kretprobe")                                                                                 \
 	int BPF_KRETPROBE(kretprobe_##name, long ret)                                                    \
 	{                                                                                                \
-		count_current(SYS_##name, ret, true, variant);                                           \
+		count_current(SYS_##name, ret, true, variant, SLOT_EXCLUSIVE);                          \
 		return 0;                                                                                \
 	}
 SYSCALL_TABLE(KFUNC_WAYS)

@@ -131,8 +131,9 @@ const struct app_process *app_slots_with(struct app_slots *s, uint32_t tgid, con
 			*scratch = *p;
 			out = scratch;
 		}
+		/* Programs may be adding to it unclaimed meanwhile (probes/app_process.bpf.h slot_hold). */
 		for (int c = 0; c < APP_SLOT_COUNTERS; c++)
-			scratch->counters[c] += s->slot[i].counts[c];
+			scratch->counters[c] += __atomic_load_n(&s->slot[i].counts[c], __ATOMIC_RELAXED);
 		s->taken[i] = true;
 		s->freeing[i] = final;
 	}

@@ -2,7 +2,8 @@
  * The collect's side of apps' per-CPU slots (probes/app_process.bpf.h,
  * docs/design.md "What an access costs"): it holds every slot while it reads
  * the table, so that no slot's counts move into an entry between the two
- * reads, and adds each process's slot counts to its entry's.
+ * reads, and adds each process's slot counts to its entry's. A program of
+ * the slot's owner may add to a held slot meanwhile: that moves nothing.
  */
 #ifndef BPFPUSH_APP_SLOTS_H
 #define BPFPUSH_APP_SLOTS_H

@@ -423,6 +423,19 @@ static uint32_t moved_ring_bytes(uint32_t entries)
 	return bytes;
 }
 
+/*
+ * Does the kernel run tracepoint programs with preemption off, so that a
+ * syscall's program may add to its slot unclaimed (probes/app_process.bpf.h
+ * slot_hold)? Every kernel up to 6.18 does: a tracepoint's probes run with
+ * preemption off, and the syscall tracepoints, which may fault since 6.14,
+ * turn it off around BPF programs themselves. Kernels that run them
+ * preemptibly call them through trace_call_bpf_faultable.
+ */
+static bool tracepoint_programs_unpreempted(const struct btf *btf)
+{
+	return btf && btf__find_by_name_kind(btf, "trace_call_bpf_faultable", BTF_KIND_FUNC) < 0;
+}
+
 static struct bpf_object *apps_open(struct module *m)
 {
 	struct apps_state *st = m->priv;
@@ -444,6 +457,8 @@ static struct bpf_object *apps_open(struct module *m)
 	bool slots = atomics && cpus > 0 && cpus <= APP_SLOT_MAX_CPUS;
 	st->skel->rodata->use_slots = slots;
 	st->skel->rodata->slot_cpus = slots ? (uint32_t)cpus : 1;
+	st->skel->rodata->slot_unclaimed_adds =
+		slots && m->probes && tracepoint_programs_unpreempted(probe_cache_btf(m->probes));
 	st->skel->rodata->cgroup_subsys =
 		choose_hierarchy(m->probes ? probe_cache_btf(m->probes) : NULL, st->hierarchy, sizeof(st->hierarchy));
 	const struct config_app_counters *on = m->cfg ? &m->cfg->apps.counters : NULL;
@@ -470,6 +485,7 @@ static int apps_share_with_layer(struct module *m, struct syscalls_bpf *layer)
 	layer->rodata->count_creates = st->skel->rodata->count_creates;
 	layer->rodata->use_slots = st->skel->rodata->use_slots;
 	layer->rodata->slot_cpus = st->skel->rodata->slot_cpus;
+	layer->rodata->slot_unclaimed_adds = st->skel->rodata->slot_unclaimed_adds;
 	int err = bpf_map__reuse_fd(layer->maps.app_pids, bpf_map__fd(st->skel->maps.app_pids));
 	if (!err)
 		err = bpf_map__reuse_fd(layer->maps.app_scratch, bpf_map__fd(st->skel->maps.app_scratch));

@@ -1141,6 +1141,157 @@ static void run_renames(const char *tier)
 }
 
 /*
+ * Threads of one process reading at once, pinned round the CPUs twice over,
+ * while another process reads on the same CPUs (taking their slots over),
+ * collects run, and the leader renames the process back and forth between
+ * two names, moving the counts of every CPU's slot each time. Each read is
+ * counted once: the two names together have every read of the process's
+ * threads, and the other process every read of its own. The workload runs
+ * for MT_MS of its own clock, so it spans collects in a guest as here.
+ */
+#define MT_BEFORE "bpfpushmtA"
+#define MT_AFTER "bpfpushmtB"
+#define MT_OTHER "bpfpushmtO"
+#define MT_MS 2500
+#define MT_MAX_THREADS 32
+
+struct mt_run {
+	uint64_t reads[MT_MAX_THREADS + 1]; /* each thread's, then the leader's */
+	uint64_t other_reads;
+	int cpus[MT_MAX_THREADS];
+	int nthreads, zero;
+	int stop; /* set by the leader; read by the threads and the other process */
+	int thread_failed;
+};
+
+static uint64_t mt_read_until_stopped(struct mt_run *r)
+{
+	uint64_t n = 0;
+	char c;
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		if (read(r->zero, &c, 1) != 1)
+			break;
+		n++;
+	}
+	return n;
+}
+
+struct mt_thread {
+	struct mt_run *run;
+	int index;
+};
+
+static void *mt_thread_body(void *arg)
+{
+	struct mt_thread *t = arg;
+	struct mt_run *r = t->run;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(r->cpus[t->index], &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		__atomic_store_n(&r->thread_failed, 1, __ATOMIC_RELAXED);
+	r->reads[t->index] = mt_read_until_stopped(r);
+	return NULL;
+}
+
+static int64_t mt_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int mt_workload(void *arg)
+{
+	struct mt_run *r = arg;
+	r->zero = open("/dev/zero", O_RDONLY);
+	if (r->zero < 0)
+		return 1;
+	pid_t other = fork();
+	if (other == 0) {
+		if (prctl(PR_SET_NAME, MT_OTHER))
+			_exit(1);
+		r->other_reads = mt_read_until_stopped(r);
+		_exit(0);
+	}
+	if (other < 0)
+		return 2;
+	pthread_t threads[MT_MAX_THREADS];
+	struct mt_thread args[MT_MAX_THREADS];
+	for (int i = 0; i < r->nthreads; i++) {
+		args[i] = (struct mt_thread){ .run = r, .index = i };
+		if (pthread_create(&threads[i], NULL, mt_thread_body, &args[i]))
+			return 3;
+	}
+	/*
+	 * The leader reads too, and every thousand reads renames the process,
+	 * to the other of the two names, and looks at its clock.
+	 */
+	int64_t start = mt_now_ms();
+	uint64_t n = 0;
+	char c;
+	for (int round = 1;; round++) {
+		for (int i = 0; i < 1000; i++, n++)
+			if (read(r->zero, &c, 1) != 1)
+				return 4;
+		if (prctl(PR_SET_NAME, round % 2 ? MT_AFTER : MT_BEFORE))
+			return 5;
+		if (mt_now_ms() - start >= MT_MS && round % 2)
+			break;
+	}
+	r->reads[r->nthreads] = n;
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < r->nthreads; i++)
+		if (pthread_join(threads[i], NULL))
+			return 6;
+	int status;
+	if (waitpid(other, &status, 0) != other || !WIFEXITED(status) || WEXITSTATUS(status))
+		return 7;
+	return r->thread_failed ? 8 : 0;
+}
+
+static void test_threads_on_every_cpu_counted_once_through_rename(void **state)
+{
+	(void)state;
+	char yaml[2048];
+	harness_modules_yaml(yaml, sizeof(yaml), "", "", "{ enabled: true, group_by: comm }");
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	struct mt_run *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(r != MAP_FAILED);
+	cpu_set_t allowed;
+	assert_int_equal(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	int ncpus = 0, cpus[MT_MAX_THREADS / 2];
+	for (int c = 0; c < CPU_SETSIZE && ncpus < MT_MAX_THREADS / 2; c++)
+		if (CPU_ISSET(c, &allowed))
+			cpus[ncpus++] = c;
+	r->nthreads = 2 * ncpus;
+	for (int i = 0; i < r->nthreads; i++)
+		r->cpus[i] = cpus[i % ncpus];
+	print_message("apps, %d threads on %d CPUs and another process\n", r->nthreads, ncpus);
+	assert_int_equal(harness_start(&ap, 10000), 0);
+	assert_int_equal(harness_run_child(MT_BEFORE, mt_workload, r), 0);
+	harness_wait_for(&ap, "apps." MT_AFTER ".task_exit", (uint64_t)r->nthreads + 1, 10000);
+	harness_wait_for(&ap, "apps." MT_OTHER ".task_exit", 1, 10000);
+	assert_int_equal(harness_stop(&ap), 0);
+	uint64_t mine = 0;
+	for (int i = 0; i <= r->nthreads; i++)
+		mine += r->reads[i];
+	uint64_t before = harness_sum(&ap, "apps." MT_BEFORE ".vfs_read_call");
+	uint64_t after = harness_sum(&ap, "apps." MT_AFTER ".vfs_read_call");
+	uint64_t other = harness_sum(&ap, "apps." MT_OTHER ".vfs_read_call");
+	print_message("  %s + %s: %llu + %llu = %llu, read %llu; %s: %llu, read %llu\n", MT_BEFORE, MT_AFTER,
+		      (unsigned long long)before, (unsigned long long)after, (unsigned long long)(before + after),
+		      (unsigned long long)mine, MT_OTHER, (unsigned long long)other,
+		      (unsigned long long)r->other_reads);
+	assert_true(before > 0 && after > 0);
+	assert_in_range(before + after, mine, mine + SLACK);
+	assert_in_range(other, r->other_reads, r->other_reads + SLACK);
+	munmap(r, sizeof(*r));
+	harness_free(&ap);
+}
+
+/*
  * The depth counters (apps.counters), exact for a workload of their own:
  * fsyncs, creates, shm calls, TCP and UDP calls on loopback, connects and
  * accepts (a unix-socket accept must not count), failed clones (EINVAL from
@@ -1863,6 +2014,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_cachestat_per_app),
 		cmocka_unit_test(test_max_groups_bounds_every_flush),
 		cmocka_unit_test(test_renamed_leader_moves_later_counts),
+		cmocka_unit_test(test_threads_on_every_cpu_counted_once_through_rename),
 		cmocka_unit_test(test_depth_counters_exact),
 		cmocka_unit_test(test_retransmits_by_socket_owner),
 		cmocka_unit_test(test_exit_while_slots_held_folds_at_collect),
