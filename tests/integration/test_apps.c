@@ -1194,13 +1194,6 @@ static void *mt_thread_body(void *arg)
 	return NULL;
 }
 
-static int64_t mt_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int mt_workload(void *arg)
 {
 	struct mt_run *r = arg;
@@ -1227,7 +1220,7 @@ static int mt_workload(void *arg)
 	 * The leader reads too, and every thousand reads renames the process,
 	 * to the other of the two names, and looks at its clock.
 	 */
-	int64_t start = mt_now_ms();
+	int64_t start = harness_now_ms();
 	uint64_t n = 0;
 	char c;
 	for (int round = 1;; round++) {
@@ -1236,7 +1229,7 @@ static int mt_workload(void *arg)
 				return 4;
 		if (prctl(PR_SET_NAME, round % 2 ? MT_AFTER : MT_BEFORE))
 			return 5;
-		if (mt_now_ms() - start >= MT_MS && round % 2)
+		if (harness_now_ms() - start >= MT_MS && round % 2)
 			break;
 	}
 	r->reads[r->nthreads] = n;

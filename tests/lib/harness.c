@@ -278,13 +278,6 @@ int harness_config_shipped(struct agent_proc *ap)
 	return harness_config_sink(ap, yaml, "{ name: test, type: stdout, format: graphite-tagged, prefix: \"\" }");
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read what is available within timeout_ms; returns bytes read, 0 on EOF, -1 on timeout. */
 static ssize_t read_some(struct agent_proc *ap, int timeout_ms)
 {
@@ -345,9 +338,9 @@ int harness_start(struct agent_proc *ap, int timeout_ms)
 	 */
 	if (timeout_ms < START_DEADLINE_MIN_MS)
 		timeout_ms = START_DEADLINE_MIN_MS;
-	int64_t deadline = now_ms() + timeout_ms;
-	while (now_ms() < deadline) {
-		ssize_t n = read_some(ap, (int)(deadline - now_ms()));
+	int64_t deadline = harness_now_ms() + timeout_ms;
+	while (harness_now_ms() < deadline) {
+		ssize_t n = read_some(ap, (int)(deadline - harness_now_ms()));
 		if (n == 0) {
 			fprintf(stderr, "harness: the agent exited before its first line\n");
 			return -1;
@@ -380,9 +373,9 @@ int harness_start_logging(struct agent_proc *ap, int timeout_ms, char *log_path,
 
 int harness_wait_for(struct agent_proc *ap, const char *name, uint64_t at_least, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = harness_now_ms() + timeout_ms;
 	while (harness_sum(ap, name) < at_least) {
-		if (now_ms() >= deadline || read_some(ap, (int)(deadline - now_ms())) == 0)
+		if (harness_now_ms() >= deadline || read_some(ap, (int)(deadline - harness_now_ms())) == 0)
 			return -1;
 	}
 	return 0;
@@ -414,9 +407,9 @@ static bool value_at_most_since(const struct agent_proc *ap, const char *name, s
 int harness_wait_value_at_most(struct agent_proc *ap, const char *name, size_t mark, uint64_t at_most,
 			       int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = harness_now_ms() + timeout_ms;
 	while (!value_at_most_since(ap, name, mark, at_most)) {
-		if (now_ms() >= deadline || read_some(ap, (int)(deadline - now_ms())) == 0)
+		if (harness_now_ms() >= deadline || read_some(ap, (int)(deadline - harness_now_ms())) == 0)
 			return -1;
 	}
 	return 0;
@@ -424,10 +417,10 @@ int harness_wait_value_at_most(struct agent_proc *ap, const char *name, size_t m
 
 int harness_wait_bytes(int fd, size_t count, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = harness_now_ms() + timeout_ms;
 	char buf[4096];
 	while (count > 0) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - harness_now_ms();
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			return -1;
@@ -447,8 +440,8 @@ int harness_stop(struct agent_proc *ap)
 	if (ap->pid <= 0)
 		return -1;
 	kill(ap->pid, SIGTERM);
-	int64_t deadline = now_ms() + 15000;
-	while (now_ms() < deadline && read_some(ap, 1000) != 0)
+	int64_t deadline = harness_now_ms() + 15000;
+	while (harness_now_ms() < deadline && read_some(ap, 1000) != 0)
 		;
 	int status = 0;
 	if (waitpid(ap->pid, &status, 0) != ap->pid)
