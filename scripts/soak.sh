@@ -129,7 +129,7 @@ cfg=$tmp/soak.yaml
 	echo "apps: { enabled: true }"
 	echo "modules:"
 	for m in process fd vfs sync mount shm socket network hardirq softirq oomkill disk mdflush filesystem swap cachestat dcstat; do
-		echo "  $m: { enabled: true }"
+		if [ "$m" = softirq ]; then echo "  $m: { enabled: true, timing: true }"; else echo "  $m: { enabled: true }"; fi
 	done
 	echo "sinks:"
 	echo "  - { name: carbon, type: graphite, address: \"tcp://127.0.0.1:$port\", reconnect_min: 100ms, reconnect_max: 2s, write_timeout: 5s }"

@@ -142,7 +142,7 @@ modules:
   filesystem: {{ enabled: true }}
   network: {{ enabled: true, ips: "*", ports: "*" }}
   hardirq: {{ enabled: true, slow_threshold: 1us }}
-  softirq: {{ enabled: true, slow_threshold: 1us }}
+  softirq: {{ enabled: true, timing: true, slow_threshold: 1us }}
 sinks:
   - {{ name: carbon, type: graphite, address: "tcp://127.0.0.1:{line}", prefix: "{plain}.{{hostname}}" }}
   - {{ name: carbon-tagged, type: graphite-tagged, address: "tcp://127.0.0.1:{line}", prefix: "{tagged}.{{hostname}}" }}

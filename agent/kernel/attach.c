@@ -708,6 +708,14 @@ static size_t count_chosen(const struct module *m)
 	return n;
 }
 
+static size_t count_wanted(const struct module *m)
+{
+	size_t n = 0;
+	for (size_t e = 0; e < m->ops->nevents; e++)
+		n += m->events[e].wanted;
+	return n;
+}
+
 /*
  * "no way to attach ..." alone leaves the operator to run --probe to learn
  * why; the first wanted event's refusals (the cheapest way first) usually
@@ -765,6 +773,12 @@ int attach_module(struct module *m)
 	if (!m->probes->privileged) {
 		snprintf(m->failure, sizeof(m->failure), "%s", m->probes->privilege_why);
 		return -1;
+	}
+	if (m->ops->runs_without_events && !count_wanted(m)) {
+		if (open_object(m)) /* its state; nothing is loaded */
+			return -1;
+		m->attached = true;
+		return 0;
 	}
 	/* Each round refuses at least one more way, so this ends. */
 	for (int round = 0; round < EVENT_MAX_WAYS * 8; round++) {

@@ -31,11 +31,15 @@ static bool sees_no_result(const struct module *m, size_t e)
 
 bool probe_metric_sent(const struct module *m, const char *metric)
 {
-	for (size_t e = 0; e < m->ops->nevents; e++)
+	bool from_events = false;
+	for (size_t e = 0; e < m->ops->nevents; e++) {
+		from_events |= module_event_gives(&m->ops->events[e], metric);
 		if (m->events[e].chosen >= 0 && module_event_gives(&m->ops->events[e], metric) &&
 		    !(sees_no_result(m, e) && module_metric_needs_result(m->ops, metric)))
 			return true;
-	return false;
+	}
+	/* What such a module reads from the kernel's own files it sends whenever it runs. */
+	return !from_events && m->ops->runs_without_events && m->attached;
 }
 
 /* Why the load mode leaves an event unhooked (its twin of the other mode is hooked instead), or NULL. */

@@ -133,6 +133,13 @@ struct module_ops {
 	 * per hook, instead of being attached.
 	 */
 	int sock_chain_slot;
+	/*
+	 * Its collect has a source of its own besides its events (a /proc file
+	 * the kernel keeps): when the config wants none of its events, it runs
+	 * with its object opened but nothing loaded or attached, instead of
+	 * failing for want of a way.
+	 */
+	bool runs_without_events;
 };
 
 struct syscall_watch;

@@ -332,12 +332,12 @@ fault_modfail() {
 
 # ------------------------------------------------------------ 7. ring buffer overflow
 fault_ring() {
-	# softirq sends each run slower than slow_threshold (1 us here: most runs) through a 64 KB ring
+	# softirq, timing on, sends each run slower than slow_threshold (1 us here: most runs) through a 64 KB ring
 	# buffer the event loop drains. SIGSTOP stops the draining while 3 s of loopback TCP traffic
 	# makes net_rx softirqs (64 KB segments: several us each); the kernel side cannot reserve and counts agent.ringbuf.lost.
 	cfg=$E2E_TMP/ring.yaml
 	fconfig "$cfg" "softirq" "- { name: devnull, type: statsd, address: \"udp://127.0.0.1:9\" }"
-	sed -i 's/^  softirq: { enabled: true }/  softirq: { enabled: true, slow_threshold: 1us }/' "$cfg"
+	sed -i 's/^  softirq: { enabled: true }/  softirq: { enabled: true, timing: true, slow_threshold: 1us }/' "$cfg"
 	fstart ring "$cfg" || bail "agent starts with softirq, slow_threshold 1us" "$(tail -5 "$AGENT_ERR")"
 	kill -STOP "$AGENT_PID"
 	$SYSPY - <<-'EOF'

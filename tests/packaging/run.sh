@@ -272,7 +272,7 @@ else
 	  socket: { enabled: false }
 	  network: { enabled: false }
 	  hardirq: { enabled: true }
-	  softirq: { enabled: true }
+	  softirq: { enabled: true, timing: true }
 	  oomkill: { enabled: false }
 	sinks:
 	  - { name: out, type: stdout, format: statsd }
