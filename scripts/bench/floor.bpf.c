@@ -15,8 +15,12 @@
  * each non-syscall attach point the bench's modules use for a fork (process:
  * sched_process_fork/exit/free), a TCP send and receive (socket and
  * network: sock_send_length, sock_recv_length), a block request (disk:
- * block_rq_issue, block_rq_complete), a softirq (softirq: softirq_entry,
- * softirq_exit) and a hard IRQ (hardirq: irq_handler_entry, irq_handler_exit).
+ * block_rq_issue, block_rq_complete) and a hard IRQ (hardirq:
+ * irq_handler_entry, irq_handler_exit). The softirq module hooks
+ * softirq_entry and softirq_exit only with modules.softirq.timing, off as
+ * shipped: their empty programs are a set of their own,
+ *   softirq      floor_ev_softirq_entry and floor_ev_softirq_exit alone
+ * (the NET_RX column's floor, and nothing else's).
  * They never run for read, write, openat or getppid (but for an interrupt
  * that lands in the loop), so those columns keep their floor. Where fentry
  * attaches, the socket, network and apps modules take TCP on its protocol

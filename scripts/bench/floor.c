@@ -1,11 +1,12 @@
 /*
  * Loader of scripts/bench/floor.bpf.c for scripts/bench/overhead.
  *
- * Usage: floor OBJ dispatcher|tracepoints|fentry|fexit
+ * Usage: floor OBJ dispatcher|tracepoints|fentry|fexit|softirq
  * Loads and attaches one set of empty programs (floor_dispatcher, every
  * floor_tp_*, floor_fentry_* or floor_fexit_*; with each, the floor_ev_*
- * the sets share, or the fentry and fexit sets' floor_kfunc_ev_*), prints "ready" once they are attached, and holds them until
- * SIGTERM or SIGINT, then detaches and exits 0.
+ * the sets share, or the fentry and fexit sets' floor_kfunc_ev_*; or, for
+ * softirq, floor_ev_softirq_* alone), prints "ready" once they are attached,
+ * and holds them until SIGTERM or SIGINT, then detaches and exits 0.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -38,6 +39,9 @@ static const char *after(const char *s, const char *prefix)
 /* Does this program belong to the set? The fentry and fexit sets have their own TCP programs (floor.bpf.c). */
 static bool in_set(const char *name, const char *set)
 {
+	/* The shipped config hooks no softirq (modules.softirq.timing is off): only its own set has them. */
+	if (after(name, "floor_ev_softirq_") || !strcmp(set, "softirq"))
+		return after(name, "floor_ev_softirq_") && !strcmp(set, "softirq");
 	bool kfunc = !strcmp(set, "fentry") || !strcmp(set, "fexit");
 	if (!strcmp(name, "floor_ev_send") || !strcmp(name, "floor_ev_recv"))
 		return !kfunc;
@@ -62,8 +66,8 @@ static int print_warnings(enum libbpf_print_level level, const char *fmt, va_lis
 int main(int argc, char **argv)
 {
 	if (argc != 3 || (strcmp(argv[2], "dispatcher") && strcmp(argv[2], "tracepoints") && strcmp(argv[2], "fentry") &&
-			  strcmp(argv[2], "fexit"))) {
-		fprintf(stderr, "usage: %s OBJ dispatcher|tracepoints|fentry|fexit\n", argv[0]);
+			  strcmp(argv[2], "fexit") && strcmp(argv[2], "softirq"))) {
+		fprintf(stderr, "usage: %s OBJ dispatcher|tracepoints|fentry|fexit|softirq\n", argv[0]);
 		return 2;
 	}
 	libbpf_set_print(print_warnings);
