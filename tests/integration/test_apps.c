@@ -1146,8 +1146,10 @@ static void run_renames(const char *tier)
  * collects run, and the leader renames the process back and forth between
  * two names, moving the counts of every CPU's slot each time. Each read is
  * counted once: the two names together have every read of the process's
- * threads, and the other process every read of its own. The workload runs
- * for MT_MS of its own clock, so it spans collects in a guest as here.
+ * threads, and the other process every read of its own. The process's own
+ * count is also the kernel's: /proc/self/io's syscr, read as its last call.
+ * The workload runs for MT_MS of its own clock, so it spans collects in a
+ * guest as here.
  */
 #define MT_BEFORE "bpfpushmtA"
 #define MT_AFTER "bpfpushmtB"
@@ -1158,6 +1160,7 @@ static void run_renames(const char *tier)
 struct mt_run {
 	uint64_t reads[MT_MAX_THREADS + 1]; /* each thread's, then the leader's */
 	uint64_t other_reads;
+	uint64_t syscr; /* the kernel's count of the process's read calls, every thread's (/proc/self/io) */
 	int cpus[MT_MAX_THREADS];
 	int nthreads, zero;
 	int stop; /* set by the leader; read by the threads and the other process */
@@ -1237,6 +1240,19 @@ static int mt_workload(void *arg)
 	for (int i = 0; i < r->nthreads; i++)
 		if (pthread_join(threads[i], NULL))
 			return 6;
+	/*
+	 * The last read: the value excludes it, and the agent counts it. Before
+	 * waitpid: reaping a child adds its counts to its parent's.
+	 */
+	char io[512];
+	int fd = open("/proc/self/io", O_RDONLY);
+	ssize_t len = fd < 0 ? -1 : read(fd, io, sizeof(io) - 1);
+	if (fd >= 0)
+		close(fd);
+	const char *syscr = len > 0 ? (io[len] = '\0', strstr(io, "syscr: ")) : NULL;
+	if (!syscr)
+		return 9;
+	r->syscr = strtoull(syscr + strlen("syscr: "), NULL, 10);
 	int status;
 	if (waitpid(other, &status, 0) != other || !WIFEXITED(status) || WEXITSTATUS(status))
 		return 7;
@@ -1273,12 +1289,13 @@ static void test_threads_on_every_cpu_counted_once_through_rename(void **state)
 	uint64_t before = harness_sum(&ap, "apps." MT_BEFORE ".vfs_read_call");
 	uint64_t after = harness_sum(&ap, "apps." MT_AFTER ".vfs_read_call");
 	uint64_t other = harness_sum(&ap, "apps." MT_OTHER ".vfs_read_call");
-	print_message("  %s + %s: %llu + %llu = %llu, read %llu; %s: %llu, read %llu\n", MT_BEFORE, MT_AFTER,
-		      (unsigned long long)before, (unsigned long long)after, (unsigned long long)(before + after),
-		      (unsigned long long)mine, MT_OTHER, (unsigned long long)other,
-		      (unsigned long long)r->other_reads);
+	print_message("  %s + %s: %llu + %llu = %llu, read %llu, the kernel's syscr %llu + its own read; %s: %llu, read %llu\n",
+		      MT_BEFORE, MT_AFTER, (unsigned long long)before, (unsigned long long)after,
+		      (unsigned long long)(before + after), (unsigned long long)mine, (unsigned long long)r->syscr, MT_OTHER,
+		      (unsigned long long)other, (unsigned long long)r->other_reads);
 	assert_true(before > 0 && after > 0);
 	assert_in_range(before + after, mine, mine + SLACK);
+	assert_int_equal(before + after, r->syscr + 1); /* every read call of the process, as the kernel counted them */
 	assert_in_range(other, r->other_reads, r->other_reads + SLACK);
 	munmap(r, sizeof(*r));
 	harness_free(&ap);
