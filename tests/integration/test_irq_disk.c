@@ -837,9 +837,10 @@ static void run_irq_disk_test(const char *extra_yaml)
 	 * inner window, and the workload's own writes; other writes may be
 	 * preflush-only requests, which are not timed (disk_completions).
 	 */
-	uint64_t unseen = missed + inner_start.disk_in_flight;
 	uint64_t low = inner_end.disk.reads - inner_start.disk.reads + inner_end.disk.discards - inner_start.disk.discards +
 		       DIRECT_IOS;
+	/* And the passes of a tracepoint this host kind runs no program for (tests/lib/harness.c, KNOWN DEFECT). */
+	uint64_t unseen = missed + inner_start.disk_in_flight + harness_unseen_allowance(low);
 	low = low > unseen ? low - unseen : 0;
 	uint64_t high = after.disk.reads - before.disk.reads + after.disk.writes - before.disk.writes +
 			after.disk.discards - before.disk.discards + after.disk.flushes - before.disk.flushes;
