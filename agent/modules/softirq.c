@@ -92,7 +92,7 @@ static const char *softirq_unwanted_why(const struct module *m, size_t event)
 static bool timing(const struct module *m) { return m->events && m->events[0].chosen >= 0; }
 
 /* Add what ran since the last reading of /proc/softirqs to st->counts (the first only keeps the counts). */
-static int read_softirqs(struct softirq_state *st)
+static int read_proc_softirqs(struct softirq_state *st)
 {
 	if (!st->counts.last) {
 		int n = libbpf_num_possible_cpus();
@@ -107,6 +107,18 @@ static int read_softirqs(struct softirq_state *st)
 		return -errno;
 	int err = softirq_counts_read(&st->counts, f);
 	fclose(f);
+	return err;
+}
+
+/* The same, said once (then backing off) while it fails, and once when it works again. */
+static int read_softirqs(struct softirq_state *st)
+{
+	int err = read_proc_softirqs(st);
+	if (err)
+		log_complain(&st->unreadable, LOG_WARNING, "softirq", "cannot read /proc/softirqs (%s): no softirq.events",
+			     strerror(-err));
+	else
+		log_complaint_clear(&st->unreadable, "softirq", "/proc/softirqs readable again");
 	return err;
 }
 
@@ -149,9 +161,6 @@ static int softirq_start(struct module *m)
 {
 	struct softirq_state *st = m->priv;
 	int err = read_softirqs(st);
-	if (err)
-		log_complain(&st->unreadable, LOG_WARNING, "softirq", "cannot read /proc/softirqs (%s): no softirq.events",
-			     strerror(-err));
 	if (!timing(m))
 		return err;
 	m->ring = ring_buffer__new(bpf_map__fd(st->skel->maps.softirq_slow), on_slow_event, m, NULL);
@@ -160,13 +169,8 @@ static int softirq_start(struct module *m)
 
 static void collect_events(struct softirq_state *st, struct series_store *store)
 {
-	int err = read_softirqs(st); /* unreadable at start: counting starts at the first reading */
-	if (err) {
-		log_complain(&st->unreadable, LOG_WARNING, "softirq", "cannot read /proc/softirqs (%s): no softirq.events",
-			     strerror(-err));
+	if (read_softirqs(st)) /* unreadable at start: counting starts at the first reading */
 		return;
-	}
-	log_complaint_clear(&st->unreadable, "softirq", "/proc/softirqs");
 	for (uint32_t v = 0; v < SOFTIRQ_VECTORS; v++) {
 		/* As the histograms: a vector that has not run since the start sends nothing. */
 		if (!st->counts.events[v])
