@@ -81,6 +81,14 @@ const volatile __u32 slot_cpus = 1;
  * off (agent/modules/apps.c); kprobes always run so.
  */
 const volatile bool slot_unclaimed_adds = false;
+/*
+ * apps' sock:sock_{send,recv}_length programs run in the calling process.
+ * Where they are also the receive way chosen, no apps program counts into a
+ * slot from a softirq (tcp_cleanup_rbuf, the other receive ways, is reached
+ * from one), and with slot_unclaimed_adds they may add unclaimed. The agent
+ * sets it (agent/modules/apps.c).
+ */
+const volatile bool sock_length_exclusive = false;
 
 /*
  * 0 in the table-only build (probes/apps_tableonly.bpf.c,

@@ -267,7 +267,7 @@ static __always_inline void count_one(int counter)
  * counts, so that each event in a slot adds one to a call counter
  * (app_slot_calls); else in the process's entry, with one lookup.
  */
-static __always_inline void count_net(bool tcp, bool sent, long n, bool call)
+static __always_inline void count_net(bool tcp, bool sent, long n, bool call, enum slot_use use)
 {
 	call = call && count_net_calls;
 	if (n <= 0 && !call)
@@ -275,8 +275,11 @@ static __always_inline void count_net(bool tcp, bool sent, long n, bool call)
 	int calls = tcp ? (sent ? APP_TCP_SEND_CALLS : APP_TCP_RECV_CALLS) : (sent ? APP_UDP_SEND_CALLS : APP_UDP_RECV_CALLS);
 	int bytes = sent ? APP_BANDWIDTH_SENT : APP_BANDWIDTH_RECV;
 	bool claimed = false;
-	/* Claimed: some of these ways are fexit programs, and tcp_cleanup_rbuf is also reached from softirqs. */
-	struct app_slot *s = call ? slot_hold(SLOT_CLAIM, &claimed) : NULL;
+	/*
+	 * Claimed (use): some of these ways are fexit programs, and tcp_cleanup_rbuf is also
+	 * reached from softirqs. The sock:* ways pass their own (sock_length_use()).
+	 */
+	struct app_slot *s = call ? slot_hold(use, &claimed) : NULL;
 	struct app_process *p = s ? NULL : app_of_current();
 	if (!s && !p)
 		return;
@@ -318,36 +321,41 @@ static __always_inline bool record_counts(const struct sock_msg_length_record *r
 	       (r->protocol == SOCK_IPPROTO_TCP || r->protocol == SOCK_IPPROTO_UDP);
 }
 
+static __always_inline enum slot_use sock_length_use(void)
+{
+	return sock_length_exclusive ? SLOT_EXCLUSIVE : SLOT_CLAIM;
+}
+
 /* sock_send_length / sock_recv_length: TCP or UDP told by the socket. */
 static __always_inline void on_send_length(const void *sk, bool tcp, int ret)
 {
 	if (tcp)
 		note_sock_owner(sk);
-	count_net(tcp, true, ret, true);
+	count_net(tcp, true, ret, true, sock_length_use());
 }
 
 static __always_inline void on_recv_length(bool tcp, int ret, int flags)
 {
 	bool peek = flags & SOCK_MSG_PEEK;
-	count_net(tcp, false, peek ? 0 : ret, tcp ? !peek && ret > 0 : true);
+	count_net(tcp, false, peek ? 0 : ret, tcp ? !peek && ret > 0 : true, sock_length_use());
 }
 
 SEC("fexit/tcp_sendmsg")
 int BPF_PROG(tcp_sent_fexit, struct sock *sk, struct msghdr *msg, size_t size, int ret)
-{ note_sock_owner(sk); count_net(true, true, ret, true); return 0; }
+{ note_sock_owner(sk); count_net(true, true, ret, true, SLOT_CLAIM); return 0; }
 SEC("fexit/udp_sendmsg")
 int BPF_PROG(udp_sent_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
-{ count_net(false, true, ret, true); return 0; }
+{ count_net(false, true, ret, true, SLOT_CLAIM); return 0; }
 SEC("fexit/udpv6_sendmsg")
 int BPF_PROG(udp6_sent_fexit, struct sock *sk, struct msghdr *msg, size_t len, int ret)
-{ count_net(false, true, ret, true); return 0; }
+{ count_net(false, true, ret, true, SLOT_CLAIM); return 0; }
 /* kretprobes see no socket: a socket's owner is then the process that connected it. */
 SEC("kretprobe/tcp_sendmsg")
-int BPF_KRETPROBE(tcp_sent_kretprobe, int ret) { count_net(true, true, ret, true); return 0; }
+int BPF_KRETPROBE(tcp_sent_kretprobe, int ret) { count_net(true, true, ret, true, SLOT_CLAIM); return 0; }
 SEC("kretprobe/udp_sendmsg")
-int BPF_KRETPROBE(udp_sent_kretprobe, int ret) { count_net(false, true, ret, true); return 0; }
+int BPF_KRETPROBE(udp_sent_kretprobe, int ret) { count_net(false, true, ret, true, SLOT_CLAIM); return 0; }
 SEC("kretprobe/udpv6_sendmsg")
-int BPF_KRETPROBE(udp6_sent_kretprobe, int ret) { count_net(false, true, ret, true); return 0; }
+int BPF_KRETPROBE(udp6_sent_kretprobe, int ret) { count_net(false, true, ret, true, SLOT_CLAIM); return 0; }
 /* The last of the sock chain's members (probes/sock_chain.bpf.h): no jump after it. */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sent_tp_btf, struct sock *sk, int ret)
@@ -361,26 +369,26 @@ int sent_tracepoint(struct sock_msg_length_record *r)
 
 /* tcp_cleanup_rbuf is told at entry how much was copied; UDP's result is the datagram's size. */
 SEC("fentry/tcp_cleanup_rbuf")
-int BPF_PROG(tcp_recv_fentry, struct sock *sk, int copied) { count_net(true, false, copied, copied > 0); return 0; }
+int BPF_PROG(tcp_recv_fentry, struct sock *sk, int copied) { count_net(true, false, copied, copied > 0, SLOT_CLAIM); return 0; }
 SEC("kprobe/tcp_cleanup_rbuf")
-int BPF_KPROBE(tcp_recv_kprobe, struct sock *sk, int copied) { count_net(true, false, copied, copied > 0); return 0; }
+int BPF_KPROBE(tcp_recv_kprobe, struct sock *sk, int copied) { count_net(true, false, copied, copied > 0, SLOT_CLAIM); return 0; }
 SEC("fexit/udp_recvmsg")
 int BPF_PROG(udp_recv_fexit)
-{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_net(false, false, (int)ret, true); return 0; }
+{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_net(false, false, (int)ret, true, SLOT_CLAIM); return 0; }
 SEC("fexit/udpv6_recvmsg")
 int BPF_PROG(udp6_recv_fexit)
-{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_net(false, false, (int)ret, true); return 0; }
+{ __u64 ret = 0; bpf_get_func_ret(ctx, &ret); count_net(false, false, (int)ret, true, SLOT_CLAIM); return 0; }
 /* Before 5.19 the result follows six arguments (agent/kernel/btf_proto.h). */
 SEC("fexit/udp_recvmsg")
 int BPF_PROG(udp_recv_fexit6, void *sk, void *msg, size_t len, int noblock, int flags, int *addr_len, int ret)
-{ count_net(false, false, ret, true); return 0; }
+{ count_net(false, false, ret, true, SLOT_CLAIM); return 0; }
 SEC("fexit/udpv6_recvmsg")
 int BPF_PROG(udp6_recv_fexit6, void *sk, void *msg, size_t len, int noblock, int flags, int *addr_len, int ret)
-{ count_net(false, false, ret, true); return 0; }
+{ count_net(false, false, ret, true, SLOT_CLAIM); return 0; }
 SEC("kretprobe/udp_recvmsg")
-int BPF_KRETPROBE(udp_recv_kretprobe, int ret) { count_net(false, false, ret, true); return 0; }
+int BPF_KRETPROBE(udp_recv_kretprobe, int ret) { count_net(false, false, ret, true, SLOT_CLAIM); return 0; }
 SEC("kretprobe/udpv6_recvmsg")
-int BPF_KRETPROBE(udp6_recv_kretprobe, int ret) { count_net(false, false, ret, true); return 0; }
+int BPF_KRETPROBE(udp6_recv_kretprobe, int ret) { count_net(false, false, ret, true, SLOT_CLAIM); return 0; }
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(recv_tp_btf, struct sock *sk, int ret, int flags)
 { if (sock_counts(sk, true)) on_recv_length(sock_protocol(sk, true) == SOCK_IPPROTO_TCP, ret, flags); return 0; }

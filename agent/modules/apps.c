@@ -653,6 +653,25 @@ static void decide_sends(struct module *m)
 	}
 }
 
+static bool tier_is_tracepoint(enum attach_tier tier)
+{
+	return tier == ATTACH_TP_BTF || tier == ATTACH_RAW_TP || tier == ATTACH_TRACEPOINT;
+}
+
+/*
+ * The sock:* programs add to their process's slot unclaimed where receives are
+ * counted on sock:sock_recv_length too: no apps program counts into a slot from
+ * a softirq then (probes/app_process.bpf.h, sock_length_exclusive). Claiming
+ * costs them a compare-and-exchange or two a call.
+ */
+static void apps_prepare(struct module *m)
+{
+	struct apps_state *st = m->priv;
+	st->skel->rodata->sock_length_exclusive =
+		st->skel->rodata->slot_unclaimed_adds &&
+		tier_is_tracepoint(attach_pair_tier(m, EVENT_RECV, EVENT_RECV_RESULT));
+}
+
 static bool tgid_list_add(struct tgid_list *l, uint32_t tgid)
 {
 	uint32_t *grown = grow_array(l->tgid, &l->cap, l->n + 1, sizeof(*grown), 256);
@@ -1063,6 +1082,7 @@ const struct module_ops apps_module = {
 	.wants = apps_wants,
 	.unwanted_why = apps_unwanted_why,
 	.way_fits = apps_way_fits,
+	.prepare = apps_prepare,
 	.start = apps_start,
 	.collect = apps_collect,
 };
