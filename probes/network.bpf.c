@@ -57,15 +57,41 @@ struct {
  * after TCP_CLOSE (data queued before a reset) still find it. The agent decides
  * (conn_on_socket); raw_tp, classic tracepoint and kprobe programs cannot
  * reach it and keep net_connections.
+ *
+ * Where the agent also counts on the socket (counts_on_socket, 5.12+: it needs
+ * the atomics with fetch below), a TCP connection's bytes are added here, on
+ * the socket, and moved into its endpoint's entry of net_endpoints (flush())
+ * at each collect, by one of the iterators below, and when the connection
+ * closes: a send or receive then costs no endpoint key and no hash lookup
+ * (docs/design.md "network's TCP bytes on the socket").
  */
+struct net_sock_state {
+	struct net_connection conn; /* valid when conn_known */
+	__u32 conn_known;
+	__u32 pad;
+	__u64 closed; /* TCP_CLOSE seen: every later byte is moved at once (64 bits: the atomics' width) */
+	__u64 sent;
+	__u64 recv;
+	__u64 sent_flushed; /* how much of sent is in net_endpoints */
+	__u64 recv_flushed;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct net_connection);
+	__type(value, struct net_sock_state);
 } net_conn_storage SEC(".maps");
 
 const volatile bool conn_on_socket = false;
+const volatile bool counts_on_socket = false;
+/*
+ * Not 0: only sockets of the network namespace of this inode number count on
+ * the socket, the others in net_endpoints as before. Where the kernel refuses
+ * map iterators the collect's pass runs over TCP sockets, and it sees only
+ * its own namespace's (agent/modules/network.c).
+ */
+const volatile __u32 counts_netns = 0;
 
 PERCPU_COUNTERS(net_counters, net_counters);
 
@@ -78,8 +104,10 @@ static __always_inline bool kept_on_socket(bool trusted)
 /* The direction kept for a socket's connection. */
 static __always_inline struct net_connection *connection_of(const struct sock *sk, bool trusted)
 {
-	if (kept_on_socket(trusted))
-		return bpf_sk_storage_get(&net_conn_storage, (struct sock *)sk, 0, 0);
+	if (kept_on_socket(trusted)) {
+		struct net_sock_state *s = bpf_sk_storage_get(&net_conn_storage, (struct sock *)sk, 0, 0);
+		return s && s->conn_known ? &s->conn : NULL;
+	}
 	__u64 skaddr = (__u64)sk;
 	return bpf_map_lookup_elem(&net_connections, &skaddr);
 }
@@ -88,25 +116,16 @@ static __always_inline struct net_connection *connection_of(const struct sock *s
 static __always_inline bool connection_keep(const struct sock *sk, const struct net_connection *conn, bool trusted)
 {
 	if (kept_on_socket(trusted)) {
-		struct net_connection *kept =
+		struct net_sock_state *s =
 			bpf_sk_storage_get(&net_conn_storage, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (!kept)
+		if (!s)
 			return false;
-		*kept = *conn;
+		s->conn = *conn;
+		s->conn_known = 1;
 		return true;
 	}
 	__u64 skaddr = (__u64)sk;
 	return !bpf_map_update_elem(&net_connections, &skaddr, conn, BPF_ANY);
-}
-
-static __always_inline void connection_forget(const struct sock *sk, bool trusted)
-{
-	if (kept_on_socket(trusted)) {
-		bpf_sk_storage_delete(&net_conn_storage, (struct sock *)sk);
-		return;
-	}
-	__u64 skaddr = (__u64)sk;
-	bpf_map_delete_elem(&net_connections, &skaddr);
 }
 
 enum endpoint_field { FIELD_SENT, FIELD_RECV, FIELD_OPENED, FIELD_CLOSED };
@@ -191,9 +210,151 @@ static __always_inline bool endpoint_of(const struct sock *sk, __u16 protocol, c
 	return true;
 }
 
+/*
+ * Where counts_on_socket is 0 (probes/network_tableonly.bpf.c, the build
+ * kernels before 5.12 load), no program holds the atomics with fetch below:
+ * those kernels refuse a program holding one, even one never reached.
+ */
+#ifndef NET_SOCKET_COUNTS
+#define NET_SOCKET_COUNTS 1
+#endif
+
+/* Movers that lose this many exchanges in a row leave the rest to the next mover. */
+#define FLUSH_TRIES 8
+
+/*
+ * Move the bytes of one field the socket counted since the last move into
+ * its endpoint's entry. A mover claims what it adds by advancing *_flushed
+ * with a compare-and-exchange: two movers at once (a collect's and a
+ * close's) never add the same bytes, and one that loses reads again and
+ * moves what is left.
+ */
+static __always_inline void flush_field(struct net_sock_state *s, const struct net_endpoint_key *key,
+					enum endpoint_field field)
+{
+#if NET_SOCKET_COUNTS
+	__u64 *count = field == FIELD_SENT ? &s->sent : &s->recv;
+	__u64 *flushed = field == FIELD_SENT ? &s->sent_flushed : &s->recv_flushed;
+	for (int i = 0; i < FLUSH_TRIES; i++) {
+		__u64 done = *(volatile __u64 *)flushed, now = *(volatile __u64 *)count;
+		if (now == done)
+			return;
+		if (__sync_val_compare_and_swap(flushed, done, now) == done) {
+			add(key, field, now - done);
+			return;
+		}
+	}
+#endif
+}
+
+/* Move what a socket counted into its endpoint's entry of net_endpoints. */
+static __always_inline void flush(const struct sock *sk, struct net_sock_state *s)
+{
+	if (s->sent == s->sent_flushed && s->recv == s->recv_flushed)
+		return;
+	struct net_endpoint_key key;
+	if (!endpoint_of(sk, SOCK_IPPROTO_TCP, s->conn_known ? &s->conn : NULL, &key, true))
+		return;
+	flush_field(s, &key, FIELD_SENT);
+	flush_field(s, &key, FIELD_RECV);
+}
+
+/*
+ * Count a TCP send or receive on its socket; false when the socket has no
+ * room for it (the caller counts it in net_endpoints). After the close every
+ * byte is moved at once: the socket may be freed before the next collect.
+ * The add is a fetching one, ordered before the read of closed as on_state's
+ * exchange of closed is ordered before its move: of an add and a close at
+ * once, one sees the other, and no byte stays behind on a closed socket.
+ * The socket's own state covers the one race left: a first count creating
+ * the storage while the close, finding none, creates it too and loses.
+ */
+static __always_inline bool count_on_socket(const struct sock *sk, enum endpoint_field field, long bytes)
+{
+#if NET_SOCKET_COUNTS
+	struct net_sock_state *s =
+		bpf_sk_storage_get(&net_conn_storage, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return false;
+	/* The result is used so that the add is the fetching, fully ordered one. */
+	__u64 before = __sync_fetch_and_add(field == FIELD_SENT ? &s->sent : &s->recv, (__u64)bytes);
+	if (*(volatile __u64 *)&s->closed || sk->__sk_common.skc_state == SOCK_TCP_CLOSE || before == ~0ULL)
+		flush(sk, s);
+	return true;
+#else
+	return false;
+#endif
+}
+
+/*
+ * A TCP connection closes: every later byte on its socket is moved at once,
+ * and what it holds now goes. A socket that counted nothing yet gets its
+ * storage now, marked: data queued before a reset is read after the close.
+ */
+static __always_inline void close_on_socket(const struct sock *sk)
+{
+	struct net_sock_state *s =
+		bpf_sk_storage_get(&net_conn_storage, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return;
+#if NET_SOCKET_COUNTS
+	__sync_lock_test_and_set(&s->closed, 1);
+#endif
+	flush(sk, s);
+}
+
+/* It connects again (after connect(AF_UNSPEC)): its counts so far go to the last peer, its direction is new. */
+static __always_inline void reconnect_on_socket(const struct sock *sk)
+{
+	struct net_sock_state *s = bpf_sk_storage_get(&net_conn_storage, (struct sock *)sk, 0, 0);
+	if (!s)
+		return;
+	flush(sk, s);
+	s->conn_known = 0;
+	s->closed = 0;
+}
+
+/* Does this socket count on itself (counts_netns)? */
+static __always_inline bool counts_here(const struct sock *sk)
+{
+	return !counts_netns || sk->__sk_common.skc_net.net->ns.inum == counts_netns;
+}
+
+/*
+ * Each collect runs one of these passes (agent/modules/network.c), which
+ * moves every counting socket's bytes so far: over the storage map itself,
+ * or where the kernel refuses map iterators, over the TCP sockets of the
+ * agent's network namespace, the only ones counting on the socket then.
+ */
+SEC("iter/bpf_sk_storage_map")
+int net_flush_sockets(struct bpf_iter__bpf_sk_storage_map *ctx)
+{
+	struct sock *sk = ctx->sk;
+	struct net_sock_state *s = ctx->value;
+	if (sk && s)
+		flush(sk, s);
+	return 0;
+}
+
+SEC("iter/tcp")
+int net_flush_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp = skc ? bpf_skc_to_tcp_sock(skc) : NULL;
+	if (!tp)
+		return 0; /* a request or time-wait socket: never counts */
+	struct sock *sk = &tp->inet_conn.icsk_inet.sk;
+	struct net_sock_state *s = bpf_sk_storage_get(&net_conn_storage, sk, 0, 0);
+	if (s)
+		flush(sk, s);
+	return 0;
+}
+
 static __always_inline void tcp_traffic(const struct sock *sk, enum endpoint_field field, long bytes, bool trusted)
 {
 	if (bytes <= 0)
+		return;
+	if (trusted && counts_on_socket && counts_here(sk) && count_on_socket(sk, field, bytes))
 		return;
 	struct net_connection *conn = connection_of(sk, trusted);
 	struct net_endpoint_key key;
@@ -311,11 +472,18 @@ static __always_inline void on_state(const struct sock *sk, __u16 protocol, int 
 		 * address, which a later socket may get: its entry goes now, and
 		 * those bytes take the direction of the ports.
 		 */
-		if (conn && !kept_on_socket(trusted))
-			connection_forget(sk, trusted);
+		if (trusted && counts_on_socket && counts_here(sk))
+			close_on_socket(sk);
+		else if (conn && !kept_on_socket(trusted)) {
+			__u64 skaddr = (__u64)sk;
+			bpf_map_delete_elem(&net_connections, &skaddr);
+		}
 	} else if (newstate == SOCK_TCP_SYN_SENT && oldstate == SOCK_TCP_CLOSE && kept_on_socket(trusted)) {
 		/* A socket connecting again (after connect(AF_UNSPEC)): its last connection's direction is not this one's. */
-		connection_forget(sk, trusted);
+		if (counts_on_socket && counts_here(sk))
+			reconnect_on_socket(sk);
+		else
+			bpf_sk_storage_delete(&net_conn_storage, (struct sock *)sk);
 	}
 }
 

@@ -1,4 +1,4 @@
-/* Which build of apps' and the syscall layer's objects is opened (app_objects.h). */
+/* Which build of apps', the syscall layer's and network's objects is opened (app_objects.h). */
 #include "app_objects.h"
 
 #include <errno.h>
@@ -6,12 +6,14 @@
 
 #include "apps.skel.h"
 #include "apps_tableonly.skel.h"
+#include "network.skel.h"
+#include "network_tableonly.skel.h"
 #include "syscalls.skel.h"
 #include "syscalls_tableonly.skel.h"
 
 /*
  * NAME_bpf__open(), with the table-only ELF bytes in place of the full
- * build's when the kernel takes no slots. The skeleton keeps its own name,
+ * build's when the kernel takes no atomics with fetch. The skeleton keeps its own name,
  * so libbpf names the maps as the skeleton expects.
  */
 #define OPEN_OBJECT(name)                                                                                \
@@ -37,3 +39,4 @@
 
 OPEN_OBJECT(apps)
 OPEN_OBJECT(syscalls)
+OPEN_OBJECT(network)

@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,7 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "app_objects.h"
 #include "attach.h"
 #include "btf_proto.h"
 #include "log.h"
@@ -145,8 +149,19 @@ struct live_endpoint {
 
 struct resolved_name;
 
+/*
+ * Where TCP bytes are counted on the socket (probes/network.bpf.c), each
+ * collect first moves them into net_endpoints with a pass of an iterator:
+ * over the storage map (every namespace's sockets), else over the TCP
+ * sockets of the agent's network namespace, the only ones that count on
+ * the socket then. NONE: every byte counts in net_endpoints at once.
+ */
+enum sock_pass { PASS_NONE = 0, PASS_STORAGE, PASS_TCP };
+
 struct network_state {
 	struct network_bpf *skel;
+	enum sock_pass pass;        /* how each collect moves the bytes counted on sockets */
+	struct bpf_link *pass_link; /* that pass's iterator */
 	struct net_filter filter;
 	bool filter_loaded;
 	struct endpoint *endpoints; /* sorted by key */
@@ -301,7 +316,8 @@ static struct bpf_object *network_open(struct module *m)
 	struct network_state *st = m->priv;
 	if (!st && !(st = m->priv = calloc(1, sizeof(*st))))
 		return NULL;
-	st->skel = network_bpf__open();
+	/* The build that counts on the socket wherever the kernel takes it; counts_on_socket says whether it does. */
+	st->skel = network_object_open(!m->probes || m->probes->atomics_fetch);
 	if (st->skel && m->probes) {
 		map_prealloc_where_needed(st->skel->maps.net_endpoints, probe_cache_btf(m->probes));
 		map_prealloc_where_needed(st->skel->maps.net_connections, probe_cache_btf(m->probes));
@@ -320,6 +336,38 @@ static bool network_way_fits(const struct module *m, size_t event, int way, char
 	if (event != EVENT_UDP_RECV_RESULT || w->tier != ATTACH_FENTRY)
 		return true;
 	return btf_fits_udp_recv_fexit(probe_cache_btf(m->probes), w->progs, WAY_MAX_PROGS, why, REASON_MAX);
+}
+
+/*
+ * Does the kernel load an iterator program over TARGET ("tcp",
+ * "bpf_sk_storage_map")? Some refuse one kind and take another (EPERM for
+ * every map iterator on one 6.18 host): a program that does nothing, loaded
+ * and closed at once.
+ */
+static bool iterator_loads(const struct btf *vmlinux, const char *target)
+{
+	char func[64];
+	snprintf(func, sizeof(func), "bpf_iter_%s", target);
+	int id = vmlinux ? btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC) : -1;
+	if (id <= 0)
+		return false;
+	const struct bpf_insn return_zero[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER, .attach_btf_id = (__u32)id);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "net_iter_probe", "GPL", return_zero, 2, &opts);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* The inode number of the agent's network namespace, as the kernel's ns.inum; 0 when unknown. */
+static __u32 own_netns(void)
+{
+	struct stat ns;
+	return stat("/proc/self/ns/net", &ns) ? 0 : (__u32)ns.st_ino;
 }
 
 /* Programs of this tier get a socket they may hand to bpf_sk_storage_*(); ATTACH_AUTO: the event has none. */
@@ -347,6 +395,22 @@ static void network_prepare(struct module *m)
 	bpf_map__set_max_entries(st->skel->maps.net_connections,
 				 st->skel->rodata->conn_on_socket ? 1 : NET_CONNECTIONS_MAX);
 	/*
+	 * And its bytes too, where the kernel has atomics with fetch (5.12) and
+	 * loads an iterator for the collect's pass.
+	 */
+	bool atomics = m->probes && m->probes->atomics_fetch;
+	st->pass = PASS_NONE;
+	if (st->skel->rodata->conn_on_socket && atomics) {
+		const struct btf *btf = probe_cache_btf(m->probes);
+		if (iterator_loads(btf, "bpf_sk_storage_map"))
+			st->pass = PASS_STORAGE;
+		else if (iterator_loads(btf, "tcp") && (st->skel->rodata->counts_netns = own_netns()) != 0)
+			st->pass = PASS_TCP; /* only the agent's namespace's sockets count on the socket */
+	}
+	st->skel->rodata->counts_on_socket = st->pass != PASS_NONE;
+	bpf_program__set_autoload(st->skel->progs.net_flush_sockets, st->pass == PASS_STORAGE);
+	bpf_program__set_autoload(st->skel->progs.net_flush_tcp, st->pass == PASS_TCP);
+	/*
 	 * Only the kprobe and kretprobe pairs keep calls in net_calls. Elsewhere it
 	 * stays empty, but 5.10 and 6.1 charge a map its capacity, allocated or
 	 * not (1.4 MiB on 5.10): one entry then.
@@ -371,7 +435,44 @@ static int network_start(struct module *m)
 		return -EINVAL;
 	}
 	st->filter_loaded = true;
+	if (st->pass == PASS_NONE)
+		return 0;
+	struct bpf_program *pass =
+		st->pass == PASS_STORAGE ? st->skel->progs.net_flush_sockets : st->skel->progs.net_flush_tcp;
+	union bpf_iter_link_info storage = { .map.map_fd = (__u32)bpf_map__fd(st->skel->maps.net_conn_storage) };
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &storage, .link_info_len = sizeof(storage));
+	st->pass_link = bpf_program__attach_iter(pass, st->pass == PASS_STORAGE ? &opts : NULL);
+	if (!st->pass_link) {
+		int rc = -errno;
+		log_error("network", "cannot attach %s, which moves the bytes counted on sockets: %s",
+			  bpf_program__name(pass), strerror(-rc));
+		return rc;
+	}
+	log_info("network", "TCP bytes count on the socket, moved at each collect by a pass over %s",
+		 st->pass == PASS_STORAGE ? "the sockets that count"
+					  : "this network namespace's TCP sockets (the kernel refuses map iterators: "
+					    "other namespaces' sockets count per event)");
 	return 0;
+}
+
+/*
+ * Move every socket's bytes counted since the last collect into
+ * net_endpoints: one pass of the iterator, which writes no output.
+ */
+static int flush_sockets(struct network_state *st)
+{
+	if (!st->pass_link)
+		return 0;
+	int fd = bpf_iter_create(bpf_link__fd(st->pass_link));
+	if (fd < 0)
+		return -errno;
+	char buf[64];
+	ssize_t got;
+	while ((got = read(fd, buf, sizeof(buf))) > 0)
+		;
+	int err = got < 0 ? -errno : 0;
+	close(fd);
+	return err;
 }
 
 static void network_destroy(struct module *m)
@@ -379,6 +480,7 @@ static void network_destroy(struct module *m)
 	struct network_state *st = m->priv;
 	if (!st)
 		return;
+	bpf_link__destroy(st->pass_link);
 	network_bpf__destroy(st->skel);
 	if (st->filter_loaded)
 		net_filter_free(&st->filter);
@@ -679,6 +781,9 @@ static int network_collect(struct module *m, struct series_store *store)
 		return -EINVAL; /* nothing would pass a filter that could not be built */
 	uv_loop_t *loop = m->timer.loop;
 	uint64_t now_ms = uv_now(loop);
+	int flushed = flush_sockets(st);
+	if (flushed < 0)
+		return flushed;
 	long n = read_endpoints(st);
 	if (n < 0)
 		return (int)n;

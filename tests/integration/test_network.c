@@ -42,6 +42,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/sockios.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -1045,6 +1048,145 @@ static void test_tcp_bytes_read_after_a_reset_keep_their_direction(void **state)
 	reset_then_read(", attach: raw_tp");
 }
 
+/* Bytes of a connection that then stays open and idle: they must not wait for its close. */
+#define IDLE_BYTES 7000
+
+static int loopback_up(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct ifreq ifr = { 0 };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	int rc = fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) ? -1 : 0;
+	if (!rc) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/*
+ * The connection's side, in a process of its own: with new_netns in a new
+ * network namespace, listening on the same port there. It says 'r' when
+ * listening, connects on 'g', says 's' once the bytes are sent and read, and
+ * closes on anything else: till then both sockets are open and idle.
+ */
+static int idle_connection_child(int listener, unsigned port, bool new_netns, int in, int out)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (new_netns) {
+		close(listener);
+		int one = 1;
+		if (unshare(CLONE_NEWNET) || loopback_up() || (listener = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+		    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		    bind(listener, (struct sockaddr *)&a, sizeof(a)) || listen(listener, 4))
+			return 1;
+	}
+	char c = 'r';
+	if (write(out, &c, 1) != 1 || read(in, &c, 1) != 1 || c != 'g')
+		return 2;
+	int client = socket(AF_INET, SOCK_STREAM, 0);
+	if (client < 0 || connect(client, (struct sockaddr *)&a, sizeof(a)))
+		return 3;
+	int accepted = accept(listener, NULL, NULL);
+	if (accepted < 0 || write_all(client, IDLE_BYTES))
+		return 4;
+	char buf[IDLE_BYTES];
+	for (long got = 0, n; got < IDLE_BYTES; got += n)
+		if ((n = recv(accepted, buf, sizeof(buf), 0)) <= 0)
+			return 5;
+	c = 's';
+	if (write(out, &c, 1) != 1 || read(in, &c, 1) != 1)
+		return 6;
+	close(client);
+	close(accepted);
+	close(listener);
+	return 0;
+}
+
+/*
+ * A connection sends, is read, and stays open and idle: its bytes are sent
+ * while it is open, at the next collect. Where TCP bytes count on the socket
+ * (docs/design.md "network's TCP bytes on the socket") that is the collect's
+ * pass over the sockets that moves them, as no later send, receive or close
+ * of its own does. In another network namespace too, which the pass over
+ * TCP sockets does not see.
+ */
+static void idle_connection(bool new_netns)
+{
+	unsigned port;
+	int listener = bind_low_port(SOCK_STREAM, false, 0, &port);
+	assert_true(listener >= 0);
+	int to_child[2], from_child[2];
+	assert_int_equal(pipe(to_child), 0);
+	assert_int_equal(pipe(from_child), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(to_child[1]);
+		close(from_child[0]);
+		_exit(idle_connection_child(listener, port, new_netns, to_child[0], from_child[1]));
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	close(listener);
+	char c = 0;
+	assert_int_equal(read(from_child[0], &c, 1), 1);
+
+	char network[256], yaml[4096];
+	snprintf(network, sizeof(network), "ports: \"%u\", ips: \"127.0.0.1\", service_names: { %u: idlesrv }", port,
+		 port);
+	config_yaml(yaml, sizeof(yaml), ", load_mode: return, log_level: info", network);
+	struct agent_proc ap;
+	assert_int_equal(harness_config(&ap, yaml), 0);
+	bool send_hooked = pair_hooked(&ap, "network", "tcp_send", true), recv_hooked = hooked(&ap, "network", "tcp_recv");
+	char log_path[512], line[512] = "";
+	assert_int_equal(harness_start_logging(&ap, 10000, log_path, sizeof(log_path)), 0);
+	FILE *log = fopen(log_path, "r");
+	while (log && fgets(line, sizeof(line), log) && !strstr(line, "count on the socket"))
+		line[0] = '\0';
+	if (log)
+		fclose(log);
+	print_message("  %s", line[0] ? line : "TCP bytes count in net_endpoints at each event\n");
+	c = 'g';
+	assert_int_equal(write(to_child[1], &c, 1), 1);
+	assert_int_equal(read(from_child[0], &c, 1), 1);
+	assert_int_equal(c, 's');
+
+	char sent[128], recvd[128];
+	snprintf(sent, sizeof(sent), "net.127_0_0_1.%u.idlesrv.tcp.out.conn.sent.bytes", port);
+	snprintf(recvd, sizeof(recvd), "net.127_0_0_1.%u.idlesrv.tcp.in.conn.recv.bytes", port);
+	/* Both sockets open and idle from here. */
+	bool sent_seen = harness_wait_for(&ap, sent, IDLE_BYTES, 5000) == 0;
+	bool recv_seen = harness_wait_for(&ap, recvd, IDLE_BYTES, 5000) == 0;
+	print_message("  %s; while open: %s %llu, %s %llu\n", new_netns ? "a new network namespace" : "the test's", sent,
+		      (unsigned long long)harness_sum(&ap, sent), recvd, (unsigned long long)harness_sum(&ap, recvd));
+	c = 'c';
+	assert_int_equal(write(to_child[1], &c, 1), 1);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(to_child[1]);
+	close(from_child[0]);
+	assert_int_equal(harness_stop(&ap), 0);
+	assert_true(sent_seen || !send_hooked);
+	assert_true(recv_seen || !recv_hooked);
+	if (send_hooked)
+		check(sent, harness_sum(&ap, sent), IDLE_BYTES, 0);
+	if (recv_hooked)
+		check(recvd, harness_sum(&ap, recvd), IDLE_BYTES, 0);
+	harness_free(&ap);
+}
+
+static void test_idle_connection_counted_while_open(void **state)
+{
+	(void)state;
+	idle_connection(false);
+	idle_connection(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1056,6 +1198,7 @@ int main(void)
 		cmocka_unit_test(test_udp_direction_follows_connect),
 		cmocka_unit_test(test_tcp_direction_follows_handshake),
 		cmocka_unit_test(test_tcp_bytes_read_after_a_reset_keep_their_direction),
+		cmocka_unit_test(test_idle_connection_counted_while_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
