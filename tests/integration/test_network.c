@@ -24,7 +24,9 @@
  * ports without a name at once (service = port on every series), and the
  * direction of a connected UDP client bound below its server's port (out;
  * the server in), of a TCP client bound so, and of bytes a server reads
- * after its connection was reset.
+ * after its connection was reset. Last, the bytes of a connection left open
+ * and idle, sent at the next collect, in the test's network namespace and
+ * in a new one.
  * Each event is checked only where --probe says it is hooked with this
  * config (sent bytes need the sock:* tracepoints, 6.3+, or load_mode
  * return), and the test fails if a hooked metric is missing.
