@@ -215,8 +215,8 @@ static __always_inline void slot_fold(struct app_slot *s, struct app_process *p)
 	}
 }
 
-/* A held slot's counts into its owner's entry; counted as lost when the entry is gone. */
-static __always_inline void slot_fold_owner(struct app_slot *s, __u32 owner)
+/* A held slot's counts into its owner's entry, returned; counted as lost when the entry is gone. */
+static __always_inline struct app_process *slot_fold_entry(struct app_slot *s, __u32 owner)
 {
 	struct app_process *p = bpf_map_lookup_elem(&app_pids, &owner);
 	if (!p) {
@@ -225,6 +225,13 @@ static __always_inline void slot_fold_owner(struct app_slot *s, __u32 owner)
 			h->slot_lost += app_slot_calls(s->counts);
 	}
 	slot_fold(s, p);
+	return p;
+}
+
+/* The same, and the entry named to the collect. */
+static __always_inline void slot_fold_owner(struct app_slot *s, __u32 owner)
+{
+	struct app_process *p = slot_fold_entry(s, owner);
 	if (p)
 		moved(p);
 }
@@ -248,7 +255,7 @@ enum slot_use { SLOT_CLAIM = 0, SLOT_EXCLUSIVE };
  * counts in place or find the process gone (docs/design.md "What an access
  * costs"). Otherwise the slot is claimed. Another process's slot is claimed
  * under its owner's name while its counts move to that owner's entry, so
- * that an exit of that owner sees it held (slots_fold_all) and leaves its
+ * that an exit of that owner sees it held (slots_fold_all in apps.bpf.c) and leaves its
  * entry to the collect.
  */
 static __always_inline struct app_slot *slot_hold(enum slot_use use, bool *claimed)
@@ -311,40 +318,6 @@ static __always_inline void slot_release(struct app_slot *s, bool claimed)
 #else
 	(void)s;
 	(void)claimed;
-#endif
-}
-
-/*
- * Every CPU's slot of tgid folded into p before its exit's snapshot, and
- * freed. Nothing of tgid still runs, so no program adds to them unclaimed.
- * False when a slot of tgid was held (by its CPU moving it out, or by the
- * collect): its counts reach p later.
- */
-static __always_inline bool slots_fold_all(__u32 tgid, struct app_process *p)
-{
-#if !APP_SLOTS
-	return true;
-#else
-	if (!use_slots)
-		return true;
-	struct app_slot_table *table = slot_table();
-	if (!table)
-		return true;
-	bool all = true;
-	for (__u32 cpu = 0; cpu < APP_SLOT_MAX_CPUS && cpu < slot_cpus; cpu++) {
-		struct app_slot *s = &table->slot[cpu];
-		__u64 owner = s->owner;
-		if ((owner & ~APP_SLOT_CLAIMED) != tgid)
-			continue;
-		if ((owner & APP_SLOT_CLAIMED) ||
-		    __sync_val_compare_and_swap(&s->owner, owner, owner | APP_SLOT_CLAIMED) != owner) {
-			all = false;
-			continue;
-		}
-		slot_fold(s, p);
-		__sync_val_compare_and_swap(&s->owner, owner | APP_SLOT_CLAIMED, 0);
-	}
-	return all;
 #endif
 }
 

@@ -100,6 +100,60 @@ static __always_inline __u64 snapshot_wakeup(void)
 											     : BPF_RB_NO_WAKEUP;
 }
 
+#if APP_SLOTS
+/*
+ * cpu's slot, when it is tgid's, folded into tgid's entry and freed: 0 when
+ * it is done (or was never tgid's), 1 when the slot is held. A global
+ * function, so that the verifier checks it once rather than once for each
+ * CPU of the loop in slots_fold_all: inlined, that loop went past the
+ * verifier's million instructions at 240 possible CPUs (a global function
+ * takes scalars only, hence the entry's second lookup).
+ */
+__noinline int slot_fold_exited(__u32 cpu, __u32 tgid)
+{
+	struct app_slot_table *table = slot_table();
+	barrier_var(cpu); /* the bound is checked on cpu itself, not on a copy */
+	if (!table || cpu >= APP_SLOT_MAX_CPUS)
+		return 0;
+	struct app_slot *s = &table->slot[cpu];
+	__u64 owner = s->owner;
+	if ((owner & ~APP_SLOT_CLAIMED) != tgid)
+		return 0;
+	if ((owner & APP_SLOT_CLAIMED) || __sync_val_compare_and_swap(&s->owner, owner, owner | APP_SLOT_CLAIMED) != owner)
+		return 1;
+	slot_fold_entry(s, tgid);
+	__sync_val_compare_and_swap(&s->owner, owner | APP_SLOT_CLAIMED, 0);
+	return 0;
+}
+#endif
+
+/*
+ * Every CPU's slot of tgid folded into its entry before its exit's snapshot,
+ * and freed. Nothing of tgid still runs, so no program adds to them
+ * unclaimed. False when a slot of tgid was held (by its CPU moving it out, or
+ * by the collect): its counts reach the entry later. Only the slots tgid owns
+ * cost a call.
+ */
+static __always_inline bool slots_fold_all(__u32 tgid)
+{
+#if !APP_SLOTS
+	(void)tgid;
+	return true;
+#else
+	if (!use_slots)
+		return true;
+	struct app_slot_table *table = slot_table();
+	if (!table)
+		return true;
+	int held = 0;
+	for (__u32 cpu = 0; cpu < APP_SLOT_MAX_CPUS && cpu < slot_cpus; cpu++) {
+		if ((table->slot[cpu].owner & ~APP_SLOT_CLAIMED) == tgid)
+			held |= slot_fold_exited(cpu, tgid);
+	}
+	return !held;
+#endif
+}
+
 /*
  * Every task's exit counts; the last one of its group (signal->live already
  * dropped to 0 when the tracepoint fires) hands the final counts over and
@@ -118,7 +172,7 @@ static __always_inline void on_exit(void)
 		return;
 	}
 	__u32 tgid = BPF_CORE_READ(task, tgid);
-	if (!slots_fold_all(tgid, p)) {
+	if (!slots_fold_all(tgid)) {
 		/* A slot of it is held: the collect folds it, slots and entry, as an exit. */
 		p->exited = 1;
 		moved_again(p);
