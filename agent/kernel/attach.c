@@ -238,6 +238,31 @@ static bool probe_atomics_fetch(void)
 	return true;
 }
 
+/*
+ * Does the kernel load an iterator program over TARGET ("tcp",
+ * "bpf_sk_storage_map")? Some refuse one kind and take another (EPERM for
+ * every map iterator on one 6.18 host): a program that does nothing, loaded
+ * and closed at once.
+ */
+static bool probe_iterator(const struct btf *vmlinux, const char *target)
+{
+	char func[64];
+	snprintf(func, sizeof(func), "bpf_iter_%s", target);
+	int id = vmlinux ? btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC) : -1;
+	if (id <= 0)
+		return false;
+	const struct bpf_insn return_zero[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER, .attach_btf_id = (__u32)id);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "iter_probe", "GPL", return_zero, 2, &opts);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 void probe_cache_init(struct probe_cache *pc)
 {
 	memset(pc, 0, sizeof(*pc));
@@ -249,6 +274,8 @@ void probe_cache_init(struct probe_cache *pc)
 	read_lockdown(pc);
 	probe_tiers(pc);
 	pc->atomics_fetch = pc->privileged && probe_atomics_fetch();
+	pc->iter_sk_storage = pc->privileged && probe_iterator(probe_cache_btf(pc), "bpf_sk_storage_map");
+	pc->iter_tcp = pc->privileged && probe_iterator(probe_cache_btf(pc), "tcp");
 	if (!strcmp(pc->lockdown, "confidentiality"))
 		log_warn("attach", "kernel lockdown is 'confidentiality': BPF may not read kernel memory, "
 				   "programs that do will be refused");

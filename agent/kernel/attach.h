@@ -28,6 +28,8 @@ struct probe_cache {
 	char tracefs[64];        /* where events/ lives, "" when unreachable */
 	char lockdown[32];       /* none | integrity | confidentiality | unknown */
 	bool atomics_fetch;      /* the verifier takes BPF atomics with fetch (5.12): apps' per-CPU slots */
+	bool iter_sk_storage;    /* iterator programs over a socket storage map load (network's pass) */
+	bool iter_tcp;           /* and over TCP sockets: some hosts refuse every map iterator but this one */
 };
 
 /* Probe once; never fails (what is missing is recorded with its reason). */

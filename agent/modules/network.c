@@ -338,31 +338,6 @@ static bool network_way_fits(const struct module *m, size_t event, int way, char
 	return btf_fits_udp_recv_fexit(probe_cache_btf(m->probes), w->progs, WAY_MAX_PROGS, why, REASON_MAX);
 }
 
-/*
- * Does the kernel load an iterator program over TARGET ("tcp",
- * "bpf_sk_storage_map")? Some refuse one kind and take another (EPERM for
- * every map iterator on one 6.18 host): a program that does nothing, loaded
- * and closed at once.
- */
-static bool iterator_loads(const struct btf *vmlinux, const char *target)
-{
-	char func[64];
-	snprintf(func, sizeof(func), "bpf_iter_%s", target);
-	int id = vmlinux ? btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC) : -1;
-	if (id <= 0)
-		return false;
-	const struct bpf_insn return_zero[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER, .attach_btf_id = (__u32)id);
-	int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "net_iter_probe", "GPL", return_zero, 2, &opts);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 /* The inode number of the agent's network namespace, as the kernel's ns.inum; 0 when unknown. */
 static __u32 own_netns(void)
 {
@@ -401,10 +376,9 @@ static void network_prepare(struct module *m)
 	bool atomics = m->probes && m->probes->atomics_fetch;
 	st->pass = PASS_NONE;
 	if (st->skel->rodata->conn_on_socket && atomics) {
-		const struct btf *btf = probe_cache_btf(m->probes);
-		if (iterator_loads(btf, "bpf_sk_storage_map"))
+		if (m->probes->iter_sk_storage)
 			st->pass = PASS_STORAGE;
-		else if (iterator_loads(btf, "tcp") && (st->skel->rodata->counts_netns = own_netns()) != 0)
+		else if (m->probes->iter_tcp && (st->skel->rodata->counts_netns = own_netns()) != 0)
 			st->pass = PASS_TCP; /* only the agent's namespace's sockets count on the socket */
 	}
 	st->skel->rodata->counts_on_socket = st->pass != PASS_NONE;
