@@ -5,8 +5,10 @@
  * the cost of its own work. scripts/bench/floor.c loads one set:
  *   dispatcher   one tp_btf program on sys_exit (runs for every syscall)
  *   tracepoints  classic syscalls:sys_exit_read / sys_exit_write /
- *                sys_exit_openat / sys_exit_close
- *   fentry       fentry on each of those four syscalls' own functions
+ *                sys_exit_openat / sys_exit_close, and sys_exit_pread64 and
+ *                sys_exit_fsync: the block column's pread(2) and the fsync
+ *                column's call, which the agent's vfs and sync modules count
+ *   fentry       fentry on each of those six syscalls' own functions
  *                (__x64_sys_read, ...: floor.c sets the targets), the way the
  *                syscall layer takes first where the kernel has it (load_mode
  *                entry)
@@ -66,6 +68,18 @@ int floor_tp_close(void *ctx)
 	return 0;
 }
 
+SEC("tracepoint/syscalls/sys_exit_pread64")
+int floor_tp_pread64(void *ctx)
+{
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_fsync")
+int floor_tp_fsync(void *ctx)
+{
+	return 0;
+}
+
 /* Targets set by floor.c: this architecture's syscall function names. */
 SEC("fentry")
 int BPF_PROG(floor_fentry_read)
@@ -91,6 +105,18 @@ int BPF_PROG(floor_fentry_close)
 	return 0;
 }
 
+SEC("fentry")
+int BPF_PROG(floor_fentry_pread64)
+{
+	return 0;
+}
+
+SEC("fentry")
+int BPF_PROG(floor_fentry_fsync)
+{
+	return 0;
+}
+
 SEC("fexit")
 int BPF_PROG(floor_fexit_read)
 {
@@ -111,6 +137,18 @@ int BPF_PROG(floor_fexit_openat)
 
 SEC("fexit")
 int BPF_PROG(floor_fexit_close)
+{
+	return 0;
+}
+
+SEC("fexit")
+int BPF_PROG(floor_fexit_pread64)
+{
+	return 0;
+}
+
+SEC("fexit")
+int BPF_PROG(floor_fexit_fsync)
 {
 	return 0;
 }
