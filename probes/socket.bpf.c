@@ -15,51 +15,10 @@
 #include <bpf/bpf_tracing.h>
 
 #include "bpfpush.bpf.h"
-#include "sock.bpf.h"
 #include "sock_chain.bpf.h"
-#include "socket.h"
+#include "socket_count.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-PERCPU_COUNTERS(socket_counters, socket_counters);
-
-static __always_inline struct socket_counters *counters(void) { return percpu_slot(&socket_counters); }
-
-/* A call whose result is known (ret) or not (known = false: calls only). */
-static __always_inline void count_send(bool tcp, long ret, bool known)
-{
-	struct socket_counters *c = counters();
-	if (!c)
-		return;
-	if (tcp) {
-		c->tcp_send_calls++;
-		if (known && ret > 0)
-			c->tcp_send_bytes += ret;
-	} else {
-		c->udp_send_calls++;
-		if (known && ret > 0)
-			c->udp_send_bytes += ret;
-	}
-}
-
-static __always_inline void count_tcp_recv(long copied)
-{
-	struct socket_counters *c = counters();
-	if (!c || copied <= 0)
-		return;
-	c->tcp_recv_calls++;
-	c->tcp_recv_bytes += copied;
-}
-
-static __always_inline void count_udp_recv(long ret, bool known)
-{
-	struct socket_counters *c = counters();
-	if (!c)
-		return;
-	c->udp_recv_calls++;
-	if (known && ret > 0)
-		c->udp_recv_bytes += ret;
-}
 
 static __always_inline void count_close(void)
 {
@@ -230,41 +189,12 @@ int BPF_KRETPROBE(udp_recv_kretprobe, int ret) { count_udp_recv(ret, true); retu
 SEC("kretprobe/udpv6_recvmsg")
 int BPF_KRETPROBE(udp6_recv_kretprobe, int ret) { count_udp_recv(ret, true); return 0; }
 
-/*
- * sock:sock_send_length / sock_recv_length, both protocols in one program
- * per tier. *_tier: the enum attach_tier of the program the protocol's
- * event chose, 0 when it is counted another way; constants at load.
- */
-const volatile __u8 tcp_send_tier = 0, tcp_recv_tier = 0, udp_send_tier = 0, udp_recv_tier = 0;
-
-static __always_inline void on_send_length(__u16 family, __u16 protocol, int ret, __u8 tier)
-{
-	if (!family_is_inet(family))
-		return;
-	if (protocol == SOCK_IPPROTO_TCP && tcp_send_tier == tier)
-		count_send(true, ret, true);
-	else if (protocol == SOCK_IPPROTO_UDP && udp_send_tier == tier)
-		count_send(false, ret, true);
-}
-
-static __always_inline void on_recv_length(__u16 family, __u16 protocol, int ret, int flags, __u8 tier)
-{
-	if (!family_is_inet(family))
-		return;
-	if (protocol == SOCK_IPPROTO_TCP && tcp_recv_tier == tier) {
-		if (!(flags & SOCK_MSG_PEEK))
-			count_tcp_recv(ret);
-	} else if (protocol == SOCK_IPPROTO_UDP && udp_recv_tier == tier) {
-		count_udp_recv(flags & SOCK_MSG_PEEK ? 0 : ret, true);
-	}
-}
-
 /* Each program then runs the sock chain's next member (probes/sock_chain.bpf.h). */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sock_send_tp_btf, struct sock *sk, int ret)
 {
 	if (sk)
-		on_send_length(sock_family(sk, true), sock_protocol(sk, true), ret, SOCK_TIER_TP_BTF);
+		socket_on_send_length(sock_family(sk, true), sock_protocol(sk, true), ret, SOCK_TIER_TP_BTF);
 	SOCK_CHAIN_NEXT(ctx, sock_chain_send_tp_btf, SOCK_SLOT_SOCKET);
 	return 0;
 }
@@ -272,14 +202,14 @@ SEC("raw_tp/sock_send_length")
 int BPF_PROG(sock_send_raw_tp, struct sock *sk, int ret)
 {
 	if (sk)
-		on_send_length(sock_family(sk, false), sock_protocol(sk, false), ret, SOCK_TIER_RAW_TP);
+		socket_on_send_length(sock_family(sk, false), sock_protocol(sk, false), ret, SOCK_TIER_RAW_TP);
 	SOCK_CHAIN_NEXT(ctx, sock_chain_send_raw_tp, SOCK_SLOT_SOCKET);
 	return 0;
 }
 SEC("tracepoint/sock/sock_send_length")
 int sock_send_tracepoint(struct sock_msg_length_record *r)
 {
-	on_send_length(r->family, r->protocol, r->ret, SOCK_TIER_TRACEPOINT);
+	socket_on_send_length(r->family, r->protocol, r->ret, SOCK_TIER_TRACEPOINT);
 	SOCK_CHAIN_NEXT(r, sock_chain_send_tracepoint, SOCK_SLOT_SOCKET);
 	return 0;
 }
@@ -288,7 +218,7 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sock_recv_tp_btf, struct sock *sk, int ret, int flags)
 {
 	if (sk)
-		on_recv_length(sock_family(sk, true), sock_protocol(sk, true), ret, flags, SOCK_TIER_TP_BTF);
+		socket_on_recv_length(sock_family(sk, true), sock_protocol(sk, true), ret, flags, SOCK_TIER_TP_BTF);
 	SOCK_CHAIN_NEXT(ctx, sock_chain_recv_tp_btf, SOCK_SLOT_SOCKET);
 	return 0;
 }
@@ -296,14 +226,14 @@ SEC("raw_tp/sock_recv_length")
 int BPF_PROG(sock_recv_raw_tp, struct sock *sk, int ret, int flags)
 {
 	if (sk)
-		on_recv_length(sock_family(sk, false), sock_protocol(sk, false), ret, flags, SOCK_TIER_RAW_TP);
+		socket_on_recv_length(sock_family(sk, false), sock_protocol(sk, false), ret, flags, SOCK_TIER_RAW_TP);
 	SOCK_CHAIN_NEXT(ctx, sock_chain_recv_raw_tp, SOCK_SLOT_SOCKET);
 	return 0;
 }
 SEC("tracepoint/sock/sock_recv_length")
 int sock_recv_tracepoint(struct sock_msg_length_record *r)
 {
-	on_recv_length(r->family, r->protocol, r->ret, r->flags, SOCK_TIER_TRACEPOINT);
+	socket_on_recv_length(r->family, r->protocol, r->ret, r->flags, SOCK_TIER_TRACEPOINT);
 	SOCK_CHAIN_NEXT(r, sock_chain_recv_tracepoint, SOCK_SLOT_SOCKET);
 	return 0;
 }

@@ -701,7 +701,7 @@ static int attach_chosen(struct module *m)
 			struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, way->progs[p]);
 			int hook = chain_member(m) ? sock_chain_hook_of(prog) : -1;
 			if (hook >= 0) {
-				int err = sock_chain_join(m->sock_chain, hook, m->ops->sock_chain_slot, prog);
+				int err = sock_chain_join(m->sock_chain, hook, m->ops->sock_chain_slot, prog, m->obj);
 				if (err) {
 					reason(st->refused[st->chosen], "attach failed: the sock chain: %s", strerror(-err));
 					return -1;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "sock_chain_slots.h"
 #include "sock_chain.skel.h"
+#include "sock_fuse.h"
 
 enum { TIER_TP_BTF, TIER_RAW_TP, TIER_TRACEPOINT, TIERS };
 /* send, receive and TCP state, each in every tier: hook = kind * TIERS + tier */
@@ -45,7 +46,14 @@ struct sock_chain {
 	struct sock_chain_bpf *dispatch[GROUPS][TIERS]; /* a group's dispatchers in a tier, loaded with its first member */
 	struct bpf_link *links[HOOKS];
 	unsigned members[HOOKS];                /* bit per slot */
+	/* Each member's object and program, by hook and slot: what a fused program is made of and gives back. */
+	const struct bpf_object *member_obj[HOOKS][SOCK_CHAIN_SLOTS];
+	int member_fd[HOOKS][SOCK_CHAIN_SLOTS];
+	struct sock_fused_bpf *fused[HOOKS]; /* in socket's slot instead of its program while all three are members */
+	bool fuse_refused[HOOKS];              /* said once why a hook's members stay three programs */
 };
+
+#define ALL_MEMBERS ((1u << SOCK_SLOT_SOCKET) | (1u << SOCK_SLOT_NETWORK) | (1u << SOCK_SLOT_APPS))
 
 static struct bpf_program *dispatcher(struct sock_chain_bpf *skel, int hook)
 {
@@ -86,6 +94,7 @@ void sock_chain_free(struct sock_chain *chain)
 	for (int h = 0; h < HOOKS; h++) {
 		bpf_link__destroy(chain->links[h]);
 		close(chain->tables[h]);
+		sock_fuse_free(chain->fused[h]);
 	}
 	for (int g = 0; g < GROUPS; g++)
 		for (int t = 0; t < TIERS; t++)
@@ -151,10 +160,60 @@ static struct sock_chain_bpf *load_dispatchers(struct sock_chain *chain, int hoo
 	return skel;
 }
 
-int sock_chain_join(struct sock_chain *chain, int hook, int slot, const struct bpf_program *prog)
+/*
+ * All three members on a send or receive hook: one program does their work
+ * (probes/sock_fused.bpf.c), in socket's slot. It jumps to no slot after it,
+ * so from the update on every event runs it alone, and the members' own
+ * programs, still in their slots, are not reached. Where it cannot be made,
+ * the three programs run as before.
+ */
+static void fuse(struct sock_chain *chain, int hook)
+{
+	if (chain->fused[hook] || chain->members[hook] != ALL_MEMBERS || hook / TIERS == KIND_STATE)
+		return;
+	const struct bpf_object *members[] = { chain->member_obj[hook][SOCK_SLOT_SOCKET],
+					       chain->member_obj[hook][SOCK_SLOT_NETWORK],
+					       chain->member_obj[hook][SOCK_SLOT_APPS] };
+	char why[160] = "";
+	struct sock_fused_bpf *fused = sock_fuse_load(members, 3, hooks[hook].section, why, sizeof(why));
+	__u32 key = SOCK_SLOT_SOCKET;
+	int fd = fused ? sock_fuse_fd(fused) : -1;
+	if (fused && bpf_map_update_elem(chain->tables[hook], &key, &fd, BPF_ANY)) {
+		snprintf(why, sizeof(why), "its slot: %s", strerror(errno));
+		sock_fuse_free(fused);
+		fused = NULL;
+	}
+	if (!fused) {
+		if (!chain->fuse_refused[hook])
+			log_info("sock", "socket, network and apps stay three programs on %s: %s", hooks[hook].section, why);
+		chain->fuse_refused[hook] = true;
+		return;
+	}
+	chain->fused[hook] = fused;
+	log_info("sock", "socket, network and apps run as one program on %s", hooks[hook].section);
+}
+
+/* Before a member leaves: socket's own program back in its slot, or, socket leaving, its slot emptied by the caller. */
+static void unfuse(struct sock_chain *chain, int hook, int leaving)
+{
+	if (!chain->fused[hook])
+		return;
+	__u32 key = SOCK_SLOT_SOCKET;
+	int fd = chain->member_fd[hook][SOCK_SLOT_SOCKET];
+	if (leaving == SOCK_SLOT_SOCKET)
+		bpf_map_delete_elem(chain->tables[hook], &key);
+	else if (bpf_map_update_elem(chain->tables[hook], &key, &fd, BPF_ANY))
+		log_warn("sock", "socket's program back on %s: %s", hooks[hook].section, strerror(errno));
+	sock_fuse_free(chain->fused[hook]);
+	chain->fused[hook] = NULL;
+}
+
+int sock_chain_join(struct sock_chain *chain, int hook, int slot, const struct bpf_program *prog,
+		    const struct bpf_object *obj)
 {
 	if (!chain || hook < 0 || hook >= HOOKS || slot <= 0 || slot >= SOCK_CHAIN_SLOTS)
 		return -EINVAL;
+	unfuse(chain, hook, -1); /* a member joining again: its program first goes where the fused one is made from */
 	__u32 key = (__u32)slot;
 	int fd = bpf_program__fd(prog);
 	if (bpf_map_update_elem(chain->tables[hook], &key, &fd, BPF_ANY))
@@ -173,6 +232,9 @@ int sock_chain_join(struct sock_chain *chain, int hook, int slot, const struct b
 		return err;
 	}
 	chain->members[hook] |= 1u << slot;
+	chain->member_obj[hook][slot] = obj;
+	chain->member_fd[hook][slot] = fd;
+	fuse(chain, hook);
 	return 0;
 }
 
@@ -180,9 +242,11 @@ void sock_chain_leave(struct sock_chain *chain, int hook, int slot)
 {
 	if (!chain || hook < 0 || hook >= HOOKS || slot <= 0 || slot >= SOCK_CHAIN_SLOTS)
 		return;
+	unfuse(chain, hook, slot);
 	__u32 key = (__u32)slot;
 	bpf_map_delete_elem(chain->tables[hook], &key);
 	chain->members[hook] &= ~(1u << slot);
+	chain->member_obj[hook][slot] = NULL;
 	if (chain->members[hook])
 		return;
 	/* The last member gone: the hook costs nothing again. The dispatchers' object stays for the next member. */

@@ -20,8 +20,14 @@ void sock_chain_free(struct sock_chain *chain);
 int sock_chain_share(struct sock_chain *chain, struct bpf_object *obj);
 /* The chain hook a program is for (by its section), -1 for none. */
 int sock_chain_hook_of(const struct bpf_program *prog);
-/* A loaded member program takes its slot on its hook; the hook's dispatcher is attached with the first. 0 or -errno. */
-int sock_chain_join(struct sock_chain *chain, int hook, int slot, const struct bpf_program *prog);
+/*
+ * A loaded member program (of obj) takes its slot on its hook; the hook's
+ * dispatcher is attached with the first. With all three members on a send
+ * or receive hook, one program does their work (agent/kernel/sock_fuse.h).
+ * 0 or -errno.
+ */
+int sock_chain_join(struct sock_chain *chain, int hook, int slot, const struct bpf_program *prog,
+		    const struct bpf_object *obj);
 void sock_chain_leave(struct sock_chain *chain, int hook, int slot);
 /* The hook's dispatcher (-1 before it loaded): the kernel's recursion misses there are every member's. */
 int sock_chain_dispatcher_fd(const struct sock_chain *chain, int hook);

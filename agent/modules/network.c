@@ -354,10 +354,10 @@ static bool tier_may_use_sk_storage(enum attach_tier tier)
 static void network_prepare(struct module *m)
 {
 	struct network_state *st = m->priv;
-	st->skel->rodata->tcp_send_tier = (unsigned char)attach_pair_tier(m, EVENT_TCP_SEND, EVENT_TCP_SEND_RESULT);
-	st->skel->rodata->tcp_recv_tier = (unsigned char)attach_chosen_tier(m, EVENT_TCP_RECV);
-	st->skel->rodata->udp_send_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_SEND, EVENT_UDP_SEND_RESULT);
-	st->skel->rodata->udp_recv_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_RECV, EVENT_UDP_RECV_RESULT);
+	st->skel->rodata->net_tcp_send_tier = (unsigned char)attach_pair_tier(m, EVENT_TCP_SEND, EVENT_TCP_SEND_RESULT);
+	st->skel->rodata->net_tcp_recv_tier = (unsigned char)attach_chosen_tier(m, EVENT_TCP_RECV);
+	st->skel->rodata->net_udp_send_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_SEND, EVENT_UDP_SEND_RESULT);
+	st->skel->rodata->net_udp_recv_tier = (unsigned char)attach_pair_tier(m, EVENT_UDP_RECV, EVENT_UDP_RECV_RESULT);
 	/*
 	 * A connection's direction goes on the socket itself when every program
 	 * that keeps or reads it may use socket-local storage (tp_btf, fentry/fexit):

@@ -1,0 +1,158 @@
+#include "sock_fuse.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sock_fused.skel.h"
+
+static void say(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+/* The variables of obj's .rodata section, and their values: false when it has none. */
+static bool rodata_of(const struct bpf_object *obj, const struct btf **btf, const struct btf_type **sec, char **data,
+		      size_t *size)
+{
+	*btf = bpf_object__btf(obj);
+	int id = *btf ? btf__find_by_name_kind(*btf, ".rodata", BTF_KIND_DATASEC) : -1;
+	*sec = id > 0 ? btf__type_by_id(*btf, id) : NULL;
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, ".rodata");
+	*data = map ? bpf_map__initial_value(map, size) : NULL;
+	return *sec && *data;
+}
+
+/* Where variable name of the given size is in obj's .rodata values; NULL when obj has no such knob. */
+static const char *knob_in(const struct bpf_object *obj, const char *name, size_t size)
+{
+	const struct btf *btf;
+	const struct btf_type *sec;
+	char *data;
+	size_t datasize = 0;
+	if (!rodata_of(obj, &btf, &sec, &data, &datasize))
+		return NULL;
+	const struct btf_var_secinfo *v = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, v++) {
+		const struct btf_type *var = btf__type_by_id(btf, v->type);
+		if (var && !strcmp(btf__name_by_offset(btf, var->name_off), name) && v->size == size &&
+		    v->offset + size <= datasize)
+			return data + v->offset;
+	}
+	return NULL;
+}
+
+/*
+ * Each knob of the fused object takes the value it has in the one member
+ * that has it (members that share a knob must agree): the fused program
+ * then takes every branch its members' programs take.
+ */
+static int copy_knobs(struct sock_fused_bpf *skel, const struct bpf_object *const *members, int n, char *why,
+		      size_t whylen)
+{
+	const struct btf *btf;
+	const struct btf_type *sec;
+	char *data;
+	size_t datasize = 0;
+	if (!rodata_of(skel->obj, &btf, &sec, &data, &datasize)) {
+		say(why, whylen, "its object has no knobs");
+		return -EINVAL;
+	}
+	const struct btf_var_secinfo *v = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, v++) {
+		const char *name = btf__name_by_offset(btf, btf__type_by_id(btf, v->type)->name_off);
+		const char *value = NULL;
+		for (int m = 0; m < n; m++) {
+			const char *here = knob_in(members[m], name, v->size);
+			if (here && value && memcmp(here, value, v->size)) {
+				say(why, whylen, "the members disagree on %s", name);
+				return -EINVAL;
+			}
+			value = here ? here : value;
+		}
+		if (!value || v->offset + v->size > datasize) {
+			say(why, whylen, "no member has the knob %s", name);
+			return -ENOENT;
+		}
+		memcpy(data + v->offset, value, v->size);
+	}
+	return 0;
+}
+
+/* Each map of the fused object is the member's map of that name. */
+static int share_maps(struct sock_fused_bpf *skel, const struct bpf_object *const *members, int n, char *why,
+		      size_t whylen)
+{
+	struct bpf_map *map;
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		int fd = -1;
+		for (int m = 0; m < n && fd < 0; m++) {
+			const struct bpf_map *theirs = bpf_object__find_map_by_name(members[m], bpf_map__name(map));
+			fd = theirs ? bpf_map__fd(theirs) : -1;
+		}
+		if (fd < 0) {
+			say(why, whylen, "no member has the map %s", bpf_map__name(map));
+			return -ENOENT;
+		}
+		int err = bpf_map__reuse_fd(map, fd);
+		if (err) {
+			say(why, whylen, "map %s: %s", bpf_map__name(map), strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+struct sock_fused_bpf *sock_fuse_load(const struct bpf_object *const *members, int nmembers, const char *section,
+				      char *why, size_t whylen)
+{
+	struct sock_fused_bpf *skel = sock_fused_bpf__open();
+	if (!skel) {
+		say(why, whylen, "its object does not open: %s", strerror(errno));
+		return NULL;
+	}
+	int chosen = 0;
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, skel->obj) {
+		bool this_hook = !strcmp(bpf_program__section_name(prog), section);
+		bpf_program__set_autoload(prog, this_hook);
+		chosen += this_hook;
+	}
+	int err = chosen == 1 ? 0 : -ENOENT;
+	if (err)
+		say(why, whylen, "it has no program for %s", section);
+	if (!err)
+		err = copy_knobs(skel, members, nmembers, why, whylen);
+	if (!err)
+		err = share_maps(skel, members, nmembers, why, whylen);
+	if (!err) {
+		err = sock_fused_bpf__load(skel);
+		if (err)
+			say(why, whylen, "it does not load: %s", strerror(-err));
+	}
+	if (err) {
+		sock_fused_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+int sock_fuse_fd(const struct sock_fused_bpf *fused)
+{
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, fused->obj) if (bpf_program__autoload(prog)) return bpf_program__fd(prog);
+	return -1;
+}
+
+void sock_fuse_free(struct sock_fused_bpf *fused)
+{
+	sock_fused_bpf__destroy(fused);
+}
