@@ -55,9 +55,9 @@ struct {
  * Where the agent also counts on the socket (counts_on_socket, 5.12+: it needs
  * the atomics with fetch below), a TCP connection's bytes are added here, on
  * the socket, and moved into its endpoint's entry of net_endpoints (flush())
- * at each collect, by one of the iterators below, and when the connection
- * closes: a send or receive then costs no endpoint key and no hash lookup
- * (docs/design.md "network's TCP bytes on the socket").
+ * at each collect, by one of the iterators in probes/network.bpf.c, and when
+ * the connection closes: a send or receive then costs no endpoint key and no
+ * hash lookup (docs/design.md "network's TCP bytes on the socket").
  */
 struct net_sock_state {
 	struct net_connection conn; /* valid when conn_known */

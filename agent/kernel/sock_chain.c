@@ -49,8 +49,18 @@ struct sock_chain {
 	/* Each member's object and program, by hook and slot: what a fused program is made of and gives back. */
 	const struct bpf_object *member_obj[HOOKS][SOCK_CHAIN_SLOTS];
 	int member_fd[HOOKS][SOCK_CHAIN_SLOTS];
-	struct sock_fused_bpf *fused[HOOKS]; /* in socket's slot instead of its program while all three are members */
-	bool fuse_refused[HOOKS];              /* said once why a hook's members stay three programs */
+	bool fused[HOOKS];        /* the fused program is in socket's slot instead of its own */
+	bool fuse_refused[HOOKS]; /* said once why a hook's members stay three programs */
+	/*
+	 * A tier's fused programs, for its send and receive hooks, loaded
+	 * together (one load) from the members' objects and kept while a hook of
+	 * the tier uses one.
+	 */
+	struct {
+		int fd[2]; /* the send and receive programs, -1 when not loaded */
+		const struct bpf_object *members[3];
+		int users;
+	} fusion[TIERS];
 };
 
 #define ALL_MEMBERS ((1u << SOCK_SLOT_SOCKET) | (1u << SOCK_SLOT_NETWORK) | (1u << SOCK_SLOT_APPS))
@@ -70,6 +80,8 @@ struct sock_chain *sock_chain_new(void)
 	struct sock_chain *chain = calloc(1, sizeof(*chain));
 	if (!chain)
 		return NULL;
+	for (int t = 0; t < TIERS; t++)
+		chain->fusion[t].fd[0] = chain->fusion[t].fd[1] = -1;
 	for (int h = 0; h < HOOKS; h++) {
 		char name[16];
 		snprintf(name, sizeof(name), "sock_chain_%d", h);
@@ -87,6 +99,16 @@ struct sock_chain *sock_chain_new(void)
 	return chain;
 }
 
+/* A tier's fused programs close: the kernel frees them once no slot holds them. */
+static void drop_fusion(struct sock_chain *chain, int tier)
+{
+	for (int i = 0; i < 2; i++) {
+		if (chain->fusion[tier].fd[i] >= 0)
+			close(chain->fusion[tier].fd[i]);
+		chain->fusion[tier].fd[i] = -1;
+	}
+}
+
 void sock_chain_free(struct sock_chain *chain)
 {
 	if (!chain)
@@ -94,8 +116,9 @@ void sock_chain_free(struct sock_chain *chain)
 	for (int h = 0; h < HOOKS; h++) {
 		bpf_link__destroy(chain->links[h]);
 		close(chain->tables[h]);
-		sock_fuse_free(chain->fused[h]);
 	}
+	for (int t = 0; t < TIERS; t++)
+		drop_fusion(chain, t);
 	for (int g = 0; g < GROUPS; g++)
 		for (int t = 0; t < TIERS; t++)
 			sock_chain_bpf__destroy(chain->dispatch[g][t]);
@@ -169,31 +192,42 @@ static struct sock_chain_bpf *load_dispatchers(struct sock_chain *chain, int hoo
  */
 static void fuse(struct sock_chain *chain, int hook)
 {
-	if (chain->fused[hook] || chain->members[hook] != ALL_MEMBERS || hook / TIERS == KIND_STATE)
+	int kind = hook / TIERS, tier = hook % TIERS;
+	if (chain->fused[hook] || chain->members[hook] != ALL_MEMBERS || kind == KIND_STATE)
 		return;
-	const struct bpf_object *members[] = { chain->member_obj[hook][SOCK_SLOT_SOCKET],
-					       chain->member_obj[hook][SOCK_SLOT_NETWORK],
-					       chain->member_obj[hook][SOCK_SLOT_APPS] };
+	const struct bpf_object *members[3] = { chain->member_obj[hook][SOCK_SLOT_SOCKET],
+						chain->member_obj[hook][SOCK_SLOT_NETWORK],
+						chain->member_obj[hook][SOCK_SLOT_APPS] };
 	char why[160] = "";
-	struct sock_fused_bpf *fused = sock_fuse_load(members, 3, hooks[hook].section, why, sizeof(why));
-	__u32 key = SOCK_SLOT_SOCKET;
-	int fd = fused ? sock_fuse_fd(fused) : -1;
-	if (fused && bpf_map_update_elem(chain->tables[hook], &key, &fd, BPF_ANY)) {
-		snprintf(why, sizeof(why), "its slot: %s", strerror(errno));
-		sock_fuse_free(fused);
-		fused = NULL;
+	bool loaded = chain->fusion[tier].fd[kind] >= 0;
+	if (loaded && memcmp(chain->fusion[tier].members, members, sizeof(members)))
+		snprintf(why, sizeof(why), "the tier's other hook runs one made from other members");
+	if (!loaded) {
+		const char *sections[] = { hooks[KIND_SEND * TIERS + tier].section, hooks[KIND_RECV * TIERS + tier].section };
+		if (!sock_fuse_load(members, 3, sections, 2, chain->fusion[tier].fd, why, sizeof(why)))
+			memcpy(chain->fusion[tier].members, members, sizeof(members));
 	}
-	if (!fused) {
+	int fd = why[0] ? -1 : chain->fusion[tier].fd[kind];
+	__u32 key = SOCK_SLOT_SOCKET;
+	if (fd >= 0 && bpf_map_update_elem(chain->tables[hook], &key, &fd, BPF_ANY)) {
+		snprintf(why, sizeof(why), "its slot: %s", strerror(errno));
+		fd = -1;
+	}
+	if (fd < 0) {
+		if (!chain->fusion[tier].users)
+			drop_fusion(chain, tier);
 		if (!chain->fuse_refused[hook])
-			log_info("sock", "socket, network and apps stay three programs on %s: %s", hooks[hook].section, why);
+			log_info("sock", "socket, network and apps stay three programs on %s: %s", hooks[hook].section,
+				 why[0] ? why : "no program");
 		chain->fuse_refused[hook] = true;
 		return;
 	}
-	chain->fused[hook] = fused;
+	chain->fused[hook] = true;
+	chain->fusion[tier].users++;
 	log_info("sock", "socket, network and apps run as one program on %s", hooks[hook].section);
 }
 
-/* Before a member leaves: socket's own program back in its slot, or, socket leaving, its slot emptied by the caller. */
+/* Before a member leaves: socket's own program back in its slot, or, socket leaving, its slot emptied. */
 static void unfuse(struct sock_chain *chain, int hook, int leaving)
 {
 	if (!chain->fused[hook])
@@ -204,8 +238,10 @@ static void unfuse(struct sock_chain *chain, int hook, int leaving)
 		bpf_map_delete_elem(chain->tables[hook], &key);
 	else if (bpf_map_update_elem(chain->tables[hook], &key, &fd, BPF_ANY))
 		log_warn("sock", "socket's program back on %s: %s", hooks[hook].section, strerror(errno));
-	sock_fuse_free(chain->fused[hook]);
-	chain->fused[hook] = NULL;
+	chain->fused[hook] = false;
+	int tier = hook % TIERS;
+	if (--chain->fusion[tier].users == 0)
+		drop_fusion(chain, tier);
 }
 
 int sock_chain_join(struct sock_chain *chain, int hook, int slot, const struct bpf_program *prog,

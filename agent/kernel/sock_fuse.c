@@ -3,10 +3,13 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "resident.h"
 #include "sock_fused.skel.h"
 
 static void say(char *why, size_t whylen, const char *fmt, ...)
@@ -111,48 +114,62 @@ static int share_maps(struct sock_fused_bpf *skel, const struct bpf_object *cons
 	return 0;
 }
 
-struct sock_fused_bpf *sock_fuse_load(const struct bpf_object *const *members, int nmembers, const char *section,
-				      char *why, size_t whylen)
+static bool listed(const char *section, const char *const *sections, int nsections)
 {
+	for (int i = 0; i < nsections; i++)
+		if (!strcmp(section, sections[i]))
+			return true;
+	return false;
+}
+
+int sock_fuse_load(const struct bpf_object *const *members, int nmembers, const char *const *sections,
+		   int nsections, int *fds, char *why, size_t whylen)
+{
+	for (int i = 0; i < nsections; i++)
+		fds[i] = -1;
 	struct sock_fused_bpf *skel = sock_fused_bpf__open();
 	if (!skel) {
 		say(why, whylen, "its object does not open: %s", strerror(errno));
-		return NULL;
+		return -errno;
 	}
 	int chosen = 0;
 	struct bpf_program *prog;
 	bpf_object__for_each_program(prog, skel->obj) {
-		bool this_hook = !strcmp(bpf_program__section_name(prog), section);
-		bpf_program__set_autoload(prog, this_hook);
-		chosen += this_hook;
+		bool wanted = listed(bpf_program__section_name(prog), sections, nsections);
+		bpf_program__set_autoload(prog, wanted);
+		chosen += wanted;
 	}
-	int err = chosen == 1 ? 0 : -ENOENT;
+	int err = chosen == nsections ? 0 : -ENOENT;
 	if (err)
-		say(why, whylen, "it has no program for %s", section);
+		say(why, whylen, "it lacks a program for one of the %d hooks", nsections);
 	if (!err)
 		err = copy_knobs(skel, members, nmembers, why, whylen);
 	if (!err)
 		err = share_maps(skel, members, nmembers, why, whylen);
 	if (!err) {
 		err = sock_fused_bpf__load(skel);
+		resident_drop_embedded_objects(); /* as after a module's load (agent/core/resident.c) */
 		if (err)
 			say(why, whylen, "it does not load: %s", strerror(-err));
 	}
-	if (err) {
-		sock_fused_bpf__destroy(skel);
-		return NULL;
+	/* The programs are all that is kept: the object (its BTF, its instructions) goes. */
+	bpf_object__for_each_program(prog, skel->obj) {
+		for (int i = 0; !err && i < nsections; i++) {
+			if (strcmp(bpf_program__section_name(prog), sections[i]) || !bpf_program__autoload(prog))
+				continue;
+			fds[i] = fcntl(bpf_program__fd(prog), F_DUPFD_CLOEXEC, 0);
+			if (fds[i] < 0) {
+				err = -errno;
+				say(why, whylen, "its program's fd: %s", strerror(errno));
+			}
+		}
 	}
-	return skel;
-}
-
-int sock_fuse_fd(const struct sock_fused_bpf *fused)
-{
-	struct bpf_program *prog;
-	bpf_object__for_each_program(prog, fused->obj) if (bpf_program__autoload(prog)) return bpf_program__fd(prog);
-	return -1;
-}
-
-void sock_fuse_free(struct sock_fused_bpf *fused)
-{
-	sock_fused_bpf__destroy(fused);
+	sock_fused_bpf__destroy(skel);
+	if (err)
+		for (int i = 0; i < nsections; i++) {
+			if (fds[i] >= 0)
+				close(fds[i]);
+			fds[i] = -1;
+		}
+	return err;
 }

@@ -9,18 +9,16 @@
 #include <stddef.h>
 
 struct bpf_object;
-struct sock_fused_bpf;
 
 /*
- * The fused program for the hook of this section (a member program's), with
- * the maps and knobs of the loaded member objects (socket's, network's and
- * apps'). NULL, with why, when they do not all have what it needs or it does
- * not load.
+ * Load the fused programs for the hooks of these sections (member programs'
+ * sections: a tier's send and receive hooks, loaded together), with the maps
+ * and knobs of the loaded member objects (socket's, network's and apps'):
+ * fds[i] is the program for sections[i], the caller's to close (the object
+ * itself is not kept). 0, or -errno with why when the members do not all
+ * have what it needs or it does not load.
  */
-struct sock_fused_bpf *sock_fuse_load(const struct bpf_object *const *members, int nmembers, const char *section,
-				      char *why, size_t whylen);
-/* Its program's fd. */
-int sock_fuse_fd(const struct sock_fused_bpf *fused);
-void sock_fuse_free(struct sock_fused_bpf *fused);
+int sock_fuse_load(const struct bpf_object *const *members, int nmembers, const char *const *sections,
+		   int nsections, int *fds, char *why, size_t whylen);
 
 #endif

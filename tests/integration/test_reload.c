@@ -264,11 +264,50 @@ static void one_link_each(pid_t agent, const char *when)
 }
 
 /*
+ * The sock:* section all three count an event on ("tp_btf/sock_send_length"),
+ * "" when they do not share one: the hook where one program does the work
+ * of all three (agent/kernel/sock_fuse.h).
+ */
+static void shared_section(const struct agent_proc *ap, const char *socket_event, const char *network_event,
+			   const char *apps_event, const char *dir, char *section, size_t cap)
+{
+	char s[64] = "", n[64] = "", a[64] = "";
+	assert_int_equal(harness_probe_way(ap, "socket", socket_event, s, sizeof(s)), 0);
+	assert_int_equal(harness_probe_way(ap, "network", network_event, n, sizeof(n)), 0);
+	assert_int_equal(harness_probe_way(ap, "apps", apps_event, a, sizeof(a)), 0);
+	print_message("  %s: socket %s, network %s, apps %s\n", dir, s, n, a);
+	section[0] = '\0';
+	if (strcmp(s, n) || strcmp(s, a))
+		return;
+	if (!strcmp(s, "tp_btf") || !strcmp(s, "raw_tp"))
+		snprintf(section, cap, "%s/sock_%s_length", s, dir);
+	else if (!strcmp(s, "tracepoint"))
+		snprintf(section, cap, "tracepoint/sock/sock_%s_length", dir);
+}
+
+/* With all three on one hook the agent said it runs one program there. */
+static void fused_where_shared(const struct agent_proc *ap, const char *log_path)
+{
+	char section[2][64], line[256];
+	shared_section(ap, "tcp_send_result", "tcp_send_result", "sent_result", "send", section[0], sizeof(section[0]));
+	shared_section(ap, "tcp_recv", "tcp_recv", "recv_result", "recv", section[1], sizeof(section[1]));
+	const char *log = read_file(log_path);
+	for (int i = 0; i < 2; i++) {
+		if (!section[i][0])
+			continue;
+		snprintf(line, sizeof(line), "socket, network and apps run as one program on %s\n", section[i]);
+		print_message("  expecting: %s", line);
+		assert_non_null(strstr(log, line));
+	}
+}
+
+/*
  * The sock chain (probes/sock_chain_slots.h): socket, network and apps on
  * the sock:* hooks cost one attached program per hook, and members leave and
  * join at reloads without another member counting twice or missing:
  *   A. all three on: one program attached on each of sock_send_length,
- *      sock_recv_length and inet_sock_set_state, not three;
+ *      sock_recv_length and inet_sock_set_state, not three; where all three
+ *      count on the same send or receive hook, one program does their work;
  *   B. network off, by SIGHUP (socket's jump to network's slot falls through);
  *   C. network on again, socket off (the dispatcher's jump to socket's slot
  *      falls through).
@@ -288,7 +327,7 @@ static void test_sock_chain_members_leave_and_join(void **state)
 	const char *prefix[3] = { "a", "b", "c" };
 	for (int i = 0; i < 3; i++) {
 		char network[160];
-		harness_modules_yaml(yaml[i], sizeof(yaml[i]), "", phase_modules[i], "{ enabled: true, group_by: comm }");
+		harness_modules_yaml(yaml[i], sizeof(yaml[i]), ", log_level: info", phase_modules[i], "{ enabled: true, group_by: comm }");
 		snprintf(network, sizeof(network), "enabled: %s, ports: \"%u\", ips: \"127.0.0.1\", service_names: { %u: chain }",
 			 phase_network[i] ? "true" : "false", port, port);
 		assert_int_equal(harness_module_options(yaml[i], sizeof(yaml[i]), "network", network), 0);
@@ -300,8 +339,10 @@ static void test_sock_chain_members_leave_and_join(void **state)
 	assert_int_equal(harness_config(&ap, "global: { interval: 1s }\n"), 0);
 	write_config(&ap, yaml[0]);
 	/* apps with three modules: as long as the shipped config takes to load under arm64 emulation (test_shipped). */
-	assert_int_equal(harness_start(&ap, 180000), 0);
+	char log_path[256];
+	assert_int_equal(harness_start_logging(&ap, 180000, log_path, sizeof(log_path)), 0);
 	one_link_each(ap.pid, "with socket, network and apps on");
+	fused_where_shared(&ap, log_path);
 
 	char name[128];
 	uint64_t socket_bytes = 0, app_sent = 0, app_recv = 0, net_sent = 0;
