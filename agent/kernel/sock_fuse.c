@@ -94,8 +94,13 @@ static int share_maps(struct sock_fused_bpf *skel, const struct bpf_object *cons
 {
 	struct bpf_map *map;
 	bpf_object__for_each_map(map, skel->obj) {
-		if (bpf_map__is_internal(map))
-			continue;
+		if (bpf_map__is_internal(map)) {
+			if (strstr(bpf_map__name(map), ".rodata"))
+				continue;
+			/* A global the members' code writes would be the fused program's own copy, not theirs. */
+			say(why, whylen, "it has its own %s", bpf_map__name(map));
+			return -EINVAL;
+		}
 		int fd = -1;
 		for (int m = 0; m < n && fd < 0; m++) {
 			const struct bpf_map *theirs = bpf_object__find_map_by_name(members[m], bpf_map__name(map));
