@@ -150,7 +150,7 @@ struct live_endpoint {
 struct resolved_name;
 
 /*
- * Where TCP bytes are counted on the socket (probes/network.bpf.c), each
+ * Where TCP bytes are counted on the socket (probes/network_count.bpf.h), each
  * collect first moves them into net_endpoints with a pass of an iterator:
  * over the storage map (every namespace's sockets), else over the TCP
  * sockets of the agent's network namespace, the only ones that count on
