@@ -78,20 +78,24 @@ static __always_inline void note_sock_owner(const void *sk)
 		bpf_map_update_elem(&app_sock_owners, &key, &tgid, BPF_ANY);
 }
 
+/* Apps counts a socket's calls and bytes when it is IPv4 or IPv6, TCP or UDP. */
+static __always_inline bool apps_counts_protocol(__u16 family, __u16 protocol)
+{
+	return family_is_inet(family) && (protocol == SOCK_IPPROTO_TCP || protocol == SOCK_IPPROTO_UDP);
+}
+
 static __always_inline bool sock_counts(const struct sock *sk, bool trusted)
 {
 	if (!sk)
 		return false;
-	if (!family_is_inet(sock_family(sk, trusted)))
-		return false;
-	__u16 proto = sock_protocol(sk, trusted);
-	return proto == SOCK_IPPROTO_TCP || proto == SOCK_IPPROTO_UDP;
+	/* The family first: a Unix socket's protocol is not read (a helper call below tp_btf). */
+	__u16 family = sock_family(sk, trusted);
+	return family_is_inet(family) && apps_counts_protocol(family, sock_protocol(sk, trusted));
 }
 
 static __always_inline bool record_counts(const struct sock_msg_length_record *r)
 {
-	return family_is_inet(r->family) &&
-	       (r->protocol == SOCK_IPPROTO_TCP || r->protocol == SOCK_IPPROTO_UDP);
+	return apps_counts_protocol(r->family, r->protocol);
 }
 
 static __always_inline enum slot_use sock_length_use(void)

@@ -30,7 +30,7 @@ static __always_inline void on_length(const struct sock *sk, __u16 family, __u16
 	else
 		socket_on_recv_length(family, protocol, ret, flags, tier);
 	network_on_length(sk, protocol, ret, flags, send, tier, trusted);
-	if (!family_is_inet(family) || (protocol != SOCK_IPPROTO_TCP && protocol != SOCK_IPPROTO_UDP))
+	if (!apps_counts_protocol(family, protocol))
 		return;
 	if (send)
 		apps_on_send_length(sk, protocol == SOCK_IPPROTO_TCP, ret);

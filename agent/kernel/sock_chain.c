@@ -58,7 +58,7 @@ struct sock_chain {
 	 */
 	struct {
 		int fd[2]; /* the send and receive programs, -1 when not loaded */
-		const struct bpf_object *members[3];
+		const struct bpf_object *members[SOCK_FUSE_MAX_MEMBERS];
 		int users;
 	} fusion[TIERS];
 };
@@ -195,16 +195,16 @@ static void fuse(struct sock_chain *chain, int hook)
 	int kind = hook / TIERS, tier = hook % TIERS;
 	if (chain->fused[hook] || chain->members[hook] != ALL_MEMBERS || kind == KIND_STATE)
 		return;
-	const struct bpf_object *members[3] = { chain->member_obj[hook][SOCK_SLOT_SOCKET],
-						chain->member_obj[hook][SOCK_SLOT_NETWORK],
-						chain->member_obj[hook][SOCK_SLOT_APPS] };
+	const struct bpf_object *members[SOCK_FUSE_MAX_MEMBERS] = { chain->member_obj[hook][SOCK_SLOT_SOCKET],
+								    chain->member_obj[hook][SOCK_SLOT_NETWORK],
+								    chain->member_obj[hook][SOCK_SLOT_APPS] };
 	char why[160] = "";
 	bool loaded = chain->fusion[tier].fd[kind] >= 0;
 	if (loaded && memcmp(chain->fusion[tier].members, members, sizeof(members)))
 		snprintf(why, sizeof(why), "the tier's other hook runs one made from other members");
 	if (!loaded) {
 		const char *sections[] = { hooks[KIND_SEND * TIERS + tier].section, hooks[KIND_RECV * TIERS + tier].section };
-		if (!sock_fuse_load(members, 3, sections, 2, chain->fusion[tier].fd, why, sizeof(why)))
+		if (!sock_fuse_load(members, SOCK_FUSE_MAX_MEMBERS, sections, 2, chain->fusion[tier].fd, why, sizeof(why)))
 			memcpy(chain->fusion[tier].members, members, sizeof(members));
 	}
 	int fd = why[0] ? -1 : chain->fusion[tier].fd[kind];

@@ -20,33 +20,35 @@ static void say(char *why, size_t whylen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The variables of obj's .rodata section, and their values: false when it has none. */
-static bool rodata_of(const struct bpf_object *obj, const struct btf **btf, const struct btf_type **sec, char **data,
-		      size_t *size)
+/* An object's .rodata: its variables (BTF) and their values. */
+struct rodata {
+	const struct btf *btf;
+	const struct btf_type *sec; /* NULL when the object has no .rodata */
+	char *data;
+	size_t size;
+};
+
+static struct rodata rodata_of(const struct bpf_object *obj)
 {
-	*btf = bpf_object__btf(obj);
-	int id = *btf ? btf__find_by_name_kind(*btf, ".rodata", BTF_KIND_DATASEC) : -1;
-	*sec = id > 0 ? btf__type_by_id(*btf, id) : NULL;
+	struct rodata r = {.btf = bpf_object__btf(obj)};
+	int id = r.btf ? btf__find_by_name_kind(r.btf, ".rodata", BTF_KIND_DATASEC) : -1;
 	struct bpf_map *map = bpf_object__find_map_by_name(obj, ".rodata");
-	*data = map ? bpf_map__initial_value(map, size) : NULL;
-	return *sec && *data;
+	r.data = map ? bpf_map__initial_value(map, &r.size) : NULL;
+	r.sec = id > 0 && r.data ? btf__type_by_id(r.btf, id) : NULL;
+	return r;
 }
 
-/* Where variable name of the given size is in obj's .rodata values; NULL when obj has no such knob. */
-static const char *knob_in(const struct bpf_object *obj, const char *name, size_t size)
+/* Where variable name of the given size is in these values; NULL when there is no such knob. */
+static const char *knob_in(const struct rodata *r, const char *name, size_t size)
 {
-	const struct btf *btf;
-	const struct btf_type *sec;
-	char *data;
-	size_t datasize = 0;
-	if (!rodata_of(obj, &btf, &sec, &data, &datasize))
+	if (!r->sec)
 		return NULL;
-	const struct btf_var_secinfo *v = btf_var_secinfos(sec);
-	for (int i = 0; i < btf_vlen(sec); i++, v++) {
-		const struct btf_type *var = btf__type_by_id(btf, v->type);
-		if (var && !strcmp(btf__name_by_offset(btf, var->name_off), name) && v->size == size &&
-		    v->offset + size <= datasize)
-			return data + v->offset;
+	const struct btf_var_secinfo *v = btf_var_secinfos(r->sec);
+	for (int i = 0; i < btf_vlen(r->sec); i++, v++) {
+		const struct btf_type *var = btf__type_by_id(r->btf, v->type);
+		if (var && !strcmp(btf__name_by_offset(r->btf, var->name_off), name) && v->size == size &&
+		    v->offset + size <= r->size)
+			return r->data + v->offset;
 	}
 	return NULL;
 }
@@ -54,36 +56,40 @@ static const char *knob_in(const struct bpf_object *obj, const char *name, size_
 /*
  * Each knob of the fused object takes the value it has in the one member
  * that has it (members that share a knob must agree): the fused program
- * then takes every branch its members' programs take.
+ * then takes every branch its members' programs take. Each object's
+ * .rodata is found once, not once per knob.
  */
 static int copy_knobs(struct sock_fused_bpf *skel, const struct bpf_object *const *members, int n, char *why,
 		      size_t whylen)
 {
-	const struct btf *btf;
-	const struct btf_type *sec;
-	char *data;
-	size_t datasize = 0;
-	if (!rodata_of(skel->obj, &btf, &sec, &data, &datasize)) {
+	struct rodata fused = rodata_of(skel->obj), theirs[SOCK_FUSE_MAX_MEMBERS];
+	if (!fused.sec) {
 		say(why, whylen, "its object has no knobs");
 		return -EINVAL;
 	}
-	const struct btf_var_secinfo *v = btf_var_secinfos(sec);
-	for (int i = 0; i < btf_vlen(sec); i++, v++) {
-		const char *name = btf__name_by_offset(btf, btf__type_by_id(btf, v->type)->name_off);
+	if (n > SOCK_FUSE_MAX_MEMBERS) {
+		say(why, whylen, "%d members, at most %d", n, SOCK_FUSE_MAX_MEMBERS);
+		return -E2BIG;
+	}
+	for (int m = 0; m < n; m++)
+		theirs[m] = rodata_of(members[m]);
+	const struct btf_var_secinfo *v = btf_var_secinfos(fused.sec);
+	for (int i = 0; i < btf_vlen(fused.sec); i++, v++) {
+		const char *name = btf__name_by_offset(fused.btf, btf__type_by_id(fused.btf, v->type)->name_off);
 		const char *value = NULL;
 		for (int m = 0; m < n; m++) {
-			const char *here = knob_in(members[m], name, v->size);
+			const char *here = knob_in(&theirs[m], name, v->size);
 			if (here && value && memcmp(here, value, v->size)) {
 				say(why, whylen, "the members disagree on %s", name);
 				return -EINVAL;
 			}
 			value = here ? here : value;
 		}
-		if (!value || v->offset + v->size > datasize) {
+		if (!value || v->offset + v->size > fused.size) {
 			say(why, whylen, "no member has the knob %s", name);
 			return -ENOENT;
 		}
-		memcpy(data + v->offset, value, v->size);
+		memcpy(fused.data + v->offset, value, v->size);
 	}
 	return 0;
 }

@@ -10,6 +10,9 @@
 
 struct bpf_object;
 
+/* The chain's members: socket, network and apps. */
+#define SOCK_FUSE_MAX_MEMBERS 3
+
 /*
  * Load the fused programs for the hooks of these sections (member programs'
  * sections: a tier's send and receive hooks, loaded together), with the maps
