@@ -39,8 +39,20 @@ scale() {
 	printf 'agent peak RSS KiB\tprocesses\t15000\t16000\t3\n'
 	printf 'agent peak RSS KiB\tboth\t15500\t17000\t3\n'
 }
+# The program-time pass: per event, the floor's programs 30 ns on read, the shipped config's 45
+# (three rounds: median 45), bpftrace's 130; on TCP 2 runs of the agent's per event, 1 of the floor's;
+# block's floor (+5 ns) is too small for a ratio.
+progtime() {
+	printf 'round\tconfig\tcolumn\tevents\truns\tns\n'
+	printf '1\tfloor-tracepoints\tread\t1000\t1000\t30000\n'
+	printf '%s\tbpfpush-default\tread\t1000\t1000\t%s\n' 1 44000 2 45000 3 90000
+	printf '1\tbpftrace\tread\t1000\t2000\t130000\n'
+	printf '1\tfloor-tracepoints\ttcp\t1000\t1000\t40000\n1\tbpfpush-default\ttcp\t1000\t2000\t240000\n'
+	printf '1\tfloor-tracepoints\tblock\t1000\t2000\t60000\n1\tbpfpush-default\tblock\t1000\t2000\t160000\n'
+}
 touch "$DIR/.started"
 overhead >"$DIR/overhead-fast.tsv"
+progtime >"$DIR/overhead-progtime.tsv"
 scale >"$DIR/scale/summary.tsv"
 
 "$TARGETS" --dir "$DIR" >"$E2E_TMP/out" 2>&1
@@ -68,6 +80,13 @@ tap_ok "map memory said to be measured elsewhere" verdict "possible CPUs" "not i
 tap_ok "the tally" grep -qx "5 met, 4 missed, 3 not measured in this run" "$E2E_TMP/out"
 tap_ok "the noise line: the configurations that run the same programs, their read ratios" grep -q "bpfpush-tracepoints, bpfpush-entry run the same programs as bpfpush-default here; ratios (default/tracepoints/entry): read 1.20x/1.30x/1.40x" "$E2E_TMP/out"
 tap_ok "the collect's CPU time beside its wall time" grep -q "median 2.4 ms, max 7.0 ms" "$E2E_TMP/out"
+tap_ok "program time: read +15 ns beyond the floor's programs, 1.15x on the run's floor, 0.57x bpftrace's" \
+	grep -qF "read(2)         +15.0 ns (1.00 program runs an event, the floor's 1.00); on this run's floor of +100: 1.15x, 0.57x bpftrace's (+100.0 ns beyond the floor's)" "$E2E_TMP/out"
+tap_ok "program time: TCP's runs per event beside the floor's, +200 ns on +1000: 1.20x" \
+	grep -qF "TCP send+recv  +200.0 ns (2.00 program runs an event, the floor's 1.00); on this run's floor of +1000: 1.20x" "$E2E_TMP/out"
+tap_ok "program time: a floor under 10 ns gives no ratio, the +ns still" \
+	grep -qF "block request  +100.0 ns (2.00 program runs an event, the floor's 2.00); this run's floor not measured" "$E2E_TMP/out"
+tap_ok "program time is not a target: the tally is unchanged" grep -qx "5 met, 4 missed, 3 not measured in this run" "$E2E_TMP/out"
 
 # An earlier run's overhead file: older than .started, so left out and said so.
 touch -d '1 hour ago' "$DIR/overhead-fast.tsv"
@@ -77,6 +96,9 @@ tap_ok "  ... and the scale figures still are" line_says "$E2E_TMP/stale" "proce
 "$TARGETS" --dir "$DIR" --any-age >"$E2E_TMP/any" 2>&1
 tap_ok "--any-age uses it" line_says "$E2E_TMP/any" "read(2), apps on as shipped" met
 
+rm "$DIR/overhead-progtime.tsv"
+"$TARGETS" --dir "$DIR" --any-age >"$E2E_TMP/noprogtime" 2>&1
+tap_ok "no program-time file: said so, with why" grep -q "the programs' own run time: not measured: no .*overhead-progtime.tsv (its benchmark did not run)" "$E2E_TMP/noprogtime"
 rm "$DIR/scale/summary.tsv"
 "$TARGETS" --dir "$DIR" --any-age >"$E2E_TMP/noscale" 2>&1
 tap_ok "no scale file: its targets not measured, with why" grep -q "scale/summary.tsv (its benchmark did not run)" "$E2E_TMP/noscale"
