@@ -204,17 +204,23 @@ static struct proc_rec *proc_find(struct app_table *t, uint32_t tgid)
 	return i < t->cap ? &t->recs[t->slots[i].rec] : NULL;
 }
 
-/* Rebuild the index in cap slots (a power of two, above the records held); the records stay. */
+/*
+ * Rebuild the index in cap slots (a power of two, above the records held); the
+ * records stay. It walks the old index, not the records: their tgids are a
+ * record apart, a cache miss each.
+ */
 static bool index_resize(struct app_table *t, size_t cap)
 {
 	struct proc_slot *fresh = calloc(cap, sizeof(*fresh));
 	if (!fresh)
 		return false;
-	for (size_t r = 0; r < t->len; r++) {
-		size_t j = slot_of(t->recs[r].tgid, cap);
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->slots[i].key)
+			continue;
+		size_t j = slot_of(t->slots[i].key - 1, cap);
 		while (fresh[j].key)
 			j = (j + 1) & (cap - 1);
-		fresh[j] = (struct proc_slot){ t->recs[r].tgid + 1, (uint32_t)r };
+		fresh[j] = t->slots[i];
 	}
 	free(t->slots);
 	t->slots = fresh;
