@@ -2,8 +2,8 @@
 # scripts/bench/targets checks issue 32's targets from the files one `make bench` run leaves:
 # from made-up figures (no benchmark runs here), each target's verdict, a ratio taken against
 # the configuration's own floor, a file older than the run's .started stamp left out, a column
-# the run could not measure said so, and the noise line where two configurations load the
-# same programs.
+# the run could not measure said so, the noise line where two configurations load the same
+# programs, and the collects while the agent first sees the processes, printed beside the verdicts.
 source "$(dirname "$0")/lib.sh"
 e2e_init --no-peers
 
@@ -35,6 +35,8 @@ overhead() {
 scale() {
 	printf 'module.collect_us apps\tprocesses\t2500\t12000\t30\n'
 	printf 'module.collect_cpu_us apps\tprocesses\t2400\t7000\t30\n'
+	printf 'module.collect_us apps, discovery\tprocesses\t4100\t14000\t27\n'
+	printf 'module.collect_cpu_us apps, discovery\tprocesses\t3300\t9000\t27\n'
 	printf 'agent cpu %% of a core\tboth\t1.5\t1.5\t3\n'
 	printf 'agent peak RSS KiB\tprocesses\t15000\t16000\t3\n'
 	printf 'agent peak RSS KiB\tboth\t15500\t17000\t3\n'
@@ -80,6 +82,8 @@ tap_ok "map memory said to be measured elsewhere" verdict "possible CPUs" "not i
 tap_ok "the tally" grep -qx "5 met, 4 missed, 3 not measured in this run" "$E2E_TMP/out"
 tap_ok "the noise line: the configurations that run the same programs, their read ratios" grep -q "bpfpush-tracepoints, bpfpush-entry run the same programs as bpfpush-default here; ratios (default/tracepoints/entry): read 1.20x/1.30x/1.40x" "$E2E_TMP/out"
 tap_ok "the collect's CPU time beside its wall time" grep -q "median 2.4 ms, max 7.0 ms" "$E2E_TMP/out"
+tap_ok "the collects while the table fills beside, not in the verdicts" \
+	grep -q "first sees the 10000 processes (the period after its start): median 4.1 ms, max 14.0 ms; CPU median 3.3 ms, max 9.0 ms" "$E2E_TMP/out"
 tap_ok "program time: read +15 ns beyond the floor's programs, 1.15x on the run's floor, 0.57x bpftrace's" \
 	grep -qF "read(2)         +15.0 ns (1.00 program runs an event, the floor's 1.00); on this run's floor of +100: 1.15x, 0.57x bpftrace's (+100.0 ns beyond the floor's)" "$E2E_TMP/out"
 tap_ok "program time: TCP's runs per event beside the floor's, +200 ns on +1000: 1.20x" \
